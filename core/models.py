@@ -1,0 +1,306 @@
+"""SQLAlchemy models. The schema is created and changed only through Alembic migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+READING_VALUE = Numeric(18, 4)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC on every backend (SQLite stores no offset, so we add it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; use an aware UTC datetime")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: UtcDateTime(),
+        dict[str, Any]: JSON,
+    }
+
+
+class Customer(Base):
+    __tablename__ = "customer"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    language: Mapped[str] = mapped_column(String(5), default="de")
+    email_bounced_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    accounts: Mapped[list[ContractAccount]] = relationship(back_populates="customer")
+
+
+class ContractAccount(Base):
+    """Vertragskonto."""
+
+    __tablename__ = "contract_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    customer: Mapped[Customer] = relationship(back_populates="accounts")
+    meters: Mapped[list[Meter]] = relationship(back_populates="account")
+
+
+class Meter(Base):
+    """Zähler. `registers` is a comma-separated list such as `1.8.0` or `1.8.1,1.8.2`."""
+
+    __tablename__ = "meter"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("contract_account.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # electricity | gas | water | heat
+    unit: Mapped[str] = mapped_column(String(8))  # kWh | m3
+    integer_digits: Mapped[int] = mapped_column(Integer)
+    decimal_digits: Mapped[int] = mapped_column(Integer, default=0)
+    registers: Mapped[str] = mapped_column(String(100), default="1.8.0")
+    installed_on: Mapped[dt.date | None] = mapped_column(Date)
+    removed_on: Mapped[dt.date | None] = mapped_column(Date)
+    account: Mapped[ContractAccount] = relationship(back_populates="meters")
+    readings: Mapped[list[Reading]] = relationship(
+        back_populates="meter", order_by="Reading.read_on"
+    )
+
+
+class InboundMessage(Base):
+    """The intake ledger: one row per mail seen in a mailbox, whatever became of it."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (
+        UniqueConstraint("mailbox", "source_key"),
+        Index("ix_inbound_message_status_next", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(200))
+    source_key: Mapped[str] = mapped_column(String(300))  # imap:<uidvalidity>:<uid> | maildir:<key>
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    uid: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    sender: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # new | processing | accepted | review | rejected | ignored | duplicate | failed
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    target_folder: Mapped[str | None] = mapped_column(String(100))
+    moved_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    photos: Mapped[list[Photo]] = relationship(back_populates="message")
+
+
+class Photo(Base):
+    __tablename__ = "photo"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("inbound_message.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    filename: Mapped[str | None] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    phash: Mapped[str | None] = mapped_column(String(16), index=True)
+    exif_time: Mapped[dt.datetime | None]
+    message: Mapped[InboundMessage] = relationship(back_populates="photos")
+    ocr_results: Mapped[list[OcrResult]] = relationship(back_populates="photo")
+
+
+class OcrResult(Base):
+    __tablename__ = "ocr_result"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photo.id"), index=True)
+    reading: Mapped[str | None] = mapped_column(String(20))
+    fraction: Mapped[str | None] = mapped_column(String(10))
+    confidence: Mapped[float] = mapped_column(default=0.0)
+    accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    meter_number: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    seconds: Mapped[float] = mapped_column(default=0.0)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    photo: Mapped[Photo] = relationship(back_populates="ocr_results")
+
+
+class Reading(Base):
+    """Zählerstand. Unique per (meter, register, message) so a re-processed mail adds nothing."""
+
+    __tablename__ = "reading"
+    __table_args__ = (UniqueConstraint("meter_id", "register", "inbound_message_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"), index=True)
+    register: Mapped[str] = mapped_column(String(10), default="1.8.0")
+    value: Mapped[Decimal] = mapped_column(READING_VALUE)
+    read_on: Mapped[dt.date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(16))  # import | photo | typed | clerk
+    status: Mapped[str] = mapped_column(String(16), default="accepted")
+    accepted_by: Mapped[str | None] = mapped_column(String(100))  # "auto" or a clerk's name
+    inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    exported_at: Mapped[dt.datetime | None]
+    meter: Mapped[Meter] = relationship(back_populates="readings")
+
+
+class ReviewTask(Base):
+    __tablename__ = "review_task"
+    __table_args__ = (UniqueConstraint("inbound_message_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_message.id"))
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id"))
+    meter_id: Mapped[int | None] = mapped_column(ForeignKey("meter.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done
+    reason_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    proposed_value: Mapped[Decimal | None] = mapped_column(READING_VALUE)
+    decision: Mapped[str | None] = mapped_column(String(16))  # accepted | corrected | rejected
+    decided_value: Mapped[Decimal | None] = mapped_column(READING_VALUE)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[dt.datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    message: Mapped[InboundMessage] = relationship()
+    photo: Mapped[Photo | None] = relationship()
+    meter: Mapped[Meter | None] = relationship()
+
+
+class Outbox(Base):
+    """Transactional outbox. `idempotency_key` makes every mail we send unique by intent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # confirmation | resend_request | reminder | ...
+    recipient: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(5), default="de")
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    sent_at: Mapped[dt.datetime | None]
+    inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Campaign(Base):
+    __tablename__ = "campaign"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    due_from: Mapped[dt.date] = mapped_column(Date)
+    due_to: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | finished
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    recipients: Mapped[list[CampaignRecipient]] = relationship(back_populates="campaign")
+
+
+class CampaignRecipient(Base):
+    __tablename__ = "campaign_recipient"
+    __table_args__ = (UniqueConstraint("campaign_id", "meter_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|reminded|answered
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    last_reminded_at: Mapped[dt.datetime | None]
+    campaign: Mapped[Campaign] = relationship(back_populates="recipients")
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="clerk")  # clerk | admin
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class UserSession(Base):
+    """Server-side login session; the cookie holds only a random token whose hash is stored."""
+
+    __tablename__ = "user_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    user: Mapped[User] = relationship()
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    entity: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[int | None] = mapped_column(BigInteger)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Lease(Base):
+    """A named lock with an expiry, used on SQLite where advisory locks do not exist."""
+
+    __tablename__ = "lease"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[dt.datetime]

@@ -1,0 +1,115 @@
+"""All configuration in one validated object, read from `METER_INTAKE_*` variables and `.env`."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Every field is documented in docs/settings.md; a test checks that none is missing there."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="METER_INTAKE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    var_dir: Path = Field(default=Path("var"), description="Working directory for embedded data.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty = SQLite in var_dir.")
+    blob_dir: Path | None = Field(default=None, description="Blob store; empty = var_dir/blobs.")
+
+    mailbox: Literal["maildir", "imap"] = Field(default="maildir", description="Mail source.")
+    maildir_path: Path | None = Field(default=None, description="Maildir; empty = var_dir/mail.")
+    imap_host: str = Field(default="localhost", description="IMAP server host.")
+    imap_port: int = Field(default=993, ge=1, le=65535, description="IMAP server port.")
+    imap_security: Literal["ssl", "starttls", "none"] = Field(
+        default="ssl", description="Transport security towards the IMAP server."
+    )
+    imap_user: str = Field(default="", description="IMAP login name.")
+    imap_password: str = Field(default="", description="IMAP password.")
+    imap_folder: str = Field(default="INBOX", description="Folder polled for new mails.")
+    imap_timeout_seconds: float = Field(default=30.0, gt=0, description="IMAP socket timeout.")
+
+    smtp_host: str = Field(default="localhost", description="SMTP server host.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP server port.")
+    smtp_security: Literal["none", "starttls", "ssl"] = Field(
+        default="none", description="Transport security towards the SMTP server."
+    )
+    smtp_user: str = Field(default="", description="SMTP login name (empty = no AUTH).")
+    smtp_password: str = Field(default="", description="SMTP password.")
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, description="SMTP socket timeout.")
+    smtp_enabled: bool = Field(default=True, description="Send outbox mails; off = keep queued.")
+    mail_from: str = Field(
+        default="Zählerstand <zaehlerstand@stadtwerke.example>",
+        description="From address of every mail we send.",
+    )
+    send_max_attempts: int = Field(default=8, ge=1, description="Send tries before giving up.")
+    send_retry_base_seconds: float = Field(
+        default=60.0, gt=0, description="First retry delay; doubles per attempt."
+    )
+
+    max_message_bytes: int = Field(
+        default=40 * 1024 * 1024, gt=0, description="Larger mails are rejected unprocessed."
+    )
+    max_image_pixels: int = Field(
+        default=60_000_000, gt=0, description="Larger images are refused (decompression bombs)."
+    )
+    max_attempts: int = Field(default=3, ge=1, description="Processing tries per mail.")
+    tesseract_cmd: str = Field(default="tesseract", description="Tesseract executable.")
+    tesseract_timeout_seconds: float = Field(default=10.0, gt=0, description="Per call.")
+
+    auto_accept_min_confidence: float = Field(
+        default=0.9, ge=0, le=1, description="OCR confidence needed for auto-accept."
+    )
+    max_daily_consumption: float = Field(
+        default=500.0, gt=0, description="Above this average per day a reading goes to review."
+    )
+    poll_interval_seconds: float = Field(default=30.0, gt=0, description="Worker loop pause.")
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Address of the review UI, for links."
+    )
+    ui_host: str = Field(default="127.0.0.1", description="Review UI bind address.")
+    ui_port: int = Field(default=8000, ge=1, le=65535, description="Review UI port.")
+    session_hours: float = Field(default=12.0, gt=0, description="Clerk session lifetime.")
+    cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure.")
+    log_level: str = Field(default="INFO", description="Logging level.")
+    log_json: bool = Field(default=False, description="Log one JSON object per line.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return upper
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'meter-intake.sqlite3').resolve()}"
+
+    @property
+    def effective_blob_dir(self) -> Path:
+        return self.blob_dir or self.var_dir / "blobs"
+
+    @property
+    def effective_maildir(self) -> Path:
+        return self.maildir_path or self.var_dir / "mail"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; turn validation errors into one readable `ConfigError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"METER_INTAKE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"Ungültige Einstellung: {problems}") from exc
