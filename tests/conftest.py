@@ -18,6 +18,8 @@ from core.db import make_engine
 from core.migrate import upgrade
 from core.settings import Settings, load_settings
 
+pytest_plugins = ["tests.fixtures_smtp", "tests.fixtures_dovecot"]
+
 REPO = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get(
     "METER_INTAKE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -6,13 +6,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from core.context import AppContext
 from core.db import transaction, try_named_lock
 from core.models import ContractAccount, Customer, Meter, Outbox, Reading
 
 
-def _meter(session) -> Meter:  # type: ignore[no-untyped-def]
+def _meter(session: Session) -> Meter:
     customer = Customer(name="Erika Mustermann", email="erika@example.org")
     account = ContractAccount(number="100200300", customer=customer)
     meter = Meter(

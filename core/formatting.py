@@ -1,0 +1,57 @@
+"""German number and date formats for everything customers and clerks read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+UNIT_LABELS = {"m3": "m³", "kWh": "kWh"}
+
+
+def format_number(value: Decimal | float | int, places: int = 0, *, lang: str = "de") -> str:
+    """12345.6 -> '12.345,6' (de) or '12,345.6' (en); `places` fixes the decimals."""
+    quantum = Decimal(1).scaleb(-places)
+    number = Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP)
+    english = f"{number:,.{places}f}"
+    if lang == "en":
+        return english
+    return english.replace(",", "\0").replace(".", ",").replace("\0", ".")
+
+
+def format_reading(value: Decimal, decimal_digits: int, unit: str, *, lang: str = "de") -> str:
+    return f"{format_number(value, decimal_digits, lang=lang)} {UNIT_LABELS.get(unit, unit)}"
+
+
+def format_date(value: dt.date, *, lang: str = "de") -> str:
+    return value.strftime("%d.%m.%Y") if lang == "de" else value.isoformat()
+
+
+def format_datetime(value: dt.datetime, *, lang: str = "de") -> str:
+    from core.context import BERLIN
+
+    local = value.astimezone(BERLIN)
+    return local.strftime("%d.%m.%Y %H:%M") if lang == "de" else local.strftime("%Y-%m-%d %H:%M")
+
+
+def parse_german_decimal(text: str) -> Decimal:
+    """'12.345,6' -> 12345.6; '12345,6' -> 12345.6; '12345.6' (one dot, ≠3 decimals) -> 12345.6."""
+    cleaned = text.strip().replace(" ", "").replace("\u00a0", "")
+    if "," in cleaned:
+        cleaned = cleaned.replace(".", "").replace(",", ".")
+    elif cleaned.count(".") > 1 or (cleaned.count(".") == 1 and len(cleaned.split(".")[1]) == 3):
+        cleaned = cleaned.replace(".", "")
+    try:
+        return Decimal(cleaned)
+    except InvalidOperation as exc:
+        raise ValueError(f"keine Zahl: {text!r}") from exc
+
+
+def parse_date(text: str) -> dt.date:
+    """'01.11.2026' or '2026-11-01'."""
+    value = text.strip()
+    for fmt in ("%d.%m.%Y", "%Y-%m-%d", "%d.%m.%y"):
+        try:
+            return dt.datetime.strptime(value, fmt).replace(tzinfo=dt.UTC).date()
+        except ValueError:
+            continue
+    raise ValueError(f"kein Datum: {text!r} (TT.MM.JJJJ oder JJJJ-MM-TT)")

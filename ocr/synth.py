@@ -1,0 +1,268 @@
+"""Synthetic meter photos with known values, for tests, the demo and training data.
+
+`render_drum_meter` draws a water/gas-style meter: a round body, a white dial with printed text and the
+serial number, and a counter window with black integer drums (white digits) and red decimal drums.
+`render_lcd_meter` draws a digital meter with a 7-segment display. Both then "photograph" the meter:
+background, rotation, perspective, glare, blur and sensor noise. `render_unreadable` gives a photo of a
+wall. All functions return BGR `uint8` arrays; `encode_jpeg` turns one into mail-attachment bytes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+Image = np.ndarray
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+DIGIT_FONT = cv2.FONT_HERSHEY_DUPLEX
+CANVAS = 900
+# segments a..g as (x0, y0, x1, y1) in a 10 x 18 unit cell
+_SEGMENTS = {
+    "a": (1, 0, 9, 0),
+    "b": (9, 0, 9, 9),
+    "c": (9, 9, 9, 18),
+    "d": (1, 18, 9, 18),
+    "e": (1, 9, 1, 18),
+    "f": (1, 0, 1, 9),
+    "g": (1, 9, 9, 9),
+}
+_DIGIT_SEGMENTS = {
+    "0": "abcdef",
+    "1": "bc",
+    "2": "abdeg",
+    "3": "abcdg",
+    "4": "bcfg",
+    "5": "acdfg",
+    "6": "acdefg",
+    "7": "abc",
+    "8": "abcdefg",
+    "9": "abcdfg",
+}
+
+
+def encode_jpeg(image: Image, *, quality: int = 90) -> bytes:
+    """JPEG bytes as a phone would attach them."""
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - only for an empty image
+        raise ValueError("cannot encode image")
+    return bytes(buf.tobytes())
+
+
+def _background(rng: np.random.Generator, size: int = CANVAS) -> Image:
+    """A cellar wall: a base colour, low-frequency shading and fine texture."""
+    base = rng.integers(60, 200, size=3).astype(np.float32)
+    low = cv2.resize(rng.normal(0, 25, (6, 6, 1)).astype(np.float32), (size, size))
+    fine = rng.normal(0, 6, (size, size, 1)).astype(np.float32)
+    img = base[None, None, :] + low[..., None] + fine
+    y = np.linspace(-1, 1, size, dtype=np.float32)[:, None, None]
+    img = img * (1.0 - 0.25 * y * y)
+    if rng.random() < 0.7:  # a pipe behind the meter
+        colour = tuple(int(c) for c in rng.integers(90, 220, size=3))
+        cv2.rectangle(img, (size // 2 - 60, 0), (size // 2 + 60, size), colour, -1)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _drum_cell(ch: str, w: int, h: int, *, red: bool, roll: float = 0.0) -> Image:
+    """One drum: a white digit on black (or red); `roll` in [0, 1) shows the next digit coming in."""
+    bg = (40, 40, 200) if red else (25, 25, 25)
+    strip = np.zeros((2 * h, w, 3), np.uint8)
+    strip[:] = bg
+    nxt = str((int(ch) + 1) % 10)
+    for i, c in enumerate((ch, nxt)):
+        scale = h / 34.0
+        (tw, th), _ = cv2.getTextSize(c, DIGIT_FONT, scale, max(1, int(scale * 2)))
+        org = ((w - tw) // 2, i * h + (h + th) // 2)
+        cv2.putText(strip, c, org, DIGIT_FONT, scale, (235, 235, 235), max(1, int(scale * 2)))
+    off = int(round(roll * h))
+    cell = strip[off : off + h].copy()
+    shade = np.linspace(0.55, 1.0, h // 2, dtype=np.float32)
+    shade = np.concatenate([shade, shade[::-1], [0.55] * (h - 2 * (h // 2))])[:, None, None]
+    return (cell.astype(np.float32) * shade).astype(np.uint8)
+
+
+def _counter(reading: str, fraction: str, rolling_digit: int | None, seed: int) -> Image:
+    """The counter window: a row of drums with thin gaps."""
+    w, h, gap = 34, 52, 5
+    chars = [(c, False) for c in reading] + [(c, True) for c in fraction]
+    width = len(chars) * (w + gap) + gap
+    win = np.full((h + 2 * gap, width, 3), 200, np.uint8)
+    roll = 0.3 + 0.4 * np.random.default_rng(seed).random()
+    for i, (c, red) in enumerate(chars):
+        x = gap + i * (w + gap)
+        win[gap : gap + h, x : x + w] = _drum_cell(c, w, h, red=red, roll=roll if i == rolling_digit else 0)
+    return win
+
+
+def _dial(rng: np.random.Generator, size: int, ring: tuple[int, int, int]) -> Image:
+    img = np.zeros((size, size, 3), np.uint8)
+    c = size // 2
+    cv2.circle(img, (c, c), c - 2, ring, -1, cv2.LINE_AA)
+    cv2.circle(img, (c, c), int(c * 0.86), (235, 238, 240), -1, cv2.LINE_AA)
+    cv2.circle(img, (c, c), int(c * 0.86), (150, 150, 150), 2, cv2.LINE_AA)
+    return img
+
+
+def _paste(dst: Image, src: Image, x: int, y: int) -> None:
+    h, w = src.shape[:2]
+    dst[y : y + h, x : x + w] = src
+
+
+def _meter_body(counter: Image, rng: np.random.Generator, meter_number: str | None) -> Image:
+    """Round meter with brand text, units, the counter window and the serial number."""
+    size = 560
+    ring = tuple(int(c) for c in rng.choice([(170, 90, 20), (40, 40, 180), (200, 200, 200)]))
+    img = _dial(rng, size, ring)  # type: ignore[arg-type]
+    ch, cw = counter.shape[:2]
+    scale = min(1.0, 380 / cw)
+    counter = cv2.resize(counter, (int(cw * scale), int(ch * scale)), interpolation=cv2.INTER_AREA)
+    ch, cw = counter.shape[:2]
+    x0, y0 = (size - cw) // 2, int(size * 0.40)
+    cv2.rectangle(img, (x0 - 6, y0 - 6), (x0 + cw + 6, y0 + ch + 6), (60, 60, 60), 3)
+    _paste(img, counter, x0, y0)
+    dark = (30, 30, 30)
+    cv2.putText(img, "AQUA-MET", (size // 2 - 95, int(size * 0.28)), FONT, 1.1, (40, 40, 170), 3)
+    cv2.putText(img, "m3", (x0 + cw + 12, y0 + ch - 4), FONT, 0.8, dark, 2)
+    cv2.putText(img, "Qn 1,5 m3/h  T30", (size // 2 - 110, int(size * 0.66)), FONT, 0.7, dark, 2)
+    if meter_number:
+        text = f"Nr {meter_number}"
+        (tw, _), _ = cv2.getTextSize(text, FONT, 0.9, 2)
+        cv2.putText(img, text, ((size - tw) // 2, int(size * 0.76)), FONT, 0.9, dark, 2)
+    for k in range(10):  # the small litre dial
+        a = 2 * math.pi * k / 10
+        p = (int(size * 0.5 + 40 * math.sin(a)), int(size * 0.86 - 40 * math.cos(a)))
+        cv2.circle(img, p, 3, (40, 40, 170), -1)
+    return img
+
+
+def _seven_segment(text: str, height: int, colour: tuple[int, int, int], bg: Image) -> None:
+    """Draw `text` (digits and '.') as 7-segment characters onto `bg`, right-aligned."""
+    unit = height / 20.0
+    thick = max(2, int(unit * 1.6))
+    x = bg.shape[1] - int(unit * 4)
+    y0 = (bg.shape[0] - height) // 2 + int(unit)
+    for ch in reversed(text):
+        if ch == ".":
+            cv2.circle(bg, (x - int(unit * 1.5), y0 + int(18 * unit)), thick, colour, -1)
+            x -= int(unit * 3)
+            continue
+        x -= int(unit * 13)
+        for seg in _DIGIT_SEGMENTS.get(ch, ""):
+            x0s, y0s, x1s, y1s = _SEGMENTS[seg]
+            p0 = (x + int(x0s * unit), y0 + int(y0s * unit))
+            p1 = (x + int(x1s * unit), y0 + int(y1s * unit))
+            cv2.line(bg, p0, p1, colour, thick, cv2.LINE_AA)
+
+
+def _lcd_body(reading: str, fraction: str, rng: np.random.Generator, meter_number: str | None) -> Image:
+    w, h = 560, 420
+    body = np.full((h, w, 3), (225, 228, 230), np.uint8)
+    cv2.rectangle(body, (0, 0), (w - 1, h - 1), (120, 120, 120), 4)
+    panel = np.full((120, 420, 3), (150, 190, 175), np.uint8)
+    text = reading + ("." + fraction if fraction else "")
+    ghost = np.zeros_like(panel)
+    _seven_segment("8" * len(reading) + ("." + "8" * len(fraction) if fraction else ""), 80, (1, 1, 1), ghost)
+    panel = np.where(ghost > 0, panel - 12, panel).astype(np.uint8)
+    _seven_segment(text, 80, (25, 35, 30), panel)
+    _paste(body, panel, 70, 90)
+    cv2.rectangle(body, (66, 86), (494, 214), (60, 60, 60), 3)
+    dark = (30, 30, 30)
+    cv2.putText(body, "kWh", (420, 250), FONT, 0.9, dark, 2)
+    cv2.putText(body, "STROM-TEC  1.8.0", (70, 60), FONT, 0.8, dark, 2)
+    if meter_number:
+        cv2.putText(body, f"Nr {meter_number}", (70, 330), FONT, 0.9, dark, 2)
+    return body
+
+
+def _warp(body: Image, angle: float, perspective: float, rng: np.random.Generator) -> Image:
+    """Place the body on a background, rotated and seen at an angle."""
+    bg = _background(rng)
+    bh, bw = body.shape[:2]
+    half = np.array([[-bw / 2, -bh / 2], [bw / 2, -bh / 2], [bw / 2, bh / 2], [-bw / 2, bh / 2]])
+    a = math.radians(angle)
+    rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    squeeze = np.array([1 - perspective, 1 - perspective, 1 + perspective, 1 + perspective])
+    pts = half * np.array([1, 1]) * np.stack([squeeze, np.ones(4)], axis=1)
+    dst = pts @ rot.T + CANVAS / 2 + rng.normal(0, 4, (4, 2))
+    src = np.array([[0, 0], [bw, 0], [bw, bh], [0, bh]], np.float32)
+    m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+    mask = np.zeros((bh, bw), np.uint8)
+    if bw == bh:
+        cv2.circle(mask, (bw // 2, bh // 2), bw // 2 - 1, 255, -1, cv2.LINE_AA)
+    else:
+        mask[:] = 255
+    warped = cv2.warpPerspective(body, m, (CANVAS, CANVAS), flags=cv2.INTER_LINEAR)
+    wmask = cv2.warpPerspective(mask, m, (CANVAS, CANVAS)).astype(np.float32)[..., None] / 255
+    return (warped * wmask + bg * (1 - wmask)).astype(np.uint8)
+
+
+def _photo_effects(img: Image, *, blur: float, glare: bool, noise: float, rng: np.random.Generator) -> Image:
+    out = img.astype(np.float32)
+    if glare:
+        mask = np.zeros(img.shape[:2], np.float32)
+        cx, cy = (int(v) for v in rng.integers(CANVAS // 3, 2 * CANVAS // 3, size=2))
+        cv2.ellipse(mask, (cx, cy), (110, 45), float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
+        mask = cv2.GaussianBlur(mask, (0, 0), 25)
+        out = out + mask[..., None] * 140
+    if blur > 0:
+        out = cv2.GaussianBlur(out, (0, 0), blur)
+    if noise > 0:
+        out = out + rng.normal(0, noise, out.shape)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def render_drum_meter(
+    reading: str,
+    fraction: str = "",
+    *,
+    angle: float = 0,
+    perspective: float = 0,
+    blur: float = 0,
+    glare: bool = False,
+    noise: float = 0,
+    seed: int = 0,
+    rolling_digit: int | None = None,
+    meter_number: str | None = None,
+) -> Image:
+    """A photo of a drum meter showing `reading` (black drums) and `fraction` (red drums).
+
+    `rolling_digit` (index into reading + fraction) shows that drum caught between its digit and the
+    next one; by convention the lower digit is the reading. `angle` in degrees (counter-clockwise),
+    `perspective` 0..0.4 tilts the meter, `blur` is a Gaussian sigma, `noise` a pixel sigma.
+    """
+    if not reading.isdigit() or (fraction and not fraction.isdigit()):
+        raise ValueError("reading and fraction must be digits")
+    rng = np.random.default_rng(seed)
+    body = _meter_body(_counter(reading, fraction, rolling_digit, seed), rng, meter_number)
+    img = _warp(body, angle, perspective, rng)
+    return _photo_effects(img, blur=blur, glare=glare, noise=noise, rng=rng)
+
+
+def render_lcd_meter(
+    reading: str,
+    fraction: str = "",
+    *,
+    angle: float = 0,
+    perspective: float = 0,
+    blur: float = 0,
+    glare: bool = False,
+    noise: float = 0,
+    seed: int = 0,
+    meter_number: str | None = None,
+) -> Image:
+    """A photo of a digital meter whose 7-segment display shows `reading[.fraction]`."""
+    if not reading.isdigit() or (fraction and not fraction.isdigit()):
+        raise ValueError("reading and fraction must be digits")
+    rng = np.random.default_rng(seed)
+    img = _warp(_lcd_body(reading, fraction, rng, meter_number), angle, perspective, rng)
+    return _photo_effects(img, blur=blur, glare=glare, noise=noise, rng=rng)
+
+
+def render_unreadable(*, seed: int = 0, kind: str = "wall") -> Image:
+    """A photo nobody can read: a bare wall (`kind="wall"`) or a meter blurred beyond use."""
+    rng = np.random.default_rng(seed)
+    if kind == "blur":
+        return render_drum_meter("12345", "678", seed=seed, blur=14, noise=6)
+    return _photo_effects(_background(rng), blur=1.5, glare=False, noise=4, rng=rng)

@@ -1,0 +1,1 @@
+"""Dovecot fixture — filled in by the intake work."""

@@ -1,0 +1,1 @@
+"""SMTP fixture (aiosmtpd) — filled in by the notifications work."""

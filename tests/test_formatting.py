@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from core.formatting import (
+    format_date,
+    format_number,
+    format_reading,
+    parse_date,
+    parse_german_decimal,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "places", "expected"),
+    [(Decimal("12345.6"), 1, "12.345,6"), (Decimal("92"), 0, "92"), (1234567, 2, "1.234.567,00")],
+)
+def test_german_numbers(value: Decimal, places: int, expected: str) -> None:
+    assert format_number(value, places) == expected
+
+
+def test_english_numbers_and_units() -> None:
+    assert format_number(Decimal("12345.6"), 1, lang="en") == "12,345.6"
+    assert format_reading(Decimal("92.125"), 3, "m3") == "92,125 m³"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12.345,6", "12345.6"),
+        ("12345,6", "12345.6"),
+        ("12.345", "12345"),
+        ("12345.6", "12345.6"),
+        ("1.234.567", "1234567"),
+        (" 00092 ", "92"),
+    ],
+)
+def test_parse_german_decimal(text: str, expected: str) -> None:
+    assert parse_german_decimal(text) == Decimal(expected)
+
+
+def test_parse_rejects_garbage() -> None:
+    with pytest.raises(ValueError, match="keine Zahl"):
+        parse_german_decimal("zwölf")
+
+
+def test_dates() -> None:
+    assert format_date(dt.date(2026, 3, 1)) == "01.03.2026"
+    assert parse_date("01.03.2026") == parse_date("2026-03-01") == dt.date(2026, 3, 1)
