@@ -50,7 +50,7 @@ def cmd_read(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from matching.masterdata import import_csv
 
-    report = import_csv(_migrated(settings), Path(args.file), progress=not args.quiet)
+    report = import_csv(migrated_context(settings), Path(args.file), progress=not args.quiet)
     print(report.summary())
     return 0 if not report.errors else 1
 
@@ -60,7 +60,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
     out = sys.stdout if args.output == "-" else open(args.output, "w", newline="", encoding="utf-8")  # noqa: SIM115
     try:
-        count = export_readings(_migrated(settings), out, since=args.since, mark=args.mark)
+        count = export_readings(migrated_context(settings), out, since=args.since, mark=args.mark)
     finally:
         if out is not sys.stdout:
             out.close()
@@ -74,7 +74,9 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
     if password is None:
         password = getpass.getpass("Passwort: ")
-    add_user(_migrated(settings), args.username, password, role=args.role, display_name=args.name)
+    add_user(
+        migrated_context(settings), args.username, password, role=args.role, display_name=args.name
+    )
     print(f"Benutzer {args.username!r} angelegt ({args.role}).")
     return 0
 
@@ -83,7 +85,11 @@ def cmd_campaign_start(args: argparse.Namespace, settings: Settings) -> int:
     from notifications.campaigns import start_campaign
 
     result = start_campaign(
-        _migrated(settings), args.name, due_from=args.due_from, due_to=args.due_to, actor="cli"
+        migrated_context(settings),
+        args.name,
+        due_from=args.due_from,
+        due_to=args.due_to,
+        actor="cli",
     )
     print(result.summary())
     return 0
@@ -92,7 +98,7 @@ def cmd_campaign_start(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from intake.worker import run_worker
 
-    run_worker(_migrated(settings), once=args.once)
+    run_worker(migrated_context(settings), once=args.once)
     return 0
 
 
@@ -100,7 +106,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from review_ui.server import serve
 
     serve(
-        _migrated(settings), host=args.host or settings.ui_host, port=args.port or settings.ui_port
+        migrated_context(settings),
+        host=args.host or settings.ui_host,
+        port=args.port or settings.ui_port,
     )
     return 0
 
@@ -111,7 +119,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, serve_after=args.serve)
 
 
-def _migrated(settings: Settings) -> AppContext:
+def migrated_context(settings: Settings) -> AppContext:
     """A context whose database is migrated (embedded default: created on first use)."""
     from core.db import check_connection
     from core.migrate import upgrade

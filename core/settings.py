@@ -113,3 +113,26 @@ def load_settings(**overrides: object) -> Settings:
             for err in exc.errors()
         )
         raise ConfigError(f"Ungültige Einstellung: {problems}") from exc
+
+
+def settings_markdown() -> str:
+    """The settings reference in docs/settings.md, generated from the field descriptions."""
+    lines = [
+        "# Settings",
+        "",
+        "Every setting is an environment variable (or a line in `.env` in the working directory).",
+        "Generated from `core/settings.py` by `python -m core.settings`; a test keeps it current.",
+        "",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = "" if field.default is None else str(field.default)
+        if "password" in name or "token" in name:
+            default = ""
+        lines.append(f"| `METER_INTAKE_{name.upper()}` | `{default}` | {field.description} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    Path("docs/settings.md").write_text(settings_markdown(), encoding="utf-8")

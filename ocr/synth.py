@@ -266,3 +266,19 @@ def render_unreadable(*, seed: int = 0, kind: str = "wall") -> Image:
     if kind == "blur":
         return render_drum_meter("12345", "678", seed=seed, blur=14, noise=6)
     return _photo_effects(_background(rng), blur=1.5, glare=False, noise=4, rng=rng)
+
+
+def render_digit_cell(digit: int, *, kind: str = "drum", roll: float = 0.0, seed: int = 0) -> Image:
+    """One digit cell as the counter shows it (for training the digit model and for tests).
+
+    `kind="drum"`: a drum, randomly black or red, `roll` in [0, 1) towards the next digit;
+    `kind="lcd"`: a 7-segment digit on a grey-green panel.
+    """
+    rng = np.random.default_rng(seed)
+    if kind == "lcd":
+        h = int(rng.integers(48, 72))
+        panel = np.full((h + 16, int(h * 0.8), 3), rng.integers(140, 220, size=3), np.uint8)
+        ink = tuple(int(c) for c in rng.integers(10, 60, size=3))
+        _seven_segment(str(digit), h, ink, panel)  # type: ignore[arg-type]
+        return panel
+    return _drum_cell(str(digit), 34, 52, red=bool(rng.random() < 0.3), roll=roll)

@@ -1,0 +1,306 @@
+"""`meter-intake demo`: the embedded default from nothing, end to end.
+
+Builds master data, a clerk and a handful of realistic customer mails (rendered meter photos) in the
+Maildir, runs the worker once and prints what became of each mail.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import mailbox
+import secrets
+import threading
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from core.context import AppContext
+from core.models import InboundMessage, Outbox, ReviewTask, User
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SERVICE_ADDRESS = "zaehlerstand@stadtwerke.example"
+DEMO_DATE = "01.05.2026"
+MASTER_DATA = [
+    # account, name, email, language, meter, kind, unit, integer, decimals, last reading
+    (
+        "100200301",
+        "Erika Mustermann",
+        "erika.mustermann@example.org",
+        "de",
+        "7WAS0012345",
+        "water",
+        "m3",
+        5,
+        3,
+        "00312,450",
+    ),
+    (
+        "100200302",
+        "Max Müller",
+        "max.mueller@example.org",
+        "de",
+        "3GAS0098765",
+        "gas",
+        "m3",
+        5,
+        3,
+        "04150,000",
+    ),
+    (
+        "100200303",
+        "Jana Novak",
+        "jana.novak@example.org",
+        "en",
+        "1ESY1160555001",
+        "electricity",
+        "kWh",
+        6,
+        1,
+        "018200,0",
+    ),
+    (
+        "100200304",
+        "Hans Schmidt",
+        "hans.schmidt@example.org",
+        "de",
+        "7WAS0044556",
+        "water",
+        "m3",
+        5,
+        3,
+        "00087,100",
+    ),
+    (
+        "100200305",
+        "Fatma Yılmaz",
+        "fatma.yilmaz@example.org",
+        "de",
+        "1ESY1160555002",
+        "electricity",
+        "kWh",
+        6,
+        1,
+        "045000,0",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class DemoMail:
+    sender: str
+    subject: str
+    body: str
+    photo: bytes | None
+    note: str  # what the demo shows with this mail
+
+
+def _photos() -> dict[str, bytes]:
+    from ocr import synth
+
+    return {
+        "straight": synth.encode_jpeg(
+            synth.render_drum_meter("00321", "815", seed=3, meter_number="7WAS0012345")
+        ),
+        "angled": synth.encode_jpeg(
+            synth.render_drum_meter(
+                "04187", "236", seed=7, angle=-14, perspective=0.15, meter_number="3GAS0098765"
+            )
+        ),
+        "lcd": synth.encode_jpeg(
+            synth.render_lcd_meter("018342", "7", seed=11, meter_number="1ESY1160555001")
+        ),
+        "unreadable": synth.encode_jpeg(synth.render_unreadable(seed=5, kind="blur")),
+        "stranger": synth.encode_jpeg(synth.render_drum_meter("00093", "004", seed=13, angle=6)),
+    }
+
+
+def demo_mails() -> list[DemoMail]:
+    photos = _photos()
+    return [
+        DemoMail(
+            "Erika Mustermann <erika.mustermann@example.org>",
+            "Zählerstand Wasser",
+            "Guten Tag,\nanbei mein Zählerstand.\nViele Grüße\nErika Mustermann",
+            photos["straight"],
+            "klares Foto einer Wasseruhr",
+        ),
+        DemoMail(
+            "Max Müller <max.mueller@example.org>",
+            "Gaszähler",
+            "Hallo, hier das Foto vom Gaszähler.",
+            photos["angled"],
+            "Foto schräg aufgenommen",
+        ),
+        DemoMail(
+            "Jana Novak <jana.novak@example.org>",
+            "Meter reading",
+            "Hello, please find my electricity meter attached.",
+            photos["lcd"],
+            "digitaler Stromzähler (LCD), englischsprachige Kundin",
+        ),
+        DemoMail(
+            "Hans Schmidt <hans.schmidt@example.org>",
+            "Zählerstand",
+            "Foto anbei",
+            photos["unreadable"],
+            "unlesbares (verwackeltes) Foto",
+        ),
+        DemoMail(
+            "Unbekannt <someone@elsewhere.example>",
+            "<script>alert('x')</script> Zähler",
+            "Mein Zählerstand, bitte eintragen.",
+            photos["stranger"],
+            "unbekannter Absender, HTML im Betreff",
+        ),
+        DemoMail(
+            "Fatma Yılmaz <fatma.yilmaz@example.org>",
+            "Zählerstand Strom",
+            "Sehr geehrte Damen und Herren,\nmein Zählerstand für Zähler 1ESY1160555002 "
+            "beträgt 45.873,4 kWh.\nMit freundlichen Grüßen\nFatma Yılmaz",
+            None,
+            "Zählerstand im Text getippt, kein Foto",
+        ),
+    ]
+
+
+def build_message(mail: DemoMail, index: int, now_rfc: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = mail.sender
+    message["To"] = SERVICE_ADDRESS
+    message["Subject"] = mail.subject
+    message["Date"] = now_rfc
+    message["Message-ID"] = make_msgid(idstring=f"demo{index}", domain="demo.meter-intake")
+    message.set_content(mail.body)
+    if mail.photo is not None:
+        message.add_attachment(
+            mail.photo, maintype="image", subtype="jpeg", filename=f"zaehler-{index}.jpg"
+        )
+    return message
+
+
+def write_master_data(path: Path) -> None:
+    header = [
+        "vertragskonto",
+        "name",
+        "email",
+        "sprache",
+        "zaehlernummer",
+        "art",
+        "einheit",
+        "vorkommastellen",
+        "nachkommastellen",
+        "letzter_stand",
+        "letzter_stand_datum",
+    ]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow(header)
+        for row in MASTER_DATA:
+            writer.writerow([*row, DEMO_DATE])
+
+
+def _ensure_clerk(ctx: AppContext) -> str | None:
+    """Create the demo clerk once; returns the new password (None if the clerk exists)."""
+    from review_ui.auth import add_user
+
+    with ctx.sessions() as session:
+        if session.scalar(select(User).where(User.username == "sachbearbeiter")):
+            return None
+    password = secrets.token_urlsafe(9)
+    add_user(ctx, "sachbearbeiter", password, role="admin", display_name="Demo-Sachbearbeiter")
+    (ctx.settings.var_dir / "demo-zugang.txt").write_text(
+        f"Benutzer: sachbearbeiter\nPasswort: {password}\n", encoding="utf-8"
+    )
+    return password
+
+
+def _seed_mails(ctx: AppContext) -> list[DemoMail]:
+    with ctx.sessions() as session:
+        if session.scalar(select(func.count()).select_from(InboundMessage)):
+            return []
+    box = mailbox.Maildir(ctx.settings.effective_maildir, create=True)
+    mails = demo_mails()
+    now_rfc = format_datetime(ctx.clock())
+    for index, mail in enumerate(mails, start=1):
+        box.add(build_message(mail, index, now_rfc))
+    return mails
+
+
+def _print_table(ctx: AppContext, mails: list[DemoMail]) -> None:
+    notes = {mail.subject: mail.note for mail in mails}
+    with ctx.sessions() as session:
+        rows = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
+        replies = {r.inbound_message_id: r.kind for r in session.scalars(select(Outbox))}
+        tasks = {t.inbound_message_id: t.reason_codes for t in session.scalars(select(ReviewTask))}
+    print(f"\n{'Nr':>3}  {'Absender':<32} {'Ergebnis':<10} {'Antwort':<16} Hinweis")
+    print("-" * 100)
+    for row in rows:
+        reasons = ", ".join(tasks.get(row.id, []))
+        note = notes.get(row.subject or "", "")
+        detail = f"{note}" + (f" [{reasons}]" if reasons else "")
+        if row.error:
+            detail += f" Fehler: {row.error[:60]}"
+        print(
+            f"{row.id:>3}  {(row.sender or '?')[:32]:<32} {row.status:<10} "
+            f"{replies.get(row.id, '-'):<16} {detail}"
+        )
+
+
+def run_demo(settings: Settings, *, serve_after: bool) -> int:
+    from matching.masterdata import import_csv
+
+    from core.cli import migrated_context
+    from intake.worker import run_worker
+
+    demo_settings = settings.model_copy(update={"mailbox": "maildir", "smtp_enabled": False})
+    ctx = migrated_context(demo_settings)
+    ctx.settings.var_dir.mkdir(parents=True, exist_ok=True)
+    master = ctx.settings.var_dir / "demo-stammdaten.csv"
+    write_master_data(master)
+    print(import_csv(ctx, master, progress=False).summary())
+    password = _ensure_clerk(ctx)
+    mails = _seed_mails(ctx)
+    report = run_worker(ctx, once=True)
+    print(report.summary())
+    _print_table(ctx, mails)
+    _print_access(ctx, password)
+    if serve_after:
+        _serve_with_worker(ctx)
+    return 0
+
+
+def _print_access(ctx: AppContext, password: str | None) -> None:
+    url = f"http://{ctx.settings.ui_host}:{ctx.settings.ui_port}/"
+    print(f"\nPrüfoberfläche: {url}  (meter-intake serve)")
+    if password:
+        print(f"Anmeldung: sachbearbeiter / {password}  (gespeichert in var/demo-zugang.txt)")
+    else:
+        print("Anmeldung: sachbearbeiter (Passwort in var/demo-zugang.txt)")
+    print("Antworten an Kunden liegen im Postausgang (SMTP ist in der Demo ausgeschaltet).")
+
+
+def _serve_with_worker(ctx: AppContext) -> None:
+    from review_ui.server import serve
+
+    from intake.worker import run_worker
+
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=run_worker,
+        args=(ctx,),
+        kwargs={"once": False, "stop": stop},
+        name="worker",
+        daemon=True,
+    )
+    worker.start()
+    try:
+        serve(ctx, host=ctx.settings.ui_host, port=ctx.settings.ui_port)
+    finally:
+        stop.set()
+        worker.join(timeout=10)

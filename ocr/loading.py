@@ -1,0 +1,95 @@
+"""Image loading: bytes / path / array in, upright BGR array out, or an `ImageError` with a reason code.
+
+Pillow decodes (JPEG, PNG, WebP, HEIC through pillow-heif, ...), applies the EXIF orientation and is told
+the pixel limit before it decodes anything, so a decompression bomb is refused from its header.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from core.errors import ImageError
+
+log = logging.getLogger(__name__)
+
+MIN_SIDE = 32  # smaller than this cannot show a readable counter
+ImageInput = bytes | Path | np.ndarray
+
+try:  # HEIC/HEIF (iPhone photos); optional at import time so a broken wheel only loses HEIC
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+    log.warning("pillow-heif not available: HEIC photos will be refused")
+
+
+def _check_size(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise ImageError("image_too_large", f"{width}x{height} exceeds {max_pixels} pixels")
+    if min(width, height) < MIN_SIDE:
+        raise ImageError("image_too_small", f"{width}x{height} is too small to read")
+
+
+def _from_array(array: np.ndarray, max_pixels: int) -> np.ndarray:
+    """Accept gray (H, W), BGR (H, W, 3) and BGRA (H, W, 4) arrays of any numeric dtype."""
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise ImageError("image_corrupt", f"unsupported array shape {array.shape}")
+    _check_size(array.shape[1], array.shape[0], max_pixels)
+    if array.dtype != np.uint8:
+        finite = np.nan_to_num(array.astype(np.float64))
+        scale = 255.0 if finite.max(initial=0) <= 1.0 else 1.0
+        array = np.clip(finite * scale, 0, 255).astype(np.uint8)
+    if array.ndim == 2 or array.shape[2] == 1:
+        return np.repeat(array.reshape(array.shape[0], array.shape[1], 1), 3, axis=2)
+    return np.ascontiguousarray(array[:, :, :3])
+
+
+def _to_bgr(img: Image.Image) -> np.ndarray:
+    if img.mode in ("RGBA", "LA", "P", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    rgb = np.asarray(img.convert("RGB"))
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def _decode(data: bytes, max_pixels: int) -> np.ndarray:
+    if not data:
+        raise ImageError("image_empty", "no image data")
+    try:
+        with warnings.catch_warnings():
+            # our own limit below is the one that counts; Pillow's default would only warn
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                _check_size(img.width, img.height, max_pixels)
+                img.load()
+                upright = ImageOps.exif_transpose(img) or img
+                return _to_bgr(upright)
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageError("image_too_large", str(exc)) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError("image_corrupt", f"cannot decode image: {exc}") from exc
+
+
+def load_image(image: ImageInput, *, max_pixels: int) -> np.ndarray:
+    """Return an upright BGR uint8 image; raise `ImageError` (with `.reason`) when that is impossible."""
+    if isinstance(image, np.ndarray):
+        return _from_array(image, max_pixels)
+    if isinstance(image, Path):
+        try:
+            data = image.read_bytes()
+        except OSError as exc:
+            raise ImageError("file_unreadable", f"{image}: {exc.strerror or exc}") from exc
+    elif isinstance(image, bytes | bytearray | memoryview):
+        data = bytes(image)
+    else:
+        raise ImageError("image_corrupt", f"unsupported input type {type(image).__name__}")
+    return _decode(data, max_pixels)

@@ -1,0 +1,288 @@
+"""UI texts in German (first) and English, and the choice of language per request.
+
+Numbers and dates stay German in both languages: the clerks work on German billing data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGUAGES = ("de", "en")
+LANG_COOKIE = "mi_lang"
+
+Translator = Callable[[str], str]
+
+_DE: dict[str, str] = {
+    "app.title": "Zählerstand-Prüfung",
+    "nav.queue": "Prüfliste",
+    "nav.messages": "Posteingang",
+    "nav.logout": "Abmelden",
+    "nav.language": "English",
+    "login.title": "Anmelden",
+    "login.username": "Benutzername",
+    "login.password": "Passwort",
+    "login.submit": "Anmelden",
+    "login.failed": "Benutzername oder Passwort ist falsch.",
+    "login.locked": "Zu viele Fehlversuche. Bitte in {seconds} Sekunden erneut versuchen.",
+    "login.expired": "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.",
+    "queue.title": "Offene Prüfaufgaben",
+    "queue.empty": "Keine offenen Aufgaben – alles erledigt.",
+    "queue.received": "Eingang",
+    "queue.age": "Alter",
+    "queue.sender": "Absender",
+    "queue.subject": "Betreff",
+    "queue.reasons": "Grund",
+    "queue.value": "Vorschlag",
+    "queue.open": "Öffnen",
+    "queue.count": "{count} offene Aufgaben",
+    "task.title": "Prüfaufgabe #{id}",
+    "task.photo": "Foto",
+    "task.no_photo": "Kein Foto vorhanden.",
+    "task.mail": "E-Mail",
+    "task.ocr": "Erkannter Stand",
+    "task.ocr_none": "Kein Wert erkannt.",
+    "task.confidence": "Sicherheit",
+    "task.digits": "Sicherheit je Ziffer",
+    "task.ocr_meter_number": "Erkannte Zählernummer",
+    "task.hints": "Hinweise aus dem Text",
+    "task.candidates": "Zähler",
+    "task.no_candidates": "Kein passender Zähler gefunden – bitte Zählernummer suchen.",
+    "task.search": "Zählernummer suchen",
+    "task.search_button": "Suchen",
+    "task.search_none": "Kein Zähler gefunden.",
+    "task.value": "Zählerstand",
+    "task.value_help": "Deutsches Format, z. B. 12.345,6 – Enter übernimmt.",
+    "task.accept": "Übernehmen",
+    "task.correct": "Korrigiert speichern",
+    "task.reject": "Ablehnen",
+    "task.reject_reason": "Ablehnungsgrund",
+    "task.reject_help": "Der Kunde wird um ein neues Foto gebeten.",
+    "task.decided": "Diese Aufgabe wurde bereits entschieden ({decision}, {clerk}, {at}).",
+    "task.done_flash": "Aufgabe #{id} erledigt: {decision}.",
+    "task.warnings": "Hinweise zur Plausibilität",
+    "task.error_value": "Bitte einen gültigen Zählerstand eingeben (z. B. 12.345,6).",
+    "task.error_meter": "Bitte einen Zähler auswählen.",
+    "task.error_reason": "Bitte einen Ablehnungsgrund angeben.",
+    "task.history": "Verlauf",
+    "task.last_reading": "Letzter Stand",
+    "task.customer": "Kunde",
+    "task.account": "Vertragskonto",
+    "meter.title": "Zähler {number}",
+    "meter.history": "Ablesungen",
+    "meter.chart": "Verbrauch pro Tag",
+    "meter.no_history": "Noch keine Ablesungen.",
+    "hist.date": "Datum",
+    "hist.value": "Stand",
+    "hist.source": "Quelle",
+    "hist.status": "Status",
+    "hist.consumption": "Verbrauch",
+    "hist.per_day": "pro Tag",
+    "messages.title": "Posteingang (alle E-Mails)",
+    "messages.all": "Alle",
+    "messages.status": "Status",
+    "messages.error": "Fehler",
+    "messages.attempts": "Versuche",
+    "messages.empty": "Keine E-Mails mit diesem Status.",
+    "messages.task": "Aufgabe",
+    "error.not_found": "Nicht gefunden.",
+    "error.csrf": "Ungültiges Formular-Token. Bitte Seite neu laden.",
+    "common.kind": "Art",
+    "common.unit": "Einheit",
+    "common.back": "Zurück zur Liste",
+}
+
+_EN: dict[str, str] = {
+    "app.title": "Meter reading review",
+    "nav.queue": "Review queue",
+    "nav.messages": "Inbox",
+    "nav.logout": "Log out",
+    "nav.language": "Deutsch",
+    "login.title": "Log in",
+    "login.username": "User name",
+    "login.password": "Password",
+    "login.submit": "Log in",
+    "login.failed": "User name or password is wrong.",
+    "login.locked": "Too many failed attempts. Please try again in {seconds} seconds.",
+    "login.expired": "Your session has expired. Please log in again.",
+    "queue.title": "Open review tasks",
+    "queue.empty": "No open tasks – all done.",
+    "queue.received": "Received",
+    "queue.age": "Age",
+    "queue.sender": "Sender",
+    "queue.subject": "Subject",
+    "queue.reasons": "Reason",
+    "queue.value": "Proposal",
+    "queue.open": "Open",
+    "queue.count": "{count} open tasks",
+    "task.title": "Review task #{id}",
+    "task.photo": "Photo",
+    "task.no_photo": "No photo.",
+    "task.mail": "Mail",
+    "task.ocr": "Recognised reading",
+    "task.ocr_none": "No value recognised.",
+    "task.confidence": "Confidence",
+    "task.digits": "Confidence per digit",
+    "task.ocr_meter_number": "Recognised meter number",
+    "task.hints": "Hints from the text",
+    "task.candidates": "Meter",
+    "task.no_candidates": "No matching meter found – please search by meter number.",
+    "task.search": "Search meter number",
+    "task.search_button": "Search",
+    "task.search_none": "No meter found.",
+    "task.value": "Reading",
+    "task.value_help": "German format, e.g. 12.345,6 – Enter accepts.",
+    "task.accept": "Accept",
+    "task.correct": "Save correction",
+    "task.reject": "Reject",
+    "task.reject_reason": "Reason for rejection",
+    "task.reject_help": "The customer is asked for a new photo.",
+    "task.decided": "This task has already been decided ({decision}, {clerk}, {at}).",
+    "task.done_flash": "Task #{id} done: {decision}.",
+    "task.warnings": "Plausibility notes",
+    "task.error_value": "Please enter a valid reading (e.g. 12.345,6).",
+    "task.error_meter": "Please choose a meter.",
+    "task.error_reason": "Please give a reason for the rejection.",
+    "task.history": "History",
+    "task.last_reading": "Last reading",
+    "task.customer": "Customer",
+    "task.account": "Contract account",
+    "meter.title": "Meter {number}",
+    "meter.history": "Readings",
+    "meter.chart": "Consumption per day",
+    "meter.no_history": "No readings yet.",
+    "hist.date": "Date",
+    "hist.value": "Reading",
+    "hist.source": "Source",
+    "hist.status": "Status",
+    "hist.consumption": "Consumption",
+    "hist.per_day": "per day",
+    "messages.title": "Inbox (all mails)",
+    "messages.all": "All",
+    "messages.status": "Status",
+    "messages.error": "Error",
+    "messages.attempts": "Attempts",
+    "messages.empty": "No mails with this status.",
+    "messages.task": "Task",
+    "error.not_found": "Not found.",
+    "error.csrf": "Invalid form token. Please reload the page.",
+    "common.kind": "Kind",
+    "common.unit": "Unit",
+    "common.back": "Back to the list",
+}
+
+# Codes stored by other stages (reason codes, statuses, sources) shown as words.
+_CODES_DE: dict[str, str] = {
+    "low_confidence": "Unsichere Erkennung",
+    "unreadable": "Foto nicht lesbar",
+    "no_photo": "Kein Foto",
+    "no_reading": "Kein Stand erkannt",
+    "unknown_sender": "Absender unbekannt",
+    "no_meter": "Kein Zähler zugeordnet",
+    "meter_not_found": "Zähler nicht gefunden",
+    "ambiguous_meter": "Mehrere Zähler möglich",
+    "multiple_meters": "Mehrere Zähler möglich",
+    "below_last": "Kleiner als letzter Stand",
+    "below_last_reading": "Kleiner als letzter Stand",
+    "too_many_digits": "Zu viele Stellen",
+    "digit_count": "Stellenzahl passt nicht",
+    "implausible": "Unplausibler Verbrauch",
+    "high_consumption": "Verbrauch ungewöhnlich hoch",
+    "typed_mismatch": "Getippter Stand weicht ab",
+    "hint_mismatch": "Textangabe weicht ab",
+    "meter_number_mismatch": "Zählernummer weicht ab",
+    "multiple_photos": "Mehrere Fotos",
+    "meter_removed": "Zähler ausgebaut",
+    "new": "Neu",
+    "processing": "In Bearbeitung",
+    "accepted": "Angenommen",
+    "review": "In Prüfung",
+    "rejected": "Abgelehnt",
+    "ignored": "Ignoriert",
+    "duplicate": "Duplikat",
+    "failed": "Fehlgeschlagen",
+    "corrected": "Korrigiert",
+    "open": "Offen",
+    "done": "Erledigt",
+    "import": "Import",
+    "photo": "Foto",
+    "typed": "Text",
+    "clerk": "Sachbearbeitung",
+    "auto": "Automatisch",
+    "electricity": "Strom",
+    "gas": "Gas",
+    "water": "Wasser",
+    "heat": "Wärme",
+}
+
+_CODES_EN: dict[str, str] = {
+    "low_confidence": "Uncertain recognition",
+    "unreadable": "Photo unreadable",
+    "no_photo": "No photo",
+    "no_reading": "No reading recognised",
+    "unknown_sender": "Unknown sender",
+    "no_meter": "No meter matched",
+    "meter_not_found": "Meter not found",
+    "ambiguous_meter": "Several meters possible",
+    "multiple_meters": "Several meters possible",
+    "below_last": "Below last reading",
+    "below_last_reading": "Below last reading",
+    "too_many_digits": "Too many digits",
+    "digit_count": "Digit count does not fit",
+    "implausible": "Implausible consumption",
+    "high_consumption": "Unusually high consumption",
+    "typed_mismatch": "Typed reading differs",
+    "hint_mismatch": "Text hint differs",
+    "meter_number_mismatch": "Meter number differs",
+    "multiple_photos": "Several photos",
+    "meter_removed": "Meter removed",
+    "corrected": "Corrected",
+    "clerk": "Clerk",
+    "auto": "Automatic",
+    "electricity": "Electricity",
+}
+
+_TEXTS = {"de": _DE, "en": _EN}
+
+
+def translator(lang: str) -> Translator:
+    texts = _TEXTS.get(lang, _DE)
+
+    def translate(key: str) -> str:
+        return texts.get(key) or _DE.get(key, key)
+
+    return translate
+
+
+def code_label(code: str | None, lang: str) -> str:
+    """A stored code as a word; unknown codes are shown as they are (never hidden)."""
+    if not code:
+        return ""
+    if lang == "en":
+        return _CODES_EN.get(code, code.replace("_", " ").capitalize())
+    return _CODES_DE.get(code, code)
+
+
+def choose_language(query: str | None, cookie: str | None, accept_language: str | None) -> str:
+    """`?lang=` wins, then the remembered cookie, then the browser's Accept-Language; else German."""
+    for candidate in (query, cookie):
+        if candidate in LANGUAGES:
+            return candidate
+    return _from_accept_language(accept_language or "")
+
+
+def _from_accept_language(header: str) -> str:
+    best, best_q = "de", -1.0
+    for part in header.split(","):
+        pieces = part.strip().split(";")
+        tag = pieces[0].strip().lower()[:2]
+        q = 1.0
+        for param in pieces[1:]:
+            name, _, raw = param.strip().partition("=")
+            if name == "q":
+                try:
+                    q = float(raw)
+                except ValueError:
+                    q = 0.0
+        if tag in LANGUAGES and q > best_q:
+            best, best_q = tag, q
+    return best

@@ -1,0 +1,198 @@
+"""Train the digit model shipped as `ocr/models/digits.onnx`.
+
+Data (openly licensed only, never ../shared/corpus/meter-photos):
+- ../shared/corpus/meter-digits (Apache-2.0 / MIT): drum and LCD digit crops. `label_raw` like 3.4
+  becomes a soft target 0.6 x "3" + 0.4 x "4", so the model reports rolling drums as two neighbours;
+  `NaN` crops are "no digit" (class 10).
+- synthetic cells from `ocr.synth.render_digit_cell` (drums, rolling drums, 7-segment digits);
+- "no digit" negatives: crops of synthetic meter photos away from the counter, and digit cells shifted
+  sideways by half a cell (so the reader can tell a misplaced window from a digit).
+
+Needs the `train` extra (`pip install -e '.[train]'`, PyTorch CPU). Usage:
+    .venv/bin/python scripts/train_digits.py [--corpus ../shared/corpus] [--epochs 12] [--out ocr/models]
+Deterministic for a given --seed (up to PyTorch's CPU kernels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import math
+import tarfile
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from ocr.digits import INPUT_H, INPUT_W, NO_DIGIT, normalise
+from ocr.synth import render_digit_cell, render_drum_meter, render_lcd_meter
+
+log = logging.getLogger("train_digits")
+CLASSES = 11
+
+
+def soft_target(label_raw: str) -> np.ndarray:
+    target = np.zeros(CLASSES, np.float32)
+    if label_raw in ("", "NaN", "nan"):
+        target[NO_DIGIT] = 1.0
+        return target
+    value = float(label_raw) % 10
+    low = int(math.floor(value))
+    frac = value - low
+    target[low] += 1.0 - frac
+    target[(low + 1) % 10] += frac
+    return target
+
+
+def load_corpus(corpus: Path, workdir: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    digits = corpus / "meter-digits"
+    with tarfile.open(digits / "digits.tar.gz") as tar:
+        tar.extractall(workdir, filter="data")
+    images, targets = [], []
+    with (digits / "labels.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            path = next(workdir.rglob(row["file"]), None) if False else workdir / "digits" / row["file"]
+            img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            if img is None:
+                continue
+            images.append(img)
+            targets.append(soft_target(row["label_raw"]))
+    log.info("meter-digits: %d crops", len(images))
+    return images, targets
+
+
+def synthetic_cells(count: int, rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    images, targets = [], []
+    for i in range(count):
+        digit = int(rng.integers(0, 10))
+        kind = "lcd" if rng.random() < 0.35 else "drum"
+        roll = float(rng.random()) if kind == "drum" and rng.random() < 0.3 else 0.0
+        cell = render_digit_cell(digit, kind=kind, roll=roll, seed=int(rng.integers(1 << 30)))
+        images.append(cv2.cvtColor(cell, cv2.COLOR_BGR2GRAY))
+        targets.append(soft_target(str(digit + roll)))
+        if i % 4 == 0:  # a window half a cell off: two half digits, not a digit
+            nxt = render_digit_cell((digit + 1) % 10, kind=kind, seed=i)
+            pair = np.hstack([cell, cv2.resize(nxt, (cell.shape[1], cell.shape[0]))])
+            w = cell.shape[1]
+            off = int(w * rng.uniform(0.35, 0.65))
+            images.append(cv2.cvtColor(pair[:, off : off + w], cv2.COLOR_BGR2GRAY))
+            targets.append(soft_target("NaN"))
+    return images, targets
+
+
+def background_crops(count: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Digit-sized crops of synthetic photos; the counter is rarely hit at these sizes/places."""
+    crops = []
+    while len(crops) < count:
+        seed = int(rng.integers(1 << 30))
+        render = render_lcd_meter if rng.random() < 0.3 else render_drum_meter
+        photo = cv2.cvtColor(render("0", seed=seed, meter_number="AB12"), cv2.COLOR_BGR2GRAY)
+        for _ in range(20):
+            h = int(rng.integers(20, 120))
+            w = int(h * rng.uniform(0.4, 0.8))
+            y, x = int(rng.integers(0, 900 - h)), int(rng.integers(0, 900 - w))
+            crops.append(photo[y : y + h, x : x + w])
+    return crops[:count]
+
+
+def augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    h, w = img.shape
+    scale = rng.uniform(0.8, 1.15)
+    angle = rng.normal(0, 3)
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    m[:, 2] += (rng.normal(0, 0.04 * w), rng.normal(0, 0.05 * h))
+    out = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    if rng.random() < 0.3:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 1.5))
+    out = cv2.resize(out, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA).astype(np.float32)
+    out = out * rng.uniform(0.6, 1.3) + rng.normal(0, 4, out.shape)
+    if rng.random() < 0.5:
+        out = 255 - out
+    return normalise(np.clip(out, 0, 255).astype(np.uint8))
+
+
+class DigitNet(nn.Sequential):
+    def __init__(self) -> None:
+        def block(cin: int, cout: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
+
+        super().__init__(
+            *block(1, 16),
+            *block(16, 32),
+            *block(32, 64),
+            nn.Flatten(),
+            nn.Linear(64 * (INPUT_H // 8) * (INPUT_W // 8), 96),
+            nn.ReLU(),
+            nn.Dropout(0.2),
+            nn.Linear(96, CLASSES),
+        )
+
+
+def train(images: list[np.ndarray], targets: np.ndarray, *, epochs: int, seed: int) -> DigitNet:
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    net = DigitNet()
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 4e-3, total_steps=epochs * (len(images) // 256 + 1))
+    for epoch in range(epochs):
+        order = rng.permutation(len(images))
+        net.train()
+        total = 0.0
+        for start in range(0, len(order), 256):
+            idx = order[start : start + 256]
+            x = torch.from_numpy(np.stack([augment(images[i], rng) for i in idx])[:, None])
+            y = torch.from_numpy(targets[idx])
+            loss = -(y * torch.log_softmax(net(x), dim=1)).sum(dim=1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss) * len(idx)
+        log.info("epoch %d loss %.4f", epoch + 1, total / len(order))
+    return net.eval()
+
+
+def evaluate(net: DigitNet, images: list[np.ndarray], targets: np.ndarray) -> float:
+    x = torch.from_numpy(np.stack([normalise(cv2.resize(i, (INPUT_W, INPUT_H))) for i in images])[:, None])
+    with torch.no_grad():
+        pred = net(x).argmax(dim=1).numpy()
+    return float((pred == targets.argmax(axis=1)).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parents[2] / "shared/corpus")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "ocr/models")
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--synthetic", type=int, default=12000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(2)
+    rng = np.random.default_rng(args.seed)
+    with tempfile.TemporaryDirectory(prefix="meter-digits-") as tmp:
+        images, targets = load_corpus(args.corpus, Path(tmp))
+    syn_images, syn_targets = synthetic_cells(args.synthetic, rng)
+    negatives = background_crops(args.synthetic // 4, rng)
+    images += syn_images + negatives
+    targets += syn_targets + [soft_target("NaN")] * len(negatives)
+    all_targets = np.stack(targets)
+    held = rng.random(len(images)) < 0.05
+    train_idx, test_idx = np.nonzero(~held)[0], np.nonzero(held)[0]
+    net = train([images[i] for i in train_idx], all_targets[train_idx], epochs=args.epochs, seed=args.seed)
+    log.info("held-out crop accuracy %.4f", evaluate(net, [images[i] for i in test_idx], all_targets[test_idx]))
+    args.out.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        net, torch.zeros(1, 1, INPUT_H, INPUT_W), str(args.out / "digits.onnx"),
+        input_names=["x"], output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}},
+        opset_version=13, dynamo=False,
+    )
+    log.info("wrote %s", args.out / "digits.onnx")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from core.settings import Settings, load_settings, settings_markdown
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "settings.md"
+
+
+def test_every_setting_is_documented() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    for name, field in Settings.model_fields.items():
+        assert f"METER_INTAKE_{name.upper()}" in text, f"{name} missing in docs/settings.md"
+        assert field.description, f"{name} has no description"
+    assert text == settings_markdown(), "docs/settings.md is stale: run `python -m core.settings`"
+
+
+def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("METER_INTAKE_SMTP_PORT", "2525")
+    monkeypatch.setenv("METER_INTAKE_VAR_DIR", str(tmp_path))
+    settings = load_settings(_env_file=None)
+    assert settings.smtp_port == 2525
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'meter-intake.sqlite3'}"
+    assert settings.effective_maildir == tmp_path / "mail"
+
+
+def test_bad_value_gives_one_readable_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METER_INTAKE_SMTP_PORT", "siebzig")
+    with pytest.raises(ConfigError, match="METER_INTAKE_SMTP_PORT"):
+        load_settings(_env_file=None)
+
+
+def test_cli_reports_bad_setting_without_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.cli import main
+
+    monkeypatch.setenv("METER_INTAKE_MAILBOX", "pop3")
+    assert main(["worker", "--once"]) == 2
+    err = capsys.readouterr().err
+    assert "METER_INTAKE_MAILBOX" in err and "Traceback" not in err
