@@ -1,0 +1,100 @@
+"""Accepted readings as CSV for the billing system (format: docs/masterdata.md, "Export").
+
+Machine format on purpose: `;` as delimiter, UTF-8 without BOM, the reading with a *dot* as decimal
+separator and exactly the meter's decimal digits, ISO dates. Readings that came from the import
+(billing's own values) are not exported back.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from decimal import Decimal
+from typing import Any, TextIO
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import Session
+
+from core.context import AppContext
+from core.db import transaction
+from core.models import ContractAccount, Meter, Reading
+from matching.plausibility import decimal_places
+
+COLUMNS = (
+    "vertragskonto",
+    "zaehlernummer",
+    "register",
+    "stand",
+    "ablesedatum",
+    "quelle",
+    "angenommen_von",
+    "reading_id",
+)
+BATCH = 1000
+
+
+def export_readings(ctx: AppContext, out: TextIO, *, since: dt.date, mark: bool) -> int:
+    """Write accepted readings read on or after `since`; with `mark`, set their `exported_at`
+    (first export time is kept). Returns the number of readings written."""
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    exported: list[int] = []
+    with transaction(ctx.sessions) as session:
+        for row in session.execute(_query(since)).yield_per(BATCH):
+            writer.writerow(
+                (
+                    row.account,
+                    row.meter,
+                    row.register,
+                    machine_decimal(Decimal(row.value), row.decimal_digits),
+                    row.read_on.isoformat(),
+                    row.source,
+                    row.accepted_by or "",
+                    row.id,
+                )
+            )
+            exported.append(row.id)
+        if mark:
+            _mark(session, exported, ctx.clock())
+    return len(exported)
+
+
+def _query(since: dt.date) -> Select[*tuple[Any, ...]]:
+    return (
+        select(
+            Reading.id,
+            Reading.register,
+            Reading.value,
+            Reading.read_on,
+            Reading.source,
+            Reading.accepted_by,
+            Meter.number.label("meter"),
+            Meter.decimal_digits,
+            ContractAccount.number.label("account"),
+        )
+        .join(Reading.meter)
+        .join(Meter.account)
+        .where(
+            Reading.status == "accepted",
+            Reading.source != "import",
+            Reading.read_on >= since,
+        )
+        .order_by(Reading.read_on, Reading.id)
+    )
+
+
+def machine_decimal(value: Decimal, decimal_digits: int) -> str:
+    """Dot as decimal separator, padded to the meter's decimal digits ('12345' -> '12345.0' for one
+    digit), never rounded: extra decimals are kept rather than silently changing a reading."""
+    places = max(decimal_digits, decimal_places(value))
+    return f"{value:.{places}f}"
+
+
+def _mark(session: Session, ids: list[int], now: dt.datetime) -> None:
+    for start in range(0, len(ids), BATCH):
+        session.execute(
+            update(Reading)
+            .where(Reading.id.in_(ids[start : start + BATCH]), Reading.exported_at.is_(None))
+            .values(exported_at=now)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,139 @@
+"""Group validated CSV rows into one record per meter, checking that rows agree with each other.
+
+A meter with several registers (e.g. HT/NT: 1.8.1 and 1.8.2) has one row per register. Rows of the
+same account must agree on name, email and language; rows of the same meter on account, kind, unit
+and digits. A row that contradicts an earlier one is rejected with an error naming both rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from core.errors import ImportRowError
+from matching.csvinput import MasterRow
+
+_ACCOUNT_FIELDS = (("name", "name"), ("email", "email"), ("language", "sprache"))
+_METER_FIELDS = (
+    ("account", "vertragskonto"),
+    ("kind", "art"),
+    ("unit", "einheit"),
+    ("integer_digits", "vorkommastellen"),
+    ("decimal_digits", "nachkommastellen"),
+    ("installed_on", "einbaudatum"),
+    ("removed_on", "ausbaudatum"),
+)
+
+
+@dataclass(frozen=True)
+class ImportReading:
+    register: str
+    value: Decimal
+    read_on: dt.date
+
+
+@dataclass
+class MeterRecord:
+    """Everything the file says about one meter (and its account and customer)."""
+
+    first: MasterRow
+    registers: list[str] = field(default_factory=list)
+    readings: list[ImportReading] = field(default_factory=list)
+
+    # the first row's fields, which all rows of the meter share
+    @property
+    def account(self) -> str:
+        return self.first.account
+
+    @property
+    def meter(self) -> str:
+        return self.first.meter
+
+    @property
+    def name(self) -> str:
+        return self.first.name
+
+    @property
+    def email(self) -> str | None:
+        return self.first.email
+
+    @property
+    def language(self) -> str:
+        return self.first.language
+
+    @property
+    def kind(self) -> str:
+        return self.first.kind
+
+    @property
+    def unit(self) -> str:
+        return self.first.unit
+
+    @property
+    def integer_digits(self) -> int:
+        return self.first.integer_digits
+
+    @property
+    def decimal_digits(self) -> int:
+        return self.first.decimal_digits
+
+    @property
+    def installed_on(self) -> dt.date | None:
+        return self.first.installed_on
+
+    @property
+    def removed_on(self) -> dt.date | None:
+        return self.first.removed_on
+
+
+def group_rows(rows: list[MasterRow], errors: list[ImportRowError]) -> list[MeterRecord]:
+    """One record per meter number, in file order; contradicting rows go to `errors`."""
+    accounts: dict[str, MasterRow] = {}
+    meters: dict[str, MeterRecord] = {}
+    for row in rows:
+        try:
+            _check_against(row, accounts.get(row.account), _ACCOUNT_FIELDS)
+            record = meters.get(row.meter)
+            if record is not None:
+                _check_against(row, record.first, _METER_FIELDS)
+                _check_register(row, record)
+        except ImportRowError as error:
+            errors.append(error)
+            continue
+        accounts.setdefault(row.account, row)
+        if record is None:
+            record = meters[row.meter] = MeterRecord(first=row)
+        record.registers.append(row.register)
+        if row.last_value is not None and row.last_date is not None:
+            record.readings.append(ImportReading(row.register, row.last_value, row.last_date))
+    return list(meters.values())
+
+
+def _check_against(
+    row: MasterRow, earlier: MasterRow | None, fields: tuple[tuple[str, str], ...]
+) -> None:
+    if earlier is None:
+        return
+    for attribute, column in fields:
+        mine, theirs = getattr(row, attribute), getattr(earlier, attribute)
+        if mine != theirs:
+            raise ImportRowError(
+                row.row,
+                column,
+                f"{_show(mine)} widerspricht Zeile {earlier.row} ({_show(theirs)})",
+            )
+
+
+def _check_register(row: MasterRow, record: MeterRecord) -> None:
+    if row.register in record.registers:
+        raise ImportRowError(
+            row.row,
+            "register",
+            f"Zählwerk {row.register} von Zähler {row.meter} steht schon in Zeile "
+            f"{record.first.row} oder davor",
+        )
+
+
+def _show(value: object) -> str:
+    return "leer" if value is None else repr(str(value))

@@ -1,0 +1,75 @@
+"""Reason codes: stable snake_case strings stored on review tasks and shown to clerks.
+
+A code is part of the data model (it is stored in `review_task.reason_codes` and may be counted in
+reports), so never rename one; add a new one instead. `LABELS` gives the German text for the UI.
+Codes in `NOTES` are informational: they travel with a match but do not keep it from auto-accept.
+"""
+
+from __future__ import annotations
+
+# who / which meter
+UNKNOWN_SENDER = "unknown_sender"
+NO_METER = "no_meter"
+AMBIGUOUS_METER = "ambiguous_meter"
+METER_NUMBER_MISMATCH = "meter_number_mismatch"
+ACCOUNT_MISMATCH = "account_mismatch"
+METER_REMOVED = "meter_removed"
+MULTIPLE_REGISTERS = "multiple_registers"
+
+# which value
+NO_VALUE = "no_value"
+NO_CONTENT = "no_content"
+UNREADABLE_PHOTO = "unreadable_photo"
+LOW_CONFIDENCE = "low_confidence"
+TYPED_WITHOUT_PHOTO = "typed_without_photo"
+TYPED_PHOTO_MISMATCH = "typed_photo_mismatch"
+AMBIGUOUS_TYPED_VALUE = "ambiguous_typed_value"
+
+# plausibility against the meter and its history
+TOO_MANY_DIGITS = "too_many_digits"
+TOO_MANY_DECIMALS = "too_many_decimals"
+NEGATIVE_VALUE = "negative_value"
+BELOW_LAST_READING = "below_last_reading"
+METER_ROLLOVER = "meter_rollover"
+CONSUMPTION_TOO_HIGH = "consumption_too_high"
+DATE_BEFORE_LAST_READING = "date_before_last_reading"
+
+# informational (do not block auto-accept)
+TYPED_MATCHES_PHOTO = "typed_matches_photo"
+
+NOTES = frozenset({TYPED_MATCHES_PHOTO})
+
+LABELS: dict[str, str] = {
+    UNKNOWN_SENDER: "Absender ist keinem Kunden zugeordnet",
+    NO_METER: "Kein Zähler gefunden",
+    AMBIGUOUS_METER: "Mehrere Zähler kommen in Frage",
+    METER_NUMBER_MISMATCH: "Zählernummer passt nicht zum Kunden",
+    ACCOUNT_MISMATCH: "Vertragskonto passt nicht zum Kunden",
+    METER_REMOVED: "Genannter Zähler ist ausgebaut",
+    MULTIPLE_REGISTERS: "Zähler hat mehrere Zählwerke",
+    NO_VALUE: "Kein Zählerstand erkannt",
+    NO_CONTENT: "Weder Foto noch Zählerstand in der Mail",
+    UNREADABLE_PHOTO: "Foto nicht lesbar",
+    LOW_CONFIDENCE: "Texterkennung unsicher",
+    TYPED_WITHOUT_PHOTO: "Zählerstand nur getippt, kein Foto",
+    TYPED_PHOTO_MISMATCH: "Getippter Stand weicht vom Foto ab",
+    AMBIGUOUS_TYPED_VALUE: "Mehrere getippte Zählerstände",
+    TOO_MANY_DIGITS: "Mehr Vorkommastellen als der Zähler hat",
+    TOO_MANY_DECIMALS: "Mehr Nachkommastellen als der Zähler hat",
+    NEGATIVE_VALUE: "Negativer Zählerstand",
+    BELOW_LAST_READING: "Stand liegt unter dem letzten Stand",
+    METER_ROLLOVER: "Zählerüberlauf (Stand nach Nulldurchgang)",
+    CONSUMPTION_TOO_HIGH: "Verbrauch pro Tag ungewöhnlich hoch",
+    DATE_BEFORE_LAST_READING: "Ablesedatum liegt vor dem letzten Stand",
+    TYPED_MATCHES_PHOTO: "Getippter Stand bestätigt das Foto",
+}
+
+
+def label(code: str) -> str:
+    """German text for a code; unknown codes are shown as they are."""
+    return LABELS.get(code, code)
+
+
+def blocking(codes: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The codes that keep a submission from auto-accept, in order, without duplicates."""
+    return tuple(dict.fromkeys(code for code in codes if code not in NOTES))

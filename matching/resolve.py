@@ -1,0 +1,258 @@
+"""Which customer and meter a submission belongs to, which value it carries, and whether that fits.
+
+Evidence, strongest first: a meter number (read from the photo or typed in the mail), a contract
+account number typed in the mail, the sender's address. The sender's meters are the pool; hints
+narrow it. From an unknown sender a meter number (or an account with a single meter) can still
+identify the meter, flagged `unknown_sender` so a clerk confirms it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from email.utils import parseaddr
+from typing import Literal
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from core.models import ContractAccount, Customer, Meter
+from core.types import MatchResult, MeterCandidate, MeterRead, Submission
+from matching import reasons
+from matching.plausibility import DEFAULT_MAX_DAILY_CONSUMPTION, check_meter
+from matching.values import agrees, normalize_meter_number, photo_value
+
+MAX_CANDIDATES = 8
+_Selector = Callable[[Meter], bool]
+
+
+@dataclass
+class _Evidence:
+    """Meters seen so far and why each one is a candidate."""
+
+    meters: dict[int, Meter] = field(default_factory=dict)
+    why: dict[int, list[str]] = field(default_factory=dict)
+
+    def add(self, meters: Iterable[Meter], why: str) -> None:
+        for meter in meters:
+            self.meters[meter.id] = meter
+            self.why.setdefault(meter.id, [])
+            if why not in self.why[meter.id]:
+                self.why[meter.id].append(why)
+
+    def candidate(self, meter: Meter) -> MeterCandidate:
+        return MeterCandidate(
+            meter_id=meter.id,
+            meter_number=meter.number,
+            account_number=meter.account.number,
+            why=tuple(self.why.get(meter.id, ())),
+        )
+
+    def ranked(self, first: list[Meter]) -> tuple[MeterCandidate, ...]:
+        rest = sorted(
+            (m for m in self.meters.values() if m not in first),
+            key=lambda m: (-len(self.why[m.id]), m.number),
+        )
+        return tuple(self.candidate(m) for m in [*first, *rest][:MAX_CANDIDATES])
+
+
+@dataclass(frozen=True)
+class _Hints:
+    accounts: frozenset[str]
+    text_numbers: frozenset[str]
+    photo_numbers: frozenset[str]
+
+    @property
+    def numbers(self) -> frozenset[str]:
+        return self.text_numbers | self.photo_numbers
+
+
+def match_submission(
+    session: Session,
+    submission: Submission,
+    read: MeterRead | None,
+    *,
+    today: dt.date,
+    max_daily_consumption: float = DEFAULT_MAX_DAILY_CONSUMPTION,
+) -> MatchResult:
+    """Resolve customer and meter, pick the value, and run the plausibility checks on it.
+
+    `today` is the reading date used for plausibility and for which meters are active; pass
+    `ctx.settings.max_daily_consumption` as `max_daily_consumption`.
+    """
+    hints = _hints(submission, read)
+    customers = _sender_customers(session, submission.sender)
+    evidence = _Evidence()
+    own = _active(_meters_of_customers(session, [c.id for c in customers]), today)
+    evidence.add(own, "sender")
+    codes = _gather_hinted(session, evidence, hints, today)
+    pool, pool_codes = _narrow(evidence, own, hints, sender_known=bool(customers))
+    codes = [*pool_codes, *codes]
+    meter = pool[0] if len(pool) == 1 else None
+    value, source, value_codes = _value(submission.hints.readings, read)
+    codes.extend(value_codes)
+    if meter is not None:
+        codes.extend(_meter_codes(session, meter, value, today, max_daily_consumption))
+    customer_id = meter.account.customer_id if meter else _single_id(customers)
+    return MatchResult(
+        customer_id=customer_id,
+        meter=evidence.candidate(meter) if meter else None,
+        candidates=evidence.ranked(pool),
+        value=value,
+        value_source=source,
+        reason_codes=tuple(dict.fromkeys(codes)),
+    )
+
+
+def _hints(submission: Submission, read: MeterRead | None) -> _Hints:
+    photo = (read.meter_number, *read.meter_number_candidates) if read else ()
+    return _Hints(
+        accounts=frozenset(_clean_account(a) for a in submission.hints.account_numbers),
+        text_numbers=frozenset(normalize_meter_number(n) for n in submission.hints.meter_numbers),
+        photo_numbers=frozenset(normalize_meter_number(n) for n in photo if n),
+    )
+
+
+def _clean_account(number: str) -> str:
+    return "".join(number.split())
+
+
+def _sender_customers(session: Session, sender: str | None) -> list[Customer]:
+    address = parseaddr(sender or "")[1].strip().lower()
+    if not address or "@" not in address:
+        return []
+    query = select(Customer).where(func.lower(Customer.email) == address).order_by(Customer.id)
+    return list(session.scalars(query))
+
+
+def _meters_of_customers(session: Session, customer_ids: list[int]) -> list[Meter]:
+    if not customer_ids:
+        return []
+    query = (
+        select(Meter)
+        .join(Meter.account)
+        .where(ContractAccount.customer_id.in_(customer_ids))
+        .options(joinedload(Meter.account))
+        .order_by(Meter.number)
+    )
+    return list(session.scalars(query))
+
+
+def _is_active(meter: Meter, today: dt.date) -> bool:
+    installed = meter.installed_on is None or meter.installed_on <= today
+    return installed and (meter.removed_on is None or meter.removed_on > today)
+
+
+def _active(meters: Iterable[Meter], today: dt.date) -> list[Meter]:
+    return [m for m in meters if _is_active(m, today)]
+
+
+def _normalized_number() -> ColumnElement[str]:
+    column: ColumnElement[str] = Meter.number.expression
+    for noise in (" ", "-", ".", "/", "_"):
+        column = func.replace(column, noise, "")
+    return func.upper(column)
+
+
+def _gather_hinted(
+    session: Session, evidence: _Evidence, hints: _Hints, today: dt.date
+) -> list[str]:
+    """Add the meters that hints point at; codes for hints that point at removed meters."""
+    conditions = []
+    if hints.numbers:
+        conditions.append(_normalized_number().in_(sorted(hints.numbers)))
+    if hints.accounts:
+        conditions.append(ContractAccount.number.in_(sorted(hints.accounts)))
+    if not conditions:
+        return []
+    query = select(Meter).join(Meter.account).where(or_(*conditions))
+    found = list(session.scalars(query.options(joinedload(Meter.account))))
+    by_number = [m for m in found if normalize_meter_number(m.number) in hints.numbers]
+    for meter in _active(by_number, today):
+        in_text = normalize_meter_number(meter.number) in hints.text_numbers
+        evidence.add([meter], "meter_number_text" if in_text else "meter_number_photo")
+    by_account = (m for m in found if m.account.number in hints.accounts)
+    evidence.add(_active(by_account, today), "account")
+    if by_number and not _active(by_number, today):
+        return [reasons.METER_REMOVED]
+    return []
+
+
+def _narrow(
+    evidence: _Evidence, own: list[Meter], hints: _Hints, *, sender_known: bool
+) -> tuple[list[Meter], list[str]]:
+    """The meters still in question after applying the hints, and codes for hints that clash."""
+    codes: list[str] = [] if sender_known else [reasons.UNKNOWN_SENDER]
+    if sender_known:
+        pool = own
+    else:
+        hinted = [m for m in evidence.meters.values() if _has_number(evidence, m)]
+        pool = hinted or list(evidence.meters.values())
+    foreign = [m for m in evidence.meters.values() if m not in pool]
+    for kind, selector in (("account", _by_account(hints)), ("number", _by_number(hints))):
+        if selector is None:
+            continue
+        chosen = [m for m in pool if selector(m)]
+        if chosen:
+            pool = chosen
+        elif any(selector(m) for m in foreign):
+            codes.append(
+                reasons.ACCOUNT_MISMATCH if kind == "account" else reasons.METER_NUMBER_MISMATCH
+            )
+    if not pool:
+        codes.append(reasons.NO_METER)
+    elif len(pool) > 1:
+        codes.append(reasons.AMBIGUOUS_METER)
+    return sorted(pool, key=lambda m: m.number), codes
+
+
+def _has_number(evidence: _Evidence, meter: Meter) -> bool:
+    return any(why.startswith("meter_number") for why in evidence.why[meter.id])
+
+
+def _by_account(hints: _Hints) -> _Selector | None:
+    return (lambda m: m.account.number in hints.accounts) if hints.accounts else None
+
+
+def _by_number(hints: _Hints) -> _Selector | None:
+    if not hints.numbers:
+        return None
+    return lambda m: normalize_meter_number(m.number) in hints.numbers
+
+
+def _value(
+    typed: tuple[Decimal, ...], read: MeterRead | None
+) -> tuple[Decimal | None, Literal["photo", "typed"] | None, list[str]]:
+    """The value to book: the photo's, else a typed one; codes on how they relate."""
+    photo = photo_value(read)
+    distinct = list(dict.fromkeys(typed))
+    if photo is not None:
+        if not distinct:
+            return photo, "photo", []
+        if any(agrees(value, photo) for value in distinct):
+            return photo, "photo", [reasons.TYPED_MATCHES_PHOTO]
+        return photo, "photo", [reasons.TYPED_PHOTO_MISMATCH]
+    if distinct:
+        return distinct[0], "typed", [reasons.AMBIGUOUS_TYPED_VALUE] if len(distinct) > 1 else []
+    return None, None, []
+
+
+def _meter_codes(
+    session: Session,
+    meter: Meter,
+    value: Decimal | None,
+    today: dt.date,
+    max_daily_consumption: float,
+) -> list[str]:
+    codes = [reasons.MULTIPLE_REGISTERS] if "," in meter.registers else []
+    if value is not None:
+        codes.extend(
+            check_meter(session, meter, value, today, max_daily_consumption=max_daily_consumption)
+        )
+    return codes
+
+
+def _single_id(customers: list[Customer]) -> int | None:
+    return customers[0].id if len(customers) == 1 else None

@@ -1,0 +1,62 @@
+"""Small helpers shared by record and review: audit rows, who to reply to, register choice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.models import AuditLog, Customer, Meter, Reading, ReviewTask
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Whom a reply goes to (None fields: unknown customer; reply to the mail's sender)."""
+
+    email: str | None = None
+    language: str = "de"
+    name: str | None = None
+
+    @classmethod
+    def of(cls, customer: Customer | None) -> Contact:
+        if customer is None:
+            return cls()
+        return cls(email=customer.email, language=customer.language or "de", name=customer.name)
+
+
+def contact_for(session: Session, meter: Meter | None, customer_id: int | None) -> Contact:
+    if meter is not None:
+        return Contact.of(meter.account.customer)
+    return Contact.of(session.get(Customer, customer_id) if customer_id else None)
+
+
+def audit(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: int | None,
+    details: dict[str, Any],
+) -> None:
+    session.add(
+        AuditLog(actor=actor, action=action, entity=entity, entity_id=entity_id, details=details)
+    )
+
+
+def reading_for_message(session: Session, ledger_id: int) -> Reading | None:
+    query = select(Reading).where(Reading.inbound_message_id == ledger_id).order_by(Reading.id)
+    return session.scalars(query.limit(1)).first()
+
+
+def task_for_message(session: Session, ledger_id: int) -> ReviewTask | None:
+    query = select(ReviewTask).where(ReviewTask.inbound_message_id == ledger_id)
+    return session.scalars(query).first()
+
+
+def text(value: Decimal | None) -> str | None:
+    """Decimals go into JSON columns as strings, never floats."""
+    return None if value is None else str(value)

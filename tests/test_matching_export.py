@@ -1,0 +1,75 @@
+"""Billing export of accepted readings, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from core.context import AppContext
+from core.db import transaction
+from core.models import Reading
+from matching.export import COLUMNS, export_readings, machine_decimal
+from tests.test_matching_resolve import seed
+
+
+def test_export_accepted_readings_since_date_and_mark(ctx: AppContext) -> None:
+    with transaction(ctx.sessions) as session:
+        ids = seed(session)
+        rows = [
+            (ids.e_meter, "12345", dt.date(2026, 11, 2), "photo", "accepted", "auto"),
+            (ids.w_meter, "101.5", dt.date(2026, 11, 3), "clerk", "accepted", "petra"),
+            (ids.g_meter, "7.25", dt.date(2026, 10, 31), "photo", "accepted", "auto"),  # too old
+            (ids.g_meter, "8", dt.date(2026, 11, 4), "photo", "rejected", None),
+            (ids.g_meter, "9", dt.date(2026, 11, 5), "import", "accepted", None),
+        ]
+        for meter_id, value, day, source, status, by in rows:
+            session.add(
+                Reading(
+                    meter_id=meter_id,
+                    value=Decimal(value),
+                    read_on=day,
+                    source=source,
+                    status=status,
+                    accepted_by=by,
+                )
+            )
+    out = io.StringIO()
+    count = export_readings(ctx, out, since=dt.date(2026, 11, 1), mark=True)
+    lines = list(csv.reader(io.StringIO(out.getvalue()), delimiter=";"))
+    assert count == 2
+    assert tuple(lines[0]) == COLUMNS
+    assert [line[:7] for line in lines[1:]] == [
+        ["100200300", "1ESY1160123456", "1.8.0", "12345.0", "2026-11-02", "photo", "auto"],
+        ["100200301", "W-123", "1.8.0", "101.500", "2026-11-03", "clerk", "petra"],
+    ]
+    with ctx.sessions() as session:
+        marked = session.scalars(select(Reading.id).where(Reading.exported_at.is_not(None)))
+        assert sorted(marked) == sorted(int(line[7]) for line in lines[1:])
+        stamp = session.scalars(select(Reading.exported_at).where(Reading.exported_at.is_not(None)))
+        assert set(stamp) == {ctx.clock()}
+
+
+def test_export_without_mark_changes_nothing(ctx: AppContext) -> None:
+    with transaction(ctx.sessions) as session:
+        ids = seed(session)
+        session.add(
+            Reading(
+                meter_id=ids.e_meter,
+                value=Decimal("1"),
+                read_on=dt.date(2026, 11, 2),
+                source="photo",
+            )
+        )
+    assert export_readings(ctx, io.StringIO(), since=dt.date(2026, 1, 1), mark=False) == 1
+    with ctx.sessions() as session:
+        assert session.scalars(select(Reading.exported_at)).all() == [None] * 4
+
+
+def test_machine_decimal_pads_but_never_rounds() -> None:
+    assert machine_decimal(Decimal("12345"), 1) == "12345.0"
+    assert machine_decimal(Decimal("12345.67"), 1) == "12345.67"
+    assert machine_decimal(Decimal("12.0000"), 0) == "12"
