@@ -62,3 +62,15 @@ class OcrToolError(MeterIntakeError):
 
 class SendError(MeterIntakeError):
     """An outgoing mail could not be handed to the SMTP server (will be retried)."""
+
+
+class NotFoundError(MeterIntakeError):
+    """The record asked for (a review task, a meter) does not exist."""
+
+
+class ConflictError(MeterIntakeError):
+    """The action clashes with the current state, e.g. a review task that was already decided."""
+
+
+class InvalidInputError(MeterIntakeError):
+    """A value given by a person cannot be used (e.g. more digits than the meter has)."""

@@ -1,0 +1,1 @@
+"""Customer mails: templates, transactional outbox, SMTP sending, campaigns, bounces."""

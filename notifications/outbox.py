@@ -1,0 +1,194 @@
+"""Transactional outbox: render a mail and insert it in the caller's transaction.
+
+A mail is queued together with the state change that causes it (a reading accepted, a review task
+created) and sent later by `notifications.dispatch.send_due`. Every row has a unique idempotency
+key, so the same intent never produces two mails:
+
+| helper                 | idempotency key                                        |
+|------------------------|--------------------------------------------------------|
+| `queue_confirmation`   | `confirmation:<inbound_message_id>` (`:review:<task>`) |
+| `queue_review_notice`  | `received_review:<inbound_message_id>`                 |
+| `queue_resend_request` | `resend_request:<inbound_message_id>`                  |
+| campaigns              | `reminder:<campaign_id>:<meter_id>`, `reminder_followup:…` |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.models import Customer, Outbox
+from notifications.headers import check_recipient, clean_message_id
+from notifications.render import normalize_language, render
+from notifications.sqlutil import insert_ignoring_conflict
+
+log = logging.getLogger(__name__)
+
+REPLY_KINDS = frozenset({"confirmation", "received_review", "resend_request"})
+# Mail-loop brake: at most this many replies to one address per 24 hours (reminders not counted).
+MAX_REPLIES_PER_DAY = 25
+
+
+@dataclass(frozen=True)
+class ConfirmedReading:
+    """One accepted reading, as the confirmation mail shows it."""
+
+    meter_number: str
+    value: Decimal
+    unit: str
+    read_on: dt.date
+    decimal_digits: int = 0
+    register: str | None = None
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    recipient: str,
+    language: str,
+    context: Mapping[str, Any],
+    idempotency_key: str,
+    now: dt.datetime,
+    in_reply_to: str | None = None,
+    inbound_message_id: int | None = None,
+    campaign_id: int | None = None,
+) -> bool:
+    """Queue one mail in the caller's transaction. True if queued, False if not.
+
+    False means: a row with this idempotency key exists already (also when a concurrent
+    transaction inserted it), the address is marked bounced, or the reply brake is on.
+    Raises `InvalidRecipientError` for a malformed address or one containing CR/LF, and
+    `TemplateContextError` for an unknown kind or a missing template value.
+    """
+    address = check_recipient(recipient)
+    key = _checked_key(idempotency_key)
+    if _is_bounced(session, address):
+        log.info("not queued %s: address %s is marked bounced", key, address)
+        return False
+    if kind in REPLY_KINDS and _reply_brake_on(session, address, now):
+        log.warning("not queued %s: %d replies to %s in 24 h", key, MAX_REPLIES_PER_DAY, address)
+        return False
+    mail = render(kind, language, context)
+    values = {
+        "kind": kind, "recipient": address, "language": normalize_language(language),
+        "subject": mail.subject, "body_text": mail.text, "body_html": mail.html,
+        "in_reply_to": clean_message_id(in_reply_to), "idempotency_key": key,
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+        "inbound_message_id": inbound_message_id, "campaign_id": campaign_id,
+    }  # fmt: skip
+    row_id = insert_ignoring_conflict(session, Outbox, values, conflict=["idempotency_key"])
+    if row_id is None:
+        log.debug("not queued %s: already in the outbox", key)
+        return False
+    log.info("queued %s mail %s to %s (outbox %d)", kind, key, address, row_id)
+    return True
+
+
+def queue_confirmation(
+    session: Session,
+    *,
+    recipient: str,
+    language: str,
+    inbound_message_id: int,
+    readings: Sequence[ConfirmedReading],
+    now: dt.datetime,
+    in_reply_to: str | None = None,
+    customer_name: str | None = None,
+    review_task_id: int | None = None,
+) -> bool:
+    """Confirmation ("reading received and accepted") for every reading from one customer mail.
+
+    Key `confirmation:<inbound_message_id>`; after a clerk's decision pass `review_task_id`
+    (key `confirmation:<inbound_message_id>:review:<task_id>`).
+    """
+    key = f"confirmation:{inbound_message_id}"
+    if review_task_id is not None:
+        key += f":review:{review_task_id}"
+    context = {
+        "customer_name": customer_name,
+        "readings": [dataclasses.asdict(r) for r in readings],
+    }
+    return enqueue(
+        session, kind="confirmation", recipient=recipient, language=language, context=context,
+        idempotency_key=key, now=now, in_reply_to=in_reply_to,
+        inbound_message_id=inbound_message_id,
+    )  # fmt: skip
+
+
+def queue_review_notice(
+    session: Session,
+    *,
+    recipient: str,
+    language: str,
+    inbound_message_id: int,
+    now: dt.datetime,
+    in_reply_to: str | None = None,
+    customer_name: str | None = None,
+    meter_number: str | None = None,
+) -> bool:
+    """Review notice ("we received it, a clerk checks it").
+
+    Key `received_review:<inbound_message_id>`.
+    """
+    return enqueue(
+        session, kind="received_review", recipient=recipient, language=language,
+        context={"customer_name": customer_name, "meter_number": meter_number},
+        idempotency_key=f"received_review:{inbound_message_id}", now=now,
+        in_reply_to=in_reply_to, inbound_message_id=inbound_message_id,
+    )  # fmt: skip
+
+
+def queue_resend_request(
+    session: Session,
+    *,
+    recipient: str,
+    language: str,
+    inbound_message_id: int,
+    reason: str,
+    now: dt.datetime,
+    in_reply_to: str | None = None,
+    customer_name: str | None = None,
+) -> bool:
+    """Resend request ("please send a clearer photo").
+
+    `reason`: no_photo | unreadable | unknown_sender.
+
+    Key `resend_request:<inbound_message_id>`.
+    """
+    return enqueue(
+        session, kind="resend_request", recipient=recipient, language=language,
+        context={"customer_name": customer_name, "reason": reason},
+        idempotency_key=f"resend_request:{inbound_message_id}", now=now,
+        in_reply_to=in_reply_to, inbound_message_id=inbound_message_id,
+    )  # fmt: skip
+
+
+def _checked_key(key: str) -> str:
+    if not key or len(key) > 200 or any(ch in key for ch in "\r\n\0"):
+        raise ValueError(f"ungültiger Idempotenzschlüssel: {key!r}")
+    return key
+
+
+def _is_bounced(session: Session, address: str) -> bool:
+    stmt = select(Customer.id).where(
+        func.lower(Customer.email) == address.lower(), Customer.email_bounced_at.is_not(None)
+    )
+    return session.execute(stmt.limit(1)).first() is not None
+
+
+def _reply_brake_on(session: Session, address: str, now: dt.datetime) -> bool:
+    stmt = select(func.count(Outbox.id)).where(
+        func.lower(Outbox.recipient) == address.lower(),
+        Outbox.kind.in_(REPLY_KINDS),
+        Outbox.created_at > now - dt.timedelta(days=1),
+    )
+    return (session.execute(stmt).scalar() or 0) >= MAX_REPLIES_PER_DAY

@@ -1,0 +1,147 @@
+"""The one SMTP client wrapper, and how an outbox row becomes an RFC 5322 message.
+
+`SmtpSender.send` opens one connection per mail (plain, STARTTLS or implicit TLS; AUTH when a
+user is configured) and sorts every failure into `PermanentSendError` (a 5xx for the recipient or
+the data: retrying cannot help) or `TemporarySendError` (4xx, network, TLS, authentication,
+sender refused: a configuration or server problem that retrying, perhaps after a fix, can cure).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+import ssl
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from core.errors import SendError
+from core.models import Outbox
+from core.settings import Settings
+from notifications.errors import PermanentSendError, TemporarySendError
+from notifications.headers import (
+    check_recipient,
+    clean_header_text,
+    clean_message_id,
+    make_message_id,
+)
+
+log = logging.getLogger(__name__)
+
+REMINDER_KINDS = frozenset({"reminder", "reminder_followup"})
+MAX_SUBJECT_CHARS = 200
+# Python 3.11's header folder drops the space between two RFC 2047 encoded words where it folds
+# ("mit – Zähler" arrives as "mit –Zähler"). So headers are written unfolded (RFC 5322 allows
+# 998 characters a line); the bodies are encoded before that with the default 78-column policy.
+HEADER_POLICY = policy.default.clone(max_line_length=998)
+
+
+class SmtpSender:
+    """Hands messages to the configured SMTP server (`smtp_*` settings)."""
+
+    def __init__(self, settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.host = settings.smtp_host
+        self.port = settings.smtp_port
+        self.security = settings.smtp_security
+        self.user = settings.smtp_user
+        self.password = settings.smtp_password
+        self.timeout = settings.smtp_timeout_seconds
+        self.ssl_context = ssl_context
+
+    def send(self, message: EmailMessage) -> None:
+        """Deliver `message` to the server or raise a `SendError` subclass."""
+        try:
+            client = self._connect()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise _translate(exc, stage="Verbindung") from exc
+        try:
+            self._prepare(client)
+            client.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise _translate(exc, stage="Versand") from exc
+        finally:
+            _close_quietly(client)
+        log.info("SMTP accepted %s for %s", message["Message-ID"], message["To"])
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.security == "ssl":
+            return smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=self._context()
+            )
+        return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+
+    def _prepare(self, client: smtplib.SMTP) -> None:
+        client.ehlo()
+        if self.security == "starttls":
+            client.starttls(context=self._context())
+            client.ehlo()
+        if self.user:
+            client.login(self.user, self.password)
+
+    def _context(self) -> ssl.SSLContext:
+        return self.ssl_context or ssl.create_default_context()
+
+
+def _close_quietly(client: smtplib.SMTP) -> None:
+    """QUIT after the server accepted the mail must not turn a success into a failure."""
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
+
+
+def _translate(exc: BaseException, *, stage: str) -> SendError:
+    where = f"SMTP-{stage} fehlgeschlagen"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in exc.recipients.values()]
+        detail = "; ".join(
+            f"{rcpt}: {code} {_text(msg)}" for rcpt, (code, msg) in exc.recipients.items()
+        )
+        if codes and all(500 <= code < 600 for code in codes):
+            return PermanentSendError(f"{where}: Empfänger abgelehnt: {detail}", code=codes[0])
+        return TemporarySendError(f"{where}: Empfänger vorläufig abgelehnt: {detail}",
+                                  code=codes[0] if codes else None)  # fmt: skip
+    if isinstance(exc, smtplib.SMTPResponseException):
+        code, detail = exc.smtp_code, f"{exc.smtp_code} {_text(exc.smtp_error)}"
+        permanent = isinstance(exc, smtplib.SMTPDataError) and 500 <= code < 600
+        if permanent:
+            return PermanentSendError(f"{where}: Nachricht abgelehnt: {detail}", code=code)
+        return TemporarySendError(f"{where}: {type(exc).__name__}: {detail}", code=code)
+    return TemporarySendError(f"{where} ({type(exc).__name__}): {exc}")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def build_message(row: Outbox, *, mail_from: str, now: dt.datetime) -> EmailMessage:
+    """multipart/alternative (text + HTML) with loop-safe headers and a deterministic Message-ID.
+
+    Raises `InvalidRecipientError` if the row's recipient is not a plain address.
+    """
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = check_recipient(row.recipient)
+    message["Subject"] = clean_header_text(row.subject)[:MAX_SUBJECT_CHARS]
+    message["Date"] = format_datetime(now.astimezone(dt.UTC))
+    message["Message-ID"] = make_message_id(row.idempotency_key, mail_from)
+    parent = clean_message_id(row.in_reply_to)
+    if parent is not None:
+        message["In-Reply-To"] = parent
+        message["References"] = parent
+    message["Auto-Submitted"] = auto_submitted_value(row.kind)
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(row.body_text, charset="utf-8", cte="quoted-printable")
+    if row.body_html:
+        message.add_alternative(
+            row.body_html, subtype="html", charset="utf-8", cte="quoted-printable"
+        )
+    message["Content-Language"] = row.language or "de"  # after set_content, which drops it
+    message.policy = HEADER_POLICY
+    return message
+
+
+def auto_submitted_value(kind: str) -> str:
+    """RFC 3834: reminders are generated by us, everything else answers a customer's mail."""
+    return "auto-generated" if kind in REMINDER_KINDS else "auto-replied"

@@ -1,0 +1,139 @@
+"""Templates: German formats, both languages, autoescaping, reason-specific wording."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from notifications.errors import TemplateContextError
+from notifications.render import KINDS, LANGUAGES, normalize_language, render
+
+READING = {
+    "meter_number": "1ESY1160123456",
+    "value": Decimal("12345.6"),
+    "unit": "kWh",
+    "decimal_digits": 1,
+    "read_on": dt.date(2026, 11, 20),
+}
+WINDOW = {
+    "meter_number": "7GAS0042",
+    "due_from": dt.date(2026, 11, 1),
+    "due_to": dt.date(2026, 11, 30),
+}
+CONTEXTS: dict[str, dict[str, Any]] = {
+    "confirmation": {"customer_name": "Erika Mustermann", "readings": [READING]},
+    "received_review": {"customer_name": "Erika Mustermann"},
+    "resend_request": {"reason": "unreadable"},
+    "reminder": {**WINDOW, "meter_kind": "gas"},
+    "reminder_followup": WINDOW,
+}
+
+
+def test_confirmation_uses_german_number_unit_and_date() -> None:
+    mail = render("confirmation", "de", CONTEXTS["confirmation"])
+    assert mail.subject == "Ihr Zählerstand wurde übernommen – Zähler 1ESY1160123456"
+    for part in (mail.text, mail.html):
+        assert "12.345,6 kWh" in part
+        assert "20.11.2026" in part
+        assert "1ESY1160123456" in part
+    assert mail.text.startswith("Guten Tag Erika Mustermann,\n")
+
+
+def test_confirmation_lists_several_readings_with_cubic_metres_and_registers() -> None:
+    water = {**READING, "meter_number": "W1", "value": Decimal("812"), "unit": "m3",
+             "decimal_digits": 3, "register": "1.8.1"}  # fmt: skip
+    mail = render("confirmation", "de", {"readings": [READING, water]})
+    assert "812,000 m³" in mail.text
+    assert "Zählwerk:      1.8.1" in mail.text
+    assert "diese Zählerstände" in mail.text
+    assert mail.subject == "Ihr Zählerstand wurde übernommen"
+    assert mail.text.startswith("Guten Tag,\n")
+
+
+def test_english_uses_english_formats() -> None:
+    mail = render("confirmation", "en-GB", CONTEXTS["confirmation"])
+    assert "12,345.6 kWh" in mail.text
+    assert "2026-11-20" in mail.text
+    assert mail.subject.startswith("Your meter reading has been recorded")
+    assert '<html lang="en">' in mail.html
+
+
+def test_customer_data_is_escaped_in_html_only() -> None:
+    context = {**CONTEXTS["confirmation"], "customer_name": "<script>alert(1)</script>"}
+    mail = render("confirmation", "de", context)
+    assert "<script>" not in mail.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in mail.html
+    assert "Guten Tag <script>alert(1)</script>," in mail.text  # plain text is never markup
+
+
+def test_line_breaks_in_customer_data_never_reach_the_subject() -> None:
+    context = {**WINDOW, "meter_number": "X1\r\nBcc: victim@example.org"}
+    mail = render("reminder", "de", context)
+    assert "\r" not in mail.subject and "\n" not in mail.subject
+    assert mail.subject.endswith("Zähler X1 Bcc: victim@example.org")
+
+
+@pytest.mark.parametrize("language", ["fr", "", "xx-YY", "DE"])
+def test_unknown_language_falls_back_to_german(language: str) -> None:
+    assert normalize_language(language) == "de"
+    assert render("reminder", language, WINDOW) == render("reminder", "de", WINDOW)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_renders_in_every_language_on_the_shared_layout(
+    kind: str, language: str
+) -> None:
+    mail = render(kind, language, CONTEXTS[kind])
+    assert mail.subject and "\n" not in mail.subject
+    assert mail.text.endswith("\n") and "{{" not in mail.text and "{%" not in mail.text
+    assert mail.html.startswith("<!DOCTYPE html>")
+    assert f'<html lang="{language}">' in mail.html
+    assert f"<title>{mail.subject}</title>" in mail.html
+    signature = "Mit freundlichen Grüßen" if language == "de" else "Kind regards"
+    assert signature in mail.text and signature in mail.html
+
+
+def test_resend_request_wording_depends_on_the_reason() -> None:
+    no_photo = render("resend_request", "de", {"reason": "no_photo"})
+    unreadable = render("resend_request", "de", {"reason": "unreadable"})
+    unknown = render("resend_request", "de", {"reason": "unknown_sender"})
+    assert no_photo.subject == "Bitte senden Sie uns ein Foto Ihres Zählers"
+    assert "kein Foto" in no_photo.text
+    assert unreadable.subject == "Bitte senden Sie uns ein deutlicheres Foto Ihres Zählers"
+    assert "nicht sicher erkennen" in unreadable.text
+    for mail in (no_photo, unreadable):
+        assert "gerade von vorn" in mail.text and "Blitz" in mail.html
+    assert "Vertragskontonummer" in unknown.subject
+    assert "Vertragskontonummer" in unknown.text and "Zählernummer" in unknown.text
+    assert "<strong>Vertragskontonummer</strong>" in unknown.html
+
+
+def test_reminder_names_meter_kind_window_and_how_to_reply() -> None:
+    mail = render("reminder", "de", {**WINDOW, "customer_name": "Jörg Öztürk", "meter_kind": "gas"})
+    assert mail.subject == "Bitte teilen Sie uns Ihren Zählerstand mit – Zähler 7GAS0042"
+    assert "Gaszähler" in mail.text
+    assert "01.11.2026 bis 30.11.2026" in mail.text
+    assert "Antworten Sie auf diese E-Mail" in mail.text
+    followup = render("reminder_followup", "de", WINDOW)
+    assert followup.subject.startswith("Erinnerung:")
+    assert "bis spätestens 30.11.2026" in followup.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "context", "message"),
+    [
+        ("postcard", {}, "unbekannte Mail-Art"),
+        ("confirmation", {}, "readings"),
+        ("reminder", {"meter_number": "1"}, "due_from"),
+        ("resend_request", {"reason": "bored"}, "unbekannter Grund"),
+    ],
+)
+def test_bad_kind_or_context_is_refused_clearly(
+    kind: str, context: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(TemplateContextError, match=message):
+        render(kind, "de", context)
