@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     ui_port: int = Field(default=8000, ge=1, le=65535, description="Review UI port.")
     session_hours: float = Field(default=12.0, gt=0, description="Clerk session lifetime.")
     cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure.")
+    metrics_token: str = Field(
+        default="",
+        description="Bearer token for /metrics (Prometheus); empty = a clerk session is needed.",
+    )
     log_level: str = Field(default="INFO", description="Logging level.")
     log_json: bool = Field(default=False, description="Log one JSON object per line.")
 

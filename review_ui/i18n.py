@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from matching import reasons
+
 LANGUAGES = ("de", "en")
 LANG_COOKIE = "mi_lang"
 
@@ -34,7 +36,7 @@ _DE: dict[str, str] = {
     "queue.reasons": "Grund",
     "queue.value": "Vorschlag",
     "queue.open": "Öffnen",
-    "queue.count": "{count} offene Aufgaben",
+    "queue.count": "Offen: {count}",
     "task.title": "Prüfaufgabe #{id}",
     "task.photo": "Foto",
     "task.no_photo": "Kein Foto vorhanden.",
@@ -42,9 +44,12 @@ _DE: dict[str, str] = {
     "task.ocr": "Erkannter Stand",
     "task.ocr_none": "Kein Wert erkannt.",
     "task.confidence": "Sicherheit",
-    "task.digits": "Sicherheit je Ziffer",
-    "task.ocr_meter_number": "Erkannte Zählernummer",
-    "task.hints": "Hinweise aus dem Text",
+    "task.digits": "Linie unter der Ziffer: grün sicher, gelb fraglich, rot unsicher.",
+    "task.hints": "Hinweise",
+    "hint.value_typed": "Im Text getippter Stand",
+    "hint.value_photo": "Stand vom Foto",
+    "hint.value_ocr_alternative": "Andere mögliche Lesart",
+    "hint.ocr_meter_number": "Zählernummer auf dem Foto",
     "task.candidates": "Zähler",
     "task.no_candidates": "Kein passender Zähler gefunden – bitte Zählernummer suchen.",
     "task.search": "Zählernummer suchen",
@@ -56,7 +61,7 @@ _DE: dict[str, str] = {
     "task.correct": "Korrigiert speichern",
     "task.reject": "Ablehnen",
     "task.reject_reason": "Ablehnungsgrund",
-    "task.reject_help": "Der Kunde wird um ein neues Foto gebeten.",
+    "task.reject_help": "Kunden per E-Mail um ein neues Foto bitten",
     "task.decided": "Diese Aufgabe wurde bereits entschieden ({decision}, {clerk}, {at}).",
     "task.done_flash": "Aufgabe #{id} erledigt: {decision}.",
     "task.warnings": "Hinweise zur Plausibilität",
@@ -75,6 +80,7 @@ _DE: dict[str, str] = {
     "hist.value": "Stand",
     "hist.source": "Quelle",
     "hist.status": "Status",
+    "hist.by": "Erfasst von",
     "hist.consumption": "Verbrauch",
     "hist.per_day": "pro Tag",
     "messages.title": "Posteingang (alle E-Mails)",
@@ -113,7 +119,7 @@ _EN: dict[str, str] = {
     "queue.reasons": "Reason",
     "queue.value": "Proposal",
     "queue.open": "Open",
-    "queue.count": "{count} open tasks",
+    "queue.count": "Open: {count}",
     "task.title": "Review task #{id}",
     "task.photo": "Photo",
     "task.no_photo": "No photo.",
@@ -121,9 +127,12 @@ _EN: dict[str, str] = {
     "task.ocr": "Recognised reading",
     "task.ocr_none": "No value recognised.",
     "task.confidence": "Confidence",
-    "task.digits": "Confidence per digit",
-    "task.ocr_meter_number": "Recognised meter number",
-    "task.hints": "Hints from the text",
+    "task.digits": "Line under each digit: green certain, yellow doubtful, red uncertain.",
+    "task.hints": "Hints",
+    "hint.value_typed": "Reading typed in the mail",
+    "hint.value_photo": "Reading from the photo",
+    "hint.value_ocr_alternative": "Other possible reading",
+    "hint.ocr_meter_number": "Meter number on the photo",
     "task.candidates": "Meter",
     "task.no_candidates": "No matching meter found – please search by meter number.",
     "task.search": "Search meter number",
@@ -135,7 +144,7 @@ _EN: dict[str, str] = {
     "task.correct": "Save correction",
     "task.reject": "Reject",
     "task.reject_reason": "Reason for rejection",
-    "task.reject_help": "The customer is asked for a new photo.",
+    "task.reject_help": "Ask the customer for a new photo by email",
     "task.decided": "This task has already been decided ({decision}, {clerk}, {at}).",
     "task.done_flash": "Task #{id} done: {decision}.",
     "task.warnings": "Plausibility notes",
@@ -154,6 +163,7 @@ _EN: dict[str, str] = {
     "hist.value": "Reading",
     "hist.source": "Source",
     "hist.status": "Status",
+    "hist.by": "Recorded by",
     "hist.consumption": "Consumption",
     "hist.per_day": "per day",
     "messages.title": "Inbox (all mails)",
@@ -170,28 +180,9 @@ _EN: dict[str, str] = {
     "common.back": "Back to the list",
 }
 
-# Codes stored by other stages (reason codes, statuses, sources) shown as words.
+# Codes stored by other stages (statuses, sources, kinds) shown as words. Reason codes come with
+# their German labels from `matching.reasons`; English ones are kept here.
 _CODES_DE: dict[str, str] = {
-    "low_confidence": "Unsichere Erkennung",
-    "unreadable": "Foto nicht lesbar",
-    "no_photo": "Kein Foto",
-    "no_reading": "Kein Stand erkannt",
-    "unknown_sender": "Absender unbekannt",
-    "no_meter": "Kein Zähler zugeordnet",
-    "meter_not_found": "Zähler nicht gefunden",
-    "ambiguous_meter": "Mehrere Zähler möglich",
-    "multiple_meters": "Mehrere Zähler möglich",
-    "below_last": "Kleiner als letzter Stand",
-    "below_last_reading": "Kleiner als letzter Stand",
-    "too_many_digits": "Zu viele Stellen",
-    "digit_count": "Stellenzahl passt nicht",
-    "implausible": "Unplausibler Verbrauch",
-    "high_consumption": "Verbrauch ungewöhnlich hoch",
-    "typed_mismatch": "Getippter Stand weicht ab",
-    "hint_mismatch": "Textangabe weicht ab",
-    "meter_number_mismatch": "Zählernummer weicht ab",
-    "multiple_photos": "Mehrere Fotos",
-    "meter_removed": "Zähler ausgebaut",
     "new": "Neu",
     "processing": "In Bearbeitung",
     "accepted": "Angenommen",
@@ -205,40 +196,55 @@ _CODES_DE: dict[str, str] = {
     "done": "Erledigt",
     "import": "Import",
     "photo": "Foto",
-    "typed": "Text",
+    "typed": "Getippt",
     "clerk": "Sachbearbeitung",
     "auto": "Automatisch",
     "electricity": "Strom",
     "gas": "Gas",
     "water": "Wasser",
     "heat": "Wärme",
+    "sender": "Absender",
+    "meter_number_text": "Zählernummer im Text",
+    "meter_number_photo": "Zählernummer auf dem Foto",
+    "account": "Vertragskonto im Text",
 }
 
 _CODES_EN: dict[str, str] = {
-    "low_confidence": "Uncertain recognition",
-    "unreadable": "Photo unreadable",
-    "no_photo": "No photo",
-    "no_reading": "No reading recognised",
-    "unknown_sender": "Unknown sender",
-    "no_meter": "No meter matched",
-    "meter_not_found": "Meter not found",
-    "ambiguous_meter": "Several meters possible",
-    "multiple_meters": "Several meters possible",
-    "below_last": "Below last reading",
-    "below_last_reading": "Below last reading",
-    "too_many_digits": "Too many digits",
-    "digit_count": "Digit count does not fit",
-    "implausible": "Implausible consumption",
-    "high_consumption": "Unusually high consumption",
-    "typed_mismatch": "Typed reading differs",
-    "hint_mismatch": "Text hint differs",
-    "meter_number_mismatch": "Meter number differs",
-    "multiple_photos": "Several photos",
-    "meter_removed": "Meter removed",
+    reasons.UNKNOWN_SENDER: "Sender is not a known customer",
+    reasons.NO_METER: "No meter found",
+    reasons.AMBIGUOUS_METER: "Several meters possible",
+    reasons.METER_NUMBER_MISMATCH: "Meter number does not belong to the customer",
+    reasons.ACCOUNT_MISMATCH: "Contract account does not belong to the customer",
+    reasons.METER_REMOVED: "Meter has been removed",
+    reasons.MULTIPLE_REGISTERS: "Meter has several registers",
+    reasons.NO_VALUE: "No reading recognised",
+    reasons.NO_CONTENT: "Neither photo nor reading in the mail",
+    reasons.UNREADABLE_PHOTO: "Photo unreadable",
+    reasons.LOW_CONFIDENCE: "Recognition uncertain",
+    reasons.TYPED_WITHOUT_PHOTO: "Reading typed only, no photo",
+    reasons.TYPED_PHOTO_MISMATCH: "Typed reading differs from the photo",
+    reasons.AMBIGUOUS_TYPED_VALUE: "Several typed readings",
+    reasons.TOO_MANY_DIGITS: "More integer digits than the meter has",
+    reasons.TOO_MANY_DECIMALS: "More decimals than the meter has",
+    reasons.NEGATIVE_VALUE: "Negative reading",
+    reasons.BELOW_LAST_READING: "Below the last reading",
+    reasons.METER_ROLLOVER: "Meter rolled over",
+    reasons.CONSUMPTION_TOO_HIGH: "Unusually high consumption per day",
+    reasons.DATE_BEFORE_LAST_READING: "Read date before the last reading",
+    reasons.TYPED_MATCHES_PHOTO: "Typed reading confirms the photo",
     "corrected": "Corrected",
+    "typed": "Typed",
     "clerk": "Clerk",
     "auto": "Automatic",
     "electricity": "Electricity",
+    "water": "Water",
+    "heat": "Heat",
+    "sender": "Sender",
+    "meter_number_text": "Meter number in the text",
+    "meter_number_photo": "Meter number on the photo",
+    "account": "Contract account in the text",
+    "review": "In review",
+    "photo": "Photo",
 }
 
 _TEXTS = {"de": _DE, "en": _EN}
@@ -259,11 +265,11 @@ def code_label(code: str | None, lang: str) -> str:
         return ""
     if lang == "en":
         return _CODES_EN.get(code, code.replace("_", " ").capitalize())
-    return _CODES_DE.get(code, code)
+    return _CODES_DE.get(code) or reasons.LABELS.get(code, code)
 
 
 def choose_language(query: str | None, cookie: str | None, accept_language: str | None) -> str:
-    """`?lang=` wins, then the remembered cookie, then the browser's Accept-Language; else German."""
+    """`?lang=` wins, then the remembered cookie, then Accept-Language; else German."""
     for candidate in (query, cookie):
         if candidate in LANGUAGES:
             return candidate

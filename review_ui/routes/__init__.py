@@ -1,0 +1,1 @@
+"""Route modules, one per page (or page group); `review_ui.app` includes their routers."""

@@ -1,0 +1,211 @@
+"""Seed data for the review UI's tests and browser test: one clerk, one meter, one open task.
+
+Kept in the package (not under tests/) so the in-process tests and the browser test share it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from PIL import Image, ImageDraw
+from sqlalchemy.orm import Session
+
+from core.context import AppContext
+from core.db import transaction
+from core.models import (
+    ContractAccount,
+    Customer,
+    InboundMessage,
+    Meter,
+    OcrResult,
+    Photo,
+    Reading,
+    ReviewTask,
+)
+from review_ui.auth import add_user
+
+CLERK = "erika"
+CLERK_PASSWORD = "Zaehler-Pruefung-2026"  # noqa: S105 - test seed only
+
+
+@dataclass(frozen=True)
+class Seeded:
+    task_id: int
+    meter_id: int
+    message_id: int
+    photo_id: int
+    other_meter_id: int
+
+
+def meter_photo(reading: str = "012345", fraction: str = "6") -> bytes:
+    """A simple PNG of a drum counter (black integer drums, red decimal drum)."""
+    img = Image.new("RGB", (640, 360), (228, 230, 226))
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((40, 60, 600, 300), radius=24, fill=(40, 44, 52))
+    x = 80
+    for index, char in enumerate(reading + fraction):
+        red = index >= len(reading)
+        draw.rectangle((x, 140, x + 56, 220), fill=(170, 20, 20) if red else (15, 15, 15))
+        draw.text((x + 20, 165), char, fill=(245, 245, 245), font_size=36)
+        x += 66
+    draw.text((80, 90), "1ESY1160123456   kWh", fill=(220, 220, 220), font_size=22)
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def add_clerk(ctx: AppContext, username: str = CLERK, password: str = CLERK_PASSWORD) -> int:
+    return add_user(ctx, username, password, display_name="Erika Mustermann")
+
+
+def seed_task(
+    ctx: AppContext,
+    *,
+    subject: str = "Zählerstand Strom",
+    received_at: dt.datetime | None = None,
+    photo_bytes: bytes | None = None,
+    key: str = "1",
+) -> Seeded:
+    """A customer with two meters, two imported readings and an open review task."""
+    received = received_at or ctx.clock() - dt.timedelta(hours=3)
+    with transaction(ctx.sessions) as session:
+        customer = Customer(name="Max Mustermann", email=f"max{key}@example.org", language="de")
+        account = ContractAccount(number=f"40010020{key}", customer=customer)
+        meter = Meter(
+            number=f"1ESY116012345{key}",
+            account=account,
+            kind="electricity",
+            unit="kWh",
+            integer_digits=6,
+            decimal_digits=1,
+        )
+        other = Meter(
+            number=f"9GAS00077{key}",
+            account=account,
+            kind="gas",
+            unit="m3",
+            integer_digits=5,
+            decimal_digits=3,
+        )
+        session.add_all([meter, other])
+        session.flush()
+        for day, value in ((dt.date(2025, 11, 3), "10123.4"), (dt.date(2026, 5, 4), "11456.7")):
+            session.add(
+                Reading(
+                    meter_id=meter.id,
+                    value=Decimal(value),
+                    read_on=day,
+                    source="import",
+                    accepted_by="import",
+                )
+            )
+        message = _message(session, key, subject, received)
+        photo = _photo(ctx, session, message, photo_bytes)
+        task = _task(session, message, photo, meter)
+        return Seeded(task.id, meter.id, message.id, photo.id, other.id)
+
+
+def _message(session: Session, key: str, subject: str, received: dt.datetime) -> InboundMessage:
+    message = InboundMessage(
+        mailbox="maildir",
+        source_key=f"maildir:test-{key}",
+        message_id=f"<reading-{key}@example.org>",
+        sha256="0" * 63 + key[-1],
+        sender=f"max{key}@example.org",
+        subject=subject,
+        received_at=received,
+        status="review",
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def _photo(ctx: AppContext, session: Session, message: InboundMessage, data: bytes | None) -> Photo:
+    blob = data if data is not None else meter_photo()
+    photo = Photo(
+        message_id=message.id,
+        sha256=ctx.blobs.put(blob),
+        filename="zaehler.png",
+        content_type="image/png",
+        size=len(blob),
+    )
+    session.add(photo)
+    session.flush()
+    confidences = [0.99, 0.98, 0.97, 0.95, 0.52, 0.81, 0.9]
+    session.add(
+        OcrResult(
+            photo_id=photo.id,
+            reading="012345",
+            fraction="6",
+            confidence=0.52,
+            details={
+                "digits": [
+                    {"value": int(c), "confidence": conf}
+                    for c, conf in zip("0123456", confidences, strict=True)
+                ]
+            },
+        )
+    )
+    return photo
+
+
+def _task(session: Session, message: InboundMessage, photo: Photo, meter: Meter) -> ReviewTask:
+    task = ReviewTask(
+        inbound_message_id=message.id,
+        photo_id=photo.id,
+        meter_id=meter.id,
+        status="open",
+        reason_codes=["low_confidence"],
+        candidates=[
+            {
+                "kind": "meter",
+                "meter_id": meter.id,
+                "meter_number": meter.number,
+                "account_number": meter.account.number,
+                "why": ["sender"],
+            },
+            {
+                "kind": "value",
+                "value": "12345.6",
+                "source": "photo",
+                "confidence": 0.52,
+                "proposed": True,
+            },
+            {"kind": "value", "value": "12346.6", "source": "ocr_alternative", "confidence": 0.31},
+            {"kind": "ocr_meter_number", "meter_number": meter.number},
+        ],
+        proposed_value=Decimal("12345.6"),
+        created_at=message.received_at,
+    )
+    session.add(task)
+    session.flush()
+    return task
+
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    if match is None:
+        raise AssertionError("no csrf_token field on the page")
+    return match.group(1)
+
+
+def login(client: Any, username: str = CLERK, password: str = CLERK_PASSWORD) -> str:
+    """Log a TestClient in through the real form; returns the session's CSRF token."""
+    page = client.get("/login")
+    response = client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
+    if response.status_code != 303:
+        raise AssertionError(f"login failed: {response.status_code}")
+    return csrf_from(client.get("/").text)

@@ -1,0 +1,261 @@
+"""A clerk decides review tasks: effects in the database, the outbox, and what the pages show."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from core.context import AppContext
+from core.models import AuditLog, Outbox, Reading, ReviewTask
+from review_ui.app import create_app
+from review_ui.testing import Seeded, add_clerk, login, seed_task
+from tests.conftest import FrozenClock
+
+
+@pytest.fixture
+def client(ctx: AppContext) -> Iterator[TestClient]:
+    add_clerk(ctx)
+    with TestClient(create_app(ctx)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def seeded(ctx: AppContext) -> Seeded:
+    return seed_task(ctx)
+
+
+def _decide(client: TestClient, csrf: str, task_id: int, **fields: str) -> httpx.Response:
+    data = {"csrf_token": csrf, **fields}
+    return client.post(f"/tasks/{task_id}/decision", data=data, follow_redirects=False)
+
+
+def _clerk_readings(ctx: AppContext) -> list[Reading]:
+    with ctx.sessions() as session:
+        return list(session.scalars(select(Reading).where(Reading.source != "import")))
+
+
+def _task(ctx: AppContext, task_id: int) -> ReviewTask:
+    with ctx.sessions() as session:
+        task = session.get(ReviewTask, task_id)
+        assert task is not None
+        return task
+
+
+def _outbox(ctx: AppContext) -> list[Outbox]:
+    with ctx.sessions() as session:
+        return list(session.scalars(select(Outbox)))
+
+
+def test_accept_books_the_proposal_closes_the_task_and_queues_a_confirmation(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    csrf = login(client)
+    response = _decide(
+        client, csrf, seeded.task_id, action="accept", value="12.345,6",
+        meter_id=str(seeded.meter_id),
+    )  # fmt: skip
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/?decided={seeded.task_id}"
+    [reading] = _clerk_readings(ctx)
+    assert (reading.value, reading.meter_id, reading.accepted_by) == (
+        Decimal("12345.6"), seeded.meter_id, "erika",
+    )  # fmt: skip
+    assert reading.source == "photo" and reading.inbound_message_id == seeded.message_id
+    task = _task(ctx, seeded.task_id)
+    assert (task.status, task.decision, task.decided_by) == ("done", "accepted", "erika")
+    [mail] = _outbox(ctx)
+    assert mail.kind == "confirmation" and mail.recipient == "max1@example.org"
+    assert mail.idempotency_key == f"confirmation:{seeded.message_id}:review:{seeded.task_id}"
+    assert mail.in_reply_to == "<reading-1@example.org>"
+    with ctx.sessions() as session:
+        actions = set(session.scalars(select(AuditLog.action)))
+    assert "task_accepted" in actions
+    page = client.get(response.headers["location"]).text
+    assert f"Aufgabe #{seeded.task_id} erledigt: Angenommen." in page
+    assert "12.345,6 kWh" in page
+
+
+def test_correct_books_the_clerks_value_on_the_chosen_meter(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    csrf = login(client)
+    response = _decide(
+        client, csrf, seeded.task_id, action="accept", value="12.400,2",
+        meter_id=str(seeded.meter_id),
+    )  # fmt: skip
+    assert response.status_code == 303
+    [reading] = _clerk_readings(ctx)
+    assert reading.value == Decimal("12400.2") and reading.source == "clerk"
+    assert _task(ctx, seeded.task_id).decision == "corrected"
+    assert [m.kind for m in _outbox(ctx)] == ["confirmation"]
+
+
+def test_correct_to_a_meter_found_by_its_number(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    csrf = login(client)
+    search = client.get(f"/tasks/{seeded.task_id}?q=9GAS")
+    assert "9GAS000771" in search.text and f'value="{seeded.other_meter_id}"' in search.text
+    response = _decide(
+        client, csrf, seeded.task_id, action="correct", value="1.234,567",
+        meter_number="9 GAS 000771",
+    )  # fmt: skip
+    assert response.status_code == 303
+    [reading] = _clerk_readings(ctx)
+    assert reading.meter_id == seeded.other_meter_id and reading.value == Decimal("1234.567")
+
+
+def test_reject_books_nothing_and_asks_for_a_new_photo(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    csrf = login(client)
+    response = _decide(
+        client, csrf, seeded.task_id, action="reject", reason="Foto zeigt keinen Zähler",
+        ask_resend="1",
+    )  # fmt: skip
+    assert response.status_code == 303
+    assert _clerk_readings(ctx) == []
+    task = _task(ctx, seeded.task_id)
+    assert (task.decision, task.note) == ("rejected", "Foto zeigt keinen Zähler")
+    assert [m.kind for m in _outbox(ctx)] == ["resend_request"]
+
+
+def test_reject_without_reason_changes_nothing(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    csrf = login(client)
+    response = _decide(client, csrf, seeded.task_id, action="reject", reason="  ")
+    assert response.status_code == 422
+    assert "Bitte einen Ablehnungsgrund angeben." in response.text
+    assert _task(ctx, seeded.task_id).status == "open"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("zwölf", "Bitte einen gültigen Zählerstand eingeben"),
+        ("1.234.567,0", "passt nicht zu Zähler"),
+        ("12.345,67", "passt nicht zu Zähler"),
+    ],
+)
+def test_invalid_values_are_refused_with_a_german_message(
+    ctx: AppContext, client: TestClient, seeded: Seeded, value: str, message: str
+) -> None:
+    csrf = login(client)
+    response = _decide(
+        client, csrf, seeded.task_id, action="correct", value=value, meter_id=str(seeded.meter_id)
+    )
+    assert response.status_code == 422
+    assert message in response.text
+    assert f'value="{value}"' in response.text
+    assert _task(ctx, seeded.task_id).status == "open" and _clerk_readings(ctx) == []
+    assert _outbox(ctx) == []
+
+
+def test_second_clerk_gets_already_decided(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    from review_ui.auth import add_user
+
+    add_user(ctx, "bert", "Sein-Kennwort-2026", display_name="Bert")
+    csrf_erika = login(client)
+    with TestClient(create_app(ctx)) as other:
+        csrf_bert = login(other, "bert", "Sein-Kennwort-2026")
+        other.get(f"/tasks/{seeded.task_id}")  # both have the task open
+        client.get(f"/tasks/{seeded.task_id}")
+        fields = {"action": "correct", "value": "12.350,0", "meter_id": str(seeded.meter_id)}
+        first = _decide(other, csrf_bert, seeded.task_id, **fields)
+        second = _decide(client, csrf_erika, seeded.task_id, **fields)
+    assert first.status_code == 303
+    assert second.status_code == 409
+    assert "bereits entschieden" in second.text
+    assert len(_clerk_readings(ctx)) == 1 and len(_outbox(ctx)) == 1
+    assert _task(ctx, seeded.task_id).decided_by == "bert"
+
+
+def test_after_a_decision_the_next_open_task_opens(
+    ctx: AppContext, client: TestClient, clock: FrozenClock
+) -> None:
+    older = seed_task(ctx, key="1", received_at=clock() - dt.timedelta(days=2))
+    newer = seed_task(ctx, key="2", received_at=clock() - dt.timedelta(hours=1))
+    csrf = login(client)
+    queue = client.get("/").text
+    assert queue.index(f"/tasks/{older.task_id}") < queue.index(f"/tasks/{newer.task_id}")
+    assert "2 Tage" in queue and "Texterkennung unsicher" in queue
+    response = _decide(
+        client, csrf, older.task_id, action="accept", value="12.345,6",
+        meter_id=str(older.meter_id),
+    )  # fmt: skip
+    assert response.headers["location"] == (f"/tasks/{newer.task_id}?decided={older.task_id}")
+
+
+def test_task_page_shows_german_formats_photo_ocr_and_history(
+    client: TestClient, seeded: Seeded
+) -> None:
+    login(client)
+    html = client.get(f"/tasks/{seeded.task_id}").text
+    assert 'value="12.345,6"' in html and "autofocus" in html
+    assert f'src="/photos/{seeded.photo_id}"' in html
+    assert "11.456,7 kWh" in html and "04.05.2026" in html and "1.333,3 kWh" in html
+    assert "20.11.2026 07:30" in html  # received 06:30 UTC = 07:30 in Berlin
+    assert 'class="digit low"' in html and "52 %" in html
+    assert "Andere mögliche Lesart: <strong>12.346,6</strong>" in html
+    assert "<svg" in html and '<rect class="bar"' in html
+    assert html.index('value="accept"') < html.index('value="correct"')  # Enter = accept
+    meter = client.get(f"/meters/{seeded.meter_id}").text
+    assert "Zähler 1ESY1160123451" in meter and "10.123,4 kWh" in meter
+
+
+def test_decided_reading_shows_in_the_meter_history(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    csrf = login(client)
+    _decide(
+        client, csrf, seeded.task_id, action="correct", value="12.399,9",
+        meter_id=str(seeded.meter_id),
+    )  # fmt: skip
+    html = client.get(f"/meters/{seeded.meter_id}").text
+    assert "12.399,9 kWh" in html and "Sachbearbeitung" in html and "20.11.2026" in html
+
+
+def test_english_ui_keeps_german_numbers(client: TestClient, seeded: Seeded) -> None:
+    login(client)
+    html = client.get(f"/tasks/{seeded.task_id}?lang=en").text
+    assert "Review task" in html and "12.345,6" in html and "Recognition uncertain" in html
+    assert "Review task" in client.get(f"/tasks/{seeded.task_id}").text  # remembered
+    assert "Prüfaufgabe" in client.get(f"/tasks/{seeded.task_id}?lang=de").text
+
+
+def test_accept_language_chooses_english(client: TestClient) -> None:
+    html = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9,de;q=0.5"}).text
+    assert "User name" in html
+    html = client.get("/login", headers={"Accept-Language": "fr,de;q=0.8,en;q=0.5"}).text
+    assert "Benutzername" in html
+
+
+def test_api_lists_shows_and_decides_tasks(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    csrf = login(client)
+    [listed] = client.get("/api/tasks").json()["tasks"]
+    assert listed["id"] == seeded.task_id and listed["proposed_value"] == "12345.6000"
+    detail = client.get(f"/api/tasks/{seeded.task_id}").json()
+    assert detail["candidates"][0]["meter_id"] == seeded.meter_id
+    assert detail["photos"] == [f"/photos/{seeded.photo_id}"]
+    body = {"action": "correct", "value": "12.345,7", "meter_id": seeded.meter_id}
+    ok = client.post(
+        f"/api/tasks/{seeded.task_id}/decision", json=body, headers={"X-CSRF-Token": csrf}
+    )
+    assert ok.status_code == 200 and ok.json()["decision"] == "corrected"
+    again = client.post(
+        f"/api/tasks/{seeded.task_id}/decision", json=body, headers={"X-CSRF-Token": csrf}
+    )
+    assert again.status_code == 409
+    assert [r.value for r in _clerk_readings(ctx)] == [Decimal("12345.7")]
+    assert client.get("/api/tasks/999").status_code == 404
