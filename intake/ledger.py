@@ -1,0 +1,222 @@
+"""The intake ledger: every mail seen is stored (raw bytes + row) and committed before all else.
+
+Folder moves happen only after a result is committed: processing sets `target_folder` in its own
+transaction, `apply_pending_moves` moves the mail and sets `moved_at`. A crash in between just
+repeats the (idempotent) move on the next pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.context import AppContext
+from core.db import transaction, try_named_lock
+from core.errors import MailboxError
+from core.models import InboundMessage
+from intake.mime import Envelope, envelope
+from intake.sources import PROCESSED, REJECTED, MailSource, MessageGone, RawMailRef
+
+log = logging.getLogger(__name__)
+LOCK_SECONDS = 600.0
+MAX_DUPLICATE_CANDIDATES = 5
+
+
+@dataclass(frozen=True)
+class FetchReport:
+    fetched: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+
+
+@contextmanager
+def mailbox_lock(ctx: AppContext, mailbox: str, holder: str) -> Iterator[bool]:
+    """One fetcher per mailbox: a PostgreSQL advisory lock held for the block, else a lease."""
+    name = f"mailbox:{mailbox}"
+    if ctx.engine.dialect.name == "postgresql":
+        with transaction(ctx.sessions) as session:
+            yield try_named_lock(session, name, holder, seconds=LOCK_SECONDS)
+        return
+    with transaction(ctx.sessions) as session:
+        got = try_named_lock(session, name, holder, seconds=LOCK_SECONDS)
+    try:
+        yield got
+    finally:
+        if got:
+            with transaction(ctx.sessions) as session:
+                try_named_lock(session, name, holder, seconds=0)  # expire our lease now
+
+
+def known_keys(session: Session, mailbox: str, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        stmt = select(InboundMessage.source_key).where(
+            InboundMessage.mailbox == mailbox, InboundMessage.source_key.in_(chunk)
+        )
+        found.update(session.scalars(stmt))
+    return found
+
+
+def fetch_new(ctx: AppContext, source: MailSource) -> FetchReport:
+    """Ledger every mail of the inbox that the ledger does not hold yet."""
+    refs = list(source.list_new())
+    with ctx.sessions() as session:
+        known = known_keys(session, source.name, [r.source_key for r in refs])
+    counts = {"new": 0, "duplicate": 0, "rejected": 0}
+    for ref in refs:
+        if ref.source_key in known:
+            continue
+        try:
+            status = _ledger_one(ctx, source, ref)
+        except MessageGone as exc:  # moved away meanwhile (by hand or by another fetcher)
+            log.info("%s", exc)
+            continue
+        if status is not None:
+            counts[status if status in counts else "new"] += 1
+    return FetchReport(
+        fetched=sum(counts.values()), duplicates=counts["duplicate"], rejected=counts["rejected"]
+    )
+
+
+def _ledger_one(ctx: AppContext, source: MailSource, ref: RawMailRef) -> str | None:
+    limit = ctx.settings.max_message_bytes
+    if ref.size is not None and ref.size > limit:
+        head = source.fetch_headers(ref)
+        error = f"Mail zu groß: {ref.size:,} Bytes (Grenze {limit:,}); nicht verarbeitet"
+        return record_mail(ctx, source.name, ref, head, too_large=error)
+    return record_mail(ctx, source.name, ref, source.fetch(ref))
+
+
+def record_mail(
+    ctx: AppContext, mailbox: str, ref: RawMailRef, raw: bytes, *, too_large: str | None = None
+) -> str | None:
+    """Store the bytes, insert the ledger row, commit. Returns its status (None: known already)."""
+    sha = ctx.blobs.put(raw)
+    env = envelope(raw, received_at=ctx.clock())
+    try:
+        with transaction(ctx.sessions) as session:
+            row = _new_row(ctx, mailbox, ref, raw, sha, env)
+            session.add(row)
+            session.flush()
+            if too_large:
+                row.status, row.error, row.target_folder = "rejected", too_large, REJECTED
+            else:
+                _mark_if_duplicate(ctx, session, row, env)
+            status, ledger_id = row.status, row.id
+    except IntegrityError:  # the same (mailbox, source_key) was ledgered meanwhile
+        log.info("Mail %s in %s ist bereits im Eingangsbuch", ref.source_key, mailbox)
+        return None
+    log.info(
+        "Eingang %d (%s): %s, von %s", ledger_id, ref.source_key, status, env.sender or "unbekannt"
+    )
+    return status
+
+
+def _new_row(
+    ctx: AppContext, mailbox: str, ref: RawMailRef, raw: bytes, sha: str, env: Envelope
+) -> InboundMessage:
+    now = ctx.clock()
+    return InboundMessage(
+        mailbox=mailbox,
+        source_key=ref.source_key,
+        uidvalidity=ref.uidvalidity,
+        uid=ref.uid,
+        message_id=env.message_id,
+        sha256=sha,
+        size=ref.size if ref.size is not None else len(raw),
+        sender=env.sender,
+        subject=env.subject,
+        received_at=now,
+        status="new",
+        attempts=0,
+        updated_at=now,
+    )
+
+
+def _mark_if_duplicate(
+    ctx: AppContext, session: Session, row: InboundMessage, env: Envelope
+) -> None:
+    """Same raw bytes, or same Message-ID + sender + content: recorded, never processed again."""
+    original = find_original(ctx, session, row, env)
+    if original is None:
+        return
+    row.status = "duplicate"
+    row.error = f"Duplikat von Eingang {original.id}"
+    row.target_folder = original.target_folder or PROCESSED
+
+
+def find_original(
+    ctx: AppContext, session: Session, row: InboundMessage, env: Envelope
+) -> InboundMessage | None:
+    same_mail = InboundMessage.sha256 == row.sha256
+    if env.message_id and env.sender:
+        same_mail = or_(
+            same_mail,
+            (InboundMessage.message_id == env.message_id) & (InboundMessage.sender == env.sender),
+        )
+    stmt = (
+        select(InboundMessage)
+        .where(same_mail, InboundMessage.id < row.id, InboundMessage.status != "failed")
+        .order_by(InboundMessage.id)
+        .limit(MAX_DUPLICATE_CANDIDATES)
+    )
+    for candidate in session.scalars(stmt):
+        if candidate.sha256 == row.sha256 or _same_content(ctx, candidate, env):
+            return candidate
+    return None
+
+
+def _same_content(ctx: AppContext, candidate: InboundMessage, env: Envelope) -> bool:
+    try:
+        raw = ctx.blobs.get(candidate.sha256)
+    except OSError:
+        return False
+    return envelope(raw, received_at=candidate.received_at).content_digest == env.content_digest
+
+
+def apply_pending_moves(ctx: AppContext, source: MailSource, *, limit: int = 200) -> int:
+    """Move mails whose result is committed; set `moved_at`. Stops at the first mailbox error."""
+    with ctx.sessions() as session:
+        stmt = (
+            select(InboundMessage.id, InboundMessage.source_key, InboundMessage.target_folder)
+            .where(
+                InboundMessage.mailbox == source.name,
+                InboundMessage.target_folder.is_not(None),
+                InboundMessage.moved_at.is_(None),
+                InboundMessage.status.not_in(("new", "processing")),
+            )
+            .order_by(InboundMessage.id)
+            .limit(limit)
+        )
+        pending = list(session.execute(stmt))
+    moved = 0
+    for ledger_id, key, folder in pending:
+        note = None
+        try:
+            source.move(key, folder or PROCESSED)
+        except MessageGone as exc:
+            note = f"nicht verschoben: {exc}"
+            log.warning("Eingang %s: %s", ledger_id, note)
+        except MailboxError as exc:
+            log.warning("Verschieben von Eingang %s fehlgeschlagen: %s", ledger_id, exc)
+            break
+        _set_moved(ctx, ledger_id, note)
+        moved += 1
+    return moved
+
+
+def _set_moved(ctx: AppContext, ledger_id: int, note: str | None) -> None:
+    with transaction(ctx.sessions) as session:
+        row = session.get(InboundMessage, ledger_id)
+        if row is None:
+            return
+        row.moved_at = ctx.clock()
+        if note:
+            row.error = f"{row.error}; {note}" if row.error else note

@@ -1,0 +1,207 @@
+"""The pipeline on one mail at a time, with a stand-in OCR reader (the seam) and both databases."""
+
+from __future__ import annotations
+
+import mailbox
+import struct
+import zlib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from core.blobstore import BlobStore
+from core.context import AppContext
+from core.errors import ToolMissingError
+from core.logging_setup import current_mail
+from core.models import Customer, InboundMessage, OcrResult, Outbox, Photo, Reading, ReviewTask
+from core.settings import Settings
+from core.types import MeterRead
+from intake.claims import claim_next
+from intake.ledger import fetch_new
+from intake.maildir import MaildirSource
+from intake.pipeline import process_one
+from intake.samples import customer_mail, meter_photo, seed_meter
+from tests.test_intake_mime import DSN
+
+CUSTOMER = "erika@example.de"
+JPEG = meter_photo("04521", seed=1)
+
+
+def good_read(data: bytes, digits: int | None, settings: Settings) -> MeterRead:
+    return MeterRead(reading="04521", confidence=0.99, accepted=True, seconds=0.1)
+
+
+def unsure_read(data: bytes, digits: int | None, settings: Settings) -> MeterRead:
+    return MeterRead(reading="04521", confidence=0.3, accepted=False, reason="low_confidence")
+
+
+def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 1024)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def seeded(ctx: AppContext) -> AppContext:
+    with ctx.sessions.begin() as session:
+        seed_meter(session, email=CUSTOMER, account="123456789", meter="12345678")
+    return ctx
+
+
+def run_one(ctx: AppContext, raw: bytes, reader: object = good_read) -> InboundMessage:
+    path = ctx.settings.effective_maildir
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mailbox.Maildir(path, create=True).add(raw)
+    fetch_new(ctx, MaildirSource(path))
+    claim = claim_next(ctx)
+    assert claim is not None
+    process_one(ctx, claim, reader=reader)  # type: ignore[arg-type]
+    with ctx.sessions() as session:
+        row = session.get(InboundMessage, claim.ledger_id)
+        assert row is not None
+        return row
+
+
+def all_of(ctx: AppContext, model: type) -> list[Any]:
+    with ctx.sessions() as session:
+        return list(session.scalars(select(model)))
+
+
+def test_accepted_photo_books_reading_and_queues_confirmation(seeded: AppContext) -> None:
+    seen: list[int | None] = []
+
+    def reader(data: bytes, digits: int | None, settings: Settings) -> MeterRead:
+        seen.append(current_mail.get())
+        assert digits == 5  # the sender has exactly one meter
+        return good_read(data, digits, settings)
+
+    raw = customer_mail(sender=f"Erika <{CUSTOMER}>", photos=[("z.jpg", JPEG)], message_id="<a@b>")
+    row = run_one(seeded, raw, reader)
+    assert (row.status, row.target_folder, row.error) == ("accepted", "Processed", None)
+    assert seen == [row.id]  # log lines during OCR are tagged with the ledger id
+    [reading] = all_of(seeded, Reading)
+    assert (reading.value, reading.inbound_message_id) == (Decimal("4521"), row.id)
+    [photo] = all_of(seeded, Photo)
+    assert photo.message_id == row.id and photo.phash and len(photo.phash) == 16
+    assert seeded.blobs.get(photo.sha256) == JPEG
+    [ocr] = all_of(seeded, OcrResult)
+    assert (ocr.photo_id, ocr.reading, ocr.accepted) == (photo.id, "04521", True)
+    [mail] = all_of(seeded, Outbox)
+    assert (mail.kind, mail.recipient, mail.in_reply_to) == ("confirmation", CUSTOMER, "<a@b>")
+
+
+def test_unsure_read_goes_to_review_with_notice(seeded: AppContext) -> None:
+    row = run_one(seeded, customer_mail(sender=CUSTOMER, photos=[("z.jpg", JPEG)]), unsure_read)
+    assert (row.status, row.target_folder) == ("review", "Needs-Review")
+    [task] = all_of(seeded, ReviewTask)
+    assert task.inbound_message_id == row.id and task.photo_id is not None
+    assert [m.kind for m in all_of(seeded, Outbox)] == ["received_review"]
+    assert all_of(seeded, Reading) == []
+
+
+def test_no_photo_is_rejected_with_resend_request(seeded: AppContext) -> None:
+    row = run_one(seeded, customer_mail(sender=CUSTOMER, body="Hallo, wie geht es?"))
+    assert (row.status, row.target_folder) == ("rejected", "Rejected")
+    [mail] = all_of(seeded, Outbox)
+    assert mail.kind == "resend_request" and mail.recipient == CUSTOMER
+
+
+def test_unknown_sender_gets_resend_request(seeded: AppContext) -> None:
+    raw = customer_mail(sender="fremd@example.org", photos=[("z.jpg", JPEG)])
+    row = run_one(seeded, raw)
+    assert row.status in ("review", "rejected")
+    [mail] = all_of(seeded, Outbox)
+    assert (mail.kind, mail.recipient) == ("resend_request", "fremd@example.org")
+
+
+def test_auto_reply_and_bounce_are_ignored_without_reply(seeded: AppContext) -> None:
+    auto = customer_mail(
+        sender=CUSTOMER,
+        photos=[("z.jpg", JPEG)],
+        extra_headers=[("Auto-Submitted", "auto-replied")],
+    )
+    assert run_one(seeded, auto).status == "ignored"
+    bounce = DSN.replace(b"kunde@example.de", CUSTOMER.encode())
+    row = run_one(seeded, bounce)
+    assert (row.status, row.target_folder) == ("ignored", "Processed")
+    assert all_of(seeded, Outbox) == [] and all_of(seeded, Photo) == []
+    [customer] = all_of(seeded, Customer)
+    assert customer.email_bounced_at is not None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\xff\xfe\x00garbage\r\n\r\n\x80\x81",
+        customer_mail(sender=CUSTOMER, subject="<script>alert(1)</script>", body="<b>hi</b>"),
+        b"From: =?utf-8?q?x=0D=0ABcc:_a@b.c?= <erika@example.de>\r\n"
+        b"Subject: a\r\n\tBcc: victim@example.org\r\n\r\nhallo",
+        customer_mail(sender=CUSTOMER, photos=[("bomb.png", png_bomb())]),
+        customer_mail(sender=CUSTOMER, photos=[("kaputt.jpg", b"\xff\xd8\xff\xe0garbage")]),
+    ],
+    ids=["empty", "binary", "html-subject", "header-injection", "bomb", "corrupt"],
+)
+def test_hostile_mail_does_not_crash_the_pipeline(seeded: AppContext, raw: bytes) -> None:
+    from intake.pipeline import ocr_reader
+
+    row = run_one(seeded, raw, ocr_reader)
+    assert row.status in ("rejected", "review", "ignored"), row.error
+    for mail in all_of(seeded, Outbox):
+        assert mail.recipient == CUSTOMER and "\n" not in mail.subject
+
+
+def test_corrupt_photo_asks_for_a_new_one(seeded: AppContext) -> None:
+    from intake.pipeline import ocr_reader
+
+    raw = customer_mail(sender=CUSTOMER, photos=[("kaputt.jpg", b"\xff\xd8\xff\xe0garbage")])
+    run_one(seeded, raw, ocr_reader)
+    [mail] = all_of(seeded, Outbox)
+    assert mail.kind == "resend_request"
+
+
+class PhotoStoreDown(BlobStore):
+    """The blob store fails for photos (disk full) while raw mails still go in."""
+
+    def put(self, data: bytes) -> str:
+        if data == JPEG:
+            raise OSError(28, "No space left on device")
+        return super().put(data)
+
+
+def test_failure_rolls_back_and_is_recorded(seeded: AppContext) -> None:
+    seeded.blobs = PhotoStoreDown(seeded.blobs.root)
+    row = run_one(seeded, customer_mail(sender=CUSTOMER, photos=[("z.jpg", JPEG)]))
+    assert (row.status, row.attempts) == ("new", 1)
+    assert row.error and "No space left" in row.error and "Traceback" in row.error
+    assert row.next_attempt_at is not None and row.target_folder is None
+    assert all_of(seeded, Photo) == [] and all_of(seeded, Outbox) == []  # rolled back
+
+
+def test_photo_crash_degrades_to_review(seeded: AppContext) -> None:
+    def crash(data: bytes, digits: int | None, settings: Settings) -> MeterRead:
+        raise RuntimeError("segfault-ish")
+
+    row = run_one(seeded, customer_mail(sender=CUSTOMER, photos=[("z.jpg", JPEG)]), crash)
+    assert row.status == "review"
+    [ocr] = all_of(seeded, OcrResult)
+    assert ocr.reason == "ocr_error: RuntimeError"
+
+
+def test_missing_tool_releases_the_claim(seeded: AppContext, tmp_path: Path) -> None:
+    def missing(data: bytes, digits: int | None, settings: Settings) -> MeterRead:
+        raise ToolMissingError("tesseract fehlt")
+
+    with pytest.raises(ToolMissingError):
+        run_one(seeded, customer_mail(sender=CUSTOMER, photos=[("z.jpg", JPEG)]), missing)
+    [row] = all_of(seeded, InboundMessage)
+    assert (row.status, row.attempts) == ("new", 0)

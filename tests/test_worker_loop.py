@@ -1,0 +1,95 @@
+"""The worker loop on the embedded default (Maildir): passes, stop event, SIGTERM, report."""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import signal
+import threading
+import time
+
+from sqlalchemy import func, select
+
+from core.context import AppContext
+from core.models import InboundMessage, Outbox
+from core.settings import Settings
+from core.types import MeterRead
+from intake.imap import ImapSource
+from intake.maildir import MaildirSource
+from intake.samples import customer_mail, seed_meter
+from intake.worker import WorkerReport, make_source, run_worker
+from tests.fixtures_smtp import SmtpTestServer
+
+CUSTOMER = "erika@example.de"
+
+
+def reader(data: bytes, digits: int | None, settings: Settings) -> MeterRead:
+    return MeterRead(reading="04521", confidence=0.99, accepted=True)
+
+
+def deliver(ctx: AppContext, *mails: bytes) -> None:
+    path = ctx.settings.effective_maildir
+    path.parent.mkdir(parents=True, exist_ok=True)
+    box = mailbox.Maildir(path, create=True)
+    for raw in mails:
+        box.add(raw)
+
+
+def test_make_source_follows_settings(ctx: AppContext) -> None:
+    assert isinstance(make_source(ctx.settings), MaildirSource)
+    imap = ctx.settings.model_copy(update={"mailbox": "imap"})
+    assert isinstance(make_source(imap), ImapSource)
+
+
+def test_once_runs_one_full_pass_and_sends(
+    smtp_ctx: AppContext, smtp_server: SmtpTestServer
+) -> None:
+    with smtp_ctx.sessions.begin() as session:
+        seed_meter(session, email=CUSTOMER, account="123456789", meter="12345678")
+    deliver(
+        smtp_ctx,
+        customer_mail(sender=CUSTOMER, photos=[("z.jpg", b"\xff\xd8\xff\xe0jpeg")]),
+        customer_mail(sender=CUSTOMER, extra_headers=[("Precedence", "bulk")]),
+    )
+    report = run_worker(smtp_ctx, once=True, reader=reader)
+    assert (report.fetched, report.accepted, report.ignored, report.sent) == (2, 1, 1, 1)
+    assert report.moved == 2 and report.passes == 1
+    [mail] = smtp_server.wait_for(1)
+    assert mail["To"] == CUSTOMER and mail["Auto-Submitted"]
+    text = report.summary()
+    assert "2 Mails abgeholt" in text and "1 angenommen" in text and "1 Antworten gesendet" in text
+    again = run_worker(smtp_ctx, once=True, reader=reader)
+    assert again == WorkerReport(passes=1)
+    smtp_server.assert_no_more(1)
+    with smtp_ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Outbox)) == 1
+
+
+def test_loop_stops_promptly_on_event(ctx: AppContext) -> None:
+    ctx.settings = ctx.settings.model_copy(update={"poll_interval_seconds": 60.0})
+    stop = threading.Event()
+    result: list[WorkerReport] = []
+    thread = threading.Thread(target=lambda: result.append(run_worker(ctx, once=False, stop=stop)))
+    thread.start()
+    time.sleep(0.5)
+    deliver(ctx, customer_mail(sender="x@example.de", extra_headers=[("X-Autoreply", "yes")]))
+    started = time.monotonic()
+    stop.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and time.monotonic() - started < 5
+    assert result and result[0].passes >= 1
+
+
+def test_sigterm_ends_the_cli_loop(ctx: AppContext) -> None:
+    ctx.settings = ctx.settings.model_copy(update={"poll_interval_seconds": 0.05})
+    deliver(ctx, customer_mail(sender="x@example.de", extra_headers=[("X-Autoreply", "yes")]))
+    timer = threading.Timer(1.0, os.kill, args=(os.getpid(), signal.SIGTERM))
+    timer.start()
+    before = signal.getsignal(signal.SIGTERM)
+    report = run_worker(ctx, once=False, reader=reader)  # no stop event: the CLI path
+    timer.cancel()
+    assert report.passes > 1 and report.ignored == 1
+    assert signal.getsignal(signal.SIGTERM) == before
+    with ctx.sessions() as session:
+        row = session.scalars(select(InboundMessage)).one()
+    assert row.status == "ignored" and row.moved_at is not None
