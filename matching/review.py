@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from core.context import BERLIN
 from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.formatting import format_number
-from core.models import Meter, Reading, ReviewTask
+from core.models import InboundMessage, Meter, Reading, ReviewTask
 from matching import reasons
 from matching.plausibility import (
     DEFAULT_MAX_DAILY_CONSUMPTION,
@@ -175,6 +175,16 @@ def _require_fits(meter: Meter, value: Decimal) -> None:
     )
 
 
+def _settle_message(session: Session, task: ReviewTask, status: str) -> None:
+    """The mail's ledger status follows the clerk's decision (its folder stays Needs-Review)."""
+    session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == task.inbound_message_id, InboundMessage.status == "review")
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _close(
     session: Session,
     task: ReviewTask,
@@ -204,6 +214,7 @@ def _close(
         session.refresh(task)
         raise ConflictError(_already_decided(task))
     session.refresh(task)
+    _settle_message(session, task, "rejected" if decision == "rejected" else "accepted")
     if decision == "rejected":
         audit(
             session,

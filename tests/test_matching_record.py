@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Literal
 
 import pytest
 from sqlalchemy import func, select
@@ -247,3 +248,21 @@ def test_history_and_search(ctx: AppContext) -> None:
         }
         assert {h.meter_number for h in find_meters(session, "smith")} == {"W-123", "W-OLD"}
         assert find_meters(session, "x") == []
+
+
+@pytest.mark.parametrize(("action", "status"), [("accept", "accepted"), ("reject", "rejected")])
+def test_mail_status_follows_the_clerks_decision(
+    ctx: AppContext, action: Literal["accept", "reject"], status: str
+) -> None:
+    _, task_id = _task(ctx, "stranger@example.net", photo("00123", "456"), meters=("W-123",))
+    with transaction(ctx.sessions) as session:
+        task = session.get(ReviewTask, task_id)
+        assert task is not None
+        task.message.status = "review"
+    with transaction(ctx.sessions) as session:
+        resolve_task(
+            session, task_id, action=action, value=None, meter_id=None, clerk="petra", now=NOW
+        )
+    with ctx.sessions() as session:
+        task = session.get(ReviewTask, task_id)
+        assert task is not None and task.message.status == status
