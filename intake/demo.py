@@ -11,6 +11,8 @@ import logging
 import mailbox
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -232,14 +234,41 @@ def _seed_mails(ctx: AppContext) -> list[DemoMail]:
     return mails
 
 
+STATUS_DE = {
+    "accepted": "angenommen",
+    "review": "zur Prüfung",
+    "rejected": "abgelehnt",
+    "ignored": "ignoriert",
+    "duplicate": "Duplikat",
+    "failed": "Fehler",
+}
+REPLY_DE = {
+    "confirmation": "Bestätigung",
+    "received_review": "Eingang, wird geprüft",
+    "resend_request": "Bitte neues Foto",
+}
+
+
+@contextmanager
+def _quiet_logs() -> Iterator[None]:
+    """The demo prints its own table; per-mail INFO lines would bury it."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def _print_table(ctx: AppContext, mails: list[DemoMail]) -> None:
     notes = {mail.subject: mail.note for mail in mails}
     with ctx.sessions() as session:
         rows = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
         replies = {r.inbound_message_id: r.kind for r in session.scalars(select(Outbox))}
         tasks = {t.inbound_message_id: t.reason_codes for t in session.scalars(select(ReviewTask))}
-    print(f"\n{'Nr':>3}  {'Absender':<32} {'Ergebnis':<10} {'Antwort':<16} Hinweis")
-    print("-" * 100)
+    print(f"\n{'Nr':>3}  {'Absender':<30} {'Ergebnis':<12} {'Antwort':<22} Hinweis")
+    print("-" * 110)
     for row in rows:
         reasons = ", ".join(tasks.get(row.id, []))
         note = notes.get(row.subject or "", "")
@@ -253,10 +282,9 @@ def _print_table(ctx: AppContext, mails: list[DemoMail]) -> None:
 
 
 def run_demo(settings: Settings, *, serve_after: bool) -> int:
-    from matching.masterdata import import_csv
-
     from core.cli import migrated_context
     from intake.worker import run_worker
+    from matching.masterdata import import_csv
 
     demo_settings = settings.model_copy(update={"mailbox": "maildir", "smtp_enabled": False})
     ctx = migrated_context(demo_settings)
@@ -266,7 +294,8 @@ def run_demo(settings: Settings, *, serve_after: bool) -> int:
     print(import_csv(ctx, master, progress=False).summary())
     password = _ensure_clerk(ctx)
     mails = _seed_mails(ctx)
-    report = run_worker(ctx, once=True)
+    with _quiet_logs():
+        report = run_worker(ctx, once=True)
     print(report.summary())
     _print_table(ctx, mails)
     _print_access(ctx, password)
@@ -286,9 +315,8 @@ def _print_access(ctx: AppContext, password: str | None) -> None:
 
 
 def _serve_with_worker(ctx: AppContext) -> None:
-    from review_ui.server import serve
-
     from intake.worker import run_worker
+    from review_ui.server import serve
 
     stop = threading.Event()
     worker = threading.Thread(
