@@ -6,10 +6,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
+from core.tls import client_context
 
 
 class Settings(BaseSettings):
@@ -30,6 +31,10 @@ class Settings(BaseSettings):
     imap_security: Literal["ssl", "starttls", "none"] = Field(
         default="ssl", description="Transport security towards the IMAP server."
     )
+    imap_ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle to verify the IMAP server's certificate; empty = system CAs.",
+    )
     imap_user: str = Field(default="", description="IMAP login name.")
     imap_password: str = Field(default="", description="IMAP password.")
     imap_folder: str = Field(default="INBOX", description="Folder polled for new mails.")
@@ -39,6 +44,10 @@ class Settings(BaseSettings):
     smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP server port.")
     smtp_security: Literal["none", "starttls", "ssl"] = Field(
         default="none", description="Transport security towards the SMTP server."
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle to verify the SMTP server's certificate; empty = system CAs.",
     )
     smtp_user: str = Field(default="", description="SMTP login name (empty = no AUTH).")
     smtp_password: str = Field(default="", description="SMTP password.")
@@ -92,6 +101,40 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return upper
 
+    @field_validator("imap_ca_file", "smtp_ca_file", mode="before")
+    @classmethod
+    def _empty_means_system_cas(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("imap_ca_file", "smtp_ca_file")
+    @classmethod
+    def _readable_ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                client_context(value)  # fail at start-up, not at the first connection
+            except OSError as exc:
+                raise ValueError(str(exc)) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _no_cleartext_passwords(self) -> Settings:
+        """A password goes over the network only encrypted (loopback servers excepted)."""
+        if self.smtp_user and self.smtp_security == "none" and not _loopback(self.smtp_host):
+            raise ValueError(
+                "METER_INTAKE_SMTP_SECURITY=none with METER_INTAKE_SMTP_USER set would send the "
+                "password unencrypted; use starttls or ssl"
+            )
+        if (
+            self.mailbox == "imap"
+            and self.imap_security == "none"
+            and not _loopback(self.imap_host)
+        ):
+            raise ValueError(
+                "METER_INTAKE_IMAP_SECURITY=none would send the IMAP password unencrypted; "
+                "use ssl or starttls"
+            )
+        return self
+
     @cached_property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -107,6 +150,10 @@ class Settings(BaseSettings):
         return self.maildir_path or self.var_dir / "mail"
 
 
+def _loopback(host: str) -> bool:
+    return host in {"localhost", "::1"} or host.startswith("127.")
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the settings; turn validation errors into one readable `ConfigError`."""
     try:
@@ -114,6 +161,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(
             f"METER_INTAKE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            if err["loc"]
+            else err["msg"].removeprefix("Value error, ")
             for err in exc.errors()
         )
         raise ConfigError(f"Ungültige Einstellung: {problems}") from exc

@@ -19,6 +19,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from core.errors import MailboxError
 from core.settings import Settings
+from core.tls import client_context, describe_failure
 from intake.sources import MessageGone, RawMailRef
 
 log = logging.getLogger(__name__)
@@ -29,17 +30,27 @@ SIZE_CHUNK = 500
 
 
 def connect(settings: Settings) -> IMAPClient:
-    """A connected, not yet logged-in client, with the transport security from the settings."""
-    context = ssl.create_default_context()
+    """A connected, not yet logged-in client, with the transport security from the settings.
+
+    With "ssl" or "starttls" the server's certificate is verified against `imap_ca_file` (or the
+    system CAs) and must name `imap_host`; "starttls" fails if the server does not offer it.
+    """
+    implicit = settings.imap_security == "ssl"
+    context = client_context(settings.imap_ca_file) if settings.imap_security != "none" else None
     client = IMAPClient(
         settings.imap_host,
         port=settings.imap_port,
-        ssl=settings.imap_security == "ssl",
-        ssl_context=context if settings.imap_security == "ssl" else None,
+        ssl=implicit,
+        ssl_context=context if implicit else None,
         timeout=settings.imap_timeout_seconds,
     )
     if settings.imap_security == "starttls":
-        client.starttls(context)
+        try:
+            client.starttls(context)
+        except BaseException:
+            with contextlib.suppress(OSError):  # the caller never sees this half-open client
+                client.shutdown()
+            raise
     return client
 
 
@@ -68,6 +79,9 @@ class ImapSource:
             self._client.login(s.imap_user, s.imap_password)
         except LoginError as exc:
             raise MailboxError(f"IMAP-Anmeldung als {s.imap_user!r} abgelehnt: {exc}") from exc
+        except ssl.SSLError as exc:  # before _FAILURES: an SSLError is an OSError
+            reason = describe_failure(exc, ca_file=s.imap_ca_file)
+            raise MailboxError(f"IMAP-Server {s.imap_host}:{s.imap_port}: {reason}") from exc
         except _FAILURES as exc:
             raise MailboxError(f"IMAP-Server {s.imap_host}:{s.imap_port}: {exc}") from exc
         self._select(self._client)

@@ -1,9 +1,10 @@
 """The one SMTP client wrapper, and how an outbox row becomes an RFC 5322 message.
 
-`SmtpSender.send` opens one connection per mail (plain, STARTTLS or implicit TLS; AUTH when a
-user is configured) and sorts every failure into `PermanentSendError` (a 5xx for the recipient or
-the data: retrying cannot help) or `TemporarySendError` (4xx, network, TLS, authentication,
-sender refused: a configuration or server problem that retrying, perhaps after a fix, can cure).
+`SmtpSender.send` opens one connection per mail (plain, STARTTLS or implicit TLS, the server's
+certificate verified against `smtp_ca_file` or the system CAs; AUTH when a user is configured)
+and sorts every failure into `PermanentSendError` (a 5xx for the recipient or the data: retrying
+cannot help) or `TemporarySendError` (4xx, network, TLS, authentication, sender refused: a
+configuration or server problem that retrying, perhaps after a fix, can cure).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from email.utils import format_datetime
 from core.errors import SendError
 from core.models import Outbox
 from core.settings import Settings
+from core.tls import client_context, describe_failure
 from notifications.errors import PermanentSendError, TemporarySendError
 from notifications.headers import (
     check_recipient,
@@ -41,12 +43,14 @@ class SmtpSender:
     """Hands messages to the configured SMTP server (`smtp_*` settings)."""
 
     def __init__(self, settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        """`ssl_context` replaces the one built from `smtp_ca_file` (a seam for tests)."""
         self.host = settings.smtp_host
         self.port = settings.smtp_port
         self.security = settings.smtp_security
         self.user = settings.smtp_user
         self.password = settings.smtp_password
         self.timeout = settings.smtp_timeout_seconds
+        self.ca_file = settings.smtp_ca_file
         self.ssl_context = ssl_context
 
     def send(self, message: EmailMessage) -> None:
@@ -54,12 +58,12 @@ class SmtpSender:
         try:
             client = self._connect()
         except (smtplib.SMTPException, OSError) as exc:
-            raise _translate(exc, stage="Verbindung") from exc
+            raise self._failure(exc, stage="Verbindung") from exc
         try:
             self._prepare(client)
             client.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
-            raise _translate(exc, stage="Versand") from exc
+            raise self._failure(exc, stage="Versand") from exc
         finally:
             _close_quietly(client)
         log.info("SMTP accepted %s for %s", message["Message-ID"], message["To"])
@@ -80,7 +84,17 @@ class SmtpSender:
             client.login(self.user, self.password)
 
     def _context(self) -> ssl.SSLContext:
-        return self.ssl_context or ssl.create_default_context()
+        if self.ssl_context is None:
+            self.ssl_context = client_context(self.ca_file)
+        return self.ssl_context
+
+    def _failure(self, exc: smtplib.SMTPException | OSError, *, stage: str) -> SendError:
+        if isinstance(exc, ssl.SSLError):  # an untrusted certificate is a configuration problem
+            reason = describe_failure(exc, ca_file=self.ca_file)
+            return TemporarySendError(
+                f"SMTP-{stage} zu {self.host}:{self.port} fehlgeschlagen: {reason}"
+            )
+        return _translate(exc, stage=stage)
 
 
 def _close_quietly(client: smtplib.SMTP) -> None:

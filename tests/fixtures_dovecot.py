@@ -1,12 +1,17 @@
 """A real Dovecot IMAP server for integration tests, started per test in a temporary directory.
 
-IMAP only, no TLS, plaintext login on 127.0.0.1, one user from a passwd-file, Maildir storage.
+IMAP only, plaintext login on 127.0.0.1, one user from a passwd-file, Maildir storage.
+`dovecot`: no TLS. `dovecot_tls`: `ssl = required`, STARTTLS on `port`, implicit TLS on
+`imaps_port`, a certificate for 127.0.0.1/localhost signed by the session's test CA (`ca_file`).
+Dovecot counts a loopback connection as secured and still allows a plaintext login there, so a
+test that must prove TLS checks the client's socket, not the server's refusal.
 Dovecot will not hand mail to root, so as root the mail processes run as the package's `dovecot`
 system user; as an ordinary user everything runs as that user.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -17,8 +22,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # a runtime import would load the plugin module before pytest can rewrite it
+    from tests.fixtures_tls import TlsCerts
 
 DOVECOT = Path("/usr/sbin/dovecot")
 USER = "kundenpost"
@@ -32,7 +41,7 @@ base_dir = {tmp}/run
 state_dir = {tmp}/state
 log_path = {tmp}/dovecot.log
 info_log_path = {tmp}/dovecot.log
-ssl = no
+{ssl}
 {cleartext}
 auth_mechanisms = plain login
 default_internal_user = {internal}
@@ -62,7 +71,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
   chroot =
 }}
@@ -79,6 +89,8 @@ class DovecotServer:
     user: str
     password: str
     log_path: Path
+    imaps_port: int | None = None  # implicit TLS; only `dovecot_tls`
+    ca_file: Path | None = None  # the CA that signed the server's certificate; only `dovecot_tls`
 
 
 def dovecot_version() -> tuple[int, ...]:
@@ -110,7 +122,19 @@ def _has_user(name: str) -> bool:
     return True
 
 
-def write_config(tmp: Path, port: int, *, prefix: str = "") -> Path:
+def _ssl_lines(tls: TlsCerts | None) -> str:
+    if tls is None:
+        return "ssl = no"
+    if dovecot_version() >= (2, 4):
+        files = f"ssl_server_cert_file = {tls.cert_file}\nssl_server_key_file = {tls.key_file}"
+    else:
+        files = f"ssl_cert = <{tls.cert_file}\nssl_key = <{tls.key_file}"
+    return f"ssl = required\n{files}"
+
+
+def write_config(
+    tmp: Path, port: int, *, prefix: str = "", tls: TlsCerts | None = None, imaps_port: int = 0
+) -> Path:
     internal, group, login, uid, gid = _accounts()
     for sub in ("run", "state", "mail", "home"):
         (tmp / sub).mkdir(parents=True, exist_ok=True)
@@ -126,6 +150,7 @@ def write_config(tmp: Path, port: int, *, prefix: str = "") -> Path:
     conf = CONF.format(
         tmp=tmp, port=port, uid=uid, gid=gid, internal=internal, internal_group=group,
         login=login, cleartext=cleartext, prefix=prefix, separator=prefix[-1:] or "/",
+        ssl=_ssl_lines(tls), imaps_port=imaps_port,
     )  # fmt: skip
     path = tmp / "dovecot.conf"
     path.write_text(conf)
@@ -147,26 +172,16 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log_path: Path) -> 
     raise RuntimeError(f"dovecot did not accept connections on port {port}")
 
 
-@pytest.fixture
-def dovecot(request: pytest.FixtureRequest) -> Iterator[DovecotServer]:
-    """A running Dovecot; yields where to reach it and how to log in.
-
-    Parametrize indirectly with a namespace prefix such as `"INBOX."` to get a Courier-style
-    server where every folder lives below INBOX.
-    """
-    if not DOVECOT.exists():
-        pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd)")
-    # not under pytest's 0700 basetemp: the mail processes run as another user and must reach it
-    tmp = Path(tempfile.mkdtemp(prefix="mi-dovecot-"))
-    port = _free_port()
-    conf = write_config(tmp, port, prefix=getattr(request, "param", ""))
+@contextlib.contextmanager
+def _running(tmp: Path, conf: Path, port: int) -> Iterator[Path]:
+    """Run Dovecot with `conf` until the block ends; yields its log file."""
     log_path = tmp / "dovecot.log"
     proc = subprocess.Popen(
         [DOVECOT, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
     )
     try:
         _wait_for_port(port, proc, log_path)
-        yield DovecotServer("127.0.0.1", port, USER, PASSWORD, log_path)
+        yield log_path
     finally:
         proc.terminate()
         try:
@@ -175,3 +190,35 @@ def dovecot(request: pytest.FixtureRequest) -> Iterator[DovecotServer]:
             proc.kill()
             proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _server_dir() -> Path:
+    if not DOVECOT.exists():
+        pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd)")
+    # not under pytest's 0700 basetemp: the mail processes run as another user and must reach it
+    return Path(tempfile.mkdtemp(prefix="mi-dovecot-"))
+
+
+@pytest.fixture
+def dovecot(request: pytest.FixtureRequest) -> Iterator[DovecotServer]:
+    """A running Dovecot; yields where to reach it and how to log in.
+
+    Parametrize indirectly with a namespace prefix such as `"INBOX."` to get a Courier-style
+    server where every folder lives below INBOX.
+    """
+    tmp = _server_dir()
+    port = _free_port()
+    conf = write_config(tmp, port, prefix=getattr(request, "param", ""))
+    with _running(tmp, conf, port) as log_path:
+        yield DovecotServer("127.0.0.1", port, USER, PASSWORD, log_path)
+
+
+@pytest.fixture
+def dovecot_tls(tls_certs: TlsCerts) -> Iterator[DovecotServer]:
+    """A running Dovecot that demands TLS: STARTTLS on `port`, implicit TLS on `imaps_port`."""
+    tmp = _server_dir()
+    port, imaps_port = _free_port(), _free_port()
+    conf = write_config(tmp, port, tls=tls_certs, imaps_port=imaps_port)
+    with _running(tmp, conf, port) as log_path:
+        yield DovecotServer("127.0.0.1", port, USER, PASSWORD, log_path,
+                            imaps_port=imaps_port, ca_file=tls_certs.ca_file)  # fmt: skip

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,40 @@ def test_cli_reports_bad_setting_without_traceback(
     assert main(["worker", "--once"]) == 2
     err = capsys.readouterr().err
     assert "METER_INTAKE_MAILBOX" in err and "Traceback" not in err
+
+
+def test_empty_ca_file_means_system_cas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METER_INTAKE_IMAP_CA_FILE", "")
+    monkeypatch.setenv("METER_INTAKE_SMTP_CA_FILE", "")
+    settings = load_settings(_env_file=None)
+    assert settings.imap_ca_file is None and settings.smtp_ca_file is None
+
+
+def test_unreadable_ca_file_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("kein Zertifikat\n")
+    monkeypatch.setenv("METER_INTAKE_SMTP_CA_FILE", str(not_pem))
+    named = rf"METER_INTAKE_SMTP_CA_FILE: .*{re.escape(str(not_pem))}"
+    with pytest.raises(ConfigError, match=named):
+        load_settings(_env_file=None)
+    monkeypatch.setenv("METER_INTAKE_SMTP_CA_FILE", str(tmp_path / "fehlt.pem"))
+    with pytest.raises(ConfigError, match=r"METER_INTAKE_SMTP_CA_FILE: .*nicht lesbar"):
+        load_settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "variable"),
+    [
+        ({"smtp_host": "mail.example.org", "smtp_user": "u", "smtp_security": "none"},
+         "METER_INTAKE_SMTP_SECURITY"),
+        ({"mailbox": "imap", "imap_host": "imap.example.org", "imap_security": "none"},
+         "METER_INTAKE_IMAP_SECURITY"),
+    ],
+)  # fmt: skip
+def test_passwords_never_go_out_unencrypted(overrides: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_settings(_env_file=None, **overrides)
+    loopback = {**overrides, "smtp_host": "127.0.0.1", "imap_host": "localhost"}
+    assert load_settings(_env_file=None, **loopback)
