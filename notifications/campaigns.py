@@ -215,16 +215,20 @@ def _mark_reminded(session: Session, recipient_id: int, count: int, now: dt.date
     )
 
 
-def _mark_answered(session: Session, campaign: Campaign) -> None:
-    """A reading sent right after the reminder counts too, even if dated before `due_from`."""
+def reading_arrived(campaign: Campaign, meter_id: Any) -> ColumnElement[bool]:
+    """An accepted reading of `meter_id` answers `campaign`: dated within the window, or sent right
+    after the reminder even if dated before `due_from`. (Also used by the review UI's counts.)"""
     started = campaign.created_at.astimezone(BERLIN).date()
-    since = min(campaign.due_from, started)
+    return _has_reading(meter_id, min(campaign.due_from, started), campaign.due_to)
+
+
+def _mark_answered(session: Session, campaign: Campaign) -> None:
     session.execute(
         update(CampaignRecipient)
         .where(
             CampaignRecipient.campaign_id == campaign.id,
             CampaignRecipient.status != "answered",
-            _has_reading(CampaignRecipient.meter_id, since, campaign.due_to),
+            reading_arrived(campaign, CampaignRecipient.meter_id),
         )
         .values(status="answered")
         .execution_options(synchronize_session=False)

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from core.context import AppContext
 from review_ui.i18n import LANG_COOKIE, LANGUAGES, choose_language
-from review_ui.routes import api, login, meters, ops, queue, tasks
+from review_ui.routes import api, campaigns, login, meters, ops, outbox, queue, tasks
 from review_ui.web import CsrfFailed, LoginRequired, api_clerk_post, make_environment, render
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     )
     app.state.ctx = ctx
     app.state.jinja = make_environment()
-    for module in (login, queue, tasks, meters, ops, api):
+    for module in (login, queue, tasks, meters, outbox, campaigns, ops, api):
         _add_routes(app, module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.middleware("http")(_language_and_headers)
@@ -107,7 +107,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: HTTPException) -> Response:
         if request.url.path.startswith("/api/") or exc.status_code == 401:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-        key = "error.not_found" if exc.status_code == 404 else ""
+        key = {403: "error.forbidden", 404: "error.not_found"}.get(exc.status_code, "")
         context = {"message_key": key, "detail": str(exc.detail)}
         return render(request, "error.html", context, status_code=exc.status_code)
 

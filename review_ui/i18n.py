@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from matching import reasons
+from review_ui import i18n_mail
 
 LANGUAGES = ("de", "en")
 LANG_COOKIE = "mi_lang"
@@ -207,6 +208,7 @@ _CODES_DE: dict[str, str] = {
     "meter_number_text": "Zählernummer im Text",
     "meter_number_photo": "Zählernummer auf dem Foto",
     "account": "Vertragskonto im Text",
+    **i18n_mail.CODES_DE,
 }
 
 _CODES_EN: dict[str, str] = {
@@ -245,16 +247,18 @@ _CODES_EN: dict[str, str] = {
     "account": "Contract account in the text",
     "review": "In review",
     "photo": "Photo",
+    **i18n_mail.CODES_EN,
 }
 
-_TEXTS = {"de": _DE, "en": _EN}
+_TEXTS = {"de": {**_DE, **i18n_mail.DE}, "en": {**_EN, **i18n_mail.EN}}
 
 
 def translator(lang: str) -> Translator:
-    texts = _TEXTS.get(lang, _DE)
+    german = _TEXTS["de"]
+    texts = _TEXTS.get(lang, german)
 
     def translate(key: str) -> str:
-        return texts.get(key) or _DE.get(key, key)
+        return texts.get(key) or german.get(key, key)
 
     return translate
 

@@ -259,9 +259,10 @@ def _value_hint(item: dict[str, Any]) -> Hint:
 
 
 def ledger(
-    session: Session, status: str | None, *, offset: int = 0
+    session: Session, status: str | None, *, offset: int = 0, message_id: int | None = None
 ) -> list[tuple[InboundMessage, int | None, str | None]]:
-    """Mails (newest first) with their review task id and decision, optionally of one status."""
+    """Mails (newest first) with their review task id and decision, optionally of one status
+    (or just the mail `message_id`, which the outbox links to)."""
     stmt = (
         select(InboundMessage, ReviewTask.id, ReviewTask.decision)
         .outerjoin(ReviewTask, ReviewTask.inbound_message_id == InboundMessage.id)
@@ -271,4 +272,6 @@ def ledger(
     )
     if status:
         stmt = stmt.where(InboundMessage.status == status)
+    if message_id is not None:
+        stmt = stmt.where(InboundMessage.id == message_id)
     return [(row[0], row[1], row[2]) for row in session.execute(stmt)]

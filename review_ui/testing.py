@@ -1,4 +1,5 @@
-"""Seed data for the review UI's tests and browser test: one clerk, one meter, one open task.
+"""Seed data for the review UI's tests and browser test: a clerk, an admin, meters, an open task,
+outbox mails.
 
 Kept in the package (not under tests/) so the in-process tests and the browser test share it.
 """
@@ -23,6 +24,7 @@ from core.models import (
     InboundMessage,
     Meter,
     OcrResult,
+    Outbox,
     Photo,
     Reading,
     ReviewTask,
@@ -31,6 +33,8 @@ from review_ui.auth import add_user
 
 CLERK = "erika"
 CLERK_PASSWORD = "Zaehler-Pruefung-2026"  # noqa: S105 - test seed only
+ADMIN = "bert"
+ADMIN_PASSWORD = "Kampagnen-Start-2026"  # noqa: S105 - test seed only
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,47 @@ def meter_photo(reading: str = "012345", fraction: str = "6") -> bytes:
 
 def add_clerk(ctx: AppContext, username: str = CLERK, password: str = CLERK_PASSWORD) -> int:
     return add_user(ctx, username, password, display_name="Erika Mustermann")
+
+
+def add_admin(ctx: AppContext) -> int:
+    return add_user(ctx, ADMIN, ADMIN_PASSWORD, role="admin", display_name="Bert Beispiel")
+
+
+def seed_outbox(
+    ctx: AppContext,
+    *,
+    key: str,
+    kind: str = "confirmation",
+    status: str = "pending",
+    recipient: str = "max1@example.org",
+    subject: str = "Ihr Zählerstand ist angekommen",
+    message_id: int | None = None,
+    last_error: str | None = None,
+    attempts: int = 0,
+    sent_at: dt.datetime | None = None,
+) -> int:
+    """One outbox row as `notifications.dispatch` leaves it (pending, sent or failed)."""
+    now = ctx.clock()
+    with transaction(ctx.sessions) as session:
+        row = Outbox(
+            kind=kind,
+            recipient=recipient,
+            language="de",
+            subject=subject,
+            body_text=f"Guten Tag,\n\nvielen Dank für Ihren Zählerstand.\n\n{subject}\n",
+            body_html=f"<p>{subject}</p>",
+            idempotency_key=key,
+            status=status,
+            attempts=attempts,
+            next_attempt_at=now - dt.timedelta(minutes=5),
+            last_error=last_error,
+            sent_at=sent_at,
+            inbound_message_id=message_id,
+            created_at=now - dt.timedelta(minutes=10),
+        )
+        session.add(row)
+        session.flush()
+        return row.id
 
 
 def seed_task(

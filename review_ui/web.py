@@ -110,6 +110,12 @@ def api_clerk_post(request: Request, clerk: Annotated[Clerk, Depends(api_clerk)]
     return clerk
 
 
+def require_admin(clerk: Clerk) -> None:
+    """Admin-only actions (starting a campaign): 403 for clerks, nothing changed."""
+    if clerk.role != "admin":
+        raise HTTPException(status_code=403, detail="admin role required")
+
+
 PageClerk = Annotated[Clerk, Depends(page_clerk)]
 PostClerk = Annotated[Clerk, Depends(page_clerk_post)]
 ApiClerk = Annotated[Clerk, Depends(api_clerk)]

@@ -1,7 +1,8 @@
 """The review UI in a real browser: Playwright drives Debian's chromium against uvicorn.
 
-A clerk logs in, opens a review task with a real photo, corrects the value with the keyboard and
-finds the reading in the meter's history. Runs on SQLite and PostgreSQL (the `ctx` fixture).
+A clerk logs in, opens a review task with a real photo, corrects the value with the keyboard,
+finds the reading in the meter's history and the queued confirmation in the outbox. Runs on SQLite
+and PostgreSQL (the `ctx` fixture).
 """
 
 from __future__ import annotations
@@ -147,6 +148,17 @@ def _see_reading_in_history(page: Page, seeded: Seeded) -> None:
     page.screenshot(path=str(ARTIFACTS / "review-meter.png"), full_page=True)
 
 
+def _see_confirmation_in_outbox(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    page.click("header nav a[href='/outbox']")
+    expect(page.locator("h1")).to_have_text("Postausgang")
+    row = page.locator("table.outbox tbody tr").first
+    expect(row).to_contain_text("Bestätigung")
+    expect(row).to_contain_text("Ausstehend")
+    page.screenshot(path=str(ARTIFACTS / "review-outbox.png"), full_page=True)
+
+
 def test_clerk_corrects_a_reading_in_the_browser(
     ctx: AppContext, live_ui: str, seeded: Seeded
 ) -> None:
@@ -165,6 +177,7 @@ def test_clerk_corrects_a_reading_in_the_browser(
             _open_task_after_login(page, live_ui, seeded)
             _correct_with_keyboard(page, seeded)
             _see_reading_in_history(page, seeded)
+            _see_confirmation_in_outbox(page)
         finally:
             browser.close()
 

@@ -60,6 +60,7 @@ def test_every_route_but_login_and_health_refuses_without_session(
     paths = {path for _, path in routes}
     assert {"/", "/tasks/1", "/tasks/1/decision", "/meters/1", "/photos/1", "/messages"} <= paths
     assert {"/api/tasks", "/api/tasks/1", "/api/tasks/1/decision", "/metrics", "/logout"} <= paths
+    assert {"/outbox", "/outbox/1", "/outbox/1/retry", "/campaigns", "/campaigns/1"} <= paths
     for method, path in routes:
         if path in PUBLIC:
             continue

@@ -1,4 +1,4 @@
-"""The review queue (start page) and the intake ledger ("Posteingang")."""
+"""The review queue (start page) and the intake ledger ("Posteingang", with each mail's replies)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from core.models import ReviewTask
 from matching import reasons
+from review_ui.outbox_view import replies_for
 from review_ui.queries import MESSAGE_STATUSES, PAGE_SIZE, ledger, open_tasks
 from review_ui.web import Ctx, PageClerk, lang_of, no_store, render
 
@@ -48,12 +49,15 @@ def messages_page(
     clerk: PageClerk,
     status: str = "",
     offset: int = Query(default=0, ge=0, le=1_000_000),
+    message: int | None = Query(default=None, alias="id", ge=1),
 ) -> Response:
     chosen = status if status in MESSAGE_STATUSES else ""
     with ctx.sessions() as session:
-        rows = ledger(session, chosen or None, offset=offset)
+        rows = ledger(session, chosen or None, offset=offset, message_id=message)
+        replies = replies_for(session, (mail.id for mail, _, _ in rows))
     context = {
         "rows": rows,
+        "replies": replies,
         "statuses": MESSAGE_STATUSES,
         "status": chosen,
         "offset": offset,

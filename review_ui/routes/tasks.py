@@ -16,6 +16,7 @@ from review_ui.decisions import (
     decide,
     parse_decision,
 )
+from review_ui.outbox_view import replies_for
 from review_ui.queries import format_age, meter_candidate, next_open_task_id, task_view
 from review_ui.routes.meters import find_meter_candidates, meter_panel
 from review_ui.routes.queue import decided_flash, known_warnings
@@ -47,6 +48,7 @@ def task_page(
         chosen = _chosen_meter_id(form, task.meter_id, view.candidates)
         panel = meter_panel(session, chosen) if chosen else None
         picked = meter_candidate(session, chosen, []) if chosen else None
+        replies = replies_for(session, [view.message.id]).get(view.message.id, [])
         context: dict[str, Any] = {
             "view": view,
             "task": task,
@@ -59,6 +61,7 @@ def task_page(
             "panel": panel,
             "error": error,
             "flash": decided_flash(ctx, flash_id),
+            "replies": replies,
         }
         return no_store(render(request, "task.html", context, status_code=status_code))
 
