@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.context import AppContext
+from core.context import BERLIN, AppContext
 from core.db import transaction
 from core.errors import ToolMissingError
 from core.logging_setup import current_mail
@@ -202,7 +202,8 @@ def decide_and_reply(
     photo_id: int | None,
 ) -> str:
     read = best.read if best else None
-    today, settings = ctx.today(), ctx.settings
+    # the Berlin day the mail arrived, as a clerk's booking of it uses (not the processing day)
+    today, settings = submission.received_at.astimezone(BERLIN).date(), ctx.settings
     match = match_submission(
         session, submission, read, today=today,
         max_daily_consumption=settings.max_daily_consumption,

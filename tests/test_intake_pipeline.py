@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import mailbox
 import struct
 import zlib
@@ -24,6 +25,7 @@ from intake.ledger import fetch_new
 from intake.maildir import MaildirSource
 from intake.pipeline import process_one
 from intake.samples import customer_mail, meter_photo, seed_meter
+from tests.conftest import FrozenClock
 from tests.test_intake_mime import DSN
 
 CUSTOMER = "erika@example.de"
@@ -205,3 +207,23 @@ def test_missing_tool_releases_the_claim(seeded: AppContext, tmp_path: Path) -> 
         run_one(seeded, customer_mail(sender=CUSTOMER, photos=[("z.jpg", JPEG)]), missing)
     [row] = all_of(seeded, InboundMessage)
     assert (row.status, row.attempts) == ("new", 0)
+
+
+def test_reading_is_dated_by_the_berlin_day_the_mail_arrived(
+    seeded: AppContext, clock: FrozenClock
+) -> None:
+    """Received 23:50 Berlin, processed after midnight (or retried later): the reading keeps the
+    day the customer sent it, as a clerk's booking of the same mail would (matching.review)."""
+    clock.now = dt.datetime(2026, 11, 20, 22, 50, tzinfo=dt.UTC)
+    path = seeded.settings.effective_maildir
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mailbox.Maildir(path, create=True).add(customer_mail(sender=CUSTOMER, photos=[("z.jpg", JPEG)]))
+    fetch_new(seeded, MaildirSource(path))
+    clock.advance(minutes=30)  # 00:20 in Berlin, 21 November
+    claim = claim_next(seeded)
+    assert claim is not None
+    assert process_one(seeded, claim, reader=good_read) == "accepted"
+    [reading] = all_of(seeded, Reading)
+    assert reading.read_on == dt.date(2026, 11, 20)
+    [mail] = all_of(seeded, Outbox)
+    assert "20.11.2026" in mail.body_text and "21.11.2026" not in mail.body_text
