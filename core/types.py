@@ -45,6 +45,7 @@ class Submission:
     is_auto_reply: bool = False
     is_bounce: bool = False
     bounced_recipients: tuple[str, ...] = ()
+    bounce_references: tuple[str, ...] = ()  # Message-IDs of our mails the bounce quotes
     rejected_parts: tuple[str, ...] = ()  # attachments we refused, with why (for clerks)
 
 

@@ -64,3 +64,32 @@ def _failed_recipient(block: Message) -> str | None:
     raw = str(block.get("Final-Recipient", "") or block.get("Original-Recipient", "") or "")
     address = raw.split(";", 1)[-1].strip().strip("<>")
     return valid_address(address)
+
+
+_MESSAGE_ID = re.compile(r"<[^<>@\s]{1,250}@[^<>\s]{1,250}>")
+MAX_REFERENCES = 20
+
+
+def bounce_references(msg: EmailMessage) -> tuple[str, ...]:
+    """Message-IDs the bounce points at: its own In-Reply-To/References and the quoted headers."""
+    found: list[str] = []
+    texts = [header(msg, "In-Reply-To"), header(msg, "References")]
+    for part in msg.walk():
+        kind = part.get_content_type()
+        if kind == "text/rfc822-headers":
+            texts.append(_quoted_message_id(str(part.get_payload(decode=False) or "")))
+        elif kind == "message/rfc822":
+            quoted = part.get_payload()
+            inner = quoted[0] if isinstance(quoted, list) and quoted else None
+            if isinstance(inner, Message):
+                texts.append(str(inner.get("Message-ID", "") or ""))
+    for text in texts:
+        for mid in _MESSAGE_ID.findall(text or ""):
+            if mid not in found:
+                found.append(mid)
+    return tuple(found[:MAX_REFERENCES])
+
+
+def _quoted_message_id(headers: str) -> str:
+    match = re.search(r"^Message-ID:\s*(.+)$", headers, re.IGNORECASE | re.MULTILINE)
+    return match.group(1) if match else ""

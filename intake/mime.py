@@ -14,7 +14,7 @@ from email import policy
 from email.message import EmailMessage, Message
 
 from core.types import ImageAttachment, Submission
-from intake.autoreply import bounced_recipients, is_auto_reply, is_bounce
+from intake.autoreply import bounce_references, bounced_recipients, is_auto_reply, is_bounce
 from intake.headers import clean, header, sender_of
 from intake.hints import extract_hints
 from intake.html_text import html_to_text
@@ -198,6 +198,7 @@ def parse_message(
         is_auto_reply=bounce or is_auto_reply(msg, subject=subject),
         is_bounce=bounce,
         bounced_recipients=bounced_recipients(msg) if bounce else (),
+        bounce_references=bounce_references(msg) if bounce else (),
         rejected_parts=tuple(parts.rejected),
     )
 

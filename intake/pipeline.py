@@ -109,7 +109,10 @@ def ignore_mail(ctx: AppContext, claim: Claim, submission: Submission) -> str:
     with transaction(ctx.sessions) as session:
         row = lock_claimed(session, claim)
         if submission.is_bounce:
-            record_bounce(session, submission.bounced_recipients, now=ctx.clock())
+            record_bounce(
+                session, submission.bounced_recipients,
+                references=submission.bounce_references, now=ctx.clock(),
+            )  # fmt: skip
         finish(row, status="ignored", folder=PROCESSED, error=_loop_note(submission))
     log.info("Mail ignoriert: %s", _loop_note(submission))
     return "ignored"

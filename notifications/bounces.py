@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.models import Customer, Outbox
@@ -16,13 +16,17 @@ log = logging.getLogger(__name__)
 BOUNCE_ERROR = "Adresse unzustellbar (Bounce gemeldet)"
 
 
-def record_bounce(session: Session, addresses: Iterable[str], *, now: dt.datetime) -> int:
+def record_bounce(
+    session: Session, addresses: Iterable[str], *, references: Iterable[str], now: dt.datetime
+) -> int:
     """Mark customers with one of `addresses` (case-insensitive) as bounced; return how many.
 
+    Anyone can send a mail that looks like a bounce, so an address counts only when the bounce
+    quotes the Message-ID (`references`) of a mail we sent to that very address.
     Customers already marked keep their first bounce time. Mails still pending for these
     addresses are set to `failed`: they would only bounce again. Runs in the caller's transaction.
     """
-    wanted = sorted({a.strip().lower() for a in addresses if a and a.strip()})
+    wanted = _confirmed(session, addresses, references)
     if not wanted:
         return 0
     marked = session.execute(
@@ -43,3 +47,21 @@ def record_bounce(session: Session, addresses: Iterable[str], *, now: dt.datetim
         log.info("bounce for %s: %d customers marked, %d pending mails cancelled",
                  ", ".join(wanted), len(marked), len(cancelled))  # fmt: skip
     return len(marked)
+
+
+def _confirmed(session: Session, addresses: Iterable[str], references: Iterable[str]) -> list[str]:
+    """The bounced addresses to which one of the referenced mails was really sent by us."""
+    claimed = {a.strip().lower() for a in addresses if a and a.strip()}
+    ids = {r.strip() for r in references if r and r.strip()}
+    if not claimed or not ids:
+        return []
+    sent_to = session.scalars(
+        select(func.lower(Outbox.recipient)).where(
+            Outbox.message_id.in_(ids), func.lower(Outbox.recipient).in_(claimed)
+        )
+    )
+    confirmed = sorted(set(sent_to))
+    if len(confirmed) < len(claimed):
+        log.warning("bounce for %s not matched to a mail we sent; ignored",
+                    ", ".join(sorted(claimed - set(confirmed))))  # fmt: skip
+    return confirmed

@@ -241,3 +241,14 @@ def test_content_digest_ignores_transport_headers() -> None:
     assert a.message_id == "<abc@example.de>" and a.sender == "erika@example.de"
     other = parse_message(_mail("Stand 4712").as_bytes(), ledger_id=None, received_at=NOW)
     assert content_digest(other) != a.content_digest
+
+
+def test_bounce_references_come_from_quoted_headers_and_in_reply_to() -> None:
+    quoting = DSN.replace(
+        b"Subject: Ihr Zaehlerstand", b"Message-ID: <r1@stadtwerke.example>\nSubject: Ihr Z"
+    ).replace(b"Content-Type: multipart/report", b"In-Reply-To: <r0@stadtwerke.example>\n"
+              b"Content-Type: multipart/report")  # fmt: skip
+    sub = parse_message(quoting, ledger_id=1, received_at=NOW)
+    assert set(sub.bounce_references) == {"<r0@stadtwerke.example>", "<r1@stadtwerke.example>"}
+    plain = parse_message(DSN, ledger_id=1, received_at=NOW)
+    assert plain.bounce_references == ()

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from core.blobstore import BlobStore
 from core.context import AppContext
+from core.db import transaction
 from core.errors import ToolMissingError
 from core.logging_setup import current_mail
 from core.models import Customer, InboundMessage, OcrResult, Outbox, Photo, Reading, ReviewTask
@@ -132,10 +133,21 @@ def test_auto_reply_and_bounce_are_ignored_without_reply(seeded: AppContext) -> 
         extra_headers=[("Auto-Submitted", "auto-replied")],
     )
     assert run_one(seeded, auto).status == "ignored"
-    bounce = DSN.replace(b"kunde@example.de", CUSTOMER.encode())
-    row = run_one(seeded, bounce)
+    forged = DSN.replace(b"kunde@example.de", CUSTOMER.encode())
+    row = run_one(seeded, forged)
     assert (row.status, row.target_folder) == ("ignored", "Processed")
     assert all_of(seeded, Outbox) == [] and all_of(seeded, Photo) == []
+    [customer] = all_of(seeded, Customer)
+    assert customer.email_bounced_at is None, "a bounce quoting no mail of ours is not believed"
+
+    with transaction(seeded.sessions) as session:
+        session.add(Outbox(kind="confirmation", recipient=CUSTOMER, subject="s", body_text="b",
+                           idempotency_key="confirmation:99", status="sent",
+                           message_id="<reply-1@stadtwerke.example>"))  # fmt: skip
+    quoting = forged.replace(
+        b"Subject: Ihr Zaehlerstand", b"Message-ID: <reply-1@stadtwerke.example>\nSubject: Ihr Z"
+    )
+    assert run_one(seeded, quoting).status == "ignored"
     [customer] = all_of(seeded, Customer)
     assert customer.email_bounced_at is not None
 

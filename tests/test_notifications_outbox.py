@@ -140,14 +140,24 @@ def test_record_bounce_marks_customers_and_cancels_pending_mail(
     _enqueue(ctx, key="k1", recipient="a@example.org")
     _enqueue(ctx, key="k2", recipient="b@example.org")
     with transaction(ctx.sessions) as session:
-        marked = record_bounce(session, [" A@EXAMPLE.ORG ", "unknown@example.org"], now=clock.now)
+        sent = Outbox(kind="reminder", recipient="a@example.org", subject="s", body_text="b",
+                      idempotency_key="k0", status="sent", message_id="<k0@ours>")  # fmt: skip
+        session.add(sent)
+    refs = ["<k0@ours>"]
     with transaction(ctx.sessions) as session:
-        again = record_bounce(session, ["a@example.org"], now=clock.now + dt.timedelta(days=1))
-    assert (marked, again) == (1, 0)
+        forged = record_bounce(session, ["b@example.org"], references=refs, now=clock.now)
+        marked = record_bounce(
+            session, [" A@EXAMPLE.ORG ", "unknown@example.org"], references=refs, now=clock.now
+        )
+    with transaction(ctx.sessions) as session:
+        again = record_bounce(
+            session, ["a@example.org"], references=refs, now=clock.now + dt.timedelta(days=1)
+        )
+    assert (forged, marked, again) == (0, 1, 0)
     with ctx.sessions() as session:
         bounced = dict(session.execute(select(Customer.email, Customer.email_bounced_at)).all())
     assert bounced == {"a@example.org": clock.now, "b@example.org": None}
-    statuses = {row.recipient: (row.status, row.last_error) for row in _rows(ctx)}
+    statuses = {row.recipient: (row.status, row.last_error) for row in _rows(ctx)[:2]}
     assert statuses == {
         "a@example.org": ("failed", BOUNCE_ERROR),
         "b@example.org": ("pending", None),
