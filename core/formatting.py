@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 UNIT_LABELS = {"m3": "m³", "kWh": "kWh"}
@@ -36,6 +37,8 @@ def format_datetime(value: dt.datetime, *, lang: str = "de") -> str:
 def parse_german_decimal(text: str) -> Decimal:
     """'12.345,6' -> 12345.6; '12345,6' -> 12345.6; '12345.6' (one dot, ≠3 decimals) -> 12345.6."""
     cleaned = text.strip().replace(" ", "").replace("\u00a0", "")
+    if not re.fullmatch(r"[0-9.,]*[0-9][0-9.,]*", cleaned):  # no signs, exponents, NaN
+        raise ValueError(f"keine Zahl: {text!r}")
     if "," in cleaned:
         cleaned = cleaned.replace(".", "").replace(",", ".")
     elif cleaned.count(".") > 1 or (cleaned.count(".") == 1 and len(cleaned.split(".")[1]) == 3):

@@ -42,9 +42,10 @@ def test_parse_german_decimal(text: str, expected: str) -> None:
     assert parse_german_decimal(text) == Decimal(expected)
 
 
-def test_parse_rejects_garbage() -> None:
+@pytest.mark.parametrize("text", ["zwölf", "1e5", "-12", "NaN", "Infinity", "", "1,2e3"])
+def test_parse_rejects_garbage(text: str) -> None:
     with pytest.raises(ValueError, match="keine Zahl"):
-        parse_german_decimal("zwölf")
+        parse_german_decimal(text)
 
 
 def test_dates() -> None:
