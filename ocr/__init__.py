@@ -1,0 +1,57 @@
+"""OCR of meter photos: image in, `MeterRead` out (no database, no mail).
+
+    from ocr import read_meter
+    result = read_meter(Path("photo.jpg"), integer_digits=5)
+
+`read_meter` never raises for bad input (corrupt, empty, huge, tiny images, Tesseract failures):
+the result then has `reading=None` and a machine `reason`. It raises `ToolMissingError` only when
+Tesseract or its language data is missing (an installation problem, not a photo problem).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from core.settings import Settings
+from core.types import DigitRead, MeterRead
+from ocr.reader import OcrEngine
+
+__all__ = ["DigitRead", "MeterRead", "OcrEngine", "default_engine", "read_meter"]
+
+_engines: dict[tuple[object, ...], OcrEngine] = {}
+_lock = threading.Lock()
+
+
+def default_engine(settings: Settings | None = None) -> OcrEngine:
+    """One engine per distinct OCR configuration, built on first use (the model loads once)."""
+    settings = settings or Settings()
+    key = (
+        settings.tesseract_cmd,
+        settings.tesseract_timeout_seconds,
+        settings.max_image_pixels,
+        settings.auto_accept_min_confidence,
+    )
+    with _lock:
+        if key not in _engines:
+            _engines[key] = OcrEngine(settings)
+        return _engines[key]
+
+
+def read_meter(
+    image: bytes | Path | np.ndarray,
+    *,
+    integer_digits: int | None = None,
+    settings: Settings | None = None,
+    engine: OcrEngine | None = None,
+    meter_number: bool = True,
+) -> MeterRead:
+    """Read the counter of one meter photo; `integer_digits` (master data) helps pick drums.
+
+    `meter_number=False` skips reading the serial number from the plate (saves the Tesseract
+    call when the meter is already known); `engine` is a seam for tests and workers.
+    """
+    engine = engine or default_engine(settings)
+    return engine.read(image, integer_digits=integer_digits, meter_number=meter_number)

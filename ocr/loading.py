@@ -1,7 +1,8 @@
-"""Image loading: bytes / path / array in, upright BGR array out, or an `ImageError` with a reason code.
+"""Image loading: bytes / path / array in, upright BGR array out, or an `ImageError` with a reason.
 
-Pillow decodes (JPEG, PNG, WebP, HEIC through pillow-heif, ...), applies the EXIF orientation and is told
-the pixel limit before it decodes anything, so a decompression bomb is refused from its header.
+Pillow decodes (JPEG, PNG, WebP, HEIC through pillow-heif, ...) and applies the EXIF orientation.
+The pixel limit is checked from the header before anything is decoded, so a decompression bomb is
+refused cheaply.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def _decode(data: bytes, max_pixels: int) -> np.ndarray:
 
 
 def load_image(image: ImageInput, *, max_pixels: int) -> np.ndarray:
-    """Return an upright BGR uint8 image; raise `ImageError` (with `.reason`) when that is impossible."""
+    """Return an upright BGR uint8 image; raise `ImageError` (with `.reason`) if impossible."""
     if isinstance(image, np.ndarray):
         return _from_array(image, max_pixels)
     if isinstance(image, Path):

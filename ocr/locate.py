@@ -9,12 +9,22 @@ the linked groups ("rows") that fit a straight line, best first. Nothing here is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 WORK_SIDE = 1000  # photos are analysed at this long side
+LINK_MAX_DIST = 2.2  # neighbours at most this many digit heights apart
+LINK_MAX_RATIO = 1.6  # and at most this different in height
+LINK_MAX_ANGLE = 14.0  # degrees off the line across their axis
+THRESH_C = 8  # local threshold offset (gray levels)
+SAME_POLARITY = True
+COARSE = 0.4  # scale of the second pass for large / segmented digits
+CLOSE_KERNELS = (  # gaps closed in that pass (7-segment digits)
+    np.ones((7, 3), np.uint8),
+    cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)),
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,8 @@ class Row:
     height: float
     pitch: float
     residual: float
+    point: float | None = None  # position of a 7-segment decimal point along the row, if seen
+    lcd: bool = False  # found as a display panel (no red drums there)
 
     @property
     def positions(self) -> list[float]:
@@ -45,53 +57,105 @@ class Row:
         return [(b.cx - ox) * ux + (b.cy - oy) * uy for b in self.blobs]
 
 
+def _measure(mask: np.ndarray, x: int, y: int, theta: float, polarity: int) -> Blob:
+    """Extent of a component along its axis and across it, and the centre of that box."""
+    ys, xs = np.nonzero(mask)
+    c, s = math.cos(theta), math.sin(theta)
+    along = xs * c + ys * s
+    across = -xs * s + ys * c
+    a0, a1 = float(along.min()), float(along.max())
+    b0, b1 = float(across.min()), float(across.max())
+    am, bm = (a0 + a1) / 2, (b0 + b1) / 2
+    cx, cy = am * c - bm * s, am * s + bm * c
+    return Blob(x + cx, y + cy, a1 - a0 + 1, b1 - b0 + 1, theta, polarity)
+
+
 def _blobs(binary: np.ndarray, polarity: int, min_h: float, max_h: float) -> list[Blob]:
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    ws, hs, area = stats[:, 2], stats[:, 3], stats[:, 4]
+    big, small = np.maximum(ws, hs), np.minimum(ws, hs)
+    solid = (area > 0.8 * ws * hs) & (small > 0.6 * big)  # solid squares: not a digit
+    keep = (big >= min_h) & (big <= max_h * 1.2) & (area >= min_h * min_h * 0.08) & ~solid
+    keep[0] = False  # background
     found = []
-    for i in range(1, count):
-        x, y, w, h, area = (int(v) for v in stats[i])
-        if max(w, h) < min_h or max(w, h) > max_h * 1.2 or area < min_h * min_h * 0.08:
-            continue
-        if area > 0.8 * w * h and min(w, h) > 0.6 * max(w, h):  # solid squares: not a digit
-            continue
+    for i in np.nonzero(keep)[0].tolist():
+        x, y, w, h = (int(v) for v in stats[i, :4])
         mask = (labels[y : y + h, x : x + w] == i).astype(np.uint8)
         m = cv2.moments(mask, binaryImage=True)
         if m["m00"] == 0:
             continue
         mu20, mu02, mu11 = m["mu20"] / m["m00"], m["mu02"] / m["m00"], m["mu11"] / m["m00"]
-        common = math.sqrt(max(0.0, ((mu20 - mu02) / 2) ** 2 + mu11 * mu11))
-        lam1 = (mu20 + mu02) / 2 + common
-        lam2 = max(1e-6, (mu20 + mu02) / 2 - common)
-        length, width = 4 * math.sqrt(lam1), 4 * math.sqrt(lam2)
-        if not (min_h <= length <= max_h) or not (1.15 <= length / width <= 6.0):
-            continue
         theta = 0.5 * math.atan2(2 * mu11, mu20 - mu02) % math.pi
-        found.append(Blob(x + m["m10"] / m["m00"], y + m["m01"] / m["m00"], length, width, theta, polarity))
+        blob = _measure(mask, x, y, theta, polarity)
+        common = math.sqrt(max(0.0, ((mu20 - mu02) / 2) ** 2 + mu11 * mu11))
+        spread_long = 4 * math.sqrt((mu20 + mu02) / 2 + common)
+        spread_short = 4 * math.sqrt(max(1e-6, (mu20 + mu02) / 2 - common))
+        # hollow 7-segment digits: the extent is right; digits touching a frame: the moments are
+        blob = replace(
+            blob, length=min(blob.length, spread_long), width=min(blob.width, spread_short)
+        )
+        if min_h <= blob.length <= max_h and 1.15 <= blob.length / blob.width <= 6.0:
+            found.append(blob)
     return found
 
 
+def _scaled(blob: Blob, factor: float) -> Blob:
+    return Blob(
+        blob.cx * factor,
+        blob.cy * factor,
+        blob.length * factor,
+        blob.width * factor,
+        blob.theta,
+        blob.polarity,
+    )
+
+
+def _strokes(small: np.ndarray, polarity: int) -> np.ndarray:
+    """Thin strokes (dark or bright) against their surroundings, thresholded by local contrast."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
+    op = cv2.MORPH_TOPHAT if polarity else cv2.MORPH_BLACKHAT
+    hat = cv2.morphologyEx(small, op, kernel)
+    local = cv2.blur(cv2.dilate(hat, np.ones((41, 41), np.uint8)), (41, 41))
+    return ((hat > 0.4 * local) & (hat > 6)).astype(np.uint8) * 255
+
+
 def find_blobs(gray: np.ndarray) -> list[Blob]:
-    """Digit-like components of both polarities in a gray image (already at working size)."""
+    """Digit-like components of both polarities in a gray image (already at working size).
+
+    A second pass at 40 % scale on stroke contrast, with small gaps closed, finds large digits
+    and 7-segment digits whose segments do not touch, also on a darker display panel.
+    """
     side = max(gray.shape)
-    min_h, max_h = side * 0.012, side * 0.2
+    small = cv2.resize(gray, None, fx=COARSE, fy=COARSE, interpolation=cv2.INTER_AREA)
     blobs: list[Blob] = []
-    for block in (25, 61):
-        for polarity, mode in ((1, cv2.THRESH_BINARY), (0, cv2.THRESH_BINARY_INV)):
-            c = -12 if polarity else 12
+    for polarity, mode in ((1, cv2.THRESH_BINARY), (0, cv2.THRESH_BINARY_INV)):
+        c = -THRESH_C if polarity else THRESH_C
+        for block in (25, 61):
             binary = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, block, c)
-            blobs += _blobs(binary, polarity, min_h, max_h)
+            blobs += _blobs(binary, polarity, side * 0.012, side * 0.2)
+        strokes = _strokes(small, polarity)
+        for kernel in CLOSE_KERNELS:
+            closed = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, kernel)
+            found = _blobs(closed, polarity, side * COARSE * 0.05, side * COARSE * 0.4)
+            blobs += [_scaled(b, 1 / COARSE) for b in found]
     return _dedupe(blobs)
 
 
 def _dedupe(blobs: list[Blob]) -> list[Blob]:
-    kept: list[Blob] = []
-    for b in sorted(blobs, key=lambda b: -b.length):
-        if not any(
-            k.polarity == b.polarity and math.hypot(k.cx - b.cx, k.cy - b.cy) < 0.3 * k.length
-            for k in kept
-        ):
-            kept.append(b)
-    return kept
+    """One blob per digit and polarity: the passes find the same digit several times."""
+    if not blobs:
+        return []
+    order = sorted(blobs, key=lambda b: -b.length)
+    cx, cy, ln, pol = (
+        np.array([getattr(b, f) for b in order]) for f in ("cx", "cy", "length", "polarity")
+    )
+    dist = np.hypot(cx[:, None] - cx[None, :], cy[:, None] - cy[None, :])
+    covers = (pol[:, None] == pol[None, :]) & (ln[:, None] < 1.3 * ln[None, :])
+    covers &= dist < 0.3 * ln[:, None]  # covers[i, j]: the longer blob i stands for blob j
+    keep = np.ones(len(order), bool)
+    for j in range(1, len(order)):
+        keep[j] = not (covers[:j, j] & keep[:j]).any()
+    return [b for b, k in zip(order, keep, strict=True) if k]
 
 
 def _axis_gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -101,27 +165,28 @@ def _axis_gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _links(blobs: list[Blob]) -> list[tuple[int, int]]:
-    cx = np.array([b.cx for b in blobs])
-    cy = np.array([b.cy for b in blobs])
-    ln = np.array([b.length for b in blobs])
-    th = np.array([b.theta for b in blobs])
-    pol = np.array([b.polarity for b in blobs])
-    dx, dy = cx[None, :] - cx[:, None], cy[None, :] - cy[:, None]
-    dist = np.hypot(dx, dy)
-    mean_len = (ln[:, None] + ln[None, :]) / 2
-    ratio = np.maximum(ln[:, None], ln[None, :]) / np.minimum(ln[:, None], ln[None, :])
-    link_angle = np.arctan2(dy, dx) % math.pi
-    across = _axis_gap(link_angle, (th[:, None] + math.pi / 2) % math.pi)
-    ok = (
-        (dist > 0.35 * mean_len)
-        & (dist < 1.6 * mean_len)
-        & (ratio < 1.35)
-        & (_axis_gap(th[:, None], th[None, :]) < math.radians(18))
-        & (across < math.radians(14))
-        & (pol[:, None] == pol[None, :])
+    """Pairs of blobs that could be neighbouring digits of one row."""
+    cx, cy, ln, wd, th, pol = (
+        np.array([getattr(b, f) for b in blobs])
+        for f in ("cx", "cy", "length", "width", "theta", "polarity")
     )
-    ii, jj = np.nonzero(np.triu(ok, 1))
-    return list(zip(ii.tolist(), jj.tolist(), strict=True))
+    dist = np.hypot(cx[None, :] - cx[:, None], cy[None, :] - cy[:, None])
+    mean_len = (ln[:, None] + ln[None, :]) / 2
+    near = (dist > 0.35 * mean_len) & (dist < LINK_MAX_DIST * mean_len)
+    ii, jj = np.nonzero(np.triu(near, 1))  # the rest only for the few pairs that are near
+    ratio = np.maximum(ln[ii], ln[jj]) / np.minimum(ln[ii], ln[jj])
+    # the axis of a roundish blob (0, 3, 8) is unreliable: allow more angle there
+    tol = np.where(ln / wd > 1.6, 1.0, 2.5)
+    pair_tol = np.maximum(tol[ii], tol[jj])
+    link_angle = np.arctan2(cy[jj] - cy[ii], cx[jj] - cx[ii]) % math.pi
+    across = _axis_gap(link_angle, (th[ii] + math.pi / 2) % math.pi)
+    ok = (
+        (ratio < LINK_MAX_RATIO)
+        & (_axis_gap(th[ii], th[jj]) < math.radians(18) * pair_tol)
+        & (across < math.radians(LINK_MAX_ANGLE) * pair_tol)
+        & ((pol[ii] == pol[jj]) | (not SAME_POLARITY))
+    )
+    return list(zip(ii[ok].tolist(), jj[ok].tolist(), strict=True))
 
 
 def _groups(n: int, links: list[tuple[int, int]]) -> list[list[int]]:
@@ -141,6 +206,33 @@ def _groups(n: int, links: list[tuple[int, int]]) -> list[list[int]]:
     return [g for g in groups.values() if len(g) >= 3]
 
 
+def _straight(blobs: list[Blob], group: list[int], links: list[tuple[int, int]]) -> list[list[int]]:
+    """Split a linked group into straight lines: best-supported line first, then the rest."""
+    centres = np.array([(blobs[i].cx, blobs[i].cy) for i in group])
+    lengths = np.array([blobs[i].length for i in group])
+    index = {b: k for k, b in enumerate(group)}
+    pairs = [(index[i], index[j]) for i, j in links if i in index and j in index]
+    free = np.ones(len(group), bool)
+    lines = []
+    while free.sum() >= 3:
+        best: np.ndarray | None = None
+        for a, b in pairs:
+            if not (free[a] and free[b]):
+                continue
+            d = centres[b] - centres[a]
+            normal = np.array([-d[1], d[0]]) / (np.hypot(*d) + 1e-9)
+            h = (lengths[a] + lengths[b]) / 2
+            off = np.abs((centres - centres[a]) @ normal)
+            ok = free & (off < 0.3 * h) & (lengths < 1.6 * h) & (lengths > h / 1.6)
+            if best is None or ok.sum() > best.sum():
+                best = ok
+        if best is None or best.sum() < 3:
+            break
+        lines.append([group[k] for k in np.nonzero(best)[0]])
+        free &= ~best
+    return lines
+
+
 def _row(blobs: list[Blob]) -> Row | None:
     pts = np.array([(b.cx, b.cy) for b in blobs], np.float64)
     centre = pts.mean(axis=0)
@@ -149,18 +241,23 @@ def _row(blobs: list[Blob]) -> Row | None:
     if ux < 0 or (abs(ux) < 1e-9 and uy < 0):
         ux, uy = -ux, -uy
     proj = (pts - centre) @ np.array([ux, uy])
-    normal = (pts - centre) @ np.array([-uy, ux])
     height = float(np.median([b.length for b in blobs]))
-    order = np.argsort(proj)
-    steps = np.diff(proj[order])
-    if len(steps) == 0 or steps.min() <= 0.2 * height:
+    kept: list[int] = []
+    for i in np.argsort(proj).tolist():  # one blob per position (digit and its drum window)
+        if kept and proj[i] - proj[kept[-1]] < 0.3 * height:
+            if abs(blobs[i].length - height) < abs(blobs[kept[-1]].length - height):
+                kept[-1] = i
+            continue
+        kept.append(i)
+    if len(kept) < 3:
         return None
+    normal = (pts[kept] - centre) @ np.array([-uy, ux])
     return Row(
-        blobs=tuple(blobs[i] for i in order),
+        blobs=tuple(blobs[i] for i in kept),
         origin=(float(centre[0]), float(centre[1])),
         direction=(float(ux), float(uy)),
         height=height,
-        pitch=float(np.median(steps)),
+        pitch=float(np.median(np.diff(proj[kept]))),
         residual=float(np.abs(normal).max() / height),
     )
 
@@ -168,10 +265,12 @@ def _row(blobs: list[Blob]) -> Row | None:
 def find_rows(gray: np.ndarray) -> list[Row]:
     """Rows of at least three digit-like blobs, largest and straightest first."""
     blobs = find_blobs(gray)
+    links = _links(blobs)
     rows = []
-    for group in _groups(len(blobs), _links(blobs)):
-        row = _row([blobs[i] for i in group])
-        if row is not None and row.residual < 0.45:
-            rows.append(row)
+    for group in _groups(len(blobs), links):
+        for line in _straight(blobs, group, links):
+            row = _row([blobs[i] for i in line])
+            if row is not None:
+                rows.append(row)
     rows.sort(key=lambda r: (-len(r.blobs), r.residual))
     return rows

@@ -1,10 +1,11 @@
 """Synthetic meter photos with known values, for tests, the demo and training data.
 
-`render_drum_meter` draws a water/gas-style meter: a round body, a white dial with printed text and the
-serial number, and a counter window with black integer drums (white digits) and red decimal drums.
-`render_lcd_meter` draws a digital meter with a 7-segment display. Both then "photograph" the meter:
-background, rotation, perspective, glare, blur and sensor noise. `render_unreadable` gives a photo of a
-wall. All functions return BGR `uint8` arrays; `encode_jpeg` turns one into mail-attachment bytes.
+`render_drum_meter` draws a water/gas-style meter: a round body, a white dial with printed text
+and the serial number, and a counter window with black integer drums (white digits) and red
+decimal drums. `render_lcd_meter` draws a digital meter with a 7-segment display. Both then
+"photograph" the meter: background, rotation, perspective, glare, blur and sensor noise.
+`render_unreadable` gives a photo of a wall. All functions return BGR `uint8` arrays;
+`encode_jpeg` turns one into mail-attachment bytes.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def _background(rng: np.random.Generator, size: int = CANVAS) -> Image:
 
 
 def _drum_cell(ch: str, w: int, h: int, *, red: bool, roll: float = 0.0) -> Image:
-    """One drum: a white digit on black (or red); `roll` in [0, 1) shows the next digit coming in."""
+    """One drum: white digit on black (or red); `roll` in [0, 1) shows the next digit coming."""
     bg = (40, 40, 200) if red else (25, 25, 25)
     strip = np.zeros((2 * h, w, 3), np.uint8)
     strip[:] = bg
@@ -76,7 +77,7 @@ def _drum_cell(ch: str, w: int, h: int, *, red: bool, roll: float = 0.0) -> Imag
         (tw, th), _ = cv2.getTextSize(c, DIGIT_FONT, scale, max(1, int(scale * 2)))
         org = ((w - tw) // 2, i * h + (h + th) // 2)
         cv2.putText(strip, c, org, DIGIT_FONT, scale, (235, 235, 235), max(1, int(scale * 2)))
-    off = int(round(roll * h))
+    off = round(roll * h)
     cell = strip[off : off + h].copy()
     shade = np.linspace(0.55, 1.0, h // 2, dtype=np.float32)
     shade = np.concatenate([shade, shade[::-1], [0.55] * (h - 2 * (h // 2))])[:, None, None]
@@ -92,7 +93,9 @@ def _counter(reading: str, fraction: str, rolling_digit: int | None, seed: int) 
     roll = 0.3 + 0.4 * np.random.default_rng(seed).random()
     for i, (c, red) in enumerate(chars):
         x = gap + i * (w + gap)
-        win[gap : gap + h, x : x + w] = _drum_cell(c, w, h, red=red, roll=roll if i == rolling_digit else 0)
+        win[gap : gap + h, x : x + w] = _drum_cell(
+            c, w, h, red=red, roll=roll if i == rolling_digit else 0
+        )
     return win
 
 
@@ -156,14 +159,18 @@ def _seven_segment(text: str, height: int, colour: tuple[int, int, int], bg: Ima
             cv2.line(bg, p0, p1, colour, thick, cv2.LINE_AA)
 
 
-def _lcd_body(reading: str, fraction: str, rng: np.random.Generator, meter_number: str | None) -> Image:
+def _lcd_body(
+    reading: str, fraction: str, rng: np.random.Generator, meter_number: str | None
+) -> Image:
     w, h = 560, 420
     body = np.full((h, w, 3), (225, 228, 230), np.uint8)
     cv2.rectangle(body, (0, 0), (w - 1, h - 1), (120, 120, 120), 4)
-    panel = np.full((120, 420, 3), (150, 190, 175), np.uint8)
+    panel = np.full((120, 420, 3), (120, 150, 135), np.uint8)
     text = reading + ("." + fraction if fraction else "")
     ghost = np.zeros_like(panel)
-    _seven_segment("8" * len(reading) + ("." + "8" * len(fraction) if fraction else ""), 80, (1, 1, 1), ghost)
+    _seven_segment(
+        "8" * len(reading) + ("." + "8" * len(fraction) if fraction else ""), 80, (1, 1, 1), ghost
+    )
     panel = np.where(ghost > 0, panel - 12, panel).astype(np.uint8)
     _seven_segment(text, 80, (25, 35, 30), panel)
     _paste(body, panel, 70, 90)
@@ -198,14 +205,16 @@ def _warp(body: Image, angle: float, perspective: float, rng: np.random.Generato
     return (warped * wmask + bg * (1 - wmask)).astype(np.uint8)
 
 
-def _photo_effects(img: Image, *, blur: float, glare: bool, noise: float, rng: np.random.Generator) -> Image:
-    out = img.astype(np.float32)
+def _photo_effects(
+    img: Image, *, blur: float, glare: bool, noise: float, rng: np.random.Generator
+) -> Image:
+    out: np.ndarray = img.astype(np.float32)
     if glare:
-        mask = np.zeros(img.shape[:2], np.float32)
+        spot = np.zeros(img.shape[:2], np.float32)
         cx, cy = (int(v) for v in rng.integers(CANVAS // 3, 2 * CANVAS // 3, size=2))
-        cv2.ellipse(mask, (cx, cy), (110, 45), float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
-        mask = cv2.GaussianBlur(mask, (0, 0), 25)
-        out = out + mask[..., None] * 140
+        cv2.ellipse(spot, (cx, cy), (110, 45), float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
+        glow: np.ndarray = cv2.GaussianBlur(spot, (0, 0), 25)
+        out = out + glow[..., None] * 140
     if blur > 0:
         out = cv2.GaussianBlur(out, (0, 0), blur)
     if noise > 0:
@@ -277,8 +286,9 @@ def render_digit_cell(digit: int, *, kind: str = "drum", roll: float = 0.0, seed
     rng = np.random.default_rng(seed)
     if kind == "lcd":
         h = int(rng.integers(48, 72))
-        panel = np.full((h + 16, int(h * 0.8), 3), rng.integers(140, 220, size=3), np.uint8)
+        unit = h / 20.0
+        panel = np.full((h + 16, int(24 * unit), 3), rng.integers(140, 220, size=3), np.uint8)
         ink = tuple(int(c) for c in rng.integers(10, 60, size=3))
         _seven_segment(str(digit), h, ink, panel)  # type: ignore[arg-type]
-        return panel
+        return panel[:, int(5 * unit) : int(19 * unit)].copy()
     return _drum_cell(str(digit), 34, 52, red=bool(rng.random() < 0.3), roll=roll)

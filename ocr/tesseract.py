@@ -1,10 +1,10 @@
-"""The one wrapper around the `tesseract` program: arguments, timeout, stderr to the log, failures sorted.
+"""The one wrapper around the `tesseract` program: arguments, timeout, stderr to the log.
 
 Failures are sorted the way the pipeline needs them:
-- *abort*: the program or its language data is missing -> `ToolMissingError` (nothing will work until an
-  administrator installs it; raised by `probe()` and by any call that finds the program gone);
-- *degrade*: a crash, a timeout or unparsable output on one image -> `TesseractFailed` (an `OcrToolError`
-  with a machine `reason`); the photo goes to review, the worker carries on.
+- *abort*: the program or its language data is missing -> `ToolMissingError` (nothing works until
+  an administrator installs it; raised by `probe()` and by any call that finds the program gone);
+- *degrade*: a crash, a timeout or unparsable output on one image -> `TesseractFailed` (an
+  `OcrToolError` with a machine `reason`); the photo goes to review, the worker carries on.
 
 The process runner is injectable so tests can simulate timeouts, crashes and a missing program.
 """

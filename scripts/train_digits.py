@@ -1,15 +1,15 @@
 """Train the digit model shipped as `ocr/models/digits.onnx`.
 
 Data (openly licensed only, never ../shared/corpus/meter-photos):
-- ../shared/corpus/meter-digits (Apache-2.0 / MIT): drum and LCD digit crops. `label_raw` like 3.4
-  becomes a soft target 0.6 x "3" + 0.4 x "4", so the model reports rolling drums as two neighbours;
-  `NaN` crops are "no digit" (class 10).
+- ../shared/corpus/meter-digits (Apache-2.0 / MIT): drum and LCD digit crops. `label_raw` like
+  3.4 becomes a soft target 0.6 x "3" + 0.4 x "4", so the model reports rolling drums as two
+  neighbours; `NaN` crops are "no digit" (class 10).
 - synthetic cells from `ocr.synth.render_digit_cell` (drums, rolling drums, 7-segment digits);
-- "no digit" negatives: crops of synthetic meter photos away from the counter, and digit cells shifted
-  sideways by half a cell (so the reader can tell a misplaced window from a digit).
+- "no digit" negatives: crops of synthetic meter photos away from the counter, and digit cells
+  shifted sideways by half a cell (so the reader can tell a misplaced window from a digit).
 
 Needs the `train` extra (`pip install -e '.[train]'`, PyTorch CPU). Usage:
-    .venv/bin/python scripts/train_digits.py [--corpus ../shared/corpus] [--epochs 12] [--out ocr/models]
+    .venv/bin/python scripts/train_digits.py [--corpus ../shared/corpus] [--epochs 15]
 Deterministic for a given --seed (up to PyTorch's CPU kernels).
 """
 
@@ -41,7 +41,7 @@ def soft_target(label_raw: str) -> np.ndarray:
         target[NO_DIGIT] = 1.0
         return target
     value = float(label_raw) % 10
-    low = int(math.floor(value))
+    low = math.floor(value)
     frac = value - low
     target[low] += 1.0 - frac
     target[(low + 1) % 10] += frac
@@ -55,8 +55,7 @@ def load_corpus(corpus: Path, workdir: Path) -> tuple[list[np.ndarray], list[np.
     images, targets = [], []
     with (digits / "labels.csv").open(newline="") as fh:
         for row in csv.DictReader(fh):
-            path = next(workdir.rglob(row["file"]), None) if False else workdir / "digits" / row["file"]
-            img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            img = cv2.imread(str(workdir / "digits" / row["file"]), cv2.IMREAD_GRAYSCALE)
             if img is None:
                 continue
             images.append(img)
@@ -65,7 +64,9 @@ def load_corpus(corpus: Path, workdir: Path) -> tuple[list[np.ndarray], list[np.
     return images, targets
 
 
-def synthetic_cells(count: int, rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def synthetic_cells(
+    count: int, rng: np.random.Generator
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     images, targets = [], []
     for i in range(count):
         digit = int(rng.integers(0, 10))
@@ -74,7 +75,7 @@ def synthetic_cells(count: int, rng: np.random.Generator) -> tuple[list[np.ndarr
         cell = render_digit_cell(digit, kind=kind, roll=roll, seed=int(rng.integers(1 << 30)))
         images.append(cv2.cvtColor(cell, cv2.COLOR_BGR2GRAY))
         targets.append(soft_target(str(digit + roll)))
-        if i % 4 == 0:  # a window half a cell off: two half digits, not a digit
+        if i % 8 == 0:  # a window half a cell off: two half digits, not a digit
             nxt = render_digit_cell((digit + 1) % 10, kind=kind, seed=i)
             pair = np.hstack([cell, cv2.resize(nxt, (cell.shape[1], cell.shape[0]))])
             w = cell.shape[1]
@@ -84,9 +85,40 @@ def synthetic_cells(count: int, rng: np.random.Generator) -> tuple[list[np.ndarr
     return images, targets
 
 
+LETTERS = "AEFHKLMNPRTVWXYhmrtkx/%"  # nothing that looks like a digit (O, D, U, C, I, S, B, Z, G)
+FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX)
+
+
+def letter_cells(count: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Printed letters and symbols as on a meter's dial: "no digit"."""
+    cells = []
+    for _ in range(count):
+        h = int(rng.integers(36, 60))
+        w = int(h * rng.uniform(0.5, 0.75))
+        paper, ink = (230, 30) if rng.random() < 0.6 else (30, 230)
+        cell = np.full((h, w), paper + int(rng.integers(-20, 20)), np.uint8)
+        text = "".join(rng.choice(list(LETTERS), size=int(rng.integers(1, 3))))
+        scale = h / 40 * rng.uniform(0.7, 1.1)
+        font = int(rng.choice(FONTS))
+        (tw, th), _ = cv2.getTextSize(text, font, scale, 2)
+        org = (int((w - tw) / 2 + rng.normal(0, 2)), int((h + th) / 2 + rng.normal(0, 2)))
+        cv2.putText(cell, text, org, font, scale, ink, int(rng.integers(1, 4)))
+        cells.append(cell)
+    return cells
+
+
+def upside_down(images: list[np.ndarray], targets: list[np.ndarray]) -> list[np.ndarray]:
+    """Digits that change when turned by 180 degrees, turned: "no digit" (tells flipped rows)."""
+    out = []
+    for img, t in zip(images, targets, strict=True):
+        if t.max() > 0.95 and int(t.argmax()) in (2, 3, 4, 5, 7):
+            out.append(cv2.rotate(img, cv2.ROTATE_180))
+    return out
+
+
 def background_crops(count: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Digit-sized crops of synthetic photos; the counter is rarely hit at these sizes/places."""
-    crops = []
+    crops: list[np.ndarray] = []
     while len(crops) < count:
         seed = int(rng.integers(1 << 30))
         render = render_lcd_meter if rng.random() < 0.3 else render_drum_meter
@@ -100,15 +132,31 @@ def background_crops(count: int, rng: np.random.Generator) -> list[np.ndarray]:
 
 
 def augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Photo-like variation: framing as the reader cuts cells, tilt, shear, blur, low resolution."""
     h, w = img.shape
-    scale = rng.uniform(0.8, 1.15)
-    angle = rng.normal(0, 3)
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
-    m[:, 2] += (rng.normal(0, 0.04 * w), rng.normal(0, 0.05 * h))
+    scale = rng.uniform(0.75, 1.2)
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), rng.normal(0, 3), scale)
+    m[0, 1] += rng.normal(0, 0.06)  # shear: perspective and italic 7-segment digits
+    m[:, 2] += (rng.normal(0, 0.06 * w), rng.normal(0, 0.06 * h))
     out = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
     if rng.random() < 0.3:
-        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 1.5))
-    out = cv2.resize(out, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA).astype(np.float32)
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 1.8))
+    if rng.random() < 0.3:  # a small, blurry counter far from the phone
+        f = rng.uniform(0.3, 0.6)
+        small = cv2.resize(
+            out, (max(4, int(w * f)), max(6, int(h * f))), interpolation=cv2.INTER_AREA
+        )
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = np.asarray(
+        cv2.resize(out, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA), dtype=np.float32
+    )
+    if rng.random() < 0.2:  # a glare stripe or a scratch on the glass
+        x = int(rng.integers(0, INPUT_W))
+        stripe = np.zeros((INPUT_H, INPUT_W), np.float32)
+        stripe[:, max(0, x - 1) : x + 1] = rng.uniform(40, 120)
+        out = out + stripe
+    if rng.random() < 0.3:  # uneven light across the cell
+        out = out * np.linspace(rng.uniform(0.6, 1.0), 1.0, INPUT_H)[:, None]
     out = out * rng.uniform(0.6, 1.3) + rng.normal(0, 4, out.shape)
     if rng.random() < 0.5:
         out = 255 - out
@@ -118,7 +166,12 @@ def augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 class DigitNet(nn.Sequential):
     def __init__(self) -> None:
         def block(cin: int, cout: int) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
+            return [
+                nn.Conv2d(cin, cout, 3, padding=1),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
 
         super().__init__(
             *block(1, 16),
@@ -137,7 +190,9 @@ def train(images: list[np.ndarray], targets: np.ndarray, *, epochs: int, seed: i
     rng = np.random.default_rng(seed)
     net = DigitNet()
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 4e-3, total_steps=epochs * (len(images) // 256 + 1))
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, 4e-3, total_steps=epochs * (len(images) // 256 + 1)
+    )
     for epoch in range(epochs):
         order = rng.permutation(len(images))
         net.train()
@@ -151,22 +206,30 @@ def train(images: list[np.ndarray], targets: np.ndarray, *, epochs: int, seed: i
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         log.info("epoch %d loss %.4f", epoch + 1, total / len(order))
     return net.eval()
 
 
 def evaluate(net: DigitNet, images: list[np.ndarray], targets: np.ndarray) -> float:
-    x = torch.from_numpy(np.stack([normalise(cv2.resize(i, (INPUT_W, INPUT_H))) for i in images])[:, None])
+    x = torch.from_numpy(
+        np.stack([normalise(cv2.resize(i, (INPUT_W, INPUT_H))) for i in images])[:, None]
+    )
     with torch.no_grad():
         pred = net(x).argmax(dim=1).numpy()
     return float((pred == targets.argmax(axis=1)).mean())
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parents[2] / "shared/corpus")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "ocr/models")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--corpus", type=Path, default=Path(__file__).resolve().parents[2] / "shared/corpus"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parents[1] / "ocr/models"
+    )
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--synthetic", type=int, default=12000)
     parser.add_argument("--seed", type=int, default=7)
@@ -178,18 +241,30 @@ def main() -> None:
         images, targets = load_corpus(args.corpus, Path(tmp))
     syn_images, syn_targets = synthetic_cells(args.synthetic, rng)
     negatives = background_crops(args.synthetic // 4, rng)
+    negatives += letter_cells(args.synthetic // 3, rng)
+    negatives += upside_down(images, targets)[: args.synthetic // 2]
     images += syn_images + negatives
     targets += syn_targets + [soft_target("NaN")] * len(negatives)
     all_targets = np.stack(targets)
     held = rng.random(len(images)) < 0.05
     train_idx, test_idx = np.nonzero(~held)[0], np.nonzero(held)[0]
-    net = train([images[i] for i in train_idx], all_targets[train_idx], epochs=args.epochs, seed=args.seed)
-    log.info("held-out crop accuracy %.4f", evaluate(net, [images[i] for i in test_idx], all_targets[test_idx]))
+    net = train(
+        [images[i] for i in train_idx], all_targets[train_idx], epochs=args.epochs, seed=args.seed
+    )
+    log.info(
+        "held-out crop accuracy %.4f",
+        evaluate(net, [images[i] for i in test_idx], all_targets[test_idx]),
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
-        net, torch.zeros(1, 1, INPUT_H, INPUT_W), str(args.out / "digits.onnx"),
-        input_names=["x"], output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}},
-        opset_version=13, dynamo=False,
+        net,
+        (torch.zeros(1, 1, INPUT_H, INPUT_W),),
+        str(args.out / "digits.onnx"),
+        input_names=["x"],
+        output_names=["logits"],
+        dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}},
+        opset_version=13,
+        dynamo=False,
     )
     log.info("wrote %s", args.out / "digits.onnx")
 

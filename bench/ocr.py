@@ -1,0 +1,181 @@
+"""Benchmark the OCR on the dev photos in ../shared/corpus/meter-photos.
+
+    .venv/bin/python bench/ocr.py [--limit N] [--jobs J] [--group water|lcd] [--dump out.csv]
+
+Water meters (drum counters) are read with `integer_digits=5`, as master data would give it; LCD
+photos without. Label convention: `reading` in labels.csv has no leading zeros (the meter shows
+`00092` for `92`), so a reading is exact when its integer value equals the label. Digit accuracy
+compares digit by digit, right-aligned, against the label padded with zeros to the digit count.
+Each worker process uses one core (OpenCV threads = 1); seconds are per photo inside `read_meter`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing import Pool
+from pathlib import Path
+
+from tqdm import tqdm
+
+REPO = Path(__file__).resolve().parents[1]
+WATER_DIGITS = 5
+
+
+@dataclass(frozen=True)
+class Outcome:
+    file: str
+    group: str
+    label: str
+    reading: str | None
+    fraction: str | None
+    confidence: float
+    accepted: bool
+    reason: str | None
+    seconds: float
+
+    @property
+    def exact(self) -> bool:
+        return (
+            self.reading is not None
+            and self.reading.isdigit()
+            and int(self.reading) == int(self.label)
+        )
+
+    def digit_hits(self) -> tuple[int, int]:
+        n = WATER_DIGITS if self.group == "water" else len(self.label)
+        truth = self.label.zfill(n)
+        pred = (self.reading or "").rjust(len(truth), "?")[-len(truth) :]
+        return sum(a == b for a, b in zip(truth, pred, strict=True)), len(truth)
+
+
+def corpus_dir(arg: str | None) -> Path:
+    return Path(arg or os.environ.get("METER_INTAKE_CORPUS") or REPO.parent / "shared" / "corpus")
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _read(task: tuple[str, str, str, str, bool]) -> Outcome:
+    from ocr import read_meter
+
+    path, file, group, label, plate = task
+    digits = WATER_DIGITS if group == "water" else None
+    r = read_meter(Path(path), integer_digits=digits, meter_number=plate)
+    return Outcome(
+        file, group, label, r.reading, r.fraction, r.confidence, r.accepted, r.reason, r.seconds
+    )
+
+
+Task = tuple[str, str, str, str, bool]
+
+
+def _tasks(photos: Path, group: str | None, limit: int | None, plate: bool) -> list[Task]:
+    with (photos / "labels.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    tasks = []
+    for row in rows:
+        kind = "water" if row["display"] == "drum" else "lcd"
+        if group is None or group == kind:
+            tasks.append((str(photos / row["file"]), row["file"], kind, row["reading"], plate))
+    return tasks[:limit] if limit else tasks
+
+
+def _run(tasks: list[Task], jobs: int) -> Iterator[Outcome]:
+    if jobs <= 1:
+        _init_worker()
+        yield from map(_read, tasks)
+        return
+    with Pool(jobs, initializer=_init_worker) as pool:
+        yield from pool.imap(_read, tasks, chunksize=4)
+
+
+def report(outcomes: list[Outcome]) -> list[str]:
+    lines = [
+        f"{'group':<6} {'n':>4} {'exact':>7} {'digits':>7} {'coverage':>9} {'precision':>9} "
+        f"{'median s':>9}"
+    ]
+    for group in ("water", "lcd"):
+        rows = [o for o in outcomes if o.group == group]
+        if not rows:
+            continue
+        exact = sum(o.exact for o in rows) / len(rows)
+        hits = [o.digit_hits() for o in rows]
+        digits = sum(h for h, _ in hits) / sum(n for _, n in hits)
+        accepted = [o for o in rows if o.accepted]
+        coverage = len(accepted) / len(rows)
+        precision = sum(o.exact for o in accepted) / len(accepted) if accepted else float("nan")
+        median = statistics.median(o.seconds for o in rows)
+        lines.append(
+            f"{group:<6} {len(rows):>4} {exact:>7.1%} {digits:>7.1%} {coverage:>9.1%} "
+            f"{precision:>9.1%} {median:>9.3f}"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", help="corpus folder (default ../shared/corpus)")
+    parser.add_argument("--limit", type=int, help="only the first N photos (per selection)")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (one core each)")
+    parser.add_argument("--group", choices=["water", "lcd"], help="only one group")
+    parser.add_argument("--dump", type=Path, help="write per-photo results to this CSV")
+    parser.add_argument(
+        "--no-meter-number", action="store_true", help="skip the plate (Tesseract) to time the rest"
+    )
+    args = parser.parse_args(argv)
+    photos = corpus_dir(args.corpus) / "meter-photos"
+    if not (photos / "labels.csv").is_file():
+        sys.stderr.write(
+            f"corpus not found: {photos}/labels.csv (set --corpus or METER_INTAKE_CORPUS)\n"
+        )
+        return 2
+    sys.path.insert(0, str(REPO))
+    tasks = _tasks(photos, args.group, args.limit, not args.no_meter_number)
+    outcomes = list(tqdm(_run(tasks, args.jobs), total=len(tasks), unit="photo"))
+    if args.dump:
+        with args.dump.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(
+                [
+                    "file",
+                    "group",
+                    "label",
+                    "reading",
+                    "fraction",
+                    "confidence",
+                    "accepted",
+                    "reason",
+                    "seconds",
+                    "exact",
+                ]
+            )
+            for o in outcomes:
+                writer.writerow(
+                    [
+                        o.file,
+                        o.group,
+                        o.label,
+                        o.reading,
+                        o.fraction,
+                        f"{o.confidence:.4f}",
+                        int(o.accepted),
+                        o.reason,
+                        f"{o.seconds:.3f}",
+                        int(o.exact),
+                    ]
+                )
+    print("\n".join(report(outcomes)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

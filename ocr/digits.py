@@ -1,0 +1,62 @@
+"""The digit model: a small CNN (trained by scripts/train_digits.py) run through OpenCV's DNN.
+
+Input: gray digit cells; output per cell: probabilities for 0-9 and class 10 "no digit". A rolling
+drum comes out as two neighbouring digits sharing the probability.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+INPUT_H, INPUT_W = 40, 24
+NO_DIGIT = 10
+MODEL_PATH = Path(__file__).parent / "models" / "digits.onnx"
+
+
+def normalise(cell: np.ndarray) -> np.ndarray:
+    """Gray uint8 cell of INPUT_H x INPUT_W -> zero-mean, unit-contrast float32 (as in training)."""
+    x = cell.astype(np.float32)
+    return (x - x.mean()) / (x.std() + 8.0)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+class DigitModel:
+    """Loads the ONNX file once; `predict` is thread-safe (one net per thread)."""
+
+    def __init__(self, path: Path = MODEL_PATH) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._net()  # fail early if the file is missing or broken
+
+    def _net(self) -> cv2.dnn.Net:
+        net = getattr(self._local, "net", None)
+        if net is None:
+            net = cv2.dnn.readNetFromONNX(str(self.path))
+            self._local.net = net
+        return net
+
+    def predict(self, cells: list[np.ndarray]) -> np.ndarray:
+        """Probabilities (n, 11) for gray cells of any size."""
+        if not cells:
+            return np.zeros((0, NO_DIGIT + 1), np.float32)
+        batch = np.stack(
+            [
+                normalise(cv2.resize(c, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA))
+                for c in cells
+            ]
+        )[:, None]
+        net = self._net()
+        net.setInput(batch)
+        return _softmax(np.asarray(net.forward(), np.float32))

@@ -1,0 +1,121 @@
+"""Meter number candidates: barcodes / QR codes (OpenCV detectors) and the printed serial number.
+
+The serial number is a row of small printed characters near the counter. The row finder already
+found such rows; the most serial-like ones (enough characters, smaller than the counter digits,
+close to it) are cut out upright, stacked into one small image and read by one Tesseract call.
+Candidates are ranked: codes first, then printed numbers (most digits first). Tesseract failures
+here only lose the candidates; they never cost the reading.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+
+import cv2
+import numpy as np
+
+from ocr.locate import Row
+from ocr.tesseract import Tesseract, TesseractFailed
+
+log = logging.getLogger(__name__)
+
+SERIAL = re.compile(r"[A-Z0-9][A-Z0-9\-/]{4,18}[A-Z0-9]")
+MIN_DIGITS = 5
+LINE_H = 36  # pixel height of a serial line handed to Tesseract
+MAX_LINES = 3
+
+
+def _codes(gray: np.ndarray) -> list[str]:
+    found: list[str] = []
+    try:
+        ok, texts, _, _ = cv2.barcode.BarcodeDetector().detectAndDecodeWithType(gray)
+        if ok:
+            found += [t for t in texts if t]
+        half = cv2.resize(gray, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        detector = cv2.QRCodeDetector()
+        seen, _ = detector.detect(half)
+        if seen:
+            text, _, _ = detector.detectAndDecode(gray)
+            if text:
+                found.append(text)
+    except cv2.error as exc:  # odd inputs can trip the detectors; the reading does not need them
+        log.debug("code detection failed: %s", exc)
+    return found
+
+
+def serial_rows(rows: list[Row], counter: Row) -> list[Row]:
+    """Rows that may be the printed serial number: several characters, small, near the counter."""
+    cx, cy = counter.origin
+    picked = []
+    for row in rows:
+        dist = math.hypot(row.origin[0] - cx, row.origin[1] - cy)
+        if row is counter or len(row.blobs) < 5 or dist > 8 * counter.height:
+            continue
+        small = 0.15 * counter.height <= row.height <= counter.height
+        if small and dist > counter.height / 2:
+            picked.append(row)
+    picked.sort(key=lambda r: -len(r.blobs))
+    return picked[:MAX_LINES]
+
+
+def _line_image(image: np.ndarray, row: Row, reading: tuple[float, float]) -> np.ndarray:
+    """The row cut out upright (as the counter reads), dark text on light, LINE_H pixels high."""
+    ux, uy = row.direction
+    margin = max(3 * row.pitch, 5 * row.height)  # the row may hold only part of the number
+    first = row.positions[0] - margin
+    width = row.positions[-1] - row.positions[0] + 2 * margin
+    k = LINE_H / (1.8 * row.height)
+    ox, oy = row.origin
+    x0 = ox + first * ux + 0.9 * row.height * uy
+    y0 = oy + first * uy - 0.9 * row.height * ux
+    m = np.array([[ux / k, -uy / k, x0], [uy / k, ux / k, y0]], np.float32)
+    size = (max(1, int(width * k)), LINE_H)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    line = cv2.warpAffine(image, m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    gray = cv2.cvtColor(line, cv2.COLOR_BGR2GRAY)
+    if ux * reading[0] + uy * reading[1] < 0:
+        gray = cv2.rotate(gray, cv2.ROTATE_180)
+    return 255 - gray if row.blobs[0].polarity == 1 else gray
+
+
+def _stack(lines: list[np.ndarray]) -> np.ndarray:
+    width = max(line.shape[1] for line in lines) + 20
+    out = np.full((len(lines) * (LINE_H + 12) + 12, width), 255, np.uint8)
+    for i, line in enumerate(lines):
+        y = 12 + i * (LINE_H + 12)
+        out[y : y + LINE_H, 10 : 10 + line.shape[1]] = line
+    return out
+
+
+def serial_candidates(text: str, *, exclude: str = "") -> list[str]:
+    """Tokens that look like a meter number (enough digits), most digits first."""
+    tokens = SERIAL.findall(text.upper().replace(" ", "\n"))
+    keep = [t for t in tokens if sum(c.isdigit() for c in t) >= MIN_DIGITS and t != exclude]
+    return sorted(dict.fromkeys(keep), key=lambda t: -sum(c.isdigit() for c in t))
+
+
+def read_plate(
+    tesseract: Tesseract,
+    image: np.ndarray,
+    rows: list[Row],
+    counter: Row,
+    *,
+    flipped: bool = False,
+    reading: str = "",
+) -> tuple[str, ...]:
+    """Meter number candidates for the meter whose counter is `counter` (read turned if flipped)."""
+    candidates = _codes(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+    ux, uy = counter.direction
+    direction = (-ux, -uy) if flipped else (ux, uy)
+    lines = [_line_image(image, row, direction) for row in serial_rows(rows, counter)]
+    if lines:
+        try:
+            words = tesseract.words(_stack(lines), psm=6)
+        except TesseractFailed as exc:
+            log.info("meter number not read: %s", exc.reason)
+            words = []
+        text = "\n".join(w.text for w in words if w.confidence > 0.3)
+        candidates += serial_candidates(text, exclude=reading)
+    return tuple(dict.fromkeys(candidates))

@@ -1,0 +1,67 @@
+"""`meter-intake read`: one JSON line per image, in order, also for files nobody can read."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from ocr.cli import run_read
+from ocr.synth import encode_jpeg, render_drum_meter
+
+KEYS = {"file", "reading", "fraction", "confidence", "accepted", "meter_number", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("photos")
+    good = folder / "zaehler.jpg"
+    good.write_bytes(encode_jpeg(render_drum_meter("00472", "315", seed=1, meter_number="1234567")))
+    broken = folder / "kaputt.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    return {"good": good, "broken": broken, "missing": folder / "fehlt.jpg"}
+
+
+def test_json_lines_in_argument_order(photos: dict[str, Path]) -> None:
+    out = io.StringIO()
+    paths = [str(photos["missing"]), str(photos["good"]), str(photos["broken"])]
+    code = run_read(paths, integer_digits=5, as_json=True, out=out)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["file"] for r in records] == paths
+    assert all(set(r) >= KEYS for r in records)
+    missing, good, broken = records
+    assert (missing["reading"], missing["reason"]) == (None, "file_not_found")
+    assert (good["reading"], good["fraction"], good["accepted"]) == ("00472", "315", True)
+    assert "reason" not in good
+    assert (broken["reading"], broken["reason"]) == (None, "image_corrupt")
+    assert code == 1  # not every image gave a reading
+
+
+def test_exit_code_zero_when_everything_was_read(photos: dict[str, Path]) -> None:
+    out = io.StringIO()
+    assert run_read([str(photos["good"])], integer_digits=5, as_json=True, out=out) == 0
+    assert len(out.getvalue().splitlines()) == 1
+
+
+def test_table_lines_for_people(photos: dict[str, Path]) -> None:
+    out = io.StringIO()
+    run_read([str(photos["good"]), str(photos["broken"])], integer_digits=5, as_json=False, out=out)
+    good, broken = out.getvalue().splitlines()
+    assert "Stand 00472,315" in good and "akzeptiert" in good
+    assert "nicht lesbar" in broken and "image_corrupt" in broken
+
+
+def test_cli_entry_point_prints_json(
+    photos: dict[str, Path], capsys: pytest.CaptureFixture
+) -> None:
+    from core.cli import main
+
+    try:
+        code = main(["read", "--json", "--integer-digits", "5", str(photos["good"])])
+    except SystemExit as exc:  # argparse-style entry points may exit
+        code = int(exc.code or 0)
+    assert code == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["reading"] == "00472"

@@ -1,0 +1,111 @@
+"""Robust input: whatever a customer attaches, `read_meter` answers with a result, never a crash."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.errors import ImageError
+from core.settings import Settings
+from ocr import read_meter
+from ocr.loading import load_image
+from ocr.synth import encode_jpeg, render_drum_meter
+
+LIMIT = 60_000_000
+
+
+@pytest.fixture(scope="module")
+def meter() -> np.ndarray:
+    return render_drum_meter("00472", "315", seed=1, meter_number="12345678")
+
+
+def _encode(img: Image.Image, fmt: str, **kwargs: object) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+def _pil(bgr: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.ascontiguousarray(bgr[:, :, ::-1]))
+
+
+def test_exif_orientation_is_applied(meter: np.ndarray) -> None:
+    tall = meter[:, 200:700]  # 900 x 500, so a rotation shows in the shape
+    stored = _pil(tall).transpose(Image.Transpose.ROTATE_90)  # as the phone sensor stored it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    data = _encode(stored, "JPEG", exif=exif.tobytes(), quality=95)
+    upright = load_image(data, max_pixels=LIMIT)
+    assert upright.shape[:2] == tall.shape[:2]
+    assert np.abs(upright.astype(int) - tall.astype(int)).mean() < 6
+
+
+def test_heic_is_decoded(meter: np.ndarray) -> None:
+    data = _encode(_pil(meter), "HEIF")
+    assert load_image(data, max_pixels=LIMIT).shape == meter.shape
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "LA"])
+def test_gray_alpha_and_palette_images_give_bgr(meter: np.ndarray, mode: str) -> None:
+    data = _encode(_pil(meter).convert(mode), "PNG")
+    out = load_image(data, max_pixels=LIMIT)
+    assert out.shape == meter.shape and out.dtype == np.uint8
+
+
+def test_arrays_of_any_layout_are_accepted(meter: np.ndarray) -> None:
+    gray = meter.mean(axis=2)  # float64 gray
+    assert load_image(gray, max_pixels=LIMIT).shape == meter.shape
+    bgra = np.dstack([meter, np.full(meter.shape[:2], 255, np.uint8)])
+    assert load_image(bgra, max_pixels=LIMIT).shape == meter.shape
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "image_empty"),
+        (b"this is not an image at all", "image_corrupt"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "image_corrupt"),
+    ],
+)
+def test_broken_bytes_give_a_reason(data: bytes, reason: str) -> None:
+    result = read_meter(data)
+    assert (result.reading, result.reason, result.accepted) == (None, reason, False)
+
+
+def test_truncated_jpeg_is_refused(meter: np.ndarray) -> None:
+    data = encode_jpeg(meter)
+    result = read_meter(data[: len(data) // 2])
+    assert (result.reading, result.reason) == (None, "image_corrupt")
+
+
+def test_tiny_image_is_refused() -> None:
+    data = _encode(Image.new("RGB", (20, 12), "white"), "PNG")
+    assert read_meter(data).reason == "image_too_small"
+
+
+def test_decompression_bomb_is_refused_from_the_header() -> None:
+    data = _encode(Image.new("L", (12_000, 9_000)), "PNG")  # 108 Mpx, a few hundred KB
+    assert len(data) < 2_000_000
+    assert read_meter(data).reason == "image_too_large"
+
+
+def test_pixel_limit_comes_from_the_settings(meter: np.ndarray) -> None:
+    data = encode_jpeg(meter)
+    strict = Settings(max_image_pixels=500_000)
+    assert read_meter(data, settings=strict).reason == "image_too_large"
+    with pytest.raises(ImageError) as info:
+        load_image(data, max_pixels=500_000)
+    assert info.value.reason == "image_too_large"
+
+
+def test_missing_file_path_gives_a_reason(tmp_path: Path) -> None:
+    result = read_meter(tmp_path / "nope.jpg")
+    assert (result.reading, result.reason) == (None, "file_unreadable")
+
+
+def test_unsupported_array_shape_gives_a_reason() -> None:
+    assert read_meter(np.zeros((50, 50, 2), np.uint8)).reason == "image_corrupt"
