@@ -121,6 +121,42 @@ def report(outcomes: list[Outcome]) -> list[str]:
     return lines
 
 
+DUMP_COLUMNS = [
+    "file",
+    "group",
+    "label",
+    "reading",
+    "fraction",
+    "confidence",
+    "accepted",
+    "reason",
+    "seconds",
+    "exact",
+]
+
+
+def dump(outcomes: list[Outcome], path: Path) -> None:
+    """Per-photo results as CSV, for looking at the failures."""
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(DUMP_COLUMNS)
+        for o in outcomes:
+            writer.writerow(
+                [
+                    o.file,
+                    o.group,
+                    o.label,
+                    o.reading,
+                    o.fraction,
+                    f"{o.confidence:.4f}",
+                    int(o.accepted),
+                    o.reason,
+                    f"{o.seconds:.3f}",
+                    int(o.exact),
+                ]
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", help="corpus folder (default ../shared/corpus)")
@@ -142,37 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     tasks = _tasks(photos, args.group, args.limit, not args.no_meter_number)
     outcomes = list(tqdm(_run(tasks, args.jobs), total=len(tasks), unit="photo"))
     if args.dump:
-        with args.dump.open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(
-                [
-                    "file",
-                    "group",
-                    "label",
-                    "reading",
-                    "fraction",
-                    "confidence",
-                    "accepted",
-                    "reason",
-                    "seconds",
-                    "exact",
-                ]
-            )
-            for o in outcomes:
-                writer.writerow(
-                    [
-                        o.file,
-                        o.group,
-                        o.label,
-                        o.reading,
-                        o.fraction,
-                        f"{o.confidence:.4f}",
-                        int(o.accepted),
-                        o.reason,
-                        f"{o.seconds:.3f}",
-                        int(o.exact),
-                    ]
-                )
+        dump(outcomes, args.dump)
     print("\n".join(report(outcomes)))
     return 0
 
