@@ -117,7 +117,7 @@ def _photos() -> dict[str, bytes]:
         "lcd": synth.encode_jpeg(
             synth.render_lcd_meter("018342", "7", seed=11, meter_number="1ESY1160555001")
         ),
-        "unreadable": synth.encode_jpeg(synth.render_unreadable(seed=5, kind="blur")),
+        "unreadable": synth.encode_jpeg(synth.render_unreadable(seed=5, kind="wall")),
         "stranger": synth.encode_jpeg(synth.render_drum_meter("00093", "004", seed=13, angle=6)),
     }
 
@@ -151,7 +151,7 @@ def demo_mails() -> list[DemoMail]:
             "Zählerstand",
             "Foto anbei",
             photos["unreadable"],
-            "unlesbares (verwackeltes) Foto",
+            "Foto ohne erkennbaren Zähler",
         ),
         DemoMail(
             "Unbekannt <someone@elsewhere.example>",
@@ -262,6 +262,8 @@ def _quiet_logs() -> Iterator[None]:
 
 
 def _print_table(ctx: AppContext, mails: list[DemoMail]) -> None:
+    from matching.reasons import label
+
     notes = {mail.subject: mail.note for mail in mails}
     with ctx.sessions() as session:
         rows = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
@@ -270,15 +272,14 @@ def _print_table(ctx: AppContext, mails: list[DemoMail]) -> None:
     print(f"\n{'Nr':>3}  {'Absender':<30} {'Ergebnis':<12} {'Antwort':<22} Hinweis")
     print("-" * 110)
     for row in rows:
-        reasons = ", ".join(tasks.get(row.id, []))
+        reasons = ", ".join(label(code) for code in tasks.get(row.id, []))
         note = notes.get(row.subject or "", "")
         detail = f"{note}" + (f" [{reasons}]" if reasons else "")
         if row.error:
             detail += f" Fehler: {row.error[:60]}"
-        print(
-            f"{row.id:>3}  {(row.sender or '?')[:32]:<32} {row.status:<10} "
-            f"{replies.get(row.id, '-'):<16} {detail}"
-        )
+        status = STATUS_DE.get(row.status, row.status)
+        reply = REPLY_DE.get(replies.get(row.id, ""), "-")
+        print(f"{row.id:>3}  {(row.sender or '?')[:30]:<30} {status:<12} {reply:<22} {detail}")
 
 
 def run_demo(settings: Settings, *, serve_after: bool) -> int:
