@@ -1,9 +1,11 @@
-"""Rectify a found row into digit cells: one affine warp per row, then cut at digit positions.
+"""Rectify a found row into digit cells: one affine warp per row, then cut at the drum positions.
 
 The row gives the reading direction and the digit size; the warp turns any rotation into an
-upright strip whose cell height is fixed. Gaps inside the row are filled at the row's pitch, and a
-few cells beyond both ends are added so drums the blob finder missed (glare, dirt) are still
-classified.
+upright strip whose cell height is fixed. Drums sit at a fixed pitch, so the cells lie on a
+regular grid. A first guess of that grid comes from the blobs of the row; the refined grid comes
+from the digit model slid along the strip (`scan_centres`, `fit_grid`): the pitch and phase
+whose cells form the longest run of confident digits. Window frames and marks between the drums
+can fool the blobs (half the pitch, or cells half a drum off), not the model.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ import numpy as np
 from ocr.locate import Row
 
 CELL_H = 48  # rectified cell height in pixels
+CELL_ASPECT = 0.62  # widest cell, relative to its height
+SCAN_STEPS = 4  # model positions per digit height when sliding along the strip
+PITCHES = np.arange(0.55, 1.9, 0.02)  # drum pitches tried, in digit heights
+DIGIT_STRENGTH = 0.5  # a cell adds to a run when the model is surer than this that it is a digit
+PHASE_STEP = 1.5  # strip pixels between the grid phases tried
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,27 @@ class Cells:
     centres: list[float]  # x of each cell's centre in `strip`
     cell_w: int
     positions: list[float]  # each cell's position along the row (as `Row.positions`)
+
+
+@dataclass(frozen=True)
+class Strip:
+    """A row warped upright (or turned 180 degrees): CELL_H tall, the digits in the middle."""
+
+    color: np.ndarray
+    gray: np.ndarray
+    start: float  # position along the row (as `Row.positions`) of the strip's reading start
+    scale: float  # strip pixels per image pixel
+    flipped: bool
+    digit_h: float  # the row's blob height in strip pixels (a digit, or a whole drum window)
+
+    def x_of(self, position: float) -> float:
+        """Strip x of a position along the row."""
+        along = (position - self.start) * self.scale
+        return self.gray.shape[1] - along if self.flipped else along
+
+    def position_of(self, x: float) -> float:
+        along = self.gray.shape[1] - x if self.flipped else x
+        return self.start + along / self.scale
 
 
 def regular_pitch(positions: list[float], pitch: float) -> float:
@@ -53,8 +81,11 @@ def cell_positions(row: Row, *, extend: int) -> tuple[list[float], list[bool]]:
 
 
 def _redness(cell_bgr: np.ndarray) -> float:
-    """Mean excess of red over the other channels, in gray levels (red drums: high)."""
-    b, g, r = (cell_bgr[..., i].astype(np.int16) for i in range(3))
+    """Mean excess of red over the other channels in the middle of the cell, in gray levels
+    (red drums: high; a red frame between black drums stays at the cell's edges)."""
+    h, w = cell_bgr.shape[:2]
+    middle = cell_bgr[h // 4 : h - h // 4, w // 4 : w - w // 4]
+    b, g, r = (middle[..., i].astype(np.int16) for i in range(3))
     return float(np.clip(r - np.maximum(g, b), 0, None).mean())
 
 
@@ -73,17 +104,13 @@ def _digit_band(gray: np.ndarray, height_factor: float) -> int:
     return int(np.clip(best + digit_h // 2 - CELL_H // 2, 0, CELL_H))
 
 
-def cut_cells(
-    image: np.ndarray, row: Row, *, height_factor: float, extend: int = 2, flipped: bool = False
-) -> Cells:
-    """Warp the strip around `row` upright (or turned 180 degrees) and cut it into cells."""
-    positions, found = cell_positions(row, extend=extend)
+def rectify(
+    image: np.ndarray, row: Row, span: tuple[float, float], *, height_factor: float, flipped: bool
+) -> Strip:
+    """Warp the part `span` (positions along the row) of the row upright, or turned 180 degrees."""
     cell_h_img = row.height * height_factor
     k = CELL_H / cell_h_img
-    pitch = positions[1] - positions[0] if len(positions) > 1 else row.pitch
-    cell_w = max(8, round(min(pitch, 0.62 * cell_h_img) * k))
-    start = positions[0] - pitch / 2
-    width = round((positions[-1] - positions[0] + pitch) * k)
+    start, end = span
     ux, uy = row.direction
     nx, ny = -uy, ux
     ox, oy = row.origin
@@ -93,24 +120,90 @@ def cut_cells(
     tall = cv2.warpAffine(
         image,
         m,
-        (max(width, 1), 2 * CELL_H),
+        (max(round((end - start) * k), 1), 2 * CELL_H),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )
     top = _digit_band(cv2.cvtColor(tall, cv2.COLOR_BGR2GRAY), height_factor)
-    strip = tall[top : top + CELL_H]
-    row_positions = list(reversed(positions)) if flipped else list(positions)
+    color = tall[top : top + CELL_H]
     if flipped:
-        strip = cv2.rotate(strip, cv2.ROTATE_180)
-        positions = [positions[-1] + positions[0] - p for p in reversed(positions)]
-        found = list(reversed(found))
-    gray_strip = cv2.cvtColor(strip, cv2.COLOR_BGR2GRAY)
+        color = cv2.rotate(color, cv2.ROTATE_180)
+    gray = cv2.cvtColor(color, cv2.COLOR_BGR2GRAY)
+    return Strip(color, gray, start, k, flipped, CELL_H / height_factor)
+
+
+def cells_at(strip: Strip, positions: list[float], cell_w: int, found: list[bool]) -> Cells:
+    """Cells centred at `positions` along the row, in reading order of the strip."""
+    order = sorted(range(len(positions)), key=lambda i: strip.x_of(positions[i]))
     grays, reds, centres = [], [], []
-    for p in positions:
-        cx = (p - start) * k
-        centres.append(cx)
+    for i in order:
+        cx = strip.x_of(positions[i])
         x1 = round(cx - cell_w / 2)
-        x1 = min(max(0, x1), max(0, gray_strip.shape[1] - cell_w))
-        grays.append(gray_strip[:, x1 : x1 + cell_w])
-        reds.append(_redness(strip[:, x1 : x1 + cell_w]))
-    return Cells(grays, reds, found, flipped, gray_strip, centres, cell_w, row_positions)
+        x1 = min(max(0, x1), max(0, strip.gray.shape[1] - cell_w))
+        grays.append(strip.gray[:, x1 : x1 + cell_w])
+        reds.append(_redness(strip.color[:, x1 : x1 + cell_w]))
+        centres.append(cx)
+    return Cells(
+        grays,
+        reds,
+        [found[i] for i in order],
+        strip.flipped,
+        strip.gray,
+        centres,
+        cell_w,
+        [positions[i] for i in order],
+    )
+
+
+def cut_cells(
+    image: np.ndarray, row: Row, *, height_factor: float, extend: int = 2, flipped: bool = False
+) -> Cells:
+    """Cells on the grid through the row's blobs (a first guess, see `fit_grid`)."""
+    positions, found = cell_positions(row, extend=extend)
+    pitch = positions[1] - positions[0] if len(positions) > 1 else row.pitch
+    span = (positions[0] - pitch / 2, positions[-1] + pitch / 2)
+    strip = rectify(image, row, span, height_factor=height_factor, flipped=flipped)
+    cell_w = max(8, round(min(pitch, CELL_ASPECT * row.height * height_factor) * strip.scale))
+    return cells_at(strip, positions, cell_w, found)
+
+
+def scan_centres(strip: Strip) -> list[float]:
+    """Strip x of the cells the model is slid over: SCAN_STEPS per digit height."""
+    half = CELL_ASPECT * CELL_H / 2
+    return np.arange(half, strip.gray.shape[1] - half + 1e-6, strip.digit_h / SCAN_STEPS).tolist()
+
+
+def scan_cells(strip: Strip, centres: list[float]) -> list[np.ndarray]:
+    w = round(CELL_ASPECT * CELL_H)
+    return [strip.gray[:, round(x - w / 2) : round(x - w / 2) + w] for x in centres]
+
+
+def fit_grid(centres: list[float], strength: np.ndarray, digit_h: float) -> tuple[float, float]:
+    """Pitch and phase (strip x of one cell) of the grid whose cells hold the strongest run of
+    digits: per cell the model's digit strength (interpolated between scan positions) less
+    DIGIT_STRENGTH, summed over the best run of consecutive cells."""
+    xs = np.asarray(centres)
+    line = np.interp(np.arange(xs[0], xs[-1] + 1), xs, strength) - DIGIT_STRENGTH  # per pixel
+    pitch, phase = np.meshgrid(PITCHES * digit_h, np.arange(0.0, PITCHES[-1] * digit_h, PHASE_STEP))
+    pitch, phase = pitch[phase < pitch], phase[phase < pitch]  # every grid once
+    steps = np.arange(int(len(line) // pitch.min()) + 1)
+    at = np.rint(phase[:, None] + pitch[:, None] * steps[None, :]).astype(int)
+    gain = np.where(at < len(line), line[np.minimum(at, len(line) - 1)], 0.0)
+    sums = np.concatenate([np.zeros((len(gain), 1)), np.cumsum(gain, axis=1)], axis=1)
+    runs = (sums - np.minimum.accumulate(sums, axis=1)).max(axis=1)
+    best = int(np.argmax(runs))
+    return float(pitch[best]), float(xs[0] + phase[best])
+
+
+def grid_positions(strip: Strip, pitch: float, phase: float) -> list[float]:
+    """Positions along the row of a grid of the strip (pitch and phase in strip x), end to end."""
+    first = phase - pitch * np.floor((phase - pitch / 2) / pitch)
+    xs = np.arange(first, strip.gray.shape[1] - pitch / 2 + 1e-6, pitch)
+    return sorted(strip.position_of(float(x)) for x in xs)
+
+
+def grid_cells(strip: Strip, positions: list[float]) -> Cells:
+    """Cells at grid positions (as `grid_positions`, any strip of the same row and span)."""
+    pitch = (positions[1] - positions[0]) * strip.scale if len(positions) > 1 else CELL_H
+    cell_w = max(8, round(min(pitch, CELL_ASPECT * CELL_H)))
+    return cells_at(strip, positions, cell_w, [True] * len(positions))

@@ -152,9 +152,12 @@ def _dedupe(blobs: list[Blob]) -> list[Blob]:
     dist = np.hypot(cx[:, None] - cx[None, :], cy[:, None] - cy[None, :])
     covers = (pol[:, None] == pol[None, :]) & (ln[:, None] < 1.3 * ln[None, :])
     covers &= dist < 0.3 * ln[:, None]  # covers[i, j]: the longer blob i stands for blob j
-    keep = np.ones(len(order), bool)
-    for j in range(1, len(order)):
-        keep[j] = not (covers[:j, j] & keep[:j]).any()
+    covering: list[list[int]] = [[] for _ in order]
+    for i, j in zip(*np.nonzero(np.triu(covers, 1)), strict=True):
+        covering[int(j)].append(int(i))
+    keep = [True] * len(order)
+    for j, by in enumerate(covering):
+        keep[j] = not any(keep[i] for i in by)
     return [b for b, k in zip(order, keep, strict=True) if k]
 
 

@@ -1,29 +1,61 @@
-"""Digital displays: find the LCD panel, rectify it, and turn its 7-segment digits into a row.
+"""Digital displays: find the LCD panel, rectify it, and read its 7-segment digits directly.
 
 7-segment digits fall apart into separate segments, so the blob finder sees halves of digits.
-Here the display is found as a whole instead: a large, dark, rectangular region. Inside the
-upright panel the digit strokes are picked out by a black-hat filter; the column profile splits
-them into digits. The digits go back into photo coordinates as an ordinary `Row`, so the rest of
-the pipeline (cells, model, decimal point) treats LCDs and drums alike.
+Displays are looked for in two ways: as a large, dark, rectangular region (a dark panel; when it
+holds the unit label too, it is trimmed to its darkest band), and around rows the blob finder
+found (a light panel, or a display without a dark border). Each candidate is warped upright and
+read by `ocr.sevenseg`; the digits go back into photo coordinates as an ordinary `Row`, so the
+rest of the pipeline (choice of row, meter number, trust) treats LCDs and drums alike.
 """
 
 from __future__ import annotations
 
 import math
-from itertools import pairwise
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from ocr import sevenseg
+from ocr.counter import Cells
 from ocr.locate import Blob, Row
 
 SCALE = 0.4  # panels are searched at this scale of the working image
 PANEL_H = 96  # rectified panel height
 MAX_PANELS = 3
+ROW_PANELS = 3  # blob-finder rows also tried as displays
+ROW_MARGIN = 2.0  # digit heights added on each side of a row (digits the blob finder missed)
+ROW_HEIGHTS = (1.7, 2.8)  # panel heights around a row, in blob heights (blobs: digits or halves)
+
+Box = tuple[tuple[float, float], tuple[float, float], float]  # rotated rectangle, photo px
 
 
-def _panel_boxes(gray: np.ndarray) -> list[tuple[tuple[float, float], tuple[float, float], float]]:
-    """Rotated rectangles of dark, display-shaped regions (at `SCALE`), largest first."""
+@dataclass(frozen=True)
+class LcdRead:
+    """The digits of one display: where they are (an `lcd` row) and what they read."""
+
+    box: Box  # the display's rectangle in the photo
+    row: Row  # one blob per digit, `point` set when a decimal point was seen
+    cells: Cells  # the digits cut from the upright, deskewed panel
+    probs: np.ndarray  # per digit: p(0..9), p(no digit)
+    decimals: int  # digits after the decimal point (0: none seen)
+
+    @property
+    def fit(self) -> float:
+        return float(self.probs[:, :10].max(axis=1).mean())
+
+    def covers(self, other: LcdRead) -> bool:
+        """Does `other` lie on this read's digits (the same display, seen twice)?"""
+        positions = self.row.positions
+        (ox, oy), (ux, uy) = self.row.origin, self.row.direction
+        dx, dy = other.row.origin[0] - ox, other.row.origin[1] - oy
+        along, across = dx * ux + dy * uy, -dx * uy + dy * ux
+        reach = min(positions) - self.row.pitch <= along <= max(positions) + self.row.pitch
+        return reach and abs(across) < self.row.height / 2
+
+
+def _panel_boxes(gray: np.ndarray) -> list[Box]:
+    """Rotated rectangles of dark, display-shaped regions (photo px), largest first."""
     small = cv2.resize(gray, None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_AREA)
     _, dark = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     block = (max(small.shape) // 3) | 1  # darker than the meter around it, not the whole photo
@@ -43,17 +75,27 @@ def _panel_boxes(gray: np.ndarray) -> list[tuple[tuple[float, float], tuple[floa
         long, short = max(w, h), min(w, h)
         if short < 8 or area < 0.7 * w * h or not 1.6 <= long / short <= 8:
             continue
-        boxes.append(((cx, cy), (w, h), angle))
+        boxes.append(((cx / SCALE, cy / SCALE), (w / SCALE, h / SCALE), angle))
     boxes.sort(key=lambda b: -b[1][0] * b[1][1])
-    distinct: list = []
+    distinct: list[Box] = []
     for box in boxes:  # the two masks often find the same panel
         if all(math.dist(box[0], other[0]) > 0.2 * max(other[1]) for other in distinct):
             distinct.append(box)
     return distinct[:MAX_PANELS]
 
 
-def _upright(gray: np.ndarray, box: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """The panel warped upright (long side horizontal); also the panel->image affine map."""
+def _row_box(row: Row, height: float) -> Box:
+    """A display-sized rectangle around a row of digits, with room for missed digits."""
+    positions = row.positions
+    middle = (min(positions) + max(positions)) / 2
+    (ox, oy), (ux, uy) = row.origin, row.direction
+    length = max(positions) - min(positions) + 2 * ROW_MARGIN * row.height
+    angle = math.degrees(math.atan2(uy, ux))
+    return (ox + middle * ux, oy + middle * uy), (length, height * row.height), angle
+
+
+def _upright(gray: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
+    """The panel warped upright (long side horizontal); also the panel->photo affine map."""
     (cx, cy), (w, h), angle = box
     if w < h:
         w, h, angle = h, w, angle + 90
@@ -61,7 +103,6 @@ def _upright(gray: np.ndarray, box: tuple) -> tuple[np.ndarray, np.ndarray]:
     ux, uy = math.cos(a), math.sin(a)
     if ux < 0:
         ux, uy = -ux, -uy
-    cx, cy, w, h = cx / SCALE, cy / SCALE, w / SCALE, h / SCALE
     k = PANEL_H / h
     x0 = cx - w / 2 * ux + h / 2 * uy
     y0 = cy - w / 2 * uy - h / 2 * ux
@@ -69,6 +110,30 @@ def _upright(gray: np.ndarray, box: tuple) -> tuple[np.ndarray, np.ndarray]:
     size = (max(1, round(w * k)), PANEL_H)
     flags = cv2.INTER_AREA | cv2.WARP_INVERSE_MAP
     return cv2.warpAffine(gray, m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE), m
+
+
+def _dark_band(panel: np.ndarray) -> tuple[int, int] | None:
+    """Rows of a darker display inside the panel (the panel found also holds the unit label)."""
+    _, dark = cv2.threshold(panel, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    rows = np.nonzero(dark.mean(axis=1) > 0.6)[0]
+    if rows.size == 0:
+        return None
+    runs = np.split(rows, np.nonzero(np.diff(rows) > 2)[0] + 1)
+    run = max(runs, key=len)
+    y0, y1 = int(run[0]), int(run[-1])
+    return (y0, y1) if 0.3 * PANEL_H <= y1 - y0 + 1 <= 0.8 * PANEL_H else None
+
+
+def _trimmed(panel: np.ndarray, m: np.ndarray) -> Box | None:
+    """The box cut down to the panel's dark band, if it has one."""
+    band = _dark_band(panel)
+    if band is None:
+        return None
+    y0, y1 = band
+    k = float(np.hypot(m[0, 0], m[1, 0]))  # photo px per panel px
+    cx, cy = m @ np.array([panel.shape[1] / 2, (y0 + y1) / 2, 1.0])
+    angle = math.degrees(math.atan2(float(m[1, 0]), float(m[0, 0])))
+    return (float(cx), float(cy)), (panel.shape[1] * k, (y1 - y0 + 1) * k + 4 * k), angle
 
 
 def _ink(panel: np.ndarray) -> np.ndarray:
@@ -79,76 +144,9 @@ def _ink(panel: np.ndarray) -> np.ndarray:
     return ink
 
 
-def _runs(profile: np.ndarray, min_value: float, max_gap: int) -> list[tuple[int, int]]:
-    on = np.nonzero(profile > min_value)[0]
-    runs: list[tuple[int, int]] = []
-    for i in on.tolist():
-        if runs and i - runs[-1][1] <= max_gap:
-            runs[-1] = (runs[-1][0], i)
-        else:
-            runs.append((i, i))
-    return runs
-
-
-def _split_wide(spans: list[tuple[int, int]], width: float) -> list[tuple[int, int]]:
-    """Cut spans holding several touching digits into digit-wide pieces."""
-    out = []
-    for a, b in spans:
-        parts = max(1, round((b - a + 1) / width))
-        step = (b - a + 1) / parts
-        out += [(round(a + i * step), round(a + (i + 1) * step) - 1) for i in range(parts)]
-    return out
-
-
-def _digits(ink: np.ndarray) -> tuple[list[tuple[int, int]], tuple[int, int]] | None:
-    """Column spans of the digits and their common vertical extent, in panel pixels."""
-    bands = _runs(ink.sum(axis=1).astype(float), 0.03 * ink.shape[1], 3)
-    if not bands:
-        return None
-    y0, y1 = max(bands, key=lambda b: b[1] - b[0])
-    height = y1 - y0 + 1
-    if height < 0.3 * PANEL_H:
-        return None
-    upper = ink[y0 : y1 + 1 - height // 5]  # without the foot, where decimal points bridge digits
-    spans = _runs(upper.sum(axis=0).astype(float), 0.5, max(2, height // 12))
-    tall = [
-        (a, b) for a, b in spans if ink[y0 : y1 + 1, a : b + 1].any(axis=1).sum() > 0.6 * height
-    ]
-    wide = [b - a + 1 for a, b in tall if b - a + 1 > 0.3 * height]  # not a "1"
-    if wide:
-        tall = _split_wide(tall, float(np.median(wide)))
-    return (tall, (y0, y1)) if len(tall) >= 2 else None
-
-
-Spans = list[tuple[int, int]]
-
-
-def _dot(ink: np.ndarray, spans: Spans, band: tuple[int, int]) -> float | None:
-    """x of a decimal point: ink at the foot of a gap between two digits, with none above it.
-
-    Looking at the gap rather than for a separate blob also finds dots that touch a digit.
-    """
-    y0, y1 = band
-    height = y1 - y0 + 1
-    foot = ink[max(y0, y1 - height // 5) : y1 + max(2, height // 12)]
-    above = ink[y0 + height // 4 : y1 - height // 4]
-    best: tuple[float, float] | None = None
-    for (_, b), (a2, _) in pairwise(spans):
-        if a2 - b < 2:
-            continue
-        cols = slice(b + 1, a2)
-        share = float(foot[:, cols].mean())
-        clear_above = above[:, cols].mean() < 0.5 * share
-        if share > 0.08 and clear_above and (best is None or share > best[0]):
-            best = (share, (b + a2) / 2)
-    return None if best is None else best[1]
-
-
-def _row(
-    m: np.ndarray, spans: list[tuple[int, int]], band: tuple[int, int], dot: float | None
-) -> Row:
-    """Map the digit spans (panel pixels) back into photo coordinates as a row."""
-    y0, y1 = band
+def _row(m: np.ndarray, digits: sevenseg.Digits) -> Row:
+    """Map the digit boxes (deskewed panel px) back into photo coordinates as a row."""
+    y0, y1 = digits.band
     k = float(np.hypot(m[0, 0], m[1, 0]))  # photo px per panel px
     ux, uy = float(m[0, 0]) / k, float(m[1, 0]) / k
     theta = math.atan2(ux, -uy) % math.pi  # the digits' own axis, across the reading direction
@@ -161,13 +159,15 @@ def _row(
         )
 
     blobs = [
-        Blob(*photo((a + b) / 2), (y1 - y0 + 1) * k, (b - a + 1) * k, theta, 0) for a, b in spans
+        Blob(*photo((a + b) / 2), (y1 - y0 + 1) * k, (b - a + 1) * k, theta, 0)
+        for a, b in digits.boxes
     ]
     centres = np.array([(b.cx, b.cy) for b in blobs])
     origin = (float(centres[:, 0].mean()), float(centres[:, 1].mean()))
     point = None
-    if dot is not None:
-        px, py = photo(dot)
+    if digits.point is not None:
+        a = digits.boxes[len(digits.boxes) - digits.point][0]
+        px, py = photo(a - 0.1 * (digits.boxes[0][1] - digits.boxes[0][0]))
         point = (px - origin[0]) * ux + (py - origin[1]) * uy
     return Row(
         blobs=tuple(blobs),
@@ -181,14 +181,53 @@ def _row(
     )
 
 
-def lcd_rows(gray: np.ndarray) -> list[Row]:
-    """One row per display-like panel whose inside splits into at least two digits."""
-    rows = []
-    for box in _panel_boxes(gray):
-        panel, m = _upright(gray, box)
-        ink = _ink(panel)
-        found = _digits(ink)
-        if found is not None:
-            spans, band = found
-            rows.append(_row(m, spans, band, _dot(ink, spans, band)))
-    return rows
+def _cells(panel: np.ndarray, digits: sevenseg.Digits, row: Row) -> Cells:
+    """The digit boxes as cells of the upright panel, slant removed."""
+    y0, y1 = digits.band
+    strip = sevenseg.sheared(panel, digits.shear, (y0 + y1) / 2)[y0 : y1 + 1]
+    n = len(digits.boxes)
+    return Cells(
+        gray=[strip[:, max(0, a) : b + 1] for a, b in digits.boxes],
+        red=[0.0] * n,
+        found=[True] * n,
+        flipped=False,
+        strip=strip,
+        centres=[(a + b) / 2 for a, b in digits.boxes],
+        cell_w=round(float(np.median([b - a + 1 for a, b in digits.boxes]))),
+        positions=row.positions,
+    )
+
+
+def _read(gray: np.ndarray, box: Box) -> LcdRead | None:
+    panel, m = _upright(gray, box)
+    trimmed = _trimmed(panel, m)
+    if trimmed is not None:
+        panel, m = _upright(gray, trimmed)
+    digits = sevenseg.read_digits(_ink(panel))
+    if digits is None:
+        return None
+    row = _row(m, digits)
+    return LcdRead(box, row, _cells(panel, digits, row), digits.probs, digits.point or 0)
+
+
+def lcd_reads(gray: np.ndarray, rows: list[Row]) -> list[LcdRead]:
+    """7-segment reads of dark display panels, and of the first blob rows not on such a panel
+    (light panels); without reads of part of a display that another read gets with more digits."""
+    reads = [read for read in (_read(gray, box) for box in _panel_boxes(gray)) if read is not None]
+    free = [r for r in rows if not any(_inside(r.origin, read.box) for read in reads)]
+    boxes = [_row_box(r, h) for r in free[:ROW_PANELS] for h in ROW_HEIGHTS]
+    reads += [read for read in (_read(gray, box) for box in boxes) if read is not None]
+    return [r for r in reads if not any(_part_of(r, other) for other in reads)]
+
+
+def _inside(point: tuple[float, float], box: Box) -> bool:
+    (cx, cy), (w, h), angle = box
+    a = math.radians(angle)
+    dx, dy = point[0] - cx, point[1] - cy
+    along, across = dx * math.cos(a) + dy * math.sin(a), -dx * math.sin(a) + dy * math.cos(a)
+    return abs(along) < w / 2 and abs(across) < h / 2
+
+
+def _part_of(read: LcdRead, other: LcdRead) -> bool:
+    longer = len(other.probs) > len(read.probs)
+    return longer and other.fit >= read.fit - 0.05 and other.covers(read)

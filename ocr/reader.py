@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Literal
 
 import cv2
@@ -20,12 +21,21 @@ from core.errors import ImageError, ToolMissingError
 from core.settings import Settings
 from core.types import DigitRead, MeterRead
 from ocr import digits_logic, trust
-from ocr.counter import Cells, cut_cells
+from ocr.counter import (
+    Cells,
+    cut_cells,
+    fit_grid,
+    grid_cells,
+    grid_positions,
+    rectify,
+    scan_cells,
+    scan_centres,
+)
 from ocr.digits import DigitModel
 from ocr.digits_logic import MAX_DECIMALS
 from ocr.loading import ImageInput, load_image
 from ocr.locate import WORK_SIDE, Row, find_rows
-from ocr.panel import lcd_rows
+from ocr.panel import LcdRead, lcd_reads
 from ocr.plate import read_plate
 from ocr.tesseract import Tesseract, TesseractFailed
 
@@ -33,8 +43,13 @@ log = logging.getLogger(__name__)
 
 Display = Literal["drum", "lcd"]
 MAX_ROWS = 10  # candidate rows classified per photo
-REFINE_ROWS = 3  # of which the best are also tried at the other size and upside down
+REFINE_ROWS = 3  # of which the best are also cut on the grid the model finds, both ways up
+LCD_SURE = 0.6  # weakest segment-read digit for a display read to beat the digit model
+LCD_SURE_WITHOUT_POINT = 0.95  # ... for a display read without a decimal point to compete at all
+LCD_MIN_DIGITS = 3  # fewer segment-read digits are more often a stray match than a display
 HEIGHT_FACTORS = (1.35, 1.0)  # blob = digit (cell 1.35x taller) or blob = whole drum window
+UPRIGHT_DIGITS = 4  # black drums before red ones that settle which way up a row is
+SPAN_MARGIN = 3.5  # digit heights searched beyond the row's blobs (drums the blobs missed)
 
 
 @dataclass(frozen=True)
@@ -101,59 +116,68 @@ class OcrEngine:
             (row, cut_cells(image, row, height_factor=factor, flipped=flipped, extend=3))
             for row, factor, flipped in variants
         ]
-        probs = self.model.predict([g for _, cells in cut for g in cells.gray])
-        out, at = [], 0
-        for row, cells in cut:
-            out.append((row, cells, probs[at : at + len(cells.gray)]))
-            at += len(cells.gray)
-        return out
+        probs = self._predict([cells.gray for _, cells in cut])
+        return [(row, cells, p) for (row, cells), p in zip(cut, probs, strict=True)]
 
     def _candidates(
         self, image: np.ndarray, rows: list[Row], integer_digits: int | None
     ) -> list[Candidate]:
-        """All rows as found; then the most promising ones also at the other cell size, upside
-        down, and with both cell sizes' probabilities averaged (two stages keep the model's work
-        small)."""
-        points = [
-            (r.origin[0] + r.point * r.direction[0], r.origin[1] + r.point * r.direction[1])
-            for r in rows
-            if r.point is not None
-        ]
+        """All rows cut on the grid through their blobs; then the most promising ones cut on
+        the grid the digit model finds along them, upright and upside down, at both cell sizes
+        and with their probabilities averaged (two stages keep the model's work small)."""
         readings = self._classify(
             image, [(row, HEIGHT_FACTORS[0], False) for row in rows[:MAX_ROWS]]
         )
-        first = [c for c in (_candidate(r, points) for r in readings) if c is not None]
+        first = [c for c in (_candidate(r) for r in readings) if c is not None]
         if not first:
             return []
         tallest = max(c.row.height for c in first)
         first.sort(key=lambda c: -_fit(c, integer_digits, tallest))
-        by_row = {id(r[0]): r for r in readings}
-        big, small = HEIGHT_FACTORS
-        top = [c.row for c in first[:REFINE_ROWS]]
-        more = self._classify(
-            image,
-            [(row, f, up) for row in top for f, up in ((small, False), (big, True), (small, True))],
-        )
         out = list(first)
-        for i, row in enumerate(top):
-            small_r, big_up, small_up = more[3 * i : 3 * i + 3]
-            extra = (small_r, big_up, small_up, _average(by_row[id(row)], small_r))
-            out += [
-                c
-                for c in (_candidate(r, points) for r in (*extra, _average(big_up, small_up)))
-                if c
-            ]
+        refined = self._refined(image, [(c.row, _ways_up(c)) for c in first[:REFINE_ROWS]])
+        for big, small in zip(refined[::2], refined[1::2], strict=True):
+            both = (big, small, _average(big, small))
+            out += [c for c in (_candidate(r) for r in both) if c]
         return out
+
+    def _refined(
+        self, image: np.ndarray, rows: list[tuple[Row, tuple[bool, ...]]]
+    ) -> list[Reading]:
+        """Rows on the grid the model finds along them (`counter.fit_grid`), each way up given
+        (False: upright, True: upside down), each at both cell sizes (in that order)."""
+        big, small = HEIGHT_FACTORS
+        ways = [(row, up) for row, ups in rows for up in ups]
+        strips = [
+            rectify(image, row, _span(row), height_factor=big, flipped=up) for row, up in ways
+        ]
+        scans = [scan_centres(strip) for strip in strips]
+        scanned = self._predict([scan_cells(s, xs) for s, xs in zip(strips, scans, strict=True)])
+        cut = []
+        for (row, up), strip, xs, seen in zip(ways, strips, scans, scanned, strict=True):
+            pitch, phase = fit_grid(xs, digits_logic.digit_strength(seen), strip.digit_h)
+            positions = grid_positions(strip, pitch, phase)
+            other = rectify(image, row, _span(row), height_factor=small, flipped=up)
+            cut += [(row, grid_cells(strip, positions)), (row, grid_cells(other, positions))]
+        probs = self._predict([cells.gray for _, cells in cut])
+        return [(row, cells, p) for (row, cells), p in zip(cut, probs, strict=True)]
+
+    def _predict(self, groups: list[list[np.ndarray]]) -> list[np.ndarray]:
+        """The model over several lists of cells in one batch."""
+        probs = self.model.predict([cell for group in groups for cell in group])
+        bounds = np.cumsum([0] + [len(g) for g in groups])
+        return [probs[a:b] for a, b in pairwise(bounds)]
 
     def _read(self, image: np.ndarray, integer_digits: int | None, meter_number: bool) -> MeterRead:
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        rows = lcd_rows(gray) + find_rows(gray)
-        candidates = self._candidates(image, rows, integer_digits)
+        drum_rows = find_rows(gray)
+        displays = [c for c in map(_lcd_candidate, lcd_reads(gray, drum_rows)) if c is not None]
+        rows = [c.row for c in displays if c.point] + drum_rows
+        candidates = self._candidates(image, drum_rows, integer_digits) + displays
         if not candidates:
             return MeterRead(reading=None, reason="no_counter_found")
         tallest = max(c.row.height for c in candidates)
         ranked = sorted(candidates, key=lambda c: -_fit(c, integer_digits, tallest))
-        best = ranked[0]
+        best = _display_first(ranked)
         on_panel = any(r.lcd and _same_place(r, best.row) for r in rows)  # a drum window too
         display: Display = "lcd" if best.point or (on_panel and not best.run.decimals) else "drum"
         integer, fraction, reason = _split(best, integer_digits)
@@ -214,17 +238,57 @@ class OcrEngine:
 Reading = tuple[Row, Cells, np.ndarray]  # a row cut into cells and the model's probabilities
 
 
-def _candidate(reading: Reading, points: list[tuple[float, float]]) -> Candidate | None:
+def _candidate(reading: Reading) -> Candidate | None:
     row, cells, probs = reading
     run = digits_logic.find_run(probs, [0.0] * len(cells.red) if row.lcd else cells.red)
     if run is None:
         return None
     digits = digits_logic.read_digits(run.cells)
-    point = 0 if run.decimals else _lcd_decimals(row, run, cells, points)
     before = [
         digits_logic.forced_read(probs[i]) for i in range(run.start - 1, max(-1, run.start - 4), -1)
     ]
-    return Candidate(row, run, cells, digits, point, before)
+    return Candidate(row, run, cells, digits, 0, before)
+
+
+def _lcd_candidate(lcd: LcdRead) -> Candidate | None:
+    """A display read segment by segment: no rolling digits, the point counted from the right.
+    Short reads, and reads without a decimal point unless every digit is sure, are left out:
+    printed digits and drum windows often match 7-segment patterns too."""
+    run = digits_logic.find_run(lcd.probs, [0.0] * len(lcd.probs))
+    if run is None:
+        return None
+    digits = [digits_logic.forced_read(p) for p in run.cells]
+    point = lcd.decimals - (len(lcd.probs) - run.start - len(run.cells))
+    point = point if 0 < point <= MAX_DECIMALS and point < len(digits) else 0
+    if len(digits) < LCD_MIN_DIGITS:
+        return None
+    if not point and min(d.confidence for d in digits) < LCD_SURE_WITHOUT_POINT:
+        return None
+    return Candidate(lcd.row, run, lcd.cells, digits, point, [])
+
+
+def _display_first(ranked: list[Candidate]) -> Candidate:
+    """The best candidate; but a display read by its segments, confidently and with a decimal
+    point, wins over the digit model's read of the same digits (whose 7-segment cells it often
+    misreads, or takes a reddish reflection for red decimal drums) or of smaller print."""
+    best = ranked[0]
+    for c in ranked:
+        sure = c.point > 0 and min(d.confidence for d in c.digits) >= LCD_SURE
+        if c.row.lcd and sure and (_same_place(c.row, best.row) or c.row.height > best.row.height):
+            return c
+    return best
+
+
+def _ways_up(c: Candidate) -> tuple[bool, ...]:
+    """Upright only, when the upright read already ends in red drums after enough black ones."""
+    upright = c.run.decimals > 0 and len(c.run.integer) >= UPRIGHT_DIGITS
+    return (False,) if upright else (False, True)
+
+
+def _span(row: Row) -> tuple[float, float]:
+    """The part of the row searched for drums: its blobs and SPAN_MARGIN digit heights more."""
+    positions = row.positions
+    return min(positions) - SPAN_MARGIN * row.height, max(positions) + SPAN_MARGIN * row.height
 
 
 def _same_place(a: Row, b: Row) -> bool:
@@ -242,29 +306,6 @@ def _average(a: Reading, b: Reading) -> Reading:
     """Two cell sizes of the same row (same cell positions): average what the model said."""
     red = [(x + y) / 2 for x, y in zip(a[1].red, b[1].red, strict=True)]
     return a[0], replace(a[1], red=red), (a[2] + b[2]) / 2
-
-
-def _lcd_decimals(
-    row: Row, run: digits_logic.Run, cells: Cells, points: list[tuple[float, float]]
-) -> int:
-    """Digits after a 7-segment decimal point on this row (0: none, or the row is upside down).
-
-    `points` are decimal points seen by the display finder, in photo coordinates; any row through
-    the same digits can use them.
-    """
-    if cells.flipped:
-        return 0
-    ux, uy = row.direction
-    ox, oy = row.origin
-    mine = cells.positions[run.start : run.start + len(run.cells)]
-    for px, py in points:
-        along = (px - ox) * ux + (py - oy) * uy
-        across = -(px - ox) * uy + (py - oy) * ux
-        if abs(across) < row.height:
-            after = sum(p > along for p in mine)
-            if 0 < after < len(mine):
-                return after
-    return 0
 
 
 def _split(
@@ -299,11 +340,11 @@ def _fit(c: Candidate, integer_digits: int | None, tallest: float) -> float:
     decimal point, upright, and (when known) the digit count of the meter. Weights were tuned
     by hand on the dev photos; they are few and coarse on purpose."""
     n = len(c.run.cells)
-    fit = c.run.score + 0.6 * c.row.height / tallest + 0.3 * min(d.confidence for d in c.digits)
-    fit += 0.5 * (c.run.decimals > 0) + 0.3 * (c.point > 0) - 0.15 * c.cells.flipped
+    fit = c.run.score + 0.3 * c.row.height / tallest + 0.3 * min(d.confidence for d in c.digits)
+    fit += 1.0 * (c.run.decimals > 0) + 0.3 * (c.point > 0) - 0.15 * c.cells.flipped
     if integer_digits is not None:
         shown = n - c.decimals if c.decimals else n  # integer drums (all cells if unknown)
-        fit += 0.4 * (integer_digits <= shown <= integer_digits + MAX_DECIMALS)
+        fit += 0.2 * (integer_digits <= shown <= integer_digits + MAX_DECIMALS)
         fit -= 0.3 * max(0, integer_digits - shown)
     else:
         fit += 0.02 * min(n, 8)

@@ -18,17 +18,18 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
-import math
+import multiprocessing
 import tarfile
 import tempfile
 from pathlib import Path
 
 import cv2
+import digit_strips
 import numpy as np
 import torch
 from torch import nn
 
-from ocr.digits import INPUT_H, INPUT_W, NO_DIGIT, normalise
+from ocr.digits import INPUT_H, INPUT_W, normalise
 from ocr.synth import render_digit_cell, render_drum_meter, render_lcd_meter
 
 log = logging.getLogger("train_digits")
@@ -36,31 +37,28 @@ CLASSES = 11
 
 
 def soft_target(label_raw: str) -> np.ndarray:
-    target = np.zeros(CLASSES, np.float32)
-    if label_raw in ("", "NaN", "nan"):
-        target[NO_DIGIT] = 1.0
-        return target
-    value = float(label_raw) % 10
-    low = math.floor(value)
-    frac = value - low
-    target[low] += 1.0 - frac
-    target[(low + 1) % 10] += frac
-    return target
+    """meter-digits `label_raw` ("3.4": rolling from 3 to 4, "NaN": unreadable) as soft target."""
+    unreadable = label_raw in ("", "NaN", "nan")
+    return digit_strips.soft_target(None if unreadable else float(label_raw))
 
 
-def load_corpus(corpus: Path, workdir: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def extract_corpus(corpus: Path, workdir: Path) -> Path:
     digits = corpus / "meter-digits"
     with tarfile.open(digits / "digits.tar.gz") as tar:
         tar.extractall(workdir, filter="data")
+    (workdir / "labels.csv").write_bytes((digits / "labels.csv").read_bytes())
+    return workdir
+
+
+def load_corpus_crops(digits_dir: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """meter-digits crops (BGR) with soft targets; unreadable crops are "no digit"."""
     images, targets = [], []
-    with (digits / "labels.csv").open(newline="") as fh:
+    with (digits_dir / "labels.csv").open(newline="") as fh:
         for row in csv.DictReader(fh):
-            img = cv2.imread(str(workdir / "digits" / row["file"]), cv2.IMREAD_GRAYSCALE)
-            if img is None:
-                continue
-            images.append(img)
-            targets.append(soft_target(row["label_raw"]))
-    log.info("meter-digits: %d crops", len(images))
+            img = cv2.imread(str(digits_dir / "digits" / row["file"]), cv2.IMREAD_COLOR)
+            if img is not None:
+                images.append(img)
+                targets.append(soft_target(row["label_raw"]))
     return images, targets
 
 
@@ -132,7 +130,8 @@ def background_crops(count: int, rng: np.random.Generator) -> list[np.ndarray]:
 
 
 def augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Photo-like variation: framing as the reader cuts cells, tilt, shear, blur, low resolution."""
+    """A loose crop made into a cell as the reader cuts it: tilt, shear, blur, low resolution,
+    glare; uint8 INPUT_H x INPUT_W."""
     h, w = img.shape
     scale = rng.uniform(0.75, 1.2)
     m = cv2.getRotationMatrix2D((w / 2, h / 2), rng.normal(0, 3), scale)
@@ -147,20 +146,11 @@ def augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             out, (max(4, int(w * f)), max(6, int(h * f))), interpolation=cv2.INTER_AREA
         )
         out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    out = np.asarray(
-        cv2.resize(out, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA), dtype=np.float32
-    )
+    cell = cv2.resize(out, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA).astype(np.float32)
     if rng.random() < 0.2:  # a glare stripe or a scratch on the glass
         x = int(rng.integers(0, INPUT_W))
-        stripe = np.zeros((INPUT_H, INPUT_W), np.float32)
-        stripe[:, max(0, x - 1) : x + 1] = rng.uniform(40, 120)
-        out = out + stripe
-    if rng.random() < 0.3:  # uneven light across the cell
-        out = out * np.linspace(rng.uniform(0.6, 1.0), 1.0, INPUT_H)[:, None]
-    out = out * rng.uniform(0.6, 1.3) + rng.normal(0, 4, out.shape)
-    if rng.random() < 0.5:
-        out = 255 - out
-    return normalise(np.clip(out, 0, 255).astype(np.uint8))
+        cell[:, max(0, x - 1) : x + 1] += rng.uniform(40, 120)
+    return np.clip(cell, 0, 255).astype(np.uint8)
 
 
 class DigitNet(nn.Sequential):
@@ -174,34 +164,52 @@ class DigitNet(nn.Sequential):
             ]
 
         super().__init__(
-            *block(1, 16),
-            *block(16, 32),
-            *block(32, 64),
+            *block(1, 24),
+            *block(24, 48),
+            *block(48, 96),
             nn.Flatten(),
-            nn.Linear(64 * (INPUT_H // 8) * (INPUT_W // 8), 96),
+            nn.Linear(96 * (INPUT_H // 8) * (INPUT_W // 8), 128),
             nn.ReLU(),
-            nn.Dropout(0.2),
-            nn.Linear(96, CLASSES),
+            nn.Dropout(0.3),
+            nn.Linear(128, CLASSES),
         )
 
 
-def train(images: list[np.ndarray], targets: np.ndarray, *, epochs: int, seed: int) -> DigitNet:
+def photo_variation(x: torch.Tensor) -> torch.Tensor:
+    """Per batch on the fly: contrast, brightness, light gradient, noise, either polarity."""
+    n = x.shape[0]
+    gain = torch.empty(n, 1, 1, 1).uniform_(0.6, 1.3)
+    gradient = torch.linspace(0, 1, INPUT_H).view(1, 1, -1, 1) * torch.empty(n, 1, 1, 1).uniform_(
+        -0.4, 0.0
+    )
+    x = x * gain * (1 + gradient) + torch.empty(n, 1, 1, 1).uniform_(-30, 30)
+    x = x + torch.randn_like(x) * torch.empty(n, 1, 1, 1).uniform_(0, 6)
+    invert = torch.rand(n, 1, 1, 1) < 0.5
+    x = torch.where(invert, 255 - x, x).clamp(0, 255)
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    std = x.std(dim=(2, 3), keepdim=True)
+    return (x - mean) / (std + 8.0)  # as ocr.digits.normalise
+
+
+def train(cells: np.ndarray, targets: np.ndarray, *, epochs: int, seed: int) -> DigitNet:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = DigitNet()
+    batch = 256
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, 4e-3, total_steps=epochs * (len(images) // 256 + 1)
+        opt, 4e-3, total_steps=epochs * (len(cells) // batch + 1)
     )
+    x_all = torch.from_numpy(cells)
+    y_all = torch.from_numpy(targets)
     for epoch in range(epochs):
-        order = rng.permutation(len(images))
+        order = torch.from_numpy(rng.permutation(len(cells)))
         net.train()
         total = 0.0
-        for start in range(0, len(order), 256):
-            idx = order[start : start + 256]
-            x = torch.from_numpy(np.stack([augment(images[i], rng) for i in idx])[:, None])
-            y = torch.from_numpy(targets[idx])
-            loss = -(y * torch.log_softmax(net(x), dim=1)).sum(dim=1).mean()
+        for start in range(0, len(order), batch):
+            idx = order[start : start + batch]
+            x = photo_variation(x_all[idx].float()[:, None])
+            loss = -(y_all[idx] * torch.log_softmax(net(x), dim=1)).sum(dim=1).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -211,13 +219,54 @@ def train(images: list[np.ndarray], targets: np.ndarray, *, epochs: int, seed: i
     return net.eval()
 
 
-def evaluate(net: DigitNet, images: list[np.ndarray], targets: np.ndarray) -> float:
-    x = torch.from_numpy(
-        np.stack([normalise(cv2.resize(i, (INPUT_W, INPUT_H))) for i in images])[:, None]
-    )
+def evaluate(net: DigitNet, cells: np.ndarray, targets: np.ndarray) -> float:
+    x = torch.from_numpy(np.stack([normalise(c) for c in cells])[:, None])
     with torch.no_grad():
         pred = net(x).argmax(dim=1).numpy()
     return float((pred == targets.argmax(axis=1)).mean())
+
+
+def _strip_worker(job: tuple[int, int, Path]) -> tuple[np.ndarray, np.ndarray]:
+    count, seed, digits_dir = job
+    rng = np.random.default_rng(seed)
+    crops, targets = load_corpus_crops(digits_dir)
+    real = digit_strips.RealDrums(crops, targets)
+    renderer = digit_strips.DrumRenderer(digit_strips.find_fonts())
+    return digit_strips.counter_cells(count, rng, renderer, real)
+
+
+def strip_cells(
+    count: int, seed: int, digits_dir: Path, jobs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cells cut from rendered counter strips, made in `jobs` processes."""
+    per = count // (4 * jobs) + 1
+    work = [(per, seed * 1000 + i, digits_dir) for i in range(4 * jobs)]
+    with multiprocessing.Pool(jobs) as pool:
+        parts = pool.map(_strip_worker, work)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def dataset(args: argparse.Namespace, digits_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """All training cells (uint8, INPUT_H x INPUT_W) and soft targets."""
+    rng = np.random.default_rng(args.seed)
+    crops, crop_targets = load_corpus_crops(digits_dir)
+    log.info("meter-digits: %d crops", len(crops))
+    strips, strip_targets = strip_cells(args.strip_cells, args.seed, digits_dir, args.jobs)
+    log.info("counter strips: %d cells", len(strips))
+    gray = [cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in crops]
+    loose = gray + gray
+    loose_targets = crop_targets + crop_targets
+    syn, syn_targets = synthetic_cells(args.synthetic, rng)
+    loose += syn
+    loose_targets += syn_targets
+    negatives = background_crops(args.synthetic // 4, rng)
+    negatives += letter_cells(args.synthetic // 3, rng)
+    negatives += upside_down(gray, crop_targets)[: args.synthetic // 2]
+    loose += negatives
+    loose_targets += [soft_target("NaN")] * len(negatives)
+    cells = np.concatenate([strips, np.stack([augment(c, rng) for c in loose])])
+    targets = np.concatenate([strip_targets, np.stack(loose_targets)])
+    return cells, targets
 
 
 def main() -> None:
@@ -230,31 +279,20 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parents[1] / "ocr/models"
     )
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--synthetic", type=int, default=12000)
+    parser.add_argument("--strip-cells", type=int, default=100000)
+    parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(2)
-    rng = np.random.default_rng(args.seed)
+    torch.set_num_threads(args.jobs)
     with tempfile.TemporaryDirectory(prefix="meter-digits-") as tmp:
-        images, targets = load_corpus(args.corpus, Path(tmp))
-    syn_images, syn_targets = synthetic_cells(args.synthetic, rng)
-    negatives = background_crops(args.synthetic // 4, rng)
-    negatives += letter_cells(args.synthetic // 3, rng)
-    negatives += upside_down(images, targets)[: args.synthetic // 2]
-    images += syn_images + negatives
-    targets += syn_targets + [soft_target("NaN")] * len(negatives)
-    all_targets = np.stack(targets)
-    held = rng.random(len(images)) < 0.05
-    train_idx, test_idx = np.nonzero(~held)[0], np.nonzero(held)[0]
-    net = train(
-        [images[i] for i in train_idx], all_targets[train_idx], epochs=args.epochs, seed=args.seed
-    )
-    log.info(
-        "held-out crop accuracy %.4f",
-        evaluate(net, [images[i] for i in test_idx], all_targets[test_idx]),
-    )
+        digits_dir = extract_corpus(args.corpus, Path(tmp))
+        cells, targets = dataset(args, digits_dir)
+    held = np.random.default_rng(args.seed).random(len(cells)) < 0.03
+    net = train(cells[~held], targets[~held], epochs=args.epochs, seed=args.seed)
+    log.info("held-out cell accuracy %.4f", evaluate(net, cells[held], targets[held]))
     args.out.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
         net,

@@ -1,0 +1,316 @@
+"""Read 7-segment digits directly: which segments are lit, and where the decimal point sits.
+
+Input is the ink of an upright display panel (1 = segment ink). The digits' slant is measured and
+sheared away; the column profile then splits the digits, each digit box is checked segment by
+segment (a lit segment is a stroke across its region), and the on/off pattern is matched against
+the ten digits. A 7-segment "1" is lit on the right of its cell, so a narrow stroke is also tried
+as the right edge of a full-width box. The decimal point is a small blob at the baseline between
+two digits. Nothing here depends on the panel's colour or the digit count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+import cv2
+import numpy as np
+
+# segments a..g lit per digit (a top, b upper right, c lower right, d bottom, e lower left,
+# f upper left, g middle), then the two counters (the holes inside an "8"), never inked; the
+# last pattern is "no digit"
+PATTERNS = np.array(
+    [
+        [1, 1, 1, 1, 1, 1, 0, 0, 0],
+        [0, 1, 1, 0, 0, 0, 0, 0, 0],
+        [1, 1, 0, 1, 1, 0, 1, 0, 0],
+        [1, 1, 1, 1, 0, 0, 1, 0, 0],
+        [0, 1, 1, 0, 0, 1, 1, 0, 0],
+        [1, 0, 1, 1, 0, 1, 1, 0, 0],
+        [1, 0, 1, 1, 1, 1, 1, 0, 0],
+        [1, 1, 1, 0, 0, 0, 0, 0, 0],
+        [1, 1, 1, 1, 1, 1, 1, 0, 0],
+        [1, 1, 1, 1, 0, 1, 1, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0, 0, 0],
+    ],
+    dtype=float,
+)
+SHEARS = np.linspace(-0.1, 0.4, 11)  # tan of the slant tried (italic digits lean right)
+SHARPNESS = 5.0  # how fast a digit's probability falls per segment that does not fit
+MISFIT_OK = 0.75  # a best pattern off by more than this many segments is doubtful as a digit
+STROKE = 0.06  # thinnest segment stroke, share of the digit height
+NO_DIGIT = 10  # index of "no digit" in the probabilities
+NARROW = 0.8  # spans narrower than this share of a digit's width may be a "1"
+
+
+Box = tuple[int, int]  # first and last column of a digit, deskewed panel px
+
+
+@dataclass(frozen=True)
+class Digits:
+    """Digits of one panel: boxes, probabilities per box, and the decimal point."""
+
+    boxes: list[Box]
+    probs: np.ndarray  # one row per box: p(0..9), p(no digit), like the digit model's output
+    band: tuple[int, int]  # rows of the digits
+    shear: float  # the slant that was removed: x shift per row above the band's middle
+    point: int | None  # digits after the decimal point (None: no point seen)
+
+
+def _runs(profile: np.ndarray, min_value: float, max_gap: int) -> list[Box]:
+    on = np.nonzero(profile > min_value)[0]
+    runs: list[Box] = []
+    for i in on.tolist():
+        if runs and i - runs[-1][1] <= max_gap:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
+def _without_lines(ink: np.ndarray) -> np.ndarray:
+    """The ink without long thin horizontal lines (panel edges, reflections): no segment is
+    that long."""
+    h = ink.shape[0]
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    lines = (stats[:, cv2.CC_STAT_HEIGHT] <= 0.1 * h) & (stats[:, cv2.CC_STAT_WIDTH] >= 0.6 * h)
+    lines[0] = False
+    return np.where(lines[labels], 0, ink).astype(ink.dtype) if lines.any() else ink
+
+
+def _band(ink: np.ndarray) -> tuple[int, int] | None:
+    """Rows of the digits: the tallest run of rows with ink."""
+    bands = _runs(ink.sum(axis=1).astype(float), 0.03 * ink.shape[1], 1)
+    if not bands:
+        return None
+    y0, y1 = max(bands, key=lambda b: b[1] - b[0])
+    return (y0, y1) if y1 - y0 + 1 >= 0.3 * ink.shape[0] else None
+
+
+def sheared(image: np.ndarray, shear: float, middle: float) -> np.ndarray:
+    """`image` with rows above `middle` moved left by `shear` px per row (below: right)."""
+    m = np.array([[1.0, shear, -shear * middle], [0.0, 1.0, 0.0]], np.float32)
+    return cv2.warpAffine(image, m, (image.shape[1], image.shape[0]), flags=cv2.INTER_NEAREST)
+
+
+def _slant(ink: np.ndarray, band: tuple[int, int]) -> float:
+    """The shear that makes the digits upright: the one with the sharpest column profile."""
+    y0, y1 = band
+    strip = ink[y0 : y1 + 1]
+    middle = (y1 - y0) / 2
+
+    def sharpness(shear: float) -> float:
+        return float(np.square(sheared(strip, shear, middle).sum(axis=0, dtype=np.float64)).sum())
+
+    return float(max(SHEARS, key=sharpness))
+
+
+def _split(span: Box, width: float, profile: np.ndarray) -> list[Box]:
+    """Cut a span holding several touching digits at the thinnest columns near each border."""
+    a, b = span
+    gap = 0.3 * width
+    parts = max(1, round((b - a + 1 + gap) / (width + gap)))
+    cuts = [a]
+    for i in range(1, parts):
+        guess = round(a + i * (b - a + 1) / parts)
+        lo, hi = max(cuts[-1] + 1, guess - round(width / 4)), min(b, guess + round(width / 4))
+        cuts.append(lo + int(np.argmin(profile[lo : hi + 1])) if hi > lo else guess)
+    cuts.append(b + 1)
+    return [(x, y - 1) for x, y in pairwise(cuts) if y - 1 > x]
+
+
+def _spans(ink: np.ndarray, band: tuple[int, int]) -> tuple[list[Box], float]:
+    """Column spans of tall ink (digits) and the width of a full digit."""
+    y0, y1 = band
+    height = y1 - y0 + 1
+    upper = ink[y0 : y1 + 1 - height // 5]  # without the foot, where decimal points bridge digits
+    profile = upper.sum(axis=0).astype(float)
+    spans = _runs(profile, 0.04 * height, max(1, height // 20))
+    tall = [
+        (a, b) for a, b in spans if ink[y0 : y1 + 1, a : b + 1].any(axis=1).sum() > 0.6 * height
+    ]
+    wide = [b - a + 1 for a, b in tall if b - a + 1 > 0.3 * height]
+    width = float(np.median(wide)) if wide else 0.5 * height
+    return [piece for span in tall for piece in _split(span, width, profile)], width
+
+
+def _coverage(region: np.ndarray, axis: int, thickness: int) -> float:
+    """How completely a stroke crosses the region: the share of ink along `axis` of its best
+    `thickness` lines (a hairline is no segment)."""
+    if region.size == 0:
+        return 0.0
+    lines = np.sort(region.mean(axis=axis))[::-1]
+    return float(lines[:thickness].mean())
+
+
+def _segments(
+    ink: np.ndarray, box: Box, band: tuple[int, int], stroke: Box | None = None
+) -> np.ndarray:
+    """Coverage 0..1 of the segments a..g inside one digit box, and ink in its two holes. With
+    `stroke` (the columns of a narrow stroke on the right of the box), horizontal segments and
+    holes are looked for left of it only: a thick "1" must not pass for segments crossing it."""
+    (x0, x1), (y0, y1) = box, band
+    w, h = x1 - x0 + 1, y1 - y0 + 1
+    ym = (y0 + y1 + 1) / 2
+
+    def cut(rows: tuple[float, float], cols: tuple[float, float]) -> np.ndarray:
+        (ya, yb), (xa, xb) = rows, cols
+        return ink[max(0, round(ya)) : max(0, round(yb)), max(0, round(xa)) : max(0, round(xb))]
+
+    left, right = (x0 - 0.1 * w, x0 + 0.35 * w), (x1 + 1 - 0.35 * w, x1 + 1 + 0.1 * w)
+    middle = (x0 + 0.25 * w, x1 + 1 - 0.25 * w if stroke is None else stroke[0])
+    upper, lower = (y0 + 0.12 * h, ym - 0.1 * h), (ym + 0.1 * h, y1 + 1 - 0.12 * h)
+    thick = max(1, round(STROKE * h))
+    top, centre, bottom = (
+        (y0 - 0.05 * h, y0 + 0.2 * h),
+        (ym - 0.12 * h, ym + 0.12 * h),
+        (y1 + 1 - 0.2 * h, y1 + 1 + 0.05 * h),
+    )
+    holes = ((y0 + 0.25 * h, ym - 0.12 * h), (ym + 0.12 * h, y1 + 1 - 0.25 * h))
+    inner = (x0 + 0.3 * w, x1 + 1 - 0.3 * w if stroke is None else min(x1 + 1 - 0.3 * w, stroke[0]))
+    return np.array(
+        [
+            _coverage(cut(top, middle), 1, thick),
+            _coverage(cut(upper, right), 0, thick),
+            _coverage(cut(lower, right), 0, thick),
+            _coverage(cut(bottom, middle), 1, thick),
+            _coverage(cut(lower, left), 0, thick),
+            _coverage(cut(upper, left), 0, thick),
+            _coverage(cut(centre, middle), 1, thick),
+            *(float(cut(rows, inner).mean()) if cut(rows, inner).size else 0.0 for rows in holes),
+        ]
+    )
+
+
+def _misfits(coverage: np.ndarray) -> np.ndarray:
+    """Per pattern (0..9, no digit): how many segments' worth of ink disagree with it."""
+    lit = np.clip((coverage - 0.3) / 0.4, 0.0, 1.0)
+    return np.abs(PATTERNS - lit).sum(axis=1)
+
+
+def _digit_probs(misfits: np.ndarray) -> np.ndarray:
+    """p(0..9, no digit): each misfitting segment costs alike; a poor best fit is no digit."""
+    p = np.exp(-SHARPNESS * (misfits - misfits.min()))
+    p /= p.sum()
+    doubt = float(np.clip(misfits[:10].min() - MISFIT_OK, 0.0, 1.0))
+    p[:10] *= 1.0 - doubt
+    p[10] = 1.0 - p[:10].sum()
+    return p
+
+
+def _read_box(
+    ink: np.ndarray, span: Box, width: float, band: tuple[int, int]
+) -> tuple[Box, np.ndarray]:
+    """The box and segment misfits for a span. A narrow span is a "1" (the right edge of a
+    full-width box, nothing left of the stroke) unless, wide enough, it reads well as itself (a
+    narrow "7" or "4")."""
+    a, b = span
+    own = (span, _misfits(_segments(ink, span, band)))
+    if b - a + 1 >= NARROW * width:
+        return own
+    one_box = (round(b - width + 1), b)
+    one = (one_box, _misfits(_segments(ink, one_box, band, span)))
+    fits_own = own[1][:10].min() <= 0.5 and int(np.argmin(own[1])) != 1
+    return own if b - a + 1 >= 0.55 * width and fits_own else one
+
+
+def _blob_point(
+    ink: np.ndarray, boxes: list[Box], spans: list[Box], band: tuple[int, int], width: float
+) -> int | None:
+    """Digits after a decimal point standing free: a small blob near the baseline, not inside
+    a digit."""
+    y0, y1 = band
+    h = y1 - y0 + 1
+    top = round(y1 - 0.4 * h)
+    foot = np.ascontiguousarray(ink[top : round(y1 + 0.15 * h)])
+    n, _, stats, centres = cv2.connectedComponentsWithStats(foot, connectivity=8)
+    best: tuple[float, int] | None = None
+    for i in range(1, n):
+        _, y, w, hh, area = stats[i]
+        small = y > 0 and hh < 0.22 * h and w < 0.4 * width and area > 0.004 * h * h
+        if not small or abs(y + hh - (y1 - top)) > 0.2 * h or area < 0.4 * w * hh:
+            continue
+        cx = float(centres[i][0])
+        after = sum(1 for a, _ in boxes if a + 0.25 * width > cx)
+        inside = any(a + 0.3 * width < cx < b - 0.3 * width for a, b in boxes) or any(
+            a + 1 < cx < b - 1 for a, b in spans
+        )
+        if 0 < after < len(boxes) and not inside and (best is None or area > best[0]):
+            best = (float(area), after)
+    return None if best is None else best[1]
+
+
+def _gap_point(ink: np.ndarray, boxes: list[Box], band: tuple[int, int]) -> int | None:
+    """Digits after a decimal point that touches a digit: ink at the foot of the gap between two
+    digits, with none above it."""
+    y0, y1 = band
+    h = y1 - y0 + 1
+    foot = ink[round(y1 - 0.2 * h) : round(y1 + 0.1 * h) + 1]
+    above = ink[round(y0 + 0.25 * h) : round(y1 - 0.3 * h)]
+    best: tuple[float, int] | None = None
+    for i, ((_, b), (a2, _)) in enumerate(pairwise(boxes)):
+        if a2 - b < 3:
+            continue
+        share = float(foot[:, b + 1 : a2].mean())
+        clear = above[:, b + 1 : a2].mean() < 0.5 * share
+        if share > 0.08 and clear and (best is None or share > best[0]):
+            best = (share, len(boxes) - 1 - i)
+    return None if best is None else best[1]
+
+
+def _pitch(rights: list[int], width: float) -> float | None:
+    """Digit pitch from the right edges of neighbouring full-width digits (None: too few)."""
+    steps = [b - a for a, b in pairwise(rights) if 0.9 * width <= b - a <= 2.2 * width]
+    return float(np.median(steps)) if steps else None
+
+
+def _plausible(boxes: list[Box], spans: list[Box], width: float) -> list[bool]:
+    """Boxes that can be digits: inside the panel, not overlapping the digit before them (a
+    frame edge next to the last digit), and a "1" (a box widened from its stroke) on the pitch
+    of the full-width digits: any vertical stroke reads as "1", a 7-segment "1" sits where the
+    right edges of digits do. A display of "1"s alone is not told from a row of strokes."""
+    rights = [b for box, span in zip(boxes, spans, strict=True) if box == span for b in box[1:]]
+    pitch = _pitch(rights, width)
+    keep = []
+    for i, ((a, b), span) in enumerate(zip(boxes, spans, strict=True)):
+        overlap = boxes[i - 1][1] - a if i else 0
+        ok = bool(rights) and a >= 0 and overlap < 0.25 * width
+        if ok and pitch is not None and (a, b) != span:
+            steps = [(b - r) / pitch for r in rights]
+            ok = min(abs(k - round(k)) for k in steps) < 0.2
+        keep.append(ok)
+    return keep
+
+
+def _trimmed(probs: np.ndarray, point: int | None) -> tuple[slice, int | None]:
+    """Without "no digit" boxes at both ends; the point still counted from the right."""
+    digit = (probs.argmax(axis=1) != NO_DIGIT).tolist()
+    if not any(digit):
+        return slice(0, 0), None
+    first, last = digit.index(True), len(digit) - 1 - digit[::-1].index(True)
+    if point is not None:
+        point -= len(digit) - 1 - last
+        point = point if 0 < point <= last - first else None
+    return slice(first, last + 1), point
+
+
+def read_digits(ink: np.ndarray) -> Digits | None:
+    """The 7-segment digits in an upright panel's ink, or None when there are fewer than two."""
+    ink = _without_lines(ink)
+    band = _band(ink)
+    if band is None:
+        return None
+    shear = _slant(ink, band)
+    straight = sheared(ink, shear, (band[0] + band[1]) / 2)
+    spans, width = _spans(straight, band)
+    read = [_read_box(straight, span, width, band) for span in spans]
+    boxes = [box for box, _ in read]
+    probs = np.array([_digit_probs(misfits) for _, misfits in read]).reshape(-1, NO_DIGIT + 1)
+    probs[~np.array(_plausible(boxes, spans, width), dtype=bool)] = np.eye(NO_DIGIT + 1)[NO_DIGIT]
+    point = _blob_point(straight, boxes, spans, band, width)
+    if point is None:
+        point = _gap_point(straight, boxes, band)
+    keep, point = _trimmed(probs, point)
+    if keep.stop - keep.start < 2:
+        return None
+    return Digits(boxes[keep], probs[keep], band, shear, point)

@@ -1,0 +1,288 @@
+"""Training cells for the digit model, cut from rendered counter strips as the reader cuts them.
+
+A strip is a row of drums in a window frame: drums rendered from TrueType fonts (black on white,
+white on black, red decimal drums, rolling between two digits) or real drum crops from
+`meter-digits`, side by side with gaps, then photographed (tilt, blur, low resolution, glare,
+noise, JPEG). Cells are cut like `ocr.counter.cut_cells` does at inference: a cell 0.95-1.5 times
+the digit height, as wide as the pitch allows, centred on a drum (the digit) or half a drum off
+and beyond the ends ("no digit"). So the model learns the neighbours' edges, the window frame and
+the dial around the counter as they appear in real cells.
+
+Fonts come from the Debian packages fonts-dejavu-core, fonts-liberation2, fonts-freefont-ttf,
+fonts-roboto-unhinted and fonts-open-sans; whichever are installed are used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from ocr.digits import INPUT_H, INPUT_W, NO_DIGIT
+
+CLASSES = NO_DIGIT + 1
+FONT_DIRS = ("/usr/share/fonts/truetype", "/usr/share/fonts/opentype")
+FONT_HINTS = ("Sans", "Roboto", "OpenSans", "Liberation", "Mono", "Serif")
+SKIP_FONTS = ("Italic", "Oblique", "Math")
+DRUM_H = 64  # drums are rendered at this height, then scaled with the strip
+
+
+@dataclass(frozen=True)
+class Drum:
+    face: np.ndarray  # BGR, DRUM_H tall
+    target: np.ndarray  # soft target over CLASSES
+    digit_h: float  # height of the digit on the face
+
+
+def soft_target(value: float | None) -> np.ndarray:
+    """`value` 3.4: 60 % "3", 40 % "4" (a rolling drum); None: "no digit"."""
+    target = np.zeros(CLASSES, np.float32)
+    if value is None:
+        target[NO_DIGIT] = 1.0
+        return target
+    value %= 10
+    low = math.floor(value)
+    frac = value - low
+    target[low] += 1.0 - frac
+    target[(low + 1) % 10] += frac
+    return target
+
+
+def find_fonts() -> list[Path]:
+    fonts = [
+        p
+        for d in FONT_DIRS
+        if Path(d).is_dir()
+        for p in sorted(Path(d).rglob("*.ttf"))
+        if any(h in p.name for h in FONT_HINTS) and not any(s in p.name for s in SKIP_FONTS)
+    ]
+    if not fonts:
+        raise SystemExit("no TrueType fonts found: apt-get install fonts-dejavu-core")
+    return fonts
+
+
+class DrumRenderer:
+    """Drums with printed digits in many fonts, polarities and roll positions."""
+
+    def __init__(self, fonts: list[Path]) -> None:
+        self.fonts = fonts
+        self._cache: dict[tuple[int, int], ImageFont.FreeTypeFont] = {}
+
+    def _font(self, index: int, size: int) -> ImageFont.FreeTypeFont:
+        key = (index, size)
+        if key not in self._cache:
+            self._cache[key] = ImageFont.truetype(str(self.fonts[index]), size)
+        return self._cache[key]
+
+    def drum(self, value: float, rng: np.random.Generator, *, red: bool) -> Drum:
+        width = int(DRUM_H * rng.uniform(0.55, 0.85))
+        paper, ink = _drum_colours(rng, red=red)
+        font = self._font(int(rng.integers(len(self.fonts))), int(DRUM_H * rng.uniform(0.6, 0.85)))
+        digit_step = DRUM_H * rng.uniform(0.95, 1.3)  # distance between digits on the drum
+        tall = Image.new("RGB", (width, int(DRUM_H + 2 * digit_step)), paper)
+        draw = ImageDraw.Draw(tall)
+        low = math.floor(value) % 10
+        offset = (value - math.floor(value)) * digit_step
+        for k in (-1, 0, 1):
+            text = str((low + k) % 10)
+            centre_y = DRUM_H / 2 + digit_step + k * digit_step - offset
+            draw.text((width / 2, centre_y), text, fill=ink, font=font, anchor="mm")
+        face = np.asarray(tall)[int(digit_step) : int(digit_step) + DRUM_H, :, ::-1]
+        box = font.getbbox("0", anchor="mm")
+        return Drum(_curvature(face, rng), soft_target(value), float(box[3] - box[1]))
+
+
+def _drum_colours(
+    rng: np.random.Generator, *, red: bool
+) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    light = _colour(rng, 185, 256)
+    dark = _colour(rng, 0, 60)
+    if red:
+        redc = (int(rng.integers(150, 240)), int(rng.integers(0, 60)), int(rng.integers(0, 70)))
+        return (light, redc) if rng.random() < 0.6 else (redc, light)
+    return (light, dark) if rng.random() < 0.7 else (dark, light)  # RGB
+
+
+def _colour(rng: np.random.Generator, low: int, high: int) -> tuple[int, int, int]:
+    r, g, b = (int(c) for c in rng.integers(low, high, size=3))
+    return r, g, b
+
+
+def _curvature(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A drum is a cylinder: darker towards top and bottom."""
+    h = face.shape[0]
+    depth = rng.uniform(0.0, 0.45)
+    y = np.linspace(-1, 1, h, dtype=np.float32)
+    shade = 1.0 - depth * y**2
+    return np.clip(face.astype(np.float32) * shade[:, None, None], 0, 255).astype(np.uint8)
+
+
+class RealDrums:
+    """Drum crops from meter-digits with their soft targets."""
+
+    def __init__(self, crops: list[np.ndarray], targets: list[np.ndarray]) -> None:
+        self.crops = crops
+        self.targets = targets
+
+    def drum(self, rng: np.random.Generator) -> Drum:
+        i = int(rng.integers(len(self.crops)))
+        crop = self.crops[i]
+        h, w = crop.shape[:2]
+        face = cv2.resize(crop, (max(8, round(w * DRUM_H / h)), DRUM_H))
+        return Drum(face, self.targets[i], DRUM_H * 0.75)
+
+
+@dataclass(frozen=True)
+class Strip:
+    image: np.ndarray  # BGR, photographed
+    centres: list[float]  # x of each drum's centre
+    pitch: float
+    digit_h: float
+    band_y: float  # y of the drums' middle
+    targets: list[np.ndarray]
+
+
+def render_strip(drums: list[Drum], rng: np.random.Generator, *, scale: float) -> Strip:
+    """Drums side by side in a frame on a dial, photographed at `scale` (drum height in px / 64)."""
+    gap = int(DRUM_H * rng.uniform(0.04, 0.45))
+    frame = tuple(int(c) for c in rng.integers(0, 256, size=3))
+    dial = tuple(int(c) for c in rng.integers(120, 256, size=3))
+    margin_y = int(DRUM_H * rng.uniform(0.1, 0.6))
+    border = int(DRUM_H * rng.uniform(0.05, 0.3))
+    outside = 2 * DRUM_H
+    widths = [d.face.shape[1] for d in drums]
+    width = sum(widths) + gap * (len(drums) + 1) + 2 * (border + outside)
+    height = DRUM_H + 2 * (margin_y + border) + 2 * DRUM_H
+    img = np.empty((height, width, 3), np.uint8)
+    img[:] = dial
+    _dial_marks(img, rng)
+    x0, y0 = outside, DRUM_H
+    win_w = sum(widths) + gap * (len(drums) + 1) + 2 * border
+    win_h = DRUM_H + 2 * (margin_y + border)
+    img[y0 : y0 + win_h, x0 : x0 + win_w] = frame
+    x = x0 + border + gap
+    centres = []
+    top = y0 + border + margin_y
+    for d in drums:
+        w = d.face.shape[1]
+        img[top : top + DRUM_H, x : x + w] = d.face
+        centres.append(x + w / 2)
+        x += w + gap
+    pitch = float(np.mean(np.diff(centres))) if len(centres) > 1 else widths[0] + gap
+    digit_h = float(np.mean([d.digit_h for d in drums]))
+    photo = _photograph(img, rng, scale)
+    k = photo.shape[1] / img.shape[1]
+    return Strip(
+        photo,
+        [c * k for c in centres],
+        pitch * k,
+        digit_h * k,
+        (top + DRUM_H / 2) * k,
+        [d.target for d in drums],
+    )
+
+
+def _dial_marks(img: np.ndarray, rng: np.random.Generator) -> None:
+    """Printed text and lines on the dial around the counter."""
+    h, w = img.shape[:2]
+    for _ in range(int(rng.integers(0, 5))):
+        text = "".join(rng.choice(list("m3QnkWhABCVT.,/ 0123456789"), size=int(rng.integers(1, 6))))
+        org = (int(rng.integers(0, w)), int(rng.integers(10, h)))
+        colour = tuple(int(c) for c in rng.integers(0, 120, size=3))
+        cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, rng.uniform(0.6, 2.0), colour, 2)
+
+
+def _photograph(img: np.ndarray, rng: np.random.Generator, scale: float) -> np.ndarray:
+    h, w = img.shape[:2]
+    out: np.ndarray = img.astype(np.float32)
+    if rng.random() < 0.4:  # glare: a bright soft spot
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        r = rng.uniform(0.2, 1.0) * h
+        yy, xx = np.mgrid[0:h, 0:w]
+        spot = np.exp(-((xx - cx) ** 2 + ((yy - cy) * 2) ** 2) / (2 * r * r))
+        out += spot[..., None] * rng.uniform(60, 200)
+    if rng.random() < 0.5:  # light falling from one side
+        out *= np.linspace(rng.uniform(0.4, 1.0), rng.uniform(0.8, 1.2), w)[None, :, None]
+    m = np.array([[1, rng.normal(0, 0.05), 0], [rng.normal(0, 0.02), 1, 0]], np.float32)
+    out = cv2.warpAffine(out, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    if rng.random() < 0.5:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 3.0))
+    small: np.ndarray = cv2.resize(
+        np.clip(out, 0, 255).astype(np.uint8),
+        (max(8, round(w * scale)), max(8, round(h * scale))),
+        interpolation=cv2.INTER_AREA,
+    )
+    noisy = small.astype(np.float32) + rng.normal(0, rng.uniform(0, 8), small.shape)
+    small = np.clip(noisy, 0, 255).astype(np.uint8)
+    if rng.random() < 0.6:
+        quality = int(rng.integers(30, 90))
+        jpg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
+        small = np.asarray(cv2.imdecode(jpg, cv2.IMREAD_COLOR))
+    return small
+
+
+def cut_cell(strip: Strip, centre_x: float, rng: np.random.Generator) -> np.ndarray:
+    """A cell as the reader cuts it: 0.95-1.5 digit heights tall, at most the pitch wide."""
+    cell_h = strip.digit_h * rng.uniform(0.95, 1.5)
+    cell_w = min(strip.pitch, 0.62 * cell_h)
+    cy = strip.band_y + rng.normal(0, 0.06) * cell_h
+    gray = cv2.cvtColor(strip.image, cv2.COLOR_BGR2GRAY)
+    x1, y1 = centre_x - cell_w / 2, cy - cell_h / 2
+    k_x, k_y = INPUT_W / cell_w, INPUT_H / cell_h
+    m = np.array([[k_x, 0, -x1 * k_x], [0, k_y, -y1 * k_y]], np.float32)
+    flags = cv2.INTER_AREA if k_y < 1 else cv2.INTER_LINEAR
+    return cv2.warpAffine(gray, m, (INPUT_W, INPUT_H), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+
+
+def strip_cells(
+    strip: Strip, rng: np.random.Generator
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Every drum (jittered), a few half-drum-off cells and the cells beyond both ends."""
+    cells, targets = [], []
+    none = soft_target(None)
+    for c, t in zip(strip.centres, strip.targets, strict=True):
+        cells.append(cut_cell(strip, c + rng.normal(0, 0.06) * strip.pitch, rng))
+        targets.append(t)
+        if rng.random() < 0.35:
+            off = rng.uniform(0.4, 0.6) * strip.pitch * rng.choice([-1, 1])
+            cells.append(cut_cell(strip, c + off, rng))
+            targets.append(none)
+    for end, sign in ((strip.centres[0], -1), (strip.centres[-1], 1)):
+        if rng.random() < 0.5:
+            off = sign * strip.pitch * rng.uniform(0.9, 1.6)
+            cells.append(cut_cell(strip, end + off, rng))
+            targets.append(none)
+    return cells, targets
+
+
+def counter_cells(
+    count: int,
+    rng: np.random.Generator,
+    renderer: DrumRenderer,
+    real: RealDrums | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """About `count` cells (uint8, INPUT_H x INPUT_W) and their soft targets."""
+    cells: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    while len(cells) < count:
+        n = int(rng.integers(3, 9))
+        reds = int(rng.integers(0, 4)) if rng.random() < 0.6 else 0
+        use_real = real is not None and rng.random() < 0.4
+        drums = []
+        for i in range(n):
+            if use_real and real is not None:
+                drums.append(real.drum(rng))
+                continue
+            value = float(rng.integers(0, 10))
+            if rng.random() < 0.2:
+                value += rng.uniform(0.1, 0.9)
+            drums.append(renderer.drum(value, rng, red=i >= n - reds))
+        scale = rng.uniform(10, 60) / DRUM_H  # digits 10-60 px tall in the photo
+        c, t = strip_cells(render_strip(drums, rng, scale=scale), rng)
+        cells += c
+        targets += t
+    return np.stack(cells[:count]), np.stack(targets[:count])
