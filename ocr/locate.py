@@ -47,7 +47,6 @@ class Row:
     height: float
     pitch: float
     residual: float
-    point: float | None = None  # position of a 7-segment decimal point along the row, if seen
     lcd: bool = False  # found as a display panel (no red drums there)
 
     @property

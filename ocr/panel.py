@@ -164,11 +164,6 @@ def _row(m: np.ndarray, digits: sevenseg.Digits) -> Row:
     ]
     centres = np.array([(b.cx, b.cy) for b in blobs])
     origin = (float(centres[:, 0].mean()), float(centres[:, 1].mean()))
-    point = None
-    if digits.point is not None:
-        a = digits.boxes[len(digits.boxes) - digits.point][0]
-        px, py = photo(a - 0.1 * (digits.boxes[0][1] - digits.boxes[0][0]))
-        point = (px - origin[0]) * ux + (py - origin[1]) * uy
     return Row(
         blobs=tuple(blobs),
         origin=origin,
@@ -176,7 +171,6 @@ def _row(m: np.ndarray, digits: sevenseg.Digits) -> Row:
         height=(y1 - y0 + 1) * k,
         pitch=float(np.median(np.diff(centres @ np.array([ux, uy])))),
         residual=0.0,
-        point=point,
         lcd=True,
     )
 

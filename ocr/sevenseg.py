@@ -16,6 +16,8 @@ from itertools import pairwise
 import cv2
 import numpy as np
 
+from ocr.digits import NO_DIGIT  # probabilities share the digit model's layout
+
 # segments a..g lit per digit (a top, b upper right, c lower right, d bottom, e lower left,
 # f upper left, g middle), then the two counters (the holes inside an "8"), never inked; the
 # last pattern is "no digit"
@@ -39,7 +41,6 @@ SHEARS = np.linspace(-0.1, 0.4, 11)  # tan of the slant tried (italic digits lea
 SHARPNESS = 5.0  # how fast a digit's probability falls per segment that does not fit
 MISFIT_OK = 0.75  # a best pattern off by more than this many segments is doubtful as a digit
 STROKE = 0.06  # thinnest segment stroke, share of the digit height
-NO_DIGIT = 10  # index of "no digit" in the probabilities
 NARROW = 0.8  # spans narrower than this share of a digit's width may be a "1"
 
 

@@ -4,12 +4,15 @@ Data (openly licensed only, never ../shared/corpus/meter-photos):
 - ../shared/corpus/meter-digits (Apache-2.0 / MIT): drum and LCD digit crops. `label_raw` like
   3.4 becomes a soft target 0.6 x "3" + 0.4 x "4", so the model reports rolling drums as two
   neighbours; `NaN` crops are "no digit" (class 10).
+- cells cut from rendered counter strips (`digit_strips.py`: TrueType or meter-digits drums in a
+  frame on a dial, photographed) exactly as the reader cuts them; cells half a drum off and
+  beyond the strip's ends are "no digit" (so the reader can tell a misplaced window);
 - synthetic cells from `ocr.synth.render_digit_cell` (drums, rolling drums, 7-segment digits);
-- "no digit" negatives: crops of synthetic meter photos away from the counter, and digit cells
-  shifted sideways by half a cell (so the reader can tell a misplaced window from a digit).
+- "no digit" negatives: crops of synthetic meter photos away from the counter, printed letters,
+  upside-down digits.
 
 Needs the `train` extra (`pip install -e '.[train]'`, PyTorch CPU). Usage:
-    .venv/bin/python scripts/train_digits.py [--corpus ../shared/corpus] [--epochs 15]
+    .venv/bin/python scripts/train_digits.py [--corpus ../shared/corpus] [--epochs 8]
 Deterministic for a given --seed (up to PyTorch's CPU kernels).
 """
 
@@ -226,22 +229,33 @@ def evaluate(net: DigitNet, cells: np.ndarray, targets: np.ndarray) -> float:
     return float((pred == targets.argmax(axis=1)).mean())
 
 
-def _strip_worker(job: tuple[int, int, Path]) -> tuple[np.ndarray, np.ndarray]:
-    count, seed, digits_dir = job
-    rng = np.random.default_rng(seed)
+_drums: tuple[digit_strips.DrumRenderer, digit_strips.RealDrums] | None = None
+
+
+def _load_drums(digits_dir: Path) -> None:
+    """Once per worker process: the fonts and the meter-digits crops."""
+    global _drums
     crops, targets = load_corpus_crops(digits_dir)
-    real = digit_strips.RealDrums(crops, targets)
-    renderer = digit_strips.DrumRenderer(digit_strips.find_fonts())
-    return digit_strips.counter_cells(count, rng, renderer, real)
+    _drums = (
+        digit_strips.DrumRenderer(digit_strips.find_fonts()),
+        digit_strips.RealDrums(crops, targets),
+    )
+
+
+def _strip_worker(job: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    count, seed = job
+    assert _drums is not None, "worker started without _load_drums"
+    renderer, real = _drums
+    return digit_strips.counter_cells(count, np.random.default_rng(seed), renderer, real)
 
 
 def strip_cells(
     count: int, seed: int, digits_dir: Path, jobs: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cells cut from rendered counter strips, made in `jobs` processes."""
+    """Cells cut from rendered counter strips, in 4 x `jobs` seeded chunks on `jobs` processes."""
     per = count // (4 * jobs) + 1
-    work = [(per, seed * 1000 + i, digits_dir) for i in range(4 * jobs)]
-    with multiprocessing.Pool(jobs) as pool:
+    work = [(per, seed * 1000 + i) for i in range(4 * jobs)]
+    with multiprocessing.Pool(jobs, initializer=_load_drums, initargs=(digits_dir,)) as pool:
         parts = pool.map(_strip_worker, work)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
