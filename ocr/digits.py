@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 INPUT_H, INPUT_W = 40, 24
 NO_DIGIT = 10
 MODEL_PATH = Path(__file__).parent / "models" / "digits.onnx"
+# OpenCV 5's new DNN engine runs this small net at half the speed of the classic one
+DNN_ENGINE = cv2.dnn.ENGINE_CLASSIC
 
 
 def normalise(cell: np.ndarray) -> np.ndarray:
@@ -43,7 +45,7 @@ class DigitModel:
     def _net(self) -> cv2.dnn.Net:
         net = getattr(self._local, "net", None)
         if net is None:
-            net = cv2.dnn.readNetFromONNX(str(self.path))
+            net = cv2.dnn.readNetFromONNX(str(self.path), engine=DNN_ENGINE)
             self._local.net = net
         return net
 
