@@ -116,6 +116,8 @@ def read_plate(
         except TesseractFailed as exc:
             log.info("meter number not read: %s", exc.reason)
             words = []
-        text = "\n".join(w.text for w in words if w.confidence > 0.3)
+        # no confidence cut: Tesseract gives 0 to whole serials it read right; the pattern and
+        # the digit count filter, and master data confirms a candidate
+        text = "\n".join(w.text for w in words)
         candidates += serial_candidates(text, exclude=reading)
     return tuple(dict.fromkeys(candidates))
