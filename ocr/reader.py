@@ -135,8 +135,8 @@ class OcrEngine:
         first.sort(key=lambda c: -_fit(c, integer_digits, tallest))
         out = list(first)
         refined = self._refined(image, [(c.row, _ways_up(c)) for c in first[:REFINE_ROWS]])
-        for big, small in zip(refined[::2], refined[1::2], strict=True):
-            both = (big, small, _average(big, small))
+        for big, small, slid in zip(refined[::3], refined[1::3], refined[2::3], strict=True):
+            both = (big, small, _average(big, small, slid))
             out += [c for c in (_candidate(r) for r in both) if c]
         return out
 
@@ -153,13 +153,25 @@ class OcrEngine:
         scans = [scan_centres(strip) for strip in strips]
         scanned = self._predict([scan_cells(s, xs) for s, xs in zip(strips, scans, strict=True)])
         cut = []
+        slid: list[np.ndarray] = []
+        grids: list[list[float]] = []
         for (row, up), strip, xs, seen in zip(ways, strips, scans, scanned, strict=True):
             pitch, phase = fit_grid(xs, digits_logic.digit_strength(seen), strip.digit_h)
             positions = grid_positions(strip, pitch, phase)
             other = rectify(image, row, _span(row), height_factor=small, flipped=up)
             cut += [(row, grid_cells(strip, positions)), (row, grid_cells(other, positions))]
+            slid.append(seen)
+            grids.append(xs)
         probs = self._predict([cells.gray for _, cells in cut])
-        return [(row, cells, p) for (row, cells), p in zip(cut, probs, strict=True)]
+        out: list[Reading] = []
+        for i, xs, seen in zip(range(0, len(cut), 2), grids, slid, strict=True):
+            (row, big_cells), (_, small_cells) = cut[i], cut[i + 1]
+            out += [
+                (row, big_cells, probs[i]),
+                (row, small_cells, probs[i + 1]),
+                (row, big_cells, _interpolated(seen, xs, big_cells.centres)),
+            ]
+        return out
 
     def _predict(self, groups: list[list[np.ndarray]]) -> list[np.ndarray]:
         """The model over several lists of cells in one batch."""
@@ -302,10 +314,16 @@ def _elsewhere(c: Candidate, best: Candidate) -> bool:
     return not _same_place(c.row, best.row)
 
 
-def _average(a: Reading, b: Reading) -> Reading:
-    """Two cell sizes of the same row (same cell positions): average what the model said."""
+def _average(a: Reading, b: Reading, slid: Reading) -> Reading:
+    """Two cell sizes of the same row (same cell positions) and the model slid along it,
+    interpolated at those positions: average what the model said."""
     red = [(x + y) / 2 for x, y in zip(a[1].red, b[1].red, strict=True)]
-    return a[0], replace(a[1], red=red), (a[2] + b[2]) / 2
+    return a[0], replace(a[1], red=red), (a[2] + b[2] + slid[2]) / 3
+
+
+def _interpolated(seen: np.ndarray, xs: list[float], centres: list[float]) -> np.ndarray:
+    """The slid model's probabilities at cell centres, interpolated between scan positions."""
+    return np.stack([np.interp(centres, xs, seen[:, k]) for k in range(seen.shape[1])], axis=1)
 
 
 def _split(
