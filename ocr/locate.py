@@ -9,7 +9,7 @@ the linked groups ("rows") that fit a straight line, best first. Nothing here is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -56,46 +56,79 @@ class Row:
         return [(b.cx - ox) * ux + (b.cy - oy) * uy for b in self.blobs]
 
 
-def _measure(mask: np.ndarray, x: int, y: int, theta: float, polarity: int) -> Blob:
-    """Extent of a component along its axis and across it, and the centre of that box."""
-    ys, xs = np.nonzero(mask)
-    c, s = math.cos(theta), math.sin(theta)
-    along = xs * c + ys * s
-    across = -xs * s + ys * c
-    a0, a1 = float(along.min()), float(along.max())
-    b0, b1 = float(across.min()), float(across.max())
-    am, bm = (a0 + a1) / 2, (b0 + b1) / 2
-    cx, cy = am * c - bm * s, am * s + bm * c
-    return Blob(x + cx, y + cy, a1 - a0 + 1, b1 - b0 + 1, theta, polarity)
-
-
 def _blobs(binary: np.ndarray, polarity: int, min_h: float, max_h: float) -> list[Blob]:
+    """Digit-shaped components: axis from their moments, extent along and across that axis.
+
+    All components are measured at once from their pixels grouped by label (one
+    `cv2.moments` call per component cost more on photos with many components).
+    """
     _, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     ws, hs, area = stats[:, 2], stats[:, 3], stats[:, 4]
     big, small = np.maximum(ws, hs), np.minimum(ws, hs)
     solid = (area > 0.8 * ws * hs) & (small > 0.6 * big)  # solid squares: not a digit
     keep = (big >= min_h) & (big <= max_h * 1.2) & (area >= min_h * min_h * 0.08) & ~solid
     keep[0] = False  # background
-    found = []
-    for i in np.nonzero(keep)[0].tolist():
-        x, y, w, h = (int(v) for v in stats[i, :4])
-        mask = (labels[y : y + h, x : x + w] == i).astype(np.uint8)
-        m = cv2.moments(mask, binaryImage=True)
-        if m["m00"] == 0:
-            continue
-        mu20, mu02, mu11 = m["mu20"] / m["m00"], m["mu02"] / m["m00"], m["mu11"] / m["m00"]
-        theta = 0.5 * math.atan2(2 * mu11, mu20 - mu02) % math.pi
-        blob = _measure(mask, x, y, theta, polarity)
-        common = math.sqrt(max(0.0, ((mu20 - mu02) / 2) ** 2 + mu11 * mu11))
-        spread_long = 4 * math.sqrt((mu20 + mu02) / 2 + common)
-        spread_short = 4 * math.sqrt(max(1e-6, (mu20 + mu02) / 2 - common))
-        # hollow 7-segment digits: the extent is right; digits touching a frame: the moments are
-        blob = replace(
-            blob, length=min(blob.length, spread_long), width=min(blob.width, spread_short)
+    if not keep.any():
+        return []
+    ys, xs = np.nonzero(keep[labels])
+    label = labels[ys, xs]
+    order = np.argsort(label, kind="stable")
+    label = label[order]
+    ids, starts, counts = np.unique(label, return_index=True, return_counts=True)
+    x = (xs[order] - stats[label, 0]).astype(np.float64)  # inside each component's box
+    y = (ys[order] - stats[label, 1]).astype(np.float64)
+    groups = _Groups(starts, counts)
+    theta, spread_long, spread_short = _axes(x, y, groups)
+    cx, cy, extent_long, extent_short = _extents(x, y, theta, groups)
+    # hollow 7-segment digits: the extent is right; digits touching a frame: the moments are
+    length = np.minimum(extent_long, spread_long)
+    width = np.minimum(extent_short, spread_short)
+    ok = (min_h <= length) & (length <= max_h) & (length >= 1.15 * width) & (length <= 6 * width)
+    cx, cy = cx + stats[ids, 0], cy + stats[ids, 1]
+    return [
+        Blob(
+            float(cx[i]), float(cy[i]), float(length[i]), float(width[i]), float(theta[i]), polarity
         )
-        if min_h <= blob.length <= max_h and 1.15 <= blob.length / blob.width <= 6.0:
-            found.append(blob)
-    return found
+        for i in np.nonzero(ok)[0].tolist()
+    ]
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """Consecutive runs of pixels of one component each: where they start, how many."""
+
+    starts: np.ndarray
+    counts: np.ndarray
+
+    def mean(self, values: np.ndarray) -> np.ndarray:
+        return np.asarray(np.add.reduceat(values, self.starts) / self.counts)
+
+    def spread(self, values: np.ndarray) -> np.ndarray:
+        """Per pixel: its group's value (the inverse of a reduction)."""
+        return np.repeat(values, self.counts)
+
+
+def _axes(x: np.ndarray, y: np.ndarray, g: _Groups) -> tuple[np.ndarray, ...]:
+    """Per component: the angle of its long axis in [0, pi), and its length and width as the
+    moments give them (4 standard deviations)."""
+    dx, dy = x - g.spread(g.mean(x)), y - g.spread(g.mean(y))
+    mu20, mu02, mu11 = g.mean(dx * dx), g.mean(dy * dy), g.mean(dx * dy)
+    theta = 0.5 * np.arctan2(2 * mu11, mu20 - mu02) % np.pi
+    common = np.sqrt(np.maximum(0.0, ((mu20 - mu02) / 2) ** 2 + mu11 * mu11))
+    spread_long = 4 * np.sqrt((mu20 + mu02) / 2 + common)
+    spread_short = 4 * np.sqrt(np.maximum(1e-6, (mu20 + mu02) / 2 - common))
+    return theta, spread_long, spread_short
+
+
+def _extents(x: np.ndarray, y: np.ndarray, theta: np.ndarray, g: _Groups) -> tuple[np.ndarray, ...]:
+    """Per component: the centre of its box along and across `theta`, and that box's size."""
+    c, s = np.cos(theta), np.sin(theta)
+    pc, ps = g.spread(c), g.spread(s)
+    along, across = x * pc + y * ps, -x * ps + y * pc
+    a0, a1 = np.minimum.reduceat(along, g.starts), np.maximum.reduceat(along, g.starts)
+    b0, b1 = np.minimum.reduceat(across, g.starts), np.maximum.reduceat(across, g.starts)
+    am, bm = (a0 + a1) / 2, (b0 + b1) / 2
+    return am * c - bm * s, am * s + bm * c, a1 - a0 + 1, b1 - b0 + 1
 
 
 def _scaled(blob: Blob, factor: float) -> Blob:
