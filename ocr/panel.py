@@ -23,9 +23,10 @@ from ocr.locate import Blob, Row
 SCALE = 0.4  # panels are searched at this scale of the working image
 PANEL_H = 96  # rectified panel height
 MAX_PANELS = 3
+CUT = 0.15  # share of the digits' height beyond a dark band: the band is a shadow, not the display
 ROW_PANELS = 3  # blob-finder rows also tried as displays
 ROW_MARGIN = 2.0  # digit heights added on each side of a row (digits the blob finder missed)
-ROW_HEIGHTS = (1.7, 2.8)  # panel heights around a row, in blob heights (blobs: digits or halves)
+ROW_HEIGHTS = (1.7, 2.8, 4.0)  # panel heights around a row, in blob heights (digits or halves)
 
 Box = tuple[tuple[float, float], tuple[float, float], float]  # rotated rectangle, photo px
 
@@ -124,16 +125,23 @@ def _dark_band(panel: np.ndarray) -> tuple[int, int] | None:
     return (y0, y1) if 0.3 * PANEL_H <= y1 - y0 + 1 <= 0.8 * PANEL_H else None
 
 
-def _trimmed(panel: np.ndarray, m: np.ndarray) -> Box | None:
-    """The box cut down to the panel's dark band, if it has one."""
-    band = _dark_band(panel)
-    if band is None:
-        return None
+def _trimmed(panel: np.ndarray, m: np.ndarray, band: tuple[int, int]) -> Box:
+    """The box cut down to the rows `band` of the upright panel."""
     y0, y1 = band
     k = float(np.hypot(m[0, 0], m[1, 0]))  # photo px per panel px
     cx, cy = m @ np.array([panel.shape[1] / 2, (y0 + y1) / 2, 1.0])
     angle = math.degrees(math.atan2(float(m[1, 0]), float(m[0, 0])))
     return (float(cx), float(cy)), (panel.shape[1] * k, (y1 - y0 + 1) * k + 4 * k), angle
+
+
+def _cuts_digits(band: tuple[int, int], digits: sevenseg.Digits | None) -> bool:
+    """Would cutting the panel to its dark `band` cut through the digits read on the whole
+    panel (a shadow across the digits, not a darker display)?"""
+    if digits is None:
+        return False
+    (y0, y1), (d0, d1) = band, digits.band
+    overlap = min(y1, d1) - max(y0, d0)
+    return overlap > 0 and (y0 - d0) + (d1 - y1) > CUT * (d1 - d0 + 1)
 
 
 def _ink(panel: np.ndarray) -> np.ndarray:
@@ -193,11 +201,13 @@ def _cells(panel: np.ndarray, digits: sevenseg.Digits, row: Row) -> Cells:
 
 
 def _read(gray: np.ndarray, box: Box) -> LcdRead | None:
+    """The panel's digits; on its dark band only, when the panel has one that the digits lie in."""
     panel, m = _upright(gray, box)
-    trimmed = _trimmed(panel, m)
-    if trimmed is not None:
-        panel, m = _upright(gray, trimmed)
     digits = sevenseg.read_digits(_ink(panel))
+    band = _dark_band(panel)
+    if band is not None and not _cuts_digits(band, digits):
+        panel, m = _upright(gray, _trimmed(panel, m, band))
+        digits = sevenseg.read_digits(_ink(panel))
     if digits is None:
         return None
     row = _row(m, digits)

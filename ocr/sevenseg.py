@@ -37,11 +37,18 @@ PATTERNS = np.array(
     ],
     dtype=float,
 )
+SEAM = 0.04  # rows without ink between upper and lower segments, share of the panel height
+HALF = 0.3  # ... when each part holds at least this share of the joined rows
 SHEARS = np.linspace(-0.1, 0.4, 11)  # tan of the slant tried (italic digits lean right)
 SHARPNESS = 5.0  # how fast a digit's probability falls per segment that does not fit
 MISFIT_OK = 0.75  # a best pattern off by more than this many segments is doubtful as a digit
 STROKE = 0.06  # thinnest segment stroke, share of the digit height
+CLEAR = 0.05  # share of inked px above a point that still leaves it standing free
+STEM = 0.25  # a column with this share of the digit height inked holds a vertical stroke
+WIDEST = 0.75  # a digit is at most this share of its height wide; wider spans are several
 NARROW = 0.8  # spans narrower than this share of a digit's width may be a "1"
+JOINED = 1.15  # two narrow spans at most this many digit widths across may be one digit
+LINKED = 0.6  # ... if ink crosses at least this share of the columns between them
 
 
 Box = tuple[int, int]  # first and last column of a digit, deskewed panel px
@@ -79,9 +86,25 @@ def _without_lines(ink: np.ndarray) -> np.ndarray:
     return np.where(lines[labels], 0, ink).astype(ink.dtype) if lines.any() else ink
 
 
+def _halves(runs: list[Box], seam: int) -> list[Box]:
+    """Row runs joined across a thin seam when they are the upper and lower halves of one row
+    of digits (both a fair share of the whole), not digits and a frame edge."""
+    out: list[Box] = []
+    for a, b in runs:
+        if out:
+            pa, pb = out[-1]
+            whole = b - pa + 1
+            if a - pb - 1 <= seam and min(pb - pa + 1, b - a + 1) >= HALF * whole:
+                out[-1] = (pa, b)
+                continue
+        out.append((a, b))
+    return out
+
+
 def _band(ink: np.ndarray) -> tuple[int, int] | None:
     """Rows of the digits: the tallest run of rows with ink."""
-    bands = _runs(ink.sum(axis=1).astype(float), 0.03 * ink.shape[1], 1)
+    runs = _runs(ink.sum(axis=1).astype(float), 0.03 * ink.shape[1], 1)
+    bands = _halves(runs, round(SEAM * ink.shape[0]))
     if not bands:
         return None
     y0, y1 = max(bands, key=lambda b: b[1] - b[0])
@@ -107,17 +130,53 @@ def _slant(ink: np.ndarray, band: tuple[int, int]) -> float:
 
 
 def _split(span: Box, width: float, profile: np.ndarray) -> list[Box]:
-    """Cut a span holding several touching digits at the thinnest columns near each border."""
+    """Cut a span holding several touching digits at the thinnest columns near each border;
+    columns as thin right after a cut (a reflection bridging the gap) belong to neither side."""
     a, b = span
     gap = 0.3 * width
     parts = max(1, round((b - a + 1 + gap) / (width + gap)))
-    cuts = [a]
+    pieces: list[Box] = []
+    start = a
     for i in range(1, parts):
         guess = round(a + i * (b - a + 1) / parts)
-        lo, hi = max(cuts[-1] + 1, guess - round(width / 4)), min(b, guess + round(width / 4))
-        cuts.append(lo + int(np.argmin(profile[lo : hi + 1])) if hi > lo else guess)
-    cuts.append(b + 1)
-    return [(x, y - 1) for x, y in pairwise(cuts) if y - 1 > x]
+        lo, hi = max(start + 1, guess - round(width / 4)), min(b, guess + round(width / 4))
+        cut = lo + int(np.argmin(profile[lo : hi + 1])) if hi > lo else guess
+        pieces.append((start, cut - 1))
+        start = cut
+        while start < hi and profile[start + 1] <= profile[cut]:
+            start += 1
+    pieces.append((start, b))
+    return [(x, y) for x, y in pieces if y > x]
+
+
+def _joined(spans: list[Box], width: float, profile: np.ndarray) -> list[Box]:
+    """Spans with two narrow neighbours joined when together they are one digit wide and faint
+    ink links them: the two sides of a "0" whose top and bottom segments are pale."""
+    out: list[Box] = []
+    for a, b in spans:
+        if out:
+            pa, pb = out[-1]
+            narrow = max(pb - pa, b - a) + 1 < NARROW * width
+            between = profile[pb + 1 : a] > 0
+            linked = between.size == 0 or float(between.mean()) >= LINKED
+            if narrow and linked and b - pa + 1 <= JOINED * width:
+                out[-1] = (pa, b)
+                continue
+        out.append((a, b))
+    return out
+
+
+def _to_stem(span: Box, stems: np.ndarray, narrow: float = 0.0) -> Box:
+    """The span cut back to its last column with a vertical stroke: every 7-segment digit ends
+    in one on the right, so thin ink beyond it is a speck or a point, not the digit. A cut that
+    would leave the span `narrow` (a "T" or a printed "2" cut to a stroke) is no speck: the span
+    stays."""
+    a, b = span
+    tall = np.nonzero(stems[a : b + 1])[0]
+    if tall.size == 0:
+        return span
+    end = a + int(tall[-1])
+    return span if end - a + 1 < narrow else (a, end)
 
 
 def _spans(ink: np.ndarray, band: tuple[int, int]) -> tuple[list[Box], float]:
@@ -127,12 +186,22 @@ def _spans(ink: np.ndarray, band: tuple[int, int]) -> tuple[list[Box], float]:
     upper = ink[y0 : y1 + 1 - height // 5]  # without the foot, where decimal points bridge digits
     profile = upper.sum(axis=0).astype(float)
     spans = _runs(profile, 0.04 * height, max(1, height // 20))
+    stems = ink[y0 : y1 + 1].sum(axis=0) >= STEM * height
     tall = [
-        (a, b) for a, b in spans if ink[y0 : y1 + 1, a : b + 1].any(axis=1).sum() > 0.6 * height
+        span
+        for span in spans
+        if ink[y0 : y1 + 1, span[0] : span[1] + 1].any(axis=1).sum() > 0.6 * height
     ]
-    wide = [b - a + 1 for a, b in tall if b - a + 1 > 0.3 * height]
+    cut = [_to_stem(span, stems) for span in tall]
+    wide = [b - a + 1 for a, b in cut if 0.3 * height < b - a + 1 <= WIDEST * height]
     width = float(np.median(wide)) if wide else 0.5 * height
-    return [piece for span in tall for piece in _split(span, width, profile)], width
+    narrow = NARROW * width
+    pieces = [
+        _to_stem(piece, stems, narrow)
+        for span in tall
+        for piece in _split(_to_stem(span, stems, narrow), width, profile)
+    ]
+    return _joined(pieces, width, profile), width
 
 
 def _coverage(region: np.ndarray, axis: int, thickness: int) -> float:
@@ -219,7 +288,7 @@ def _blob_point(
     ink: np.ndarray, boxes: list[Box], spans: list[Box], band: tuple[int, int], width: float
 ) -> int | None:
     """Digits after a decimal point standing free: a small blob near the baseline, not inside
-    a digit."""
+    a digit (within a digit's columns only with nothing above it: a point under specks)."""
     y0, y1 = band
     h = y1 - y0 + 1
     top = round(y1 - 0.4 * h)
@@ -233,8 +302,10 @@ def _blob_point(
             continue
         cx = float(centres[i][0])
         after = sum(1 for a, _ in boxes if a + 0.25 * width > cx)
+        above = ink[round(y0 + 0.25 * h) : top + y, stats[i][0] : stats[i][0] + w]
+        clear = above.size > 0 and float(above.mean()) < CLEAR
         inside = any(a + 0.3 * width < cx < b - 0.3 * width for a, b in boxes) or any(
-            a + 1 < cx < b - 1 for a, b in spans
+            a + 1 < cx < b - 1 and not clear for a, b in spans
         )
         if 0 < after < len(boxes) and not inside and (best is None or area > best[0]):
             best = (float(area), after)

@@ -1,0 +1,112 @@
+"""7-segment reading on drawn ink: digits, decimal point, and the faults seen on real displays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ocr import sevenseg
+from ocr.digits import NO_DIGIT
+
+H, W, PITCH, T = 60, 30, 44, 6  # digit height, width, pitch and stroke in px
+TOP, LEFT = 18, 20  # where the first digit starts in the panel
+
+
+def _segment_boxes(x: int) -> dict[str, tuple[int, int, int, int]]:
+    """Rows and columns (y0, y1, x0, x1) of the segments a..g of a digit at column x. The
+    vertical segments stop short of the middle, as on a display."""
+    mid = TOP + H // 2
+    return {
+        "a": (TOP, TOP + T, x, x + W),
+        "b": (TOP, mid - 1, x + W - T, x + W),
+        "c": (mid + 1, TOP + H, x + W - T, x + W),
+        "d": (TOP + H - T, TOP + H, x, x + W),
+        "e": (mid + 1, TOP + H, x, x + T),
+        "f": (TOP, mid - 1, x, x + T),
+        "g": (mid - T // 2, mid + T // 2, x, x + W),
+    }
+
+
+def _draw(text: str, *, seam: bool = False) -> np.ndarray:
+    """Ink of `text` (digits and "."): digits on a fixed pitch, the point in the gap after its
+    digit; with `seam`, no segment crosses the middle rows."""
+    ink = np.zeros((96, LEFT + PITCH * len(text) + 40), np.uint8)
+    x = LEFT
+    for ch in text:
+        if ch == ".":
+            ink[TOP + H - T : TOP + H, x - 11 : x - 5] = 1
+            continue
+        lit = "".join(
+            s for s, on in zip("abcdefg", sevenseg.PATTERNS[int(ch)][:7], strict=True) if on
+        )
+        for s in lit:
+            y0, y1, x0, x1 = _segment_boxes(x)[s]
+            ink[y0:y1, x0:x1] = 1
+        x += PITCH
+    if seam:
+        mid = TOP + H // 2
+        ink[mid - 2 : mid + 2] = 0
+    return ink
+
+
+def _text(digits: sevenseg.Digits) -> str:
+    read = "".join(str(int(p.argmax())) if p.argmax() != NO_DIGIT else "-" for p in digits.probs)
+    if digits.point:
+        read = read[: -digits.point] + "." + read[-digits.point :]
+    return read
+
+
+def _read(ink: np.ndarray) -> str:
+    digits = sevenseg.read_digits(ink)
+    assert digits is not None
+    return _text(digits)
+
+
+def test_reads_digits_and_point() -> None:
+    assert _read(_draw("305.28")) == "305.28"
+
+
+def test_a_one_is_read_on_the_pitch() -> None:
+    assert _read(_draw("213.00")) == "213.00"
+
+
+def test_the_two_sides_of_a_pale_zero_are_one_digit() -> None:
+    profile = np.zeros(160)
+    profile[[*range(108, 114), *range(132, 138)]] = 40  # the two sides of a "0" ...
+    profile[114:132] = 2  # ... and its pale top and bottom
+    assert sevenseg._joined([(108, 113), (132, 137)], 30.0, profile) == [(108, 137)]
+
+
+def test_two_ones_are_not_joined() -> None:
+    profile = np.zeros(160)
+    profile[[*range(108, 114), *range(152, 158)]] = 40
+    assert sevenseg._joined([(108, 113), (152, 157)], 30.0, profile) == [(108, 113), (152, 157)]
+
+
+def test_a_speck_beyond_a_digit_does_not_hide_the_point() -> None:
+    ink = _draw("13.00")
+    x = LEFT + PITCH + W  # right of the "3", at the top, up to the point's column
+    ink[TOP : TOP + 4, x : x + 9] = 1
+    assert _read(ink) == "13.00"
+
+
+def test_digits_split_at_their_middle_are_one_row() -> None:
+    assert _read(_draw("170.1", seam=True)) == "170.1"
+
+
+def test_digits_run_together_are_cut_at_the_width_of_a_free_digit() -> None:
+    ink = _draw("5600")
+    ink[TOP + 38 : TOP + 42, LEFT + PITCH : LEFT + 4 * PITCH] = 1  # a reflection along them
+    assert _read(ink) == "5600"
+
+
+def test_a_letter_t_is_not_cut_to_its_stem() -> None:
+    stems = np.zeros(100, bool)
+    stems[40:46] = True  # the stem of a "T" whose bar runs from 30 to 56
+    assert sevenseg._to_stem((30, 56), stems, narrow=24.0) == (30, 56)
+    assert sevenseg._to_stem((30, 49), stems, narrow=12.0) == (30, 45)  # a speck after a digit
+    assert sevenseg._to_stem((36, 49), stems, narrow=12.0) == (36, 49)  # a "2" on a drum
+
+
+def test_a_frame_edge_under_the_digits_is_not_their_lower_half() -> None:
+    assert sevenseg._halves([(10, 40), (43, 70)], seam=4) == [(10, 70)]
+    assert sevenseg._halves([(10, 70), (73, 80)], seam=4) == [(10, 70), (73, 80)]
