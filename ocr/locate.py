@@ -74,7 +74,8 @@ def _blobs(binary: np.ndarray, polarity: int, min_h: float, max_h: float) -> lis
     label = labels[ys, xs]
     order = np.argsort(label, kind="stable")
     label = label[order]
-    ids, starts, counts = np.unique(label, return_index=True, return_counts=True)
+    starts = np.flatnonzero(np.r_[True, label[1:] != label[:-1]])  # label is sorted
+    ids, counts = label[starts], np.diff(np.r_[starts, len(label)])
     x = (xs[order] - stats[label, 0]).astype(np.float64)  # inside each component's box
     y = (ys[order] - stats[label, 1]).astype(np.float64)
     groups = _Groups(starts, counts)

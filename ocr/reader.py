@@ -135,16 +135,17 @@ class OcrEngine:
         first.sort(key=lambda c: -_fit(c, integer_digits, tallest))
         out = list(first)
         refined = self._refined(image, [(c.row, _ways_up(c)) for c in first[:REFINE_ROWS]])
-        for big, small, slid in zip(refined[::3], refined[1::3], refined[2::3], strict=True):
+        for big, small, slid in refined:
             both = (big, small, _average(big, small, slid))
             out += [c for c in (_candidate(r) for r in both) if c]
         return out
 
     def _refined(
         self, image: np.ndarray, rows: list[tuple[Row, tuple[bool, ...]]]
-    ) -> list[Reading]:
+    ) -> list[tuple[Reading, Reading, Reading]]:
         """Rows on the grid the model finds along them (`counter.fit_grid`), each way up given
-        (False: upright, True: upside down), each at both cell sizes (in that order)."""
+        (False: upright, True: upside down): per way the big cells, the small cells, and the
+        slid model interpolated at the big cells' centres."""
         big, small = HEIGHT_FACTORS
         ways = [(row, up) for row, ups in rows for up in ups]
         strips = [
@@ -153,25 +154,19 @@ class OcrEngine:
         scans = [scan_centres(strip) for strip in strips]
         scanned = self._predict([scan_cells(s, xs) for s, xs in zip(strips, scans, strict=True)])
         cut = []
-        slid: list[np.ndarray] = []
-        grids: list[list[float]] = []
         for (row, up), strip, xs, seen in zip(ways, strips, scans, scanned, strict=True):
             pitch, phase = fit_grid(xs, digits_logic.digit_strength(seen), strip.digit_h)
             positions = grid_positions(strip, pitch, phase)
             other = rectify(image, row, _span(row), height_factor=small, flipped=up)
-            cut += [(row, grid_cells(strip, positions)), (row, grid_cells(other, positions))]
-            slid.append(seen)
-            grids.append(xs)
-        probs = self._predict([cells.gray for _, cells in cut])
-        out: list[Reading] = []
-        for i, xs, seen in zip(range(0, len(cut), 2), grids, slid, strict=True):
-            (row, big_cells), (_, small_cells) = cut[i], cut[i + 1]
-            out += [
-                (row, big_cells, probs[i]),
-                (row, small_cells, probs[i + 1]),
-                (row, big_cells, _interpolated(seen, xs, big_cells.centres)),
-            ]
-        return out
+            big_cells, small_cells = grid_cells(strip, positions), grid_cells(other, positions)
+            cut.append((row, big_cells, small_cells, _interpolated(seen, xs, big_cells.centres)))
+        probs = self._predict([c.gray for _, big_c, small_c, _ in cut for c in (big_c, small_c)])
+        return [
+            ((row, big_cells, p_big), (row, small_cells, p_small), (row, big_cells, slid))
+            for (row, big_cells, small_cells, slid), p_big, p_small in zip(
+                cut, probs[::2], probs[1::2], strict=True
+            )
+        ]
 
     def _predict(self, groups: list[list[np.ndarray]]) -> list[np.ndarray]:
         """The model over several lists of cells in one batch."""
@@ -370,6 +365,4 @@ def _fit(c: Candidate, integer_digits: int | None, tallest: float) -> float:
 
 
 def _with_seconds(result: MeterRead, seconds: float) -> MeterRead:
-    from dataclasses import replace
-
     return replace(result, seconds=seconds)
