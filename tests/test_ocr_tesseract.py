@@ -109,6 +109,14 @@ def test_real_subprocess_runner_times_out() -> None:
         subprocess_runner([sleep, "5"], b"", 0.2)
 
 
+def test_real_subprocess_runner_limits_tesseract_to_one_thread() -> None:
+    env = shutil.which("env")
+    if env is None:
+        pytest.skip("no env binary")
+    result = subprocess_runner([env], b"", 5.0)
+    assert b"OMP_THREAD_LIMIT=1" in result.stdout.splitlines()
+
+
 def test_read_meter_aborts_when_tesseract_is_missing() -> None:
     def missing(argv: Sequence[str], stdin: bytes, timeout: float) -> RunResult:
         raise FileNotFoundError(argv[0])
