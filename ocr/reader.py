@@ -43,13 +43,14 @@ log = logging.getLogger(__name__)
 
 Display = Literal["drum", "lcd"]
 MAX_ROWS = 10  # candidate rows classified per photo
-REFINE_ROWS = 3  # of which the best are also cut on the grid the model finds, both ways up
+REFINE_ROWS = 4  # of which the most promising are also cut on the grid the model finds
 LCD_SURE = 0.6  # weakest segment-read digit for a display read to beat the digit model
 LCD_SURE_WITHOUT_POINT = 0.95  # ... for a display read without a decimal point to compete at all
 LCD_MIN_DIGITS = 3  # fewer segment-read digits are more often a stray match than a display
 HEIGHT_FACTORS = (1.35, 1.0)  # blob = digit (cell 1.35x taller) or blob = whole drum window
 UPRIGHT_DIGITS = 4  # black drums before red ones that settle which way up a row is
 SPAN_MARGIN = 3.5  # digit heights searched beyond the row's blobs (drums the blobs missed)
+RED_PROMISE = 1.0  # added to a row's promise when red drums show anywhere along it
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class OcrEngine:
         if not first:
             return []
         tallest = max(c.row.height for c in first)
-        first.sort(key=lambda c: -_fit(c, integer_digits, tallest))
+        first.sort(key=lambda c: -_promise(c, integer_digits, tallest))
         out = list(first)
         refined = self._refined(image, [(c.row, _ways_up(c)) for c in first[:REFINE_ROWS]])
         for big, small, slid in refined:
@@ -184,7 +185,7 @@ class OcrEngine:
             return MeterRead(reading=None, reason="no_counter_found")
         tallest = max(c.row.height for c in candidates)
         ranked = sorted(candidates, key=lambda c: -_fit(c, integer_digits, tallest))
-        best = _display_first(ranked)
+        best = _display_first(ranked, integer_digits)
         on_panel = any(r.lcd and _same_place(r, best.row) for r in rows)  # a drum window too
         display: Display = "lcd" if best.point or (on_panel and not best.run.decimals) else "drum"
         integer, fraction, reason = _split(best, integer_digits)
@@ -274,11 +275,16 @@ def _lcd_candidate(lcd: LcdRead) -> Candidate | None:
     return Candidate(lcd.row, run, lcd.cells, digits, point, [])
 
 
-def _display_first(ranked: list[Candidate]) -> Candidate:
+def _display_first(ranked: list[Candidate], integer_digits: int | None) -> Candidate:
     """The best candidate; but a display read by its segments, confidently and with a decimal
     point, wins over the digit model's read of the same digits (whose 7-segment cells it often
-    misreads, or takes a reddish reflection for red decimal drums) or of smaller print."""
+    misreads, or takes a reddish reflection for red decimal drums) or of smaller print.
+
+    Not over a drum counter, though: red drums after enough black ones on a meter whose digit
+    count master data gave (dial print with a dot also reads as 7-segment digits)."""
     best = ranked[0]
+    if integer_digits is not None and _is_counter(best):
+        return best
     for c in ranked:
         sure = c.point > 0 and min(d.confidence for d in c.digits) >= LCD_SURE
         if c.row.lcd and sure and (_same_place(c.row, best.row) or c.row.height > best.row.height):
@@ -286,10 +292,14 @@ def _display_first(ranked: list[Candidate]) -> Candidate:
     return best
 
 
+def _is_counter(c: Candidate) -> bool:
+    """Red decimal drums after enough black drums: a drum counter, read by the digit model."""
+    return not c.point and c.run.decimals > 0 and len(c.run.integer) >= UPRIGHT_DIGITS
+
+
 def _ways_up(c: Candidate) -> tuple[bool, ...]:
     """Upright only, when the upright read already ends in red drums after enough black ones."""
-    upright = c.run.decimals > 0 and len(c.run.integer) >= UPRIGHT_DIGITS
-    return (False,) if upright else (False, True)
+    return (False,) if _is_counter(c) else (False, True)
 
 
 def _span(row: Row) -> tuple[float, float]:
@@ -346,6 +356,13 @@ def _split(
         return digits, [], "digits_missing"
     rest = digits[integer_digits:]
     return digits[:integer_digits], rest[:MAX_DECIMALS], None if not rest else "decimals_unclear"
+
+
+def _promise(c: Candidate, integer_digits: int | None, tallest: float) -> float:
+    """How worth a closer look a row read on its blob grid is: its fit, and red drums anywhere
+    along it (the blob grid often misses them, or cuts the black drums badly)."""
+    red = digits_logic.red_block(c.cells.red) is not None
+    return _fit(c, integer_digits, tallest) + RED_PROMISE * red
 
 
 def _fit(c: Candidate, integer_digits: int | None, tallest: float) -> float:
