@@ -206,6 +206,7 @@ class OcrEngine:
             agreeing=texts.count(reading) - 1,
             margin=margin,
             count_known=integer_digits is not None,
+            count_seen=integer_digits is None or len(best.run.integer) == integer_digits,
         )
         numbers = (
             read_plate(

@@ -17,12 +17,13 @@ from core.types import DigitRead
 # (bench/ocr.py, docs/ocr.md). 7-segment reads never reached that precision on the dev photos
 # (decimal points and labels rounded to whole litres), so they are never accepted for now:
 # their knot lies above the highest possible raw score.
-KNOTS = {"drum": 0.941, "lcd": 1.05}
+KNOTS = {"drum": 0.876, "lcd": 1.05}
 KNOT_CONFIDENCE = 0.9  # ... mapped to the default `auto_accept_min_confidence`
 NO_LAYOUT = 0.8  # factor when neither red drums nor a decimal point split the digits
 ALONE = 0.85  # factor when no other reading of the photo agrees
 MARGIN_BASE = 0.1  # a rival reading as good as the chosen one cuts the score to 10 %
 COUNT_UNKNOWN = 0.85  # factor when master data gave no digit count to check the read against
+COUNT_UNSEEN = 0.9  # factor when the black drums seen are not that count (some cut off or added)
 
 
 def raw_score(
@@ -32,13 +33,16 @@ def raw_score(
     agreeing: int,
     margin: float,
     count_known: bool = True,
+    count_seen: bool = True,
 ) -> float:
     """`margin`: how much better the chosen row scored than the best row reading otherwise;
-    `count_known`: the number of integer digits was checked against master data."""
+    `count_known`: the number of integer digits was checked against master data;
+    `count_seen`: exactly that many black drums were found (none read from outside the run of
+    digit cells, none dropped on the left: a frame edge read as a digit, a missed drum)."""
     weakest = min(d.confidence for d in integer)
     layout = 1.0 if layout_known else NO_LAYOUT
     support = 1.0 if agreeing else ALONE
-    count = 1.0 if count_known else COUNT_UNKNOWN
+    count = (1.0 if count_known else COUNT_UNKNOWN) * (1.0 if count_seen else COUNT_UNSEEN)
     return weakest * layout * support * count * min(1.0, MARGIN_BASE + margin)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.types import DigitRead
+from ocr import trust
 from ocr.counter import Cells
 from ocr.digits_logic import Run
 from ocr.locate import Blob, Row
@@ -41,3 +42,10 @@ def test_a_display_read_wins_over_a_drum_read_without_red_drums() -> None:
     drum = _candidate("00560", _row(300, 40))
     display = _candidate("5608", _row(300, 60, lcd=True), point=2)
     assert _display_first([drum, display], integer_digits=5) is display
+
+
+def test_trust_drops_when_the_drums_seen_are_not_the_known_count() -> None:
+    integer = [DigitRead(0, 0.97)] * 5
+    seen = trust.raw_score(integer, layout_known=True, agreeing=1, margin=1.0, count_seen=True)
+    off = trust.raw_score(integer, layout_known=True, agreeing=1, margin=1.0, count_seen=False)
+    assert trust.calibrated(seen, "drum") >= 0.9 > trust.calibrated(off, "drum")
