@@ -49,6 +49,10 @@ WIDEST = 0.75  # a digit is at most this share of its height wide; wider spans a
 NARROW = 0.8  # spans narrower than this share of a digit's width may be a "1"
 JOINED = 1.15  # two narrow spans at most this many digit widths across may be one digit
 LINKED = 0.6  # ... if ink crosses at least this share of the columns between them
+BAR = 0.12  # thickest frame line cut out of the digits' ink, share of the panel height
+SOLID = 0.85  # a bar left of a narrow stroke is lit only with this coverage (faint: unlit)
+FEET = 0.75  # a band without bars keeps at least this share of the rows
+BAR_SLOPES = np.linspace(-0.1, 0.1, 9)  # tilts of frame lines looked for
 
 
 Box = tuple[int, int]  # first and last column of a digit, deskewed panel px
@@ -86,6 +90,27 @@ def _without_lines(ink: np.ndarray) -> np.ndarray:
     return np.where(lines[labels], 0, ink).astype(ink.dtype) if lines.any() else ink
 
 
+def _without_bars(ink: np.ndarray) -> np.ndarray:
+    """The ink without thin bars, level or slightly tilted, longer than any segment (a frame
+    line touching the digits' feet). Only for finding the digits' rows: where a bar crosses a
+    stroke, the stroke loses those rows too."""
+    h = ink.shape[0]
+    length = round(0.6 * h)
+    closed = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((1, 5), np.uint8))
+    long = np.zeros_like(ink)
+    for slope in BAR_SLOPES:
+        rise = round(abs(slope) * length)
+        kernel = np.zeros((rise + 1, length), np.uint8)
+        ys = np.round(np.linspace(0, rise, length)).astype(int)
+        kernel[ys if slope >= 0 else rise - ys, np.arange(length)] = 1
+        long |= cv2.morphologyEx(closed, cv2.MORPH_OPEN, kernel)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(long, connectivity=8)
+    thick = stats[:, cv2.CC_STAT_AREA] / np.maximum(1, stats[:, cv2.CC_STAT_WIDTH])
+    bars = thick <= BAR * h
+    bars[0] = False
+    return np.where(bars[labels] & (ink > 0), 0, ink).astype(ink.dtype) if bars.any() else ink
+
+
 def _halves(runs: list[Box], seam: int) -> list[Box]:
     """Row runs joined across a thin seam when they are the upper and lower halves of one row
     of digits (both a fair share of the whole), not digits and a frame edge."""
@@ -109,6 +134,17 @@ def _band(ink: np.ndarray) -> tuple[int, int] | None:
         return None
     y0, y1 = max(bands, key=lambda b: b[1] - b[0])
     return (y0, y1) if y1 - y0 + 1 >= 0.3 * ink.shape[0] else None
+
+
+def _feet_band(ink: np.ndarray) -> tuple[int, int] | None:
+    """The digits' rows without a frame line along their feet or tops: the band of the ink
+    without long bars, when that still holds most of the rows (a bar across the digits' middle,
+    a reflection, would cut them in two)."""
+    band, clean = _band(ink), _band(_without_bars(ink))
+    if band is None or clean is None:
+        return band
+    inside = band[0] <= clean[0] and clean[1] <= band[1]
+    return clean if inside and clean[1] - clean[0] >= FEET * (band[1] - band[0]) else band
 
 
 def sheared(image: np.ndarray, shear: float, middle: float) -> np.ndarray:
@@ -268,6 +304,16 @@ def _digit_probs(misfits: np.ndarray) -> np.ndarray:
     return p
 
 
+def _faint_off(coverage: np.ndarray) -> np.ndarray:
+    """Coverage left of a narrow stroke with the horizontal segments that are not solid turned
+    off: a lit bar joined to the stroke would have made its span wide, so what lies there is
+    an unlit segment showing faintly (a "1" is no "7")."""
+    out = coverage.copy()
+    bars = [0, 3, 6]
+    out[bars] = np.where(out[bars] < SOLID, 0.0, out[bars])
+    return out
+
+
 def _read_box(
     ink: np.ndarray, span: Box, width: float, band: tuple[int, int]
 ) -> tuple[Box, np.ndarray]:
@@ -279,7 +325,7 @@ def _read_box(
     if b - a + 1 >= NARROW * width:
         return own
     one_box = (round(b - width + 1), b)
-    one = (one_box, _misfits(_segments(ink, one_box, band, span)))
+    one = (one_box, _misfits(_faint_off(_segments(ink, one_box, band, span))))
     fits_own = own[1][:10].min() <= 0.5 and int(np.argmin(own[1])) != 1
     return own if b - a + 1 >= 0.55 * width and fits_own else one
 
@@ -336,16 +382,17 @@ def _pitch(rights: list[int], width: float) -> float | None:
     return float(np.median(steps)) if steps else None
 
 
-def _plausible(boxes: list[Box], spans: list[Box], width: float) -> list[bool]:
+def _plausible(boxes: list[Box], spans: list[Box], width: float, digit: list[bool]) -> list[bool]:
     """Boxes that can be digits: inside the panel, not overlapping the digit before them (a
     frame edge next to the last digit), and a "1" (a box widened from its stroke) on the pitch
     of the full-width digits: any vertical stroke reads as "1", a 7-segment "1" sits where the
-    right edges of digits do. A display of "1"s alone is not told from a row of strokes."""
+    right edges of digits do. A display of "1"s alone is not told from a row of strokes. What
+    reads as no digit (a reflection) may overlap the box after it: `digit` says which read."""
     rights = [b for box, span in zip(boxes, spans, strict=True) if box == span for b in box[1:]]
     pitch = _pitch(rights, width)
     keep = []
     for i, ((a, b), span) in enumerate(zip(boxes, spans, strict=True)):
-        overlap = boxes[i - 1][1] - a if i else 0
+        overlap = boxes[i - 1][1] - a if i and digit[i - 1] else 0
         ok = bool(rights) and a >= 0 and overlap < 0.25 * width
         if ok and pitch is not None and (a, b) != span:
             steps = [(b - r) / pitch for r in rights]
@@ -369,7 +416,7 @@ def _trimmed(probs: np.ndarray, point: int | None) -> tuple[slice, int | None]:
 def read_digits(ink: np.ndarray) -> Digits | None:
     """The 7-segment digits in an upright panel's ink, or None when there are fewer than two."""
     ink = _without_lines(ink)
-    band = _band(ink)
+    band = _feet_band(ink)
     if band is None:
         return None
     shear = _slant(ink, band)
@@ -378,7 +425,9 @@ def read_digits(ink: np.ndarray) -> Digits | None:
     read = [_read_box(straight, span, width, band) for span in spans]
     boxes = [box for box, _ in read]
     probs = np.array([_digit_probs(misfits) for _, misfits in read]).reshape(-1, NO_DIGIT + 1)
-    probs[~np.array(_plausible(boxes, spans, width), dtype=bool)] = np.eye(NO_DIGIT + 1)[NO_DIGIT]
+    digit = (probs.argmax(axis=1) != NO_DIGIT).tolist()
+    plausible = _plausible(boxes, spans, width, digit)
+    probs[~np.array(plausible, dtype=bool)] = np.eye(NO_DIGIT + 1)[NO_DIGIT]
     point = _blob_point(straight, boxes, spans, band, width)
     if point is None:
         point = _gap_point(straight, boxes, band)

@@ -110,3 +110,25 @@ def test_a_letter_t_is_not_cut_to_its_stem() -> None:
 def test_a_frame_edge_under_the_digits_is_not_their_lower_half() -> None:
     assert sevenseg._halves([(10, 40), (43, 70)], seam=4) == [(10, 70)]
     assert sevenseg._halves([(10, 70), (73, 80)], seam=4) == [(10, 70), (73, 80)]
+
+
+def test_a_frame_line_touching_the_digits_feet_is_not_part_of_them() -> None:
+    ink = _draw("147.0")
+    rows = np.arange(ink.shape[1]) * 4 // ink.shape[1]  # tilted by 4 px across the panel
+    for x, dy in enumerate(rows):
+        ink[TOP + H + dy : TOP + H + 6 + dy, x] = 1  # along the feet, touching them
+    assert _read(ink) == "147.0"  # not "143.0": the line is no bottom segment of the "7"
+
+
+def test_a_faint_unlit_bar_left_of_a_one_does_not_make_it_a_seven() -> None:
+    ink = _draw("175.00")
+    for y in (TOP, TOP + 1, TOP + T - 1):  # the unlit top segment's outline, shown faintly
+        ink[y, LEFT : LEFT + W - T - 5] = 1
+    assert _read(ink) == "175.00"
+
+
+def test_a_one_next_to_a_reflection_is_still_read() -> None:
+    ink = _draw("119.02")
+    glare = np.indices((H, 30)).sum(axis=0) % 2  # speckled glare, no digit, left of the "1"
+    ink[TOP : TOP + H, LEFT - 16 : LEFT + 14] |= glare.astype(np.uint8)
+    assert _read(ink) == "119.02"
