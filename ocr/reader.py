@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Literal
 
@@ -31,7 +31,7 @@ from ocr.counter import (
     scan_cells,
     scan_centres,
 )
-from ocr.digits import DigitModel
+from ocr.digits import SECOND_MODEL_PATH, DigitModel
 from ocr.digits_logic import MAX_DECIMALS
 from ocr.loading import ImageInput, load_image
 from ocr.locate import WORK_SIDE, Row, find_rows
@@ -50,6 +50,7 @@ LCD_MIN_DIGITS = 3  # fewer segment-read digits are more often a stray match tha
 HEIGHT_FACTORS = (1.35, 1.0)  # blob = digit (cell 1.35x taller) or blob = whole drum window
 UPRIGHT_DIGITS = 4  # black drums before red ones that settle which way up a row is
 SPAN_MARGIN = 3.5  # digit heights searched beyond the row's blobs (drums the blobs missed)
+SECOND_OPINIONS = 6  # most likely drum reads that the second digit model reads again
 RED_PROMISE = 1.0  # added to a row's promise when red drums show anywhere along it
 
 
@@ -61,6 +62,8 @@ class Candidate:
     digits: list[DigitRead]
     point: int  # digits after a 7-segment decimal point (0: none)
     before: list[DigitRead]  # forced reads of the cells left of the run, nearest first
+    # the digit model's output for all cells (None: a 7-segment read)
+    probs: np.ndarray | None = field(default=None, compare=False)
 
     @property
     def decimals(self) -> int:
@@ -81,12 +84,14 @@ class OcrEngine:
         *,
         tesseract: Tesseract | None = None,
         model: DigitModel | None = None,
+        second: DigitModel | None = None,
     ) -> None:
         self.settings = settings
         self.tesseract = tesseract or Tesseract(
             settings.tesseract_cmd, timeout=settings.tesseract_timeout_seconds
         )
         self.model = model or DigitModel()
+        self.second = second or DigitModel(SECOND_MODEL_PATH)
 
     def read(
         self, image: ImageInput, *, integer_digits: int | None = None, meter_number: bool = True
@@ -169,9 +174,28 @@ class OcrEngine:
             )
         ]
 
-    def _predict(self, groups: list[list[np.ndarray]]) -> list[np.ndarray]:
-        """The model over several lists of cells in one batch."""
-        probs = self.model.predict([cell for group in groups for cell in group])
+    def _second_opinion(
+        self, candidates: list[Candidate], integer_digits: int | None
+    ) -> list[Candidate]:
+        """The most likely drum reads read again by the second digit model (same recipe, another
+        seed, so its mistakes differ), the two models' probabilities averaged."""
+        tallest = max(c.row.height for c in candidates)
+        ranked = sorted(candidates, key=lambda c: -_fit(c, integer_digits, tallest))
+        chosen = [c for c in ranked if c.probs is not None][:SECOND_OPINIONS]
+        again = self._predict([c.cells.gray for c in chosen], self.second)
+        averaged = {
+            id(c): _candidate((c.row, c.cells, (c.probs + p) / 2))
+            for c, p in zip(chosen, again, strict=True)
+            if c.probs is not None
+        }
+        out = [averaged.get(id(c), c) for c in candidates]
+        return [c for c in out if c is not None]
+
+    def _predict(
+        self, groups: list[list[np.ndarray]], model: DigitModel | None = None
+    ) -> list[np.ndarray]:
+        """A model (the first by default) over several lists of cells in one batch."""
+        probs = (model or self.model).predict([cell for group in groups for cell in group])
         bounds = np.cumsum([0] + [len(g) for g in groups])
         return [probs[a:b] for a, b in pairwise(bounds)]
 
@@ -181,6 +205,8 @@ class OcrEngine:
         displays = [c for c in map(_lcd_candidate, lcd_reads(gray, drum_rows)) if c is not None]
         rows = [c.row for c in displays if c.point] + drum_rows
         candidates = self._candidates(image, drum_rows, integer_digits) + displays
+        if candidates:
+            candidates = self._second_opinion(candidates, integer_digits)
         if not candidates:
             return MeterRead(reading=None, reason="no_counter_found")
         tallest = max(c.row.height for c in candidates)
@@ -256,7 +282,7 @@ def _candidate(reading: Reading) -> Candidate | None:
     before = [
         digits_logic.forced_read(probs[i]) for i in range(run.start - 1, max(-1, run.start - 4), -1)
     ]
-    return Candidate(row, run, cells, digits, 0, before)
+    return Candidate(row, run, cells, digits, 0, before, probs)
 
 
 def _lcd_candidate(lcd: LcdRead) -> Candidate | None:

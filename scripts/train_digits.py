@@ -298,6 +298,7 @@ def main() -> None:
     parser.add_argument("--strip-cells", type=int, default=100000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--name", default="digits.onnx", help="file name in --out")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.jobs)
@@ -311,14 +312,14 @@ def main() -> None:
     torch.onnx.export(
         net,
         (torch.zeros(1, 1, INPUT_H, INPUT_W),),
-        str(args.out / "digits.onnx"),
+        str(args.out / args.name),
         input_names=["x"],
         output_names=["logits"],
         dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}},
         opset_version=13,
         dynamo=False,
     )
-    log.info("wrote %s", args.out / "digits.onnx")
+    log.info("wrote %s", args.out / args.name)
 
 
 if __name__ == "__main__":
