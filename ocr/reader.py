@@ -181,12 +181,11 @@ class OcrEngine:
         seed, so its mistakes differ), the two models' probabilities averaged."""
         tallest = max(c.row.height for c in candidates)
         ranked = sorted(candidates, key=lambda c: -_fit(c, integer_digits, tallest))
-        chosen = [c for c in ranked if c.probs is not None][:SECOND_OPINIONS]
-        again = self._predict([c.cells.gray for c in chosen], self.second)
+        chosen = [(c, c.probs) for c in ranked if c.probs is not None][:SECOND_OPINIONS]
+        again = self._predict([c.cells.gray for c, _ in chosen], self.second)
         averaged = {
-            id(c): _candidate((c.row, c.cells, (c.probs + p) / 2))
-            for c, p in zip(chosen, again, strict=True)
-            if c.probs is not None
+            id(c): _candidate((c.row, c.cells, (first + second) / 2))
+            for (c, first), second in zip(chosen, again, strict=True)
         }
         out = [averaged.get(id(c), c) for c in candidates]
         return [c for c in out if c is not None]
@@ -232,7 +231,7 @@ class OcrEngine:
             agreeing=texts.count(reading) - 1,
             margin=margin,
             count_known=integer_digits is not None,
-            count_seen=integer_digits is None or len(best.run.integer) == integer_digits,
+            count_seen=integer_digits in (None, len(best.digits) - best.decimals),
         )
         numbers = (
             read_plate(
