@@ -144,7 +144,7 @@ class OcrEngine:
         for big, small, slid in refined:
             both = (big, small, _average(big, small, slid))
             out += [c for c in (_candidate(r) for r in both) if c]
-        return out
+        return self._second_opinion(out, integer_digits)
 
     def _refined(
         self, image: np.ndarray, rows: list[tuple[Row, tuple[bool, ...]]]
@@ -177,8 +177,8 @@ class OcrEngine:
     def _second_opinion(
         self, candidates: list[Candidate], integer_digits: int | None
     ) -> list[Candidate]:
-        """The most likely drum reads read again by the second digit model (same recipe, another
-        seed, so its mistakes differ), the two models' probabilities averaged."""
+        """The likeliest of the (non-empty) drum reads read again by the second digit model
+        (same recipe, another seed, so its mistakes differ), the two models' outputs averaged."""
         tallest = max(c.row.height for c in candidates)
         ranked = sorted(candidates, key=lambda c: -_fit(c, integer_digits, tallest))
         chosen = [(c, c.probs) for c in ranked if c.probs is not None][:SECOND_OPINIONS]
@@ -204,8 +204,6 @@ class OcrEngine:
         displays = [c for c in map(_lcd_candidate, lcd_reads(gray, drum_rows)) if c is not None]
         rows = [c.row for c in displays if c.point] + drum_rows
         candidates = self._candidates(image, drum_rows, integer_digits) + displays
-        if candidates:
-            candidates = self._second_opinion(candidates, integer_digits)
         if not candidates:
             return MeterRead(reading=None, reason="no_counter_found")
         tallest = max(c.row.height for c in candidates)

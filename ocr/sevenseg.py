@@ -50,6 +50,7 @@ NARROW = 0.8  # spans narrower than this share of a digit's width may be a "1"
 JOINED = 1.15  # two narrow spans at most this many digit widths across may be one digit
 LINKED = 0.6  # ... if ink crosses at least this share of the columns between them
 BAR = 0.12  # thickest frame line cut out of the digits' ink, share of the panel height
+BARS = [0, 3, 6]  # the horizontal segments a, d, g
 SOLID = 0.85  # a bar left of a narrow stroke is lit only with this coverage (faint: unlit)
 FEET = 0.75  # a band without bars keeps at least this share of the rows
 BAR_SLOPES = np.linspace(-0.1, 0.1, 9)  # tilts of frame lines looked for
@@ -309,8 +310,7 @@ def _faint_off(coverage: np.ndarray) -> np.ndarray:
     off: a lit bar joined to the stroke would have made its span wide, so what lies there is
     an unlit segment showing faintly (a "1" is no "7")."""
     out = coverage.copy()
-    bars = [0, 3, 6]
-    out[bars] = np.where(out[bars] < SOLID, 0.0, out[bars])
+    out[BARS] = np.where(out[BARS] < SOLID, 0.0, out[BARS])
     return out
 
 
