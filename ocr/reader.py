@@ -20,7 +20,7 @@ import numpy as np
 from core.errors import ImageError, ToolMissingError
 from core.settings import Settings
 from core.types import DigitRead, MeterRead
-from ocr import digits_logic, trust
+from ocr import digits_logic, ranking, trust
 from ocr.counter import (
     Cells,
     cut_cells,
@@ -37,6 +37,7 @@ from ocr.loading import ImageInput, load_image
 from ocr.locate import WORK_SIDE, Row, find_rows
 from ocr.panel import LcdRead, lcd_reads
 from ocr.plate import read_plate
+from ocr.ranking import Described
 from ocr.tesseract import Tesseract, TesseractFailed
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,7 @@ log = logging.getLogger(__name__)
 Display = Literal["drum", "lcd"]
 MAX_ROWS = 10  # candidate rows classified per photo
 REFINE_ROWS = 4  # of which the most promising are also cut on the grid the model finds
-LCD_SURE = 0.6  # weakest segment-read digit for a display read to beat the digit model
-LCD_SURE_WITHOUT_POINT = 0.95  # ... for a display read without a decimal point to compete at all
+LCD_SURE_WITHOUT_POINT = 0.95  # weakest segment-read digit for a display read without a point
 LCD_MIN_DIGITS = 3  # fewer segment-read digits are more often a stray match than a display
 HEIGHT_FACTORS = (1.35, 1.0)  # blob = digit (cell 1.35x taller) or blob = whole drum window
 UPRIGHT_DIGITS = 4  # black drums before red ones that settle which way up a row is
@@ -85,6 +85,7 @@ class OcrEngine:
         tesseract: Tesseract | None = None,
         model: DigitModel | None = None,
         second: DigitModel | None = None,
+        ranker: dict[str, ranking.Model] | None = None,
     ) -> None:
         self.settings = settings
         self.tesseract = tesseract or Tesseract(
@@ -92,6 +93,7 @@ class OcrEngine:
         )
         self.model = model or DigitModel()
         self.second = second or DigitModel(SECOND_MODEL_PATH)
+        self.ranker = ranker if ranker is not None else ranking.load()
 
     def read(
         self, image: ImageInput, *, integer_digits: int | None = None, meter_number: bool = True
@@ -198,72 +200,62 @@ class OcrEngine:
         bounds = np.cumsum([0] + [len(g) for g in groups])
         return [probs[a:b] for a, b in pairwise(bounds)]
 
-    def _read(self, image: np.ndarray, integer_digits: int | None, meter_number: bool) -> MeterRead:
+    def describe(
+        self, image: np.ndarray, integer_digits: int | None
+    ) -> tuple[list[Described], list[Row]]:
+        """Every candidate read of a work image (see `_work_image`) with its split and fit, and
+        the rows found (displays with a decimal point first); `bench/fit_ranker.py` fits the
+        ranker on these."""
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         drum_rows = find_rows(gray)
         displays = [c for c in map(_lcd_candidate, lcd_reads(gray, drum_rows)) if c is not None]
         rows = [c.row for c in displays if c.point] + drum_rows
         candidates = self._candidates(image, drum_rows, integer_digits) + displays
         if not candidates:
-            return MeterRead(reading=None, reason="no_counter_found")
+            return [], rows
         tallest = max(c.row.height for c in candidates)
-        ranked = sorted(candidates, key=lambda c: -_fit(c, integer_digits, tallest))
-        best = _display_first(ranked, integer_digits)
-        on_panel = any(r.lcd and _same_place(r, best.row) for r in rows)  # a drum window too
-        display: Display = "lcd" if best.point or (on_panel and not best.run.decimals) else "drum"
-        integer, fraction, reason = _split(best, integer_digits)
-        if not integer:
+        return [_described(c, integer_digits, tallest) for c in candidates], rows
+
+    def _read(self, image: np.ndarray, integer_digits: int | None, meter_number: bool) -> MeterRead:
+        described, rows = self.describe(image, integer_digits)
+        if not described:
             return MeterRead(reading=None, reason="no_counter_found")
-        reading = digits_logic.as_text(integer)
-        texts = [digits_logic.as_text(_split(c, integer_digits)[0]) for c in ranked]
-        rival = next(
-            (c for c, t in zip(ranked, texts, strict=True) if t != reading and _elsewhere(c, best)),
-            None,
-        )
-        margin = _fit(best, integer_digits, tallest) - (
-            _fit(rival, integer_digits, tallest) if rival is not None else 0.0
-        )
-        raw = trust.raw_score(
-            integer,
-            layout_known=best.decimals > 0,
-            agreeing=texts.count(reading) - 1,
-            margin=margin,
-            count_known=integer_digits is not None,
-            count_seen=integer_digits in (None, len(best.digits) - best.decimals),
-        )
+        model = self.ranker[ranking.mode(integer_digits)]
+        probs = ranking.probabilities(ranking.features(described, image.shape), model)
+        chosen = int(np.argmax(probs))
+        best = described[chosen]
+        if not best.integer:
+            return MeterRead(reading=None, reason="no_counter_found")
+        c = best.candidate
+        on_panel = any(r.lcd and _same_place(r, c.row) for r in rows)  # a drum window too
+        display: Display = "lcd" if c.point or (on_panel and not c.run.decimals) else "drum"
+        likely = ranking.reading_probability(described, probs, chosen)
         numbers = (
             read_plate(
-                self.tesseract, image, rows, best.row, flipped=best.cells.flipped, reading=reading
+                self.tesseract, image, rows, c.row, flipped=c.cells.flipped, reading=best.text
             )
             if meter_number
             else ()
         )
-        return self._result(
-            integer, fraction, trust.calibrated(raw, display), numbers, reason, display
-        )
+        return self._result(best, trust.calibrated(likely, model.knot), numbers, display)
 
     def _result(
-        self,
-        integer: list[DigitRead],
-        fraction: list[DigitRead],
-        confidence: float,
-        numbers: tuple[str, ...],
-        reason: str | None,
-        display: Display,
+        self, best: Described, confidence: float, numbers: tuple[str, ...], display: Display
     ) -> MeterRead:
+        reason = best.reason
         accepted = reason is None and confidence >= self.settings.auto_accept_min_confidence
         if reason is None and not accepted:
-            reason = f"low_confidence_digit_{trust.weakest_digit(integer)}"
+            reason = f"low_confidence_digit_{trust.weakest_digit(best.integer)}"
         return MeterRead(
-            reading=digits_logic.as_text(integer),
-            fraction=digits_logic.as_text(fraction) or None,
+            reading=best.text,
+            fraction=digits_logic.as_text(best.fraction) or None,
             confidence=confidence,
             accepted=accepted,
             meter_number=numbers[0] if numbers else None,
             meter_number_candidates=numbers,
             reason=reason,
             display=display,
-            digits=tuple(integer + fraction),
+            digits=tuple(best.integer + best.fraction),
         )
 
 
@@ -299,23 +291,6 @@ def _lcd_candidate(lcd: LcdRead) -> Candidate | None:
     return Candidate(lcd.row, run, lcd.cells, digits, point, [])
 
 
-def _display_first(ranked: list[Candidate], integer_digits: int | None) -> Candidate:
-    """The best candidate; but a display read by its segments, confidently and with a decimal
-    point, wins over the digit model's read of the same digits (whose 7-segment cells it often
-    misreads, or takes a reddish reflection for red decimal drums) or of smaller print.
-
-    Not over a drum counter, though: red drums after enough black ones on a meter whose digit
-    count master data gave (dial print with a dot also reads as 7-segment digits)."""
-    best = ranked[0]
-    if integer_digits is not None and _is_counter(best):
-        return best
-    for c in ranked:
-        sure = c.point > 0 and min(d.confidence for d in c.digits) >= LCD_SURE
-        if c.row.lcd and sure and (_same_place(c.row, best.row) or c.row.height > best.row.height):
-            return c
-    return best
-
-
 def _is_counter(c: Candidate) -> bool:
     """Red decimal drums after enough black drums: a drum counter, read by the digit model."""
     return not c.point and c.run.decimals > 0 and len(c.run.integer) >= UPRIGHT_DIGITS
@@ -336,11 +311,6 @@ def _same_place(a: Row, b: Row) -> bool:
     """Two rows through the same digits (found twice, or cut differently)."""
     (x1, y1), (x2, y2) = a.origin, b.origin
     return bool(np.hypot(x1 - x2, y1 - y2) <= 0.8 * max(a.height, b.height))
-
-
-def _elsewhere(c: Candidate, best: Candidate) -> bool:
-    """A row in another place of the photo (not the same digits cut differently)."""
-    return not _same_place(c.row, best.row)
 
 
 def _average(a: Reading, b: Reading, slid: Reading) -> Reading:
@@ -380,6 +350,12 @@ def _split(
         return digits, [], "digits_missing"
     rest = digits[integer_digits:]
     return digits[:integer_digits], rest[:MAX_DECIMALS], None if not rest else "decimals_unclear"
+
+
+def _described(c: Candidate, integer_digits: int | None, tallest: float) -> Described:
+    integer, fraction, reason = _split(c, integer_digits)
+    red = digits_logic.red_block(c.cells.red) is not None
+    return Described(c, integer, fraction, reason, _fit(c, integer_digits, tallest), red)
 
 
 def _promise(c: Candidate, integer_digits: int | None, tallest: float) -> float:

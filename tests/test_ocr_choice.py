@@ -1,51 +1,92 @@
-"""Choosing among candidate reads: a drum counter against a 7-segment read elsewhere."""
+"""Choosing among candidate reads (the fitted ranker) and how much to trust the choice."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from core.types import DigitRead
-from ocr import trust
+from ocr import ranking, trust
 from ocr.counter import Cells
 from ocr.digits_logic import Run
 from ocr.locate import Blob, Row
-from ocr.reader import Candidate, _display_first
+from ocr.reader import Candidate, _described
+
+SHAPE = (1000, 800, 3)
 
 
 def _row(y: float, height: float, *, lcd: bool = False) -> Row:
-    blobs = tuple(Blob(100 + 30 * i, y, height, height / 2, 0.0, 0) for i in range(4))
-    return Row(blobs, (145.0, y), (1.0, 0.0), height, 30.0, 0.0, lcd=lcd)
+    blobs = tuple(Blob(300 + 30 * i, y, height, height / 2, 0.0, 0) for i in range(4))
+    return Row(blobs, (345.0, y), (1.0, 0.0), height, 30.0, 0.0, lcd=lcd)
 
 
-def _candidate(text: str, row: Row, *, decimals: int = 0, point: int = 0) -> Candidate:
-    digits = [DigitRead(int(ch), 0.9) for ch in text]
-    probs = [np.eye(11)[int(ch)] for ch in text]
+def _candidate(
+    text: str, row: Row, *, decimals: int = 0, point: int = 0, sure: float = 0.97
+) -> Candidate:
+    digits = [DigitRead(int(ch), sure) for ch in text]
+    probs = np.array([np.eye(11)[int(ch)] * sure for ch in text])
     n = len(text)
-    cells = Cells([], [0.0] * n, [True] * n, False, np.zeros((1, 1), np.uint8), [], 8, [])
-    return Candidate(row, Run(probs, decimals, 0.9, 0), cells, digits, point, [])
+    red = [0.0] * (n - decimals) + [1.0] * decimals
+    cells = Cells([], red, [True] * n, False, np.zeros((1, 1), np.uint8), [], 8, [])
+    return Candidate(row, Run(list(probs), decimals, sure, 0), cells, digits, point, [], probs)
+
+
+def _choose(candidates: list[Candidate], integer_digits: int | None) -> tuple[Candidate, float]:
+    tallest = max(c.row.height for c in candidates)
+    described = [_described(c, integer_digits, tallest) for c in candidates]
+    model = ranking.load()[ranking.mode(integer_digits)]
+    probs = ranking.probabilities(ranking.features(described, SHAPE), model)
+    chosen = int(np.argmax(probs))
+    return candidates[chosen], ranking.reading_probability(described, probs, chosen)
+
+
+def test_the_fitted_ranker_matches_the_features_computed() -> None:
+    models = ranking.load()
+    assert set(models) == {"counted", "uncounted"}
+    for model in models.values():
+        assert model.weights.shape == (len(ranking.FEATURES),)
+    knot = models["counted"].knot
+    assert knot is not None and 0.5 < knot < 1.0
 
 
 def test_a_counter_with_red_drums_is_not_displaced_by_dial_print() -> None:
-    counter = _candidate("00499494", _row(300, 40), decimals=3)
-    print_with_dot = _candidate("9151", _row(600, 60, lcd=True), point=1)
-    ranked = [counter, print_with_dot]
-    assert _display_first(ranked, integer_digits=5) is counter
+    counter = _candidate("00499494", _row(500, 40), decimals=3)
+    print_with_dot = _candidate("9151", _row(800, 60, lcd=True), point=1)
+    chosen, _ = _choose([print_with_dot, counter], integer_digits=5)
+    assert chosen is counter
 
 
-def test_a_sure_display_read_still_wins_when_the_digit_count_is_unknown() -> None:
-    counter_like = _candidate("0017508", _row(300, 40), decimals=3)  # a reddish reflection
-    display = _candidate("1750", _row(300, 60, lcd=True), point=1)
-    assert _display_first([counter_like, display], integer_digits=None) is display
+def test_cuts_that_agree_make_a_reading_likelier() -> None:
+    counter = _candidate("00499494", _row(500, 40), decimals=3)
+    other = _candidate("00499494", _row(500, 40), decimals=3, sure=0.9)
+    rival = _candidate("81234", _row(200, 40), sure=0.9)
+    _, alone = _choose([counter, rival], integer_digits=5)
+    chosen, together = _choose([counter, other, rival], integer_digits=5)
+    assert chosen in (counter, other)
+    assert together > alone
 
 
-def test_a_display_read_wins_over_a_drum_read_without_red_drums() -> None:
-    drum = _candidate("00560", _row(300, 40))
-    display = _candidate("5608", _row(300, 60, lcd=True), point=2)
-    assert _display_first([drum, display], integer_digits=5) is display
+def test_probabilities_leave_room_for_none_of_them_being_right() -> None:
+    model = ranking.Model(np.zeros(len(ranking.FEATURES)), 0.0, None)
+    probs = ranking.probabilities(np.zeros((3, len(ranking.FEATURES))), model)
+    assert probs == pytest.approx([0.25, 0.25, 0.25])
 
 
-def test_trust_drops_when_the_drums_seen_are_not_the_known_count() -> None:
-    integer = [DigitRead(0, 0.97)] * 5
-    seen = trust.raw_score(integer, layout_known=True, agreeing=1, margin=1.0, count_seen=True)
-    off = trust.raw_score(integer, layout_known=True, agreeing=1, margin=1.0, count_seen=False)
-    assert trust.calibrated(seen, "drum") >= 0.9 > trust.calibrated(off, "drum")
+def test_a_single_poor_candidate_is_not_sure() -> None:
+    blurred = _candidate("01234", _row(500, 30), sure=0.3)
+    _, probability = _choose([blurred], integer_digits=5)
+    assert probability < ranking.load()["counted"].knot  # type: ignore[operator]
+
+
+def test_calibration_puts_the_knot_at_the_accept_threshold() -> None:
+    assert trust.calibrated(0.8, 0.8) == pytest.approx(0.9)
+    assert trust.calibrated(0.4, 0.8) == pytest.approx(0.45)
+    assert trust.calibrated(1.0, 0.8) == pytest.approx(1.0)
+    assert trust.calibrated(1.0, None) < 0.9  # no precision point: never accepted
+
+
+def test_a_sure_display_read_wins_when_the_digit_count_is_unknown() -> None:
+    counter_like = _candidate("0017508", _row(500, 40), decimals=3, sure=0.8)  # a reflection
+    display = _candidate("1750", _row(500, 60, lcd=True), point=1)
+    chosen, _ = _choose([counter_like, display], integer_digits=None)
+    assert chosen is display

@@ -1,0 +1,158 @@
+"""Which candidate read is the meter's reading, and how likely it is right.
+
+A conditional logit over the photo's candidate reads with an outside option ("none of them"):
+each candidate gets a score `w . features + b`, the outside option 0, and a softmax over all of
+them gives each candidate's probability of being the right read. A reading's probability is the
+sum over the candidates that read it (several cuts of the same row often agree); the outside
+option takes the probability that no candidate is right, so a photo with one poor candidate does
+not get a sure reading.
+
+The weights come from `bench/fit_ranker.py`, fitted on the dev photos (features of every
+candidate, which ones read the label) and written to `models/ranker.json` with the probability
+from which cross-validated reads were right >= 99.5 % of the time (the knot that trust maps to
+the accept threshold). One weight set when master data gave the digit count (drum counters),
+one without it (displays, unknown meters).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.types import DigitRead
+
+if TYPE_CHECKING:
+    from ocr.reader import Candidate
+
+RANKER_PATH = Path(__file__).parent / "models" / "ranker.json"
+FEATURES = (
+    "fit",  # the hand-made score (reader._fit)
+    "behind_best",  # fit minus the photo's best fit
+    "run_score",
+    "height",  # digit height relative to the tallest row
+    "weakest",  # weakest digit of the run
+    "mean_confidence",
+    "weakest_integer",
+    "log_likelihood",  # sum of log digit confidences / 10
+    "red_drums",
+    "decimal_point",
+    "upside_down",
+    "cells",  # cells in the run, / 10, at most 1
+    "lcd_panel",
+    "digit_model",  # read by the CNN (not segment by segment)
+    "red_anywhere",
+    "agreeing",  # other candidates reading the same, / 5
+    "off_centre",  # row centre's distance from the photo centre (L1, in photo sizes)
+    "split_clean",  # integer and decimals split without a reason code
+    # small readings are likelier (meters are exchanged long before their drums fill up), but
+    # only relative to the photo's other candidates: a meter showing a high reading in every
+    # read is not doubted for it
+    "more_digits",  # digits after leading zeros beyond the photo's fewest, / 5
+    "no_leading_zero",  # 1 when another candidate starts with 0 and this one does not
+)
+
+
+@dataclass(frozen=True)
+class Described:
+    """A candidate with what the reader made of it."""
+
+    candidate: Candidate
+    integer: list[DigitRead]
+    fraction: list[DigitRead]
+    reason: str | None
+    fit: float
+    red_anywhere: bool
+
+    @property
+    def text(self) -> str:
+        return "".join(str(d.value) for d in self.integer)
+
+
+@dataclass(frozen=True)
+class Model:
+    weights: np.ndarray
+    bias: float
+    knot: float | None  # probability from which reads were right >= 99.5 % (None: never)
+
+
+def mode(integer_digits: int | None) -> str:
+    return "uncounted" if integer_digits is None else "counted"
+
+
+@cache
+def load(path: Path = RANKER_PATH) -> dict[str, Model]:
+    data = json.loads(path.read_text())
+    if tuple(data["features"]) != FEATURES:
+        raise ValueError(f"{path} was fitted on other features; run bench/fit_ranker.py")
+    return {
+        name: Model(np.array(m["weights"], dtype=np.float64), float(m["bias"]), m["knot"])
+        for name, m in data["models"].items()
+    }
+
+
+def features(described: list[Described], shape: tuple[int, ...]) -> np.ndarray:
+    """One row of FEATURES per candidate (`shape`: the work image's)."""
+    tallest = max(d.candidate.row.height for d in described)
+    best_fit = max(d.fit for d in described)
+    counts = Counter(d.text for d in described)
+    x = np.array(
+        [_features(d, shape, tallest, best_fit, counts[d.text] - 1) for d in described],
+        dtype=np.float64,
+    ).reshape(len(described), len(FEATURES))
+    x[:, -2] -= x[:, -2].min()
+    x[:, -1] = x[:, -1].max() - x[:, -1]
+    return x
+
+
+def _features(
+    d: Described, shape: tuple[int, ...], tallest: float, best_fit: float, agreeing: int
+) -> list[float]:
+    c = d.candidate
+    confidences = [x.confidence for x in c.digits]
+    integer = [x.confidence for x in d.integer] or [0.0]
+    h, w = shape[:2]
+    cx = float(np.mean([b.cx for b in c.row.blobs])) / w
+    cy = float(np.mean([b.cy for b in c.row.blobs])) / h
+    significant = d.text.lstrip("0")
+    return [
+        d.fit,
+        d.fit - best_fit,
+        c.run.score,
+        c.row.height / tallest,
+        min(confidences),
+        float(np.mean(confidences)),
+        min(integer),
+        float(np.sum(np.log(np.maximum(confidences, 1e-6)))) / 10,
+        float(c.run.decimals > 0),
+        float(c.point > 0),
+        float(c.cells.flipped),
+        min(len(c.run.cells), 10) / 10,
+        float(c.row.lcd),
+        float(c.probs is not None),
+        float(d.red_anywhere),
+        agreeing / 5,
+        abs(cx - 0.5) + abs(cy - 0.5),
+        float(d.reason is None),
+        len(significant) / 5,  # made relative in `features`
+        float(d.text[:1] == "0"),  # made relative in `features`
+    ]
+
+
+def probabilities(x: np.ndarray, model: Model) -> np.ndarray:
+    """Each candidate's probability of being the right read (the rest: none is)."""
+    scores = x @ model.weights + model.bias
+    top = max(float(scores.max(initial=0.0)), 0.0)
+    e = np.exp(scores - top)
+    return np.asarray(e / (e.sum() + np.exp(-top)))
+
+
+def reading_probability(described: list[Described], probs: np.ndarray, chosen: int) -> float:
+    """The chosen reading's probability: all candidates reading the same integer digits."""
+    text = described[chosen].text
+    return float(sum(p for d, p in zip(described, probs, strict=True) if d.text == text))
