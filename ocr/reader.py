@@ -52,6 +52,8 @@ UPRIGHT_DIGITS = 4  # black drums before red ones that settle which way up a row
 SPAN_MARGIN = 3.5  # digit heights searched beyond the row's blobs (drums the blobs missed)
 SECOND_OPINIONS = 6  # most likely drum reads that the second digit model reads again
 RED_PROMISE = 1.0  # added to a row's promise when red drums show anywhere along it
+ZERO_LED_DRUMS = 2  # leading drums that may be read as 0 instead (a known digit count only)
+ZERO_ALTERNATIVE = 0.05  # ... when the model gave 0 at least this much
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,10 @@ class OcrEngine:
         if not candidates:
             return [], rows
         tallest = max(c.row.height for c in candidates)
-        return [_described(c, integer_digits, tallest) for c in candidates], rows
+        described = [_described(c, integer_digits, tallest) for c in candidates]
+        if integer_digits is not None:
+            described += [z for z in map(_zero_led, described) if z is not None]
+        return described, rows
 
     def _read(self, image: np.ndarray, integer_digits: int | None, meter_number: bool) -> MeterRead:
         described, rows = self.describe(image, integer_digits)
@@ -356,6 +361,21 @@ def _described(c: Candidate, integer_digits: int | None, tallest: float) -> Desc
     integer, fraction, reason = _split(c, integer_digits)
     red = digits_logic.red_block(c.cells.red) is not None
     return Described(c, integer, fraction, reason, _fit(c, integer_digits, tallest), red)
+
+
+def _zero_led(d: Described) -> Described | None:
+    """The read with its first non-zero leading drum taken as 0, where the model saw a 0 there
+    too: leading drums of a meter of known digit count mostly show 0, and a dark or reflecting
+    first drum is the model's commonest doubt. The ranker weighs it against the read as seen."""
+    for i, digit in enumerate(d.integer[:ZERO_LED_DRUMS]):
+        if digit.value == 0:
+            continue
+        zero = dict(digit.alternatives).get(0, 0.0)
+        if zero < ZERO_ALTERNATIVE:
+            return None
+        integer = [*d.integer[:i], DigitRead(0, zero, digit.alternatives), *d.integer[i + 1 :]]
+        return replace(d, integer=integer)
+    return None
 
 
 def _promise(c: Candidate, integer_digits: int | None, tallest: float) -> float:

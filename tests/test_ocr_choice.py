@@ -90,3 +90,20 @@ def test_a_sure_display_read_wins_when_the_digit_count_is_unknown() -> None:
     display = _candidate("1750", _row(500, 60, lcd=True), point=1)
     chosen, _ = _choose([counter_like, display], integer_digits=None)
     assert chosen is display
+
+
+def test_a_doubtful_leading_drum_is_also_offered_as_zero() -> None:
+    from dataclasses import replace
+
+    from ocr.reader import _zero_led
+
+    counter = _candidate("00499494", _row(500, 40), decimals=3)
+    read = _described(counter, 5, 40.0)
+    nine = DigitRead(9, 0.6, ((9, 0.6), (0, 0.35), (8, 0.05)))
+    doubtful = replace(read, integer=[nine, *read.integer[1:]])
+    offered = _zero_led(doubtful)
+    assert offered is not None and offered.text == "00499"
+    assert offered.integer[0].confidence == pytest.approx(0.35)
+    sure = replace(read, integer=[DigitRead(9, 0.99, ((9, 0.99), (8, 0.01))), *read.integer[1:]])
+    assert _zero_led(sure) is None  # the model never saw a 0 there
+    assert _zero_led(read) is None  # already 0 where it may be
