@@ -31,6 +31,13 @@ def normalise(cell: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / (x.std() + 8.0)
 
 
+def normalise_batch(cells: np.ndarray) -> np.ndarray:
+    """`normalise` for a stack of cells (n, INPUT_H, INPUT_W) at once."""
+    x = cells.astype(np.float32)
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    return np.asarray((x - mean) / (x.std(axis=(1, 2), keepdims=True) + 8.0))
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -56,12 +63,10 @@ class DigitModel:
         """Probabilities (n, 11) for gray cells of any size."""
         if not cells:
             return np.zeros((0, NO_DIGIT + 1), np.float32)
-        batch = np.stack(
-            [
-                normalise(cv2.resize(c, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA))
-                for c in cells
-            ]
-        )[:, None]
+        sized = np.stack(
+            [cv2.resize(c, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA) for c in cells]
+        )
+        batch = normalise_batch(sized)[:, None]
         net = self._net()
         net.setInput(batch)
         return _softmax(np.asarray(net.forward(), np.float32))

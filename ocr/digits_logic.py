@@ -7,6 +7,7 @@ the drum has in fact completed its step): the rule digital meter readers use for
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,15 +47,20 @@ def red_block(red: list[float]) -> tuple[int, int] | None:
     """
     best: tuple[int, int] | None = None
     best_score = 0.0
-    values = np.asarray(red, dtype=float)
+    values = [float(v) for v in red]  # a few dozen cells: plain floats beat numpy's overhead
+    total = squares = 0.0
     for start in range(1, len(values)):
-        black = values[:start]
-        mean, spread = black.mean(), black.std() + 2.0
-        top = _upper_quartile(black)  # robust: one reddish frame cell must not veto
+        total += values[start - 1]
+        squares += values[start - 1] ** 2
+        mean = total / start  # of the black cells before the block
+        spread = math.sqrt(max(squares / start - mean * mean, 0.0)) + 2.0
+        top = _upper_quartile(values[:start])  # robust: one reddish frame cell must not veto
+        block_total, block_min = 0.0, math.inf
         for k in range(1, min(MAX_DECIMALS, len(values) - start) + 1):
-            block = values[start : start + k]
-            gain = block.mean() - mean
-            if block.min() - top <= 3 or gain <= max(5.0, 0.25 * mean):
+            block_total += values[start + k - 1]
+            block_min = min(block_min, values[start + k - 1])
+            gain = block_total / k - mean
+            if block_min - top <= 3 or gain <= max(5.0, 0.25 * mean):
                 continue
             score = start * k * gain**2 / spread
             if score > best_score:
@@ -62,9 +68,9 @@ def red_block(red: list[float]) -> tuple[int, int] | None:
     return best
 
 
-def _upper_quartile(values: np.ndarray) -> float:
+def _upper_quartile(values: list[float]) -> float:
     """The 75th percentile (as numpy's default, linear), without numpy's per-call overhead."""
-    ordered = sorted(values.tolist())
+    ordered = sorted(values)
     at = 0.75 * (len(ordered) - 1)
     low = int(at)
     high = min(low + 1, len(ordered) - 1)
