@@ -7,9 +7,9 @@ Every photo of ../shared/corpus/meter-photos is read up to the candidates (water
 integer digits equal the label. Per mode (digit count known or not) a conditional logit with an
 outside option is fitted by gradient descent with backtracking (L2 on the weights, features
 standardised), its figures measured by 5-fold cross-validation over photos, and the knot set
-where the cross-validated chosen reads are right >= 99.5 % of the time with at least
-MIN_ACCEPTED photos accepted (else no knot: never accepted). The weights written are fitted on
-all photos. Re-run after any change to the candidates or the features.
+where the chosen reads are right >= 99.5 % of the time with at least MIN_ACCEPTED photos
+accepted, both cross-validated and with the weights written (fitted on all photos), whichever
+is higher (no knot: never accepted). Re-run after any change to the candidates or the features.
 """
 
 from __future__ import annotations
@@ -166,24 +166,34 @@ def knot(chosen: list[tuple[bool, float]]) -> tuple[float | None, int]:
 
 
 def _model(photos: list[Photo], l2: float) -> dict[str, object]:
+    """Cross-validated figures; the weights fitted on all photos; the knot that holds both for
+    the cross-validated reads (what to expect on other photos) and for the fitted weights on
+    these photos (the issue's bar: >= 99.5 % of accepted dev photos right)."""
     chosen = cross_validated(photos, l2)
     at, accepted = knot(chosen)
     weights, bias = fit(photos, l2)
+    own, own_accepted = knot([_chosen(p, weights, bias) for p in photos])
+    final = None if at is None or own is None else max(at, own)
     n = len(photos)
     print(
         f"  {n} photos, cross-validated: exact {sum(ok for ok, _ in chosen) / n:.1%}, "
-        f"accepted {accepted / n:.1%} at p >= {at if at is None else round(at, 4)}"
+        f"accepted {accepted / n:.1%} at p >= {_shown(at)}; fitted on all: accepted "
+        f"{own_accepted / n:.1%} at p >= {_shown(own)}; knot {_shown(final)}"
     )
     return {
         "weights": [round(float(v), 6) for v in weights],
         "bias": round(bias, 6),
-        "knot": None if at is None else round(at, 6),
+        "knot": None if final is None else round(final, 6),
         "cross_validated": {
             "photos": n,
             "exact": round(sum(ok for ok, _ in chosen) / n, 4),
             "coverage": round(accepted / n, 4),
         },
     }
+
+
+def _shown(p: float | None) -> str:
+    return "-" if p is None else f"{p:.4f}"
 
 
 def main(argv: list[str] | None = None) -> int:

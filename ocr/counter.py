@@ -179,9 +179,17 @@ def scan_cells(strip: Strip, centres: list[float]) -> list[np.ndarray]:
 
 
 def fit_grid(centres: list[float], strength: np.ndarray, digit_h: float) -> tuple[float, float]:
-    """Pitch and phase (strip x of one cell) of the grid whose cells hold the strongest run of
-    digits: per cell the model's digit strength (interpolated between scan positions) less
-    DIGIT_STRENGTH, summed over the best run of consecutive cells."""
+    """The best grid of `fit_grids`."""
+    return fit_grids(centres, strength, digit_h, 1)[0]
+
+
+def fit_grids(
+    centres: list[float], strength: np.ndarray, digit_h: float, count: int
+) -> list[tuple[float, float]]:
+    """Pitch and phase (strip x of one cell) of the grids whose cells hold the strongest run of
+    digits, best first, each unlike the ones before (another pitch or half a cell off): per cell
+    the model's digit strength (interpolated between scan positions) less DIGIT_STRENGTH, summed
+    over the best run of consecutive cells."""
     xs = np.asarray(centres)
     line = np.interp(np.arange(xs[0], xs[-1] + 1), xs, strength) - DIGIT_STRENGTH  # per pixel
     pitch, phase = np.meshgrid(PITCHES * digit_h, np.arange(0.0, PITCHES[-1] * digit_h, PHASE_STEP))
@@ -191,8 +199,23 @@ def fit_grid(centres: list[float], strength: np.ndarray, digit_h: float) -> tupl
     gain = np.where(at < len(line), line[np.minimum(at, len(line) - 1)], 0.0)
     sums = np.concatenate([np.zeros((len(gain), 1)), np.cumsum(gain, axis=1)], axis=1)
     runs = (sums - np.minimum.accumulate(sums, axis=1)).max(axis=1)
-    best = int(np.argmax(runs))
-    return float(pitch[best]), float(xs[0] + phase[best])
+    chosen: list[tuple[float, float]] = []
+    for i in np.argsort(-runs, kind="stable"):
+        grid = (float(pitch[i]), float(phase[i]))
+        if all(_unlike(grid, other) for other in chosen):
+            chosen.append(grid)
+            if len(chosen) == count:
+                break
+    return [(p, float(xs[0]) + ph) for p, ph in chosen]
+
+
+def _unlike(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Grids that cut the strip differently: pitches 15 % apart, or cells a third or more off."""
+    (pa, xa), (pb, xb) = a, b
+    if abs(pa - pb) > 0.15 * min(pa, pb):
+        return True
+    off = (xa - xb) % pb / pb
+    return 1 / 3 <= off <= 2 / 3
 
 
 def grid_positions(strip: Strip, pitch: float, phase: float) -> list[float]:

@@ -24,7 +24,7 @@ from ocr import digits_logic, ranking, trust
 from ocr.counter import (
     Cells,
     cut_cells,
-    fit_grid,
+    fit_grids,
     grid_cells,
     grid_positions,
     rectify,
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 Display = Literal["drum", "lcd"]
 MAX_ROWS = 10  # candidate rows classified per photo
 REFINE_ROWS = 4  # of which the most promising are also cut on the grid the model finds
+GRIDS = 3  # ... on its best grids (runners-up: another pitch, or cells half a drum off)
 LCD_SURE_WITHOUT_POINT = 0.95  # weakest segment-read digit for a display read without a point
 LCD_MIN_DIGITS = 3  # fewer segment-read digits are more often a stray match than a display
 HEIGHT_FACTORS = (1.35, 1.0)  # blob = digit (cell 1.35x taller) or blob = whole drum window
@@ -145,17 +146,16 @@ class OcrEngine:
         first.sort(key=lambda c: -_promise(c, integer_digits, tallest))
         out = list(first)
         refined = self._refined(image, [(c.row, _ways_up(c)) for c in first[:REFINE_ROWS]])
-        for big, small, slid in refined:
-            both = (big, small, _average(big, small, slid))
-            out += [c for c in (_candidate(r) for r in both) if c]
+        out += [c for c in map(_candidate, refined) if c is not None]
         return self._second_opinion(out, integer_digits)
 
     def _refined(
         self, image: np.ndarray, rows: list[tuple[Row, tuple[bool, ...]]]
-    ) -> list[tuple[Reading, Reading, Reading]]:
-        """Rows on the grid the model finds along them (`counter.fit_grid`), each way up given
-        (False: upright, True: upside down): per way the big cells, the small cells, and the
-        slid model interpolated at the big cells' centres."""
+    ) -> list[Reading]:
+        """Rows on the grids the model finds along them (`counter.fit_grids`: the best, and the
+        runners-up with another pitch or cells half a drum off), each way up given (False:
+        upright, True: upside down): per way and grid the big cells, the small cells, and the
+        average of both with the slid model interpolated at the cells' centres."""
         big, small = HEIGHT_FACTORS
         ways = [(row, up) for row, ups in rows for up in ups]
         strips = [
@@ -165,18 +165,23 @@ class OcrEngine:
         scanned = self._predict([scan_cells(s, xs) for s, xs in zip(strips, scans, strict=True)])
         cut = []
         for (row, up), strip, xs, seen in zip(ways, strips, scans, scanned, strict=True):
-            pitch, phase = fit_grid(xs, digits_logic.digit_strength(seen), strip.digit_h)
-            positions = grid_positions(strip, pitch, phase)
             other = rectify(image, row, _span(row), height_factor=small, flipped=up)
-            big_cells, small_cells = grid_cells(strip, positions), grid_cells(other, positions)
-            cut.append((row, big_cells, small_cells, _interpolated(seen, xs, big_cells.centres)))
+            for pitch, phase in fit_grids(
+                xs, digits_logic.digit_strength(seen), strip.digit_h, GRIDS
+            ):
+                positions = grid_positions(strip, pitch, phase)
+                big_cells, small_cells = grid_cells(strip, positions), grid_cells(other, positions)
+                cut.append(
+                    (row, big_cells, small_cells, _interpolated(seen, xs, big_cells.centres))
+                )
         probs = self._predict([c.gray for _, big_c, small_c, _ in cut for c in (big_c, small_c)])
-        return [
-            ((row, big_cells, p_big), (row, small_cells, p_small), (row, big_cells, slid))
-            for (row, big_cells, small_cells, slid), p_big, p_small in zip(
-                cut, probs[::2], probs[1::2], strict=True
-            )
-        ]
+        out: list[Reading] = []
+        for (row, big_cells, small_cells, slid), p_big, p_small in zip(
+            cut, probs[::2], probs[1::2], strict=True
+        ):
+            both = _average((row, big_cells, p_big), (row, small_cells, p_small), slid)
+            out += [(row, big_cells, p_big), (row, small_cells, p_small), both]
+        return out
 
     def _second_opinion(
         self, candidates: list[Candidate], integer_digits: int | None
@@ -318,11 +323,11 @@ def _same_place(a: Row, b: Row) -> bool:
     return bool(np.hypot(x1 - x2, y1 - y2) <= 0.8 * max(a.height, b.height))
 
 
-def _average(a: Reading, b: Reading, slid: Reading) -> Reading:
+def _average(a: Reading, b: Reading, slid: np.ndarray) -> Reading:
     """Two cell sizes of the same row (same cell positions) and the model slid along it,
     interpolated at those positions: average what the model said."""
     red = [(x + y) / 2 for x, y in zip(a[1].red, b[1].red, strict=True)]
-    return a[0], replace(a[1], red=red), (a[2] + b[2] + slid[2]) / 3
+    return a[0], replace(a[1], red=red), (a[2] + b[2] + slid) / 3
 
 
 def _interpolated(seen: np.ndarray, xs: list[float], centres: list[float]) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 
 from core.settings import Settings
 from ocr import read_meter
-from ocr.counter import fit_grid
+from ocr.counter import fit_grid, fit_grids
 from ocr.reader import OcrEngine
 from ocr.synth import (
     encode_jpeg,
@@ -123,3 +123,25 @@ def test_drum_grid_follows_the_digits_not_the_frames_between_them() -> None:
     assert abs(found - pitch) < 1.0
     off = (phase - first) % pitch
     assert min(off, pitch - off) < 4
+
+
+def test_runner_up_grids_cut_the_strip_differently() -> None:
+    """Frames half a drum off that look like digits to the model make half the pitch win; the
+    drums' own grid is then among the runners-up, which are other cuts (another pitch, or cells
+    half a drum off), never the best grid moved a pixel."""
+    xs = np.arange(15.0, 400.0, 9.0)
+    pitch, first = 40.0, 37.0
+    offset = (xs - first) % pitch
+    distance = np.minimum(offset, pitch - offset)
+    strength = np.where(distance < 6, 0.9, np.where(abs(distance - pitch / 2) < 5, 0.7, 0.1))
+    grids = fit_grids(xs.tolist(), strength, digit_h=36.0, count=3)
+    assert len(grids) == 3
+    assert abs(grids[0][0] - pitch / 2) < 1.0
+    assert any(
+        abs(p - pitch) < 1.0 and min((x - first) % pitch, (first - x) % pitch) < 4 for p, x in grids
+    )
+    for i, (p, x) in enumerate(grids):
+        for q, y in grids[:i]:
+            other_pitch = abs(p - q) > 0.15 * min(p, q)
+            half_off = 1 / 3 <= (x - y) % q / q <= 2 / 3
+            assert other_pitch or half_off
