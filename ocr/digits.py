@@ -23,6 +23,9 @@ MODEL_PATH = Path(__file__).parent / "models" / "digits.onnx"
 SECOND_MODEL_PATH = MODEL_PATH.with_name("digits_second.onnx")
 # OpenCV 5's new DNN engine runs this small net at half the speed of the classic one
 DNN_ENGINE = cv2.dnn.ENGINE_CLASSIC
+# cells per forward pass: on one core 16-32 cells run at 0.25 ms each, 1,000 at 0.36 ms
+# (the activations of a big batch no longer fit the caches)
+BATCH = 32
 
 
 def normalise(cell: np.ndarray) -> np.ndarray:
@@ -68,5 +71,8 @@ class DigitModel:
         )
         batch = normalise_batch(sized)[:, None]
         net = self._net()
-        net.setInput(batch)
-        return _softmax(np.asarray(net.forward(), np.float32))
+        out = []
+        for start in range(0, len(batch), BATCH):
+            net.setInput(batch[start : start + BATCH])
+            out.append(np.asarray(net.forward(), np.float32))
+        return _softmax(np.concatenate(out))
