@@ -11,6 +11,7 @@ can fool the blobs (half the pitch, or cells half a drum off), not the model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -178,14 +179,19 @@ def scan_cells(strip: Strip, centres: list[float]) -> list[np.ndarray]:
     return [strip.gray[:, round(x - w / 2) : round(x - w / 2) + w] for x in centres]
 
 
+class Grid(NamedTuple):
+    pitch: float
+    phase: float  # strip x of one cell's centre
+    run: float  # strength of its best run of digit cells
+
+
 def fit_grid(centres: list[float], strength: np.ndarray, digit_h: float) -> tuple[float, float]:
     """The best grid of `fit_grids`."""
-    return fit_grids(centres, strength, digit_h, 1)[0]
+    best = fit_grids(centres, strength, digit_h, 1)[0]
+    return best.pitch, best.phase
 
 
-def fit_grids(
-    centres: list[float], strength: np.ndarray, digit_h: float, count: int
-) -> list[tuple[float, float]]:
+def fit_grids(centres: list[float], strength: np.ndarray, digit_h: float, count: int) -> list[Grid]:
     """Pitch and phase (strip x of one cell) of the grids whose cells hold the strongest run of
     digits, best first, each unlike the ones before (another pitch or half a cell off): per cell
     the model's digit strength (interpolated between scan positions) less DIGIT_STRENGTH, summed
@@ -199,19 +205,19 @@ def fit_grids(
     gain = np.where(at < len(line), line[np.minimum(at, len(line) - 1)], 0.0)
     sums = np.concatenate([np.zeros((len(gain), 1)), np.cumsum(gain, axis=1)], axis=1)
     runs = (sums - np.minimum.accumulate(sums, axis=1)).max(axis=1)
-    chosen: list[tuple[float, float]] = []
+    chosen: list[Grid] = []
     for i in np.argsort(-runs, kind="stable"):
-        grid = (float(pitch[i]), float(phase[i]))
+        grid = Grid(float(pitch[i]), float(xs[0] + phase[i]), float(runs[i]))
         if all(_unlike(grid, other) for other in chosen):
             chosen.append(grid)
             if len(chosen) == count:
                 break
-    return [(p, float(xs[0]) + ph) for p, ph in chosen]
+    return chosen
 
 
-def _unlike(a: tuple[float, float], b: tuple[float, float]) -> bool:
+def _unlike(a: Grid, b: Grid) -> bool:
     """Grids that cut the strip differently: pitches 15 % apart, or cells a third or more off."""
-    (pa, xa), (pb, xb) = a, b
+    (pa, xa, _), (pb, xb, _) = a, b
     if abs(pa - pb) > 0.15 * min(pa, pb):
         return True
     off = (xa - xb) % pb / pb

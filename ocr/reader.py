@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 Display = Literal["drum", "lcd"]
 MAX_ROWS = 10  # candidate rows classified per photo
 REFINE_ROWS = 4  # of which the most promising are also cut on the grid the model finds
+WAY_KEEP = 0.5  # a way up whose best run is weaker than this share of the other's is not cut
 GRIDS = 3  # ... on its best grids (runners-up: another pitch, or cells half a drum off)
 LCD_SURE_WITHOUT_POINT = 0.95  # weakest segment-read digit for a display read without a point
 LCD_MIN_DIGITS = 3  # fewer segment-read digits are more often a stray match than a display
@@ -163,13 +164,22 @@ class OcrEngine:
         ]
         scans = [scan_centres(strip) for strip in strips]
         scanned = self._predict([scan_cells(s, xs) for s, xs in zip(strips, scans, strict=True)])
+        grids = [
+            fit_grids(xs, digits_logic.digit_strength(seen), strip.digit_h, GRIDS)
+            for strip, xs, seen in zip(strips, scans, scanned, strict=True)
+        ]
+        strongest: dict[int, float] = {}
+        for (row, _), found in zip(ways, grids, strict=True):
+            strongest[id(row)] = max(strongest.get(id(row), 0.0), found[0].run)
         cut = []
-        for (row, up), strip, xs, seen in zip(ways, strips, scans, scanned, strict=True):
+        for (row, up), strip, xs, seen, found in zip(
+            ways, strips, scans, scanned, grids, strict=True
+        ):
+            if found[0].run < WAY_KEEP * strongest[id(row)]:
+                continue  # the other way up holds a far stronger run of digits
             other = rectify(image, row, _span(row), height_factor=small, flipped=up)
-            for pitch, phase in fit_grids(
-                xs, digits_logic.digit_strength(seen), strip.digit_h, GRIDS
-            ):
-                positions = grid_positions(strip, pitch, phase)
+            for grid in found:
+                positions = grid_positions(strip, grid.pitch, grid.phase)
                 big_cells, small_cells = grid_cells(strip, positions), grid_cells(other, positions)
                 cut.append(
                     (row, big_cells, small_cells, _interpolated(seen, xs, big_cells.centres))

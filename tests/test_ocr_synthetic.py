@@ -136,12 +136,13 @@ def test_runner_up_grids_cut_the_strip_differently() -> None:
     strength = np.where(distance < 6, 0.9, np.where(abs(distance - pitch / 2) < 5, 0.7, 0.1))
     grids = fit_grids(xs.tolist(), strength, digit_h=36.0, count=3)
     assert len(grids) == 3
-    assert abs(grids[0][0] - pitch / 2) < 1.0
+    assert abs(grids[0].pitch - pitch / 2) < 1.0
     assert any(
-        abs(p - pitch) < 1.0 and min((x - first) % pitch, (first - x) % pitch) < 4 for p, x in grids
+        abs(p - pitch) < 1.0 and min((x - first) % pitch, (first - x) % pitch) < 4
+        for p, x, _ in grids
     )
-    for i, (p, x) in enumerate(grids):
-        for q, y in grids[:i]:
+    for i, (p, x, _) in enumerate(grids):
+        for q, y, _ in grids[:i]:
             other_pitch = abs(p - q) > 0.15 * min(p, q)
             half_off = 1 / 3 <= (x - y) % q / q <= 2 / 3
             assert other_pitch or half_off
