@@ -105,8 +105,9 @@ def features(described: list[Described], shape: tuple[int, ...]) -> np.ndarray:
         [_features(d, shape, tallest, best_fit, counts[d.text] - 1) for d in described],
         dtype=np.float64,
     ).reshape(len(described), len(FEATURES))
-    x[:, -2] -= x[:, -2].min()
-    x[:, -1] = x[:, -1].max() - x[:, -1]
+    more, lead = FEATURES.index("more_digits"), FEATURES.index("no_leading_zero")
+    x[:, more] -= x[:, more].min()
+    x[:, lead] = x[:, lead].max() - x[:, lead]
     return x
 
 

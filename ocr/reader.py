@@ -23,6 +23,7 @@ from core.types import DigitRead, MeterRead
 from ocr import digits_logic, ranking, trust
 from ocr.counter import (
     Cells,
+    Grid,
     cut_cells,
     fit_grids,
     grid_cells,
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 
 Display = Literal["drum", "lcd"]
 MAX_ROWS = 10  # candidate rows classified per photo
-REFINE_ROWS = 4  # of which the most promising are also cut on the grid the model finds
+REFINE_ROWS = 4  # of which the most promising are also cut on the grids the model finds
 WAY_KEEP = 0.5  # a way up whose best run is weaker than this share of the other's is not cut
 GRIDS = 3  # ... on its best grids (runners-up: another pitch, or cells half a drum off)
 LCD_SURE_WITHOUT_POINT = 0.95  # weakest segment-read digit for a display read without a point
@@ -168,15 +169,13 @@ class OcrEngine:
             fit_grids(xs, digits_logic.digit_strength(seen), strip.digit_h, GRIDS)
             for strip, xs, seen in zip(strips, scans, scanned, strict=True)
         ]
-        strongest: dict[int, float] = {}
-        for (row, _), found in zip(ways, grids, strict=True):
-            strongest[id(row)] = max(strongest.get(id(row), 0.0), found[0].run)
+        kept = _strong_ways(ways, grids)
         cut = []
-        for (row, up), strip, xs, seen, found in zip(
-            ways, strips, scans, scanned, grids, strict=True
+        for (row, up), strip, xs, seen, found, keep in zip(
+            ways, strips, scans, scanned, grids, kept, strict=True
         ):
-            if found[0].run < WAY_KEEP * strongest[id(row)]:
-                continue  # the other way up holds a far stronger run of digits
+            if not keep:
+                continue
             other = rectify(image, row, _span(row), height_factor=small, flipped=up)
             for grid in found:
                 positions = grid_positions(strip, grid.pitch, grid.phase)
@@ -319,6 +318,18 @@ def _is_counter(c: Candidate) -> bool:
 def _ways_up(c: Candidate) -> tuple[bool, ...]:
     """Upright only, when the upright read already ends in red drums after enough black ones."""
     return (False,) if _is_counter(c) else (False, True)
+
+
+def _strong_ways(ways: list[tuple[Row, bool]], grids: list[list[Grid]]) -> list[bool]:
+    """Per way up of a row: is its strongest run of digits at least WAY_KEEP of the strongest
+    either way up (a row read upside down shows no digits, only shapes)?"""
+    strongest: dict[int, float] = {}
+    for (row, _), found in zip(ways, grids, strict=True):
+        strongest[id(row)] = max(strongest.get(id(row), 0.0), found[0].run)
+    return [
+        found[0].run >= WAY_KEEP * strongest[id(row)]
+        for (row, _), found in zip(ways, grids, strict=True)
+    ]
 
 
 def _span(row: Row) -> tuple[float, float]:
