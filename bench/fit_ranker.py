@@ -1,6 +1,7 @@
 """Fit the ranker (ocr/ranking.py) on the dev photos and write ocr/models/ranker.json.
 
-    .venv/bin/python bench/fit_ranker.py [--jobs J] [--l2 0.3] [--out PATH]
+    .venv/bin/python bench/fit_ranker.py [--jobs J] [--l2 0.1] [--out PATH]
+        [--save-features F | --features F]   # reuse the candidates' features (seconds, not minutes)
 
 Every photo of ../shared/corpus/meter-photos is read up to the candidates (water meters with
 `integer_digits=5`, LCD photos without, as in bench/ocr.py); a candidate is right when its
@@ -196,22 +197,52 @@ def _shown(p: float | None) -> str:
     return "-" if p is None else f"{p:.4f}"
 
 
+def _save(photos: list[Photo], path: Path) -> None:
+    """Features as JSON (no pickle: the file may be shared and loaded again later)."""
+    rows = [
+        {"group": p.group, "x": p.x.tolist(), "right": p.right.tolist(), "texts": p.texts}
+        for p in photos
+    ]
+    path.write_text(json.dumps(rows))
+
+
+def _load(path: Path) -> list[Photo]:
+    from ocr.ranking import FEATURES
+
+    return [
+        Photo(
+            r["group"],
+            np.array(r["x"], dtype=np.float64).reshape(-1, len(FEATURES)),
+            np.array(r["right"], dtype=np.float64),
+            list(r["texts"]),
+        )
+        for r in json.loads(path.read_text())
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     from ocr.ranking import FEATURES, RANKER_PATH
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", help="corpus folder (default ../shared/corpus)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (one core each)")
-    parser.add_argument("--l2", type=float, default=0.3, help="weight penalty (standardised)")
+    parser.add_argument("--l2", type=float, default=0.1, help="weight penalty (standardised)")
     parser.add_argument("--out", type=Path, default=RANKER_PATH)
+    parser.add_argument("--save-features", type=Path, help="keep the features in this file")
+    parser.add_argument("--features", type=Path, help="fit on features saved before")
     args = parser.parse_args(argv)
-    photos_dir = bench_ocr.corpus_dir(args.corpus) / "meter-photos"
-    if not (photos_dir / "labels.csv").is_file():
-        sys.stderr.write(f"corpus not found: {photos_dir}/labels.csv\n")
-        return 2
-    tasks = bench_ocr._tasks(photos_dir, None, None, False)
-    with Pool(args.jobs, initializer=_init_worker) as pool:
-        photos = list(tqdm(pool.imap(_describe, tasks, chunksize=4), total=len(tasks)))
+    if args.features:
+        photos = _load(args.features)
+    else:
+        photos_dir = bench_ocr.corpus_dir(args.corpus) / "meter-photos"
+        if not (photos_dir / "labels.csv").is_file():
+            sys.stderr.write(f"corpus not found: {photos_dir}/labels.csv\n")
+            return 2
+        tasks = bench_ocr._tasks(photos_dir, None, None, False)
+        with Pool(args.jobs, initializer=_init_worker) as pool:
+            photos = list(tqdm(pool.imap(_describe, tasks, chunksize=4), total=len(tasks)))
+    if args.save_features:
+        _save(photos, args.save_features)
     models = {}
     for mode, group in (("counted", "water"), ("uncounted", "lcd")):
         print(f"{mode} ({group}):")
