@@ -134,14 +134,13 @@ def fit(photos: list[Photo], l2: float) -> tuple[np.ndarray, float]:
 
 def _chosen(photo: Photo, weights: np.ndarray, bias: float) -> tuple[bool, float]:
     """Is the top candidate right, and the probability of its reading."""
-    from ocr.ranking import Model, probabilities
+    from ocr.ranking import Model, probabilities, reading_probability
 
     if not len(photo.x):
         return False, 0.0
     probs = probabilities(photo.x, Model(weights, bias, None))
     k = int(np.argmax(probs))
-    same = [p for t, p in zip(photo.texts, probs, strict=True) if t == photo.texts[k]]
-    return bool(photo.right[k]), float(sum(same))
+    return bool(photo.right[k]), reading_probability(photo.texts, probs, k)
 
 
 def cross_validated(photos: list[Photo], l2: float) -> list[tuple[bool, float]]:

@@ -3,7 +3,7 @@
 The row gives the reading direction and the digit size; the warp turns any rotation into an
 upright strip whose cell height is fixed. Drums sit at a fixed pitch, so the cells lie on a
 regular grid. A first guess of that grid comes from the blobs of the row; the refined grid comes
-from the digit model slid along the strip (`scan_centres`, `fit_grid`): the pitch and phase
+from the digit model slid along the strip (`scan_centres`, `fit_grids`): the pitch and phase
 whose cells form the longest run of confident digits. Window frames and marks between the drums
 can fool the blobs (half the pitch, or cells half a drum off), not the model.
 """
@@ -159,7 +159,7 @@ def cells_at(strip: Strip, positions: list[float], cell_w: int, found: list[bool
 def cut_cells(
     image: np.ndarray, row: Row, *, height_factor: float, extend: int = 2, flipped: bool = False
 ) -> Cells:
-    """Cells on the grid through the row's blobs (a first guess, see `fit_grid`)."""
+    """Cells on the grid through the row's blobs (a first guess, see `fit_grids`)."""
     positions, found = cell_positions(row, extend=extend)
     pitch = positions[1] - positions[0] if len(positions) > 1 else row.pitch
     span = (positions[0] - pitch / 2, positions[-1] + pitch / 2)
@@ -183,12 +183,6 @@ class Grid(NamedTuple):
     pitch: float
     phase: float  # strip x of one cell's centre
     run: float  # strength of its best run of digit cells
-
-
-def fit_grid(centres: list[float], strength: np.ndarray, digit_h: float) -> tuple[float, float]:
-    """The best grid of `fit_grids`."""
-    best = fit_grids(centres, strength, digit_h, 1)[0]
-    return best.pitch, best.phase
 
 
 def fit_grids(centres: list[float], strength: np.ndarray, digit_h: float, count: int) -> list[Grid]:

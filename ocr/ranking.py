@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.types import DigitRead
+from ocr.digits_logic import as_text
 
 if TYPE_CHECKING:
     from ocr.reader import Candidate
@@ -71,7 +72,7 @@ class Described:
 
     @property
     def text(self) -> str:
-        return "".join(str(d.value) for d in self.integer)
+        return as_text(self.integer)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,6 @@ def probabilities(x: np.ndarray, model: Model) -> np.ndarray:
     return np.asarray(e / (e.sum() + np.exp(-top)))
 
 
-def reading_probability(described: list[Described], probs: np.ndarray, chosen: int) -> float:
+def reading_probability(texts: list[str], probs: np.ndarray, chosen: int) -> float:
     """The chosen reading's probability: all candidates reading the same integer digits."""
-    text = described[chosen].text
-    return float(sum(p for d, p in zip(described, probs, strict=True) if d.text == text))
+    return float(sum(p for t, p in zip(texts, probs, strict=True) if t == texts[chosen]))

@@ -248,7 +248,7 @@ class OcrEngine:
         c = best.candidate
         on_panel = any(r.lcd and _same_place(r, c.row) for r in rows)  # a drum window too
         display: Display = "lcd" if c.point or (on_panel and not c.run.decimals) else "drum"
-        likely = ranking.reading_probability(described, probs, chosen)
+        likely = ranking.reading_probability([d.text for d in described], probs, chosen)
         numbers = (
             read_plate(
                 self.tesseract, image, rows, c.row, flipped=c.cells.flipped, reading=best.text

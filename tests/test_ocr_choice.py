@@ -37,7 +37,9 @@ def _choose(candidates: list[Candidate], integer_digits: int | None) -> tuple[Ca
     model = ranking.load()[ranking.mode(integer_digits)]
     probs = ranking.probabilities(ranking.features(described, SHAPE), model)
     chosen = int(np.argmax(probs))
-    return candidates[chosen], ranking.reading_probability(described, probs, chosen)
+    return candidates[chosen], ranking.reading_probability(
+        [d.text for d in described], probs, chosen
+    )
 
 
 def test_the_fitted_ranker_matches_the_features_computed() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from core.settings import Settings
 from ocr import read_meter
-from ocr.counter import fit_grid, fit_grids
+from ocr.counter import fit_grids
 from ocr.reader import OcrEngine
 from ocr.synth import (
     encode_jpeg,
@@ -119,7 +119,7 @@ def test_drum_grid_follows_the_digits_not_the_frames_between_them() -> None:
     offset = (xs - first) % pitch
     distance = np.minimum(offset, pitch - offset)
     strength = np.where(distance < 6, 0.9, np.where(abs(distance - pitch / 2) < 5, 0.3, 0.1))
-    found, phase = fit_grid(xs.tolist(), strength, digit_h=36.0)
+    found, phase, _ = fit_grids(xs.tolist(), strength, digit_h=36.0, count=1)[0]
     assert abs(found - pitch) < 1.0
     off = (phase - first) % pitch
     assert min(off, pitch - off) < 4
