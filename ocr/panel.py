@@ -22,6 +22,7 @@ from ocr.locate import Blob, Row
 
 SCALE = 0.4  # panels are searched at this scale of the working image
 PANEL_H = 96  # rectified panel height
+MARGIN = PANEL_H // 12  # panel px along the edges taken for the frame, never for ink
 MAX_PANELS = 3
 CUT = 0.15  # share of the digits' height beyond a dark band: the band is a shadow, not the display
 ROW_PANELS = 3  # blob-finder rows also tried as displays
@@ -147,8 +148,7 @@ def _cuts_digits(band: tuple[int, int], digits: sevenseg.Digits | None) -> bool:
 def _ink(panel: np.ndarray) -> np.ndarray:
     hat = cv2.morphologyEx(panel, cv2.MORPH_BLACKHAT, np.ones((15, 15), np.uint8))
     _, ink = cv2.threshold(hat, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    margin = PANEL_H // 12
-    ink[:margin], ink[-margin:], ink[:, :margin], ink[:, -margin:] = 0, 0, 0, 0
+    ink[:MARGIN], ink[-MARGIN:], ink[:, :MARGIN], ink[:, -MARGIN:] = 0, 0, 0, 0
     return ink
 
 
@@ -201,23 +201,41 @@ def _cells(panel: np.ndarray, digits: sevenseg.Digits, row: Row) -> Cells:
 
 
 def _read(gray: np.ndarray, box: Box) -> LcdRead | None:
-    """The panel's digits; on its dark band only, when the panel has one that the digits lie in."""
+    """The panel's digits; on its dark band only, when the panel has one that the digits lie in
+    and the band shows no fewer digits (it may hold a shadow, not the display)."""
     panel, m = _upright(gray, box)
     digits = sevenseg.read_digits(_ink(panel))
+    whole = None if digits is None else _lcd_read(box, panel, m, digits)
     band = _dark_band(panel)
-    if band is not None and not _cuts_digits(band, digits):
-        panel, m = _upright(gray, _trimmed(panel, m, band))
-        digits = sevenseg.read_digits(_ink(panel))
+    if band is None or _cuts_digits(band, digits):
+        return whole
+    panel, m = _upright(gray, _trimmed(panel, m, band))
+    digits = sevenseg.read_digits(_ink(panel))
     if digits is None:
-        return None
+        return whole
+    if whole is not None and len(digits.boxes) < len(whole.probs):
+        return whole
+    return _lcd_read(box, panel, m, digits)
+
+
+def _lcd_read(box: Box, panel: np.ndarray, m: np.ndarray, digits: sevenseg.Digits) -> LcdRead:
     row = _row(m, digits)
     return LcdRead(box, row, _cells(panel, digits, row), digits.probs, digits.point or 0)
+
+
+def _padded(box: Box) -> Box:
+    """The box with room around it that `_ink` blanks (as the frame) in place of its edges."""
+    (cx, cy), (w, h), angle = box
+    margin = MARGIN / (PANEL_H - 2 * MARGIN) * min(w, h)
+    return (cx, cy), (w + 2 * margin, h + 2 * margin), angle
 
 
 def lcd_reads(gray: np.ndarray, rows: list[Row]) -> list[LcdRead]:
     """7-segment reads of dark display panels, and of the first blob rows not on such a panel
     (light panels); without reads of part of a display that another read gets with more digits."""
-    reads = [read for read in (_read(gray, box) for box in _panel_boxes(gray)) if read is not None]
+    found = _panel_boxes(gray)
+    found += [_padded(box) for box in found]  # a display filling the photo: digits at its edges
+    reads = [read for read in (_read(gray, box) for box in found) if read is not None]
     free = [r for r in rows if not any(_inside(r.origin, read.box) for read in reads)]
     boxes = [_row_box(r, h) for r in free[:ROW_PANELS] for h in ROW_HEIGHTS]
     reads += [read for read in (_read(gray, box) for box in boxes) if read is not None]
@@ -234,4 +252,5 @@ def _inside(point: tuple[float, float], box: Box) -> bool:
 
 def _part_of(read: LcdRead, other: LcdRead) -> bool:
     longer = len(other.probs) > len(read.probs)
-    return longer and other.fit >= read.fit - 0.05 and other.covers(read)
+    pointed = other.decimals > 0 or read.decimals == 0  # a point seen is worth a missed digit
+    return longer and pointed and other.fit >= read.fit - 0.05 and other.covers(read)
