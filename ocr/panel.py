@@ -25,9 +25,9 @@ PANEL_H = 96  # rectified panel height
 MARGIN = PANEL_H // 12  # panel px along the edges taken for the frame, never for ink
 MAX_PANELS = 3
 CUT = 0.15  # share of the digits' height beyond a dark band: the band is a shadow, not the display
-ROW_PANELS = 3  # blob-finder rows also tried as displays
+ROW_PANELS = 2  # blob-finder rows also tried as displays
 ROW_MARGIN = 2.0  # digit heights added on each side of a row (digits the blob finder missed)
-ROW_HEIGHTS = (1.7, 2.8, 4.0)  # panel heights around a row, in blob heights (digits or halves)
+ROW_HEIGHTS = (2.8, 4.0)  # panel heights around a row, in blob heights (digits or halves)
 
 Box = tuple[tuple[float, float], tuple[float, float], float]  # rotated rectangle, photo px
 
