@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-WORK_SIDE = 1000  # photos are analysed at this long side
+WORK_SIDE = 1200  # photos are analysed at this long side
 LINK_MAX_DIST = 2.2  # neighbours at most this many digit heights apart
 LINK_MAX_RATIO = 1.6  # and at most this different in height
 LINK_MAX_ANGLE = 14.0  # degrees off the line across their axis

@@ -20,7 +20,7 @@ from ocr import sevenseg
 from ocr.counter import Cells
 from ocr.locate import Blob, Row
 
-SCALE = 0.4  # panels are searched at this scale of the working image
+SEARCH_SIDE = 400  # panels are searched in the photo scaled to this long side
 PANEL_H = 96  # rectified panel height
 MARGIN = PANEL_H // 12  # panel px along the edges taken for the frame, never for ink
 MAX_PANELS = 3
@@ -58,7 +58,8 @@ class LcdRead:
 
 def _panel_boxes(gray: np.ndarray) -> list[Box]:
     """Rotated rectangles of dark, display-shaped regions (photo px), largest first."""
-    small = cv2.resize(gray, None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_AREA)
+    scale = SEARCH_SIDE / max(gray.shape)
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     _, dark = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     block = (max(small.shape) // 3) | 1  # darker than the meter around it, not the whole photo
     local = cv2.adaptiveThreshold(
@@ -77,7 +78,7 @@ def _panel_boxes(gray: np.ndarray) -> list[Box]:
         long, short = max(w, h), min(w, h)
         if short < 8 or area < 0.7 * w * h or not 1.6 <= long / short <= 8:
             continue
-        boxes.append(((cx / SCALE, cy / SCALE), (w / SCALE, h / SCALE), angle))
+        boxes.append(((cx / scale, cy / scale), (w / scale, h / scale), angle))
     boxes.sort(key=lambda b: -b[1][0] * b[1][1])
     distinct: list[Box] = []
     for box in boxes:  # the two masks often find the same panel
