@@ -182,16 +182,30 @@ def _dedupe(blobs: list[Blob]) -> list[Blob]:
     cx, cy, ln, pol = (
         np.array([getattr(b, f) for b in order]) for f in ("cx", "cy", "length", "polarity")
     )
-    dist = np.hypot(cx[:, None] - cx[None, :], cy[:, None] - cy[None, :])
-    covers = (pol[:, None] == pol[None, :]) & (ln[:, None] < 1.3 * ln[None, :])
-    covers &= dist < 0.3 * ln[:, None]  # covers[i, j]: the longer blob i stands for blob j
+    i, j = _near_pairs(cx, 0.3 * ln)  # i < j: blob i is the longer one
+    dist = np.hypot(cx[i] - cx[j], cy[i] - cy[j])
+    covers = (pol[i] == pol[j]) & (ln[i] < 1.3 * ln[j]) & (dist < 0.3 * ln[i])
     covering: list[list[int]] = [[] for _ in order]
-    for i, j in zip(*np.nonzero(np.triu(covers, 1)), strict=True):
-        covering[int(j)].append(int(i))
+    for a, b in zip(i[covers].tolist(), j[covers].tolist(), strict=True):
+        covering[b].append(a)
     keep = [True] * len(order)
-    for j, by in enumerate(covering):
-        keep[j] = not any(keep[i] for i in by)
-    return [b for b, k in zip(order, keep, strict=True) if k]
+    for b, by in enumerate(covering):
+        keep[b] = not any(keep[a] for a in by)
+    return [blob for blob, k in zip(order, keep, strict=True) if k]
+
+
+def _near_pairs(x: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All index pairs (i, j), i < j, with |x[i] - x[j]| < reach[i]: candidates for covering."""
+    by_x = np.argsort(x, kind="stable")
+    xs = x[by_x]
+    lo = np.searchsorted(xs, x - reach, side="left")
+    hi = np.searchsorted(xs, x + reach, side="right")
+    counts = hi - lo
+    i = np.repeat(np.arange(len(x)), counts)
+    offsets = np.repeat(lo - np.cumsum(counts) + counts, counts)  # k-th pair of i -> lo[i] + k
+    j = by_x[np.arange(len(i)) + offsets]
+    keep = j > i
+    return i[keep], j[keep]
 
 
 def _axis_gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
