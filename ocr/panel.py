@@ -2,7 +2,8 @@
 
 7-segment digits fall apart into separate segments, so the blob finder sees halves of digits.
 Displays are looked for in two ways: as a large, dark, rectangular region (a dark panel; when it
-holds the unit label too, it is trimmed to its darkest band), and around rows the blob finder
+holds the unit label too, it is trimmed to its darkest band; each such region is read once more
+with a margin around it, for a display that fills the photo), and around rows the blob finder
 found (a light panel, or a display without a dark border). Each candidate is warped upright and
 read by `ocr.sevenseg`; the digits go back into photo coordinates as an ordinary `Row`, so the
 rest of the pipeline (choice of row, meter number, trust) treats LCDs and drums alike.
