@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 Display = Literal["drum", "lcd"]
 MAX_ROWS = 10  # candidate rows classified per photo
-REFINE_ROWS = 4  # of which the most promising are also cut on the grids the model finds
+REFINE_ROWS = 5  # of which the most promising are also cut on the grids the model finds
 WAY_KEEP = 0.5  # a way up whose best run is weaker than this share of the other's is not cut
 GRIDS = 3  # ... on its best grids (runners-up: another pitch, or cells half a drum off)
 LCD_SURE_WITHOUT_POINT = 0.95  # weakest segment-read digit for a display read without a point
