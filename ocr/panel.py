@@ -207,20 +207,14 @@ def _read(gray: np.ndarray, box: Box) -> LcdRead | None:
     and the band shows no fewer digits (it may hold a shadow, not the display)."""
     panel, m = _upright(gray, box)
     digits = sevenseg.read_digits(_ink(panel))
-    whole = None if digits is None else _lcd_read(box, panel, m, digits)
     band = _dark_band(panel)
-    if band is None or _cuts_digits(band, digits):
-        return whole
-    panel, m = _upright(gray, _trimmed(panel, m, band))
-    digits = sevenseg.read_digits(_ink(panel))
+    if band is not None and not _cuts_digits(band, digits):
+        trimmed, tm = _upright(gray, _trimmed(panel, m, band))
+        inside = sevenseg.read_digits(_ink(trimmed))
+        if inside is not None and (digits is None or len(inside.boxes) >= len(digits.boxes)):
+            panel, m, digits = trimmed, tm, inside
     if digits is None:
-        return whole
-    if whole is not None and len(digits.boxes) < len(whole.probs):
-        return whole
-    return _lcd_read(box, panel, m, digits)
-
-
-def _lcd_read(box: Box, panel: np.ndarray, m: np.ndarray, digits: sevenseg.Digits) -> LcdRead:
+        return None
     row = _row(m, digits)
     return LcdRead(box, row, _cells(panel, digits, row), digits.probs, digits.point or 0)
 

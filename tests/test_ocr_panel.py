@@ -1,0 +1,65 @@
+"""Display panels: which boxes are read, and which of two reads of one display is kept."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ocr import sevenseg
+from ocr.counter import Cells
+from ocr.digits import NO_DIGIT
+from ocr.locate import Blob, Row
+from ocr.panel import LcdRead, _padded, _part_of, _read
+
+H, W, PITCH, T = 120, 60, 85, 12  # digit height, width, pitch and stroke in px
+LEFT, TOP = 50, 90
+
+
+def _display(text: str) -> np.ndarray:
+    """A light display with dark 7-segment digits (no point) and nothing around them."""
+    gray = np.full((300, LEFT + PITCH * len(text) + 50), 200, np.uint8)
+    mid = TOP + H // 2
+    for i, ch in enumerate(text):
+        x = LEFT + i * PITCH
+        boxes = {
+            "a": (TOP, TOP + T, x, x + W),
+            "b": (TOP, mid - 1, x + W - T, x + W),
+            "c": (mid + 1, TOP + H, x + W - T, x + W),
+            "d": (TOP + H - T, TOP + H, x, x + W),
+            "e": (mid + 1, TOP + H, x, x + T),
+            "f": (TOP, mid - 1, x, x + T),
+            "g": (mid - T // 2, mid + T // 2, x, x + W),
+        }
+        for segment, lit in zip("abcdefg", sevenseg.PATTERNS[int(ch)][:7], strict=True):
+            if lit:
+                y0, y1, x0, x1 = boxes[segment]
+                gray[y0:y1, x0:x1] = 40
+    return gray
+
+
+def _text(read: LcdRead | None) -> str:
+    assert read is not None
+    return "".join(str(int(p.argmax())) if p.argmax() != NO_DIGIT else "-" for p in read.probs)
+
+
+def test_a_display_filling_its_box_is_read_from_the_box_with_a_margin() -> None:
+    """The frame blanked along a panel's edges must not take the digits' outer segments."""
+    text = "342"
+    width = PITCH * (len(text) - 1) + W
+    box = ((LEFT + width / 2, TOP + H / 2), (float(width), float(H)), 0.0)
+    assert _text(_read(_display(text), _padded(box))) == text
+
+
+def _lcd_read(digits: int, decimals: int) -> LcdRead:
+    blobs = tuple(Blob(100 + 40 * i, 100, 60, 30, 0.0, 0) for i in range(digits))
+    row = Row(blobs, (100.0, 100.0), (1.0, 0.0), 60.0, 40.0, 0.0, lcd=True)
+    cells = Cells([], [0.0] * digits, [True] * digits, False, np.zeros((1, 1), np.uint8), [], 8, [])
+    probs = np.tile(np.eye(NO_DIGIT + 1)[3] * 0.98 + 0.002, (digits, 1))
+    box = ((160.0, 100.0), (300.0, 80.0), 0.0)
+    return LcdRead(box, row, cells, probs, decimals)
+
+
+def test_a_read_with_a_point_is_not_dropped_for_a_longer_one_without() -> None:
+    short_with_point, long_without = _lcd_read(3, 1), _lcd_read(4, 0)
+    assert not _part_of(short_with_point, long_without)
+    assert _part_of(_lcd_read(3, 0), long_without)
+    assert _part_of(short_with_point, _lcd_read(4, 2))
