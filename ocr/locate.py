@@ -217,13 +217,10 @@ def _axis_gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _links(blobs: list[Blob]) -> list[tuple[int, int]]:
     """Pairs of blobs that could be neighbouring digits of one row."""
     cx, cy, ln, wd, th, pol = (
-        np.array([getattr(b, f) for b in blobs])
+        np.array([getattr(b, f) for b in blobs], dtype=np.float64).reshape(-1)
         for f in ("cx", "cy", "length", "width", "theta", "polarity")
     )
-    dist = np.hypot(cx[None, :] - cx[:, None], cy[None, :] - cy[:, None])
-    mean_len = (ln[:, None] + ln[None, :]) / 2
-    near = (dist > 0.35 * mean_len) & (dist < LINK_MAX_DIST * mean_len)
-    ii, jj = np.nonzero(np.triu(near, 1))  # the rest only for the few pairs that are near
+    ii, jj = _near(cx, cy, ln)  # the rest only for the few pairs that are near
     ratio = np.maximum(ln[ii], ln[jj]) / np.minimum(ln[ii], ln[jj])
     # the axis of a roundish blob (0, 3, 8) is unreliable: allow more angle there
     tol = np.where(ln / wd > 1.6, 1.0, 2.5)
@@ -237,6 +234,20 @@ def _links(blobs: list[Blob]) -> list[tuple[int, int]]:
         & ((pol[ii] == pol[jj]) | (not SAME_POLARITY))
     )
     return list(zip(ii[ok].tolist(), jj[ok].tolist(), strict=True))
+
+
+def _near(cx: np.ndarray, cy: np.ndarray, ln: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i < j, in row-major order) between 0.35 and LINK_MAX_DIST of their mean length
+    apart. Windows along x from the longer blob of a pair, which reaches at least that far."""
+    longest_first = np.argsort(-ln, kind="stable")
+    i, j = _near_pairs(cx[longest_first], LINK_MAX_DIST * ln[longest_first])
+    i, j = longest_first[i], longest_first[j]
+    dist = np.hypot(cx[i] - cx[j], cy[i] - cy[j])
+    mean_len = (ln[i] + ln[j]) / 2
+    near = (dist > 0.35 * mean_len) & (dist < LINK_MAX_DIST * mean_len)
+    a, b = np.minimum(i[near], j[near]), np.maximum(i[near], j[near])
+    order = np.lexsort((b, a))
+    return a[order], b[order]
 
 
 def _groups(n: int, links: list[tuple[int, int]]) -> list[list[int]]:

@@ -1,4 +1,5 @@
-"""The blob finder's bookkeeping: one blob per digit when several passes find it."""
+"""The blob finder's bookkeeping: one blob per digit when several passes find it, and the pairs
+of blobs near enough to be neighbouring digits."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import math
 
 import numpy as np
 
-from ocr.locate import Blob, _dedupe
+from ocr.locate import LINK_MAX_DIST, Blob, _dedupe, _near
 
 
 def _kept_by_brute_force(blobs: list[Blob]) -> list[Blob]:
@@ -47,3 +48,22 @@ def test_dedupe_keeps_what_the_rule_keeps_among_many_blobs() -> None:
         for _ in range(600)
     ]
     assert _dedupe(blobs) == _kept_by_brute_force(blobs)
+
+
+def test_near_pairs_are_the_pairs_the_rule_names_in_row_major_order() -> None:
+    rng = np.random.default_rng(11)
+    n = 500
+    cx, cy = rng.uniform(0, 600, n), rng.uniform(0, 400, n)
+    ln = rng.uniform(5, 90, n)
+    dist = np.hypot(cx[None, :] - cx[:, None], cy[None, :] - cy[:, None])
+    mean_len = (ln[:, None] + ln[None, :]) / 2
+    rule = (dist > 0.35 * mean_len) & (dist < LINK_MAX_DIST * mean_len)
+    expected = np.nonzero(np.triu(rule, 1))
+    i, j = _near(cx, cy, ln)
+    assert len(i) > 100
+    assert np.array_equal(i, expected[0]) and np.array_equal(j, expected[1])
+
+
+def test_no_blobs_no_pairs() -> None:
+    i, j = _near(np.zeros(0), np.zeros(0), np.zeros(0))
+    assert len(i) == len(j) == 0
