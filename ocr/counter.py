@@ -44,7 +44,7 @@ class Cells:
 class Strip:
     """A row warped upright (or turned 180 degrees): CELL_H tall, the digits in the middle."""
 
-    color: np.ndarray
+    red: np.ndarray  # running sums along x of the red excess in the middle rows (`_red_sums`)
     gray: np.ndarray
     start: float  # position along the row (as `Row.positions`) of the strip's reading start
     scale: float  # strip pixels per image pixel
@@ -81,13 +81,20 @@ def cell_positions(row: Row, *, extend: int) -> tuple[list[float], list[bool]]:
     return out, [k in taken for k in range(first, last + 1)]
 
 
-def _redness(cell_bgr: np.ndarray) -> float:
-    """Mean excess of red over the other channels in the middle of the cell, in gray levels
-    (red drums: high; a red frame between black drums stays at the cell's edges)."""
-    h, w = cell_bgr.shape[:2]
-    middle = cell_bgr[h // 4 : h - h // 4, w // 4 : w - w // 4]
-    b, g, r = (middle[..., i].astype(np.int16) for i in range(3))
-    return float(np.clip(r - np.maximum(g, b), 0, None).mean())
+def _red_sums(color: np.ndarray) -> np.ndarray:
+    """Per strip column x, the red excess (red over the other channels, gray levels) summed over
+    the strip's middle rows and all columns before x; `_redness` takes cells' means from it."""
+    h = color.shape[0]
+    b, g, r = (color[h // 4 : h - h // 4, :, i].astype(np.int16) for i in range(3))
+    excess = np.clip(r - np.maximum(g, b), 0, None).sum(axis=0)
+    return np.concatenate([[0], np.cumsum(excess)]).astype(np.float64) / max(1, h - 2 * (h // 4))
+
+
+def _redness(red_sums: np.ndarray, x1: int, w: int) -> float:
+    """Mean red excess in the middle of the cell of width `w` from strip column `x1` (red drums:
+    high; a red frame between black drums stays at the cell's edges)."""
+    a, b = x1 + w // 4, x1 + w - w // 4
+    return float((red_sums[b] - red_sums[a]) / (b - a)) if b > a else 0.0
 
 
 def _digit_band(gray: np.ndarray, height_factor: float) -> int:
@@ -130,7 +137,7 @@ def rectify(
     if flipped:
         color = cv2.rotate(color, cv2.ROTATE_180)
     gray = cv2.cvtColor(color, cv2.COLOR_BGR2GRAY)
-    return Strip(color, gray, start, k, flipped, CELL_H / height_factor)
+    return Strip(_red_sums(color), gray, start, k, flipped, CELL_H / height_factor)
 
 
 def cells_at(strip: Strip, positions: list[float], cell_w: int, found: list[bool]) -> Cells:
@@ -142,7 +149,7 @@ def cells_at(strip: Strip, positions: list[float], cell_w: int, found: list[bool
         x1 = round(cx - cell_w / 2)
         x1 = min(max(0, x1), max(0, strip.gray.shape[1] - cell_w))
         grays.append(strip.gray[:, x1 : x1 + cell_w])
-        reds.append(_redness(strip.color[:, x1 : x1 + cell_w]))
+        reds.append(_redness(strip.red, x1, min(cell_w, strip.gray.shape[1] - x1)))
         centres.append(cx)
     return Cells(
         grays,
