@@ -157,7 +157,7 @@ def augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 class DigitNet(nn.Sequential):
-    def __init__(self) -> None:
+    def __init__(self, width: int = 24) -> None:
         def block(cin: int, cout: int) -> list[nn.Module]:
             return [
                 nn.Conv2d(cin, cout, 3, padding=1),
@@ -167,11 +167,11 @@ class DigitNet(nn.Sequential):
             ]
 
         super().__init__(
-            *block(1, 24),
-            *block(24, 48),
-            *block(48, 96),
+            *block(1, width),
+            *block(width, 2 * width),
+            *block(2 * width, 4 * width),
             nn.Flatten(),
-            nn.Linear(96 * (INPUT_H // 8) * (INPUT_W // 8), 128),
+            nn.Linear(4 * width * (INPUT_H // 8) * (INPUT_W // 8), 128),
             nn.ReLU(),
             nn.Dropout(0.3),
             nn.Linear(128, CLASSES),
@@ -194,10 +194,12 @@ def photo_variation(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / (std + 8.0)  # as ocr.digits.normalise
 
 
-def train(cells: np.ndarray, targets: np.ndarray, *, epochs: int, seed: int) -> DigitNet:
+def train(
+    cells: np.ndarray, targets: np.ndarray, *, epochs: int, seed: int, width: int
+) -> DigitNet:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = DigitNet()
+    net = DigitNet(width)
     batch = 256
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -298,6 +300,9 @@ def main() -> None:
     parser.add_argument("--strip-cells", type=int, default=100000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--width", type=int, default=24, help="channels of the first conv block (then x2, x4)"
+    )
     parser.add_argument("--name", default="digits.onnx", help="file name in --out")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -306,7 +311,7 @@ def main() -> None:
         digits_dir = extract_corpus(args.corpus, Path(tmp))
         cells, targets = dataset(args, digits_dir)
     held = np.random.default_rng(args.seed).random(len(cells)) < 0.03
-    net = train(cells[~held], targets[~held], epochs=args.epochs, seed=args.seed)
+    net = train(cells[~held], targets[~held], epochs=args.epochs, seed=args.seed, width=args.width)
     log.info("held-out cell accuracy %.4f", evaluate(net, cells[held], targets[held]))
     args.out.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
