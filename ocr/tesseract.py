@@ -7,6 +7,9 @@ Failures are sorted the way the pipeline needs them:
   `OcrToolError` with a machine `reason`); the photo goes to review, the worker carries on.
 
 The process runner is injectable so tests can simulate timeouts, crashes and a missing program.
+By default recognition runs in a resident helper process (`ResidentRunner`, with
+`tesseract_server.py`) that keeps the language data loaded; it answers like the program. This
+module holds meter-intake's only `subprocess` calls.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ SINGLE_THREAD = {"OMP_THREAD_LIMIT": "1"}
 
 
 def subprocess_runner(argv: Sequence[str], stdin: bytes, timeout: float) -> RunResult:
-    """Run a program for real. The only `subprocess` call in meter-intake."""
+    """Run a program once, for real, and wait for it."""
     env = {**os.environ, **SINGLE_THREAD}
     try:
         done = subprocess.run(  # noqa: S603 - argv is built here from fixed options
@@ -131,7 +134,8 @@ class ResidentRunner:
             raise TimeoutError(f"{argv[0]} did not finish within {timeout:g} s") from exc
         except (EOFError, BrokenPipeError):
             self._stop()
-            return RunResult(helper.returncode or -1, b"", b"resident Tesseract process died")
+            code = helper.returncode or -1
+            return RunResult(code, b"", f"resident Tesseract process died (exit {code})".encode())
         return RunResult(code, body[:out_len], body[out_len:])
 
     def _stop(self) -> None:

@@ -1,4 +1,6 @@
-"""The resident Tesseract helper: `python -m ocr.tesseract_server`, started by `ocr.tesseract`.
+"""The resident Tesseract helper, started by `ocr.tesseract` as a script (`python
+ocr/tesseract_server.py`: it imports only the standard library, Pillow and tesserocr, not the
+OCR package).
 
 Loading Tesseract's language data costs ~0.1 s, far more than recognising a few rows of a meter
 plate (~10 ms). This process loads it once (through tesserocr, Tesseract's C++ API) and then

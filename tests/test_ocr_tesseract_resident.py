@@ -98,7 +98,7 @@ def test_a_helper_that_dies_answers_like_a_crashed_program() -> None:
     with pytest.raises(TesseractFailed) as info:
         tess.words(_text_image("123"))
     assert info.value.reason == "tesseract_crashed"
-    assert "died" in str(info.value)
+    assert "died (exit 3)" in str(info.value)
 
 
 def test_a_helper_that_cannot_start_leaves_the_work_to_the_program(
