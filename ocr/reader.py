@@ -47,7 +47,7 @@ Display = Literal["drum", "lcd"]
 MAX_ROWS = 10  # candidate rows classified per photo
 REFINE_ROWS = 5  # of which the most promising are also cut on the grids the model finds
 WAY_KEEP = 0.7  # a way up whose best run is weaker than this share of the other's is not cut
-GRIDS = 3  # ... on its best grids (runners-up: another pitch, or cells half a drum off)
+GRIDS = 2  # ... on its best grids (runners-up: another pitch, or cells half a drum off)
 LCD_SURE_WITHOUT_POINT = 0.95  # weakest segment-read digit for a display read without a point
 LCD_MIN_DIGITS = 3  # fewer segment-read digits are more often a stray match than a display
 HEIGHT_FACTORS = (1.35, 1.0)  # blob = digit (cell 1.35x taller) or blob = whole drum window
