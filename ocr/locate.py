@@ -217,7 +217,7 @@ def _axis_gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _links(blobs: list[Blob]) -> list[tuple[int, int]]:
     """Pairs of blobs that could be neighbouring digits of one row."""
     cx, cy, ln, wd, th, pol = (
-        np.array([getattr(b, f) for b in blobs], dtype=np.float64).reshape(-1)
+        np.array([getattr(b, f) for b in blobs], dtype=np.float64)
         for f in ("cx", "cy", "length", "width", "theta", "polarity")
     )
     ii, jj = _near(cx, cy, ln)  # the rest only for the few pairs that are near

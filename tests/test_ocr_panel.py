@@ -4,35 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from ocr import sevenseg
 from ocr.counter import Cells
 from ocr.digits import NO_DIGIT
 from ocr.locate import Blob, Row
 from ocr.panel import LcdRead, _padded, _part_of, _read
+from tests.sevenseg_drawing import DigitShape
 
 H, W, PITCH, T = 120, 60, 85, 12  # digit height, width, pitch and stroke in px
 LEFT, TOP = 50, 90
+SHAPE = DigitShape(H, W, T, TOP)
 
 
 def _display(text: str) -> np.ndarray:
     """A light display with dark 7-segment digits (no point) and nothing around them."""
     gray = np.full((300, LEFT + PITCH * len(text) + 50), 200, np.uint8)
-    mid = TOP + H // 2
     for i, ch in enumerate(text):
-        x = LEFT + i * PITCH
-        boxes = {
-            "a": (TOP, TOP + T, x, x + W),
-            "b": (TOP, mid - 1, x + W - T, x + W),
-            "c": (mid + 1, TOP + H, x + W - T, x + W),
-            "d": (TOP + H - T, TOP + H, x, x + W),
-            "e": (mid + 1, TOP + H, x, x + T),
-            "f": (TOP, mid - 1, x, x + T),
-            "g": (mid - T // 2, mid + T // 2, x, x + W),
-        }
-        for segment, lit in zip("abcdefg", sevenseg.PATTERNS[int(ch)][:7], strict=True):
-            if lit:
-                y0, y1, x0, x1 = boxes[segment]
-                gray[y0:y1, x0:x1] = 40
+        for y0, y1, x0, x1 in SHAPE.lit_boxes(ch, LEFT + i * PITCH):
+            gray[y0:y1, x0:x1] = 40
     return gray
 
 

@@ -6,24 +6,11 @@ import numpy as np
 
 from ocr import sevenseg
 from ocr.digits import NO_DIGIT
+from tests.sevenseg_drawing import DigitShape
 
 H, W, PITCH, T = 60, 30, 44, 6  # digit height, width, pitch and stroke in px
 TOP, LEFT = 18, 20  # where the first digit starts in the panel
-
-
-def _segment_boxes(x: int) -> dict[str, tuple[int, int, int, int]]:
-    """Rows and columns (y0, y1, x0, x1) of the segments a..g of a digit at column x. The
-    vertical segments stop short of the middle, as on a display."""
-    mid = TOP + H // 2
-    return {
-        "a": (TOP, TOP + T, x, x + W),
-        "b": (TOP, mid - 1, x + W - T, x + W),
-        "c": (mid + 1, TOP + H, x + W - T, x + W),
-        "d": (TOP + H - T, TOP + H, x, x + W),
-        "e": (mid + 1, TOP + H, x, x + T),
-        "f": (TOP, mid - 1, x, x + T),
-        "g": (mid - T // 2, mid + T // 2, x, x + W),
-    }
+SHAPE = DigitShape(H, W, T, TOP)
 
 
 def _draw(text: str, *, seam: bool = False) -> np.ndarray:
@@ -35,11 +22,7 @@ def _draw(text: str, *, seam: bool = False) -> np.ndarray:
         if ch == ".":
             ink[TOP + H - T : TOP + H, x - 11 : x - 5] = 1
             continue
-        lit = "".join(
-            s for s, on in zip("abcdefg", sevenseg.PATTERNS[int(ch)][:7], strict=True) if on
-        )
-        for s in lit:
-            y0, y1, x0, x1 = _segment_boxes(x)[s]
+        for y0, y1, x0, x1 in SHAPE.lit_boxes(ch, x):
             ink[y0:y1, x0:x1] = 1
         x += PITCH
     if seam:
