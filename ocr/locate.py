@@ -62,7 +62,7 @@ def _blobs(binary: np.ndarray, polarity: int, min_h: float, max_h: float) -> lis
     All components are measured at once from their pixels grouped by label (one
     `cv2.moments` call per component cost more on photos with many components).
     """
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    labels, stats = _components(binary)
     ws, hs, area = stats[:, 2], stats[:, 3], stats[:, 4]
     big, small = np.maximum(ws, hs), np.minimum(ws, hs)
     solid = (area > 0.8 * ws * hs) & (small > 0.6 * big)  # solid squares: not a digit
@@ -70,7 +70,8 @@ def _blobs(binary: np.ndarray, polarity: int, min_h: float, max_h: float) -> lis
     keep[0] = False  # background
     if not keep.any():
         return []
-    ys, xs = np.nonzero(keep[labels])
+    points = cv2.findNonZero(keep[labels].view(np.uint8)).reshape(-1, 2)  # row by row
+    xs, ys = points[:, 0], points[:, 1]
     label = labels[ys, xs]
     order = np.argsort(label, kind="stable")
     label = label[order]
@@ -92,6 +93,18 @@ def _blobs(binary: np.ndarray, polarity: int, min_h: float, max_h: float) -> lis
         )
         for i in np.nonzero(ok)[0].tolist()
     ]
+
+
+def _components(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and stats of the 8-connected components. 16-bit labels take half the time of
+    32-bit ones; OpenCV refuses them for more than 65,535 components (a noise image)."""
+    try:
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(
+            binary, connectivity=8, ltype=cv2.CV_16U
+        )
+    except cv2.error:
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    return labels, stats
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,15 @@
-"""The blob finder's bookkeeping: one blob per digit when several passes find it, and the pairs
-of blobs near enough to be neighbouring digits."""
+"""The blob finder's bookkeeping: one blob per digit when several passes find it, the pairs
+of blobs near enough to be neighbouring digits, and components beyond 16-bit labels."""
 
 from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
+import pytest
 
-from ocr.locate import LINK_MAX_DIST, Blob, _dedupe, _near
+from ocr.locate import LINK_MAX_DIST, Blob, _blobs, _components, _dedupe, _near
 
 
 def _kept_by_brute_force(blobs: list[Blob]) -> list[Blob]:
@@ -67,3 +69,25 @@ def test_near_pairs_are_the_pairs_the_rule_names_in_row_major_order() -> None:
 def test_no_blobs_no_pairs() -> None:
     i, j = _near(np.zeros(0), np.zeros(0), np.zeros(0))
     assert len(i) == len(j) == 0
+
+
+def test_more_components_than_16_bit_labels_hold_are_measured_all_the_same() -> None:
+    noise = np.zeros((600, 600), np.uint8)
+    noise[::2, ::2] = 255  # 90,000 single-pixel components
+    noise[96:134, 196:219] = 0
+    noise[100:130, 200:215] = 255  # and one digit-sized bar, clear of the dots
+    labels, stats = _components(noise)
+    assert labels.max() == len(stats) - 1 > 65_535
+    _, expected, _, _ = cv2.connectedComponentsWithStats(noise, connectivity=8)
+    assert np.array_equal(labels, expected)
+    (bar,) = _blobs(noise, 1, 20, 60)
+    assert (bar.cx, bar.cy, bar.length) == pytest.approx((207, 114.5, 30))
+
+
+def test_16_bit_labels_give_the_same_components() -> None:
+    rng = np.random.default_rng(3)
+    binary = (rng.random((300, 400)) < 0.4).astype(np.uint8) * 255
+    labels, stats = _components(binary)
+    assert labels.dtype == np.uint16
+    _, expected, expected_stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    assert np.array_equal(labels, expected) and np.array_equal(stats, expected_stats)
