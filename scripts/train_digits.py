@@ -13,6 +13,7 @@ Data (openly licensed only, never ../shared/corpus/meter-photos):
 
 Needs the `train` extra (`pip install -e '.[train]'`, PyTorch CPU). Usage:
     .venv/bin/python scripts/train_digits.py [--corpus ../shared/corpus] [--epochs 8]
+        [--width 24] [--teacher ocr/models/digits.onnx --teacher ocr/models/digits_second.onnx]
 Deterministic for a given --seed (up to PyTorch's CPU kernels).
 """
 
@@ -32,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ocr.digits import INPUT_H, INPUT_W, normalise
+from ocr.digits import INPUT_H, INPUT_W, DigitModel, normalise
 from ocr.synth import render_digit_cell, render_drum_meter, render_lcd_meter
 
 log = logging.getLogger("train_digits")
@@ -224,6 +225,18 @@ def train(
     return net.eval()
 
 
+def distilled(
+    cells: np.ndarray, targets: np.ndarray, teachers: list[Path], weight: float
+) -> np.ndarray:
+    """Targets mixed with what trained models say of the same cells: a smaller model learns
+    the larger ones' doubts (which neighbour, how much "no digit"), not only the labels."""
+    if not teachers:
+        return targets
+    said = np.mean([DigitModel(path).predict(list(cells)) for path in teachers], axis=0)
+    log.info("teachers agree with the labels on %.4f", (said.argmax(1) == targets.argmax(1)).mean())
+    return np.asarray((1 - weight) * targets + weight * said, np.float32)
+
+
 def evaluate(net: DigitNet, cells: np.ndarray, targets: np.ndarray) -> float:
     x = torch.from_numpy(np.stack([normalise(c) for c in cells])[:, None])
     with torch.no_grad():
@@ -304,6 +317,14 @@ def main() -> None:
         "--width", type=int, default=24, help="channels of the first conv block (then x2, x4)"
     )
     parser.add_argument("--name", default="digits.onnx", help="file name in --out")
+    parser.add_argument(
+        "--teacher",
+        type=Path,
+        action="append",
+        default=[],
+        help="ONNX model(s) whose averaged output is mixed into the targets (distillation)",
+    )
+    parser.add_argument("--teacher-weight", type=float, default=0.5)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.jobs)
@@ -311,7 +332,8 @@ def main() -> None:
         digits_dir = extract_corpus(args.corpus, Path(tmp))
         cells, targets = dataset(args, digits_dir)
     held = np.random.default_rng(args.seed).random(len(cells)) < 0.03
-    net = train(cells[~held], targets[~held], epochs=args.epochs, seed=args.seed, width=args.width)
+    taught = distilled(cells, targets, args.teacher, args.teacher_weight)
+    net = train(cells[~held], taught[~held], epochs=args.epochs, seed=args.seed, width=args.width)
     log.info("held-out cell accuracy %.4f", evaluate(net, cells[held], targets[held]))
     args.out.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
