@@ -96,8 +96,8 @@ def _blobs(binary: np.ndarray, polarity: int, min_h: float, max_h: float) -> lis
 
 
 def _components(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and stats of the 8-connected components. 16-bit labels take half the time of
-    32-bit ones; OpenCV refuses them for more than 65,535 components (a noise image)."""
+    """Labels and stats of the 8-connected components. OpenCV gives 16-bit labels in about 40 %
+    of the time 32-bit ones take, but refuses them beyond 65,535 components (a noise image)."""
     try:
         _, labels, stats, _ = cv2.connectedComponentsWithStats(
             binary, connectivity=8, ltype=cv2.CV_16U
