@@ -43,6 +43,7 @@ SHEARS = np.linspace(-0.1, 0.4, 11)  # tan of the slant tried (italic digits lea
 SHARPNESS = 5.0  # how fast a digit's probability falls per segment that does not fit
 MISFIT_OK = 0.75  # a best pattern off by more than this many segments is doubtful as a digit
 STROKE = 0.06  # thinnest segment stroke, share of the digit height
+SOLID_STROKE = 0.7  # ... and share of the display's own stroke width (a hairline is no segment)
 CLEAR = 0.05  # share of inked px above a point that still leaves it standing free
 STEM = 0.25  # a column with this share of the digit height inked holds a vertical stroke
 WIDEST = 0.75  # a digit is at most this share of its height wide; wider spans are several
@@ -241,6 +242,16 @@ def _spans(ink: np.ndarray, band: tuple[int, int]) -> tuple[list[Box], float]:
     return _joined(pieces, width, profile), width
 
 
+def _stroke_width(ink: np.ndarray, band: tuple[int, int]) -> float:
+    """The display's stroke width: the median length of the ink's runs along its rows (most
+    runs cross a vertical segment)."""
+    rows = np.pad(ink[band[0] : band[1] + 1].astype(np.int8), ((0, 0), (1, 1)))
+    edges = np.diff(rows, axis=1)
+    runs = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+    runs = runs[runs >= 2]
+    return float(np.median(runs)) if runs.size else 0.0
+
+
 def _coverage(region: np.ndarray, axis: int, thickness: int) -> float:
     """How completely a stroke crosses the region: the share of ink along `axis` of its best
     `thickness` lines (a hairline is no segment)."""
@@ -251,9 +262,10 @@ def _coverage(region: np.ndarray, axis: int, thickness: int) -> float:
 
 
 def _segments(
-    ink: np.ndarray, box: Box, band: tuple[int, int], stroke: Box | None = None
+    ink: np.ndarray, box: Box, band: tuple[int, int], thick: int, stroke: Box | None = None
 ) -> np.ndarray:
-    """Coverage 0..1 of the segments a..g inside one digit box, and ink in its two holes. With
+    """Coverage 0..1 of the segments a..g inside one digit box (by their best `thick` lines),
+    and ink in its two holes. With
     `stroke` (the columns of a narrow stroke on the right of the box), horizontal segments and
     holes are looked for left of it only: a thick "1" must not pass for segments crossing it."""
     (x0, x1), (y0, y1) = box, band
@@ -267,7 +279,6 @@ def _segments(
     left, right = (x0 - 0.1 * w, x0 + 0.35 * w), (x1 + 1 - 0.35 * w, x1 + 1 + 0.1 * w)
     middle = (x0 + 0.25 * w, x1 + 1 - 0.25 * w if stroke is None else stroke[0])
     upper, lower = (y0 + 0.12 * h, ym - 0.1 * h), (ym + 0.1 * h, y1 + 1 - 0.12 * h)
-    thick = max(1, round(STROKE * h))
     top, centre, bottom = (
         (y0 - 0.05 * h, y0 + 0.2 * h),
         (ym - 0.12 * h, ym + 0.12 * h),
@@ -315,17 +326,17 @@ def _faint_off(coverage: np.ndarray) -> np.ndarray:
 
 
 def _read_box(
-    ink: np.ndarray, span: Box, width: float, band: tuple[int, int]
+    ink: np.ndarray, span: Box, width: float, band: tuple[int, int], thick: int
 ) -> tuple[Box, np.ndarray]:
     """The box and segment misfits for a span. A narrow span is a "1" (the right edge of a
     full-width box, nothing left of the stroke) unless, wide enough, it reads well as itself (a
     narrow "7" or "4")."""
     a, b = span
-    own = (span, _misfits(_segments(ink, span, band)))
+    own = (span, _misfits(_segments(ink, span, band, thick)))
     if b - a + 1 >= NARROW * width:
         return own
     one_box = (round(b - width + 1), b)
-    one = (one_box, _misfits(_faint_off(_segments(ink, one_box, band, span))))
+    one = (one_box, _misfits(_faint_off(_segments(ink, one_box, band, thick, span))))
     fits_own = own[1][:10].min() <= 0.5 and int(np.argmin(own[1])) != 1
     return own if b - a + 1 >= 0.55 * width and fits_own else one
 
@@ -422,7 +433,9 @@ def read_digits(ink: np.ndarray) -> Digits | None:
     shear = _slant(ink, band)
     straight = sheared(ink, shear, (band[0] + band[1]) / 2)
     spans, width = _spans(straight, band)
-    read = [_read_box(straight, span, width, band) for span in spans]
+    h = band[1] - band[0] + 1
+    thick = max(1, round(STROKE * h), round(SOLID_STROKE * _stroke_width(straight, band)))
+    read = [_read_box(straight, span, width, band, thick) for span in spans]
     boxes = [box for box, _ in read]
     probs = np.array([_digit_probs(misfits) for _, misfits in read]).reshape(-1, NO_DIGIT + 1)
     digit = (probs.argmax(axis=1) != NO_DIGIT).tolist()

@@ -13,7 +13,7 @@ TOP, LEFT = 18, 20  # where the first digit starts in the panel
 SHAPE = DigitShape(H, W, T, TOP)
 
 
-def _draw(text: str, *, seam: bool = False) -> np.ndarray:
+def _draw(text: str, *, seam: bool = False, shape: DigitShape = SHAPE) -> np.ndarray:
     """Ink of `text` (digits and "."): digits on a fixed pitch, the point in the gap after its
     digit; with `seam`, no segment crosses the middle rows."""
     ink = np.zeros((96, LEFT + PITCH * len(text) + 40), np.uint8)
@@ -22,7 +22,7 @@ def _draw(text: str, *, seam: bool = False) -> np.ndarray:
         if ch == ".":
             ink[TOP + H - T : TOP + H, x - 11 : x - 5] = 1
             continue
-        for y0, y1, x0, x1 in SHAPE.lit_boxes(ch, x):
+        for y0, y1, x0, x1 in shape.lit_boxes(ch, x):
             ink[y0:y1, x0:x1] = 1
         x += PITCH
     if seam:
@@ -115,3 +115,10 @@ def test_a_one_next_to_a_reflection_is_still_read() -> None:
     glare = np.indices((H, 30)).sum(axis=0) % 2  # speckled glare, no digit, left of the "1"
     ink[TOP : TOP + H, LEFT - 16 : LEFT + 14] |= glare.astype(np.uint8)
     assert _read(ink) == "119.02"
+
+
+def test_a_hairline_at_a_digits_foot_is_no_segment() -> None:
+    ink = _draw("276.00", shape=DigitShape(H, W, 8, TOP))  # bold strokes
+    seven = LEFT + PITCH
+    ink[TOP + H - 3 : TOP + H, seven : seven + W] = 1  # a reflection's edge across the "7"
+    assert _read(ink) == "276.00"  # not "236.00"
