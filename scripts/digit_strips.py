@@ -264,14 +264,16 @@ def counter_cells(
     rng: np.random.Generator,
     renderer: DrumRenderer,
     real: RealDrums | None,
+    real_share: float = 0.4,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """About `count` cells (uint8, INPUT_H x INPUT_W) and their soft targets."""
+    """About `count` cells (uint8, INPUT_H x INPUT_W) and their soft targets; `real_share` of
+    the strips are made of real drum crops, the rest of rendered drums."""
     cells: list[np.ndarray] = []
     targets: list[np.ndarray] = []
     while len(cells) < count:
         n = int(rng.integers(3, 9))
         reds = int(rng.integers(0, 4)) if rng.random() < 0.6 else 0
-        use_real = real is not None and rng.random() < 0.4
+        use_real = real is not None and rng.random() < real_share
         drums = []
         for i in range(n):
             if use_real and real is not None:

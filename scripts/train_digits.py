@@ -158,11 +158,15 @@ def augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 class DigitNet(nn.Sequential):
-    def __init__(self, width: int = 24) -> None:
+    """Three conv blocks and a 128-unit layer. Without `norm`, the blocks have no batch
+    normalisation: the shape of an exported model, whose normalisation is folded into its
+    convolutions (`--init`)."""
+
+    def __init__(self, width: int = 24, *, norm: bool = True) -> None:
         def block(cin: int, cout: int) -> list[nn.Module]:
             return [
                 nn.Conv2d(cin, cout, 3, padding=1),
-                nn.BatchNorm2d(cout),
+                *([nn.BatchNorm2d(cout)] if norm else []),
                 nn.ReLU(),
                 nn.MaxPool2d(2),
             ]
@@ -177,6 +181,30 @@ class DigitNet(nn.Sequential):
             nn.Dropout(0.3),
             nn.Linear(128, CLASSES),
         )
+
+
+def from_onnx(path: Path) -> DigitNet:
+    """A trained model back from its ONNX file, to train further (fine-tuning)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    params = [
+        [weights[name] for name in node.input[1:]]
+        for node in graph.node
+        if node.op_type in ("Conv", "Gemm")
+    ]
+    net = DigitNet(int(params[0][0].shape[0]), norm=False)
+    layers = [m for m in net if isinstance(m, nn.Conv2d | nn.Linear)]
+    if len(layers) != len(params):
+        raise SystemExit(f"{path}: not a digit model of this script's shape")
+    with torch.no_grad():
+        for layer, (weight, bias) in zip(layers, params, strict=True):
+            layer.weight.copy_(torch.tensor(weight))
+            assert layer.bias is not None  # every layer of DigitNet has one
+            layer.bias.copy_(torch.tensor(bias))
+    return net
 
 
 def photo_variation(x: torch.Tensor) -> torch.Tensor:
@@ -195,16 +223,16 @@ def photo_variation(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / (std + 8.0)  # as ocr.digits.normalise
 
 
-def train(
-    cells: np.ndarray, targets: np.ndarray, *, epochs: int, seed: int, width: int
-) -> DigitNet:
+def train(cells: np.ndarray, targets: np.ndarray, args: argparse.Namespace) -> DigitNet:
+    """A new net (`--width`), or the `--init` model trained further."""
+    seed, epochs, lr = args.seed, args.epochs, args.lr
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = DigitNet(width)
+    net = from_onnx(args.init) if args.init else DigitNet(args.width)
     batch = 256
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr / 2, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, 4e-3, total_steps=epochs * (len(cells) // batch + 1)
+        opt, lr, total_steps=epochs * (len(cells) // batch + 1)
     )
     x_all = torch.from_numpy(cells)
     y_all = torch.from_numpy(targets)
@@ -257,19 +285,20 @@ def _load_drums(digits_dir: Path) -> None:
     )
 
 
-def _strip_worker(job: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    count, seed = job
+def _strip_worker(job: tuple[int, int, float]) -> tuple[np.ndarray, np.ndarray]:
+    count, seed, real_share = job
     assert _drums is not None, "worker started without _load_drums"
     renderer, real = _drums
-    return digit_strips.counter_cells(count, np.random.default_rng(seed), renderer, real)
+    return digit_strips.counter_cells(
+        count, np.random.default_rng(seed), renderer, real, real_share
+    )
 
 
-def strip_cells(
-    count: int, seed: int, digits_dir: Path, jobs: int
-) -> tuple[np.ndarray, np.ndarray]:
+def strip_cells(args: argparse.Namespace, digits_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """Cells cut from rendered counter strips, in 4 x `jobs` seeded chunks on `jobs` processes."""
+    count, seed, jobs = args.strip_cells, args.seed, args.jobs
     per = count // (4 * jobs) + 1
-    work = [(per, seed * 1000 + i) for i in range(4 * jobs)]
+    work = [(per, seed * 1000 + i, args.real_share) for i in range(4 * jobs)]
     with multiprocessing.Pool(jobs, initializer=_load_drums, initargs=(digits_dir,)) as pool:
         parts = pool.map(_strip_worker, work)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -280,7 +309,7 @@ def dataset(args: argparse.Namespace, digits_dir: Path) -> tuple[np.ndarray, np.
     rng = np.random.default_rng(args.seed)
     crops, crop_targets = load_corpus_crops(digits_dir)
     log.info("meter-digits: %d crops", len(crops))
-    strips, strip_targets = strip_cells(args.strip_cells, args.seed, digits_dir, args.jobs)
+    strips, strip_targets = strip_cells(args, digits_dir)
     log.info("counter strips: %d cells", len(strips))
     gray = [cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in crops]
     loose = gray + gray
@@ -325,6 +354,19 @@ def main() -> None:
         help="ONNX model(s) whose averaged output is mixed into the targets (distillation)",
     )
     parser.add_argument("--teacher-weight", type=float, default=0.5)
+    parser.add_argument(
+        "--init",
+        type=Path,
+        help="ONNX model to train further instead of starting afresh (fine-tuning; "
+        "--width is then the model's own)",
+    )
+    parser.add_argument("--lr", type=float, default=4e-3, help="peak learning rate")
+    parser.add_argument(
+        "--real-share",
+        type=float,
+        default=0.4,
+        help="share of counter strips made of real meter-digits crops (the rest rendered)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.jobs)
@@ -333,7 +375,10 @@ def main() -> None:
         cells, targets = dataset(args, digits_dir)
     held = np.random.default_rng(args.seed).random(len(cells)) < 0.03
     taught = distilled(cells, targets, args.teacher, args.teacher_weight)
-    net = train(cells[~held], taught[~held], epochs=args.epochs, seed=args.seed, width=args.width)
+    if args.init:
+        before = evaluate(from_onnx(args.init).eval(), cells[held], targets[held])
+        log.info("held-out cell accuracy of %s: %.4f", args.init.name, before)
+    net = train(cells[~held], taught[~held], args)
     log.info("held-out cell accuracy %.4f", evaluate(net, cells[held], targets[held]))
     args.out.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
