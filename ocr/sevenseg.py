@@ -412,16 +412,24 @@ def _plausible(boxes: list[Box], spans: list[Box], width: float, digit: list[boo
     return keep
 
 
-def _trimmed(probs: np.ndarray, point: int | None) -> tuple[slice, int | None]:
-    """Without "no digit" boxes at both ends; the point still counted from the right."""
+def _trimmed(probs: np.ndarray, point: int | None) -> tuple[np.ndarray, slice, int | None]:
+    """Without "no digit" boxes at both ends; the point still counted from the right. The box
+    right after a point stays, read as the digit it most resembles (its probabilities given
+    back renormalised): glare that hides the decimals must not take the point, and with it
+    the integer part, away."""
     digit = (probs.argmax(axis=1) != NO_DIGIT).tolist()
     if not any(digit):
-        return slice(0, 0), None
+        return probs, slice(0, 0), None
     first, last = digit.index(True), len(digit) - 1 - digit[::-1].index(True)
+    if point is not None and len(digit) - point == last + 1:
+        last += 1
+        probs = probs.copy()
+        probs[last, :NO_DIGIT] /= probs[last, :NO_DIGIT].sum() + 1e-12
+        probs[last, NO_DIGIT] = 0.0
     if point is not None:
         point -= len(digit) - 1 - last
         point = point if 0 < point <= last - first else None
-    return slice(first, last + 1), point
+    return probs, slice(first, last + 1), point
 
 
 def read_digits(ink: np.ndarray) -> Digits | None:
@@ -444,7 +452,7 @@ def read_digits(ink: np.ndarray) -> Digits | None:
     point = _blob_point(straight, boxes, spans, band, width)
     if point is None:
         point = _gap_point(straight, boxes, band)
-    keep, point = _trimmed(probs, point)
+    probs, keep, point = _trimmed(probs, point)
     if keep.stop - keep.start < 2:
         return None
     return Digits(boxes[keep], probs[keep], band, shear, point)

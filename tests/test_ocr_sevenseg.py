@@ -122,3 +122,11 @@ def test_a_hairline_at_a_digits_foot_is_no_segment() -> None:
     seven = LEFT + PITCH
     ink[TOP + H - 3 : TOP + H, seven : seven + W] = 1  # a reflection's edge across the "7"
     assert _read(ink) == "276.00"  # not "236.00"
+
+
+def test_glare_over_the_decimals_leaves_the_point_and_the_integer_part() -> None:
+    ink = _draw("230.00")
+    decimals = LEFT + 3 * PITCH
+    glare = (np.indices((H, 2 * PITCH)).sum(axis=0) % 2).astype(np.uint8)  # speckled, no digits
+    ink[TOP : TOP + H, decimals : decimals + 2 * PITCH] = glare
+    assert _read(ink).startswith("230.")  # not "230" or "2300": the point says where it ends
