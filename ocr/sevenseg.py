@@ -265,9 +265,9 @@ def _segments(
     ink: np.ndarray, box: Box, band: tuple[int, int], thick: int, stroke: Box | None = None
 ) -> np.ndarray:
     """Coverage 0..1 of the segments a..g inside one digit box (by their best `thick` lines),
-    and ink in its two holes. With
-    `stroke` (the columns of a narrow stroke on the right of the box), horizontal segments and
-    holes are looked for left of it only: a thick "1" must not pass for segments crossing it."""
+    and ink in its two holes. With `stroke` (the columns of a narrow stroke on the right of the
+    box), horizontal segments and holes are looked for left of it only: a thick "1" must not
+    pass for segments crossing it."""
     (x0, x1), (y0, y1) = box, band
     w, h = x1 - x0 + 1, y1 - y0 + 1
     ym = (y0 + y1 + 1) / 2
