@@ -309,6 +309,8 @@ def dataset(args: argparse.Namespace, digits_dir: Path) -> tuple[np.ndarray, np.
     rng = np.random.default_rng(args.seed)
     crops, crop_targets = load_corpus_crops(digits_dir)
     log.info("meter-digits: %d crops", len(crops))
+    fonts = digit_strips.find_fonts()  # the drum faces; another set gives other training data
+    log.info("fonts: %d (%s)", len(fonts), ", ".join(f.name for f in fonts))
     strips, strip_targets = strip_cells(args, digits_dir)
     log.info("counter strips: %d cells", len(strips))
     gray = [cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in crops]
