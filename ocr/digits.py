@@ -23,9 +23,9 @@ MODEL_PATH = Path(__file__).parent / "models" / "digits.onnx"
 SECOND_MODEL_PATH = MODEL_PATH.with_name("digits_second.onnx")
 # OpenCV 5's new DNN engine runs this small net at half the speed of the classic one
 DNN_ENGINE = cv2.dnn.ENGINE_CLASSIC
-# cells per forward pass: on one core 16-32 cells run at 0.25 ms each, 1,000 at 0.36 ms
-# (the activations of a big batch no longer fit the caches)
-BATCH = 32
+# cells per forward pass: on one core 4-8 cells run at 0.205 ms each, 32 at 0.225 ms, 1,000 at
+# 0.36 ms (the activations of a big batch no longer fit the caches); the outputs are the same
+BATCH = 8
 
 
 def normalise(cell: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Literal
@@ -46,6 +47,13 @@ log = logging.getLogger(__name__)
 Display = Literal["drum", "lcd"]
 MAX_ROWS = 10  # candidate rows classified per photo
 REFINE_ROWS = 5  # of which the most promising are also cut on the grids the model finds
+# rows so cut before the search may stop (see EARLY_EXIT); before any row is cut so, only a
+# 7-segment read can be sure, so the first stage is tried only where a display was read
+STAGES = (0, 1, REFINE_ROWS)
+# The ranker's probability (before the knot's mapping) at which a read ends the search early:
+# on the dev photos every read that sure after a stage was the whole search's read too
+# (with a digit count 0.85 was not always; without one, water meters never get that sure)
+EARLY_EXIT = {"counted": 0.9, "uncounted": 0.8}
 WAY_KEEP = 0.7  # a way up whose best run is weaker than this share of the other's is not cut
 GRIDS = 2  # ... on its best grids (runners-up: another pitch, or cells half a drum off)
 LCD_SURE_WITHOUT_POINT = 0.95  # weakest segment-read digit for a display read without a point
@@ -132,24 +140,44 @@ class OcrEngine:
         probs = self._predict([cells.gray for _, cells in cut])
         return [(row, cells, p) for (row, cells), p in zip(cut, probs, strict=True)]
 
-    def _candidates(
+    def _first_stage(
         self, image: np.ndarray, rows: list[Row], integer_digits: int | None
     ) -> list[Candidate]:
-        """All rows cut on the grid through their blobs; then the most promising ones cut on
-        the grid the digit model finds along them, upright and upside down, at both cell sizes
-        and with their probabilities averaged (two stages keep the model's work small)."""
+        """All rows cut on the grid through their blobs, most promising first."""
         readings = self._classify(
             image, [(row, HEIGHT_FACTORS[0], False) for row in rows[:MAX_ROWS]]
         )
         first = [c for c in (_candidate(r) for r in readings) if c is not None]
-        if not first:
-            return []
-        tallest = max(c.row.height for c in first)
-        first.sort(key=lambda c: -_promise(c, integer_digits, tallest))
-        out = list(first)
-        refined = self._refined(image, [(c.row, _ways_up(c)) for c in first[:REFINE_ROWS]])
-        out += [c for c in map(_candidate, refined) if c is not None]
-        return self._second_opinion(out, integer_digits)
+        if first:
+            tallest = max(c.row.height for c in first)
+            first.sort(key=lambda c: -_promise(c, integer_digits, tallest))
+        return first
+
+    def _stages(
+        self, image: np.ndarray, integer_digits: int | None
+    ) -> Iterator[tuple[list[Described], list[Row]]]:
+        """Every candidate read of a work image (see `_work_image`) with its split and fit, and
+        the rows found (displays with a decimal point first), after each stage of the search:
+        the rows on their blob grids (and the 7-segment reads), then the most promising row,
+        then the REFINE_ROWS most promising rows cut on the grids the model finds along them,
+        upright and upside down, at both cell sizes and with their probabilities averaged. The
+        last stage is the whole search; stopping early saves the model's work on a sure read."""
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        drum_rows = find_rows(gray)
+        displays = [c for c in map(_lcd_candidate, lcd_reads(gray, drum_rows)) if c is not None]
+        rows = [c.row for c in displays if c.point] + drum_rows
+        first = self._first_stage(image, drum_rows, integer_digits)
+        refined: list[Candidate] = []
+        seconds: dict[int, np.ndarray] = {}
+        done = 0
+        for upto in STAGES if displays else STAGES[1:]:
+            todo = [(c.row, _ways_up(c)) for c in first[done:upto]]
+            refined += [c for c in map(_candidate, self._refined(image, todo)) if c is not None]
+            done = upto
+            drums = self._second_opinion(first + refined, integer_digits, seconds)
+            yield _all_described(drums + displays, integer_digits), rows
+            if done >= len(first):
+                return
 
     def _refined(
         self, image: np.ndarray, rows: list[tuple[Row, tuple[bool, ...]]]
@@ -159,6 +187,8 @@ class OcrEngine:
         upright, True: upside down): per way and grid the model slid along the big strip,
         interpolated at the cells' centres (it reads better than the big cells themselves, and
         costs no more model work), the small cells, and the average of both."""
+        if not rows:
+            return []
         big, small = HEIGHT_FACTORS
         ways = [(row, up) for row, ups in rows for up in ups]
         strips = [
@@ -192,17 +222,23 @@ class OcrEngine:
         return out
 
     def _second_opinion(
-        self, candidates: list[Candidate], integer_digits: int | None
+        self, candidates: list[Candidate], integer_digits: int | None, seen: dict[int, np.ndarray]
     ) -> list[Candidate]:
         """The likeliest of the (non-empty) drum reads read again by the second digit model
-        (same recipe, another seed, so its mistakes differ), the two models' outputs averaged."""
+        (same recipe, another seed, so its mistakes differ), the two models' outputs averaged.
+        `seen` keeps the second model's output per candidate across the search's stages."""
+        if not candidates:
+            return []
         tallest = max(c.row.height for c in candidates)
         ranked = sorted(candidates, key=lambda c: -_fit(c, integer_digits, tallest))
-        chosen = [(c, c.probs) for c in ranked if c.probs is not None][:SECOND_OPINIONS]
-        again = self._predict([c.cells.gray for c, _ in chosen], self.second)
+        chosen = [c for c in ranked if c.probs is not None][:SECOND_OPINIONS]
+        new = [c for c in chosen if id(c) not in seen]
+        again = self._predict([c.cells.gray for c in new], self.second)
+        seen.update((id(c), p) for c, p in zip(new, again, strict=True))
         averaged = {
-            id(c): _candidate((c.row, c.cells, (first + second) / 2))
-            for (c, first), second in zip(chosen, again, strict=True)
+            id(c): _candidate((c.row, c.cells, (c.probs + seen[id(c)]) / 2))
+            for c in chosen
+            if c.probs is not None
         }
         out = [averaged.get(id(c), c) for c in candidates]
         return [c for c in out if c is not None]
@@ -218,36 +254,37 @@ class OcrEngine:
     def describe(
         self, image: np.ndarray, integer_digits: int | None
     ) -> tuple[list[Described], list[Row]]:
-        """Every candidate read of a work image (see `_work_image`) with its split and fit, and
-        the rows found (displays with a decimal point first); `bench/fit_ranker.py` fits the
-        ranker on these."""
-        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        drum_rows = find_rows(gray)
-        displays = [c for c in map(_lcd_candidate, lcd_reads(gray, drum_rows)) if c is not None]
-        rows = [c.row for c in displays if c.point] + drum_rows
-        candidates = self._candidates(image, drum_rows, integer_digits) + displays
-        if not candidates:
-            return [], rows
-        tallest = max(c.row.height for c in candidates)
-        described = [_described(c, integer_digits, tallest) for c in candidates]
-        if integer_digits is not None:
-            described += [z for z in map(_zero_led, described) if z is not None]
-        return described, rows
+        """The whole search's candidate reads and rows (see `_stages`); `bench/fit_ranker.py`
+        fits the ranker on these."""
+        *_, last = self._stages(image, integer_digits)
+        return last
+
+    def _choose(
+        self, image: np.ndarray, integer_digits: int | None
+    ) -> tuple[Described, float, list[Row]] | None:
+        """The likeliest read, its probability and the rows found, from the first stage of the
+        search at which the read is sure (or from the last)."""
+        model = self.ranker[ranking.mode(integer_digits)]
+        found = None
+        for described, rows in self._stages(image, integer_digits):
+            if not described:
+                continue
+            probs = ranking.probabilities(ranking.features(described, image.shape), model)
+            chosen = int(np.argmax(probs))
+            likely = ranking.reading_probability([d.text for d in described], probs, chosen)
+            found = (described[chosen], likely, rows)
+            if _sure(described[chosen], likely, integer_digits):
+                break
+        return found
 
     def _read(self, image: np.ndarray, integer_digits: int | None, meter_number: bool) -> MeterRead:
-        described, rows = self.describe(image, integer_digits)
-        if not described:
+        found = self._choose(image, integer_digits)
+        if found is None or not found[0].integer:
             return MeterRead(reading=None, reason="no_counter_found")
-        model = self.ranker[ranking.mode(integer_digits)]
-        probs = ranking.probabilities(ranking.features(described, image.shape), model)
-        chosen = int(np.argmax(probs))
-        best = described[chosen]
-        if not best.integer:
-            return MeterRead(reading=None, reason="no_counter_found")
+        best, likely, rows = found
         c = best.candidate
         on_panel = any(r.lcd and _same_place(r, c.row) for r in rows)  # a drum window too
         display: Display = "lcd" if c.point or (on_panel and not c.run.decimals) else "drum"
-        likely = ranking.reading_probability([d.text for d in described], probs, chosen)
         numbers = (
             read_plate(
                 self.tesseract, image, rows, c.row, flipped=c.cells.flipped, reading=best.text
@@ -255,7 +292,8 @@ class OcrEngine:
             if meter_number
             else ()
         )
-        return self._result(best, trust.calibrated(likely, model.knot), numbers, display)
+        knot = self.ranker[ranking.mode(integer_digits)].knot
+        return self._result(best, trust.calibrated(likely, knot), numbers, display)
 
     def _result(
         self, best: Described, confidence: float, numbers: tuple[str, ...], display: Display
@@ -379,6 +417,26 @@ def _split(
         return digits, [], "digits_missing"
     rest = digits[integer_digits:]
     return digits[:integer_digits], rest[:MAX_DECIMALS], None if not rest else "decimals_unclear"
+
+
+def _all_described(candidates: list[Candidate], integer_digits: int | None) -> list[Described]:
+    """Each candidate split and fitted; with a known digit count also the zero-led variants."""
+    if not candidates:
+        return []
+    tallest = max(c.row.height for c in candidates)
+    described = [_described(c, integer_digits, tallest) for c in candidates]
+    if integer_digits is not None:
+        described += [z for z in map(_zero_led, described) if z is not None]
+    return described
+
+
+def _sure(best: Described, likely: float, integer_digits: int | None) -> bool:
+    """Is a read sure enough to end the search before its last stage?"""
+    return (
+        bool(best.integer)
+        and best.reason is None
+        and likely >= EARLY_EXIT[ranking.mode(integer_digits)]
+    )
 
 
 def _described(c: Candidate, integer_digits: int | None, tallest: float) -> Described:

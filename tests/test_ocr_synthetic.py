@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from core.settings import Settings
-from ocr import read_meter
+from ocr import read_meter, reader
 from ocr.counter import fit_grids
+from ocr.digits import DigitModel
 from ocr.reader import OcrEngine
 from ocr.synth import (
     encode_jpeg,
@@ -101,6 +102,41 @@ def test_tesseract_timeout_only_costs_the_meter_number() -> None:
     photo = render_drum_meter("00472", "315", seed=1, meter_number="12345678")
     result = read_meter(photo, integer_digits=5, engine=engine)
     assert (result.reading, result.meter_number) == ("00472", None)
+
+
+class CountingModel(DigitModel):
+    """The digit model, counting the cells it classifies."""
+
+    cells = 0
+
+    def predict(self, cells: list[np.ndarray]) -> np.ndarray:
+        self.cells += len(cells)
+        return super().predict(cells)
+
+
+def _read_counting(photo: bytes, integer_digits: int | None) -> tuple[tuple, int]:
+    model = CountingModel()
+    result = read_meter(
+        photo, integer_digits=integer_digits, engine=OcrEngine(Settings(), model=model)
+    )
+    return (result.reading, result.fraction, result.accepted), model.cells
+
+
+@pytest.mark.parametrize(
+    ("photo", "integer_digits"),
+    [
+        (encode_jpeg(render_drum_meter("00472", "315", seed=1)), 5),
+        (encode_jpeg(render_lcd_meter("18342", "7", seed=11, angle=-6)), None),
+    ],
+)
+def test_a_sure_read_ends_the_search_early_with_the_whole_searchs_reading(
+    photo: bytes, integer_digits: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    early, early_cells = _read_counting(photo, integer_digits)
+    monkeypatch.setattr(reader, "EARLY_EXIT", {"counted": 2.0, "uncounted": 2.0})
+    whole, whole_cells = _read_counting(photo, integer_digits)
+    assert early == whole and early[0] is not None
+    assert early_cells < 0.6 * whole_cells
 
 
 def test_digit_cells_render_every_digit() -> None:
