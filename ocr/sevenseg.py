@@ -415,17 +415,18 @@ def _plausible(boxes: list[Box], spans: list[Box], width: float, digit: list[boo
 def _trimmed(probs: np.ndarray, point: int | None) -> tuple[np.ndarray, slice, int | None]:
     """Without "no digit" boxes at both ends; the point still counted from the right. The box
     right after a point stays, read as the digit it most resembles (its probabilities given
-    back renormalised): glare that hides the decimals must not take the point, and with it
-    the integer part, away."""
+    back renormalised), also between digits: glare that hides the first decimal must not take
+    the point, and with it the integer part, away."""
     digit = (probs.argmax(axis=1) != NO_DIGIT).tolist()
     if not any(digit):
         return probs, slice(0, 0), None
     first, last = digit.index(True), len(digit) - 1 - digit[::-1].index(True)
-    if point is not None and len(digit) - point == last + 1:
-        last += 1
+    after = len(digit) - (point or 0)  # the box right after the point
+    if point is not None and first < after <= last + 1 and not digit[after]:
+        last = max(last, after)
         probs = probs.copy()
-        probs[last, :NO_DIGIT] /= probs[last, :NO_DIGIT].sum() + 1e-12
-        probs[last, NO_DIGIT] = 0.0
+        probs[after, :NO_DIGIT] /= probs[after, :NO_DIGIT].sum() + 1e-12
+        probs[after, NO_DIGIT] = 0.0
     if point is not None:
         point -= len(digit) - 1 - last
         point = point if 0 < point <= last - first else None

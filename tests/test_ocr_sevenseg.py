@@ -130,3 +130,11 @@ def test_glare_over_the_decimals_leaves_the_point_and_the_integer_part() -> None
     glare = (np.indices((H, 2 * PITCH)).sum(axis=0) % 2).astype(np.uint8)  # speckled, no digits
     ink[TOP : TOP + H, decimals : decimals + 2 * PITCH] = glare
     assert _read(ink).startswith("230.")  # not "230" or "2300": the point says where it ends
+
+
+def test_glare_over_the_first_decimal_alone_keeps_the_point() -> None:
+    seen = [9, 8, NO_DIGIT, 7]  # "98." and a glare-hidden digit before a "7"
+    probs = np.eye(NO_DIGIT + 1)[seen] * 0.8 + 0.2 / (NO_DIGIT + 1)
+    kept, keep, point = sevenseg._trimmed(probs, point=2)
+    assert (keep, point) == (slice(0, 4), 2)
+    assert kept[2].argmax() != NO_DIGIT  # read as some digit, so "98" stays one run with its point
