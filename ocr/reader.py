@@ -266,13 +266,14 @@ class OcrEngine:
         search at which the read is sure (or from the last)."""
         model = self.ranker[ranking.mode(integer_digits)]
         found = None
-        for described, rows in self._stages(image, integer_digits):
+        for stage, (described, rows) in enumerate(self._stages(image, integer_digits), 1):
             if not described:
                 continue
             probs = ranking.probabilities(ranking.features(described, image.shape), model)
             chosen = int(np.argmax(probs))
             likely = ranking.reading_probability([d.text for d in described], probs, chosen)
             found = (described[chosen], likely, rows)
+            log.debug("search stage %d: %s at p %.3f", stage, described[chosen].text, likely)
             if _sure(described[chosen], likely, integer_digits):
                 break
         return found
