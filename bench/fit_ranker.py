@@ -61,14 +61,14 @@ def _describe(task: tuple[str, str, str, str, bool]) -> Photo:
     from core.settings import Settings
     from ocr import ranking
     from ocr.loading import load_image
-    from ocr.reader import OcrEngine, _work_image
+    from ocr.reader import OcrEngine, work_image
 
     global _ENGINE
     if _ENGINE is None:
         _ENGINE = OcrEngine(Settings(), ranker={})  # the ranker being fitted is not needed
     path, _, group, label, _ = task
     digits = bench_ocr.WATER_DIGITS if group == "water" else None
-    image = _work_image(load_image(Path(path), max_pixels=Settings().max_image_pixels))
+    image = work_image(load_image(Path(path), max_pixels=Settings().max_image_pixels))
     described, _ = _ENGINE.describe(image, digits)
     if not described:
         return Photo(group, np.zeros((0, len(ranking.FEATURES))), np.zeros(0), [])
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (photos_dir / "labels.csv").is_file():
             sys.stderr.write(f"corpus not found: {photos_dir}/labels.csv\n")
             return 2
-        tasks = bench_ocr._tasks(photos_dir, None, None, False)
+        tasks = bench_ocr.photo_tasks(photos_dir, None, None, False)
         with Pool(args.jobs, initializer=_init_worker) as pool:
             photos = list(tqdm(pool.imap(_describe, tasks, chunksize=4), total=len(tasks)))
     if args.save_features:

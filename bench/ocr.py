@@ -78,7 +78,8 @@ def _read(task: tuple[str, str, str, str, bool]) -> Outcome:
 Task = tuple[str, str, str, str, bool]
 
 
-def _tasks(photos: Path, group: str | None, limit: int | None, plate: bool) -> list[Task]:
+def photo_tasks(photos: Path, group: str | None, limit: int | None, plate: bool) -> list[Task]:
+    """The labelled photos to read (path, file, group, label, plate?), in labels.csv order."""
     with (photos / "labels.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     tasks = []
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     sys.path.insert(0, str(REPO))
-    tasks = _tasks(photos, args.group, args.limit, not args.no_meter_number)
+    tasks = photo_tasks(photos, args.group, args.limit, not args.no_meter_number)
     outcomes = list(tqdm(_run(tasks, args.jobs), total=len(tasks), unit="photo"))
     if args.dump:
         dump(outcomes, args.dump)

@@ -83,7 +83,9 @@ class Candidate:
         return self.run.decimals or self.point
 
 
-def _work_image(image: np.ndarray) -> np.ndarray:
+def work_image(image: np.ndarray) -> np.ndarray:
+    """The photo scaled down (never up) to WORK_SIDE on its long side: the size the pipeline
+    measures in, and what `OcrEngine.describe` takes."""
     scale = WORK_SIDE / max(image.shape[:2])
     if scale >= 1:
         return image
@@ -115,7 +117,7 @@ class OcrEngine:
         start = time.perf_counter()
         try:
             bgr = load_image(image, max_pixels=self.settings.max_image_pixels)
-            result = self._read(_work_image(bgr), integer_digits, meter_number)
+            result = self._read(work_image(bgr), integer_digits, meter_number)
         except ImageError as exc:
             log.info("image refused: %s (%s)", exc.reason, exc)
             result = MeterRead(reading=None, reason=exc.reason)
@@ -156,7 +158,7 @@ class OcrEngine:
     def _stages(
         self, image: np.ndarray, integer_digits: int | None
     ) -> Iterator[tuple[list[Described], list[Row]]]:
-        """Every candidate read of a work image (see `_work_image`) with its split and fit, and
+        """Every candidate read of a work image (see `work_image`) with its split and fit, and
         the rows found (displays with a decimal point first), after each stage of the search:
         the rows on their blob grids (and the 7-segment reads), then the most promising row,
         then the REFINE_ROWS most promising rows cut on the grids the model finds along them,
