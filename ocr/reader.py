@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import cv2
 import numpy as np
@@ -81,6 +81,25 @@ class Candidate:
     @property
     def decimals(self) -> int:
         return self.run.decimals or self.point
+
+
+class Stage(NamedTuple):
+    """The search after one of its stages (see `OcrEngine.stages`)."""
+
+    refined: int  # most promising rows cut on the model's grids so far
+    described: list[Described]  # every candidate read so far
+    rows: list[Row]  # rows found (displays with a decimal point first)
+
+
+def choice(
+    described: list[Described], shape: tuple[int, ...], model: ranking.Model
+) -> tuple[Described, float]:
+    """The ranker's choice among candidate reads and the probability that its reading is right."""
+    probs = ranking.probabilities(ranking.features(described, shape), model)
+    chosen = int(np.argmax(probs))
+    return described[chosen], ranking.reading_probability(
+        [d.text for d in described], probs, chosen
+    )
 
 
 def work_image(image: np.ndarray) -> np.ndarray:
@@ -155,9 +174,7 @@ class OcrEngine:
             first.sort(key=lambda c: -_promise(c, integer_digits, tallest))
         return first
 
-    def _stages(
-        self, image: np.ndarray, integer_digits: int | None
-    ) -> Iterator[tuple[list[Described], list[Row]]]:
+    def stages(self, image: np.ndarray, integer_digits: int | None) -> Iterator[Stage]:
         """Every candidate read of a work image (see `work_image`) with its split and fit, and
         the rows found (displays with a decimal point first), after each stage of the search:
         the rows on their blob grids (and the 7-segment reads), then the most promising row,
@@ -177,7 +194,7 @@ class OcrEngine:
             refined += [c for c in map(_candidate, self._refined(image, todo)) if c is not None]
             done = upto
             drums = self._second_opinion(first + refined, integer_digits, seconds)
-            yield _all_described(drums + displays, integer_digits), rows
+            yield Stage(done, _all_described(drums + displays, integer_digits), rows)
             if done >= len(first):
                 return
 
@@ -256,10 +273,10 @@ class OcrEngine:
     def describe(
         self, image: np.ndarray, integer_digits: int | None
     ) -> tuple[list[Described], list[Row]]:
-        """The whole search's candidate reads and rows (see `_stages`); `bench/fit_ranker.py`
+        """The whole search's candidate reads and rows (see `stages`); `bench/fit_ranker.py`
         fits the ranker on these."""
-        *_, last = self._stages(image, integer_digits)
-        return last
+        *_, last = self.stages(image, integer_digits)
+        return last.described, last.rows
 
     def _choose(
         self, image: np.ndarray, integer_digits: int | None
@@ -268,15 +285,13 @@ class OcrEngine:
         search at which the read is sure (or from the last)."""
         model = self.ranker[ranking.mode(integer_digits)]
         found = None
-        for stage, (described, rows) in enumerate(self._stages(image, integer_digits), 1):
-            if not described:
+        for stage in self.stages(image, integer_digits):
+            if not stage.described:
                 continue
-            probs = ranking.probabilities(ranking.features(described, image.shape), model)
-            chosen = int(np.argmax(probs))
-            likely = ranking.reading_probability([d.text for d in described], probs, chosen)
-            found = (described[chosen], likely, rows)
-            log.debug("search stage %d: %s at p %.3f", stage, described[chosen].text, likely)
-            if _sure(described[chosen], likely, integer_digits):
+            best, likely = choice(stage.described, image.shape, model)
+            found = (best, likely, stage.rows)
+            log.debug("%d rows refined: %s at p %.3f", stage.refined, best.text, likely)
+            if _sure(best, likely, integer_digits):
                 break
         return found
 

@@ -1,4 +1,5 @@
-"""The OCR bench's figures (bench/ocr.py is a script, loaded here from its path)."""
+"""The OCR benches' figures (bench/ocr.py and bench/early_exit.py are scripts, loaded here from
+their paths)."""
 
 from __future__ import annotations
 
@@ -54,3 +55,33 @@ def test_report_counts_leading_zeros_as_exact(bench) -> None:
     assert header.split()[:3] == ["group", "n", "exact"]
     n, exact, digits, coverage, precision = water.split()[1:6]
     assert (n, exact, digits, coverage, precision) == ("2", "50.0%", "90.0%", "50.0%", "100.0%")
+
+
+@pytest.fixture(scope="module")
+def early_exit(bench):
+    spec = importlib.util.spec_from_file_location(
+        "bench_early_exit", BENCH.with_name("early_exit.py")
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_early_exit"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_early_stops_count_reads_that_differ_from_the_whole_search(early_exit) -> None:
+    searched = early_exit.Searched
+    photos = [
+        # sure after one row, and the whole search agrees
+        searched("counted", "42", [(1, "00042", 0.93, True), (5, "00042", 0.8, True)]),
+        # sure after one row, but the whole search found the counter elsewhere
+        searched("counted", "33", [(1, "55306", 0.87, True), (5, "00033", 0.7, True)]),
+        # sure only at the end: never stops early
+        searched("counted", "7", [(1, "00007", 0.5, True), (5, "00007", 0.99, True)]),
+        # sure but incomplete (no decimals found): does not stop
+        searched("counted", "8", [(1, "00008", 0.97, False), (5, "00008", 0.9, True)]),
+    ]
+    at_085 = early_exit.stops(photos, 0.85)
+    assert (at_085.stopped, at_085.differ, at_085.wrong, at_085.by_rows) == (2, 1, 1, {1: 2})
+    at_090 = early_exit.stops(photos, 0.9)
+    assert (at_090.stopped, at_090.differ, at_090.wrong) == (1, 0, 0)
