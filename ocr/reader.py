@@ -47,12 +47,12 @@ log = logging.getLogger(__name__)
 Display = Literal["drum", "lcd"]
 MAX_ROWS = 10  # candidate rows classified per photo
 REFINE_ROWS = 5  # of which the most promising are also cut on the grids the model finds
-# rows so cut before the search may stop (see EARLY_EXIT); before any row is cut so, only a
-# 7-segment read can be sure, so the first stage is tried only where a display was read
+# after how many refined rows the search may stop (see EARLY_EXIT); with none refined only a
+# 7-segment read can be sure, so that stage is tried only where a display was read
 STAGES = (0, 1, REFINE_ROWS)
 # The ranker's probability (before the knot's mapping) at which a read ends the search early:
 # on the dev photos every read that sure after a stage was the whole search's read too
-# (with a digit count 0.85 was not always; without one, water meters never get that sure)
+# (bench/early_exit.py; with a digit count 0.85 was not always)
 EARLY_EXIT = {"counted": 0.9, "uncounted": 0.8}
 WAY_KEEP = 0.7  # a way up whose best run is weaker than this share of the other's is not cut
 GRIDS = 2  # ... on its best grids (runners-up: another pitch, or cells half a drum off)
