@@ -49,7 +49,7 @@ def _search(task: tuple[str, str, str, str, bool]) -> Searched | None:
     from core.settings import Settings
     from ocr import default_engine, ranking
     from ocr.loading import load_image
-    from ocr.reader import choice, work_image
+    from ocr.reader import choice, complete, work_image
 
     path, _, group, label, _ = task
     digits = bench_ocr.WATER_DIGITS if group == "water" else None
@@ -60,8 +60,7 @@ def _search(task: tuple[str, str, str, str, bool]) -> Searched | None:
     for stage in engine.stages(image, digits):
         if stage.described:
             best, likely = choice(stage.described, image.shape, model)
-            complete = bool(best.integer) and best.reason is None
-            stages.append((stage.refined, best.text, likely, complete))
+            stages.append((stage.refined, best.text, likely, complete(best)))
     return Searched(ranking.mode(digits), label, stages) if stages else None
 
 
@@ -116,12 +115,6 @@ def report(photos: list[Searched], mode: str) -> list[str]:
     return lines
 
 
-def _init_worker() -> None:
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", help="corpus folder (default ../shared/corpus)")
@@ -130,10 +123,10 @@ def main() -> int:
     args = parser.parse_args()
     photos_dir = bench_ocr.corpus_dir(args.corpus) / "meter-photos"
     if not (photos_dir / "labels.csv").is_file():
-        print(f"no dev photos at {photos_dir} (see ../shared/corpus/README.md)", file=sys.stderr)
+        sys.stderr.write(f"corpus not found: {photos_dir}/labels.csv (set --corpus)\n")
         return 2
     tasks = bench_ocr.photo_tasks(photos_dir, None, args.limit, False)
-    with Pool(args.jobs, initializer=_init_worker) as pool:
+    with Pool(args.jobs, initializer=bench_ocr.init_worker) as pool:
         searched = list(tqdm(pool.imap(_search, tasks, chunksize=4), total=len(tasks)))
     photos = [s for s in searched if s is not None]
     from ocr.reader import EARLY_EXIT

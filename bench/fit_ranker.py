@@ -48,12 +48,6 @@ class Photo:
     texts: list[str]
 
 
-def _init_worker() -> None:
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
 _ENGINE = None
 
 
@@ -238,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"corpus not found: {photos_dir}/labels.csv\n")
             return 2
         tasks = bench_ocr.photo_tasks(photos_dir, None, None, False)
-        with Pool(args.jobs, initializer=_init_worker) as pool:
+        with Pool(args.jobs, initializer=bench_ocr.init_worker) as pool:
             photos = list(tqdm(pool.imap(_describe, tasks, chunksize=4), total=len(tasks)))
     if args.save_features:
         _save(photos, args.save_features)

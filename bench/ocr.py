@@ -58,7 +58,8 @@ def corpus_dir(arg: str | None) -> Path:
     return Path(arg or os.environ.get("METER_INTAKE_CORPUS") or REPO.parent / "shared" / "corpus")
 
 
-def _init_worker() -> None:
+def init_worker() -> None:
+    """A worker process on one core: OpenCV's own threads off."""
     import cv2
 
     cv2.setNumThreads(1)
@@ -92,10 +93,10 @@ def photo_tasks(photos: Path, group: str | None, limit: int | None, plate: bool)
 
 def _run(tasks: list[Task], jobs: int) -> Iterator[Outcome]:
     if jobs <= 1:
-        _init_worker()
+        init_worker()
         yield from map(_read, tasks)
         return
-    with Pool(jobs, initializer=_init_worker) as pool:
+    with Pool(jobs, initializer=init_worker) as pool:
         yield from pool.imap(_read, tasks, chunksize=4)
 
 

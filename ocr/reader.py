@@ -448,13 +448,14 @@ def _all_described(candidates: list[Candidate], integer_digits: int | None) -> l
     return described
 
 
+def complete(best: Described) -> bool:
+    """A read the search may stop on: integer digits and no reason code against it."""
+    return bool(best.integer) and best.reason is None
+
+
 def _sure(best: Described, likely: float, integer_digits: int | None) -> bool:
     """Is a read sure enough to end the search before its last stage?"""
-    return (
-        bool(best.integer)
-        and best.reason is None
-        and likely >= EARLY_EXIT[ranking.mode(integer_digits)]
-    )
+    return complete(best) and likely >= EARLY_EXIT[ranking.mode(integer_digits)]
 
 
 def _described(c: Candidate, integer_digits: int | None, tallest: float) -> Described:
