@@ -450,6 +450,9 @@ def read_digits(ink: np.ndarray) -> Digits | None:
     digit = (probs.argmax(axis=1) != NO_DIGIT).tolist()
     plausible = _plausible(boxes, spans, width, digit)
     probs[~np.array(plausible, dtype=bool)] = np.eye(NO_DIGIT + 1)[NO_DIGIT]
+    # what cannot be a digit keeps its own columns, not a "1"'s width reaching into the digit
+    # before it: a decimal cut by the photo's edge still stands after the point
+    boxes = [box if ok else span for box, span, ok in zip(boxes, spans, plausible, strict=True)]
     point = _blob_point(straight, boxes, spans, band, width)
     if point is None:
         point = _gap_point(straight, boxes, band)

@@ -138,3 +138,10 @@ def test_glare_over_the_first_decimal_alone_keeps_the_point() -> None:
     kept, keep, point = sevenseg._trimmed(probs, point=2)
     assert (keep, point) == (slice(0, 4), 2)
     assert kept[2].argmax() != NO_DIGIT  # read as some digit, so "98" stays one run with its point
+
+
+def test_a_decimal_cut_off_by_the_photos_edge_keeps_the_point() -> None:
+    ink = _draw("23.0")
+    zero = LEFT + 2 * PITCH
+    ink[:, zero + 12 :] = 0  # the photo ends inside the "0": its left stroke alone, narrow as a 1
+    assert _read(ink).startswith("23.")  # not "23": the integer part ends at the point
