@@ -55,6 +55,7 @@ BARS = [0, 3, 6]  # the horizontal segments a, d, g
 SOLID = 0.85  # a bar left of a narrow stroke is lit only with this coverage (faint: unlit)
 FEET = 0.75  # a band without bars keeps at least this share of the rows
 BAR_SLOPES = np.linspace(-0.1, 0.1, 9)  # tilts of frame lines looked for
+GAP = 1.6  # pitches from a first digit to the next with room for a blank digit between
 
 
 Box = tuple[int, int]  # first and last column of a digit, deskewed panel px
@@ -393,6 +394,14 @@ def _pitch(rights: list[int], width: float) -> float | None:
     return float(np.median(steps)) if steps else None
 
 
+def _joins(right: int, next_right: int, pitch: float) -> bool:
+    """Does a first digit belong to the display? Unlit digits are leading zeros, so a lit
+    digit with room for a blank one between it and the next is another field, or something
+    beside the display, unless it sits on the display's pitch."""
+    step = (next_right - right) / pitch
+    return step < GAP or abs(step - round(step)) < 0.2
+
+
 def _plausible(boxes: list[Box], spans: list[Box], width: float, digit: list[bool]) -> list[bool]:
     """Boxes that can be digits: inside the panel, not overlapping the digit before them (a
     frame edge next to the last digit), and a "1" (a box widened from its stroke) on the pitch
@@ -408,6 +417,8 @@ def _plausible(boxes: list[Box], spans: list[Box], width: float, digit: list[boo
         if ok and pitch is not None and (a, b) != span:
             steps = [(b - r) / pitch for r in rights]
             ok = min(abs(k - round(k)) for k in steps) < 0.2
+        if ok and pitch is not None and i == 0 and len(boxes) > 1:
+            ok = _joins(b, boxes[1][1], pitch)
         keep.append(ok)
     return keep
 

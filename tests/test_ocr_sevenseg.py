@@ -145,3 +145,17 @@ def test_a_decimal_cut_off_by_the_photos_edge_keeps_the_point() -> None:
     zero = LEFT + 2 * PITCH
     ink[:, zero + 12 :] = 0  # the photo ends inside the "0": its left stroke alone, narrow as a 1
     assert _read(ink).startswith("23.")  # not "23": the integer part ends at the point
+
+
+def test_a_digit_shape_off_the_displays_pitch_left_of_it_is_no_digit() -> None:
+    ink = np.hstack([np.zeros((96, 100), np.uint8), _draw("37.90")])
+    for y0, y1, x0, x1 in SHAPE.lit_boxes("7", 6):  # a frame corner 2.6 pitches left of the "3"
+        ink[y0:y1, x0:x1] = 1
+    assert _read(ink) == "37.90"  # not "737.9"
+
+
+def test_a_first_digit_on_the_pitch_stays_when_the_next_is_hidden() -> None:
+    ink = np.hstack([np.zeros((96, 2 * PITCH), np.uint8), _draw("37.90")])
+    for y0, y1, x0, x1 in SHAPE.lit_boxes("1", LEFT):  # two pitches left of the "3": a digit
+        ink[y0:y1, x0:x1] = 1  # between them lost to glare
+    assert _read(ink).startswith("1")
