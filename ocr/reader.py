@@ -57,7 +57,9 @@ EARLY_EXIT = {"counted": 0.9, "uncounted": 0.8}
 WAY_KEEP = 0.7  # a way up whose best run is weaker than this share of the other's is not cut
 GRIDS = 2  # ... on its best grids (runners-up: another pitch, or cells half a drum off)
 LCD_SURE_WITHOUT_POINT = 0.95  # weakest segment-read digit for a display read without a point
-LCD_MIN_DIGITS = 3  # fewer segment-read digits are more often a stray match than a display
+# fewer segment-read digits are more often a stray match (or part of a display) than a display;
+# two sure digits without a point are a display's integer part with its decimals lost to glare
+LCD_MIN_DIGITS = 3
 HEIGHT_FACTORS = (1.35, 1.0)  # blob = digit (cell 1.35x taller) or blob = whole drum window
 UPRIGHT_DIGITS = 4  # black drums before red ones that settle which way up a row is
 SPAN_MARGIN = 3.5  # digit heights searched beyond the row's blobs (drums the blobs missed)
@@ -358,7 +360,7 @@ def _lcd_candidate(lcd: LcdRead) -> Candidate | None:
     digits = [digits_logic.forced_read(p) for p in run.cells]
     point = lcd.decimals - (len(lcd.probs) - run.start - len(run.cells))
     point = point if 0 < point <= MAX_DECIMALS and point < len(digits) else 0
-    if len(digits) < LCD_MIN_DIGITS:
+    if len(digits) < (LCD_MIN_DIGITS if point else 2):
         return None
     if not point and min(d.confidence for d in digits) < LCD_SURE_WITHOUT_POINT:
         return None

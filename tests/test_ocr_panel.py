@@ -8,6 +8,7 @@ from ocr.counter import Cells
 from ocr.digits import NO_DIGIT
 from ocr.locate import Blob, Row
 from ocr.panel import LcdRead, _padded, _part_of, _read
+from ocr.reader import _lcd_candidate
 from tests.sevenseg_drawing import DigitShape
 
 H, W, PITCH, T = 120, 60, 85, 12  # digit height, width, pitch and stroke in px
@@ -51,3 +52,11 @@ def test_a_read_with_a_point_is_not_dropped_for_a_longer_one_without() -> None:
     assert not _part_of(short_with_point, long_without)
     assert _part_of(_lcd_read(3, 0), long_without)
     assert _part_of(short_with_point, _lcd_read(4, 2))
+
+
+def test_two_sure_digits_without_a_point_are_a_display_but_not_with_one() -> None:
+    """Glare over the decimals leaves a display's integer part ("64" of "64.00"); a point after
+    one digit ("3.4") is more often part of a longer display than a display."""
+    assert _lcd_candidate(_lcd_read(2, 0)) is not None
+    assert _lcd_candidate(_lcd_read(2, 1)) is None
+    assert _lcd_candidate(_lcd_read(3, 1)) is not None
