@@ -247,17 +247,17 @@ class OcrEngine:
     ) -> list[Candidate]:
         """The likeliest of the (non-empty) drum reads read again by the second digit model
         (same recipe, another seed, so its mistakes differ), the two models' outputs averaged.
-        `seen` keeps the second model's output per candidate across the search's stages."""
+        `seen` keeps the second model's output per list of cells (reads of one grid share
+        theirs) across the search's stages."""
         if not candidates:
             return []
         tallest = max(c.row.height for c in candidates)
         ranked = sorted(candidates, key=lambda c: -_fit(c, integer_digits, tallest))
         chosen = [c for c in ranked if c.probs is not None][:SECOND_OPINIONS]
-        new = [c for c in chosen if id(c) not in seen]
-        again = self._predict([c.cells.gray for c in new], self.second)
-        seen.update((id(c), p) for c, p in zip(new, again, strict=True))
+        new = {id(c.cells.gray): c.cells.gray for c in chosen if id(c.cells.gray) not in seen}
+        seen.update(zip(new, self._predict(list(new.values()), self.second), strict=True))
         averaged = {
-            id(c): _candidate((c.row, c.cells, (c.probs + seen[id(c)]) / 2))
+            id(c): _candidate((c.row, c.cells, (c.probs + seen[id(c.cells.gray)]) / 2))
             for c in chosen
             if c.probs is not None
         }
