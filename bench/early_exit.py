@@ -48,13 +48,12 @@ class Searched:
 def _search(task: tuple[str, str, str, str, bool]) -> Searched | None:
     from core.settings import Settings
     from ocr import default_engine, ranking
-    from ocr.loading import load_image
-    from ocr.reader import choice, complete, work_image
+    from ocr.reader import choice, complete, load_work_image
 
     path, _, group, label, _ = task
     digits = bench_ocr.WATER_DIGITS if group == "water" else None
     engine = default_engine()
-    image = work_image(load_image(Path(path), max_pixels=Settings().max_image_pixels))
+    image = load_work_image(Path(path), max_pixels=Settings().max_image_pixels)
     model = engine.ranker[ranking.mode(digits)]
     stages = []
     for stage in engine.stages(image, digits):

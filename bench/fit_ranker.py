@@ -54,15 +54,14 @@ _ENGINE = None
 def _describe(task: tuple[str, str, str, str, bool]) -> Photo:
     from core.settings import Settings
     from ocr import ranking
-    from ocr.loading import load_image
-    from ocr.reader import OcrEngine, work_image
+    from ocr.reader import OcrEngine, load_work_image
 
     global _ENGINE
     if _ENGINE is None:
         _ENGINE = OcrEngine(Settings(), ranker={})  # the ranker being fitted is not needed
     path, _, group, label, _ = task
     digits = bench_ocr.WATER_DIGITS if group == "water" else None
-    image = work_image(load_image(Path(path), max_pixels=Settings().max_image_pixels))
+    image = load_work_image(Path(path), max_pixels=Settings().max_image_pixels)
     described, _ = _ENGINE.describe(image, digits)
     if not described:
         return Photo(group, np.zeros((0, len(ranking.FEATURES))), np.zeros(0), [])

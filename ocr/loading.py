@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import warnings
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def _to_bgr(img: Image.Image) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # a fresh array, ~8x faster than numpy's flip
 
 
-def _decode(data: bytes, max_pixels: int) -> np.ndarray:
+def _decode(data: bytes, max_pixels: int, at_least: int | None) -> np.ndarray:
     if not data:
         raise ImageError("image_empty", "no image data")
     try:
@@ -70,6 +71,9 @@ def _decode(data: bytes, max_pixels: int) -> np.ndarray:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 _check_size(img.width, img.height, max_pixels)
+                if at_least is not None and max(img.size) > at_least:
+                    k = at_least / max(img.size)  # JPEG only: 1/2, 1/4 or 1/8 while big enough
+                    img.draft(None, (math.ceil(img.width * k), math.ceil(img.height * k)))
                 img.load()
                 upright = ImageOps.exif_transpose(img) or img
                 return _to_bgr(upright)
@@ -81,8 +85,12 @@ def _decode(data: bytes, max_pixels: int) -> np.ndarray:
         raise ImageError("image_corrupt", f"cannot decode image: {exc}") from exc
 
 
-def load_image(image: ImageInput, *, max_pixels: int) -> np.ndarray:
-    """Return an upright BGR uint8 image; raise `ImageError` (with `.reason`) if impossible."""
+def load_image(image: ImageInput, *, max_pixels: int, at_least: int | None = None) -> np.ndarray:
+    """Return an upright BGR uint8 image; raise `ImageError` (with `.reason`) if impossible.
+
+    With `at_least`, a JPEG may be decoded at a reduced scale whose long side is still at least
+    that many pixels (a phone's 12 MP photo at half size: about a third less time to decode, and
+    a quarter of the pixels to scale down)."""
     if isinstance(image, np.ndarray):
         return _from_array(image, max_pixels)
     if isinstance(image, Path):
@@ -94,4 +102,4 @@ def load_image(image: ImageInput, *, max_pixels: int) -> np.ndarray:
         data = bytes(image)
     else:
         raise ImageError("image_corrupt", f"unsupported input type {type(image).__name__}")
-    return _decode(data, max_pixels)
+    return _decode(data, max_pixels, at_least)

@@ -104,6 +104,11 @@ def choice(
     )
 
 
+def load_work_image(image: ImageInput, *, max_pixels: int) -> np.ndarray:
+    """A photo loaded as the pipeline reads it (see `work_image`); raises `ImageError`."""
+    return work_image(load_image(image, max_pixels=max_pixels, at_least=WORK_SIDE))
+
+
 def work_image(image: np.ndarray) -> np.ndarray:
     """The photo scaled down (never up) to WORK_SIDE on its long side: the size the pipeline
     measures in, and what `OcrEngine.describe` takes."""
@@ -137,8 +142,8 @@ class OcrEngine:
         """One photo; `meter_number=False` skips the plate (Tesseract, about 0.1 s)."""
         start = time.perf_counter()
         try:
-            bgr = load_image(image, max_pixels=self.settings.max_image_pixels)
-            result = self._read(work_image(bgr), integer_digits, meter_number)
+            work = load_work_image(image, max_pixels=self.settings.max_image_pixels)
+            result = self._read(work, integer_digits, meter_number)
         except ImageError as exc:
             log.info("image refused: %s (%s)", exc.reason, exc)
             result = MeterRead(reading=None, reason=exc.reason)

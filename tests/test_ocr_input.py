@@ -44,6 +44,21 @@ def test_exif_orientation_is_applied(meter: np.ndarray) -> None:
     assert np.abs(upright.astype(int) - tall.astype(int)).mean() < 6
 
 
+def test_a_big_jpeg_is_decoded_at_a_reduced_scale_still_large_enough(meter: np.ndarray) -> None:
+    """A phone's 12 MP photo: decoded at half size (2000 px), upright, and it still reads."""
+    big = _pil(meter).resize((4000, 3000)).transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = _encode(big, "JPEG", exif=exif.tobytes(), quality=90)
+    reduced = load_image(data, max_pixels=LIMIT, at_least=1200)
+    assert reduced.shape[:2] == (1500, 2000)  # upright, half of 3000 x 4000
+    assert load_image(data, max_pixels=LIMIT).shape[:2] == (3000, 4000)
+    expected = np.asarray(_pil(meter).resize((2000, 1500)))[:, :, ::-1]
+    assert np.abs(reduced.astype(int) - expected.astype(int)).mean() < 6
+    result = read_meter(data, integer_digits=5, meter_number=False)
+    assert (result.reading, result.reason) == ("00472", None)
+
+
 def test_heic_is_decoded(meter: np.ndarray) -> None:
     data = _encode(_pil(meter), "HEIF")
     assert load_image(data, max_pixels=LIMIT).shape == meter.shape
