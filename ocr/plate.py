@@ -38,7 +38,8 @@ def _codes(gray: np.ndarray) -> list[str]:
         seen, _ = barcodes.detect(half)
         if seen:
             ok, texts, _, _ = barcodes.detectAndDecodeWithType(gray)
-            found += [t for t in texts if t] if ok else []
+            if ok:
+                found += [t for t in texts if t]
         detector = cv2.QRCodeDetector()
         seen, _ = detector.detect(half)
         if seen:

@@ -60,6 +60,7 @@ LCD_SURE_WITHOUT_POINT = 0.95  # weakest segment-read digit for a display read w
 # fewer segment-read digits are more often a stray match (or part of a display) than a display;
 # two sure digits without a point are a display's integer part with its decimals lost to glare
 LCD_MIN_DIGITS = 3
+LCD_MIN_DIGITS_WITHOUT_POINT = 2
 HEIGHT_FACTORS = (1.35, 1.0)  # blob = digit (cell 1.35x taller) or blob = whole drum window
 UPRIGHT_DIGITS = 4  # black drums before red ones that settle which way up a row is
 SPAN_MARGIN = 3.5  # digit heights searched beyond the row's blobs (drums the blobs missed)
@@ -357,15 +358,15 @@ def _candidate(reading: Reading) -> Candidate | None:
 
 def _lcd_candidate(lcd: LcdRead) -> Candidate | None:
     """A display read segment by segment: no rolling digits, the point counted from the right.
-    Short reads, and reads without a decimal point unless every digit is sure, are left out:
-    printed digits and drum windows often match 7-segment patterns too."""
+    Short reads (see LCD_MIN_DIGITS), and reads without a decimal point unless every digit is
+    sure, are left out: printed digits and drum windows often match 7-segment patterns too."""
     run = digits_logic.find_run(lcd.probs, [0.0] * len(lcd.probs))
     if run is None:
         return None
     digits = [digits_logic.forced_read(p) for p in run.cells]
     point = lcd.decimals - (len(lcd.probs) - run.start - len(run.cells))
     point = point if 0 < point <= MAX_DECIMALS and point < len(digits) else 0
-    if len(digits) < (LCD_MIN_DIGITS if point else 2):
+    if len(digits) < (LCD_MIN_DIGITS if point else LCD_MIN_DIGITS_WITHOUT_POINT):
         return None
     if not point and min(d.confidence for d in digits) < LCD_SURE_WITHOUT_POINT:
         return None
