@@ -287,11 +287,10 @@ class OcrEngine:
         return last.described, last.rows
 
     def _choose(
-        self, image: np.ndarray, integer_digits: int | None
+        self, image: np.ndarray, integer_digits: int | None, model: ranking.Model
     ) -> tuple[Described, float, list[Row]] | None:
         """The likeliest read, its probability and the rows found, from the first stage of the
         search at which the read is sure (or from the last)."""
-        model = self.ranker[ranking.mode(integer_digits)]
         found = None
         for stage in self.stages(image, integer_digits):
             if not stage.described:
@@ -304,7 +303,8 @@ class OcrEngine:
         return found
 
     def _read(self, image: np.ndarray, integer_digits: int | None, meter_number: bool) -> MeterRead:
-        found = self._choose(image, integer_digits)
+        model = self.ranker[ranking.mode(integer_digits)]
+        found = self._choose(image, integer_digits, model)
         if found is None or not found[0].integer:
             return MeterRead(reading=None, reason="no_counter_found")
         best, likely, rows = found
@@ -318,8 +318,7 @@ class OcrEngine:
             if meter_number
             else ()
         )
-        knot = self.ranker[ranking.mode(integer_digits)].knot
-        return self._result(best, trust.calibrated(likely, knot), numbers, display)
+        return self._result(best, trust.calibrated(likely, model.knot), numbers, display)
 
     def _result(
         self, best: Described, confidence: float, numbers: tuple[str, ...], display: Display

@@ -12,14 +12,18 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "ocr.py"
 
 
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_ocr", BENCH)
+def _script(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_ocr"] = module
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return _script("bench_ocr", BENCH)
 
 
 def outcome(bench, label: str, reading: str | None, confidence: float, accepted: bool = False):
@@ -59,14 +63,7 @@ def test_report_counts_leading_zeros_as_exact(bench) -> None:
 
 @pytest.fixture(scope="module")
 def early_exit(bench):
-    spec = importlib.util.spec_from_file_location(
-        "bench_early_exit", BENCH.with_name("early_exit.py")
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_early_exit"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return _script("bench_early_exit", BENCH.with_name("early_exit.py"))
 
 
 def test_early_stops_count_reads_that_differ_from_the_whole_search(early_exit) -> None:
