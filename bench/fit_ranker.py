@@ -3,7 +3,10 @@
     .venv/bin/python bench/fit_ranker.py [--jobs J] [--l2 0.1] [--out PATH]
         [--save-features F | --features F]   # reuse the candidates' features (seconds, not minutes)
 
-Every photo of ../shared/corpus/meter-photos is read up to the candidates (water meters with
+First the promise model: the same conditional logit over the rows each water photo's first
+stage reads on their blob grids (digit count known), a row being right when two or more of its
+digits lie in the photo's labelled counter box. It decides which rows the search refines.
+Then every photo of ../shared/corpus/meter-photos is read up to the candidates (water meters with
 `integer_digits=5`, LCD photos without, as in bench/ocr.py); a candidate is right when its
 integer digits equal the label. Per mode (digit count known or not) a conditional logit with an
 outside option is fitted by gradient descent with backtracking (L2 on the weights, features
@@ -16,15 +19,22 @@ is higher (no knot: never accepted). Re-run after any change to the candidates o
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib.util
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from ocr.locate import Row
+    from ocr.reader import OcrEngine
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -48,21 +58,62 @@ class Photo:
     texts: list[str]
 
 
+_PROMISE: tuple[list[float], float] | None = None  # the promise model the workers search with
 _ENGINE = None
+
+
+def _init_worker(promise: tuple[list[float], float] | None) -> None:
+    global _PROMISE
+    bench_ocr.init_worker()
+    _PROMISE = promise
+
+
+def _engine() -> OcrEngine:
+    """The workers' OCR engine: no ranker (it is being fitted), the promise model given (unused
+    while the promise model itself is fitted: the rows' features do not depend on it)."""
+    from core.settings import Settings
+    from ocr.ranking import FEATURES, Model
+    from ocr.reader import OcrEngine
+
+    global _ENGINE
+    if _ENGINE is None:
+        weights, bias = _PROMISE or ([0.0] * len(FEATURES), 0.0)
+        promise = Model(np.array(weights), bias, None)
+        _ENGINE = OcrEngine(Settings(), ranker={}, promise=promise)
+    return _ENGINE
+
+
+def _counter_rows(task: tuple[str, str]) -> Photo:
+    """A water photo's rows read on their blob grids (a digit count known): their features and
+    which of them lie on the labelled counter box (two digits or more inside it)."""
+    from core.settings import Settings
+    from ocr.loading import load_image
+    from ocr.reader import work_image
+
+    path, box = task
+    full = load_image(Path(path), max_pixels=Settings().max_image_pixels)
+    image = work_image(full)
+    x, rows = _engine().counter_features(image, bench_ocr.WATER_DIGITS)
+    return Photo("water", x, on_counter(rows, box, image.shape[1] / full.shape[1]), [])
+
+
+def on_counter(rows: list[Row], box: str, scale: float) -> np.ndarray:
+    """1.0 for each row with two digits or more inside the labelled box (`x1 y1 x2 y2`, in the
+    photo's pixels; the rows are in the work image's, `scale` times as large)."""
+    x1, y1, x2, y2 = (float(v) * scale for v in box.split())
+    inside = [sum(x1 <= b.cx <= x2 and y1 <= b.cy <= y2 for b in row.blobs) for row in rows]
+    return np.array([n >= 2 for n in inside], dtype=np.float64)
 
 
 def _describe(task: tuple[str, str, str, str, bool]) -> Photo:
     from core.settings import Settings
     from ocr import ranking
-    from ocr.reader import OcrEngine, load_work_image
+    from ocr.reader import load_work_image
 
-    global _ENGINE
-    if _ENGINE is None:
-        _ENGINE = OcrEngine(Settings(), ranker={})  # the ranker being fitted is not needed
     path, _, group, label, _ = task
     digits = bench_ocr.WATER_DIGITS if group == "water" else None
     image = load_work_image(Path(path), max_pixels=Settings().max_image_pixels)
-    described, _ = _ENGINE.describe(image, digits)
+    described, _ = _engine().describe(image, digits)
     if not described:
         return Photo(group, np.zeros((0, len(ranking.FEATURES))), np.zeros(0), [])
     texts = [d.text for d in described]
@@ -136,14 +187,41 @@ def _chosen(photo: Photo, weights: np.ndarray, bias: float) -> tuple[bool, float
     return bool(photo.right[k]), reading_probability(photo.texts, probs, k)
 
 
-def cross_validated(photos: list[Photo], l2: float) -> list[tuple[bool, float]]:
+def _held_out(photos: list[Photo], l2: float) -> Iterator[tuple[Photo, np.ndarray, float]]:
+    """Each photo with the weights fitted on the other folds (5-fold cross-validation)."""
     order = np.random.default_rng(0).permutation(len(photos))
-    out = []
     for fold in range(FOLDS):
         test = set(order[fold::FOLDS].tolist())
         weights, bias = fit([p for i, p in enumerate(photos) if i not in test], l2)
-        out += [_chosen(photos[i], weights, bias) for i in sorted(test)]
-    return out
+        for i in sorted(test):
+            yield photos[i], weights, bias
+
+
+def cross_validated(photos: list[Photo], l2: float) -> list[tuple[bool, float]]:
+    return [_chosen(photo, weights, bias) for photo, weights, bias in _held_out(photos, l2)]
+
+
+def _promise(photos: list[Photo], l2: float) -> dict[str, object]:
+    """The promise model (which row read on its blob grid is the counter), fitted on all
+    photos; cross-validated, how often the counter's row comes first and is refined."""
+    from ocr.ranking import Model, probabilities
+    from ocr.reader import refined_count
+
+    first = refined = rows = 0
+    for photo, weights, bias in _held_out([p for p in photos if len(p.x)], l2):
+        likely = probabilities(photo.x, Model(weights, bias, None))
+        ranked = np.argsort(-likely, kind="stable")
+        worth = ranked[: refined_count(likely)]
+        first += bool(photo.right[ranked[0]])
+        refined += bool(photo.right[worth].any())
+        rows += len(worth)
+    on = sum(bool(p.right.any()) for p in photos)
+    print(
+        f"  {len(photos)} photos, {on} with a row on the counter; cross-validated: that row "
+        f"first {first}, refined {refined}; {rows / len(photos):.2f} rows refined a photo"
+    )
+    weights, bias = fit(photos, l2)
+    return {"weights": [round(float(v), 6) for v in weights], "bias": round(bias, 6)}
 
 
 def knot(chosen: list[tuple[bool, float]]) -> tuple[float | None, int]:
@@ -189,27 +267,51 @@ def _shown(p: float | None) -> str:
     return "-" if p is None else f"{p:.4f}"
 
 
-def _save(photos: list[Photo], path: Path) -> None:
-    """Features as JSON (no pickle: the file may be shared and loaded again later)."""
+def _save(promise: dict[str, object], photos: list[Photo], path: Path) -> None:
+    """Features (and the promise model the candidates were searched with) as JSON (no pickle:
+    the file may be shared and loaded again later)."""
     rows = [
         {"group": p.group, "x": p.x.tolist(), "right": p.right.tolist(), "texts": p.texts}
         for p in photos
     ]
-    path.write_text(json.dumps(rows))
+    path.write_text(json.dumps({"promise": promise, "photos": rows}))
 
 
-def _load(path: Path) -> list[Photo]:
+def _load(path: Path) -> tuple[dict[str, object], list[Photo]]:
     from ocr.ranking import FEATURES
 
-    return [
+    data = json.loads(path.read_text())
+    photos = [
         Photo(
             r["group"],
             np.array(r["x"], dtype=np.float64).reshape(-1, len(FEATURES)),
             np.array(r["right"], dtype=np.float64),
             list(r["texts"]),
         )
-        for r in json.loads(path.read_text())
+        for r in data["photos"]
     ]
+    return data["promise"], photos
+
+
+def _boxes(photos_dir: Path) -> dict[str, str]:
+    """The labelled counter box of each water photo (`x1 y1 x2 y2`)."""
+    with (photos_dir / "labels.csv").open(newline="") as fh:
+        return {row["file"]: row["box"] for row in csv.DictReader(fh) if row["box"]}
+
+
+def _search(photos_dir: Path, jobs: int, l2: float) -> tuple[dict[str, object], list[Photo]]:
+    """Fit the promise model, then read every photo up to its candidates with it."""
+    tasks = bench_ocr.photo_tasks(photos_dir, None, None, False)
+    boxes = _boxes(photos_dir)
+    water = [(path, boxes[file]) for path, file, group, _, _ in tasks if file in boxes]
+    with Pool(jobs, initializer=_init_worker, initargs=(None,)) as pool:
+        counters = list(tqdm(pool.imap(_counter_rows, water, chunksize=4), total=len(water)))
+    print("promise (water, rows on their blob grids, digit count known):")
+    promise = _promise(counters, l2)
+    searched_with = (promise["weights"], promise["bias"])
+    with Pool(jobs, initializer=_init_worker, initargs=(searched_with,)) as pool:
+        photos = list(tqdm(pool.imap(_describe, tasks, chunksize=4), total=len(tasks)))
+    return promise, photos
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,22 +326,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--features", type=Path, help="fit on features saved before")
     args = parser.parse_args(argv)
     if args.features:
-        photos = _load(args.features)
+        promise, photos = _load(args.features)
     else:
         photos_dir = bench_ocr.corpus_dir(args.corpus) / "meter-photos"
         if not (photos_dir / "labels.csv").is_file():
             sys.stderr.write(f"corpus not found: {photos_dir}/labels.csv\n")
             return 2
-        tasks = bench_ocr.photo_tasks(photos_dir, None, None, False)
-        with Pool(args.jobs, initializer=bench_ocr.init_worker) as pool:
-            photos = list(tqdm(pool.imap(_describe, tasks, chunksize=4), total=len(tasks)))
+        promise, photos = _search(photos_dir, args.jobs, args.l2)
     if args.save_features:
-        _save(photos, args.save_features)
+        _save(promise, photos, args.save_features)
     models = {}
     for mode, group in (("counted", "water"), ("uncounted", "lcd")):
         print(f"{mode} ({group}):")
         models[mode] = _model([p for p in photos if p.group == group], args.l2)
-    result = {"features": list(FEATURES), "l2": args.l2, "models": models}
+    result = {"features": list(FEATURES), "l2": args.l2, "promise": promise, "models": models}
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"written: {args.out}")
     return 0

@@ -11,7 +11,9 @@ The weights come from `bench/fit_ranker.py`, fitted on the dev photos (features 
 candidate, which ones read the label) and written to `models/ranker.json` with the probability
 from which cross-validated reads were right >= 99.5 % of the time (the knot that trust maps to
 the accept threshold). One weight set when master data gave the digit count (drum counters),
-one without it (displays, unknown meters).
+one without it (displays, unknown meters). A third weight set ("promise") scores the rows read
+on their blob grids by how likely each is the counter, so that the search refines the likely
+ones first and skips the unlikely ones.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -88,13 +90,26 @@ def mode(integer_digits: int | None) -> str:
 
 @cache
 def load(path: Path = RANKER_PATH) -> dict[str, Model]:
-    data = json.loads(path.read_text())
+    data = _data(path)
+    return {name: _model(m) for name, m in data["models"].items()}
+
+
+@cache
+def load_promise(path: Path = RANKER_PATH) -> Model:
+    """The model of which first-stage row is the counter (a digit count known): the same
+    conditional logit, fitted on the counter boxes labelled in the dev photos."""
+    return _model(_data(path)["promise"])
+
+
+def _data(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
     if tuple(data["features"]) != FEATURES:
         raise ValueError(f"{path} was fitted on other features; run bench/fit_ranker.py")
-    return {
-        name: Model(np.array(m["weights"], dtype=np.float64), float(m["bias"]), m["knot"])
-        for name, m in data["models"].items()
-    }
+    return data
+
+
+def _model(m: dict[str, Any]) -> Model:
+    return Model(np.array(m["weights"], dtype=np.float64), float(m["bias"]), m.get("knot"))
 
 
 def features(described: list[Described], shape: tuple[int, ...]) -> np.ndarray:

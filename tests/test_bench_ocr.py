@@ -82,3 +82,20 @@ def test_early_stops_count_reads_that_differ_from_the_whole_search(early_exit) -
     assert (at_085.stopped, at_085.differ, at_085.wrong, at_085.by_rows) == (2, 1, 1, {1: 2})
     at_090 = early_exit.stops(photos, 0.9)
     assert (at_090.stopped, at_090.differ, at_090.wrong) == (1, 0, 0)
+
+
+@pytest.fixture(scope="module")
+def fit_ranker():
+    return _script("bench_fit_ranker", BENCH.with_name("fit_ranker.py"))
+
+
+def test_rows_with_digits_in_the_labelled_counter_box_are_the_counter(fit_ranker) -> None:
+    from ocr.locate import Blob, Row
+
+    def row(y: float) -> Row:
+        blobs = tuple(Blob(100 + 20 * i, y, 10, 5, 0.0, 0) for i in range(5))
+        return Row(blobs, (140.0, y), (1.0, 0.0), 10, 20, 0)
+
+    # the box in the photo's pixels; the rows in the work image's, half as large
+    right = fit_ranker.on_counter([row(50), row(200), row(70)], "180 80 300 120", 0.5)
+    assert right.tolist() == [1.0, 0.0, 0.0]  # the last one runs just below the box

@@ -49,6 +49,7 @@ def test_the_fitted_ranker_matches_the_features_computed() -> None:
         assert model.weights.shape == (len(ranking.FEATURES),)
     knot = models["counted"].knot
     assert knot is not None and 0.5 < knot < 1.0
+    assert ranking.load_promise().weights.shape == (len(ranking.FEATURES),)
 
 
 def test_a_counter_with_red_drums_is_not_displaced_by_dial_print() -> None:
