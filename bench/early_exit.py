@@ -13,7 +13,6 @@ differs; `ocr/reader.py` uses the thresholds in EARLY_EXIT, which this script ch
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from dataclasses import dataclass
 from multiprocessing import Pool
@@ -23,11 +22,7 @@ from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-_spec = importlib.util.spec_from_file_location("bench_ocr", REPO / "bench" / "ocr.py")
-assert _spec and _spec.loader
-bench_ocr = importlib.util.module_from_spec(_spec)
-sys.modules["bench_ocr"] = bench_ocr
-_spec.loader.exec_module(bench_ocr)
+from bench import ocr as bench_ocr  # noqa: E402 (the repository on the path first)
 
 THRESHOLDS = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 

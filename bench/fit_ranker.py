@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import sys
 from collections.abc import Iterator
@@ -38,11 +37,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-_spec = importlib.util.spec_from_file_location("bench_ocr", REPO / "bench" / "ocr.py")
-assert _spec and _spec.loader
-bench_ocr = importlib.util.module_from_spec(_spec)
-sys.modules["bench_ocr"] = bench_ocr  # dataclasses look their module up there
-_spec.loader.exec_module(bench_ocr)
+from bench import ocr as bench_ocr  # noqa: E402 (the repository on the path first)
 
 TARGET_PRECISION = 0.995
 MIN_ACCEPTED = 20  # fewer accepted photos say nothing about a 99.5 % precision

@@ -1,72 +1,51 @@
-"""The OCR benches' figures (bench/ocr.py and bench/early_exit.py are scripts, loaded here from
-their paths)."""
+"""The OCR benches' figures and helpers (bench/ocr.py, bench/early_exit.py, bench/fit_ranker.py)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "ocr.py"
+from bench import early_exit, fit_ranker
+from bench import ocr as bench_ocr
 
 
-def _script(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+def outcome(label: str, reading: str | None, confidence: float, accepted: bool = False):
+    return bench_ocr.Outcome(
+        "f.jpg", "water", label, reading, None, confidence, accepted, None, 0.1
+    )
 
 
-@pytest.fixture(scope="module")
-def bench():
-    return _script("bench_ocr", BENCH)
-
-
-def outcome(bench, label: str, reading: str | None, confidence: float, accepted: bool = False):
-    return bench.Outcome("f.jpg", "water", label, reading, None, confidence, accepted, None, 0.1)
-
-
-def test_reachable_stops_before_the_first_confident_mistake(bench) -> None:
-    right = [outcome(bench, "42", "00042", 0.99 - i / 1000) for i in range(100)]
-    wrong = outcome(bench, "42", "10042", 0.9505)
-    unread = outcome(bench, "42", None, 0.0)
-    coverage, threshold = bench.reachable([*right, wrong, unread])
+def test_reachable_stops_before_the_first_confident_mistake() -> None:
+    right = [outcome("42", "00042", 0.99 - i / 1000) for i in range(100)]
+    wrong = outcome("42", "10042", 0.9505)
+    unread = outcome("42", None, 0.0)
+    coverage, threshold = bench_ocr.reachable([*right, wrong, unread])
     # 40 right reads above the mistake; fewer than 200 reads cannot absorb one mistake at 99.5 %
     assert threshold == pytest.approx(0.951)
     assert coverage == pytest.approx(40 / 102)
 
 
-def test_reachable_absorbs_a_mistake_among_enough_right_reads(bench) -> None:
-    rows = [outcome(bench, "42", "42", 0.9)] * 250 + [outcome(bench, "42", "43", 0.95)]
-    assert bench.reachable(rows) == (1.0, 0.9)
+def test_reachable_absorbs_a_mistake_among_enough_right_reads() -> None:
+    rows = [outcome("42", "42", 0.9)] * 250 + [outcome("42", "43", 0.95)]
+    assert bench_ocr.reachable(rows) == (1.0, 0.9)
 
 
-def test_reachable_is_zero_when_even_the_surest_read_is_wrong(bench) -> None:
-    rows = [outcome(bench, "7", "8", 0.9), outcome(bench, "7", "7", 0.5)]
-    assert bench.reachable(rows) == (0.0, 1.0)
+def test_reachable_is_zero_when_even_the_surest_read_is_wrong() -> None:
+    rows = [outcome("7", "8", 0.9), outcome("7", "7", 0.5)]
+    assert bench_ocr.reachable(rows) == (0.0, 1.0)
 
 
-def test_report_counts_leading_zeros_as_exact(bench) -> None:
+def test_report_counts_leading_zeros_as_exact() -> None:
     rows = [
-        outcome(bench, "92", "00092", 0.95, accepted=True),
-        outcome(bench, "92", "00093", 0.2),
+        outcome("92", "00092", 0.95, accepted=True),
+        outcome("92", "00093", 0.2),
     ]
-    header, water = bench.report(rows)
+    header, water = bench_ocr.report(rows)
     assert header.split()[:3] == ["group", "n", "exact"]
     n, exact, digits, coverage, precision = water.split()[1:6]
     assert (n, exact, digits, coverage, precision) == ("2", "50.0%", "90.0%", "50.0%", "100.0%")
 
 
-@pytest.fixture(scope="module")
-def early_exit(bench):
-    return _script("bench_early_exit", BENCH.with_name("early_exit.py"))
-
-
-def test_early_stops_count_reads_that_differ_from_the_whole_search(early_exit) -> None:
+def test_early_stops_count_reads_that_differ_from_the_whole_search() -> None:
     searched = early_exit.Searched
     photos = [
         # sure after one row, and the whole search agrees
@@ -84,12 +63,7 @@ def test_early_stops_count_reads_that_differ_from_the_whole_search(early_exit) -
     assert (at_090.stopped, at_090.differ, at_090.wrong) == (1, 0, 0)
 
 
-@pytest.fixture(scope="module")
-def fit_ranker():
-    return _script("bench_fit_ranker", BENCH.with_name("fit_ranker.py"))
-
-
-def test_rows_with_digits_in_the_labelled_counter_box_are_the_counter(fit_ranker) -> None:
+def test_rows_with_digits_in_the_labelled_counter_box_are_the_counter() -> None:
     from ocr.locate import Blob, Row
 
     def row(y: float) -> Row:
