@@ -91,25 +91,33 @@ def mode(integer_digits: int | None) -> str:
 @cache
 def load(path: Path = RANKER_PATH) -> dict[str, Model]:
     data = _data(path)
-    return {name: _model(m) for name, m in data["models"].items()}
+    return {name: _model(m, path) for name, m in data["models"].items()}
 
 
 @cache
 def load_promise(path: Path = RANKER_PATH) -> Model:
     """The model of which first-stage row is the counter (a digit count known): the same
     conditional logit, fitted on the counter boxes labelled in the dev photos."""
-    return _model(_data(path)["promise"])
+    return _model(_data(path)["promise"], path)
+
+
+REFIT = "run bench/fit_ranker.py"
 
 
 def _data(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text())
     if tuple(data["features"]) != FEATURES:
-        raise ValueError(f"{path} was fitted on other features; run bench/fit_ranker.py")
+        raise ValueError(f"{path} was fitted on other features; {REFIT}")
+    if "promise" not in data or set(data["models"]) != {"counted", "uncounted"}:
+        raise ValueError(f"{path} lacks the promise model or a mode's weights; {REFIT}")
     return data
 
 
-def _model(m: dict[str, Any]) -> Model:
-    return Model(np.array(m["weights"], dtype=np.float64), float(m["bias"]), m.get("knot"))
+def _model(m: dict[str, Any], path: Path) -> Model:
+    weights = np.array(m["weights"], dtype=np.float64)
+    if weights.shape != (len(FEATURES),):
+        raise ValueError(f"{path} holds {weights.size} weights for {len(FEATURES)} features")
+    return Model(weights, float(m["bias"]), m.get("knot"))
 
 
 def features(described: list[Described], shape: tuple[int, ...]) -> np.ndarray:

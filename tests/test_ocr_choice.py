@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -50,6 +52,25 @@ def test_the_fitted_ranker_matches_the_features_computed() -> None:
     knot = models["counted"].knot
     assert knot is not None and 0.5 < knot < 1.0
     assert ranking.load_promise().weights.shape == (len(ranking.FEATURES),)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.pop("promise"), "lacks the promise model"),
+        (lambda d: d["models"].pop("uncounted"), "lacks the promise model or a mode"),
+        (lambda d: d["models"]["counted"]["weights"].pop(), "weights for"),
+        (lambda d: d["features"].reverse(), "other features"),
+    ],
+)
+def test_a_ranker_file_that_does_not_fit_the_code_is_refused(tmp_path, change, message) -> None:
+    data = json.loads(ranking.RANKER_PATH.read_text())
+    change(data)
+    path = tmp_path / "ranker.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=message):
+        ranking.load(path)
+        ranking.load_promise(path)
 
 
 def test_a_counter_with_red_drums_is_not_displaced_by_dial_print() -> None:
