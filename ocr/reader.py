@@ -182,7 +182,7 @@ class OcrEngine:
     def _first_stage(
         self, image: np.ndarray, rows: list[Row], integer_digits: int | None
     ) -> list[Candidate]:
-        """All rows cut on the grid through their blobs, most promising first."""
+        """All rows cut on the grid through their blobs (in `find_rows` order)."""
         readings = self._classify(
             image, [(row, HEIGHT_FACTORS[0], False) for row in rows[:MAX_ROWS]]
         )
@@ -219,9 +219,9 @@ class OcrEngine:
         the rows found (displays with a decimal point first), after each stage of the search:
         the rows on their blob grids (and the 7-segment reads), then the most promising row,
         then the other rows worth refining (`_most_promising`) cut on the grids the model finds
-        along them,
-        upright and upside down, at both cell sizes and with their probabilities averaged. The
-        last stage is the whole search; stopping early saves the model's work on a sure read."""
+        along them, upright and upside down, at both cell sizes and with their probabilities
+        averaged. The last stage is the whole search; stopping early saves the model's work on
+        a sure read."""
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         drum_rows = find_rows(gray)
         displays = [c for c in map(_lcd_candidate, lcd_reads(gray, drum_rows)) if c is not None]
