@@ -101,15 +101,15 @@ def load_promise(path: Path = RANKER_PATH) -> Model:
     return _model(_data(path)["promise"], path)
 
 
-REFIT = "run bench/fit_ranker.py"
+_REFIT = "run bench/fit_ranker.py"
 
 
 def _data(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text())
     if tuple(data["features"]) != FEATURES:
-        raise ValueError(f"{path} was fitted on other features; {REFIT}")
+        raise ValueError(f"{path} was fitted on other features; {_REFIT}")
     if "promise" not in data or set(data["models"]) != {"counted", "uncounted"}:
-        raise ValueError(f"{path} lacks the promise model or a mode's weights; {REFIT}")
+        raise ValueError(f"{path} lacks the promise model or a mode's weights; {_REFIT}")
     return data
 
 

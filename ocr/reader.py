@@ -201,7 +201,7 @@ class OcrEngine:
             tallest = max(c.row.height for c in first)
             ordered = sorted(first, key=lambda c: -_promise(c, integer_digits, tallest))
             return ordered, min(len(ordered), REFINE_ROWS)
-        likely = ranking.probabilities(first_features(first, integer_digits, shape), self.promise)
+        likely = ranking.probabilities(_first_features(first, integer_digits, shape), self.promise)
         order = np.argsort(-likely, kind="stable")
         return [first[i] for i in order], refined_count(likely)
 
@@ -212,7 +212,7 @@ class OcrEngine:
         `bench/fit_ranker.py` fits the promise model on."""
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         first = self._first_stage(image, find_rows(gray), integer_digits)
-        return first_features(first, integer_digits, image.shape), [c.row for c in first]
+        return _first_features(first, integer_digits, image.shape), [c.row for c in first]
 
     def stages(self, image: np.ndarray, integer_digits: int | None) -> Iterator[Stage]:
         """Every candidate read of a work image (see `work_image`) with its split and fit, and
@@ -527,7 +527,7 @@ def refined_count(likely: np.ndarray) -> int:
     return min(REFINE_LIKELY_ROWS, max(1, int((likely >= REFINE_MIN).sum())))
 
 
-def first_features(
+def _first_features(
     first: list[Candidate], integer_digits: int | None, shape: tuple[int, ...]
 ) -> np.ndarray:
     """The ranker's features of the rows read on their blob grids (the promise model's input)."""
