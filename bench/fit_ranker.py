@@ -5,7 +5,10 @@
 
 First the promise model: the same conditional logit over the rows each water photo's first
 stage reads on their blob grids (digit count known), a row being right when two or more of its
-digits lie in the photo's labelled counter box. It decides which rows the search refines.
+digits lie in the photo's labelled counter box. It decides which rows the search refines. Each
+photo is then searched with the promise model fitted without its fold, as an unseen photo is
+searched with the shipped one: searched with the model that saw its box, the ranker's
+cross-validated figures (and so the knot) came out too good.
 Then every photo of ../shared/corpus/meter-photos is read up to the candidates (water meters with
 `integer_digits=5`, LCD photos without, as in bench/ocr.py); a candidate is right when its
 integer digits equal the label. Per mode (digit count known or not) a conditional logit with an
@@ -53,28 +56,35 @@ class Photo:
     texts: list[str]
 
 
-_PROMISE: tuple[list[float], float] | None = None  # the promise model the workers search with
+Searched = tuple[list[float], float]  # a promise model's weights and bias
+# the promise model each photo is searched with (by path; others: the one fitted on all photos)
+_PROMISE: tuple[Searched, dict[str, Searched]] | None = None
 _ENGINE = None
 
 
-def _init_worker(promise: tuple[list[float], float] | None) -> None:
+def _init_worker(promise: tuple[Searched, dict[str, Searched]] | None) -> None:
     global _PROMISE
     bench_ocr.init_worker()
     _PROMISE = promise
 
 
-def _engine() -> OcrEngine:
-    """The workers' OCR engine: no ranker (it is being fitted), the promise model given (unused
-    while the promise model itself is fitted: the rows' features do not depend on it)."""
+def _engine(path: str | None = None) -> OcrEngine:
+    """The workers' OCR engine: no ranker (it is being fitted), the promise model for the photo
+    at `path` (unused while the promise model itself is fitted: the rows' features do not
+    depend on it)."""
     from core.settings import Settings
     from ocr.ranking import FEATURES, Model
     from ocr.reader import OcrEngine
 
     global _ENGINE
+    weights, bias = ([0.0] * len(FEATURES), 0.0)
+    if _PROMISE is not None:
+        everyone, held = _PROMISE
+        weights, bias = held.get(path or "", everyone)
+    promise = Model(np.array(weights), bias, None)
     if _ENGINE is None:
-        weights, bias = _PROMISE or ([0.0] * len(FEATURES), 0.0)
-        promise = Model(np.array(weights), bias, None)
         _ENGINE = OcrEngine(Settings(), ranker={}, promise=promise)
+    _ENGINE.promise = promise
     return _ENGINE
 
 
@@ -108,7 +118,7 @@ def _describe(task: tuple[str, str, str, str, bool]) -> Photo:
     path, _, group, label, _ = task
     digits = bench_ocr.WATER_DIGITS if group == "water" else None
     image = load_work_image(Path(path), max_pixels=Settings().max_image_pixels)
-    described, _ = _engine().describe(image, digits)
+    described, _ = _engine(path).describe(image, digits)
     if not described:
         return Photo(group, np.zeros((0, len(ranking.FEATURES))), np.zeros(0), [])
     texts = [d.text for d in described]
@@ -196,14 +206,18 @@ def cross_validated(photos: list[Photo], l2: float) -> list[tuple[bool, float]]:
     return [_chosen(photo, weights, bias) for photo, weights, bias in _held_out(photos, l2)]
 
 
-def _promise(photos: list[Photo], l2: float) -> dict[str, object]:
+def _promise(photos: list[Photo], l2: float) -> tuple[dict[str, object], list[Searched]]:
     """The promise model (which row read on its blob grid is the counter), fitted on all
-    photos; cross-validated, how often the counter's row comes first and is refined."""
+    photos, and for each photo the one fitted without its fold (to search it with, as an unseen
+    photo is searched); cross-validated, how often the counter's row comes first and is
+    refined."""
     from ocr.ranking import Model, probabilities
     from ocr.reader import refined_count
 
     first = refined = rows = 0
+    held: dict[int, Searched] = {}
     for photo, weights, bias in _held_out([p for p in photos if len(p.x)], l2):
+        held[id(photo)] = ([float(v) for v in weights], bias)
         likely = probabilities(photo.x, Model(weights, bias, None))
         ranked = np.argsort(-likely, kind="stable")
         worth = ranked[: refined_count(likely)]
@@ -216,7 +230,9 @@ def _promise(photos: list[Photo], l2: float) -> dict[str, object]:
         f"first {first}, refined {refined}; {rows / len(photos):.2f} rows refined a photo"
     )
     weights, bias = fit(photos, l2)
-    return {"weights": [round(float(v), 6) for v in weights], "bias": round(bias, 6)}
+    model = {"weights": [round(float(v), 6) for v in weights], "bias": round(bias, 6)}
+    everyone = ([float(v) for v in weights], bias)
+    return model, [held.get(id(p), everyone) for p in photos]
 
 
 def knot(chosen: list[tuple[bool, float]]) -> tuple[float | None, int]:
@@ -263,8 +279,8 @@ def _shown(p: float | None) -> str:
 
 
 def _save(promise: dict[str, object], photos: list[Photo], path: Path) -> None:
-    """Features (and the promise model the candidates were searched with) as JSON (no pickle:
-    the file may be shared and loaded again later)."""
+    """Features (and the promise model written with them) as JSON (no pickle: the file may be
+    shared and loaded again later)."""
     rows = [
         {"group": p.group, "x": p.x.tolist(), "right": p.right.tolist(), "texts": p.texts}
         for p in photos
@@ -302,8 +318,9 @@ def _search(photos_dir: Path, jobs: int, l2: float) -> tuple[dict[str, object], 
     with Pool(jobs, initializer=_init_worker, initargs=(None,)) as pool:
         counters = list(tqdm(pool.imap(_counter_rows, water, chunksize=4), total=len(water)))
     print("promise (water, rows on their blob grids, digit count known):")
-    promise = _promise(counters, l2)
-    searched_with = (promise["weights"], promise["bias"])
+    promise, held = _promise(counters, l2)
+    everyone = (promise["weights"], promise["bias"])
+    searched_with = (everyone, {path: h for (path, _), h in zip(water, held, strict=True)})
     with Pool(jobs, initializer=_init_worker, initargs=(searched_with,)) as pool:
         photos = list(tqdm(pool.imap(_describe, tasks, chunksize=4), total=len(tasks)))
     return promise, photos

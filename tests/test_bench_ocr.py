@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 
 from bench import early_exit, fit_ranker
@@ -73,3 +76,28 @@ def test_rows_with_digits_in_the_labelled_counter_box_are_the_counter() -> None:
     # the box in the photo's pixels; the rows in the work image's, half as large
     right = fit_ranker.on_counter([row(50), row(200), row(70)], "180 80 300 120", 0.5)
     assert right.tolist() == [1.0, 0.0, 0.0]  # the last one runs just below the box
+
+
+def test_each_photo_is_searched_with_a_promise_model_that_did_not_see_it() -> None:
+    """The promise model each photo is searched with is fitted on the other folds only (the
+    shipped one saw every labelled box, as it never will on a customer's photo); a photo
+    without rows gets the one fitted on all photos."""
+    from ocr.ranking import FEATURES
+
+    rng = np.random.default_rng(3)
+
+    def photo(rows: int) -> fit_ranker.Photo:
+        x = rng.normal(size=(rows, len(FEATURES)))
+        right = np.zeros(rows)
+        right[: min(rows, 1)] = 1.0
+        return fit_ranker.Photo("water", x, right, [])
+
+    photos = [photo(3) for _ in range(20)] + [photo(0)]
+    model, held = fit_ranker._promise(photos, 0.1)
+    assert len(held) == len(photos)
+    everyone = model["weights"]
+    assert isinstance(everyone, list)
+    folds = {json.dumps(h) for h in held[:20]}
+    assert len(folds) == fit_ranker.FOLDS  # one model per fold, none of them the shipped one
+    assert not any(np.allclose(h[0], everyone, atol=1e-6) for h in held[:20])
+    assert np.allclose(held[20][0], everyone, atol=1e-6)
