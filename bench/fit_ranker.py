@@ -256,11 +256,12 @@ def _model(photos: list[Photo], l2: float) -> dict[str, object]:
     weights, bias = fit(photos, l2)
     own, own_accepted = knot([_chosen(p, weights, bias) for p in photos])
     final = None if at is None or own is None else max(at, own)
-    n = len(photos)
+    n, reachable = len(photos), with_right_candidate(photos)
     print(
-        f"  {n} photos, cross-validated: exact {sum(ok for ok, _ in chosen) / n:.1%}, "
-        f"accepted {accepted / n:.1%} at p >= {_shown(at)}; fitted on all: accepted "
-        f"{own_accepted / n:.1%} at p >= {_shown(own)}; knot {_shown(final)}"
+        f"  {n} photos, a right candidate for {reachable}; cross-validated: exact "
+        f"{sum(ok for ok, _ in chosen) / n:.1%}, accepted {accepted / n:.1%} at p >= "
+        f"{_shown(at)}; fitted on all: accepted {own_accepted / n:.1%} at p >= {_shown(own)}; "
+        f"knot {_shown(final)}"
     )
     return {
         "weights": [round(float(v), 6) for v in weights],
@@ -272,6 +273,12 @@ def _model(photos: list[Photo], l2: float) -> dict[str, object]:
             "coverage": round(accepted / n, 4),
         },
     }
+
+
+def with_right_candidate(photos: list[Photo]) -> int:
+    """Photos with a right reading among their candidates: what a perfect ranker would get
+    right (a change that raises it improves the candidates, not the choice)."""
+    return sum(bool(p.right.any()) for p in photos)
 
 
 def _shown(p: float | None) -> str:

@@ -101,3 +101,11 @@ def test_each_photo_is_searched_with_a_promise_model_that_did_not_see_it() -> No
     assert len(folds) == fit_ranker.FOLDS  # one model per fold, none of them the shipped one
     assert not any(np.allclose(h[0], everyone, atol=1e-6) for h in held[:20])
     assert np.allclose(held[20][0], everyone, atol=1e-6)
+
+
+def test_a_photo_counts_as_reachable_when_any_candidate_is_right() -> None:
+    def photo(*right: float) -> fit_ranker.Photo:
+        return fit_ranker.Photo("water", np.zeros((len(right), 2)), np.array(right), [])
+
+    photos = [photo(0.0, 1.0), photo(0.0, 0.0), photo(), photo(1.0, 1.0)]
+    assert fit_ranker.with_right_candidate(photos) == 2
