@@ -1,11 +1,14 @@
 """Benchmark the OCR on the dev photos in ../shared/corpus/meter-photos.
 
     .venv/bin/python bench/ocr.py [--limit N] [--jobs J] [--group water|lcd] [--dump out.csv]
+                                  [--lcd-digits]
 
 Water meters (drum counters) are read with `integer_digits=5`, as master data would give it; LCD
-photos without. Label convention: `reading` in labels.csv has no leading zeros (the meter shows
-`00092` for `92`), so a reading is exact when its integer value equals the label. Digit accuracy
-compares digit by digit, right-aligned, against the label padded with zeros to the digit count.
+photos without, or with `--lcd-digits` with their label's digit count (master data gives every
+meter one, and a display shows no unlit leading digits). Label convention: `reading` in
+labels.csv has no leading zeros (the meter shows `00092` for `92`), so a reading is exact when
+its integer value equals the label. Digit accuracy compares digit by digit, right-aligned,
+against the label padded with zeros to the digit count.
 Each worker process uses one core (OpenCV threads = 1); seconds are per photo inside `read_meter`.
 """
 
@@ -25,6 +28,7 @@ from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[1]
 WATER_DIGITS = 5
+_LCD_DIGITS = False  # read the LCD photos with a digit count too (set per worker)
 
 
 @dataclass(frozen=True)
@@ -58,18 +62,27 @@ def corpus_dir(arg: str | None) -> Path:
     return Path(arg or os.environ.get("METER_INTAKE_CORPUS") or REPO.parent / "shared" / "corpus")
 
 
-def init_worker() -> None:
+def init_worker(lcd_digits: bool = False) -> None:
     """A worker process on one core: OpenCV's own threads off."""
     import cv2
 
+    global _LCD_DIGITS
     cv2.setNumThreads(1)
+    _LCD_DIGITS = lcd_digits
+
+
+def digit_count(group: str, label: str, lcd_digits: bool) -> int | None:
+    """The `integer_digits` a photo is read with."""
+    if group == "water":
+        return WATER_DIGITS
+    return len(label) if lcd_digits else None
 
 
 def _read(task: tuple[str, str, str, str, bool]) -> Outcome:
     from ocr import read_meter
 
     path, file, group, label, plate = task
-    digits = WATER_DIGITS if group == "water" else None
+    digits = digit_count(group, label, _LCD_DIGITS)
     r = read_meter(Path(path), integer_digits=digits, meter_number=plate)
     return Outcome(
         file, group, label, r.reading, r.fraction, r.confidence, r.accepted, r.reason, r.seconds
@@ -91,12 +104,12 @@ def photo_tasks(photos: Path, group: str | None, limit: int | None, plate: bool)
     return tasks[:limit] if limit else tasks
 
 
-def _run(tasks: list[Task], jobs: int) -> Iterator[Outcome]:
+def _run(tasks: list[Task], jobs: int, lcd_digits: bool = False) -> Iterator[Outcome]:
     if jobs <= 1:
-        init_worker()
+        init_worker(lcd_digits)
         yield from map(_read, tasks)
         return
-    with Pool(jobs, initializer=init_worker) as pool:
+    with Pool(jobs, initializer=init_worker, initargs=(lcd_digits,)) as pool:
         yield from pool.imap(_read, tasks, chunksize=4)
 
 
@@ -186,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-meter-number", action="store_true", help="skip the plate (Tesseract) to time the rest"
     )
+    parser.add_argument(
+        "--lcd-digits",
+        action="store_true",
+        help="read the LCD photos with their label's digit count (as master data would give one)",
+    )
     args = parser.parse_args(argv)
     photos = corpus_dir(args.corpus) / "meter-photos"
     if not (photos / "labels.csv").is_file():
@@ -195,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sys.path.insert(0, str(REPO))
     tasks = photo_tasks(photos, args.group, args.limit, not args.no_meter_number)
-    outcomes = list(tqdm(_run(tasks, args.jobs), total=len(tasks), unit="photo"))
+    outcomes = list(tqdm(_run(tasks, args.jobs, args.lcd_digits), total=len(tasks), unit="photo"))
     if args.dump:
         dump(outcomes, args.dump)
     print("\n".join(report(outcomes)))

@@ -109,3 +109,9 @@ def test_a_photo_counts_as_reachable_when_any_candidate_is_right() -> None:
 
     photos = [photo(0.0, 1.0), photo(0.0, 0.0), photo(), photo(1.0, 1.0)]
     assert fit_ranker.with_right_candidate(photos) == 2
+
+
+def test_lcd_photos_get_a_digit_count_only_when_asked() -> None:
+    assert bench_ocr.digit_count("water", "92", lcd_digits=False) == bench_ocr.WATER_DIGITS
+    assert bench_ocr.digit_count("lcd", "228", lcd_digits=False) is None
+    assert bench_ocr.digit_count("lcd", "228", lcd_digits=True) == 3
