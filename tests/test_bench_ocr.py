@@ -103,7 +103,7 @@ def test_each_photo_is_searched_with_a_promise_model_that_did_not_see_it() -> No
     assert np.allclose(held[20][0], everyone, atol=1e-6)
 
 
-def test_a_photo_counts_as_reachable_when_any_candidate_is_right() -> None:
+def test_a_photo_has_a_right_candidate_when_any_of_its_candidates_is_right() -> None:
     def photo(*right: float) -> fit_ranker.Photo:
         return fit_ranker.Photo("water", np.zeros((len(right), 2)), np.array(right), [])
 
