@@ -46,7 +46,7 @@ def _search(task: tuple[str, str, str, str, bool]) -> Searched | None:
     from ocr.reader import choice, complete, load_work_image
 
     path, _, group, label, _ = task
-    digits = bench_ocr.digit_count(group, label, lcd_digits=False)
+    digits = bench_ocr.meter_hint(group, label).integer_digits
     engine = default_engine()
     image = load_work_image(Path(path), max_pixels=Settings().max_image_pixels)
     model = engine.ranker[ranking.mode(digits)]

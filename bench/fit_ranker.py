@@ -116,7 +116,7 @@ def _describe(task: tuple[str, str, str, str, bool]) -> Photo:
     from ocr.reader import load_work_image
 
     path, _, group, label, _ = task
-    digits = bench_ocr.digit_count(group, label, lcd_digits=False)
+    digits = bench_ocr.meter_hint(group, label).integer_digits
     image = load_work_image(Path(path), max_pixels=Settings().max_image_pixels)
     described, _ = _engine(path).describe(image, digits)
     if not described:

@@ -1,11 +1,14 @@
 """Benchmark the OCR on the dev photos in ../shared/corpus/meter-photos.
 
     .venv/bin/python bench/ocr.py [--limit N] [--jobs J] [--group water|lcd] [--dump out.csv]
-                                  [--lcd-digits]
+                                  [--lcd-as uncounted|lcd|unknown]
 
-Water meters (drum counters) are read with `integer_digits=5`, as master data would give it; LCD
-photos without, or with `--lcd-digits` with their label's digit count (master data gives every
-meter one, and a display shows no unlit leading digits). Label convention: `reading` in
+Water meters (drum counters) are read with `integer_digits=5` and `display="drum"`, as master
+data gives them (a water meter is a drum counter); LCD photos without a digit count, or as the
+pipeline reads them when master data gives one (every meter has one; a display shows no unlit
+leading digits): `--lcd-as lcd` with their label's digit count and `display="lcd"` (the meter's
+`anzeige` column filled in), `--lcd-as unknown` with the count and no display kind (an electricity
+meter imported without it). Label convention: `reading` in
 labels.csv has no leading zeros (the meter shows `00092` for `92`), so a reading is exact when
 its integer value equals the label. Digit accuracy compares digit by digit, right-aligned,
 against the label padded with zeros to the digit count.
@@ -26,9 +29,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from core.types import MeterHint
+
 REPO = Path(__file__).resolve().parents[1]
 WATER_DIGITS = 5
-_LCD_DIGITS = False  # read the LCD photos with a digit count too (set per worker)
+LCD_AS = ("uncounted", "lcd", "unknown")
+_LCD_AS = "uncounted"  # how the LCD photos are read (set per worker)
 
 
 @dataclass(frozen=True)
@@ -62,28 +68,32 @@ def corpus_dir(arg: str | None) -> Path:
     return Path(arg or os.environ.get("METER_INTAKE_CORPUS") or REPO.parent / "shared" / "corpus")
 
 
-def init_worker(lcd_digits: bool = False) -> None:
+def init_worker(lcd_as: str = "uncounted") -> None:
     """A worker process on one core: OpenCV's own threads off."""
     import cv2
 
-    global _LCD_DIGITS
+    global _LCD_AS
     cv2.setNumThreads(1)
-    _LCD_DIGITS = lcd_digits
+    _LCD_AS = lcd_as
 
 
-def digit_count(group: str, label: str, lcd_digits: bool) -> int | None:
-    """The `integer_digits` a photo is read with."""
+def meter_hint(group: str, label: str, lcd_as: str = "uncounted") -> MeterHint:
+    """What master data gives the reader about a photo's meter (see the module's doc)."""
     if group == "water":
-        return WATER_DIGITS
-    return len(label) if lcd_digits else None
+        return MeterHint(WATER_DIGITS, "drum")
+    if lcd_as == "uncounted":
+        return MeterHint()
+    return MeterHint(len(label), "lcd" if lcd_as == "lcd" else None)
 
 
 def _read(task: tuple[str, str, str, str, bool]) -> Outcome:
     from ocr import read_meter
 
     path, file, group, label, plate = task
-    digits = digit_count(group, label, _LCD_DIGITS)
-    r = read_meter(Path(path), integer_digits=digits, meter_number=plate)
+    hint = meter_hint(group, label, _LCD_AS)
+    r = read_meter(
+        Path(path), integer_digits=hint.integer_digits, display=hint.display, meter_number=plate
+    )
     return Outcome(
         file, group, label, r.reading, r.fraction, r.confidence, r.accepted, r.reason, r.seconds
     )
@@ -104,12 +114,12 @@ def photo_tasks(photos: Path, group: str | None, limit: int | None, plate: bool)
     return tasks[:limit] if limit else tasks
 
 
-def _run(tasks: list[Task], jobs: int, lcd_digits: bool = False) -> Iterator[Outcome]:
+def _run(tasks: list[Task], jobs: int, lcd_as: str = "uncounted") -> Iterator[Outcome]:
     if jobs <= 1:
-        init_worker(lcd_digits)
+        init_worker(lcd_as)
         yield from map(_read, tasks)
         return
-    with Pool(jobs, initializer=init_worker, initargs=(lcd_digits,)) as pool:
+    with Pool(jobs, initializer=init_worker, initargs=(lcd_as,)) as pool:
         yield from pool.imap(_read, tasks, chunksize=4)
 
 
@@ -200,9 +210,11 @@ def main(argv: list[str] | None = None) -> int:
         "--no-meter-number", action="store_true", help="skip the plate (Tesseract) to time the rest"
     )
     parser.add_argument(
-        "--lcd-digits",
-        action="store_true",
-        help="read the LCD photos with their label's digit count (as master data would give one)",
+        "--lcd-as",
+        choices=LCD_AS,
+        default="uncounted",
+        help="LCD photos without a digit count, or with their label's and display kind lcd or "
+        "unknown (as master data with or without the meter's display kind gives them)",
     )
     args = parser.parse_args(argv)
     photos = corpus_dir(args.corpus) / "meter-photos"
@@ -213,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sys.path.insert(0, str(REPO))
     tasks = photo_tasks(photos, args.group, args.limit, not args.no_meter_number)
-    outcomes = list(tqdm(_run(tasks, args.jobs, args.lcd_digits), total=len(tasks), unit="photo"))
+    outcomes = list(tqdm(_run(tasks, args.jobs, args.lcd_as), total=len(tasks), unit="photo"))
     if args.dump:
         dump(outcomes, args.dump)
     print("\n".join(report(outcomes)))

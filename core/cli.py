@@ -44,7 +44,9 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_read(args: argparse.Namespace, settings: Settings) -> int:
     from ocr.cli import run_read
 
-    return run_read(args.images, integer_digits=args.integer_digits, as_json=args.json)
+    return run_read(
+        args.images, integer_digits=args.integer_digits, display=args.display, as_json=args.json
+    )
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -142,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     read = sub.add_parser("read", help="Zählerstand aus Fotos lesen")
     read.add_argument("images", nargs="+", metavar="IMAGE")
     read.add_argument("--integer-digits", type=int, default=None)
+    read.add_argument(
+        "--display",
+        choices=["drum", "lcd"],
+        default=None,
+        help="Zählwerk des Zählers: Rollen (drum) oder Digitalanzeige (lcd); ohne: unbekannt",
+    )
     read.add_argument("--json", action="store_true", help="eine JSON-Zeile je Bild")
     read.set_defaults(handler=cmd_read)
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+Display = Literal["drum", "lcd"]  # drum counter (black and red drums) or 7-segment display
+
 
 @dataclass(frozen=True)
 class ImageAttachment:
@@ -59,6 +61,14 @@ class DigitRead:
 
 
 @dataclass(frozen=True)
+class MeterHint:
+    """What master data says about the meter a photo shows, where the sender has one meter."""
+
+    integer_digits: int | None = None
+    display: Display | None = None  # None: not known (either kind may be on the photo)
+
+
+@dataclass(frozen=True)
 class MeterRead:
     """What OCR made of one photo. `reading` keeps leading zeros as shown."""
 
@@ -70,7 +80,7 @@ class MeterRead:
     meter_number_candidates: tuple[str, ...] = ()
     reason: str | None = None
     seconds: float = 0.0
-    display: Literal["drum", "lcd"] | None = None
+    display: Display | None = None
     digits: tuple[DigitRead, ...] = ()
 
     def value(self) -> Decimal | None:

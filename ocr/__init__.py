@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.settings import Settings
-from core.types import DigitRead, MeterRead
+from core.types import DigitRead, Display, MeterRead
 from ocr.reader import OcrEngine
 
 __all__ = ["DigitRead", "MeterRead", "OcrEngine", "default_engine", "read_meter"]
@@ -44,14 +44,18 @@ def read_meter(
     image: bytes | Path | np.ndarray,
     *,
     integer_digits: int | None = None,
+    display: Display | None = None,
     settings: Settings | None = None,
     engine: OcrEngine | None = None,
     meter_number: bool = True,
 ) -> MeterRead:
-    """Read the counter of one meter photo; `integer_digits` (master data) helps pick drums.
+    """Read the counter of one meter photo; `integer_digits` (master data) helps pick drums,
+    `display` (master data: "drum" or "lcd", None when not known) says which kind to look for.
 
     `meter_number=False` skips reading the serial number from the plate (saves the Tesseract
     call when the meter is already known); `engine` is a seam for tests and workers.
     """
     engine = engine or default_engine(settings)
-    return engine.read(image, integer_digits=integer_digits, meter_number=meter_number)
+    return engine.read(
+        image, integer_digits=integer_digits, display=display, meter_number=meter_number
+    )

@@ -1,4 +1,4 @@
-"""`meter-intake read [--integer-digits N] [--json] IMAGE…`: OCR on files, for people and scripts.
+"""`meter-intake read [--integer-digits N] [--display drum|lcd] [--json] IMAGE…`: OCR on files.
 
 With `--json`: one JSON object per image and line, in argument order, also for missing or
 unreadable files (`reading: null` and a `reason`). Without: one readable line per image.
@@ -14,16 +14,18 @@ from pathlib import Path
 from typing import TextIO
 
 from core.settings import Settings
-from core.types import MeterRead
+from core.types import Display, MeterRead
 from ocr import default_engine
 from ocr.reader import OcrEngine
 
 
-def _read_one(engine: OcrEngine, path: str, integer_digits: int | None) -> MeterRead:
+def _read_one(
+    engine: OcrEngine, path: str, integer_digits: int | None, display: Display | None
+) -> MeterRead:
     file = Path(path)
     if not file.is_file():
         return MeterRead(reading=None, reason="file_not_found")
-    return engine.read(file, integer_digits=integer_digits)
+    return engine.read(file, integer_digits=integer_digits, display=display)
 
 
 def format_line(path: str, result: MeterRead) -> str:
@@ -44,6 +46,7 @@ def run_read(
     *,
     integer_digits: int | None,
     as_json: bool,
+    display: Display | None = None,
     settings: Settings | None = None,
     out: TextIO | None = None,
 ) -> int:
@@ -52,7 +55,7 @@ def run_read(
     engine = default_engine(settings)
     all_read = True
     for path in paths:
-        result = _read_one(engine, path, integer_digits)
+        result = _read_one(engine, path, integer_digits, display)
         all_read = all_read and result.reading is not None
         if as_json:
             stream.write(json.dumps(result.as_json(path), ensure_ascii=False) + "\n")

@@ -9,6 +9,7 @@ import pytest
 
 from bench import early_exit, fit_ranker
 from bench import ocr as bench_ocr
+from core.types import MeterHint
 
 
 def outcome(label: str, reading: str | None, confidence: float, accepted: bool = False):
@@ -112,6 +113,8 @@ def test_a_photo_has_a_right_candidate_when_any_of_its_candidates_is_right() -> 
 
 
 def test_lcd_photos_get_a_digit_count_only_when_asked() -> None:
-    assert bench_ocr.digit_count("water", "92", lcd_digits=False) == bench_ocr.WATER_DIGITS
-    assert bench_ocr.digit_count("lcd", "228", lcd_digits=False) is None
-    assert bench_ocr.digit_count("lcd", "228", lcd_digits=True) == 3
+    water = MeterHint(bench_ocr.WATER_DIGITS, "drum")
+    assert bench_ocr.meter_hint("water", "92", "unknown") == water
+    assert bench_ocr.meter_hint("lcd", "228") == MeterHint()
+    assert bench_ocr.meter_hint("lcd", "228", "lcd") == MeterHint(3, "lcd")
+    assert bench_ocr.meter_hint("lcd", "228", "unknown") == MeterHint(3, None)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ocr.cli import run_read
-from ocr.synth import encode_jpeg, render_drum_meter
+from ocr.synth import encode_jpeg, render_drum_meter, render_lcd_meter
 
 KEYS = {"file", "reading", "fraction", "confidence", "accepted", "meter_number", "seconds"}
 
@@ -65,3 +65,19 @@ def test_cli_entry_point_prints_json(
     assert code == 0
     [line] = capsys.readouterr().out.splitlines()
     assert json.loads(line)["reading"] == "00472"
+
+
+def test_the_display_kind_is_passed_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from core.cli import main
+
+    photo = tmp_path / "strom.jpg"
+    photo.write_bytes(encode_jpeg(render_lcd_meter("18342", "7", seed=11, angle=-6)))
+    shown = {}
+    for display in ("drum", "lcd"):
+        main(["read", "--json", "--integer-digits", "6", "--display", display, str(photo)])
+        record = json.loads(capsys.readouterr().out)
+        shown[display] = (record["reading"], record["fraction"])
+    assert shown["lcd"] == ("18342", "7")
+    assert shown["drum"] != shown["lcd"]  # the decimal read as a sixth drum

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core.settings import Settings
+from core.types import Display
 from ocr import ranking, read_meter, reader
 from ocr.counter import fit_grids
 from ocr.digits import DigitModel
@@ -108,6 +109,29 @@ def test_rolling_drum_gives_both_neighbours_and_the_lower_digit() -> None:
 def test_lcd_meter_is_read_up_to_the_decimal_point() -> None:
     result = read_meter(render_lcd_meter("18342", "7", seed=11, angle=-6))
     assert (result.reading, result.fraction, result.display) == ("18342", "7", "lcd")
+
+
+def test_a_display_with_a_digit_count_is_read_as_a_display_unless_it_is_said_to_be_drums() -> None:
+    """The counted ranker knows drum counters only: given a display's digit count, it takes the
+    decimal for a sixth integer digit. Where master data says "lcd", or does not know the kind
+    and a display read contradicts the drum read, the display is read as one and not accepted."""
+    photo = encode_jpeg(render_lcd_meter("18342", "7", seed=11, angle=-6))
+    as_drums = read_meter(photo, integer_digits=6, display="drum", meter_number=False)
+    assert as_drums.reading and as_drums.reading.endswith("3427")  # the decimal as a drum
+    cases: list[tuple[Display | None, str]] = [
+        ("lcd", "low_confidence_digit_"),  # displays are not accepted (no knot)
+        (None, "display_disagrees"),
+    ]
+    for display, reason in cases:
+        result = read_meter(photo, integer_digits=6, display=display, meter_number=False)
+        assert (result.reading, result.fraction, result.display) == ("18342", "7", "lcd")
+        assert not result.accepted and (result.reason or "").startswith(reason)
+
+
+def test_a_drum_meter_of_unknown_kind_is_still_accepted() -> None:
+    photo = encode_jpeg(render_drum_meter("00472", "315", seed=1))
+    result = read_meter(photo, integer_digits=5, display=None, meter_number=False)
+    assert (result.reading, result.accepted, result.display) == ("00472", True, "drum")
 
 
 @pytest.mark.parametrize("kind", ["wall", "blur"])
