@@ -25,6 +25,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from core.types import Display
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -102,6 +104,7 @@ class Meter(Base):
     unit: Mapped[str] = mapped_column(String(8))  # kWh | m3
     integer_digits: Mapped[int] = mapped_column(Integer)
     decimal_digits: Mapped[int] = mapped_column(Integer, default=0)
+    display: Mapped[str | None] = mapped_column(String(8))  # drum | lcd | None: see shown_on
     registers: Mapped[str] = mapped_column(String(100), default="1.8.0")
     installed_on: Mapped[dt.date | None] = mapped_column(Date)
     removed_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -109,6 +112,19 @@ class Meter(Base):
     readings: Mapped[list[Reading]] = relationship(
         back_populates="meter", order_by="Reading.read_on"
     )
+
+
+DISPLAY_BY_KIND: dict[str, Display] = {"water": "drum", "gas": "drum", "heat": "lcd"}
+
+
+def shown_on(kind: str, display: str | None) -> Display | None:
+    """The kind of counter a meter has: as master data says, else as its kind mostly has
+    (electricity meters come with drums and with displays: not known)."""
+    if display == "drum":
+        return "drum"
+    if display == "lcd":
+        return "lcd"
+    return DISPLAY_BY_KIND.get(kind)
 
 
 class InboundMessage(Base):

@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 SERVICE_ADDRESS = "zaehlerstand@stadtwerke.example"
 DEMO_DATE = "01.05.2026"
 MASTER_DATA = [
-    # account, name, email, language, meter, kind, unit, integer, decimals, last reading
+    # account, name, email, language, meter, kind, unit, display (empty: not known), integer,
+    # decimals, last reading
     (
         "100200301",
         "Erika Mustermann",
@@ -38,6 +39,7 @@ MASTER_DATA = [
         "7WAS0012345",
         "water",
         "m3",
+        "Rollen",
         5,
         3,
         "00312,450",
@@ -50,6 +52,7 @@ MASTER_DATA = [
         "3GAS0098765",
         "gas",
         "m3",
+        "Rollen",
         5,
         3,
         "04150,000",
@@ -62,6 +65,7 @@ MASTER_DATA = [
         "1ESY1160555001",
         "electricity",
         "kWh",
+        "digital",
         6,
         1,
         "018200,0",
@@ -74,6 +78,7 @@ MASTER_DATA = [
         "7WAS0044556",
         "water",
         "m3",
+        "Rollen",
         5,
         3,
         "00087,100",
@@ -86,6 +91,7 @@ MASTER_DATA = [
         "1ESY1160555002",
         "electricity",
         "kWh",
+        "",
         6,
         1,
         "045000,0",
@@ -195,6 +201,7 @@ def write_master_data(path: Path) -> None:
         "zaehlernummer",
         "art",
         "einheit",
+        "anzeige",
         "vorkommastellen",
         "nachkommastellen",
         "letzter_stand",

@@ -19,9 +19,17 @@ from core.context import BERLIN, AppContext
 from core.db import transaction
 from core.errors import ToolMissingError
 from core.logging_setup import current_mail
-from core.models import ContractAccount, Customer, InboundMessage, Meter, OcrResult, Photo
+from core.models import (
+    ContractAccount,
+    Customer,
+    InboundMessage,
+    Meter,
+    OcrResult,
+    Photo,
+    shown_on,
+)
 from core.settings import Settings
-from core.types import ImageAttachment, MeterRead, Submission
+from core.types import ImageAttachment, MeterHint, MeterRead, Submission
 from intake.claims import Claim, ClaimLost, finish, lock_claimed, record_failure, release
 from intake.mime import parse_message
 from intake.photos import photo_facts
@@ -33,7 +41,7 @@ from matching.resolve import match_submission
 from notifications.bounces import record_bounce
 
 log = logging.getLogger(__name__)
-Reader = Callable[[bytes, int | None, Settings], MeterRead]
+Reader = Callable[[bytes, MeterHint, Settings], MeterRead]
 RESULT = {
     "accept": ("accepted", PROCESSED),
     "review": ("review", NEEDS_REVIEW),
@@ -42,10 +50,12 @@ RESULT = {
 }
 
 
-def ocr_reader(data: bytes, integer_digits: int | None, settings: Settings) -> MeterRead:
+def ocr_reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     from ocr import read_meter
 
-    return read_meter(data, integer_digits=integer_digits, settings=settings)
+    return read_meter(
+        data, integer_digits=hint.integer_digits, display=hint.display, settings=settings
+    )
 
 
 @dataclass(frozen=True)
@@ -77,8 +87,8 @@ def process_claimed(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reade
     submission = load_submission(ctx, claim)
     if _is_loop(ctx, submission):
         return ignore_mail(ctx, claim, submission)
-    digits = sender_integer_digits(ctx, submission.sender)
-    reads = [read_photo(reader, image, digits, ctx.settings) for image in submission.images]
+    hint = sender_meter_hint(ctx, submission.sender)
+    reads = [read_photo(reader, image, hint, ctx.settings) for image in submission.images]
     with transaction(ctx.sessions) as session:
         row = lock_claimed(session, claim)
         photo_ids = store_photos(ctx, session, row, reads)
@@ -124,28 +134,32 @@ def _loop_note(submission: Submission) -> str:
     return "automatische Antwort; nicht beantwortet"
 
 
-def sender_integer_digits(ctx: AppContext, sender: str | None) -> int | None:
-    """The integer digits of the sender's meter, when the sender has exactly one active meter."""
+def sender_meter_hint(ctx: AppContext, sender: str | None) -> MeterHint:
+    """The integer digits and kind of counter of the sender's meter, when the sender has exactly
+    one active meter (else nothing: the photo may show any of them)."""
     if not sender:
-        return None
+        return MeterHint()
     with ctx.sessions() as session:
         stmt = (
-            select(Meter.integer_digits)
+            select(Meter.integer_digits, Meter.kind, Meter.display)
             .join(ContractAccount, Meter.account_id == ContractAccount.id)
             .join(Customer, ContractAccount.customer_id == Customer.id)
             .where(func.lower(Customer.email) == sender.lower(), Meter.removed_on.is_(None))
             .limit(2)
         )
-        digits = list(session.scalars(stmt))
-    return digits[0] if len(digits) == 1 else None
+        meters = session.execute(stmt).all()
+    if len(meters) != 1:
+        return MeterHint()
+    [(digits, kind, display)] = meters
+    return MeterHint(digits, shown_on(kind, display))
 
 
 def read_photo(
-    reader: Reader, image: ImageAttachment, digits: int | None, settings: Settings
+    reader: Reader, image: ImageAttachment, hint: MeterHint, settings: Settings
 ) -> PhotoRead:
     """OCR one photo; a crash on one photo degrades to an unreadable read, never the whole mail."""
     try:
-        read = reader(image.data, digits, settings)
+        read = reader(image.data, hint, settings)
     except ToolMissingError:
         raise
     except Exception as exc:

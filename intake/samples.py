@@ -55,13 +55,14 @@ def seed_meter(
     unit: str = "m3",
     integer_digits: int = 5,
     decimal_digits: int = 0,
+    display: str | None = None,
 ) -> int:
     """One customer, one contract account, one meter (demo/test master data); the meter id."""
     customer = Customer(name=name, email=email, language="de")
     contract = ContractAccount(number=account, customer=customer)
     row = Meter(
         number=meter, account=contract, kind=kind, unit=unit, integer_digits=integer_digits,
-        decimal_digits=decimal_digits, registers="1.8.0",
+        decimal_digits=decimal_digits, registers="1.8.0", display=display,
     )  # fmt: skip
     session.add_all([customer, contract, row])
     session.flush()

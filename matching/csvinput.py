@@ -33,6 +33,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "art": ("sparte", "zaehlerart", "kind", "type", "medium"),
     "einheit": ("unit",),
+    "anzeige": ("display", "anzeigeart", "display_type", "counter_type"),
     "vorkommastellen": ("integer_digits", "digits"),
     "nachkommastellen": ("decimal_digits", "decimals"),
     "letzter_stand": ("zaehlerstand", "last_reading", "last_value"),
@@ -51,6 +52,11 @@ KINDS = {
 }  # fmt: skip
 UNITS = {"kwh": "kWh", "m3": "m3", "m³": "m3", "m^3": "m3", "cbm": "m3"}
 UNITS_BY_KIND = {"electricity": "kWh", "gas": "m3", "water": "m3", "heat": "kWh"}
+DISPLAYS = {
+    "rollen": "drum", "rollenzaehlwerk": "drum", "walzen": "drum", "mechanisch": "drum",
+    "analog": "drum", "drum": "drum", "drums": "drum", "mechanical": "drum",
+    "digital": "lcd", "lcd": "lcd", "display": "lcd", "elektronisch": "lcd", "electronic": "lcd",
+}  # fmt: skip
 LANGUAGES = {"de": "de", "deu": "de", "deutsch": "de", "german": "de",
              "en": "en", "eng": "en", "englisch": "en", "english": "en"}  # fmt: skip
 
@@ -73,6 +79,7 @@ class MasterRow:
     meter: str
     kind: str
     unit: str
+    display: str | None  # drum | lcd; None: not given
     integer_digits: int
     decimal_digits: int
     register: str
@@ -179,6 +186,7 @@ def parse_row(
         meter=field.get("zaehlernummer", _limited(40)),
         kind=kind,
         unit=field.get("einheit", _unit_for(kind)),
+        display=field.optional("anzeige", _display),
         integer_digits=integer_digits,
         decimal_digits=decimal_digits,
         register=field.optional("register", _register) or "1.8.0",
@@ -249,6 +257,13 @@ def _kind(raw: str) -> str:
         return KINDS[raw.lower().translate(_UMLAUTS)]
     except KeyError:
         raise ValueError("erlaubt: electricity/Strom, gas/Gas, water/Wasser, heat/Wärme") from None
+
+
+def _display(raw: str) -> str:
+    try:
+        return DISPLAYS[raw.lower().translate(_UMLAUTS).replace("-", "")]
+    except KeyError:
+        raise ValueError("erlaubt: Rollen/mechanisch (drum), digital/LCD (lcd)") from None
 
 
 def _unit_for(kind: str) -> Callable[[str], str]:

@@ -170,6 +170,7 @@ def _update_meter(meter: Meter, account: ContractAccount, record: MeterRecord) -
         meter,
         kind=record.kind,
         unit=record.unit,
+        display=record.display,
         integer_digits=record.integer_digits,
         decimal_digits=record.decimal_digits,
         registers=",".join(record.registers),

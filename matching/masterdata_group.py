@@ -1,8 +1,8 @@
 """Group validated CSV rows into one record per meter, checking that rows agree with each other.
 
 A meter with several registers (e.g. HT/NT: 1.8.1 and 1.8.2) has one row per register. Rows of the
-same account must agree on name, email and language; rows of the same meter on account, kind, unit
-and digits. A row that contradicts an earlier one is rejected with an error naming both rows.
+same account must agree on name, email and language; rows of the same meter on account, kind, unit,
+display and digits. A row that contradicts an earlier one is rejected, naming both rows.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ _METER_FIELDS = (
     ("account", "vertragskonto"),
     ("kind", "art"),
     ("unit", "einheit"),
+    ("display", "anzeige"),
     ("integer_digits", "vorkommastellen"),
     ("decimal_digits", "nachkommastellen"),
     ("installed_on", "einbaudatum"),
@@ -69,6 +70,10 @@ class MeterRecord:
     @property
     def unit(self) -> str:
         return self.first.unit
+
+    @property
+    def display(self) -> str | None:
+        return self.first.display
 
     @property
     def integer_digits(self) -> int:

@@ -4,13 +4,16 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.context import AppContext
 from core.db import transaction, try_named_lock
-from core.models import ContractAccount, Customer, Meter, Outbox, Reading
+from core.migrate import downgrade, upgrade
+from core.models import Base, ContractAccount, Customer, Meter, Outbox, Reading
 
 
 def _meter(session: Session) -> Meter:
@@ -67,3 +70,22 @@ def test_named_lock_excludes_a_second_holder(ctx: AppContext) -> None:
             if ctx.engine.dialect.name == "sqlite":
                 first.commit()  # SQLite leases are rows: visible once committed
             assert not try_named_lock(second, "fetch:INBOX", "worker-b", seconds=60)
+
+
+def test_migrations_build_the_schema_the_models_declare(ctx: AppContext) -> None:
+    with ctx.engine.connect() as connection:
+        missing = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert missing == []
+
+
+def test_meter_display_migration_keeps_the_meters(ctx: AppContext) -> None:
+    with transaction(ctx.sessions) as session:
+        meter_id = _meter(session).id
+    downgrade(ctx.engine, "0001")
+    with ctx.engine.connect() as connection:
+        assert "display" not in {c["name"] for c in inspect(connection).get_columns("meter")}
+    upgrade(ctx.engine)
+    with ctx.sessions() as session:
+        meter = session.get(Meter, meter_id)
+        assert meter is not None
+        assert (meter.number, meter.integer_digits, meter.display) == ("1ESY1160123456", 6, None)

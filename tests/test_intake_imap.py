@@ -13,7 +13,7 @@ from core.context import AppContext
 from core.errors import MailboxError
 from core.models import InboundMessage, Outbox, Reading, ReviewTask
 from core.settings import Settings
-from core.types import MeterRead
+from core.types import MeterHint, MeterRead
 from intake.imap import ImapSource, connect
 from intake.samples import customer_mail, meter_photo, seed_meter
 from intake.worker import run_pass
@@ -25,7 +25,7 @@ CLEAR = meter_photo("04521", seed=1)
 BLURRY = meter_photo("04521", seed=2)
 
 
-def reader(data: bytes, digits: int | None, settings: Settings) -> MeterRead:
+def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     if data == CLEAR:
         return MeterRead(reading="04521", confidence=0.99, accepted=True)
     return MeterRead(reading="04521", confidence=0.2, accepted=False, reason="low_confidence")

@@ -20,7 +20,7 @@ from core.errors import ToolMissingError
 from core.logging_setup import current_mail
 from core.models import Customer, InboundMessage, OcrResult, Outbox, Photo, Reading, ReviewTask
 from core.settings import Settings
-from core.types import MeterRead
+from core.types import MeterHint, MeterRead
 from intake.claims import claim_next
 from intake.ledger import fetch_new
 from intake.maildir import MaildirSource
@@ -33,11 +33,11 @@ CUSTOMER = "erika@example.de"
 JPEG = meter_photo("04521", seed=1)
 
 
-def good_read(data: bytes, digits: int | None, settings: Settings) -> MeterRead:
+def good_read(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     return MeterRead(reading="04521", confidence=0.99, accepted=True, seconds=0.1)
 
 
-def unsure_read(data: bytes, digits: int | None, settings: Settings) -> MeterRead:
+def unsure_read(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     return MeterRead(reading="04521", confidence=0.3, accepted=False, reason="low_confidence")
 
 
@@ -82,10 +82,10 @@ def all_of(ctx: AppContext, model: type) -> list[Any]:
 def test_accepted_photo_books_reading_and_queues_confirmation(seeded: AppContext) -> None:
     seen: list[int | None] = []
 
-    def reader(data: bytes, digits: int | None, settings: Settings) -> MeterRead:
+    def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
         seen.append(current_mail.get())
-        assert digits == 5  # the sender has exactly one meter
-        return good_read(data, digits, settings)
+        assert hint == MeterHint(5, "drum")  # one water meter: drums, 5 digits
+        return good_read(data, hint, settings)
 
     raw = customer_mail(sender=f"Erika <{CUSTOMER}>", photos=[("z.jpg", JPEG)], message_id="<a@b>")
     row = run_one(seeded, raw, reader)
@@ -100,6 +100,38 @@ def test_accepted_photo_books_reading_and_queues_confirmation(seeded: AppContext
     assert (ocr.photo_id, ocr.reading, ocr.accepted) == (photo.id, "04521", True)
     [mail] = all_of(seeded, Outbox)
     assert (mail.kind, mail.recipient, mail.in_reply_to) == ("confirmation", CUSTOMER, "<a@b>")
+
+
+@pytest.mark.parametrize(
+    ("meters", "hint"),
+    [
+        ([("electricity", "lcd")], MeterHint(6, "lcd")),
+        ([("electricity", None)], MeterHint(6, None)),  # drums or a display: not known
+        ([("heat", None)], MeterHint(6, "lcd")),
+        ([("electricity", "lcd"), ("water", None)], MeterHint()),  # which one is on the photo?
+    ],
+)
+def test_the_reader_learns_the_senders_meter_from_master_data(
+    ctx: AppContext, meters: list[tuple[str, str | None]], hint: MeterHint
+) -> None:
+    with ctx.sessions.begin() as session:
+        for n, (kind, display) in enumerate(meters):
+            unit = "m3" if kind == "water" else "kWh"
+            seed_meter(
+                session, email=f"m{n}@example.de", account=f"A{n}", meter=f"M{n}", kind=kind,
+                unit=unit, integer_digits=6, display=display,
+            )  # fmt: skip
+        if len(meters) > 1:
+            for customer in session.scalars(select(Customer)):
+                customer.email = "m0@example.de"
+    seen: list[MeterHint] = []
+
+    def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
+        seen.append(hint)
+        return unsure_read(data, hint, settings)
+
+    run_one(ctx, customer_mail(sender="m0@example.de", photos=[("z.jpg", JPEG)]), reader)
+    assert seen == [hint]
 
 
 def test_unsure_read_goes_to_review_with_notice(seeded: AppContext) -> None:
@@ -202,7 +234,7 @@ def test_failure_rolls_back_and_is_recorded(seeded: AppContext) -> None:
 
 
 def test_photo_crash_degrades_to_review(seeded: AppContext) -> None:
-    def crash(data: bytes, digits: int | None, settings: Settings) -> MeterRead:
+    def crash(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
         raise RuntimeError("segfault-ish")
 
     row = run_one(seeded, customer_mail(sender=CUSTOMER, photos=[("z.jpg", JPEG)]), crash)
@@ -212,7 +244,7 @@ def test_photo_crash_degrades_to_review(seeded: AppContext) -> None:
 
 
 def test_missing_tool_releases_the_claim(seeded: AppContext, tmp_path: Path) -> None:
-    def missing(data: bytes, digits: int | None, settings: Settings) -> MeterRead:
+    def missing(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
         raise ToolMissingError("tesseract fehlt")
 
     with pytest.raises(ToolMissingError):

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from core.context import AppContext
 from core.errors import ImportRowError
-from core.models import ContractAccount, Customer, Meter, Reading
+from core.models import ContractAccount, Customer, Meter, Reading, shown_on
 from matching.csvinput import canonical, parse_amount, sniff_delimiter
 from matching.masterdata import import_csv
 
@@ -147,6 +147,33 @@ def test_one_row_per_register(ctx: AppContext, tmp_path: Path) -> None:
     with ctx.sessions() as session:
         assert session.scalars(select(Meter.registers)).one() == "1.8.1,1.8.2"
         assert set(session.scalars(select(Reading.register))) == {"1.8.1", "1.8.2"}
+
+
+def test_display_kind_is_imported_and_rows_of_a_meter_agree_on_it(
+    ctx: AppContext, tmp_path: Path
+) -> None:
+    text = (
+        "vertragskonto;name;zaehlernummer;art;einheit;vorkommastellen;register;Anzeige\n"
+        "1;Max;E-LCD;Strom;kWh;6;1.8.1;Digital\n"
+        "1;Max;E-LCD;Strom;kWh;6;1.8.2;LCD\n"
+        "1;Max;E-FERRARIS;Strom;kWh;6;1.8.0;Rollenzählwerk\n"
+        "1;Max;E-UNKNOWN;Strom;kWh;6;1.8.0;\n"
+        "1;Max;E-BAD;Strom;kWh;6;1.8.0;Zeiger\n"
+        "1;Max;E-FERRARIS;Strom;kWh;6;1.8.2;digital\n"
+    )
+    report = import_csv(ctx, write(tmp_path, text), progress=False)
+    assert [(e.row, e.field) for e in report.errors] == [(6, "Anzeige"), (7, "anzeige")]
+    assert "erlaubt" in str(report.errors[0]) and "Zeile 4" in str(report.errors[1])
+    with ctx.sessions() as session:
+        displays = {row.number: row.display for row in session.execute(select(Meter)).scalars()}
+    assert displays == {"E-LCD": "lcd", "E-FERRARIS": "drum", "E-UNKNOWN": None}
+
+
+def test_a_meter_without_display_kind_is_shown_on_its_kinds_usual_counter() -> None:
+    assert [shown_on(kind, None) for kind in ("water", "gas", "heat", "electricity")] == [
+        "drum", "drum", "lcd", None,
+    ]  # fmt: skip
+    assert (shown_on("water", "lcd"), shown_on("electricity", "drum")) == ("lcd", "drum")
 
 
 def test_reimport_is_idempotent_and_updates(ctx: AppContext, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from core.context import AppContext
 from core.models import InboundMessage, Outbox, Reading
 from core.settings import Settings
-from core.types import MeterRead
+from core.types import MeterHint, MeterRead
 from intake.claims import claim_next
 from intake.ledger import fetch_new, mailbox_lock
 from intake.maildir import MaildirSource
@@ -24,7 +24,7 @@ MAILS = 12
 WORKERS = 3
 
 
-def slow_reader(data: bytes, digits: int | None, settings: Settings) -> MeterRead:
+def slow_reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     time.sleep(0.05)  # long enough for the workers to overlap
     return MeterRead(reading="04521", confidence=0.99, accepted=True)
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from core.context import AppContext
 from core.models import InboundMessage, Outbox
 from core.settings import Settings
-from core.types import MeterRead
+from core.types import MeterHint, MeterRead
 from intake.imap import ImapSource
 from intake.maildir import MaildirSource
 from intake.samples import customer_mail, seed_meter
@@ -23,7 +23,7 @@ from tests.fixtures_smtp import SmtpTestServer
 CUSTOMER = "erika@example.de"
 
 
-def reader(data: bytes, digits: int | None, settings: Settings) -> MeterRead:
+def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     return MeterRead(reading="04521", confidence=0.99, accepted=True)
 
 
