@@ -219,17 +219,22 @@ class OcrEngine:
         first = self._first_stage(image, find_rows(gray), integer_digits)
         return _first_features(first, integer_digits, image.shape), [c.row for c in first]
 
-    def stages(self, image: np.ndarray, integer_digits: int | None) -> Iterator[Stage]:
+    def stages(
+        self, image: np.ndarray, integer_digits: int | None, display: Display | None = None
+    ) -> Iterator[Stage]:
         """Every candidate read of a work image (see `work_image`) with its split and fit, and
         the rows found (displays with a decimal point first), after each stage of the search:
         the rows on their blob grids (and the 7-segment reads), then the most promising row,
         then the other rows worth refining (`_most_promising`) cut on the grids the model finds
         along them, upright and upside down, at both cell sizes and with their probabilities
         averaged. The last stage is the whole search; stopping early saves the model's work on
-        a sure read."""
+        a sure read. A meter known to have drums (`display="drum"`) is not read segment by
+        segment: on the dev photos the counted ranker never chose a 7-segment read of a drum
+        meter anyway."""
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         drum_rows = find_rows(gray)
-        displays = [c for c in map(_lcd_candidate, lcd_reads(gray, drum_rows)) if c is not None]
+        panels = lcd_reads(gray, drum_rows) if display != "drum" else []
+        displays = [c for c in map(_lcd_candidate, panels) if c is not None]
         rows = [c.row for c in displays if c.point] + drum_rows
         first, worth = self._most_promising(
             self._first_stage(image, drum_rows, integer_digits), integer_digits, image.shape
@@ -327,12 +332,16 @@ class OcrEngine:
         return last.described, last.rows
 
     def _choose(
-        self, image: np.ndarray, integer_digits: int | None, model: ranking.Model
+        self,
+        image: np.ndarray,
+        integer_digits: int | None,
+        model: ranking.Model,
+        display: Display | None = None,
     ) -> tuple[Described, float, Stage] | None:
         """The likeliest read, its probability and the search so far, from the first stage of
         the search at which the read is sure (or from the last)."""
         found = None
-        for stage in self.stages(image, integer_digits):
+        for stage in self.stages(image, integer_digits, display):
             if not stage.described:
                 continue
             best, likely = choice(stage.described, image.shape, model)
@@ -380,7 +389,7 @@ class OcrEngine:
         the 95 such displays, wrong for 4 of the 53 such drum counters)."""
         counted = None if display == "lcd" else integer_digits
         model = self.ranker[ranking.mode(counted)]
-        found = self._choose(image, counted, model)
+        found = self._choose(image, counted, model, display)
         if display is not None or counted is None or found is None:
             return found, model, False
         if not _display_disagrees(found[0], found[2].described):

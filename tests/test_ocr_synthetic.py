@@ -128,6 +128,19 @@ def test_a_display_with_a_digit_count_is_read_as_a_display_unless_it_is_said_to_
         assert not result.accepted and (result.reason or "").startswith(reason)
 
 
+def test_a_meter_said_to_have_drums_is_not_searched_for_displays() -> None:
+    engine = OcrEngine(Settings())
+    photo = encode_jpeg(render_lcd_meter("18342", "7", seed=11, angle=-6))
+    image = reader.load_work_image(photo, max_pixels=Settings().max_image_pixels)
+
+    def pointed(display: Display | None) -> int:
+        *_, last = engine.stages(image, 6, display)
+        return sum(bool(d.candidate.point) for d in last.described)
+
+    assert pointed(None) > 0
+    assert pointed("drum") == 0
+
+
 def test_a_drum_meter_of_unknown_kind_is_still_accepted() -> None:
     photo = encode_jpeg(render_drum_meter("00472", "315", seed=1))
     result = read_meter(photo, integer_digits=5, display=None, meter_number=False)
