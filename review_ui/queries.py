@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from core.formatting import format_number
-from core.models import InboundMessage, Meter, OcrResult, Photo, ReviewTask
+from core.models import InboundMessage, Meter, OcrResult, Photo, ReviewTask, shown_on
+from core.types import Display
 
 MESSAGE_STATUSES = (
     "failed",
@@ -62,6 +63,7 @@ class CandidateView:
     account_number: str
     customer_name: str
     why: list[str] = field(default_factory=list)
+    display: Display | None = None  # drum | lcd (from master data or the kind); None: unknown
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,7 @@ def meter_candidate(session: Session, meter_id: int, why: list[str]) -> Candidat
         account_number=account.number,
         customer_name=account.customer.name,
         why=why,
+        display=shown_on(meter.kind, meter.display),
     )
 
 

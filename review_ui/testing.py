@@ -128,6 +128,7 @@ def seed_task(
             unit="kWh",
             integer_digits=6,
             decimal_digits=1,
+            display="lcd",
         )
         other = Meter(
             number=f"9GAS00077{key}",

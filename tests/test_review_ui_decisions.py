@@ -208,8 +208,12 @@ def test_task_page_shows_german_formats_photo_ocr_and_history(
     assert "Andere mögliche Lesart: <strong>12.346,6</strong>" in html
     assert "<svg" in html and '<rect class="bar"' in html
     assert html.index('value="accept"') < html.index('value="correct"')  # Enter = accept
+    assert "Strom · Digitalanzeige · kWh" in html
     meter = client.get(f"/meters/{seeded.meter_id}").text
     assert "Zähler 1ESY1160123451" in meter and "10.123,4 kWh" in meter
+    assert "Strom · Digitalanzeige" in meter
+    gas = client.get(f"/meters/{seeded.other_meter_id}").text
+    assert "Gas · Rollenzählwerk" in gas  # not in master data: a gas meter's usual counter
 
 
 def test_decided_reading_shows_in_the_meter_history(
@@ -228,6 +232,7 @@ def test_english_ui_keeps_german_numbers(client: TestClient, seeded: Seeded) -> 
     login(client)
     html = client.get(f"/tasks/{seeded.task_id}?lang=en").text
     assert "Review task" in html and "12.345,6" in html and "Recognition uncertain" in html
+    assert "Electricity · Digital display" in html
     assert "Review task" in client.get(f"/tasks/{seeded.task_id}").text  # remembered
     assert "Prüfaufgabe" in client.get(f"/tasks/{seeded.task_id}?lang=de").text
 
