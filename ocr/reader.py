@@ -477,7 +477,8 @@ def _strong_ways(ways: list[tuple[Row, bool]], grids: list[list[Grid]]) -> list[
 def _display_disagrees(best: Described, described: list[Described]) -> bool:
     """Does a 7-segment read with a decimal point give another integer value than `best`?
     On a display the counted ranker may prefer the digit model's read of the display's own
-    digits (`00` for `36`); a display read with a point is rarely found on a drum meter."""
+    digits (`00` for `36`). Printed numbers on a drum meter's dial can match 7-segment patterns
+    too (53 of the 452 water photos), so this only withholds acceptance."""
     value = _integer_value(best)
     return any(d.candidate.point and d.integer and _integer_value(d) != value for d in described)
 
