@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from email.message import EmailMessage, Message
 
+from core.types import Submission
 from intake.headers import header, valid_address
 
 _PRECEDENCE_AUTO = {"bulk", "list", "junk", "auto_reply"}
@@ -15,6 +16,13 @@ _AUTO_SUBJECT = re.compile(
 )
 _DAEMON = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon)@", re.IGNORECASE)
 MAX_DSN_RECIPIENTS = 50
+
+
+def is_loop(submission: Submission, mail_from: str) -> bool:
+    """Auto-replies, bounces and our own mails coming back (`mail_from`: our sender address,
+    with or without a display name) are never answered."""
+    own = mail_from.rsplit("<", 1)[-1].strip(" >").lower()
+    return submission.is_auto_reply or submission.is_bounce or submission.sender == own
 
 
 def is_auto_reply(msg: EmailMessage, *, subject: str) -> bool:

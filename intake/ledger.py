@@ -20,7 +20,8 @@ from core.context import AppContext
 from core.db import transaction, try_named_lock
 from core.errors import MailboxError
 from core.models import InboundMessage
-from intake.mime import Envelope, envelope
+from intake.mime import Envelope, envelope, parse_message
+from intake.replies import queue_too_large_reply
 from intake.sources import PROCESSED, REJECTED, MailSource, MessageGone, RawMailRef
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ def record_mail(
             session.flush()
             if too_large:
                 row.status, row.error, row.target_folder = "rejected", too_large, REJECTED
+                _answer_too_large(ctx, session, row, raw)
             else:
                 _mark_if_duplicate(ctx, session, row, env)
             status, ledger_id = row.status, row.id
@@ -117,6 +119,19 @@ def record_mail(
         "Eingang %d (%s): %s, von %s", ledger_id, ref.source_key, status, env.sender or "unbekannt"
     )
     return status
+
+
+def _answer_too_large(ctx: AppContext, session: Session, row: InboundMessage, head: bytes) -> None:
+    """The customer learns that the mail was not read, in the ledger's own transaction (so the
+    answer is queued once, with the row)."""
+    submission = parse_message(head, ledger_id=row.id, received_at=row.received_at)
+    queued = queue_too_large_reply(
+        session, submission, limit_bytes=ctx.settings.max_message_bytes,
+        mail_from=ctx.settings.mail_from, now=ctx.clock(),
+    )  # fmt: skip
+    log.info(
+        "Eingang %d zu groß: %s", row.id, "um kleineres Foto gebeten" if queued else "keine Antwort"
+    )
 
 
 def _new_row(

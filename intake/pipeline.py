@@ -30,6 +30,7 @@ from core.models import (
 )
 from core.settings import Settings
 from core.types import ImageAttachment, MeterHint, MeterRead, Submission
+from intake.autoreply import is_loop
 from intake.claims import Claim, ClaimLost, finish, lock_claimed, record_failure, release
 from intake.mime import parse_message
 from intake.photos import photo_facts
@@ -85,7 +86,7 @@ def process_one(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reader) -
 
 def process_claimed(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reader) -> str:
     submission = load_submission(ctx, claim)
-    if _is_loop(ctx, submission):
+    if is_loop(submission, ctx.settings.mail_from):
         return ignore_mail(ctx, claim, submission)
     hint = sender_meter_hint(ctx, submission.sender)
     reads = [read_photo(reader, image, hint, ctx.settings) for image in submission.images]
@@ -107,12 +108,6 @@ def load_submission(ctx: AppContext, claim: Claim) -> Submission:
         sha, received_at = row.sha256, row.received_at
     raw = ctx.blobs.get(sha)
     return parse_message(raw, ledger_id=claim.ledger_id, received_at=received_at)
-
-
-def _is_loop(ctx: AppContext, submission: Submission) -> bool:
-    """Auto-replies, bounces and our own mails coming back are never answered."""
-    own = ctx.settings.mail_from.rsplit("<", 1)[-1].strip(" >").lower()
-    return submission.is_auto_reply or submission.is_bounce or submission.sender == own
 
 
 def ignore_mail(ctx: AppContext, claim: Claim, submission: Submission) -> str:

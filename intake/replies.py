@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.formatting import format_number
+from core.models import Customer
 from core.types import Decision, MatchResult, Submission
+from intake.autoreply import is_loop
 from matching import reasons
 from matching.record import RecordOutcome
 from notifications.errors import InvalidRecipientError
@@ -60,6 +64,32 @@ def queue_reply(
         log.warning("keine Antwort an %r: %s", recipient, exc)
         return None
     return kind
+
+
+def queue_too_large_reply(
+    session: Session, submission: Submission, *, limit_bytes: int, mail_from: str, now: dt.datetime
+) -> bool:
+    """Ask for a smaller photo when a mail was too large to fetch (`submission`: its headers).
+    Loops get no answer; a known customer is answered in their language. True if queued."""
+    recipient = submission.sender
+    if recipient is None or submission.ledger_id is None or is_loop(submission, mail_from):
+        return False
+    customer = session.scalars(
+        select(Customer).where(func.lower(Customer.email) == recipient.lower()).limit(1)
+    ).first()
+    language = customer.language if customer else "de"
+    try:
+        return queue_resend_request(
+            session, recipient=customer.email if customer and customer.email else recipient,
+            language=language,
+            inbound_message_id=submission.ledger_id, reason="too_large", now=now,
+            in_reply_to=submission.message_id,
+            customer_name=customer.name if customer else submission.sender_name,
+            limit_mb=format_number(max(1, limit_bytes // 1_000_000), lang=language),
+        )  # fmt: skip
+    except InvalidRecipientError as exc:
+        log.warning("keine Antwort an %r: %s", recipient, exc)
+        return False
 
 
 def reply_kind(match: MatchResult, decision: Decision, resend_reason: str | None) -> str:

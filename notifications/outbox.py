@@ -157,16 +157,18 @@ def queue_resend_request(
     now: dt.datetime,
     in_reply_to: str | None = None,
     customer_name: str | None = None,
+    limit_mb: str | None = None,
 ) -> bool:
     """Resend request ("please send a clearer photo").
 
-    `reason`: no_photo | unreadable | unknown_sender.
+    `reason`: no_photo | unreadable | unknown_sender | too_large (then `limit_mb`: the
+    mailbox's limit, formatted in the customer's language).
 
     Key `resend_request:<inbound_message_id>`.
     """
     return enqueue(
         session, kind="resend_request", recipient=recipient, language=language,
-        context={"customer_name": customer_name, "reason": reason},
+        context={"customer_name": customer_name, "reason": reason, "limit_mb": limit_mb},
         idempotency_key=f"resend_request:{inbound_message_id}", now=now,
         in_reply_to=in_reply_to, inbound_message_id=inbound_message_id,
     )  # fmt: skip

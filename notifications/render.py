@@ -32,7 +32,7 @@ from notifications.headers import clean_header_text
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 LANGUAGES = ("de", "en")
 DEFAULT_LANGUAGE = "de"
-RESEND_REASONS = ("no_photo", "unreadable", "unknown_sender")
+RESEND_REASONS = ("no_photo", "unreadable", "unknown_sender", "too_large")
 
 # Required context keys per mail kind; see docs/notifications.md for their meaning.
 REQUIRED: dict[str, frozenset[str]] = {
@@ -46,6 +46,7 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
     "customer_name": None,
     "meter_number": None,
     "meter_kind": None,
+    "limit_mb": None,  # resend_request for a too large mail: the mailbox's limit, German format
 }
 KINDS = tuple(REQUIRED)
 

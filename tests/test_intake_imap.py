@@ -237,6 +237,11 @@ def test_too_large_mail_is_rejected_unfetched(imap_ctx: AppContext, dovecot: Dov
     assert row.status == "rejected" and row.error and "zu groß" in row.error
     assert row.size > 5000 and len(imap_ctx.blobs.get(row.sha256)) < 5000
     assert folder_count(dovecot, "Rejected") == 1
+    with imap_ctx.sessions() as session:
+        [reply] = session.scalars(select(Outbox)).all()
+    assert (reply.kind, reply.recipient, reply.inbound_message_id) == (
+        "resend_request", CUSTOMER, row.id,
+    )  # fmt: skip
 
 
 def test_wrong_password_is_a_mailbox_error(imap_ctx: AppContext) -> None:

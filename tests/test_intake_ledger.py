@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from core.context import AppContext
 from core.errors import MailboxError
-from core.models import InboundMessage
+from core.models import InboundMessage, Outbox
 from intake.claims import claim_next, finish, lock_claimed, record_failure
 from intake.ledger import apply_pending_moves, fetch_new
 from intake.maildir import MaildirSource
-from intake.samples import customer_mail
+from intake.samples import customer_mail, seed_meter
 from intake.sources import NEEDS_REVIEW, PROCESSED, RawMailRef
 from tests.conftest import FrozenClock
 
@@ -125,6 +125,31 @@ def test_too_large_mail_is_ledgered_as_rejected(ctx: AppContext) -> None:
     assert claim_next(ctx) is None
     apply_pending_moves(ctx, source)
     assert folder_keys(path, "Rejected") == [key]
+
+
+def test_too_large_mail_is_answered_once_unless_it_is_an_auto_reply(ctx: AppContext) -> None:
+    ctx.settings.max_message_bytes = 2_000_000
+    with ctx.sessions.begin() as session:
+        seed_meter(session, email="erika@example.de", account="1", meter="M1", name="Erika Muster")
+    path = ctx.settings.effective_maildir
+    big = [("a.jpg", b"\xff" * 2_100_000)]
+    deliver(path, customer_mail(sender="Erika@Example.de", photos=big, message_id="<big@x>"))
+    deliver(path, customer_mail(sender="fremd@example.org", photos=big))
+    auto = [("Auto-Submitted", "auto-replied")]
+    deliver(path, customer_mail(sender="ooo@example.de", photos=big, extra_headers=auto))
+    source = MaildirSource(path)
+    assert fetch_new(ctx, source).rejected == 3
+    assert fetch_new(ctx, source).fetched == 0
+    with ctx.sessions() as session:
+        replies = list(session.scalars(select(Outbox).order_by(Outbox.id)))
+    assert [(m.kind, m.recipient) for m in replies] == [
+        ("resend_request", "erika@example.de"),
+        ("resend_request", "fremd@example.org"),
+    ]
+    erika = replies[0]
+    assert erika.in_reply_to == "<big@x>" and "Erika Muster" in erika.body_text
+    assert "zu groß" in erika.subject and "(höchstens 2 MB)" in erika.body_text
+    assert [r.status for r in rows(ctx)] == ["rejected"] * 3
 
 
 def test_failures_are_retried_then_failed(ctx: AppContext, clock: FrozenClock) -> None:

@@ -110,6 +110,12 @@ def test_resend_request_wording_depends_on_the_reason() -> None:
     assert "Vertragskontonummer" in unknown.subject
     assert "Vertragskontonummer" in unknown.text and "Zählernummer" in unknown.text
     assert "<strong>Vertragskontonummer</strong>" in unknown.html
+    too_large = render("resend_request", "de", {"reason": "too_large", "limit_mb": "25"})
+    assert too_large.subject.startswith("Ihre E-Mail war zu groß")
+    for part in (too_large.text, too_large.html):
+        assert "(höchstens 25 MB)" in part and "„mittel“" in part
+    english = render("resend_request", "en", {"reason": "too_large", "limit_mb": "25"})
+    assert "too large" in english.subject and "(at most 25 MB)" in english.text
 
 
 def test_reminder_names_meter_kind_window_and_how_to_reply() -> None:
