@@ -63,7 +63,9 @@ class Settings(BaseSettings):
     )
 
     max_message_bytes: int = Field(
-        default=40 * 1024 * 1024, gt=0, description="Larger mails are rejected unprocessed."
+        default=40 * 1024 * 1024,
+        gt=0,
+        description="Larger mails are not processed; the sender is asked for a smaller photo.",
     )
     max_image_pixels: int = Field(
         default=60_000_000, gt=0, description="Larger images are refused (decompression bombs)."
