@@ -71,7 +71,7 @@ LCD_MIN_DIGITS_WITHOUT_POINT = 2
 HEIGHT_FACTORS = (1.35, 1.0)  # blob = digit (cell 1.35x taller) or blob = whole drum window
 UPRIGHT_DIGITS = 4  # black drums before red ones that settle which way up a row is
 SPAN_MARGIN = 3.5  # digit heights searched beyond the row's blobs (drums the blobs missed)
-SECOND_OPINIONS = 6  # most likely drum reads that the second digit model reads again
+SECOND_OPINIONS = 20  # most likely drum reads that the second digit model reads again (see docs)
 RED_PROMISE = 1.0  # added to a row's promise when red drums show anywhere along it
 ZERO_LED_DRUMS = 2  # leading drums that may be read as 0 instead (a known digit count only)
 ZERO_ALTERNATIVE = 0.05  # ... when the model gave 0 at least this much
