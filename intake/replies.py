@@ -23,6 +23,7 @@ from notifications.outbox import (
 )
 
 log = logging.getLogger(__name__)
+MEBIBYTE = 1024 * 1024  # what mail programs call a megabyte
 
 
 def queue_reply(
@@ -85,7 +86,7 @@ def queue_too_large_reply(
             inbound_message_id=submission.ledger_id, reason="too_large", now=now,
             in_reply_to=submission.message_id,
             customer_name=customer.name if customer else submission.sender_name,
-            limit_mb=format_number(max(1, limit_bytes // 1_000_000), lang=language),
+            limit_mb=format_number(max(1, limit_bytes // MEBIBYTE), lang=language),
         )  # fmt: skip
     except InvalidRecipientError as exc:
         log.warning("keine Antwort an %r: %s", recipient, exc)
