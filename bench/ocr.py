@@ -29,6 +29,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from core.models import shown_on
 from core.types import MeterHint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +81,7 @@ def init_worker(lcd_as: str = "uncounted") -> None:
 def meter_hint(group: str, label: str, lcd_as: str = "uncounted") -> MeterHint:
     """What master data gives the reader about a photo's meter (see the module's doc)."""
     if group == "water":
-        return MeterHint(WATER_DIGITS, "drum")
+        return MeterHint(WATER_DIGITS, shown_on("water", None))
     if lcd_as == "uncounted":
         return MeterHint()
     return MeterHint(len(label), "lcd" if lcd_as == "lcd" else None)

@@ -5,15 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.formatting import format_number
-from core.models import Customer
 from core.types import Decision, MatchResult, Submission
 from intake.autoreply import is_loop
 from matching import reasons
 from matching.record import RecordOutcome
+from matching.resolve import sender_customers
 from notifications.errors import InvalidRecipientError
 from notifications.outbox import (
     ConfirmedReading,
@@ -75,9 +74,7 @@ def queue_too_large_reply(
     recipient = submission.sender
     if recipient is None or submission.ledger_id is None or is_loop(submission, mail_from):
         return False
-    customer = session.scalars(
-        select(Customer).where(func.lower(Customer.email) == recipient.lower()).limit(1)
-    ).first()
+    customer = next(iter(sender_customers(session, recipient)), None)
     language = customer.language if customer else "de"
     try:
         return queue_resend_request(

@@ -83,7 +83,7 @@ def match_submission(
     `ctx.settings.max_daily_consumption` as `max_daily_consumption`.
     """
     hints = _hints(submission, read)
-    customers = _sender_customers(session, submission.sender)
+    customers = sender_customers(session, submission.sender)
     evidence = _Evidence()
     own = _active(_meters_of_customers(session, [c.id for c in customers]), today)
     evidence.add(own, "sender")
@@ -119,7 +119,8 @@ def _clean_account(number: str) -> str:
     return "".join(number.split())
 
 
-def _sender_customers(session: Session, sender: str | None) -> list[Customer]:
+def sender_customers(session: Session, sender: str | None) -> list[Customer]:
+    """The customers with the sender's address (case-insensitive), oldest first."""
     address = parseaddr(sender or "")[1].strip().lower()
     if not address or "@" not in address:
         return []
