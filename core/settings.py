@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -88,6 +89,14 @@ class Settings(BaseSettings):
     ui_port: int = Field(default=8000, ge=1, le=65535, description="Review UI port.")
     session_hours: float = Field(default=12.0, gt=0, description="Clerk session lifetime.")
     cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure.")
+    forwarded_allow_ips: str = Field(
+        default="",
+        description=(
+            "Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For and "
+            "X-Forwarded-Proto the review UI believes; empty = none (behind a proxy, the login "
+            "backoff then counts every clerk's failures under the proxy's address)."
+        ),
+    )
     metrics_token: str = Field(
         default="",
         description="Bearer token for /metrics (Prometheus); empty = a clerk session is needed.",
@@ -102,6 +111,17 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return upper
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        hosts = [h.strip() for h in value.split(",") if h.strip()]
+        for host in hosts:
+            try:
+                ipaddress.ip_network(host, strict=False)
+            except ValueError:
+                raise ValueError(f"{host!r} is no IP address or network") from None
+        return ",".join(hosts)
 
     @field_validator("imap_ca_file", "smtp_ca_file", mode="before")
     @classmethod

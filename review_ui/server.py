@@ -12,16 +12,17 @@ from review_ui.app import create_app
 log = logging.getLogger(__name__)
 
 
-def make_server(
-    ctx: AppContext, *, host: str, port: int, proxy_headers: bool = False
-) -> uvicorn.Server:
-    """A uvicorn server for the app; `proxy_headers` only behind a trusted reverse proxy."""
+def make_server(ctx: AppContext, *, host: str, port: int) -> uvicorn.Server:
+    """A uvicorn server for the app. X-Forwarded-* headers count only from the reverse proxies
+    that `forwarded_allow_ips` names: from anyone else they would let a client choose the
+    address its login failures are counted under."""
+    proxies = ctx.settings.forwarded_allow_ips
     config = uvicorn.Config(
         create_app(ctx),
         host=host,
         port=port,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips="127.0.0.1" if proxy_headers else None,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
         server_header=False,
         access_log=True,
         log_config=None,  # keep our logging setup; uvicorn's loggers propagate to it

@@ -18,7 +18,12 @@ from core.db import make_engine
 from core.migrate import upgrade
 from core.settings import Settings, load_settings
 
-pytest_plugins = ["tests.fixtures_smtp", "tests.fixtures_dovecot", "tests.fixtures_tls"]
+pytest_plugins = [
+    "tests.fixtures_smtp",
+    "tests.fixtures_dovecot",
+    "tests.fixtures_tls",
+    "tests.fixtures_ui",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get(

@@ -7,14 +7,7 @@ and PostgreSQL (the `ctx` fixture).
 
 from __future__ import annotations
 
-import json
 import shutil
-import socket
-import threading
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +17,6 @@ from sqlalchemy import select
 
 from core.context import AppContext
 from core.models import Reading, ReviewTask
-from review_ui.server import make_server
 from review_ui.testing import CLERK, CLERK_PASSWORD, Seeded, add_clerk, meter_photo, seed_task
 
 if TYPE_CHECKING:
@@ -49,44 +41,6 @@ def _chromium() -> str:
         pytest.skip("Debian chromium is not installed (apt install chromium)")
     pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_healthy(base: str, thread: threading.Thread, *, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise AssertionError("the UI server thread died during start-up")
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=1) as response:
-                if json.load(response)["db"] == "ok":
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"the UI did not answer on {base}/health within {timeout} s")
-
-
-@pytest.fixture
-def live_ui(ctx: AppContext) -> Iterator[str]:
-    """The real app under uvicorn on a free loopback port, in a background thread."""
-    port = _free_port()
-    server = make_server(ctx, host="127.0.0.1", port=port)
-    thread = threading.Thread(target=server.run, name="review-ui", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(base, thread)
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _photo() -> bytes:

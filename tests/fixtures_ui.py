@@ -1,0 +1,66 @@
+"""The review UI under a real uvicorn server on a free loopback port (registered for every test
+through `pytest_plugins` in conftest.py).
+
+`running_ui(ctx)` -> context manager giving the base URL (`http://127.0.0.1:PORT`) once `/health`
+answers with the database reachable; the server stops when the block ends.
+`live_ui` -> the same as a fixture, for the `ctx` fixture's context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from core.context import AppContext
+from review_ui.server import make_server
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_healthy(base: str, thread: threading.Thread, *, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not thread.is_alive():
+            raise AssertionError("the UI server thread died during start-up")
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=1) as response:
+                if json.load(response)["db"] == "ok":
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.05)  # no event to wait for: the server thread signals nothing
+    raise AssertionError(f"the UI did not answer on {base}/health within {timeout} s")
+
+
+@contextlib.contextmanager
+def running_ui(ctx: AppContext) -> Iterator[str]:
+    port = _free_port()
+    server = make_server(ctx, host="127.0.0.1", port=port)
+    thread = threading.Thread(target=server.run, name="review-ui", daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base, thread)
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_ui(ctx: AppContext) -> Iterator[str]:
+    with running_ui(ctx) as base:
+        yield base
