@@ -286,6 +286,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16), default="clerk")  # clerk | admin
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # the UI language the clerk last chose (de | en); None: not chosen, the browser's applies
+    language: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -16,7 +16,14 @@ from fastapi.staticfiles import StaticFiles
 from core.context import AppContext
 from review_ui.i18n import LANG_COOKIE, LANGUAGES, choose_language
 from review_ui.routes import api, campaigns, login, meters, ops, outbox, queue, tasks
-from review_ui.web import CsrfFailed, LoginRequired, api_clerk_post, make_environment, render
+from review_ui.web import (
+    CsrfFailed,
+    LoginRequired,
+    api_clerk_post,
+    make_environment,
+    render,
+    set_language_cookie,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +88,7 @@ async def _language_and_headers(
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if wanted in LANGUAGES:
-        response.set_cookie(
-            LANG_COOKIE, wanted, max_age=365 * 24 * 3600, httponly=True, samesite="lax"
-        )
+        set_language_cookie(response, wanted)
     return response
 
 

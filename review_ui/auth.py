@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core.context import AppContext
@@ -60,6 +60,7 @@ class Clerk:
     role: str
     csrf_token: str
     session_id: int
+    language: str | None = None  # the UI language the clerk chose (kept with the account)
 
     @property
     def name(self) -> str:
@@ -70,6 +71,7 @@ class Clerk:
 class LoginResult:
     user_id: int | None
     locked_seconds: int = 0
+    language: str | None = None  # the account's UI language, if its clerk chose one
 
     @property
     def ok(self) -> bool:
@@ -157,7 +159,7 @@ def authenticate(ctx: AppContext, username: str, password: str, *, ip: str) -> L
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
         _audit(session, ctx, actor=username, action="login", user_id=user.id, ip=ip)
-        return LoginResult(user.id)
+        return LoginResult(user.id, language=user.language)
 
 
 def _locked_seconds(session: Session, username: str, ip: str, now: dt.datetime) -> int:
@@ -245,7 +247,14 @@ def load_session(ctx: AppContext, token: str | None) -> Clerk | None:
             role=user.role,
             csrf_token=row.csrf_token,
             session_id=row.id,
+            language=user.language,
         )
+
+
+def remember_language(ctx: AppContext, clerk: Clerk, language: str) -> None:
+    """Keep the clerk's choice of UI language with the account (another browser, another day)."""
+    with transaction(ctx.sessions) as session:
+        session.execute(update(User).where(User.id == clerk.user_id).values(language=language))
 
 
 def end_session(ctx: AppContext, clerk: Clerk) -> None:

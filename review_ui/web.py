@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -13,8 +14,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from core.context import AppContext
 from core.formatting import UNIT_LABELS, format_date, format_datetime, format_number
-from review_ui.auth import Clerk, csrf_matches, load_session
-from review_ui.i18n import code_label, translator
+from review_ui.auth import Clerk, csrf_matches, load_session, remember_language
+from review_ui.i18n import LANG_COOKIE, LANGUAGES, code_label, translator
 
 SESSION_COOKIE = "mi_session"
 CSRF_FIELD = "csrf_token"
@@ -73,9 +74,24 @@ def get_ctx(request: Request) -> AppContext:
 def current_clerk(request: Request) -> Clerk | None:
     if not hasattr(request.state, "clerk"):
         token = request.cookies.get(SESSION_COOKIE)
-        request.state.clerk = load_session(get_ctx(request), token)
+        request.state.clerk = _keep_chosen_language(request, load_session(get_ctx(request), token))
     clerk: Clerk | None = request.state.clerk
     return clerk
+
+
+def _keep_chosen_language(request: Request, clerk: Clerk | None) -> Clerk | None:
+    """A clerk switching the language (`?lang=`) keeps the choice with the account, so that it
+    follows them to another browser (the cookie stays with the browser)."""
+    wanted = request.query_params.get("lang")
+    if clerk is None or wanted not in LANGUAGES or wanted == clerk.language:
+        return clerk
+    remember_language(get_ctx(request), clerk, wanted)
+    return dataclasses.replace(clerk, language=wanted)
+
+
+def set_language_cookie(response: Response, lang: str) -> None:
+    """The browser remembers the UI language for a year (see `i18n.choose_language`)."""
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
 
 
 def page_clerk(request: Request) -> Clerk:

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from core.context import AppContext
-from core.models import AuditLog, Outbox, Reading, ReviewTask
+from core.models import AuditLog, Outbox, Reading, ReviewTask, User
 from review_ui.app import create_app
-from review_ui.testing import Seeded, add_clerk, login, seed_task
+from review_ui.testing import CLERK, Seeded, add_clerk, csrf_from, login, seed_task
 from tests.conftest import FrozenClock
 
 
@@ -235,6 +235,25 @@ def test_english_ui_keeps_german_numbers(client: TestClient, seeded: Seeded) -> 
     assert "Electricity · Digital display" in html
     assert "Review task" in client.get(f"/tasks/{seeded.task_id}").text  # remembered
     assert "Prüfaufgabe" in client.get(f"/tasks/{seeded.task_id}?lang=de").text
+
+
+def test_the_language_follows_the_clerk_to_another_browser(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    login(client)
+    assert "Review task" in client.get(f"/tasks/{seeded.task_id}?lang=en").text
+    with ctx.sessions() as session:
+        assert session.scalars(select(User.language).where(User.username == CLERK)).one() == "en"
+    add_clerk(ctx, "kollege", "Zweite-Schicht-77")
+    with TestClient(create_app(ctx)) as other_browser:
+        login(other_browser)  # no language cookie, Accept-Language absent: German by default
+        assert "Review task" in other_browser.get(f"/tasks/{seeded.task_id}").text
+        other_browser.post("/logout", data={"csrf_token": csrf_from(other_browser.get("/").text)})
+        login(other_browser, "kollege", "Zweite-Schicht-77")  # chose nothing: cookie stays
+        assert "Review task" in other_browser.get(f"/tasks/{seeded.task_id}").text
+    with TestClient(create_app(ctx)) as third_browser:
+        login(third_browser, "kollege", "Zweite-Schicht-77")
+        assert "Prüfaufgabe" in third_browser.get(f"/tasks/{seeded.task_id}").text
 
 
 def test_accept_language_chooses_english(client: TestClient) -> None:

@@ -10,7 +10,16 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from review_ui.auth import authenticate, create_session, csrf_matches, end_session
-from review_ui.web import SESSION_COOKIE, Ctx, PostClerk, current_clerk, get_ctx, no_store, render
+from review_ui.web import (
+    SESSION_COOKIE,
+    Ctx,
+    PostClerk,
+    current_clerk,
+    get_ctx,
+    no_store,
+    render,
+    set_language_cookie,
+)
 
 router = APIRouter()
 LOGIN_CSRF_COOKIE = "mi_login_csrf"
@@ -90,6 +99,8 @@ def login_submit(
         path="/",
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    if result.language:
+        set_language_cookie(response, result.language)  # the account's choice, in any browser
     return response
 
 
