@@ -246,7 +246,7 @@ def test_the_language_follows_the_clerk_to_another_browser(
         assert session.scalars(select(User.language).where(User.username == CLERK)).one() == "en"
     add_clerk(ctx, "kollege", "Zweite-Schicht-77")
     with TestClient(create_app(ctx)) as other_browser:
-        login(other_browser)  # no language cookie, Accept-Language absent: German by default
+        login(other_browser)  # a fresh browser: German, were it not for the account's choice
         assert "Review task" in other_browser.get(f"/tasks/{seeded.task_id}").text
         other_browser.post("/logout", data={"csrf_token": csrf_from(other_browser.get("/").text)})
         login(other_browser, "kollege", "Zweite-Schicht-77")  # chose nothing: cookie stays
