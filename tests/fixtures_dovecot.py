@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.ports import free_port
+
 if TYPE_CHECKING:  # a runtime import would load the plugin module before pytest can rewrite it
     from tests.fixtures_tls import TlsCerts
 
@@ -96,12 +98,6 @@ class DovecotServer:
 def dovecot_version() -> tuple[int, ...]:
     out = subprocess.run([DOVECOT, "--version"], capture_output=True, text=True, check=True)
     return tuple(int(p) for p in out.stdout.split()[0].split(".")[:2])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _accounts() -> tuple[str, str, str, int, int]:
@@ -207,7 +203,7 @@ def dovecot(request: pytest.FixtureRequest) -> Iterator[DovecotServer]:
     server where every folder lives below INBOX.
     """
     tmp = _server_dir()
-    port = _free_port()
+    port = free_port()
     conf = write_config(tmp, port, prefix=getattr(request, "param", ""))
     with _running(tmp, conf, port) as log_path:
         yield DovecotServer("127.0.0.1", port, USER, PASSWORD, log_path)
@@ -217,7 +213,7 @@ def dovecot(request: pytest.FixtureRequest) -> Iterator[DovecotServer]:
 def dovecot_tls(tls_certs: TlsCerts) -> Iterator[DovecotServer]:
     """A running Dovecot that demands TLS: STARTTLS on `port`, implicit TLS on `imaps_port`."""
     tmp = _server_dir()
-    port, imaps_port = _free_port(), _free_port()
+    port, imaps_port = free_port(), free_port()
     conf = write_config(tmp, port, tls=tls_certs, imaps_port=imaps_port)
     with _running(tmp, conf, port) as log_path:
         yield DovecotServer("127.0.0.1", port, USER, PASSWORD, log_path,

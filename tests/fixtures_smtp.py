@@ -31,7 +31,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import socket
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -45,6 +44,7 @@ from aiosmtpd.controller import Controller
 
 from core.context import AppContext
 from core.settings import Settings
+from tests.ports import free_port
 
 
 @dataclass(frozen=True)
@@ -140,18 +140,11 @@ class SmtpTestServer:
         return settings.model_copy(update=update)
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpTestServer]:
     host = "127.0.0.1"
     handler = _Handler()
-    controller = Controller(handler, hostname=host, port=_free_port(host), ready_timeout=10)
+    controller = Controller(handler, hostname=host, port=free_port(host), ready_timeout=10)
     controller.start()
     try:
         yield SmtpTestServer(handler, host, controller.port)

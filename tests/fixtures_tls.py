@@ -42,7 +42,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from core.settings import Settings
-from tests.fixtures_smtp import SmtpTestServer, _free_port, _Handler
+from tests.fixtures_smtp import SmtpTestServer, _Handler
+from tests.ports import free_port
 
 OPENSSL = "openssl"
 SMTP_USER = "zaehlerstand"
@@ -214,7 +215,7 @@ def serve_smtp_tls(
     else:  # aiosmtpd does not see implicit TLS as TLS for `auth_require_tls` (see _AuthHandler)
         tls = {"ssl_context": context, "auth_require_tls": False}
     controller = Controller(
-        handler, hostname=host, port=_free_port(host), ready_timeout=10,
+        handler, hostname=host, port=free_port(host), ready_timeout=10,
         authenticator=accounts, **tls,
     )  # fmt: skip
     controller.start()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import threading
 import time
 import urllib.error
@@ -21,13 +20,7 @@ import pytest
 
 from core.context import AppContext
 from review_ui.server import make_server
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.ports import free_port
 
 
 def _wait_healthy(base: str, thread: threading.Thread, *, timeout: float = 15.0) -> None:
@@ -47,7 +40,7 @@ def _wait_healthy(base: str, thread: threading.Thread, *, timeout: float = 15.0)
 
 @contextlib.contextmanager
 def running_ui(ctx: AppContext) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = make_server(ctx, host="127.0.0.1", port=port)
     thread = threading.Thread(target=server.run, name="review-ui", daemon=True)
     thread.start()
