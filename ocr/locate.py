@@ -21,6 +21,9 @@ LINK_MAX_ANGLE = 14.0  # degrees off the line across their axis
 THRESH_C = 8  # local threshold offset (gray levels)
 SAME_POLARITY = True
 COARSE = 0.4  # scale of the second pass for large / segmented digits
+# a pass on dark strokes at full size: dark digits on grey drums inside a white dial, where the
+# local mean puts the whole drum band below the threshold and the digits merge with it
+FINE_KERNEL, FINE_WINDOW, FINE_FLOOR = 9, 25, 10
 CLOSE_KERNELS = (  # gaps closed in that pass (7-segment digits)
     np.ones((7, 3), np.uint8),
     cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)),
@@ -156,13 +159,16 @@ def _scaled(blob: Blob, factor: float) -> Blob:
     )
 
 
-def _strokes(small: np.ndarray, polarity: int) -> np.ndarray:
-    """Thin strokes (dark or bright) against their surroundings, thresholded by local contrast."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
+def _strokes(
+    image: np.ndarray, polarity: int, kernel: int = 15, window: int = 41, floor: int = 6
+) -> np.ndarray:
+    """Strokes (dark or bright) narrower than `kernel` against their surroundings, thresholded
+    by the local contrast (the strongest stroke within `window`)."""
+    shape = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel, kernel))
     op = cv2.MORPH_TOPHAT if polarity else cv2.MORPH_BLACKHAT
-    hat = cv2.morphologyEx(small, op, kernel)
-    local = cv2.blur(cv2.dilate(hat, np.ones((41, 41), np.uint8)), (41, 41))
-    return ((hat > 0.4 * local) & (hat > 6)).astype(np.uint8) * 255
+    hat = cv2.morphologyEx(image, op, shape)
+    local = cv2.blur(cv2.dilate(hat, np.ones((window, window), np.uint8)), (window, window))
+    return ((hat > 0.4 * local) & (hat > floor)).astype(np.uint8) * 255
 
 
 def find_blobs(gray: np.ndarray) -> list[Blob]:
@@ -184,6 +190,8 @@ def find_blobs(gray: np.ndarray) -> list[Blob]:
             closed = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, kernel)
             found = _blobs(closed, polarity, side * COARSE * 0.05, side * COARSE * 0.4)
             blobs += [_scaled(b, 1 / COARSE) for b in found]
+    fine = _strokes(gray, 0, FINE_KERNEL, FINE_WINDOW, FINE_FLOOR)
+    blobs += _blobs(fine, 0, side * 0.012, side * 0.2)
     return _dedupe(blobs)
 
 
