@@ -175,7 +175,8 @@ def find_blobs(gray: np.ndarray) -> list[Blob]:
     """Digit-like components of both polarities in a gray image (already at working size).
 
     A second pass at 40 % scale on stroke contrast, with small gaps closed, finds large digits
-    and 7-segment digits whose segments do not touch, also on a darker display panel.
+    and 7-segment digits whose segments do not touch, also on a darker display panel. A third,
+    at full size on dark strokes, finds thin dark digits on shaded grey drums (see FINE_KERNEL).
     """
     side = max(gray.shape)
     small = cv2.resize(gray, None, fx=COARSE, fy=COARSE, interpolation=cv2.INTER_AREA)

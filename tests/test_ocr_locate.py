@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ocr.locate import LINK_MAX_DIST, Blob, _blobs, _components, _dedupe, _near
+from ocr.locate import LINK_MAX_DIST, Blob, _blobs, _components, _dedupe, _near, find_rows
 
 
 def _kept_by_brute_force(blobs: list[Blob]) -> list[Blob]:
@@ -91,3 +91,32 @@ def test_16_bit_labels_give_the_same_components() -> None:
     assert labels.dtype == np.uint16
     _, expected, expected_stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     assert np.array_equal(labels, expected) and np.array_equal(stats, expected_stats)
+
+
+def _grey_drums_in_white_dial(digits: str) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A 1200 x 900 dial face (white) with a band of grey drums holding thin dark digits, as on
+    many water meters: the drums are shaded darker towards their top and bottom edges, and the
+    band as a whole is darker than the face around it. Returns the image and the band's box."""
+    image = np.full((900, 1200), 235, np.float32)
+    x1, y1, pitch, height = 380, 430, 36, 50
+    x2, y2 = x1 + pitch * len(digits), y1 + height
+    rows = np.arange(height) + 0.5
+    image[y1:y2, x1:x2] = (110 + 50 * np.sin(np.pi * rows / height))[:, None]  # drum curvature
+    drawn = image.astype(np.uint8)
+    for k, digit in enumerate(digits):
+        left = x1 + k * pitch
+        cv2.line(drawn, (left, y1), (left, y2), 95, 2)  # the frame between two drums
+        cv2.putText(
+            drawn, digit, (left + 6, y2 - 10), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 110, 2, cv2.LINE_AA
+        )
+    return cv2.GaussianBlur(drawn, (0, 0), 1.0), (x1, y1, x2, y2)
+
+
+def test_thin_dark_digits_on_shaded_grey_drums_in_a_white_dial_form_a_row() -> None:
+    """The local mean puts the whole drum band below the threshold here (the digits merge with
+    it); the stroke pass at full size finds them."""
+    image, (x1, y1, x2, y2) = _grey_drums_in_white_dial("0021586")
+    inside = [
+        sum(x1 <= b.cx <= x2 and y1 <= b.cy <= y2 for b in row.blobs) for row in find_rows(image)
+    ]
+    assert max(inside, default=0) >= 6
