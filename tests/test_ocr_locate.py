@@ -1,5 +1,6 @@
 """The blob finder's bookkeeping: one blob per digit when several passes find it, the pairs
-of blobs near enough to be neighbouring digits, and components beyond 16-bit labels."""
+of blobs near enough to be neighbouring digits, and components beyond 16-bit labels; and a
+counter of thin dark digits on shaded grey drums found as one row."""
 
 from __future__ import annotations
 
