@@ -179,20 +179,21 @@ def find_blobs(gray: np.ndarray) -> list[Blob]:
     at full size on dark strokes, finds thin dark digits on shaded grey drums (see FINE_KERNEL).
     """
     side = max(gray.shape)
+    min_h, max_h = side * 0.012, side * 0.2  # digit heights looked for at full size
     small = cv2.resize(gray, None, fx=COARSE, fy=COARSE, interpolation=cv2.INTER_AREA)
     blobs: list[Blob] = []
     for polarity, mode in ((1, cv2.THRESH_BINARY), (0, cv2.THRESH_BINARY_INV)):
         c = -THRESH_C if polarity else THRESH_C
         for block in (25, 61):
             binary = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, block, c)
-            blobs += _blobs(binary, polarity, side * 0.012, side * 0.2)
+            blobs += _blobs(binary, polarity, min_h, max_h)
         strokes = _strokes(small, polarity)
         for kernel in CLOSE_KERNELS:
             closed = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, kernel)
             found = _blobs(closed, polarity, side * COARSE * 0.05, side * COARSE * 0.4)
             blobs += [_scaled(b, 1 / COARSE) for b in found]
     fine = _strokes(gray, 0, FINE_KERNEL, FINE_WINDOW, FINE_FLOOR)
-    blobs += _blobs(fine, 0, side * 0.012, side * 0.2)
+    blobs += _blobs(fine, 0, min_h, max_h)
     return _dedupe(blobs)
 
 
