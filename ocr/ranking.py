@@ -58,6 +58,9 @@ FEATURES = (
     # read is not doubted for it
     "more_digits",  # digits after leading zeros beyond the photo's fewest, / 5
     "no_leading_zero",  # 1 when another candidate starts with 0 and this one does not
+    # at most one digit after the leading zeros: a reading under 10 is rare on a meter in use,
+    # a print such as the litre factor `x0,0001` or a lone mark read as a row is not
+    "one_digit",
 )
 
 
@@ -166,6 +169,7 @@ def _features(
         float(d.reason is None),
         len(significant) / 5,  # made relative in `features`
         float(d.text[:1] == "0"),  # made relative in `features`
+        float(len(significant) <= 1),
     ]
 
 
