@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.types import DigitRead
-from ocr import ranking, trust
+from ocr import ranking, reader, trust
 from ocr.counter import Cells
 from ocr.digits_logic import Run
 from ocr.locate import Blob, Row
@@ -78,6 +78,28 @@ def test_a_counter_with_red_drums_is_not_displaced_by_dial_print() -> None:
     print_with_dot = _candidate("9151", _row(800, 60, lcd=True), point=1)
     chosen, _ = _choose([print_with_dot, counter], integer_digits=5)
     assert chosen is counter
+
+
+def test_a_reading_of_one_digit_is_less_likely_than_the_same_read_of_more() -> None:
+    """The litre factor `x0,0001` beside the counter reads as 00001: a reading under 10 is rare
+    on a meter in use, so the ranker trusts it less than an equally sure read of more digits."""
+    label = _candidate("00001", _row(500, 40))
+    counter = _candidate("00702", _row(500, 40))
+    tallest = 40.0
+    x = ranking.features([_described(c, 5, tallest) for c in (label, counter)], SHAPE)
+    one_digit = ranking.FEATURES.index("one_digit")
+    assert x[:, one_digit].tolist() == [1.0, 0.0]
+    model = ranking.load()["counted"]
+    assert model.weights[one_digit] < 0
+
+
+def test_two_models_are_combined_as_a_product_of_experts() -> None:
+    first = np.array([[0.5, 0.5] + [0.0] * 9, [0.9, 0.1] + [0.0] * 9])
+    second = np.array([[0.98, 0.02] + [0.0] * 9, [0.9, 0.1] + [0.0] * 9])
+    combined = reader._geometric(first, second)
+    assert combined.sum(axis=1) == pytest.approx([1.0, 1.0])
+    assert combined[0, 0] > (0.5 + 0.98) / 2  # the doubt one model rules out stays small
+    assert combined[1, :2] == pytest.approx([0.9, 0.1], abs=1e-6)  # agreement is kept
 
 
 def test_cuts_that_agree_make_a_reading_likelier() -> None:
