@@ -16,14 +16,14 @@ RUN useradd --system --create-home --home-dir /home/meter meter \
  && chown meter:meter /var/lib/meter-intake
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY core ./core
 COPY intake ./intake
 COPY ocr ./ocr
 COPY matching ./matching
 COPY notifications ./notifications
 COPY review_ui ./review_ui
-RUN pip install .
+RUN pip install -c constraints.txt .
 
 USER meter
 VOLUME ["/var/lib/meter-intake"]

@@ -38,9 +38,10 @@ if [ ! -x .venv/bin/python ]; then
   "$(python_bin)" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
+# constraints.txt: the versions the tests last passed with (a new upstream release can break)
 if [ "$mode" = test ]; then
-  .venv/bin/python -m pip install -q -e '.[test]'
+  .venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
   scripts/ensure-postgres
 else
-  .venv/bin/python -m pip install -q -e .
+  .venv/bin/python -m pip install -q -c constraints.txt -e .
 fi

@@ -45,3 +45,27 @@ def test_ci_runs_the_readme_test_command() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert "make test" in readme and "make test" in ci
+
+
+def _requirement_name(spec: str) -> str:
+    name = re.split(r"[\[<>=!~; ]", spec.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_every_runtime_and_test_dependency_has_a_tested_version_in_the_constraints() -> None:
+    """setup.sh and the Dockerfile install with constraints.txt; a dependency added to
+    pyproject.toml without a tested version there would float to whatever is newest."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["test"]
+    pinned = {
+        _requirement_name(line.split("==")[0])
+        for line in (REPO / "constraints.txt").read_text(encoding="utf-8").splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    assert {_requirement_name(spec) for spec in wanted} - pinned == set()
+    setup = (REPO / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    assert setup.count("-c constraints.txt") == 2
+    assert "pip install -c constraints.txt ." in dockerfile
