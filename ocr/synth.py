@@ -11,14 +11,15 @@ decimal drums. `render_lcd_meter` draws a digital meter with a 7-segment display
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import cv2
 import numpy as np
+from PIL import Image as PILImage
+from PIL import ImageDraw, ImageFont
 
 Image = np.ndarray
 
-FONT = cv2.FONT_HERSHEY_SIMPLEX
-DIGIT_FONT = cv2.FONT_HERSHEY_DUPLEX
 CANVAS = 900
 # segments a..g as (x0, y0, x1, y1) in a 10 x 18 unit cell
 _SEGMENTS = {
@@ -52,6 +53,51 @@ def encode_jpeg(image: Image, *, quality: int = 90) -> bytes:
     return bytes(buf.tobytes())
 
 
+@lru_cache(maxsize=32)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    # Pillow's built-in scalable face: the same glyphs on every machine and with every OpenCV
+    # (cv2.putText's glyphs changed between OpenCV 5.0 and 5.1)
+    return ImageFont.load_default(size=size)
+
+
+def _text_box(text: str, size: int, stroke: int = 0) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of `text` relative to its left end on the baseline."""
+    box = _font(size).getbbox(text, anchor="ls", stroke_width=stroke)
+    return int(box[0]), int(box[1]), int(box[2]), int(box[3])
+
+
+def _put_text(
+    img: Image,
+    text: str,
+    org: tuple[int, int],
+    size: int,
+    colour: tuple[int, int, int],
+    stroke: int = 0,
+) -> None:
+    """Draw `text` anti-aliased into `img` (BGR), `org` its left end on the baseline."""
+    left, top, right, bottom = _text_box(text, size, stroke)
+    mask = PILImage.new("L", (right - left, bottom - top), 0)
+    ImageDraw.Draw(mask).text(
+        (-left, -top),
+        text,
+        fill=255,
+        font=_font(size),
+        anchor="ls",
+        stroke_width=stroke,
+        stroke_fill=255,
+    )
+    alpha = np.asarray(mask, np.float32)[..., None] / 255.0
+    x0, y0 = org[0] + left, org[1] + top
+    ys, xs = (
+        slice(max(y0, 0), min(y0 + alpha.shape[0], img.shape[0])),
+        slice(max(x0, 0), min(x0 + alpha.shape[1], img.shape[1])),
+    )
+    alpha = alpha[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
+    region = img[ys, xs].astype(np.float32)
+    ink = np.array(colour, np.float32)
+    img[ys, xs] = np.clip(region * (1 - alpha) + ink * alpha, 0, 255).astype(np.uint8)
+
+
 def _background(rng: np.random.Generator, size: int = CANVAS) -> Image:
     """A cellar wall: a base colour, low-frequency shading and fine texture."""
     base = rng.integers(60, 200, size=3).astype(np.float32)
@@ -73,10 +119,10 @@ def _drum_cell(ch: str, w: int, h: int, *, red: bool, roll: float = 0.0) -> Imag
     strip[:] = bg
     nxt = str((int(ch) + 1) % 10)
     for i, c in enumerate((ch, nxt)):
-        scale = h / 34.0
-        (tw, th), _ = cv2.getTextSize(c, DIGIT_FONT, scale, max(1, int(scale * 2)))
-        org = ((w - tw) // 2, i * h + (h + th) // 2)
-        cv2.putText(strip, c, org, DIGIT_FONT, scale, (235, 235, 235), max(1, int(scale * 2)))
+        size, stroke = int(h * 0.8), 0
+        left, top, right, _ = _text_box(c, size, stroke)
+        org = ((w - (right - left)) // 2 - left, i * h + (h - top) // 2)
+        _put_text(strip, c, org, size, (235, 235, 235), stroke)
     off = round(roll * h)
     cell = strip[off : off + h].copy()
     shade = np.linspace(0.55, 1.0, h // 2, dtype=np.float32)
@@ -126,13 +172,13 @@ def _meter_body(counter: Image, rng: np.random.Generator, meter_number: str | No
     cv2.rectangle(img, (x0 - 6, y0 - 6), (x0 + cw + 6, y0 + ch + 6), (60, 60, 60), 3)
     _paste(img, counter, x0, y0)
     dark = (30, 30, 30)
-    cv2.putText(img, "AQUA-MET", (size // 2 - 95, int(size * 0.28)), FONT, 1.1, (40, 40, 170), 3)
-    cv2.putText(img, "m3", (x0 + cw + 12, y0 + ch - 4), FONT, 0.8, dark, 2)
-    cv2.putText(img, "Qn 1,5 m3/h  T30", (size // 2 - 110, int(size * 0.66)), FONT, 0.7, dark, 2)
+    _put_text(img, "AQUA-MET", (size // 2 - 95, int(size * 0.28)), 40, (40, 40, 170), 1)
+    _put_text(img, "m3", (x0 + cw + 12, y0 + ch - 4), 30, dark)
+    _put_text(img, "Qn 1,5 m3/h  T30", (size // 2 - 110, int(size * 0.66)), 26, dark)
     if meter_number:
         text = f"Nr {meter_number}"
-        (tw, _), _ = cv2.getTextSize(text, FONT, 0.9, 2)
-        cv2.putText(img, text, ((size - tw) // 2, int(size * 0.76)), FONT, 0.9, dark, 2)
+        left, _, right, _ = _text_box(text, 33)
+        _put_text(img, text, ((size - (right - left)) // 2, int(size * 0.76)), 33, dark)
     for k in range(10):  # the small litre dial
         a = 2 * math.pi * k / 10
         p = (int(size * 0.5 + 40 * math.sin(a)), int(size * 0.86 - 40 * math.cos(a)))
@@ -176,10 +222,10 @@ def _lcd_body(
     _paste(body, panel, 70, 90)
     cv2.rectangle(body, (66, 86), (494, 214), (60, 60, 60), 3)
     dark = (30, 30, 30)
-    cv2.putText(body, "kWh", (420, 250), FONT, 0.9, dark, 2)
-    cv2.putText(body, "STROM-TEC  1.8.0", (70, 60), FONT, 0.8, dark, 2)
+    _put_text(body, "kWh", (420, 250), 33, dark)
+    _put_text(body, "STROM-TEC  1.8.0", (70, 60), 30, dark)
     if meter_number:
-        cv2.putText(body, f"Nr {meter_number}", (70, 330), FONT, 0.9, dark, 2)
+        _put_text(body, f"Nr {meter_number}", (70, 330), 33, dark)
     return body
 
 
