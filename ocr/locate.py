@@ -73,7 +73,8 @@ def _blobs(binary: np.ndarray, polarity: int, min_h: float, max_h: float) -> lis
     keep[0] = False  # background
     if not keep.any():
         return []
-    points = cv2.findNonZero(keep[labels].view(np.uint8)).reshape(-1, 2)  # row by row
+    # np.take gathers the label image ~2x faster than keep[labels] (same result)
+    points = cv2.findNonZero(np.take(keep.view(np.uint8), labels)).reshape(-1, 2)  # row by row
     xs, ys = points[:, 0], points[:, 1]
     label = labels[ys, xs]
     order = np.argsort(label, kind="stable")
