@@ -75,27 +75,12 @@ def _put_text(
     stroke: int = 0,
 ) -> None:
     """Draw `text` anti-aliased into `img` (BGR), `org` its left end on the baseline."""
-    left, top, right, bottom = _text_box(text, size, stroke)
-    mask = PILImage.new("L", (right - left, bottom - top), 0)
+    mask = PILImage.new("L", (img.shape[1], img.shape[0]), 0)
     ImageDraw.Draw(mask).text(
-        (-left, -top),
-        text,
-        fill=255,
-        font=_font(size),
-        anchor="ls",
-        stroke_width=stroke,
-        stroke_fill=255,
+        org, text, fill=255, font=_font(size), anchor="ls", stroke_width=stroke, stroke_fill=255
     )
     alpha = np.asarray(mask, np.float32)[..., None] / 255.0
-    x0, y0 = org[0] + left, org[1] + top
-    ys, xs = (
-        slice(max(y0, 0), min(y0 + alpha.shape[0], img.shape[0])),
-        slice(max(x0, 0), min(x0 + alpha.shape[1], img.shape[1])),
-    )
-    alpha = alpha[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
-    region = img[ys, xs].astype(np.float32)
-    ink = np.array(colour, np.float32)
-    img[ys, xs] = np.clip(region * (1 - alpha) + ink * alpha, 0, 255).astype(np.uint8)
+    img[:] = (img * (1 - alpha) + np.array(colour, np.float32) * alpha).astype(np.uint8)
 
 
 def _background(rng: np.random.Generator, size: int = CANVAS) -> Image:
