@@ -22,6 +22,7 @@ from ocr.tesseract import Tesseract, TesseractFailed
 log = logging.getLogger(__name__)
 
 SERIAL = re.compile(r"[A-Z0-9][A-Z0-9\-/]{4,18}[A-Z0-9]")
+NUMBER_WORD = re.compile(r"^N[RO](?=[0-9])")  # "Nr", "No" before the number
 MIN_DIGITS = 5
 LINE_H = 36  # pixel height of a serial line handed to Tesseract
 MAX_LINES = 3
@@ -96,10 +97,26 @@ def _stack(lines: list[np.ndarray]) -> np.ndarray:
 
 
 def serial_candidates(text: str, *, exclude: str = "") -> list[str]:
-    """Tokens that look like a meter number (enough digits), most digits first."""
+    """Tokens that look like a meter number (enough digits), most digits first; each also
+    cleaned (`cleaned`), the cleaned form first."""
     tokens = SERIAL.findall(text.upper().replace(" ", "\n"))
-    keep = [t for t in tokens if sum(c.isdigit() for c in t) >= MIN_DIGITS and t != exclude]
+    both = [form for t in tokens for form in (cleaned(t), t)]
+    keep = [t for t in both if sum(c.isdigit() for c in t) >= MIN_DIGITS and t != exclude]
     return sorted(dict.fromkeys(keep), key=lambda t: -sum(c.isdigit() for c in t))
+
+
+def cleaned(token: str) -> str:
+    """A serial token without a glued-on "Nr"/"No" (`Nr 7WAS…` read as one word) and with each
+    letter O beside a digit read as a zero (round zeros are read as O: `7WASOO12345`)."""
+    chars = list(NUMBER_WORD.sub("", token))
+    changed = True
+    while changed:
+        changed = False
+        for i, c in enumerate(chars):
+            beside = chars[max(i - 1, 0) : i] + chars[i + 1 : i + 2]
+            if c == "O" and any(b.isdigit() for b in beside):
+                chars[i], changed = "0", True
+    return "".join(chars)
 
 
 def read_plate(

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from ocr import read_meter
+from ocr.plate import serial_candidates
 from ocr.synth import encode_jpeg, render_drum_meter
 
 # EAN-13 left-hand "L" patterns; "R" patterns are their complements, "G" the reversed "R"
@@ -97,3 +98,17 @@ def test_a_code_beside_the_counter_gives_the_meter_number(code: np.ndarray, expe
     result = read_meter(_photo_with(code, (740, 500)), integer_digits=5)
     assert result.reading == "00321"
     assert result.meter_number == expected  # codes rank before printed numbers
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("NR7WASOO12345", ["7WAS0012345", "NR7WASOO12345"]),  # "Nr 7WAS0012345", one word
+        ("Nr 7WAS0012345", ["7WAS0012345"]),  # apart: "NR" is no serial
+        ("No12345678", ["12345678", "NO12345678"]),
+        ("1ESY1160555001", ["1ESY1160555001"]),  # letters away from digits stay
+        ("SOLO 12 Qn 1,5", []),  # too few digits, also cleaned
+    ],
+)
+def test_serial_candidates_also_offer_the_cleaned_number(text: str, expected: list[str]) -> None:
+    assert serial_candidates(text) == expected

@@ -85,8 +85,17 @@ def test_the_counter_is_the_likeliest_row() -> None:
     assert reader.refined_count(likely) < len(rows)
 
 
-def test_meter_number_is_read_from_the_plate() -> None:
-    photo = render_drum_meter("00321", "815", seed=3, angle=-20, meter_number="7WAS0012345")
+@pytest.mark.parametrize(
+    ("reading", "kwargs"),
+    [
+        ("00321", {"seed": 3, "angle": -20}),
+        # Tesseract reads these plates as `NR7WASOO12345`: "Nr" glued on, round zeros as O
+        ("00472", {"seed": 1}),
+        ("03195", {"seed": 4, "angle": 90, "noise": 4}),
+    ],
+)
+def test_meter_number_is_read_from_the_plate(reading: str, kwargs: dict) -> None:
+    photo = render_drum_meter(reading, "815", meter_number="7WAS0012345", **kwargs)
     result = read_meter(photo, integer_digits=5)
     assert result.meter_number == "7WAS0012345"
     assert "7WAS0012345" in result.meter_number_candidates
