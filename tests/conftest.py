@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import shutil
 import uuid
@@ -29,6 +30,20 @@ REPO = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get(
     "METER_INTAKE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+@pytest.fixture(autouse=True)
+def _cli_logging_undone() -> Iterator[None]:
+    """`meter-intake` commands run in-process point the root logger at this test's captured
+    stderr (`configure_logging`). Left there, threads of later tests (aiosmtpd's controller)
+    log into the closed capture: "--- Logging error ---" in the test log."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in root.handlers[:]:
+        if type(handler) is logging.StreamHandler:  # pytest's own handlers are subclasses
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def corpus_dir() -> Path:
