@@ -60,9 +60,9 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def _text_box(text: str, size: int, stroke: int = 0) -> tuple[int, int, int, int]:
+def _text_box(text: str, size: int) -> tuple[int, int, int, int]:
     """(left, top, right, bottom) of `text` relative to its left end on the baseline."""
-    box = _font(size).getbbox(text, anchor="ls", stroke_width=stroke)
+    box = _font(size).getbbox(text, anchor="ls")
     return int(box[0]), int(box[1]), int(box[2]), int(box[3])
 
 
@@ -104,10 +104,10 @@ def _drum_cell(ch: str, w: int, h: int, *, red: bool, roll: float = 0.0) -> Imag
     strip[:] = bg
     nxt = str((int(ch) + 1) % 10)
     for i, c in enumerate((ch, nxt)):
-        size, stroke = int(h * 0.8), 0
-        left, top, right, _ = _text_box(c, size, stroke)
+        size = int(h * 0.8)  # emboldened, the 5 closes up and reads as 6
+        left, top, right, _ = _text_box(c, size)
         org = ((w - (right - left)) // 2 - left, i * h + (h - top) // 2)
-        _put_text(strip, c, org, size, (235, 235, 235), stroke)
+        _put_text(strip, c, org, size, (235, 235, 235))
     off = round(roll * h)
     cell = strip[off : off + h].copy()
     shade = np.linspace(0.55, 1.0, h // 2, dtype=np.float32)
