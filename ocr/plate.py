@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SERIAL = re.compile(r"[A-Z0-9][A-Z0-9\-/]{4,18}[A-Z0-9]")
 NUMBER_WORD = re.compile(r"^N[RO](?=[0-9])")  # "Nr", "No" before the number
+O_BESIDE_DIGIT = re.compile(r"O(?=[0-9])|(?<=[0-9])O")
 MIN_DIGITS = 5
 LINE_H = 36  # pixel height of a serial line handed to Tesseract
 MAX_LINES = 3
@@ -108,15 +109,10 @@ def serial_candidates(text: str, *, exclude: str = "") -> list[str]:
 def cleaned(token: str) -> str:
     """A serial token without a glued-on "Nr"/"No" (`Nr 7WAS…` read as one word) and with each
     letter O beside a digit read as a zero (round zeros are read as O: `7WASOO12345`)."""
-    chars = list(NUMBER_WORD.sub("", token))
-    changed = True
-    while changed:
-        changed = False
-        for i, c in enumerate(chars):
-            beside = chars[max(i - 1, 0) : i] + chars[i + 1 : i + 2]
-            if c == "O" and any(b.isdigit() for b in beside):
-                chars[i], changed = "0", True
-    return "".join(chars)
+    text, before = NUMBER_WORD.sub("", token), ""
+    while text != before:  # `OO1` -> `O01` -> `001`
+        text, before = O_BESIDE_DIGIT.sub("0", text), text
+    return text
 
 
 def read_plate(
