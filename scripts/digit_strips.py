@@ -225,10 +225,30 @@ def _photograph(img: np.ndarray, rng: np.random.Generator, scale: float) -> np.n
     return small
 
 
-def cut_cell(strip: Strip, centre_x: float, rng: np.random.Generator) -> np.ndarray:
+@dataclass(frozen=True)
+class Cutting:
+    """How the drums' cells are cut: how far their centres stray from the drum (share of the
+    pitch, standard deviation) and how wide they are (share of the cell's height, a range). The
+    default is the shipped models' recipe; `JITTERED` cuts them looser, so the model learns
+    digits off centre and between neighbours' edges as the reader's grids cut them."""
+
+    jitter: float = 0.06
+    width: tuple[float, float] = (0.62, 0.62)
+
+    def cell_width(self, cell_h: float, rng: np.random.Generator) -> float:
+        low, high = self.width
+        return (low if low == high else rng.uniform(low, high)) * cell_h
+
+
+JITTERED = Cutting(jitter=0.12, width=(0.5, 0.75))
+
+
+def cut_cell(
+    strip: Strip, centre_x: float, rng: np.random.Generator, cutting: Cutting = Cutting()
+) -> np.ndarray:
     """A cell as the reader cuts it: 0.95-1.5 digit heights tall, at most the pitch wide."""
     cell_h = strip.digit_h * rng.uniform(0.95, 1.5)
-    cell_w = min(strip.pitch, 0.62 * cell_h)
+    cell_w = min(strip.pitch, cutting.cell_width(cell_h, rng))
     cy = strip.band_y + rng.normal(0, 0.06) * cell_h
     gray = cv2.cvtColor(strip.image, cv2.COLOR_BGR2GRAY)
     x1, y1 = centre_x - cell_w / 2, cy - cell_h / 2
@@ -239,22 +259,22 @@ def cut_cell(strip: Strip, centre_x: float, rng: np.random.Generator) -> np.ndar
 
 
 def strip_cells(
-    strip: Strip, rng: np.random.Generator
+    strip: Strip, rng: np.random.Generator, cutting: Cutting = Cutting()
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Every drum (jittered), a few half-drum-off cells and the cells beyond both ends."""
     cells, targets = [], []
     none = soft_target(None)
     for c, t in zip(strip.centres, strip.targets, strict=True):
-        cells.append(cut_cell(strip, c + rng.normal(0, 0.06) * strip.pitch, rng))
+        cells.append(cut_cell(strip, c + rng.normal(0, cutting.jitter) * strip.pitch, rng, cutting))
         targets.append(t)
         if rng.random() < 0.35:
             off = rng.uniform(0.4, 0.6) * strip.pitch * rng.choice([-1, 1])
-            cells.append(cut_cell(strip, c + off, rng))
+            cells.append(cut_cell(strip, c + off, rng, cutting))
             targets.append(none)
     for end, sign in ((strip.centres[0], -1), (strip.centres[-1], 1)):
         if rng.random() < 0.5:
             off = sign * strip.pitch * rng.uniform(0.9, 1.6)
-            cells.append(cut_cell(strip, end + off, rng))
+            cells.append(cut_cell(strip, end + off, rng, cutting))
             targets.append(none)
     return cells, targets
 
@@ -265,9 +285,11 @@ def counter_cells(
     renderer: DrumRenderer,
     real: RealDrums | None,
     real_share: float = 0.4,
+    cutting: Cutting = Cutting(),
 ) -> tuple[np.ndarray, np.ndarray]:
     """About `count` cells (uint8, INPUT_H x INPUT_W) and their soft targets; `real_share` of
-    the strips are made of real drum crops, the rest of rendered drums."""
+    the strips are made of real drum crops, the rest of rendered drums; the drums' cells cut as
+    `cutting` says."""
     cells: list[np.ndarray] = []
     targets: list[np.ndarray] = []
     while len(cells) < count:
@@ -284,7 +306,7 @@ def counter_cells(
                 value += rng.uniform(0.1, 0.9)
             drums.append(renderer.drum(value, rng, red=i >= n - reds))
         scale = rng.uniform(10, 60) / DRUM_H  # digits 10-60 px tall in the photo
-        c, t = strip_cells(render_strip(drums, rng, scale=scale), rng)
+        c, t = strip_cells(render_strip(drums, rng, scale=scale), rng, cutting)
         cells += c
         targets += t
     return np.stack(cells[:count]), np.stack(targets[:count])

@@ -285,12 +285,14 @@ def _load_drums(digits_dir: Path) -> None:
     )
 
 
-def _strip_worker(job: tuple[int, int, float]) -> tuple[np.ndarray, np.ndarray]:
-    count, seed, real_share = job
+def _strip_worker(
+    job: tuple[int, int, float, digit_strips.Cutting],
+) -> tuple[np.ndarray, np.ndarray]:
+    count, seed, real_share, cutting = job
     assert _drums is not None, "worker started without _load_drums"
     renderer, real = _drums
     return digit_strips.counter_cells(
-        count, np.random.default_rng(seed), renderer, real, real_share
+        count, np.random.default_rng(seed), renderer, real, real_share, cutting
     )
 
 
@@ -298,7 +300,8 @@ def strip_cells(args: argparse.Namespace, digits_dir: Path) -> tuple[np.ndarray,
     """Cells cut from rendered counter strips, in 4 x `jobs` seeded chunks on `jobs` processes."""
     count, seed, jobs = args.strip_cells, args.seed, args.jobs
     per = count // (4 * jobs) + 1
-    work = [(per, seed * 1000 + i, args.real_share) for i in range(4 * jobs)]
+    cutting = digit_strips.JITTERED if args.jitter else digit_strips.Cutting()
+    work = [(per, seed * 1000 + i, args.real_share, cutting) for i in range(4 * jobs)]
     with multiprocessing.Pool(jobs, initializer=_load_drums, initargs=(digits_dir,)) as pool:
         parts = pool.map(_strip_worker, work)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -368,6 +371,12 @@ def main() -> None:
         type=float,
         default=0.4,
         help="share of counter strips made of real meter-digits crops (the rest rendered)",
+    )
+    parser.add_argument(
+        "--jitter",
+        action="store_true",
+        help="cut the strips' cells looser: centres off by 0.12 of the pitch (not 0.06), "
+        "0.5-0.75 digit heights wide (not 0.62); see digit_strips.JITTERED",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
