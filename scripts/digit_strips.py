@@ -66,10 +66,12 @@ def find_fonts() -> list[Path]:
 
 
 class DrumRenderer:
-    """Drums with printed digits in many fonts, polarities and roll positions."""
+    """Drums with printed digits in many fonts, polarities and roll positions; on a share
+    `flagged_ones` of the drums a 1 is drawn with a long flag and no foot (`FlaggedOne`)."""
 
-    def __init__(self, fonts: list[Path]) -> None:
+    def __init__(self, fonts: list[Path], *, flagged_ones: float = 0.0) -> None:
         self.fonts = fonts
+        self.flagged_ones = flagged_ones
         self._cache: dict[tuple[int, int], ImageFont.FreeTypeFont] = {}
 
     def _font(self, index: int, size: int) -> ImageFont.FreeTypeFont:
@@ -87,13 +89,59 @@ class DrumRenderer:
         draw = ImageDraw.Draw(tall)
         low = math.floor(value) % 10
         offset = (value - math.floor(value)) * digit_step
+        box = font.getbbox("0", anchor="mm")
+        digit_h = float(box[3] - box[1])
+        one = self._one(digit_h, rng)
         for k in (-1, 0, 1):
             text = str((low + k) % 10)
-            centre_y = DRUM_H / 2 + digit_step + k * digit_step - offset
-            draw.text((width / 2, centre_y), text, fill=ink, font=font, anchor="mm")
+            centre = (width / 2, DRUM_H / 2 + digit_step + k * digit_step - offset)
+            if text == "1" and one is not None:
+                one.draw(draw, centre, ink)
+            else:
+                draw.text(centre, text, fill=ink, font=font, anchor="mm")
         face = np.asarray(tall)[int(digit_step) : int(digit_step) + DRUM_H, :, ::-1]
-        box = font.getbbox("0", anchor="mm")
-        return Drum(_curvature(face, rng), soft_target(value), float(box[3] - box[1]))
+        return Drum(_curvature(face, rng), soft_target(value), digit_h)
+
+    def _one(self, digit_h: float, rng: np.random.Generator) -> FlaggedOne | None:
+        """This drum's 1 drawn by hand, on a share `flagged_ones` of the drums (the random
+        draw only then, so that the default recipe's cells stay the same)."""
+        if not self.flagged_ones or rng.random() >= self.flagged_ones:
+            return None
+        return FlaggedOne.random(digit_h, rng)
+
+
+@dataclass(frozen=True)
+class FlaggedOne:
+    """The 1 of many water meters' drums: a stem with a long flag reaching down to the left,
+    often no foot, which the fonts' 1s do not show and the digit models read as 7 or 4."""
+
+    height: float
+    stroke: int
+    flag_dx: float  # how far the flag reaches left of the stem
+    flag_dy: float  # and down from the stem's top
+    foot: float  # half width of the foot (0: none)
+
+    @classmethod
+    def random(cls, digit_h: float, rng: np.random.Generator) -> FlaggedOne:
+        return cls(
+            digit_h,
+            max(1, round(digit_h * rng.uniform(0.09, 0.17))),
+            digit_h * rng.uniform(0.22, 0.45),
+            digit_h * rng.uniform(0.15, 0.4),
+            digit_h * rng.uniform(0.2, 0.3) if rng.random() < 0.25 else 0.0,
+        )
+
+    def draw(
+        self, draw: ImageDraw.ImageDraw, centre: tuple[float, float], ink: tuple[int, int, int]
+    ) -> None:
+        x, y = centre[0] + 0.1 * self.height, centre[1]
+        top, bottom = y - self.height / 2, y + self.height / 2
+        draw.line([(x, top), (x, bottom)], fill=ink, width=self.stroke)
+        draw.line([(x, top), (x - self.flag_dx, top + self.flag_dy)], fill=ink, width=self.stroke)
+        if self.foot:
+            draw.line(
+                [(x - self.foot, bottom), (x + self.foot, bottom)], fill=ink, width=self.stroke
+            )
 
 
 def _drum_colours(

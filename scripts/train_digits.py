@@ -275,12 +275,12 @@ def evaluate(net: DigitNet, cells: np.ndarray, targets: np.ndarray) -> float:
 _drums: tuple[digit_strips.DrumRenderer, digit_strips.RealDrums] | None = None
 
 
-def _load_drums(digits_dir: Path) -> None:
+def _load_drums(digits_dir: Path, flagged_ones: float) -> None:
     """Once per worker process: the fonts and the meter-digits crops."""
     global _drums
     crops, targets = load_corpus_crops(digits_dir)
     _drums = (
-        digit_strips.DrumRenderer(digit_strips.find_fonts()),
+        digit_strips.DrumRenderer(digit_strips.find_fonts(), flagged_ones=flagged_ones),
         digit_strips.RealDrums(crops, targets),
     )
 
@@ -302,7 +302,9 @@ def strip_cells(args: argparse.Namespace, digits_dir: Path) -> tuple[np.ndarray,
     per = count // (4 * jobs) + 1
     cutting = digit_strips.JITTERED if args.jitter else digit_strips.Cutting()
     work = [(per, seed * 1000 + i, args.real_share, cutting) for i in range(4 * jobs)]
-    with multiprocessing.Pool(jobs, initializer=_load_drums, initargs=(digits_dir,)) as pool:
+    with multiprocessing.Pool(
+        jobs, initializer=_load_drums, initargs=(digits_dir, args.flagged_ones)
+    ) as pool:
         parts = pool.map(_strip_worker, work)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
@@ -377,6 +379,13 @@ def main() -> None:
         action="store_true",
         help="cut the strips' cells looser: centres off by 0.12 of the pitch (not 0.06), "
         "0.5-0.75 digit heights wide (not 0.62); see digit_strips.JITTERED",
+    )
+    parser.add_argument(
+        "--flagged-ones",
+        type=float,
+        default=0.0,
+        help="share of rendered drums whose 1 is drawn with a long flag and mostly no foot, "
+        "as on many water meters (digit_strips.FlaggedOne); 0 in the shipped recipe",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -1,0 +1,62 @@
+"""The digit models' training cells (scripts/digit_strips.py): the recipe options must leave the
+shipped recipe's cells as they were and do what they say."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import digit_strips
+
+
+def _state(rng: np.random.Generator) -> object:
+    return rng.bit_generator.state
+
+
+def test_default_cutting_draws_no_random_numbers() -> None:
+    rng = np.random.default_rng(3)
+    before = _state(rng)
+    assert digit_strips.Cutting().cell_width(40.0, rng) == pytest.approx(0.62 * 40.0)
+    assert _state(rng) == before  # the shipped recipe's random stream is untouched
+
+
+def test_jittered_cells_vary_in_width_within_their_range() -> None:
+    rng = np.random.default_rng(3)
+    widths = [digit_strips.JITTERED.cell_width(40.0, rng) for _ in range(200)]
+    assert min(widths) >= 0.5 * 40 and max(widths) <= 0.75 * 40
+    assert max(widths) - min(widths) > 0.2 * 40
+    assert digit_strips.JITTERED.jitter > digit_strips.Cutting().jitter
+
+
+def test_drum_renderer_without_flagged_ones_draws_no_random_numbers() -> None:
+    renderer = digit_strips.DrumRenderer([])
+    rng = np.random.default_rng(3)
+    before = _state(rng)
+    assert renderer._one(30.0, rng) is None
+    assert _state(rng) == before
+
+
+def test_flagged_one_has_a_flag_left_of_its_stem_and_nothing_low_left() -> None:
+    one = digit_strips.FlaggedOne(height=40.0, stroke=4, flag_dx=14.0, flag_dy=12.0, foot=0.0)
+    image = Image.new("RGB", (60, 60), (255, 255, 255))
+    one.draw(ImageDraw.Draw(image), (30.0, 30.0), (0, 0, 0))
+    ink = np.asarray(image)[..., 0] < 128
+    stem_x = 30 + 4  # 0.1 of the height right of the centre
+    assert ink[10:50, stem_x].all()  # the stem, top to bottom
+    assert ink[12:24, stem_x - 14 : stem_x - 3].any()  # the flag, up and to the left
+    assert not ink[35:52, : stem_x - 4].any()  # no foot
+
+
+def test_flagged_ones_are_drawn_on_the_share_asked_for() -> None:
+    renderer = digit_strips.DrumRenderer([], flagged_ones=0.3)
+    rng = np.random.default_rng(5)
+    ones = [renderer._one(40.0, rng) for _ in range(1000)]
+    drawn = [o for o in ones if o is not None]
+    assert 250 <= len(drawn) <= 350
+    assert all(0.2 * 40 <= o.flag_dx <= 0.45 * 40 for o in drawn)
+    assert 0.1 < np.mean([o.foot > 0 for o in drawn]) < 0.4  # mostly without a foot
