@@ -14,6 +14,7 @@ Data (openly licensed only, never ../shared/corpus/meter-photos):
 Needs the `train` extra (`pip install -e '.[train]'`, PyTorch CPU). Usage:
     .venv/bin/python scripts/train_digits.py [--corpus ../shared/corpus] [--epochs 8]
         [--width 24] [--teacher ocr/models/digits.onnx --teacher ocr/models/digits_second.onnx]
+        [--jitter] [--flagged-ones 0.3]   # recipe options, off for the shipped models
 Deterministic for a given --seed (up to PyTorch's CPU kernels).
 """
 
