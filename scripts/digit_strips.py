@@ -67,7 +67,7 @@ def find_fonts() -> list[Path]:
 
 class DrumRenderer:
     """Drums with printed digits in many fonts, polarities and roll positions; on a share
-    `flagged_ones` of the drums a 1 is drawn with a long flag and no foot (`FlaggedOne`)."""
+    `flagged_ones` of the drums a 1 is drawn with a long flag and mostly no foot (`FlaggedOne`)."""
 
     def __init__(self, fonts: list[Path], *, flagged_ones: float = 0.0) -> None:
         self.fonts = fonts
@@ -113,7 +113,7 @@ class DrumRenderer:
 @dataclass(frozen=True)
 class FlaggedOne:
     """The 1 of many water meters' drums: a stem with a long flag reaching down to the left,
-    often no foot, which the fonts' 1s do not show and the digit models read as 7 or 4."""
+    mostly no foot, which the fonts' 1s do not show and the digit models read as 7 or 4."""
 
     height: float
     stroke: int
