@@ -33,7 +33,7 @@ from ocr.counter import (
     scan_cells,
     scan_centres,
 )
-from ocr.digits import SECOND_MODEL_PATH, DigitModel
+from ocr.digits import SECOND_OPINION_PATHS, DigitModel
 from ocr.digits_logic import MAX_DECIMALS
 from ocr.loading import ImageInput, load_image
 from ocr.locate import WORK_SIDE, Row, find_rows
@@ -133,7 +133,7 @@ class OcrEngine:
         *,
         tesseract: Tesseract | None = None,
         model: DigitModel | None = None,
-        second: DigitModel | None = None,
+        seconds: tuple[DigitModel, ...] | None = None,
         ranker: dict[str, ranking.Model] | None = None,
         promise: ranking.Model | None = None,
     ) -> None:
@@ -142,7 +142,7 @@ class OcrEngine:
             settings.tesseract_cmd, timeout=settings.tesseract_timeout_seconds
         )
         self.model = model or DigitModel()
-        self.second = second or DigitModel(SECOND_MODEL_PATH)
+        self.seconds = seconds or tuple(DigitModel(path) for path in SECOND_OPINION_PATHS)
         self.ranker = ranker if ranker is not None else ranking.load()
         self.promise = promise if promise is not None else ranking.load_promise()
 
@@ -240,13 +240,13 @@ class OcrEngine:
             self._first_stage(image, drum_rows, integer_digits), integer_digits, image.shape
         )
         refined: list[Candidate] = []
-        seconds: dict[int, np.ndarray] = {}
+        opinions: dict[int, list[np.ndarray]] = {}
         done = 0
         for upto in STAGES if displays else STAGES[1:]:
             todo = [(c.row, _ways_up(c)) for c in first[done : min(upto, worth)]]
             refined += [c for c in map(_candidate, self._refined(image, todo)) if c is not None]
             done = min(upto, worth)
-            drums = self._second_opinion(first + refined, integer_digits, seconds)
+            drums = self._second_opinion(first + refined, integer_digits, opinions)
             yield Stage(done, _all_described(drums + displays, integer_digits), rows)
             if done >= worth:
                 return
@@ -294,13 +294,16 @@ class OcrEngine:
         return out
 
     def _second_opinion(
-        self, candidates: list[Candidate], integer_digits: int | None, seen: dict[int, np.ndarray]
+        self,
+        candidates: list[Candidate],
+        integer_digits: int | None,
+        seen: dict[int, list[np.ndarray]],
     ) -> list[Candidate]:
-        """The likeliest of the (non-empty) drum reads read again by the second digit model
-        (same recipe, another seed, so its mistakes differ), the two models' outputs combined as
-        a product of experts (`_geometric`: cross-validated 5 more water photos accepted than
-        with their mean).
-        `seen` keeps the second model's output per list of cells (reads of one grid share
+        """The likeliest of the (non-empty) drum reads read again by the other digit models
+        (`SECOND_OPINION_PATHS`: other seeds and recipes, so their mistakes differ), all models'
+        outputs combined as a product of experts (`_geometric`: cross-validated 5 more water
+        photos accepted than with their mean).
+        `seen` keeps the other models' outputs per list of cells (reads of one grid share
         theirs) across the search's stages."""
         if not candidates:
             return []
@@ -308,9 +311,10 @@ class OcrEngine:
         ranked = sorted(candidates, key=lambda c: -_fit(c, integer_digits, tallest))
         chosen = [c for c in ranked if c.probs is not None][:SECOND_OPINIONS]
         new = {id(c.cells.gray): c.cells.gray for c in chosen if id(c.cells.gray) not in seen}
-        seen.update(zip(new, self._predict(list(new.values()), self.second), strict=True))
+        said = [self._predict(list(new.values()), model) for model in self.seconds]
+        seen.update((key, [opinion[i] for opinion in said]) for i, key in enumerate(new))
         combined = {
-            id(c): _candidate((c.row, c.cells, _geometric(c.probs, seen[id(c.cells.gray)])))
+            id(c): _candidate((c.row, c.cells, _geometric(c.probs, *seen[id(c.cells.gray)])))
             for c in chosen
             if c.probs is not None
         }
@@ -507,10 +511,11 @@ def _average(a: Reading, b: Reading) -> Reading:
     return a[0], replace(a[1], red=red), (a[2] + b[2]) / 2
 
 
-def _geometric(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Two models' probabilities per cell combined as a product of experts: the geometric mean,
-    renormalised (a digit one model all but rules out stays unlikely)."""
-    g = np.sqrt(np.maximum(a, 1e-9) * np.maximum(b, 1e-9))
+def _geometric(*probs: np.ndarray) -> np.ndarray:
+    """Several models' probabilities per cell combined as a product of experts: the geometric
+    mean, renormalised (a digit one model all but rules out stays unlikely)."""
+    logs = np.mean([np.log(np.maximum(p, 1e-9)) for p in probs], axis=0)
+    g = np.exp(logs - logs.max(axis=1, keepdims=True))
     return np.asarray(g / g.sum(axis=1, keepdims=True))
 
 

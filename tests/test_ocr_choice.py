@@ -100,6 +100,15 @@ def test_two_models_are_combined_as_a_product_of_experts() -> None:
     assert combined[1, :2] == pytest.approx([0.9, 0.1], abs=1e-6)  # agreement is kept
 
 
+def test_every_model_has_an_equal_say() -> None:
+    sure_zero = np.array([[0.9, 0.1] + [0.0] * 9])
+    sure_one = np.array([[0.1, 0.9] + [0.0] * 9])
+    two_to_one = reader._geometric(sure_zero, sure_one, sure_zero)
+    third = 1 / 3  # (0.9 * 0.1 * 0.9) ** third against (0.1 * 0.9 * 0.1) ** third
+    assert two_to_one[0, 0] == pytest.approx(0.9**third / (0.9**third + 0.1**third))
+    assert reader._geometric(sure_zero, sure_one, sure_one)[0, 1] == pytest.approx(two_to_one[0, 0])
+
+
 def test_cuts_that_agree_make_a_reading_likelier() -> None:
     counter = _candidate("00499494", _row(500, 40), decimals=3)
     other = _candidate("00499494", _row(500, 40), decimals=3, sure=0.9)
