@@ -133,7 +133,7 @@ class OcrEngine:
         *,
         tesseract: Tesseract | None = None,
         model: DigitModel | None = None,
-        seconds: tuple[DigitModel, ...] | None = None,
+        second_opinions: tuple[DigitModel, ...] | None = None,
         ranker: dict[str, ranking.Model] | None = None,
         promise: ranking.Model | None = None,
     ) -> None:
@@ -142,7 +142,7 @@ class OcrEngine:
             settings.tesseract_cmd, timeout=settings.tesseract_timeout_seconds
         )
         self.model = model or DigitModel()
-        self.seconds = seconds or tuple(DigitModel(path) for path in SECOND_OPINION_PATHS)
+        self.second_opinions = second_opinions or tuple(map(DigitModel, SECOND_OPINION_PATHS))
         self.ranker = ranker if ranker is not None else ranking.load()
         self.promise = promise if promise is not None else ranking.load_promise()
 
@@ -300,8 +300,8 @@ class OcrEngine:
         seen: dict[int, list[np.ndarray]],
     ) -> list[Candidate]:
         """The likeliest of the (non-empty) drum reads read again by the other digit models
-        (`SECOND_OPINION_PATHS`: other seeds and recipes, so their mistakes differ), all models'
-        outputs combined as a product of experts (`_geometric`: cross-validated 5 more water
+        (`SECOND_OPINION_PATHS`: the same recipe from another seed, so its mistakes differ), all
+        models' outputs combined as a product of experts (`_geometric`: cross-validated 5 more water
         photos accepted than with their mean).
         `seen` keeps the other models' outputs per list of cells (reads of one grid share
         theirs) across the search's stages."""
@@ -311,7 +311,7 @@ class OcrEngine:
         ranked = sorted(candidates, key=lambda c: -_fit(c, integer_digits, tallest))
         chosen = [c for c in ranked if c.probs is not None][:SECOND_OPINIONS]
         new = {id(c.cells.gray): c.cells.gray for c in chosen if id(c.cells.gray) not in seen}
-        said = [self._predict(list(new.values()), model) for model in self.seconds]
+        said = [self._predict(list(new.values()), model) for model in self.second_opinions]
         seen.update((key, [opinion[i] for opinion in said]) for i, key in enumerate(new))
         combined = {
             id(c): _candidate((c.row, c.cells, _geometric(c.probs, *seen[id(c.cells.gray)])))
