@@ -61,6 +61,10 @@ FEATURES = (
     # at most one digit after the leading zeros: a reading under 10 is rare on a meter in use,
     # a print such as the litre factor `x0,0001` or a lone mark read as a row is not
     "one_digit",
+    # a single red drum: water meters show three or four, so one alone is mostly a red mark or a
+    # misplaced split
+    "lone_red",
+    "extra_black",  # more black drums before the red ones than the meter has
 )
 
 
@@ -170,6 +174,8 @@ def _features(
         len(significant) / 5,  # made relative in `features`
         float(d.text[:1] == "0"),  # made relative in `features`
         float(len(significant) <= 1),
+        float(c.run.decimals == 1),
+        float(c.decimals > 0 and len(c.digits) - c.decimals > len(d.integer)),
     ]
 
 

@@ -91,6 +91,36 @@ def test_a_reading_of_one_digit_is_less_likely_than_the_same_read_of_more() -> N
     assert chosen is counter
 
 
+def test_a_lone_red_drum_makes_a_read_less_sure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Water meters show three or four red drums: a read split at a single red one is mostly a
+    red mark or a misplaced split, and the fitted ranker trusts it less for that."""
+    lone = _candidate("004366", _row(500, 40), decimals=1)
+    three = _candidate("00436897", _row(500, 40), decimals=3)
+    x = ranking.features([_described(c, 5, 40.0) for c in (lone, three)], SHAPE)
+    assert x[:, ranking.FEATURES.index("lone_red")].tolist() == [1.0, 0.0]
+    _, lone_sure = _choose([lone], integer_digits=5)
+    counted = ranking.load()["counted"]
+    weights = counted.weights.copy()
+    weights[ranking.FEATURES.index("lone_red")] = 0.0
+    monkeypatch.setitem(ranking.load(), "counted", ranking.Model(weights, counted.bias, None))
+    _, blind_sure = _choose([lone], integer_digits=5)
+    assert lone_sure < blind_sure - 0.02
+
+
+def test_more_black_drums_than_the_meter_has_make_a_read_less_sure() -> None:
+    """A run of eight black drums before the red ones, read with the digit count 5, is a longer
+    number (a serial, a frame read as a digit), not the counter: its last five are trusted less."""
+    longer = _candidate("10150548549042", _row(500, 40), decimals=3)
+    counter = _candidate("00063756", _row(500, 40), decimals=3)
+    described = [_described(c, 5, 40.0) for c in (longer, counter)]
+    assert [d.text for d in described] == ["48549", "00063"]
+    x = ranking.features(described, SHAPE)
+    assert x[:, ranking.FEATURES.index("extra_black")].tolist() == [1.0, 0.0]
+    _, longer_sure = _choose([longer], integer_digits=5)
+    _, counter_sure = _choose([counter], integer_digits=5)
+    assert longer_sure < counter_sure
+
+
 def test_two_models_are_combined_as_a_product_of_experts() -> None:
     first = np.array([[0.5, 0.5] + [0.0] * 9, [0.9, 0.1] + [0.0] * 9])
     second = np.array([[0.98, 0.02] + [0.0] * 9, [0.9, 0.1] + [0.0] * 9])

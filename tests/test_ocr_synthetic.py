@@ -198,8 +198,8 @@ def _read_counting(photo: bytes, integer_digits: int | None) -> tuple[tuple, int
 @pytest.mark.parametrize(
     ("photo", "integer_digits"),
     [
-        # two rows worth refining: the search can stop after the first
-        (encode_jpeg(render_drum_meter("00472", "315", seed=2)), 5),
+        # sure on the rows' blob grids: the search stops before it refines one
+        (encode_jpeg(render_drum_meter("00472", "315", seed=14)), 5),
         (encode_jpeg(render_lcd_meter("18342", "7", seed=11, angle=-6)), None),
     ],
 )
