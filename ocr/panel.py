@@ -42,6 +42,7 @@ class LcdRead:
     cells: Cells  # the digits cut from the upright, deskewed panel
     probs: np.ndarray  # per digit: p(0..9), p(no digit)
     decimals: int  # digits after the decimal point (0: none seen)
+    point_confirmed: bool = False  # see `sevenseg.Digits`
 
     @property
     def fit(self) -> float:
@@ -216,7 +217,8 @@ def _read(gray: np.ndarray, box: Box) -> LcdRead | None:
     if digits is None:
         return None
     row = _row(m, digits)
-    return LcdRead(box, row, _cells(panel, digits, row), digits.probs, digits.point or 0)
+    cells = _cells(panel, digits, row)
+    return LcdRead(box, row, cells, digits.probs, digits.point or 0, digits.point_confirmed)
 
 
 def _padded(box: Box) -> Box:
@@ -235,7 +237,7 @@ def lcd_reads(gray: np.ndarray, rows: list[Row]) -> list[LcdRead]:
     free = [r for r in rows if not any(_inside(r.origin, read.box) for read in reads)]
     boxes = [_row_box(r, h) for r in free[:ROW_PANELS] for h in ROW_HEIGHTS]
     reads += [read for read in (_read(gray, box) for box in boxes) if read is not None]
-    return [r for r in reads if not any(_part_of(r, other) for other in reads)]
+    return [r for r in reads if not any(_part_of(r, o) or _outvoted(r, o) for o in reads)]
 
 
 def _inside(point: tuple[float, float], box: Box) -> bool:
@@ -244,6 +246,17 @@ def _inside(point: tuple[float, float], box: Box) -> bool:
     dx, dy = point[0] - cx, point[1] - cy
     along, across = dx * math.cos(a) + dy * math.sin(a), -dx * math.sin(a) + dy * math.cos(a)
     return abs(along) < w / 2 and abs(across) < h / 2
+
+
+def _outvoted(read: LcdRead, other: LcdRead) -> bool:
+    """Does `other` read the same digits of the same display with its point confirmed by both
+    point finders, where `read` puts the point elsewhere on one finder's word (a speck at the
+    baseline seen in one crop of the display)?"""
+    same = other.probs.shape == read.probs.shape and bool(
+        (other.probs.argmax(axis=1) == read.probs.argmax(axis=1)).all()
+    )
+    moved = other.decimals != read.decimals and other.point_confirmed and not read.point_confirmed
+    return same and moved and other.covers(read)
 
 
 def _part_of(read: LcdRead, other: LcdRead) -> bool:

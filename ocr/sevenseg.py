@@ -70,6 +70,8 @@ class Digits:
     band: tuple[int, int]  # rows of the digits
     shear: float  # the slant that was removed: x shift per row above the band's middle
     point: int | None  # digits after the decimal point (None: no point seen)
+    # the free blob and the ink at the foot of a gap put the point at the same place
+    point_confirmed: bool = False
 
 
 def _runs(profile: np.ndarray, min_value: float, max_gap: int) -> list[Box]:
@@ -464,10 +466,9 @@ def read_digits(ink: np.ndarray) -> Digits | None:
     # what cannot be a digit keeps its own columns, not a "1"'s width reaching into the digit
     # before it: a decimal cut by the photo's edge still stands after the point
     boxes = [box if ok else span for box, span, ok in zip(boxes, spans, plausible, strict=True)]
-    point = _blob_point(straight, boxes, spans, band, width)
-    if point is None:
-        point = _gap_point(straight, boxes, band)
-    probs, keep, point = _trimmed(probs, point)
+    blob = _blob_point(straight, boxes, spans, band, width)
+    gap = _gap_point(straight, boxes, band)
+    probs, keep, point = _trimmed(probs, gap if blob is None else blob)
     if keep.stop - keep.start < 2:
         return None
-    return Digits(boxes[keep], probs[keep], band, shear, point)
+    return Digits(boxes[keep], probs[keep], band, shear, point, blob is not None and blob == gap)

@@ -91,6 +91,16 @@ def test_a_reading_of_one_digit_is_less_likely_than_the_same_read_of_more() -> N
     assert chosen is counter
 
 
+def _sure_without(feature: str, candidate: Candidate, monkeypatch: pytest.MonkeyPatch) -> float:
+    """The candidate's probability with the counted ranker blind to `feature`."""
+    counted = ranking.load()["counted"]
+    weights = counted.weights.copy()
+    weights[ranking.FEATURES.index(feature)] = 0.0
+    with monkeypatch.context() as patch:
+        patch.setitem(ranking.load(), "counted", ranking.Model(weights, counted.bias, None))
+        return _choose([candidate], integer_digits=5)[1]
+
+
 def test_a_lone_red_drum_makes_a_read_less_sure(monkeypatch: pytest.MonkeyPatch) -> None:
     """Water meters show three or four red drums: a read split at a single red one is mostly a
     red mark or a misplaced split, and the fitted ranker trusts it less for that."""
@@ -98,17 +108,14 @@ def test_a_lone_red_drum_makes_a_read_less_sure(monkeypatch: pytest.MonkeyPatch)
     three = _candidate("00436897", _row(500, 40), decimals=3)
     x = ranking.features([_described(c, 5, 40.0) for c in (lone, three)], SHAPE)
     assert x[:, ranking.FEATURES.index("lone_red")].tolist() == [1.0, 0.0]
-    _, lone_sure = _choose([lone], integer_digits=5)
-    counted = ranking.load()["counted"]
-    weights = counted.weights.copy()
-    weights[ranking.FEATURES.index("lone_red")] = 0.0
-    monkeypatch.setitem(ranking.load(), "counted", ranking.Model(weights, counted.bias, None))
-    _, blind_sure = _choose([lone], integer_digits=5)
-    assert lone_sure < blind_sure - 0.02
+    _, sure = _choose([lone], integer_digits=5)
+    assert sure < _sure_without("lone_red", lone, monkeypatch) - 0.02
 
 
-def test_more_black_drums_than_the_meter_has_make_a_read_less_sure() -> None:
-    """A run of eight black drums before the red ones, read with the digit count 5, is a longer
+def test_more_black_drums_than_the_meter_has_make_a_read_less_sure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run of eleven black drums before the red ones, read with the digit count 5, is a longer
     number (a serial, a frame read as a digit), not the counter: its last five are trusted less."""
     longer = _candidate("10150548549042", _row(500, 40), decimals=3)
     counter = _candidate("00063756", _row(500, 40), decimals=3)
@@ -116,9 +123,8 @@ def test_more_black_drums_than_the_meter_has_make_a_read_less_sure() -> None:
     assert [d.text for d in described] == ["48549", "00063"]
     x = ranking.features(described, SHAPE)
     assert x[:, ranking.FEATURES.index("extra_black")].tolist() == [1.0, 0.0]
-    _, longer_sure = _choose([longer], integer_digits=5)
-    _, counter_sure = _choose([counter], integer_digits=5)
-    assert longer_sure < counter_sure
+    _, sure = _choose([longer], integer_digits=5)
+    assert sure < _sure_without("extra_black", longer, monkeypatch)
 
 
 def test_two_models_are_combined_as_a_product_of_experts() -> None:

@@ -7,7 +7,7 @@ import numpy as np
 from ocr.counter import Cells
 from ocr.digits import NO_DIGIT
 from ocr.locate import Blob, Row
-from ocr.panel import LcdRead, _padded, _part_of, _read
+from ocr.panel import LcdRead, _outvoted, _padded, _part_of, _read
 from ocr.reader import _lcd_candidate
 from tests.sevenseg_drawing import DigitShape
 
@@ -38,13 +38,13 @@ def test_a_display_filling_its_box_is_read_from_the_box_with_a_margin() -> None:
     assert _text(_read(_display(text), _padded(box))) == text
 
 
-def _lcd_read(digits: int, decimals: int) -> LcdRead:
+def _lcd_read(digits: int, decimals: int, *, confirmed: bool = False) -> LcdRead:
     blobs = tuple(Blob(100 + 40 * i, 100, 60, 30, 0.0, 0) for i in range(digits))
     row = Row(blobs, (100.0, 100.0), (1.0, 0.0), 60.0, 40.0, 0.0, lcd=True)
     cells = Cells([], [0.0] * digits, [True] * digits, False, np.zeros((1, 1), np.uint8), [], 8, [])
     probs = np.tile(np.eye(NO_DIGIT + 1)[3] * 0.98 + 0.002, (digits, 1))
     box = ((160.0, 100.0), (300.0, 80.0), 0.0)
-    return LcdRead(box, row, cells, probs, decimals)
+    return LcdRead(box, row, cells, probs, decimals, confirmed)
 
 
 def test_a_read_with_a_point_is_not_dropped_for_a_longer_one_without() -> None:
@@ -60,3 +60,14 @@ def test_two_sure_digits_without_a_point_are_a_display_but_not_with_one() -> Non
     assert _lcd_candidate(_lcd_read(2, 0)) is not None
     assert _lcd_candidate(_lcd_read(2, 1)) is None
     assert _lcd_candidate(_lcd_read(3, 1)) is not None
+
+
+def test_a_point_both_finders_confirm_outvotes_one_finder_elsewhere() -> None:
+    """Two crops of one display (`55.00`) read the same digits; a speck at the baseline in one
+    of them put its point after the third digit. The read whose point both finders saw wins."""
+    confirmed, speck = _lcd_read(4, 2, confirmed=True), _lcd_read(4, 1)
+    assert _outvoted(speck, confirmed)
+    assert not _outvoted(confirmed, speck)
+    assert not _outvoted(speck, _lcd_read(4, 2))  # neither confirmed: the ranker decides
+    assert not _outvoted(speck, _lcd_read(4, 1, confirmed=True))  # the same point
+    assert not _outvoted(_lcd_read(3, 1), confirmed)  # other digits

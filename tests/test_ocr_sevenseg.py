@@ -72,6 +72,18 @@ def test_a_speck_beyond_a_digit_does_not_hide_the_point() -> None:
     assert _read(ink) == "13.00"
 
 
+def test_a_point_both_finders_see_is_confirmed() -> None:
+    """A free point is both a blob at the baseline and ink at the foot of its gap; a point that
+    touches the next digit is that ink only: read, but on one finder's word."""
+    free = sevenseg.read_digits(_draw("55.00"))
+    assert free is not None and (free.point, free.point_confirmed) == (2, True)
+    ink = _draw("55.00")
+    x = LEFT + 2 * PITCH  # where the first "0" starts
+    ink[TOP + H - T : TOP + H, x - 11 : x + 1] = 1  # the point runs into the "0"
+    touching = sevenseg.read_digits(ink)
+    assert touching is not None and (touching.point, touching.point_confirmed) == (2, False)
+
+
 def test_digits_split_at_their_middle_are_one_row() -> None:
     assert _read(_draw("170.1", seam=True)) == "170.1"
 
