@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/fit_ranker.py [--jobs J] [--l2 0.1] [--out PATH]
         [--save-features F | --features F]   # reuse the candidates' features (seconds, not minutes)
+        [--fold-assignments 8]               # the counts' spread over other assignments to folds
 
 First the promise model: the same conditional logit over the rows each water photo's first
 stage reads on their blob grids (digit count known), a row being right when two or more of its
@@ -192,9 +193,12 @@ def _chosen(photo: Photo, weights: np.ndarray, bias: float) -> tuple[bool, float
     return bool(photo.right[k]), reading_probability(photo.texts, probs, k)
 
 
-def _held_out(photos: list[Photo], l2: float) -> Iterator[tuple[Photo, np.ndarray, float]]:
-    """Each photo with the weights fitted on the other folds (5-fold cross-validation)."""
-    order = np.random.default_rng(0).permutation(len(photos))
+def _held_out(
+    photos: list[Photo], l2: float, seed: int = 0
+) -> Iterator[tuple[Photo, np.ndarray, float]]:
+    """Each photo with the weights fitted on the other folds (5-fold cross-validation; `seed`
+    assigns the photos to the folds)."""
+    order = np.random.default_rng(seed).permutation(len(photos))
     for fold in range(FOLDS):
         test = set(order[fold::FOLDS].tolist())
         weights, bias = fit([p for i, p in enumerate(photos) if i not in test], l2)
@@ -202,8 +206,28 @@ def _held_out(photos: list[Photo], l2: float) -> Iterator[tuple[Photo, np.ndarra
             yield photos[i], weights, bias
 
 
-def cross_validated(photos: list[Photo], l2: float) -> list[tuple[bool, float]]:
-    return [_chosen(photo, weights, bias) for photo, weights, bias in _held_out(photos, l2)]
+def cross_validated(photos: list[Photo], l2: float, seed: int = 0) -> list[tuple[bool, float]]:
+    return [_chosen(photo, weights, bias) for photo, weights, bias in _held_out(photos, l2, seed)]
+
+
+def spread(photos: list[Photo], l2: float, assignments: int) -> list[tuple[int, int]]:
+    """Exact and accepted photos, cross-validated, for each of `assignments` assignments of the
+    photos to the folds (the first is the one the knot is set on). One confident mistake moves
+    the accepted count by several photos, so a change is judged over several assignments."""
+    out = []
+    for seed in range(assignments):
+        chosen = cross_validated(photos, l2, seed)
+        out.append((sum(ok for ok, _ in chosen), knot(chosen)[1]))
+    return out
+
+
+def _spread_line(counts: list[tuple[int, int]]) -> str:
+    exact, accepted = (np.array(c) for c in zip(*counts, strict=True))
+    return (
+        f"  over {len(counts)} fold assignments: exact {exact.mean():.1f} "
+        f"({exact.min()}-{exact.max()}), accepted {accepted.mean():.1f} "
+        f"({accepted.min()}-{accepted.max()})"
+    )
 
 
 def _promise(photos: list[Photo], l2: float) -> tuple[dict[str, object], list[Searched]]:
@@ -343,6 +367,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RANKER_PATH)
     parser.add_argument("--save-features", type=Path, help="keep the features in this file")
     parser.add_argument("--features", type=Path, help="fit on features saved before")
+    parser.add_argument(
+        "--fold-assignments",
+        type=int,
+        default=1,
+        help="also print the mean and range of the cross-validated counts over this many "
+        "assignments of photos to folds",
+    )
     args = parser.parse_args(argv)
     if args.features:
         promise, photos = _load(args.features)
@@ -357,7 +388,10 @@ def main(argv: list[str] | None = None) -> int:
     models = {}
     for mode, group in (("counted", "water"), ("uncounted", "lcd")):
         print(f"{mode} ({group}):")
-        models[mode] = _model([p for p in photos if p.group == group], args.l2)
+        chosen = [p for p in photos if p.group == group]
+        models[mode] = _model(chosen, args.l2)
+        if args.fold_assignments > 1:
+            print(_spread_line(spread(chosen, args.l2, args.fold_assignments)))
     result = {"features": list(FEATURES), "l2": args.l2, "promise": promise, "models": models}
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"written: {args.out}")

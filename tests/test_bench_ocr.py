@@ -104,6 +104,28 @@ def test_each_photo_is_searched_with_a_promise_model_that_did_not_see_it() -> No
     assert np.allclose(held[20][0], everyone, atol=1e-6)
 
 
+def test_the_spread_over_fold_assignments_starts_with_the_scripts_own_folds() -> None:
+    """The first assignment is the one the knot is set on; the others assign the photos to the
+    folds differently, so their counts may differ."""
+    rng = np.random.default_rng(5)
+
+    def photo() -> fit_ranker.Photo:
+        x = rng.normal(size=(3, 2))
+        right = np.zeros(3)
+        right[int(np.argmax(x[:, 0] + rng.normal(scale=1.5, size=3)))] = 1.0
+        return fit_ranker.Photo("water", x, right, ["00100", "00700", "00400"])
+
+    photos = [photo() for _ in range(60)]
+    counts = fit_ranker.spread(photos, 0.1, 4)
+    own = fit_ranker.cross_validated(photos, 0.1)
+    assert len(counts) == 4
+    assert counts[0] == (sum(ok for ok, _ in own), fit_ranker.knot(own)[1])
+    assert len({tuple(fit_ranker.cross_validated(photos, 0.1, seed)) for seed in range(4)}) > 1
+    assert fit_ranker._spread_line([(10, 4), (12, 6)]) == (
+        "  over 2 fold assignments: exact 11.0 (10-12), accepted 5.0 (4-6)"
+    )
+
+
 def test_a_photo_has_a_right_candidate_when_any_of_its_candidates_is_right() -> None:
     def photo(*right: float) -> fit_ranker.Photo:
         return fit_ranker.Photo("water", np.zeros((len(right), 2)), np.array(right), [])
