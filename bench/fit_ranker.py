@@ -388,10 +388,10 @@ def main(argv: list[str] | None = None) -> int:
     models = {}
     for mode, group in (("counted", "water"), ("uncounted", "lcd")):
         print(f"{mode} ({group}):")
-        chosen = [p for p in photos if p.group == group]
-        models[mode] = _model(chosen, args.l2)
+        in_group = [p for p in photos if p.group == group]
+        models[mode] = _model(in_group, args.l2)
         if args.fold_assignments > 1:
-            print(_spread_line(spread(chosen, args.l2, args.fold_assignments)))
+            print(_spread_line(spread(in_group, args.l2, args.fold_assignments)))
     result = {"features": list(FEATURES), "l2": args.l2, "promise": promise, "models": models}
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"written: {args.out}")
