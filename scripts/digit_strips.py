@@ -194,8 +194,12 @@ class Strip:
     targets: list[np.ndarray]
 
 
-def render_strip(drums: list[Drum], rng: np.random.Generator, *, scale: float) -> Strip:
-    """Drums side by side in a frame on a dial, photographed at `scale` (drum height in px / 64)."""
+def render_strip(
+    drums: list[Drum], rng: np.random.Generator, *, scale: float, windows: float = 0.0
+) -> Strip:
+    """Drums side by side in a frame on a dial, photographed at `scale` (drum height in px / 64);
+    on a share `windows` of the strips each drum shows through a window of its own
+    (`_drum_windows`)."""
     gap = int(DRUM_H * rng.uniform(0.04, 0.45))
     frame = tuple(int(c) for c in rng.integers(0, 256, size=3))
     dial = tuple(int(c) for c in rng.integers(120, 256, size=3))
@@ -215,11 +219,15 @@ def render_strip(drums: list[Drum], rng: np.random.Generator, *, scale: float) -
     x = x0 + border + gap
     centres = []
     top = y0 + border + margin_y
+    faces = []
     for d in drums:
         w = d.face.shape[1]
         img[top : top + DRUM_H, x : x + w] = d.face
+        faces.append((x, w))
         centres.append(x + w / 2)
         x += w + gap
+    if windows and rng.random() < windows:
+        _drum_windows(img, faces, top, frame, rng)
     pitch = float(np.mean(np.diff(centres))) if len(centres) > 1 else widths[0] + gap
     digit_h = float(np.mean([d.digit_h for d in drums]))
     photo = _photograph(img, rng, scale)
@@ -232,6 +240,38 @@ def render_strip(drums: list[Drum], rng: np.random.Generator, *, scale: float) -
         (top + DRUM_H / 2) * k,
         [d.target for d in drums],
     )
+
+
+def _drum_windows(
+    img: np.ndarray,
+    faces: list[tuple[int, int]],
+    top: int,
+    frame: tuple[int, ...],
+    rng: np.random.Generator,
+) -> None:
+    """Each drum (x, width) behind a window of its own, as on many water meters: the frame hides
+    the drum above and below the window, a dark rim outlines it, and on some meters a light sill
+    runs under each window. The digits are often faint behind such windows (worn print, glare on
+    the glass) while the rims stay sharp: the models read a faint 1 or 7 inside a sharp rectangle
+    as 0, so the faces are faded towards their mean by up to three quarters."""
+    fade = rng.uniform(0.25, 1.0) if rng.random() < 0.6 else 1.0
+    cut = int(DRUM_H * rng.uniform(0.0, 0.12))
+    margin, thick = int(rng.integers(0, 4)), int(rng.integers(1, 5))
+    rim = tuple(int(c * rng.uniform(0.1, 0.6)) for c in frame)
+    sill = int(rng.integers(2, 7)) if rng.random() < 0.3 else 0
+    light = tuple(int(c) for c in rng.integers(200, 256, size=3))
+    y1, y2 = top + cut, top + DRUM_H - cut
+    for x, w in faces:
+        face = img[top : top + DRUM_H, x : x + w].astype(np.float32)
+        mean = face.mean(axis=(0, 1))
+        img[top : top + DRUM_H, x : x + w] = (mean + (face - mean) * fade).astype(np.uint8)
+        img[top:y1, x : x + w] = frame
+        img[y2 : top + DRUM_H, x : x + w] = frame
+        cv2.rectangle(
+            img, (x - margin, y1 - margin), (x + w - 1 + margin, y2 - 1 + margin), rim, thick
+        )
+        below = y2 + margin + thick
+        img[below : below + sill, x - margin : x + w + margin] = light
 
 
 def _dial_marks(img: np.ndarray, rng: np.random.Generator) -> None:
@@ -334,10 +374,11 @@ def counter_cells(
     real: RealDrums | None,
     real_share: float = 0.4,
     cutting: Cutting = Cutting(),
+    windows: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """About `count` cells (uint8, INPUT_H x INPUT_W) and their soft targets; `real_share` of
     the strips are made of real drum crops, the rest of rendered drums; the drums' cells cut as
-    `cutting` says."""
+    `cutting` says; `windows` of the strips with a window for each drum."""
     cells: list[np.ndarray] = []
     targets: list[np.ndarray] = []
     while len(cells) < count:
@@ -354,7 +395,8 @@ def counter_cells(
                 value += rng.uniform(0.1, 0.9)
             drums.append(renderer.drum(value, rng, red=i >= n - reds))
         scale = rng.uniform(10, 60) / DRUM_H  # digits 10-60 px tall in the photo
-        c, t = strip_cells(render_strip(drums, rng, scale=scale), rng, cutting)
+        strip = render_strip(drums, rng, scale=scale, windows=windows)
+        c, t = strip_cells(strip, rng, cutting)
         cells += c
         targets += t
     return np.stack(cells[:count]), np.stack(targets[:count])

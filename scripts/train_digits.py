@@ -14,7 +14,8 @@ Data (openly licensed only, never ../shared/corpus/meter-photos):
 Needs the `train` extra (`pip install -e '.[train]'`, PyTorch CPU). Usage:
     .venv/bin/python scripts/train_digits.py [--corpus ../shared/corpus] [--epochs 8]
         [--width 24] [--teacher ocr/models/digits.onnx --teacher ocr/models/digits_second.onnx]
-        [--jitter] [--flagged-ones 0.3]   # recipe options, off for the shipped models
+        [--jitter] [--flagged-ones 0.3] [--drum-windows 0.3]  # recipe options, off in the shipped
+        # first model
 Deterministic for a given --seed (up to PyTorch's CPU kernels).
 """
 
@@ -287,13 +288,13 @@ def _load_drums(digits_dir: Path, flagged_ones: float) -> None:
 
 
 def _strip_worker(
-    job: tuple[int, int, float, digit_strips.Cutting],
+    job: tuple[int, int, float, digit_strips.Cutting, float],
 ) -> tuple[np.ndarray, np.ndarray]:
-    count, seed, real_share, cutting = job
+    count, seed, real_share, cutting, windows = job
     assert _drums is not None, "worker started without _load_drums"
     renderer, real = _drums
     return digit_strips.counter_cells(
-        count, np.random.default_rng(seed), renderer, real, real_share, cutting
+        count, np.random.default_rng(seed), renderer, real, real_share, cutting, windows
     )
 
 
@@ -302,7 +303,9 @@ def strip_cells(args: argparse.Namespace, digits_dir: Path) -> tuple[np.ndarray,
     count, seed, jobs = args.strip_cells, args.seed, args.jobs
     per = count // (4 * jobs) + 1
     cutting = digit_strips.JITTERED if args.jitter else digit_strips.Cutting()
-    work = [(per, seed * 1000 + i, args.real_share, cutting) for i in range(4 * jobs)]
+    work = [
+        (per, seed * 1000 + i, args.real_share, cutting, args.drum_windows) for i in range(4 * jobs)
+    ]
     with multiprocessing.Pool(
         jobs, initializer=_load_drums, initargs=(digits_dir, args.flagged_ones)
     ) as pool:
@@ -387,6 +390,13 @@ def main() -> None:
         default=0.0,
         help="share of rendered drums whose 1 is drawn with a long flag and mostly no foot, "
         "as on many water meters (digit_strips.FlaggedOne); 0 in the shipped recipe",
+    )
+    parser.add_argument(
+        "--drum-windows",
+        type=float,
+        default=0.0,
+        help="share of counter strips whose drums each show through a window of their own, "
+        "outlined by a dark rim (digit_strips._drum_windows); 0 in the shipped recipe",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

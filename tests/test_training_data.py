@@ -60,3 +60,32 @@ def test_flagged_ones_are_drawn_on_the_share_asked_for() -> None:
     assert 250 <= len(drawn) <= 350
     assert all(0.2 * 40 <= o.flag_dx <= 0.45 * 40 for o in drawn)
     assert 0.1 < np.mean([o.foot > 0 for o in drawn]) < 0.4  # mostly without a foot
+
+
+def _plain_drums(n: int) -> list[digit_strips.Drum]:
+    face = np.full((digit_strips.DRUM_H, 40, 3), 230, np.uint8)
+    return [digit_strips.Drum(face, digit_strips.soft_target(0.0), 40.0) for _ in range(n)]
+
+
+def test_strips_without_drum_windows_draw_no_more_random_numbers() -> None:
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    plain = digit_strips.render_strip(_plain_drums(4), a, scale=0.5)
+    none = digit_strips.render_strip(_plain_drums(4), b, scale=0.5, windows=0.0)
+    assert np.array_equal(plain.image, none.image)
+    assert _state(a) == _state(b)  # the shipped recipe's random stream is untouched
+
+
+def test_drum_windows_outline_each_drum_darker_than_its_frame() -> None:
+    image = np.full((100, 200, 3), 200, np.uint8)  # the frame
+    faces = [(20, 40), (90, 40)]
+    top = 18
+    image[top : top + digit_strips.DRUM_H, 20:60] = 240
+    image[top : top + digit_strips.DRUM_H, 90:130] = 240
+    digit_strips._drum_windows(image, faces, top, (200, 200, 200), np.random.default_rng(4))
+    gray = image[..., 0].astype(int)
+    middle = top + digit_strips.DRUM_H // 2
+    for x, w in faces:
+        left, right = gray[middle, x - 4 : x + 4], gray[middle, x + w - 4 : x + w + 4]
+        assert left.min() < 125 and right.min() < 125  # a rim on either side of the drum
+        assert gray[middle, x + w // 2] == 240  # the drum's face shows through
+    assert gray[middle, 75] == 200  # the frame between the windows
