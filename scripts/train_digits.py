@@ -14,8 +14,8 @@ Data (openly licensed only, never ../shared/corpus/meter-photos):
 Needs the `train` extra (`pip install -e '.[train]'`, PyTorch CPU). Usage:
     .venv/bin/python scripts/train_digits.py [--corpus ../shared/corpus] [--epochs 8]
         [--width 24] [--teacher ocr/models/digits.onnx --teacher ocr/models/digits_second.onnx]
-        [--jitter] [--flagged-ones 0.3] [--drum-windows 0.3]  # recipe options, off in the shipped
-        # first model
+        [--jitter] [--flagged-ones 0.3] [--drum-windows 0.3]  # recipe options, all off in
+        # the shipped first model; the second has the first two
 Deterministic for a given --seed (up to PyTorch's CPU kernels).
 """
 
