@@ -65,7 +65,16 @@ FEATURES = (
     # misplaced split
     "lone_red",
     "extra_black",  # more black drums before the red ones than the meter has
+    # a thin "1" on a worn drum is the digit model's commonest confident mistake (read as 7, 4
+    # or 0): how much the model still gives to "1" on the integer digits not read as 1
+    "one_doubt",  # the most on any of them
+    "runner_up",  # the likeliest second choice of any integer digit
+    "one_doubt_sum",  # "1" summed over the digits not read as 1
+    "one_doubt_significant",  # the most on any after the leading zeros
+    "zero_doubt",  # the most the model gives to "0" on an integer digit not read as 0
+    "one_doubts",  # integer digits not read as 1 with at least DOUBT on "1", / 3
 )
+DOUBT = 0.05
 
 
 @dataclass(frozen=True)
@@ -176,7 +185,18 @@ def _features(
         float(len(significant) <= 1),
         float(c.run.decimals == 1),
         float(c.decimals > 0 and len(c.digits) - c.decimals > len(d.integer)),
+        max(_doubts(d.integer, 1), default=0.0),
+        max((x.alternatives[1][1] for x in d.integer if len(x.alternatives) > 1), default=0.0),
+        sum(_doubts(d.integer, 1)),
+        max(_doubts(d.integer[len(d.text) - len(significant) :], 1), default=0.0),
+        max(_doubts(d.integer, 0), default=0.0),
+        sum(q >= DOUBT for q in _doubts(d.integer, 1)) / 3,
     ]
+
+
+def _doubts(digits: list[DigitRead], value: int) -> list[float]:
+    """The probability the digit model gives to `value` on each digit not read as it."""
+    return [dict(x.alternatives).get(value, 0.0) for x in digits if x.value != value]
 
 
 def probabilities(x: np.ndarray, model: Model) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -125,6 +126,27 @@ def test_more_black_drums_than_the_meter_has_make_a_read_less_sure(
     assert x[:, ranking.FEATURES.index("extra_black")].tolist() == [1.0, 0.0]
     _, sure = _choose([longer], integer_digits=5)
     assert sure < _sure_without("extra_black", longer, monkeypatch)
+
+
+def _with_doubt(candidate: Candidate, position: int, second: int) -> Candidate:
+    """The candidate with the digit at `position` read at 0.6, `second` the runner-up at 0.35."""
+    digits = list(candidate.digits)
+    value = digits[position].value
+    digits[position] = DigitRead(value, 0.6, ((value, 0.6), (second, 0.35)))
+    return replace(candidate, digits=digits)
+
+
+def test_a_digit_the_model_half_reads_as_1_makes_a_read_less_sure() -> None:
+    """A thin "1" on a worn drum is the digit model's commonest confident mistake (read as 7):
+    of two reads alike but for the runner-up of one digit, the one where it is "1" is trusted
+    less."""
+    read = _candidate("00736", _row(500, 40))
+    one, four = _with_doubt(read, 2, 1), _with_doubt(read, 2, 4)
+    x = ranking.features([_described(c, 5, 40.0) for c in (one, four)], SHAPE)
+    columns = [ranking.FEATURES.index(f) for f in ("one_doubt", "one_doubt_significant")]
+    assert x[:, columns].tolist() == [[0.35, 0.35], [0.0, 0.0]]
+    assert x[:, ranking.FEATURES.index("runner_up")].tolist() == [0.35, 0.35]
+    assert _choose([one], integer_digits=5)[1] < _choose([four], integer_digits=5)[1] - 0.02
 
 
 def test_two_models_are_combined_as_a_product_of_experts() -> None:

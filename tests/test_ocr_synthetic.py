@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 import pytest
 
@@ -11,7 +12,7 @@ from core.settings import Settings
 from core.types import Display
 from ocr import ranking, read_meter, reader
 from ocr.counter import fit_grids
-from ocr.digits import DigitModel
+from ocr.digits import BATCH, NO_DIGIT, DigitModel
 from ocr.reader import OcrEngine
 from ocr.synth import (
     encode_jpeg,
@@ -219,6 +220,27 @@ def test_digit_cells_render_every_digit() -> None:
     with pytest.raises(ValueError):
         render_drum_meter("12a45")
     assert isinstance(render_lcd_meter("1", seed=1), np.ndarray)
+
+
+def test_the_digit_model_reads_cells_alike_in_any_batch() -> None:
+    model = DigitModel()
+    cells = [
+        cv2.cvtColor(render_digit_cell(d % 10, kind="drum", seed=d), cv2.COLOR_BGR2GRAY)
+        for d in range(2 * BATCH + 3)  # full batches and a partial one
+    ]
+    together = model.predict(cells)
+    alone = np.concatenate([model.predict([c]) for c in cells])
+    assert together.shape == (len(cells), NO_DIGIT + 1)
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    np.testing.assert_allclose(together.sum(axis=1), 1.0, rtol=1e-5)
+    assert (together.argmax(axis=1) == np.arange(len(cells)) % 10).mean() > 0.9
+
+
+def test_a_broken_model_file_fails_when_loaded_not_when_reading(tmp_path) -> None:
+    broken = tmp_path / "digits.onnx"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(cv2.error, match=r"(?i)parse"):
+        DigitModel(broken)
 
 
 def test_drum_grid_follows_the_digits_not_the_frames_between_them() -> None:
