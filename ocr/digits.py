@@ -6,14 +6,11 @@ drum comes out as two neighbouring digits sharing the probability.
 
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 INPUT_H, INPUT_W = 40, 24
 NO_DIGIT = 10
