@@ -132,6 +132,7 @@ def _with_doubt(candidate: Candidate, position: int, second: int) -> Candidate:
     """The candidate with the digit at `position` read at 0.6, `second` the runner-up at 0.35."""
     digits = list(candidate.digits)
     value = digits[position].value
+    assert value is not None
     digits[position] = DigitRead(value, 0.6, ((value, 0.6), (second, 0.35)))
     return replace(candidate, digits=digits)
 
