@@ -161,6 +161,7 @@ def _features(
     cx = float(np.mean([b.cx for b in c.row.blobs])) / w
     cy = float(np.mean([b.cy for b in c.row.blobs])) / h
     significant = d.text.lstrip("0")
+    ones = _doubts(d.integer, 1)
     return [
         d.fit,
         d.fit - best_fit,
@@ -185,12 +186,12 @@ def _features(
         float(len(significant) <= 1),
         float(c.run.decimals == 1),
         float(c.decimals > 0 and len(c.digits) - c.decimals > len(d.integer)),
-        max(_doubts(d.integer, 1), default=0.0),
+        max(ones, default=0.0),
         max((x.alternatives[1][1] for x in d.integer if len(x.alternatives) > 1), default=0.0),
-        sum(_doubts(d.integer, 1)),
+        sum(ones),
         max(_doubts(d.integer[len(d.text) - len(significant) :], 1), default=0.0),
         max(_doubts(d.integer, 0), default=0.0),
-        sum(q >= DOUBT for q in _doubts(d.integer, 1)) / 3,
+        sum(q >= DOUBT for q in ones) / 3,
     ]
 
 
