@@ -20,10 +20,10 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from app.demo import DemoMail, build_message  # noqa: E402
 from core.context import AppContext  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
 from core.settings import load_settings  # noqa: E402
-from intake.demo import DemoMail, build_message  # noqa: E402
 
 
 def _master_data(path: Path, count: int) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from core.context import AppContext
 from core.models import Reading, ReviewTask
-from review_ui.testing import CLERK, CLERK_PASSWORD, Seeded, add_clerk, meter_photo, seed_task
+from tests.ui_seed import CLERK, CLERK_PASSWORD, Seeded, add_clerk, meter_photo, seed_task
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

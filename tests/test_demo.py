@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from app.demo import demo_mails, run_demo
 from core.context import AppContext
 from core.models import InboundMessage, Outbox, Reading, ReviewTask, User
 from core.settings import Settings
-from intake.demo import demo_mails, run_demo
 
 
 def _counts(ctx: AppContext) -> dict[str, int]:

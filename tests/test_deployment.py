@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from core.cli import build_parser
+from app.cli import build_parser
 
 REPO = Path(__file__).resolve().parents[1]
 

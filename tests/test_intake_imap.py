@@ -15,9 +15,9 @@ from core.models import InboundMessage, Outbox, Reading, ReviewTask
 from core.settings import Settings
 from core.types import MeterHint, MeterRead
 from intake.imap import ImapSource, connect
-from intake.samples import customer_mail, meter_photo, seed_meter
 from intake.worker import run_pass
 from tests.fixtures_dovecot import DovecotServer
+from tests.samples import customer_mail, meter_photo, seed_meter
 
 pytestmark = pytest.mark.imap
 CUSTOMER = "erika@example.de"

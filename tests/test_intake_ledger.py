@@ -15,9 +15,9 @@ from core.models import InboundMessage, Outbox
 from intake.claims import claim_next, finish, lock_claimed, record_failure
 from intake.ledger import apply_pending_moves, fetch_new
 from intake.maildir import MaildirSource
-from intake.samples import customer_mail, seed_meter
 from intake.sources import NEEDS_REVIEW, PROCESSED, RawMailRef
 from tests.conftest import FrozenClock
+from tests.samples import customer_mail, seed_meter
 
 
 def deliver(path: Path, raw: bytes) -> str:

@@ -25,8 +25,8 @@ from intake.claims import claim_next
 from intake.ledger import fetch_new
 from intake.maildir import MaildirSource
 from intake.pipeline import process_one
-from intake.samples import customer_mail, meter_photo, seed_meter
 from tests.conftest import FrozenClock
+from tests.samples import customer_mail, meter_photo, seed_meter
 from tests.test_intake_mime import DSN
 
 CUSTOMER = "erika@example.de"

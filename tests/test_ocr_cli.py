@@ -56,7 +56,7 @@ def test_table_lines_for_people(photos: dict[str, Path]) -> None:
 def test_cli_entry_point_prints_json(
     photos: dict[str, Path], capsys: pytest.CaptureFixture
 ) -> None:
-    from core.cli import main
+    from app.cli import main
 
     try:
         code = main(["read", "--json", "--integer-digits", "5", str(photos["good"])])
@@ -70,7 +70,7 @@ def test_cli_entry_point_prints_json(
 def test_the_display_kind_is_passed_from_the_command_line(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    from core.cli import main
+    from app.cli import main
 
     photo = tmp_path / "strom.jpg"
     photo.write_bytes(encode_jpeg(render_lcd_meter("18342", "7", seed=11, angle=-6)))

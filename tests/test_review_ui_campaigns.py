@@ -15,7 +15,7 @@ from core.context import AppContext
 from core.db import transaction
 from core.models import Campaign, CampaignRecipient, Outbox, Reading
 from review_ui.app import create_app
-from review_ui.testing import ADMIN, ADMIN_PASSWORD, Seeded, add_admin, add_clerk, login, seed_task
+from tests.ui_seed import ADMIN, ADMIN_PASSWORD, Seeded, add_admin, add_clerk, login, seed_task
 
 SCRIPT = "<script>alert('x')</script>"
 ESCAPED = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from core.context import AppContext
 from core.models import AuditLog, Outbox, Reading, ReviewTask, User
 from review_ui.app import create_app
-from review_ui.testing import CLERK, Seeded, add_clerk, csrf_from, login, seed_task
 from tests.conftest import FrozenClock
+from tests.ui_seed import CLERK, Seeded, add_clerk, csrf_from, login, seed_task
 
 
 @pytest.fixture

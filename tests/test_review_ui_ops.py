@@ -18,9 +18,9 @@ from core.models import InboundMessage, Outbox, Photo
 from review_ui.app import _check_post_routes, create_app
 from review_ui.chart import Period, build_chart, nice_step
 from review_ui.i18n import choose_language
-from review_ui.testing import add_clerk, login, seed_task
 from review_ui.web import page_clerk
 from tests.conftest import FrozenClock
+from tests.ui_seed import add_clerk, login, seed_task
 
 
 @pytest.fixture

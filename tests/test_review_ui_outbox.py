@@ -16,8 +16,8 @@ from core.models import AuditLog, Outbox
 from notifications.dispatch import send_due
 from notifications.smtp import SmtpSender
 from review_ui.app import create_app
-from review_ui.testing import add_clerk, login, seed_outbox, seed_task
 from tests.conftest import FrozenClock
+from tests.ui_seed import add_clerk, login, seed_outbox, seed_task
 
 SCRIPT = "<script>alert('x')</script>"
 ESCAPED = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"

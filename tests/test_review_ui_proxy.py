@@ -16,8 +16,8 @@ from core.errors import ConfigError
 from core.models import AuditLog
 from core.settings import load_settings
 from review_ui.auth import FREE_FAILURES
-from review_ui.testing import CLERK, CLERK_PASSWORD, add_clerk, csrf_from
 from tests.fixtures_ui import running_ui
+from tests.ui_seed import CLERK, CLERK_PASSWORD, add_clerk, csrf_from
 
 ATTACKER, COLLEAGUE = "203.0.113.5", "198.51.100.7"
 

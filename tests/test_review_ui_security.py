@@ -16,8 +16,8 @@ from core.errors import UsageError
 from core.models import Outbox, Reading, ReviewTask, User, UserSession
 from review_ui.app import create_app
 from review_ui.auth import FREE_FAILURES, add_user
-from review_ui.testing import CLERK, CLERK_PASSWORD, add_clerk, csrf_from, login, seed_task
 from tests.conftest import FrozenClock
+from tests.ui_seed import CLERK, CLERK_PASSWORD, add_clerk, csrf_from, login, seed_task
 
 PUBLIC = {"/login", "/health"}
 SCRIPT = "<script>alert('x')</script>"

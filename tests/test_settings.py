@@ -37,7 +37,7 @@ def test_bad_value_gives_one_readable_error(monkeypatch: pytest.MonkeyPatch) -> 
 def test_cli_reports_bad_setting_without_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from core.cli import main
+    from app.cli import main
 
     monkeypatch.setenv("METER_INTAKE_MAILBOX", "pop3")
     assert main(["worker", "--once"]) == 2

@@ -12,8 +12,8 @@ from imapclient import IMAPClient
 from core.errors import MailboxError
 from core.settings import Settings, load_settings
 from intake.imap import ImapSource, connect
-from intake.samples import customer_mail
 from tests.fixtures_dovecot import DovecotServer
+from tests.samples import customer_mail
 
 pytestmark = pytest.mark.imap
 SECURITIES = ["ssl", "starttls"]

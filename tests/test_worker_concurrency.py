@@ -18,7 +18,7 @@ from intake.claims import claim_next
 from intake.ledger import fetch_new, mailbox_lock
 from intake.maildir import MaildirSource
 from intake.pipeline import process_one
-from intake.samples import customer_mail, seed_meter
+from tests.samples import customer_mail, seed_meter
 
 MAILS = 12
 WORKERS = 3

@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 from core.context import AppContext
 from core.models import InboundMessage, Outbox, Reading, ReviewTask
 from intake.imap import ImapSource
-from intake.samples import customer_mail, meter_photo
 from intake.worker import run_worker
 from matching.masterdata import import_csv
 from tests.fixtures_dovecot import DovecotServer
 from tests.fixtures_smtp import SmtpTestServer
+from tests.samples import customer_mail, meter_photo
 from tests.test_intake_imap import folder_count, imap_settings
 
 pytestmark = pytest.mark.imap

@@ -16,9 +16,9 @@ from core.settings import Settings
 from core.types import MeterHint, MeterRead
 from intake.imap import ImapSource
 from intake.maildir import MaildirSource
-from intake.samples import customer_mail, seed_meter
 from intake.worker import WorkerReport, make_source, run_worker
 from tests.fixtures_smtp import SmtpTestServer
+from tests.samples import customer_mail, seed_meter
 
 CUSTOMER = "erika@example.de"
 

@@ -290,7 +290,7 @@ def _print_table(ctx: AppContext, mails: list[DemoMail]) -> None:
 
 
 def run_demo(settings: Settings, *, serve_after: bool) -> int:
-    from core.cli import migrated_context
+    from app.cli import migrated_context
     from intake.worker import run_worker
     from matching.masterdata import import_csv
 

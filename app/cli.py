@@ -116,7 +116,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from intake.demo import run_demo
+    from app.demo import run_demo
 
     return run_demo(settings, serve_after=args.serve)
 

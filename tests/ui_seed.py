@@ -32,9 +32,9 @@ from core.models import (
 from review_ui.auth import add_user
 
 CLERK = "erika"
-CLERK_PASSWORD = "Zaehler-Pruefung-2026"  # noqa: S105 - test seed only
+CLERK_PASSWORD = "Zaehler-Pruefung-2026"
 ADMIN = "bert"
-ADMIN_PASSWORD = "Kampagnen-Start-2026"  # noqa: S105 - test seed only
+ADMIN_PASSWORD = "Kampagnen-Start-2026"
 
 
 @dataclass(frozen=True)
