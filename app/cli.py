@@ -98,9 +98,17 @@ def cmd_campaign_start(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from core.metrics import MetricsServer
     from intake.worker import run_worker
 
-    run_worker(migrated_context(settings), once=args.once)
+    ctx = migrated_context(settings)
+    port, host = settings.worker_metrics_port, settings.worker_metrics_host
+    server = MetricsServer(host, port, token=settings.metrics_token) if port else None
+    try:
+        run_worker(ctx, once=args.once)
+    finally:
+        if server is not None:
+            server.close()
     return 0
 
 
