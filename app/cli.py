@@ -129,6 +129,29 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, serve_after=args.serve)
 
 
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from core.backup import backup
+    from core.db import check_connection
+
+    ctx = _context(settings)
+    check_connection(ctx.engine)
+    print(backup(ctx, Path(args.directory)).text("Gesichert"))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from core.backup import restore
+    from core.db import check_connection
+    from core.migrate import upgrade
+
+    ctx = _context(settings)
+    check_connection(ctx.engine)
+    summary = restore(ctx, Path(args.directory), force=args.force)
+    upgrade(ctx.engine)  # a backup of an older release gets today's schema
+    print(summary.text("Wiederhergestellt"))
+    return 0
+
+
 def migrated_context(settings: Settings) -> AppContext:
     """A context whose database is migrated (embedded default: created on first use)."""
     from core.db import check_connection
@@ -201,6 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.set_defaults(handler=cmd_serve)
+
+    save = sub.add_parser("backup", help="Datenbank und Dateispeicher sichern")
+    save.add_argument("directory", metavar="DIR", help="neues, leeres Verzeichnis")
+    save.set_defaults(handler=cmd_backup)
+    back = sub.add_parser("restore", help="eine Sicherung zurückspielen")
+    back.add_argument("directory", metavar="DIR")
+    back.add_argument("--force", action="store_true", help="eine Datenbank mit Daten ersetzen")
+    back.set_defaults(handler=cmd_restore)
 
     demo = sub.add_parser("demo", help="Demo mit eingebetteter Datenbank und Maildir")
     demo.add_argument("--serve", action="store_true", help="danach Oberfläche und Worker starten")
