@@ -21,6 +21,7 @@ from core import metrics
 from core.context import AppContext
 from core.errors import MailboxError, ToolMissingError
 from core.heartbeat import beat
+from core.retention import purge_if_due
 from core.settings import Settings
 from intake.claims import claim_next
 from intake.imap import ImapSource
@@ -140,6 +141,7 @@ def run_pass(
     _stage("Verschieben", lambda: _move(ctx, source, holder, report))
     _stage("Versand", lambda: _send(ctx, sender, report))
     _stage("Kampagnen", lambda: _campaigns(ctx))
+    _stage("Aufbewahrung", lambda: _purge(ctx))
     log.info("Durchlauf: %s", report.summary())
     return report
 
@@ -198,6 +200,10 @@ def _send(ctx: AppContext, sender: SmtpSender | None, report: WorkerReport) -> N
         sent = send_due(ctx, sender=sender)
     metrics.count_deliveries(sent=sent.sent, retried=sent.retried, failed=sent.failed)
     report.sent += sent.sent
+
+
+def _purge(ctx: AppContext) -> None:
+    purge_if_due(ctx)
 
 
 def _campaigns(ctx: AppContext) -> None:
