@@ -15,9 +15,20 @@ from contextlib import contextmanager
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    make_wsgi_app,
+)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)  # memory, CPU, open files of the worker process
+PlatformCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
 
 MAILS_FETCHED = Counter(
     "meter_intake_mails_fetched",
