@@ -121,3 +121,19 @@ def test_the_cli_backs_up_and_restores(
     assert main(["restore", str(tmp_path / "b")]) == 2  # the database holds data
     assert main(["restore", "--force", str(tmp_path / "b")]) == 0
     assert main(["restore", str(tmp_path / "nothing-here")]) == 7
+
+
+def test_an_s3_blob_store_is_copied_into_the_backup_and_back(
+    s3_settings: Settings, clock: FrozenClock, tmp_path: Path
+) -> None:
+    ctx = AppContext.from_settings(s3_settings, clock=clock)
+    try:
+        seed_task(ctx, key="1")
+        mail = ctx.blobs.put(b"From: max1@example.org\r\n\r\nZaehlerstand")
+        summary = backup(ctx, tmp_path / "backup")
+        assert summary.blobs == 2 and (tmp_path / "backup" / "blobs" / mail[:2]).is_dir()
+        assert ctx.blobs.delete(mail)
+        restore(ctx, tmp_path / "backup", force=True)
+        assert ctx.blobs.get(mail).endswith(b"Zaehlerstand")
+    finally:
+        ctx.engine.dispose()
