@@ -56,8 +56,9 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_health_fails_when_the_worker_heartbeat_is_stale(
-    ctx: AppContext, client: TestClient, clock: FrozenClock
+    ctx: AppContext, client: TestClient, clock: FrozenClock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="review_ui.routes.ops")
     beat(ctx, "host-a:1:1")
     assert client.get("/health").json() == {"status": "up"}
     assert _details(client)["live_workers"] == 1
@@ -71,6 +72,8 @@ def test_health_fails_when_the_worker_heartbeat_is_stale(
     assert details["worker_heartbeat_age_seconds"] == 301 and details["live_workers"] == 0
     beat(ctx, "host-b:2:1")
     assert client.get("/health").status_code == 200
+    changes = [r.getMessage() for r in caplog.records if r.name == "review_ui.routes.ops"]
+    assert changes == ["health: down (worker heartbeat stale)", "health: up"]  # not per probe
 
 
 def test_health_fails_when_no_worker_ever_beat_after_a_grace_period(

@@ -32,10 +32,20 @@ def health(request: Request, ctx: Ctx) -> Response:
         log.error("health check: database error: %s", exc)
         body = {"status": "down", "db": "error"} if detailed else {"status": "down"}
         return JSONResponse(body, status_code=503, headers=NO_STORE)
-    if not state.up:
-        log.warning("health check: %s", state.problem)
+    _log_change(request, state.problem)
     body = state.details() if detailed else {"status": "up" if state.up else "down"}
     return JSONResponse(body, status_code=200 if state.up else 503, headers=NO_STORE)
+
+
+def _log_change(request: Request, problem: str | None) -> None:
+    """One line when the health changes, not one per probe."""
+    if getattr(request.app.state, "health_problem", None) == problem:
+        return
+    request.app.state.health_problem = problem
+    if problem:
+        log.warning("health: down (%s)", problem)
+    else:
+        log.info("health: up")
 
 
 def _metrics_allowed(request: Request, token: str) -> bool:
