@@ -87,12 +87,18 @@ class BlobStore:
 
     def digests(self) -> Iterator[str]:
         """Every stored digest (temporary files of unfinished writes are skipped)."""
-        if not self.root.is_dir():
-            return
-        for path in sorted(self.root.glob("??/??/*")):
-            name = path.name
-            if len(name) == 64 and HEX.issuperset(name) and path.parent.name == name[2:4]:
-                yield name
+        for top in _sorted_dirs(self.root):
+            for mid in _sorted_dirs(top):
+                for path in sorted(mid.iterdir()):  # one directory at a time, never all names
+                    name = path.name
+                    if len(name) == 64 and HEX.issuperset(name) and name[:4] == top.name + mid.name:
+                        yield name
+
+
+def _sorted_dirs(path: Path) -> list[Path]:
+    if not path.is_dir():
+        return []
+    return sorted(p for p in path.iterdir() if p.is_dir() and len(p.name) == 2)
 
 
 def open_blob_store(settings: Settings) -> BlobStorage:

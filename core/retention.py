@@ -18,12 +18,16 @@ from sqlalchemy import Select, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.context import AppContext
+from core.db import try_named_lock
 from core.heartbeat import forget_dead
 from core.models import AuditLog, InboundMessage, OcrResult, Photo, ReviewTask
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 SETTLED = ("accepted", "rejected", "ignored", "duplicate")
 HEARTBEATS_KEPT = dt.timedelta(days=7)
+LOCK = "retention-purge"
+LOCK_SECONDS = 600.0  # SQLite lease: the other workers skip their purge for this long
 _last_run: dict[str, dt.datetime] = {}
 
 
@@ -58,28 +62,15 @@ def settled_before(cutoff: dt.datetime) -> Select[int]:
     )
 
 
-def purge(ctx: AppContext, *, dry_run: bool = False) -> PurgeReport:
-    """Delete what the retention settings no longer allow to keep; log and audit the counts."""
-    settings, now = ctx.settings, ctx.clock()
+def purge(ctx: AppContext, *, dry_run: bool = False, holder: str | None = None) -> PurgeReport:
+    """Delete what the retention settings no longer allow to keep; log and audit the counts.
+    With `holder` (a worker), skip when another worker purges right now (empty report)."""
     report = PurgeReport(dry_run=dry_run)
     with ctx.sessions() as session, session.begin():
-        released: set[str] = set()
-        if settings.retain_ocr_days:
-            report.ocr_results += _drop_ocr(session, _cutoff(now, settings.retain_ocr_days))
-        if settings.retain_photo_days:
-            mails = settled_before(_cutoff(now, settings.retain_photo_days))
-            photo_ids = list(session.scalars(select(Photo.id).where(Photo.message_id.in_(mails))))
-            dropped = drop_photos(session, photo_ids)
-            report.photos, report.ocr_results = len(photo_ids), report.ocr_results + dropped[1]
-            released |= dropped[0]
-        if settings.retain_raw_mail_days:
-            mails = settled_before(_cutoff(now, settings.retain_raw_mail_days))
-            ids = list(session.scalars(mails.where(InboundMessage.purged_at.is_(None))))
-            released |= drop_raw_mails(session, ids, now=now)
-            report.raw_mails = len(ids)
-        unreferenced = unreferenced_blobs(session, released)
-        report.blobs = len(unreferenced)
-        forget_dead(session, before=now - HEARTBEATS_KEPT)
+        if holder and not try_named_lock(session, LOCK, holder, seconds=LOCK_SECONDS):
+            log.debug("Ein anderer Worker wendet die Aufbewahrungsfristen gerade an")
+            return report
+        unreferenced = _drop_expired(session, ctx.settings, ctx.clock(), report)
         if dry_run:
             session.rollback()
             return report
@@ -91,8 +82,33 @@ def purge(ctx: AppContext, *, dry_run: bool = False) -> PurgeReport:
     return report
 
 
-def purge_if_due(ctx: AppContext) -> PurgeReport | None:
-    """The worker's schedule: purge once per `purge_interval_hours` (per process)."""
+def _drop_expired(
+    session: Session, settings: Settings, now: dt.datetime, report: PurgeReport
+) -> list[str]:
+    """Delete the expired rows, count them in `report`; the blobs no row names any more."""
+    released: set[str] = set()
+    if settings.retain_ocr_days:
+        report.ocr_results += _drop_ocr(session, _cutoff(now, settings.retain_ocr_days))
+    if settings.retain_photo_days:
+        mails = settled_before(_cutoff(now, settings.retain_photo_days))
+        photo_ids = list(session.scalars(select(Photo.id).where(Photo.message_id.in_(mails))))
+        digests, ocr_results = drop_photos(session, photo_ids)
+        report.photos, report.ocr_results = len(photo_ids), report.ocr_results + ocr_results
+        released |= digests
+    if settings.retain_raw_mail_days:
+        mails = settled_before(_cutoff(now, settings.retain_raw_mail_days))
+        ids = list(session.scalars(mails.where(InboundMessage.purged_at.is_(None))))
+        released |= drop_raw_mails(session, ids, now=now)
+        report.raw_mails = len(ids)
+    unreferenced = unreferenced_blobs(session, released)
+    report.blobs = len(unreferenced)
+    forget_dead(session, before=now - HEARTBEATS_KEPT)
+    return unreferenced
+
+
+def purge_if_due(ctx: AppContext, holder: str) -> PurgeReport | None:
+    """The worker's schedule: purge once per `purge_interval_hours` (per process; of several
+    workers, one purges at a time)."""
     hours = ctx.settings.purge_interval_hours
     key, now = ctx.engine.url.render_as_string(), ctx.clock()
     last = _last_run.get(key)
@@ -101,7 +117,7 @@ def purge_if_due(ctx: AppContext) -> PurgeReport | None:
     ):
         return None
     _last_run[key] = now
-    return purge(ctx)
+    return purge(ctx, holder=holder)
 
 
 def _cutoff(now: dt.datetime, days: int) -> dt.datetime:

@@ -141,7 +141,7 @@ def run_pass(
     _stage("Verschieben", lambda: _move(ctx, source, holder, report))
     _stage("Versand", lambda: _send(ctx, sender, report))
     _stage("Kampagnen", lambda: _campaigns(ctx))
-    _stage("Aufbewahrung", lambda: _purge(ctx))
+    _stage("Aufbewahrung", lambda: _purge(ctx, holder))
     log.info("Durchlauf: %s", report.summary())
     return report
 
@@ -202,8 +202,8 @@ def _send(ctx: AppContext, sender: SmtpSender | None, report: WorkerReport) -> N
     report.sent += sent.sent
 
 
-def _purge(ctx: AppContext) -> None:
-    purge_if_due(ctx)
+def _purge(ctx: AppContext, holder: str) -> None:
+    purge_if_due(ctx, holder)
 
 
 def _campaigns(ctx: AppContext) -> None:

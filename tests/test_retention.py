@@ -11,8 +11,9 @@ from sqlalchemy import func, select, update
 
 from app.cli import main
 from core.context import AppContext
-from core.models import AuditLog, InboundMessage, OcrResult, Photo, Reading
-from core.retention import purge, purge_if_due
+from core.db import transaction, try_named_lock
+from core.models import AuditLog, InboundMessage, OcrResult, Photo, Reading, ReviewTask
+from core.retention import LOCK, purge, purge_if_due
 from core.settings import Settings
 from tests.conftest import FrozenClock
 from tests.ops_seed import (
@@ -110,12 +111,41 @@ def test_the_worker_purges_on_its_schedule(processed: AppContext, clock: FrozenC
         processed, settings=processed.settings.model_copy(update={"purge_interval_hours": 24.0})
     )
     clock.now = settled_at(processed) + dt.timedelta(days=91)
-    first = purge_if_due(scheduled)
+    first = purge_if_due(scheduled, "host:1:1")
     assert first is not None and first.raw_mails == 1
     clock.advance(hours=23)
-    assert purge_if_due(scheduled) is None
+    assert purge_if_due(scheduled, "host:1:1") is None
     clock.advance(hours=2)
-    assert purge_if_due(scheduled) is not None
+    assert purge_if_due(scheduled, "host:1:1") is not None
+
+
+def test_a_worker_skips_the_purge_while_another_one_runs_it(
+    processed: AppContext, clock: FrozenClock
+) -> None:
+    clock.now = settled_at(processed) + dt.timedelta(days=91)
+    if processed.engine.dialect.name == "sqlite":  # a lease: held after the other's commit
+        with transaction(processed.sessions) as session:
+            assert try_named_lock(session, LOCK, "host-a:1:1", seconds=600)
+        assert purge(processed, holder="host-b:2:1").raw_mails == 0
+    else:  # an advisory lock: held while the other's transaction runs
+        with processed.sessions() as other, other.begin():
+            assert try_named_lock(other, LOCK, "host-a:1:1", seconds=600)
+            assert purge(processed, holder="host-b:2:1").raw_mails == 0
+    assert purge(processed).raw_mails == 1  # the command line does not wait for the lease
+
+
+def test_a_decided_review_counts_from_its_decision(
+    processed: AppContext, clock: FrozenClock
+) -> None:
+    decided = settled_at(processed) + dt.timedelta(days=30)
+    with transaction(processed.sessions) as session:
+        task = session.scalars(select(ReviewTask)).one()
+        task.status, task.decision, task.decided_at = "done", "rejected", decided
+    clock.now = decided + dt.timedelta(days=89)
+    assert purge(processed).raw_mails == 1  # the accepted mail only
+    clock.now = decided + dt.timedelta(days=91)
+    assert purge(processed).raw_mails == 1  # now the reviewed one
+    assert all(m.purged_at is not None for m in _mails(processed).values())
 
 
 def test_zero_days_keeps_forever(processed: AppContext, clock: FrozenClock) -> None:
