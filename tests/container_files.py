@@ -3,13 +3,14 @@ so tests can do the same outside Docker (no Docker engine runs here)."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -159,3 +160,26 @@ def port_mappings(service: Mapping[str, Any]) -> list[PortMapping]:
         host_ip = parts[-3] if len(parts) == 3 else "0.0.0.0"
         mappings.append(PortMapping(host_ip, host_port, container))
     return mappings
+
+
+def dockerignore(path: Path = REPO / ".dockerignore") -> list[str]:
+    patterns = [
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert not any(p.startswith("!") for p in patterns), "exceptions (!) are not read here"
+    return patterns
+
+
+def left_out(relative: PurePosixPath, patterns: list[str]) -> bool:
+    """Whether .dockerignore keeps `relative` (a path in the build context) out of the context:
+    a pattern matches the path or one of its parent directories; `**/` matches at any depth."""
+    parts = relative.parts
+    for pattern in patterns:
+        body, anywhere = pattern.removeprefix("**/"), pattern.startswith("**/")
+        for end in range(1, len(parts) + 1):
+            starts = range(end) if anywhere else range(1)
+            if any(fnmatch.fnmatchcase("/".join(parts[start:end]), body) for start in starts):
+                return True
+    return False

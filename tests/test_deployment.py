@@ -20,7 +20,6 @@ import signal
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import threading
 import tomllib
 import urllib.request
@@ -30,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from importlib.resources import files
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jsonschema
@@ -43,6 +42,8 @@ from tests.conftest import PG_ADMIN_URL
 from tests.container_files import (
     REPO,
     Image,
+    dockerignore,
+    left_out,
     port_mappings,
     read_compose,
     read_dockerfile,
@@ -85,6 +86,15 @@ def test_the_schema_check_catches_a_misspelt_key_and_a_wrong_condition() -> None
     assert "services/worker/depends_on" in errors
 
 
+def test_the_build_context_leaves_out_local_data_secrets_and_environments() -> None:
+    patterns = dockerignore()
+    for path in (".env", "var/meter-intake.sqlite3", "var/blobs/ab/cd", ".venv/bin/python"):
+        assert left_out(PurePosixPath(path), patterns), path
+    for path in ("app/cli.py", "ocr/models/digits.onnx", "pyproject.toml", "constraints.txt"):
+        assert not left_out(PurePosixPath(path), patterns), path
+    assert left_out(PurePosixPath("review_ui/routes/__pycache__/ops.cpython-311.pyc"), patterns)
+
+
 # The image, rebuilt outside Docker
 
 
@@ -99,14 +109,21 @@ class BuiltImage:
         return self.root / container_path.lstrip("/")
 
 
-def _copy_into(context_path: Path, target: Path) -> None:
-    """Docker's COPY: a directory's contents into the target, a file to the target."""
-    no_bytecode = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-    if context_path.is_dir():
-        shutil.copytree(context_path, target, ignore=no_bytecode, dirs_exist_ok=True)
+def _copy_into(source: str, target: Path) -> None:
+    """Docker's COPY from the build context: a directory's contents into the target, a file to
+    the target; what .dockerignore names is not in the context."""
+    patterns = dockerignore()
+
+    def ignored(directory: str, names: list[str]) -> list[str]:
+        relative = PurePosixPath(Path(directory).relative_to(REPO).as_posix())
+        return [name for name in names if left_out(relative / name, patterns)]
+
+    assert not left_out(PurePosixPath(source), patterns), f"COPY {source}: not in the context"
+    if (REPO / source).is_dir():
+        shutil.copytree(REPO / source, target, ignore=ignored, dirs_exist_ok=True)
     else:
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(context_path, target / context_path.name)
+        shutil.copy(REPO / source, target / source)
 
 
 def _pip(*args: str, cwd: Path) -> None:
@@ -155,13 +172,13 @@ def _remove(root: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def built() -> Iterator[BuiltImage]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltImage]:
     image = read_dockerfile()
-    root = Path(tempfile.mkdtemp(prefix="meter-intake-image-"))
-    root.chmod(0o755)  # readable by the unprivileged user, writable only by us
+    assert image.user != "root", "the services run as an unprivileged user"
+    root = tmp_path_factory.mktemp("image")
     for sources, target in image.copies:
         for source in sources:
-            _copy_into(REPO / source, root / target.lstrip("/"))
+            _copy_into(source, root / target.lstrip("/"))
     assert image.runs[-1] == "pip install -c constraints.txt .", "the install step changed"
     workdir, wheels, prefix = image.workdir, root / "wheels", root / "usr" / "local"
     _pip("wheel", "--no-build-isolation", "-w", str(wheels), ".", cwd=root / workdir.lstrip("/"))
