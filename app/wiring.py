@@ -7,7 +7,10 @@ when the server stops (Ctrl-C or SIGTERM).
 
 from __future__ import annotations
 
+import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from core.context import AppContext
 from intake.worker import run_worker
@@ -28,7 +31,19 @@ def serve_with_worker(ctx: AppContext) -> None:
     )
     worker.start()
     try:
-        serve(ctx, host=ctx.settings.ui_host, port=ctx.settings.ui_port)
+        with _sigterm_sets(stop):
+            serve(ctx, host=ctx.settings.ui_host, port=ctx.settings.ui_port)
     finally:
         stop.set()
         worker.join(timeout=WORKER_STOP_SECONDS)
+
+
+@contextmanager
+def _sigterm_sets(stop: threading.Event) -> Iterator[None]:
+    """uvicorn shuts down on SIGTERM and then raises the signal again to the handler it found;
+    without one of ours that kills the process before the worker could finish its mail."""
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -13,14 +13,12 @@ from __future__ import annotations
 import json
 import mailbox
 import os
-import queue
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import sysconfig
-import threading
 import tomllib
 import urllib.request
 import uuid
@@ -50,6 +48,7 @@ from tests.container_files import (
     service_environment,
 )
 from tests.ports import free_port
+from tests.processes import Service
 
 COMPOSE_SCHEMA = files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json"
 SHIPPED = {
@@ -218,49 +217,10 @@ def _service_env(built: BuiltImage, service: Mapping[str, Any], database_url: st
     }
 
 
-class Service:
-    """A service's process, started as compose starts it, and what it logged."""
-
-    def __init__(self, built: BuiltImage, argv: list[str], env: Mapping[str, str]) -> None:
-        self.process = subprocess.Popen(
-            _as_the_image_user(argv),
-            cwd=built.inside(built.image.workdir),
-            env=dict(env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.log: list[str] = []
-        self._pump = threading.Thread(target=self._read, daemon=True)
-        self._pump.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def wait_for(self, marker: str, *, timeout: float) -> None:
-        """Until the service logs a line containing `marker`; fails if it exits first."""
-        while (line := self.lines.get(timeout=timeout)) is not None:
-            self.log.append(line)
-            if marker in line:
-                return
-        raise AssertionError(f"exited before {marker!r}:\n{''.join(self.log)}")
-
-    def finish(self, *, timeout: float = 120) -> int:
-        """The exit code once the process has ended; the rest of its log read."""
-        self.process.wait(timeout=timeout)
-        self._pump.join(timeout=timeout)
-        while (line := self.lines.get_nowait()) is not None:
-            self.log.append(line)
-        return self.process.returncode
-
-    def stop(self) -> int:
-        """`docker stop`: SIGTERM, and the process has a grace period to finish what it does."""
-        self.process.send_signal(signal.SIGTERM)
-        return self.finish(timeout=20)
+def _service(built: BuiltImage, argv: list[str], env: Mapping[str, str]) -> Service:
+    """A compose service's process: the image's entrypoint and command, as the image's user,
+    in the image's working directory."""
+    return Service(_as_the_image_user(argv), cwd=built.inside(built.image.workdir), env=env)
 
 
 @pytest.fixture
@@ -312,7 +272,7 @@ def test_compose_services_run_as_the_image_runs_them(
     commands = _commands(built, compose)
 
     migrate_env = _service_env(built, services["migrate"], empty_postgres)
-    migrate = Service(built, commands["migrate"], migrate_env)
+    migrate = _service(built, commands["migrate"], migrate_env)
     assert migrate.finish() == 0, "".join(migrate.log)
     engine = create_engine(empty_postgres)
     with engine.connect() as conn:
@@ -321,7 +281,7 @@ def test_compose_services_run_as_the_image_runs_them(
     worker_env = _service_env(built, services["worker"], empty_postgres)
     (volume,) = [spec.split(":")[1] for spec in services["worker"]["volumes"]]
     _deliver_a_mail(built.inside(volume) / "mail")  # the embedded mailbox's place in var_dir
-    worker = Service(built, commands["worker"], worker_env)
+    worker = _service(built, commands["worker"], worker_env)
     worker.wait_for("Durchlauf:", timeout=120)
     assert worker.stop() == 0, "".join(worker.log)
     with engine.connect() as conn:
@@ -332,7 +292,7 @@ def test_compose_services_run_as_the_image_runs_them(
     container_port, port = _ui_port(built, services["ui"]), free_port()
     ui_command = [str(port) if word == str(container_port) else word for word in commands["ui"]]
     ui_env = _service_env(built, services["ui"], empty_postgres)
-    ui = Service(built, ui_command, ui_env)
+    ui = _service(built, ui_command, ui_env)
     try:
         ui.wait_for("Uvicorn running on", timeout=60)
         kind, *healthcheck = services["ui"]["healthcheck"]["test"]
