@@ -14,10 +14,10 @@ import getpass
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from app.context import migrated_context
-from core.errors import MeterIntakeError
+from core.errors import MeterIntakeError, UsageError
 from core.logging_setup import configure_logging
 from core.settings import Settings, load_settings
 
@@ -102,6 +102,14 @@ def _add_import(commands: Commands) -> None:
 # export readings
 
 
+def _output_file(path: str) -> TextIO:
+    """A file to write a CSV to; one that cannot be written is the caller's mistake."""
+    try:
+        return open(path, "w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"Datei kann nicht geschrieben werden: {path} ({exc.strerror})") from exc
+
+
 def cmd_export_readings(args: argparse.Namespace, settings: Settings) -> int:
     from matching.export import export_readings
 
@@ -109,7 +117,7 @@ def cmd_export_readings(args: argparse.Namespace, settings: Settings) -> int:
     if args.output == "-":
         count = export_readings(ctx, sys.stdout, since=args.since, mark=args.mark)
     else:
-        with open(args.output, "w", newline="", encoding="utf-8") as out:
+        with _output_file(args.output) as out:
             count = export_readings(ctx, out, since=args.since, mark=args.mark)
     print(f"{count} Zählerstände exportiert.", file=sys.stderr)
     return 0
@@ -249,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings.log_level, json_lines=settings.log_json)
         return handler(args, settings)
     except MeterIntakeError as exc:
-        print(f"Fehler: {exc}", file=sys.stderr)
+        print(f"Fehler: {' '.join(str(exc).split())}", file=sys.stderr)  # one line
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
