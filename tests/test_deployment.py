@@ -2,10 +2,11 @@
 
 docker-compose.yml is validated against the Compose specification's JSON schema (the copy that
 check-jsonschema ships). The image is rebuilt outside Docker the way the Dockerfile builds it: its
-COPY lines make the build context, its `pip install .` becomes a wheel installed into a directory
-of its own, and the compose services' commands then run through the wheel's `meter-intake`
-script as an unprivileged user, with the image's and compose's environment, the volume and home
-as the only writable places, against a fresh PostgreSQL database.
+COPY lines (less what .dockerignore keeps out) make the build context, its `pip install .` becomes
+a wheel installed into a Python of its own. The compose services' commands then run through the
+wheel's `meter-intake` script with the image's and compose's environment, held to file modes like
+the image's unprivileged user (only the volume and the user's home are writable), against a fresh
+PostgreSQL database.
 """
 
 from __future__ import annotations
