@@ -1,9 +1,9 @@
 """`meter-intake`: the command line.
 
 Each command is a pair: `_add_<command>` declares its arguments, `cmd_<command>` runs it with the
-settings and returns the exit code. The stages are imported inside the commands, so `meter-intake
-user add` does not load OpenCV. Errors of ours (`core.errors`) become their exit code and a
-one-line message, never a traceback.
+settings and returns the exit code; a new command is a new pair and its `_add_` in COMMANDS. The
+stages are imported inside the commands, so `meter-intake user add` does not load OpenCV. Errors
+of ours (`core.errors`) become their exit code and a one-line message, never a traceback.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     Commands = argparse._SubParsersAction[argparse.ArgumentParser]  # add_subparsers()' result
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+DESCRIPTION = "Zählerstände aus Kundenmails: abholen, lesen, zuordnen, prüfen, beantworten."
 
 
 def _parse_date(value: str) -> dt.date:
@@ -242,7 +243,7 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="meter-intake", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="meter-intake", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
     for add_command in COMMANDS:
         add_command(commands)
