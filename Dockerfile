@@ -17,6 +17,7 @@ RUN useradd --system --create-home --home-dir /home/meter meter \
 
 WORKDIR /app
 COPY pyproject.toml README.md constraints.txt ./
+COPY app ./app
 COPY core ./core
 COPY intake ./intake
 COPY ocr ./ocr

@@ -11,10 +11,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from core.settings import Settings
+from typing import Protocol
 
 HEX = frozenset("0123456789abcdef")
 
@@ -99,12 +96,3 @@ def _sorted_dirs(path: Path) -> list[Path]:
     if not path.is_dir():
         return []
     return sorted(p for p in path.iterdir() if p.is_dir() and len(p.name) == 2)
-
-
-def open_blob_store(settings: Settings) -> BlobStorage:
-    """The backend the settings choose."""
-    if settings.blob_backend == "s3":
-        from core.blobstore_s3 import S3BlobStore
-
-        return S3BlobStore.from_settings(settings)
-    return BlobStore(settings.effective_blob_dir)

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.blobstore import BlobStorage, open_blob_store
+from core.blob_backends import open_blob_store
+from core.blobstore import BlobStorage
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from core.blobstore import BlobStorage, BlobStore, open_blob_store
+from core.blob_backends import open_blob_store
+from core.blobstore import BlobStorage, BlobStore
 from core.blobstore_s3 import S3BlobStore
 from core.context import AppContext
 from core.errors import BlobStoreError, ConfigError
