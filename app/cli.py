@@ -92,9 +92,35 @@ def cmd_campaign_start(args: argparse.Namespace, settings: Settings) -> int:
         due_from=args.due_from,
         due_to=args.due_to,
         actor="cli",
+        send_from=args.send_from,
+        dry_run=args.dry_run,
+        preview=args.preview,
+    )
+    for mail in result.previews:
+        print(f"--- an {mail.recipient}: {mail.subject}\n{mail.text}")
+    print(result.summary())
+    return 0
+
+
+def cmd_campaign_control(args: argparse.Namespace, settings: Settings) -> int:
+    from notifications.campaign_control import control_campaign
+
+    result = control_campaign(
+        migrated_context(settings), args.campaign, args.campaign_cmd, actor="cli"
     )
     print(result.summary())
     return 0
+
+
+def _parse_datetime(value: str) -> dt.datetime:
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M"):
+        try:
+            return dt.datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError(
+        f"kein Zeitpunkt: {value!r} (JJJJ-MM-TT HH:MM oder TT.MM.JJJJ HH:MM, Ortszeit)"
+    )
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -183,7 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("name")
     start.add_argument("--due-from", type=_parse_date, required=True, metavar="DATE")
     start.add_argument("--due-to", type=_parse_date, required=True, metavar="DATE")
+    start.add_argument(
+        "--send-from", type=_parse_datetime, metavar="ZEIT", help="erste Mail nicht vor (Ortszeit)"
+    )
+    start.add_argument("--dry-run", action="store_true", help="nur zählen, nichts speichern")
+    start.add_argument("--preview", type=int, default=0, metavar="N", help="N Mails zeigen")
     start.set_defaults(handler=cmd_campaign_start)
+    for action, text in (("pause", "anhalten"), ("resume", "fortsetzen"), ("cancel", "abbrechen")):
+        control = campaign.add_parser(action, help=f"Kampagne {text}")
+        control.add_argument("campaign", help="Name oder Nummer der Kampagne")
+        control.set_defaults(handler=cmd_campaign_control)
 
     worker = sub.add_parser("worker", help="Postfach abholen und verarbeiten")
     worker.add_argument("--once", action="store_true", help="nur ein Durchlauf")

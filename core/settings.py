@@ -101,6 +101,16 @@ class Settings(BaseSettings):
         default="",
         description="Bearer token for /metrics (Prometheus); empty = a clerk session is needed.",
     )
+    campaign_max_per_hour: int = Field(
+        default=600, ge=1, description="Reminder mails a campaign hands to SMTP per hour at most."
+    )
+    unsubscribe_secret: str = Field(
+        default="",
+        description=(
+            "Key that signs the unsubscribe links in reminder mails; empty = a random key kept in "
+            "var_dir/unsubscribe.key (set it when several hosts serve the review UI)."
+        ),
+    )
     log_level: str = Field(default="INFO", description="Logging level.")
     log_json: bool = Field(default=False, description="Log one JSON object per line.")
 

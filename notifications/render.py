@@ -39,14 +39,15 @@ REQUIRED: dict[str, frozenset[str]] = {
     "confirmation": frozenset({"readings"}),
     "received_review": frozenset(),
     "resend_request": frozenset({"reason"}),
-    "reminder": frozenset({"meter_number", "due_from", "due_to"}),
-    "reminder_followup": frozenset({"meter_number", "due_from", "due_to"}),
+    "reminder": frozenset({"meters", "due_from", "due_to"}),
+    "reminder_followup": frozenset({"meters", "due_from", "due_to"}),
 }
 OPTIONAL_DEFAULTS: dict[str, Any] = {
     "customer_name": None,
     "meter_number": None,
     "meter_kind": None,
     "limit_mb": None,  # resend_request for a too large mail: the mailbox's limit, German format
+    "unsubscribe_url": None,  # reminders: the one-click link (notifications.unsubscribe)
 }
 KINDS = tuple(REQUIRED)
 
@@ -94,6 +95,8 @@ def _checked_context(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
     missing = sorted(key for key in REQUIRED[kind] if context.get(key) is None)
     if missing:
         raise TemplateContextError(f"Mail-Art {kind!r}: es fehlt {', '.join(missing)}")
+    if kind in ("reminder", "reminder_followup") and not context["meters"]:
+        raise TemplateContextError(f"Mail-Art {kind!r}: die Liste der Zähler ist leer")
     if kind == "resend_request" and context["reason"] not in RESEND_REASONS:
         raise TemplateContextError(
             f"unbekannter Grund {context['reason']!r} (bekannt: {', '.join(RESEND_REASONS)})"

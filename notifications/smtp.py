@@ -144,6 +144,9 @@ def build_message(row: Outbox, *, mail_from: str, now: dt.datetime) -> EmailMess
     if parent is not None:
         message["In-Reply-To"] = parent
         message["References"] = parent
+    if row.unsubscribe_url:  # campaign mails only (RFC 2369, RFC 8058 one-click)
+        message["List-Unsubscribe"] = f"<{row.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = auto_submitted_value(row.kind)
     message["X-Auto-Response-Suppress"] = "All"
     message.set_content(row.body_text, charset="utf-8", cte="quoted-printable")
