@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -255,6 +256,8 @@ class Outbox(Base):
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"))
     # RFC 8058 one-click unsubscribe URL of a campaign mail (List-Unsubscribe header)
     unsubscribe_url: Mapped[str | None] = mapped_column(String(998))
+    # a confirmation's consumption chart, sent as an inline image (cid:) beside the HTML
+    inline_png: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

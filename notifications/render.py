@@ -25,7 +25,7 @@ from jinja2 import (
 )
 from jinja2.runtime import Context
 
-from core.formatting import format_date, format_reading
+from core.formatting import format_date, format_number, format_reading
 from notifications.errors import TemplateContextError
 from notifications.headers import clean_header_text
 
@@ -117,6 +117,8 @@ def _environment() -> Environment:
     env.filters["date"] = _date_filter
     env.filters["reading"] = _reading_filter
     env.filters["meter_kind"] = _meter_kind_filter
+    env.filters["number"] = _number_filter
+    env.filters["unit"] = _unit_filter
     return env
 
 
@@ -133,6 +135,15 @@ def _reading_filter(ctx: Context, reading: Mapping[str, Any]) -> str:
     return format_reading(
         value, int(reading.get("decimal_digits") or 0), str(reading["unit"]), lang=ctx["lang"]
     )
+
+
+@pass_context
+def _number_filter(ctx: Context, value: Decimal | float | int, places: int = 0) -> str:
+    return format_number(Decimal(str(value)), places, lang=ctx["lang"])
+
+
+def _unit_filter(unit: str) -> str:
+    return {"m3": "m³"}.get(unit, unit)
 
 
 @pass_context

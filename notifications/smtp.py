@@ -154,6 +154,13 @@ def build_message(row: Outbox, *, mail_from: str, now: dt.datetime) -> EmailMess
         message.add_alternative(
             row.body_html, subtype="html", charset="utf-8", cte="quoted-printable"
         )
+        if row.inline_png:  # multipart/related: the HTML and the chart it shows as cid:chart
+            html_part = message.get_body(preferencelist=("html",))
+            assert isinstance(html_part, EmailMessage)
+            html_part.add_related(
+                row.inline_png, "image", "png", cid="<chart>", filename="verbrauch.png",
+                disposition="inline",
+            )  # fmt: skip
     message["Content-Language"] = row.language or "de"  # after set_content, which drops it
     message.policy = HEADER_POLICY
     return message

@@ -1,4 +1,5 @@
-"""campaign mails: opt-out per customer, one-click unsubscribe URL, scheduled and paced campaigns
+"""campaign mails: opt-out per customer, one-click unsubscribe URL, scheduled and paced campaigns,
+confirmation charts
 
 Revision ID: 0004_mail
 Revises: 0003
@@ -25,6 +26,7 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("unsubscribe_url", sa.String(length=998), nullable=True))
+        batch.add_column(sa.Column("inline_png", sa.LargeBinary(), nullable=True))
     with op.batch_alter_table("campaign") as batch:
         batch.add_column(
             sa.Column("send_from", core.models.UtcDateTime(timezone=True), nullable=True)
@@ -33,10 +35,20 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("campaign") as batch:
-        batch.drop_column("max_per_hour")
-        batch.drop_column("send_from")
-    with op.batch_alter_table("outbox") as batch:
-        batch.drop_column("unsubscribe_url")
-    with op.batch_alter_table("customer") as batch:
-        batch.drop_column("campaign_opt_out_at")
+    for table, column in (
+        ("campaign", "max_per_hour"),
+        ("campaign", "send_from"),
+        ("outbox", "inline_png"),
+        ("outbox", "unsubscribe_url"),
+        ("customer", "campaign_opt_out_at"),
+    ):
+        _drop_column(table, column)
+
+
+def _drop_column(table: str, column: str) -> None:
+    """SQLite drops a plain column in place; a batch copy of `customer` would trip the foreign
+    keys that point at it."""
+    if op.get_context().dialect.name == "sqlite":
+        op.execute(sa.text(f'ALTER TABLE "{table}" DROP COLUMN "{column}"'))
+    else:
+        op.drop_column(table, column)
