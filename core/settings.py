@@ -101,6 +101,13 @@ class Settings(BaseSettings):
         default="",
         description="Bearer token for /metrics (Prometheus); empty = a clerk session is needed.",
     )
+    verp_bounces: bool = Field(
+        default=True,
+        description=(
+            "Send with the envelope sender local+bounce-<id>@domain, so a bounce names the mail "
+            "it is about even when it quotes nothing (the mailbox must accept +suffixes)."
+        ),
+    )
     campaign_max_per_hour: int = Field(
         default=600, ge=1, description="Reminder mails a campaign hands to SMTP per hour at most."
     )
