@@ -160,15 +160,44 @@ def _add_user(commands: Commands) -> None:
     add.set_defaults(handler=cmd_user_add)
 
 
-# campaign start
+# campaign start | pause | resume | cancel
+
+
+def _parse_datetime(value: str) -> dt.datetime:
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M"):
+        try:
+            return dt.datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError(
+        f"kein Zeitpunkt: {value!r} (JJJJ-MM-TT HH:MM oder TT.MM.JJJJ HH:MM, Ortszeit)"
+    )
 
 
 def cmd_campaign_start(args: argparse.Namespace, settings: Settings) -> int:
     from notifications.campaigns import start_campaign
 
-    ctx = migrated_context(settings)
-    result = start_campaign(ctx, args.name, due_from=args.due_from, due_to=args.due_to, actor="cli")
+    result = start_campaign(
+        migrated_context(settings),
+        args.name,
+        due_from=args.due_from,
+        due_to=args.due_to,
+        actor="cli",
+        send_from=args.send_from,
+        dry_run=args.dry_run,
+        preview=args.preview,
+    )
+    for mail in result.previews:
+        print(f"--- an {mail.recipient}: {mail.subject}\n{mail.text}")
     print(result.summary())
+    return 0
+
+
+def cmd_campaign_control(args: argparse.Namespace, settings: Settings) -> int:
+    from notifications.campaign_control import control_campaign
+
+    ctx = migrated_context(settings)
+    print(control_campaign(ctx, args.campaign, args.campaign_cmd, actor="cli").summary())
     return 0
 
 
@@ -178,7 +207,16 @@ def _add_campaign(commands: Commands) -> None:
     start.add_argument("name")
     start.add_argument("--due-from", type=_parse_date, required=True, metavar="DATE")
     start.add_argument("--due-to", type=_parse_date, required=True, metavar="DATE")
+    start.add_argument(
+        "--send-from", type=_parse_datetime, metavar="ZEIT", help="erste Mail nicht vor (Ortszeit)"
+    )
+    start.add_argument("--dry-run", action="store_true", help="nur zählen, nichts speichern")
+    start.add_argument("--preview", type=int, default=0, metavar="N", help="N Mails zeigen")
     start.set_defaults(handler=cmd_campaign_start)
+    for action, text in (("pause", "anhalten"), ("resume", "fortsetzen"), ("cancel", "abbrechen")):
+        control = campaign.add_parser(action, help=f"Kampagne {text}")
+        control.add_argument("campaign", help="Name oder Nummer der Kampagne")
+        control.set_defaults(handler=cmd_campaign_control)
 
 
 # worker

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -78,6 +79,8 @@ class Customer(Base):
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     language: Mapped[str] = mapped_column(String(5), default="de")
     email_bounced_at: Mapped[dt.datetime | None]
+    # set when the customer unsubscribed from reading reminders (campaigns); replies still go out
+    campaign_opt_out_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     erased_at: Mapped[dt.datetime | None]  # personal data erased on request (pseudonymised)
     accounts: Mapped[list[ContractAccount]] = relationship(back_populates="customer")
@@ -244,7 +247,8 @@ class Outbox(Base):
     body_html: Mapped[str | None] = mapped_column(Text)
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    # pending | sent | failed; a campaign's mails also held (paused) | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -252,6 +256,10 @@ class Outbox(Base):
     sent_at: Mapped[dt.datetime | None]
     inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"))
+    # RFC 8058 one-click unsubscribe URL of a campaign mail (List-Unsubscribe header)
+    unsubscribe_url: Mapped[str | None] = mapped_column(String(998))
+    # a confirmation's consumption chart, sent as an inline image (cid:) beside the HTML
+    inline_png: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -261,7 +269,11 @@ class Campaign(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     due_from: Mapped[dt.date] = mapped_column(Date)
     due_to: Mapped[dt.date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running | finished
+    # running | paused | cancelled | finished
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    # reminders are handed to SMTP from this moment on, at most `max_per_hour` an hour
+    send_from: Mapped[dt.datetime | None]
+    max_per_hour: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     recipients: Mapped[list[CampaignRecipient]] = relationship(back_populates="campaign")

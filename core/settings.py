@@ -161,6 +161,23 @@ class Settings(BaseSettings):
     purge_interval_hours: float = Field(
         default=24.0, ge=0, description="The worker runs the retention purge this often; 0 = never."
     )
+    verp_bounces: bool = Field(
+        default=True,
+        description=(
+            "Send with the envelope sender local+bounce-<id>@domain, so a bounce names the mail "
+            "it is about even when it quotes nothing (the mailbox must accept +suffixes)."
+        ),
+    )
+    campaign_max_per_hour: int = Field(
+        default=600, ge=1, description="Reminder mails a campaign hands to SMTP per hour at most."
+    )
+    unsubscribe_secret: str = Field(
+        default="",
+        description=(
+            "Key that signs the unsubscribe links in reminder mails; empty = a random key kept in "
+            "var_dir/unsubscribe.key (set it when several hosts serve the review UI)."
+        ),
+    )
     log_level: str = Field(default="INFO", description="Logging level.")
     log_json: bool = Field(
         default=False,

@@ -7,6 +7,7 @@ from email.message import EmailMessage, Message
 
 from core.types import Submission
 from intake.headers import header, valid_address
+from notifications.headers import message_ids_from_verp
 
 _PRECEDENCE_AUTO = {"bulk", "list", "junk", "auto_reply"}
 _AUTO_SUBJECT = re.compile(
@@ -78,9 +79,16 @@ _MESSAGE_ID = re.compile(r"<[^<>@\s]{1,250}@[^<>\s]{1,250}>")
 MAX_REFERENCES = 20
 
 
+_ENVELOPE_HEADERS = ("To", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To")
+
+
 def bounce_references(msg: EmailMessage) -> tuple[str, ...]:
-    """Message-IDs the bounce points at: its own In-Reply-To/References and the quoted headers."""
+    """Message-IDs the bounce points at: its own In-Reply-To/References, the quoted headers, and
+    the VERP address it was sent to (our envelope sender names the mail)."""
     found: list[str] = []
+    for name in _ENVELOPE_HEADERS:
+        for value in msg.get_all(name) or ():
+            found.extend(m for m in message_ids_from_verp(str(value)) if m not in found)
     texts = [header(msg, "In-Reply-To"), header(msg, "References")]
     for part in msg.walk():
         kind = part.get_content_type()

@@ -50,11 +50,17 @@ def record_bounce(
 
 
 def _confirmed(session: Session, addresses: Iterable[str], references: Iterable[str]) -> list[str]:
-    """The bounced addresses to which one of the referenced mails was really sent by us."""
+    """The bounced addresses to which one of the referenced mails was really sent by us. A bounce
+    that names no failed recipient (a plain-text notice) counts for the recipients of the mails it
+    references (quoted Message-ID or our VERP envelope address)."""
     claimed = {a.strip().lower() for a in addresses if a and a.strip()}
     ids = {r.strip() for r in references if r and r.strip()}
-    if not claimed or not ids:
+    if not ids:
         return []
+    if not claimed:
+        return sorted(set(session.scalars(
+            select(func.lower(Outbox.recipient)).where(Outbox.message_id.in_(ids))
+        )))  # fmt: skip
     sent_to = session.scalars(
         select(func.lower(Outbox.recipient)).where(
             Outbox.message_id.in_(ids), func.lower(Outbox.recipient).in_(claimed)

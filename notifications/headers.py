@@ -63,6 +63,26 @@ def make_message_id(idempotency_key: str, mail_from: str) -> str:
     return f"<mi.{digest}@{sender_domain(mail_from)}>"
 
 
+_OUR_ID = re.compile(r"<mi\.([0-9a-f]{32})@([^<>\s]+)>")
+_VERP = re.compile(r"\+bounce-([0-9a-f]{32})@([a-z0-9.-]+)", re.IGNORECASE)
+
+
+def verp_address(mail_from: str, message_id: str) -> str | None:
+    """The envelope sender for one of our mails: `local+bounce-<id>@domain` (VERP), so a bounce
+    names the mail it is about even when it quotes nothing of it. None for a foreign id."""
+    match = _OUR_ID.fullmatch(message_id.strip())
+    _name, address = parseaddr(mail_from)
+    local, _at, domain = address.rpartition("@")
+    if match is None or not local or not domain:
+        return None
+    return f"{local.split('+')[0]}+bounce-{match.group(1)}@{domain}"
+
+
+def message_ids_from_verp(text: str) -> tuple[str, ...]:
+    """Our Message-IDs named by VERP addresses in `text` (a bounce's recipient headers)."""
+    return tuple(f"<mi.{token.lower()}@{domain.lower()}>" for token, domain in _VERP.findall(text))
+
+
 def sender_domain(mail_from: str) -> str:
     _name, address = parseaddr(mail_from)
     domain = address.rpartition("@")[2].strip().lower()

@@ -26,6 +26,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.models import Customer, Outbox
+from notifications.chart import chart_png
+from notifications.consumption import comparison_for
 from notifications.headers import check_recipient, clean_message_id
 from notifications.render import normalize_language, render
 from notifications.sqlutil import insert_ignoring_conflict
@@ -61,8 +63,10 @@ def enqueue(
     in_reply_to: str | None = None,
     inbound_message_id: int | None = None,
     campaign_id: int | None = None,
+    inline_png: bytes | None = None,
 ) -> bool:
     """Queue one mail in the caller's transaction. True if queued, False if not.
+    `inline_png` goes with the HTML part as `cid:chart` (templates refer to it).
 
     False means: a row with this idempotency key exists already (also when a concurrent
     transaction inserted it), the address is marked bounced, or the reply brake is on.
@@ -84,6 +88,7 @@ def enqueue(
         "in_reply_to": clean_message_id(in_reply_to), "idempotency_key": key,
         "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
         "inbound_message_id": inbound_message_id, "campaign_id": campaign_id,
+        "inline_png": inline_png,
     }  # fmt: skip
     row_id = insert_ignoring_conflict(session, Outbox, values, conflict=["idempotency_key"])
     if row_id is None:
@@ -113,15 +118,43 @@ def queue_confirmation(
     key = f"confirmation:{inbound_message_id}"
     if review_task_id is not None:
         key += f":review:{review_task_id}"
-    context = {
-        "customer_name": customer_name,
-        "readings": [dataclasses.asdict(r) for r in readings],
-    }
+    shown = [_with_consumption(session, r) for r in readings]
+    chart = next((r for r in shown if r["consumption"] is not None), None)
+    png = None
+    if chart is not None:
+        png = chart_png(
+            chart.pop("comparison"), unit=chart["unit"], lang=normalize_language(language)
+        )
+        chart["chart"] = True
+    for reading in shown:
+        reading.pop("comparison", None)
+    context = {"customer_name": customer_name, "readings": shown}
     return enqueue(
         session, kind="confirmation", recipient=recipient, language=language, context=context,
         idempotency_key=key, now=now, in_reply_to=in_reply_to,
-        inbound_message_id=inbound_message_id,
+        inbound_message_id=inbound_message_id, inline_png=png,
     )  # fmt: skip
+
+
+def _with_consumption(session: Session, reading: ConfirmedReading) -> dict[str, Any]:
+    """The reading as the template shows it, with its consumption figures where history allows."""
+    shown: dict[str, Any] = {**dataclasses.asdict(reading), "consumption": None, "chart": False}
+    found = comparison_for(
+        session, reading.meter_number, reading.register, reading.value, reading.read_on
+    )
+    if found is None:
+        return shown
+    change = found.change_to_year_before
+    shown["comparison"] = found
+    shown["consumption"] = {
+        "since": found.current.start, "days": found.current.days, "used": found.current.used,
+        "per_day": found.current.per_day, "year_before_per_day": found.year_before_per_day,
+        "change_percent": None if change is None else round(change * 100),
+        "average_per_day": found.average_per_day,
+        "periods": [{"start": p.start, "end": p.end, "per_day": p.per_day}
+                    for p in found.periods],
+    }  # fmt: skip
+    return shown
 
 
 def queue_review_notice(

@@ -25,7 +25,7 @@ from jinja2 import (
 )
 from jinja2.runtime import Context
 
-from core.formatting import format_date, format_reading
+from core.formatting import format_date, format_number, format_reading
 from notifications.errors import TemplateContextError
 from notifications.headers import clean_header_text
 
@@ -39,14 +39,15 @@ REQUIRED: dict[str, frozenset[str]] = {
     "confirmation": frozenset({"readings"}),
     "received_review": frozenset(),
     "resend_request": frozenset({"reason"}),
-    "reminder": frozenset({"meter_number", "due_from", "due_to"}),
-    "reminder_followup": frozenset({"meter_number", "due_from", "due_to"}),
+    "reminder": frozenset({"meters", "due_from", "due_to"}),
+    "reminder_followup": frozenset({"meters", "due_from", "due_to"}),
 }
 OPTIONAL_DEFAULTS: dict[str, Any] = {
     "customer_name": None,
     "meter_number": None,
     "meter_kind": None,
     "limit_mb": None,  # resend_request for a too large mail: the mailbox's limit, German format
+    "unsubscribe_url": None,  # reminders: the one-click link (notifications.unsubscribe)
 }
 KINDS = tuple(REQUIRED)
 
@@ -94,6 +95,8 @@ def _checked_context(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
     missing = sorted(key for key in REQUIRED[kind] if context.get(key) is None)
     if missing:
         raise TemplateContextError(f"Mail-Art {kind!r}: es fehlt {', '.join(missing)}")
+    if kind in ("reminder", "reminder_followup") and not context["meters"]:
+        raise TemplateContextError(f"Mail-Art {kind!r}: die Liste der Zähler ist leer")
     if kind == "resend_request" and context["reason"] not in RESEND_REASONS:
         raise TemplateContextError(
             f"unbekannter Grund {context['reason']!r} (bekannt: {', '.join(RESEND_REASONS)})"
@@ -114,6 +117,8 @@ def _environment() -> Environment:
     env.filters["date"] = _date_filter
     env.filters["reading"] = _reading_filter
     env.filters["meter_kind"] = _meter_kind_filter
+    env.filters["number"] = _number_filter
+    env.filters["unit"] = _unit_filter
     return env
 
 
@@ -130,6 +135,15 @@ def _reading_filter(ctx: Context, reading: Mapping[str, Any]) -> str:
     return format_reading(
         value, int(reading.get("decimal_digits") or 0), str(reading["unit"]), lang=ctx["lang"]
     )
+
+
+@pass_context
+def _number_filter(ctx: Context, value: Decimal | float | int, places: int = 0) -> str:
+    return format_number(Decimal(str(value)), places, lang=ctx["lang"])
+
+
+def _unit_filter(unit: str) -> str:
+    return {"m3": "m³"}.get(unit, unit)
 
 
 @pass_context

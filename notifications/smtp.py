@@ -27,6 +27,7 @@ from notifications.headers import (
     clean_header_text,
     clean_message_id,
     make_message_id,
+    verp_address,
 )
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class SmtpSender:
         self.timeout = settings.smtp_timeout_seconds
         self.ca_file = settings.smtp_ca_file
         self.ssl_context = ssl_context
+        self.mail_from = settings.mail_from
+        self.verp = settings.verp_bounces
 
     def send(self, message: EmailMessage) -> None:
         """Deliver `message` to the server or raise a `SendError` subclass."""
@@ -61,12 +64,18 @@ class SmtpSender:
             raise self._failure(exc, stage="Verbindung") from exc
         try:
             self._prepare(client)
-            client.send_message(message)
+            client.send_message(message, from_addr=self._envelope_sender(message))
         except (smtplib.SMTPException, OSError) as exc:
             raise self._failure(exc, stage="Versand") from exc
         finally:
             _close_quietly(client)
         log.info("SMTP accepted %s for %s", message["Message-ID"], message["To"])
+
+    def _envelope_sender(self, message: EmailMessage) -> str | None:
+        """VERP (`local+bounce-<id>@domain`) when enabled; else the From address."""
+        if not self.verp:
+            return None
+        return verp_address(self.mail_from, str(message["Message-ID"] or ""))
 
     def _connect(self) -> smtplib.SMTP:
         if self.security == "ssl":
@@ -144,6 +153,9 @@ def build_message(row: Outbox, *, mail_from: str, now: dt.datetime) -> EmailMess
     if parent is not None:
         message["In-Reply-To"] = parent
         message["References"] = parent
+    if row.unsubscribe_url:  # campaign mails only (RFC 2369, RFC 8058 one-click)
+        message["List-Unsubscribe"] = f"<{row.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = auto_submitted_value(row.kind)
     message["X-Auto-Response-Suppress"] = "All"
     message.set_content(row.body_text, charset="utf-8", cte="quoted-printable")
@@ -151,6 +163,13 @@ def build_message(row: Outbox, *, mail_from: str, now: dt.datetime) -> EmailMess
         message.add_alternative(
             row.body_html, subtype="html", charset="utf-8", cte="quoted-printable"
         )
+        if row.inline_png:  # multipart/related: the HTML and the chart it shows as cid:chart
+            html_part = message.get_body(preferencelist=("html",))
+            assert isinstance(html_part, EmailMessage)
+            html_part.add_related(
+                row.inline_png, "image", "png", cid="<chart>", filename="verbrauch.png",
+                disposition="inline",
+            )  # fmt: skip
     message["Content-Language"] = row.language or "de"  # after set_content, which drops it
     message.policy = HEADER_POLICY
     return message

@@ -15,7 +15,17 @@ from fastapi.staticfiles import StaticFiles
 
 from core.context import AppContext
 from review_ui.i18n import LANG_COOKIE, LANGUAGES, choose_language
-from review_ui.routes import api, campaigns, login, meters, ops, outbox, queue, tasks
+from review_ui.routes import (
+    api,
+    campaigns,
+    login,
+    meters,
+    ops,
+    outbox,
+    queue,
+    tasks,
+    unsubscribe,
+)
 from review_ui.web import (
     CsrfFailed,
     LoginRequired,
@@ -40,7 +50,10 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 # Routes that answer without a clerk session. Everything else is refused (tests enumerate routes).
-PUBLIC_PATHS = frozenset({"/login", "/health", "/metrics"})
+PUBLIC_PATHS = frozenset({"/login", "/health", "/metrics", "/abmelden/{token}"})
+# Public POST routes that need no CSRF token: the login form has its own, and the one-click
+# unsubscribe (RFC 8058) is posted by mail programs; its signed token is the credential.
+CSRF_FREE_POSTS = frozenset({"/login", "/abmelden/{token}"})
 
 
 def create_app(ctx: AppContext) -> FastAPI:
@@ -53,7 +66,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     app.state.started_at = ctx.clock()  # /health grants a worker time to start
     app.state.jinja = make_environment()
-    for module in (login, queue, tasks, meters, outbox, campaigns, ops, api):
+    for module in (login, queue, tasks, meters, outbox, campaigns, ops, api, unsubscribe):
         _add_routes(app, module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.middleware("http")(_language_and_headers)
@@ -128,7 +141,7 @@ def _check_post_routes(app: FastAPI) -> None:
         calls = {dep.call for dep in route.dependant.dependencies}
         nested = {d.call for dep in route.dependant.dependencies for d in dep.dependencies}
         protected = {*calls, *nested}
-        if route.path != "/login" and not protected & _csrf_dependencies():
+        if route.path not in CSRF_FREE_POSTS and not protected & _csrf_dependencies():
             raise RuntimeError(f"POST route {route.path} lacks a CSRF check")
 
 

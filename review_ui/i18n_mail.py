@@ -62,13 +62,38 @@ DE: dict[str, str] = {
     "campaigns.date_help": "TT.MM.JJJJ",
     "campaigns.read_only": "Kampagnen starten darf nur die Administration.",
     "campaigns.created": (
-        "Kampagne „{name}“ ({due_from} bis {due_to}) angelegt: {queued} Erinnerungen "
-        "eingeplant, {skipped} Zähler übersprungen (E-Mail-Adresse ungültig oder unzustellbar)."
+        "Kampagne „{name}“ ({due_from} bis {due_to}) angelegt: {mails} für {meters} eingeplant, "
+        "{skipped} Zähler übersprungen (E-Mail-Adresse ungültig oder unzustellbar), "
+        "{opted_out} abgemeldet."
     ),
     "campaigns.existed": (
         "Kampagne „{name}“ ({due_from} bis {due_to}) gab es schon – nichts doppelt eingeplant: "
-        "{queued} neu fällige Zähler erinnert, {already} waren schon dabei, {skipped} übersprungen."
+        "{mails} für {meters} neu fällige Zähler, {already} waren schon dabei, {skipped} "
+        "übersprungen, {opted_out} abgemeldet."
     ),
+    "campaigns.dry_run": (
+        "Probelauf für „{name}“ ({due_from} bis {due_to}), nichts gespeichert: es würden {mails} "
+        "für {meters} eingeplant, {already} Zähler sind schon dabei, {skipped} würden "
+        "übersprungen, {opted_out} sind abgemeldet."
+    ),
+    "campaigns.preview": "Vorschau (Probelauf)",
+    "campaigns.preview_title": "Vorschau der Erinnerungen",
+    "campaigns.preview_note": (
+        "So sähen die ersten Mails aus. Gespeichert und verschickt wird nichts."
+    ),
+    "campaigns.preview_to": "An",
+    "campaigns.preview_none": "Niemand wäre zu erinnern.",
+    "campaigns.pause": "Anhalten",
+    "campaigns.resume": "Fortsetzen",
+    "campaigns.cancel": "Abbrechen",
+    "campaigns.control_help": (
+        "Anhalten hält noch nicht verschickte Erinnerungen zurück, Abbrechen zieht sie endgültig "
+        "zurück. Beides wird protokolliert."
+    ),
+    "campaigns.mail_one": "Erinnerung",
+    "campaigns.mail_many": "Erinnerungen",
+    "campaigns.meter_one": "Zähler",
+    "campaigns.meter_many": "Zähler",
     "campaigns.error_name": "Bitte einen Namen für die Kampagne angeben.",
     "campaigns.error_date": "Bitte gültige Daten im Format TT.MM.JJJJ angeben.",
     "campaigns.detail_title": "Kampagne „{name}“",
@@ -138,13 +163,36 @@ EN: dict[str, str] = {
     "campaigns.date_help": "DD.MM.YYYY",
     "campaigns.read_only": "Only administrators can start campaigns.",
     "campaigns.created": (
-        "Campaign “{name}” ({due_from} to {due_to}) created: {queued} reminders queued, "
-        "{skipped} meters skipped (email address invalid or bouncing)."
+        "Campaign “{name}” ({due_from} to {due_to}) created: {mails} for {meters} queued, "
+        "{skipped} meters skipped (email address invalid or bouncing), {opted_out} unsubscribed."
     ),
     "campaigns.existed": (
         "Campaign “{name}” ({due_from} to {due_to}) existed already – nothing queued twice: "
-        "{queued} newly due meters reminded, {already} were in already, {skipped} skipped."
+        "{mails} for {meters} newly due, {already} were in already, {skipped} skipped, "
+        "{opted_out} unsubscribed."
     ),
+    "campaigns.dry_run": (
+        "Dry run of “{name}” ({due_from} to {due_to}), nothing stored: it would queue {mails} "
+        "for {meters}, {already} meters are in already, {skipped} would be skipped, "
+        "{opted_out} unsubscribed."
+    ),
+    "campaigns.preview": "Preview (dry run)",
+    "campaigns.preview_title": "Preview of the reminders",
+    "campaigns.preview_note": (
+        "This is what the first mails would look like. Nothing is stored or sent."
+    ),
+    "campaigns.preview_to": "To",
+    "campaigns.preview_none": "Nobody would be reminded.",
+    "campaigns.pause": "Pause",
+    "campaigns.resume": "Resume",
+    "campaigns.cancel": "Cancel",
+    "campaigns.control_help": (
+        "Pause holds reminders not yet sent, cancel withdraws them for good. Both are logged."
+    ),
+    "campaigns.mail_one": "reminder",
+    "campaigns.mail_many": "reminders",
+    "campaigns.meter_one": "meter",
+    "campaigns.meter_many": "meters",
     "campaigns.error_name": "Please give the campaign a name.",
     "campaigns.error_date": "Please enter valid dates as DD.MM.YYYY.",
     "campaigns.detail_title": "Campaign “{name}”",
@@ -164,6 +212,9 @@ CODES_DE: dict[str, str] = {
     "reminded": "Erinnert",
     "answered": "Beantwortet",
     "running": "Läuft",
+    "paused": "Angehalten",
+    "cancelled": "Abgebrochen",
+    "held": "Zurückgehalten",
     "finished": "Beendet",
     "confirmation": "Bestätigung",
     "received_review": "Eingangsbestätigung",
@@ -178,6 +229,9 @@ CODES_EN: dict[str, str] = {
     "reminded": "Reminded",
     "answered": "Answered",
     "running": "Running",
+    "paused": "Paused",
+    "cancelled": "Cancelled",
+    "held": "Held",
     "finished": "Finished",
     "confirmation": "Confirmation",
     "received_review": "Receipt notice",

@@ -21,7 +21,11 @@ from notifications.smtp import SmtpSender
 from tests.conftest import FrozenClock
 from tests.fixtures_smtp import SmtpTestServer
 
-WINDOW = {"meter_number": "M1", "due_from": dt.date(2026, 11, 1), "due_to": dt.date(2026, 11, 30)}
+WINDOW = {
+    "meters": [{"number": "M1", "kind": "water"}],
+    "due_from": dt.date(2026, 11, 1),
+    "due_to": dt.date(2026, 11, 30),
+}
 
 
 def _queue_reminder(ctx: AppContext, key: str, recipient: str = "erika@example.org") -> None:

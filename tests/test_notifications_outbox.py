@@ -26,7 +26,11 @@ from notifications.outbox import (
 )
 from tests.conftest import FrozenClock
 
-WINDOW = {"meter_number": "M1", "due_from": dt.date(2026, 11, 1), "due_to": dt.date(2026, 11, 30)}
+WINDOW = {
+    "meters": [{"number": "M1", "kind": "water"}],
+    "due_from": dt.date(2026, 11, 1),
+    "due_to": dt.date(2026, 11, 30),
+}
 
 
 def _enqueue(ctx: AppContext, key: str = "reminder:1:1", **overrides: Any) -> bool:

@@ -18,8 +18,9 @@ READING = {
     "decimal_digits": 1,
     "read_on": dt.date(2026, 11, 20),
 }
+GAS = {"number": "7GAS0042", "kind": "gas"}
 WINDOW = {
-    "meter_number": "7GAS0042",
+    "meters": [GAS],
     "due_from": dt.date(2026, 11, 1),
     "due_to": dt.date(2026, 11, 30),
 }
@@ -27,7 +28,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "confirmation": {"customer_name": "Erika Mustermann", "readings": [READING]},
     "received_review": {"customer_name": "Erika Mustermann"},
     "resend_request": {"reason": "unreadable"},
-    "reminder": {**WINDOW, "meter_kind": "gas"},
+    "reminder": WINDOW,
     "reminder_followup": WINDOW,
 }
 
@@ -70,7 +71,7 @@ def test_customer_data_is_escaped_in_html_only() -> None:
 
 
 def test_line_breaks_in_customer_data_never_reach_the_subject() -> None:
-    context = {**WINDOW, "meter_number": "X1\r\nBcc: victim@example.org"}
+    context = {**WINDOW, "meters": [{"number": "X1\r\nBcc: victim@example.org", "kind": "gas"}]}
     mail = render("reminder", "de", context)
     assert "\r" not in mail.subject and "\n" not in mail.subject
     assert mail.subject.endswith("Zähler X1 Bcc: victim@example.org")
@@ -119,7 +120,7 @@ def test_resend_request_wording_depends_on_the_reason() -> None:
 
 
 def test_reminder_names_meter_kind_window_and_how_to_reply() -> None:
-    mail = render("reminder", "de", {**WINDOW, "customer_name": "Jörg Öztürk", "meter_kind": "gas"})
+    mail = render("reminder", "de", {**WINDOW, "customer_name": "Jörg Öztürk"})
     assert mail.subject == "Bitte teilen Sie uns Ihren Zählerstand mit – Zähler 7GAS0042"
     assert "Gaszähler" in mail.text
     assert "01.11.2026 bis 30.11.2026" in mail.text
@@ -129,12 +130,40 @@ def test_reminder_names_meter_kind_window_and_how_to_reply() -> None:
     assert "bis spätestens 30.11.2026" in followup.text
 
 
+def test_one_reminder_lists_every_meter_with_plural_wording() -> None:
+    water = {"number": "W-77", "kind": "water"}
+    power = {"number": "1ESY1160123456", "kind": "electricity"}
+    mail = render("reminder", "de", {**WINDOW, "meters": [GAS, water, power]})
+    assert mail.subject == "Bitte teilen Sie uns Ihre Zählerstände mit – 3 Zähler"
+    assert "den aktuellen Stand dieser Zähler:" in mail.text
+    for line in ("Gaszähler 7GAS0042", "Wasserzähler W-77", "Stromzähler 1ESY1160123456"):
+        assert line in mail.text
+    assert "Ablesezeitraum: 01.11.2026 bis 30.11.2026" in mail.text
+    assert "W-77" in mail.html and "Wasserzähler" in mail.html
+    followup = render("reminder_followup", "en", {**WINDOW, "meters": [GAS, water]})
+    assert followup.subject == "Reminder: we are still missing 2 meter readings"
+    assert "We have not received them yet" in followup.text
+
+
+def test_reminder_offers_the_unsubscribe_link_only_when_there_is_one() -> None:
+    link = "https://zaehler.stadtwerke.example/abmelden/MTI.abc"
+    mail = render("reminder", "de", {**WINDOW, "unsubscribe_url": link})
+    assert f"Abmelden: {link}" in mail.text
+    assert f'href="{link}"' in mail.html
+    assert "Abmelden" not in render("reminder", "de", WINDOW).text
+
+
+def test_reminder_without_meters_is_refused() -> None:
+    with pytest.raises(TemplateContextError, match="Liste der Zähler ist leer"):
+        render("reminder", "de", {**WINDOW, "meters": []})
+
+
 @pytest.mark.parametrize(
     ("kind", "context", "message"),
     [
         ("postcard", {}, "unbekannte Mail-Art"),
         ("confirmation", {}, "readings"),
-        ("reminder", {"meter_number": "1"}, "due_from"),
+        ("reminder", {"meters": [GAS]}, "due_from"),
         ("resend_request", {"reason": "bored"}, "unbekannter Grund"),
     ],
 )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from core.errors import UsageError
+from notifications.campaign_control import MOVES, control_campaign
 from notifications.campaigns import CampaignResult, start_campaign
 from review_ui.auth import Clerk
 from review_ui.campaign_view import (
@@ -27,6 +28,7 @@ router = APIRouter()
 NameText = Annotated[str, Form(max_length=MAX_NAME + 50)]
 DateText = Annotated[str, Form(max_length=20)]
 EMPTY_FORM = {"name": "", "due_from": "", "due_to": ""}
+PREVIEW_MAILS = 3
 
 
 def _list_page(
@@ -64,18 +66,40 @@ def campaign_start(
     name: NameText = "",
     due_from: DateText = "",
     due_to: DateText = "",
+    mode: Annotated[str, Form(max_length=10)] = "start",
 ) -> Response:
-    """Admins only. Starting the same name again queues only meters that became due since."""
+    """Admins only. Starting the same name again queues only meters that became due since.
+    `mode=preview` is a dry run: everything is counted and sample mails are rendered, nothing
+    is stored."""
     require_admin(clerk)
     form = {"name": name, "due_from": due_from, "due_to": due_to}
+    dry_run = mode == "preview"
     try:
         title, first, last = parse_start_form(name, due_from, due_to)
-        result = start_campaign(ctx, title, due_from=first, due_to=last, actor=clerk.username)
+        result = start_campaign(
+            ctx, title, due_from=first, due_to=last, actor=clerk.username, dry_run=dry_run,
+            preview=PREVIEW_MAILS if dry_run else 0,
+        )  # fmt: skip
     except FormInvalid as exc:
         return _list_page(request, ctx, clerk, form=form, error=exc.key, status_code=422)
     except UsageError as exc:  # a window that contradicts the existing campaign of that name
         return _list_page(request, ctx, clerk, form=form, error=str(exc), status_code=422)
-    return _list_page(request, ctx, clerk, result=result)
+    return _list_page(request, ctx, clerk, form=form if dry_run else None, result=result)
+
+
+@router.post("/campaigns/{campaign_id}/{action}")
+def campaign_control(
+    request: Request, campaign_id: int, action: str, ctx: Ctx, clerk: PostClerk
+) -> Response:
+    """Admins only: pause, resume or cancel (`notifications.campaign_control`)."""
+    require_admin(clerk)
+    if action not in MOVES:
+        raise HTTPException(status_code=404, detail="unknown action")
+    try:
+        result = control_campaign(ctx, str(campaign_id), action, actor=clerk.username)
+    except UsageError as exc:
+        return _detail_page(request, ctx, clerk, campaign_id, notice=str(exc), status_code=409)
+    return _detail_page(request, ctx, clerk, campaign_id, notice=result.summary())
 
 
 @router.get("/campaigns/{campaign_id}")
@@ -86,6 +110,20 @@ def campaign_page(
     clerk: PageClerk,
     status: str = "",
     offset: int = Query(default=0, ge=0, le=10_000_000),
+) -> Response:
+    return _detail_page(request, ctx, clerk, campaign_id, status=status, offset=offset)
+
+
+def _detail_page(
+    request: Request,
+    ctx: Ctx,
+    clerk: Clerk,
+    campaign_id: int,
+    *,
+    status: str = "",
+    offset: int = 0,
+    notice: str = "",
+    status_code: int = 200,
 ) -> Response:
     chosen = status if status in RECIPIENT_STATUSES else ""
     with ctx.sessions() as session:
@@ -100,5 +138,7 @@ def campaign_page(
         "status": chosen,
         "offset": offset,
         "page_size": PAGE_SIZE,
+        "notice": notice,
+        "may_control": clerk.role == "admin",
     }
-    return no_store(render(request, "campaign.html", context))
+    return no_store(render(request, "campaign.html", context, status_code=status_code))

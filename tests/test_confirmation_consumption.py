@@ -1,0 +1,129 @@
+"""The confirmation shows the consumption since the last reading, per day, against the year before
+and the meter's average, with a chart as an inline `cid:` PNG: the arithmetic as plain functions,
+and the mail end to end through the real SMTP server on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+
+from PIL import Image
+from sqlalchemy.orm import Session
+
+from core.context import AppContext
+from core.db import transaction
+from core.models import ContractAccount, Customer, InboundMessage, Meter, Reading
+from notifications.consumption import Point, compare
+from notifications.dispatch import send_due
+from notifications.outbox import ConfirmedReading, queue_confirmation
+from tests.fixtures_smtp import SmtpTestServer
+
+HISTORY = [
+    Point(dt.date(2023, 11, 20), Decimal("6350")),
+    Point(dt.date(2024, 11, 20), Decimal("10000")),
+    Point(dt.date(2025, 11, 20), Decimal("13650")),
+]
+NEW = Point(dt.date(2026, 11, 20), Decimal("16570"))
+
+
+def test_consumption_per_day_against_the_year_before_and_the_average() -> None:
+    found = compare(HISTORY, NEW)
+    assert found is not None
+    assert (found.current.start, found.current.days, found.current.used) == (
+        dt.date(2025, 11, 20), 365, Decimal("2920"))  # fmt: skip
+    assert found.current.per_day == Decimal(8)
+    assert found.year_before_per_day == Decimal(10)
+    assert found.change_to_year_before == Decimal("-0.2")
+    assert found.average_per_day is not None
+    assert round(found.average_per_day, 3) == Decimal("9.986")  # 7,300 kWh in 731 days
+    assert [p.end for p in found.periods] == [p.read_on for p in HISTORY[1:]] + [NEW.read_on]
+
+
+def test_year_before_is_interpolated_between_readings_of_other_dates() -> None:
+    history = [
+        Point(dt.date(2024, 10, 1), Decimal("100")),
+        Point(dt.date(2025, 12, 31), Decimal("555")),
+    ]
+    found = compare(history, Point(dt.date(2026, 6, 1), Decimal("700")))
+    assert found is not None and found.year_before_per_day is not None
+    # both dates a year back fall in the one period 2024-10-01 .. 2025-12-31: its daily rate
+    assert round(found.year_before_per_day, 9) == round(Decimal(455) / 456, 9)
+
+
+def test_no_comparison_without_a_usable_history() -> None:
+    assert compare([], NEW) is None
+    assert compare([Point(NEW.read_on, Decimal(1))], NEW) is None  # only the same day
+    assert compare([Point(dt.date(2026, 1, 1), Decimal("99999"))], NEW) is None  # went down
+    short = compare([Point(dt.date(2026, 10, 1), Decimal("16000"))], NEW)
+    assert short is not None and short.year_before_per_day is None
+    assert short.average_per_day is None
+
+
+def test_a_meter_change_period_is_left_out_of_the_chart() -> None:
+    changed = [*HISTORY, Point(dt.date(2026, 3, 1), Decimal("5"))]
+    found = compare(changed, Point(NEW.read_on, Decimal("2000")))
+    assert found is not None
+    assert all(period.used >= 0 for period in found.periods)
+    assert found.average_per_day is None  # the history is not monotone
+
+
+def _seed(session: Session) -> int:
+    customer = Customer(name="Erika Mustermann", email="erika@example.org")
+    meter = Meter(number="1ESY1160123456", account=ContractAccount(number="100200300",
+                  customer=customer), kind="electricity", unit="kWh", integer_digits=6,
+                  decimal_digits=0)  # fmt: skip
+    session.add(meter)
+    session.flush()
+    for point in [*HISTORY, NEW]:
+        session.add(Reading(meter_id=meter.id, value=point.value, read_on=point.read_on,
+                            source="import", status="accepted"))  # fmt: skip
+    inbound = InboundMessage(mailbox="INBOX", source_key="maildir:1", sha256="0" * 64)
+    session.add(inbound)
+    session.flush()
+    return inbound.id
+
+
+def test_confirmation_mail_carries_the_figures_and_an_inline_chart(
+    smtp_ctx: AppContext, smtp_server: SmtpTestServer
+) -> None:
+    with transaction(smtp_ctx.sessions) as session:
+        inbound_id = _seed(session)
+        reading = ConfirmedReading("1ESY1160123456", NEW.value, "kWh", NEW.read_on)
+        assert queue_confirmation(session, recipient="erika@example.org", language="de",
+                                  inbound_message_id=inbound_id, readings=[reading],
+                                  now=smtp_ctx.clock())  # fmt: skip
+    assert send_due(smtp_ctx).sent == 1
+    [mail] = smtp_server.wait_for(1)
+    text = mail.get_body(preferencelist=("plain",))
+    assert text is not None
+    plain = text.get_content()
+    assert "Verbrauch:     2.920 kWh seit 20.11.2025 (365 Tage), 8,00 kWh pro Tag" in plain
+    assert (
+        "Vorjahr:       10,00 kWh pro Tag im selben Zeitraum (20 % weniger als im Vorjahr)" in plain
+    )
+    assert "Durchschnitt:  9,99 kWh pro Tag" in plain
+    assert "20.11.2025 bis 20.11.2026: 8,00 kWh" in plain  # the chart's text alternative
+    related = mail.get_body(preferencelist=("related",))
+    assert related is not None and related.get_content_type() == "multipart/related"
+    html, image = list(related.iter_parts())
+    assert 'src="cid:chart"' in html.get_content()
+    assert image["Content-ID"] == "<chart>" and image.get_content_type() == "image/png"
+    png = image.get_content()
+    assert png.startswith(b"\x89PNG") and Image.open(io.BytesIO(png)).size == (520, 220)
+
+
+def test_confirmation_without_history_has_no_chart(
+    smtp_ctx: AppContext, smtp_server: SmtpTestServer
+) -> None:
+    with transaction(smtp_ctx.sessions) as session:
+        inbound_id = _seed(session)
+        reading = ConfirmedReading("UNKNOWN-METER", Decimal("5"), "m3", NEW.read_on)
+        queue_confirmation(session, recipient="erika@example.org", language="en",
+                           inbound_message_id=inbound_id, readings=[reading],
+                           now=smtp_ctx.clock())  # fmt: skip
+    assert send_due(smtp_ctx).sent == 1
+    [mail] = smtp_server.wait_for(1)
+    assert mail.get_body(preferencelist=("related",)) is None
+    text = mail.get_body(preferencelist=("plain",))
+    assert text is not None and "Consumption" not in text.get_content()
