@@ -49,6 +49,7 @@ class Outcome:
     accepted: bool
     reason: str | None
     seconds: float
+    meter_numbers: tuple[str, ...] = ()
 
     @property
     def exact(self) -> bool:
@@ -96,7 +97,16 @@ def _read(task: tuple[str, str, str, str, bool]) -> Outcome:
         Path(path), integer_digits=hint.integer_digits, display=hint.display, meter_number=plate
     )
     return Outcome(
-        file, group, label, r.reading, r.fraction, r.confidence, r.accepted, r.reason, r.seconds
+        file,
+        group,
+        label,
+        r.reading,
+        r.fraction,
+        r.confidence,
+        r.accepted,
+        r.reason,
+        r.seconds,
+        r.meter_number_candidates,
     )
 
 
@@ -175,11 +185,13 @@ DUMP_COLUMNS = [
     "reason",
     "seconds",
     "exact",
+    "meter_numbers",
 ]
 
 
 def dump(outcomes: list[Outcome], path: Path) -> None:
-    """Per-photo results as CSV, for looking at the failures."""
+    """Per-photo results as CSV, for looking at the failures and for comparing two versions of
+    the code photo by photo (confidence to 1e-9, the plate's meter number candidates)."""
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(DUMP_COLUMNS)
@@ -191,11 +203,12 @@ def dump(outcomes: list[Outcome], path: Path) -> None:
                     o.label,
                     o.reading,
                     o.fraction,
-                    f"{o.confidence:.4f}",
+                    f"{o.confidence:.9f}",
                     int(o.accepted),
                     o.reason,
                     f"{o.seconds:.3f}",
                     int(o.exact),
+                    "|".join(o.meter_numbers),
                 ]
             )
 
