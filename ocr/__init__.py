@@ -29,7 +29,7 @@ def default_engine(settings: Settings | None = None) -> OcrEngine:
     """One engine per distinct OCR configuration, built on first use (the model loads once)."""
     settings = settings or Settings()
     key = (
-        settings.tesseract_cmd,
+        settings.tesseract_data_dir,
         settings.tesseract_timeout_seconds,
         settings.max_image_pixels,
         settings.auto_accept_min_confidence,

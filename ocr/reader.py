@@ -139,7 +139,7 @@ class OcrEngine:
     ) -> None:
         self.settings = settings
         self.tesseract = tesseract or Tesseract(
-            settings.tesseract_cmd, timeout=settings.tesseract_timeout_seconds
+            settings.tesseract_data_dir, timeout=settings.tesseract_timeout_seconds
         )
         self.model = model or DigitModel()
         self.second_opinions = second_opinions or tuple(map(DigitModel, SECOND_OPINION_PATHS))

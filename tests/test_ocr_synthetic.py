@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
 
 import cv2
 import numpy as np
@@ -21,7 +21,7 @@ from ocr.synth import (
     render_lcd_meter,
     render_unreadable,
 )
-from ocr.tesseract import RunResult, Tesseract
+from ocr.tesseract import Tesseract
 
 
 @pytest.mark.parametrize(
@@ -167,14 +167,33 @@ def test_unreadable_photos_are_never_accepted(kind: str) -> None:
 
 
 def test_tesseract_timeout_only_costs_the_meter_number() -> None:
-    def slow(argv: Sequence[str], stdin: bytes, timeout: float) -> RunResult:
-        if "--list-langs" in argv:
-            return RunResult(0, b"eng\nosd\n", b"")
-        raise TimeoutError("tesseract hung")
+    release = threading.Event()
 
-    engine = OcrEngine(Settings(), tesseract=Tesseract(runner=slow))
+    class HungApi:
+        """A Tesseract API whose recognition hangs until the test ends."""
+
+        def SetVariable(self, name: str, val: str) -> bool:
+            return True
+
+        def GetVariableAsString(self, name: str) -> str | None: ...
+        def SetPageSegMode(self, psm: int) -> None: ...
+        def SetImage(self, image: object) -> None: ...
+        def SetSourceResolution(self, ppi: int) -> None: ...
+        def GetTSVText(self, page_number: int) -> str:
+            return ""
+
+        def End(self) -> None: ...
+
+        def Recognize(self, timeout: int = 0) -> bool:
+            return release.wait()
+
+    engine = OcrEngine(
+        Settings(),
+        tesseract=Tesseract(timeout=0.05, grace=0.05, api_factory=lambda folder, lang: HungApi()),
+    )
     photo = render_drum_meter("00472", "315", seed=1, meter_number="12345678")
     result = read_meter(photo, integer_digits=5, engine=engine)
+    release.set()
     assert (result.reading, result.meter_number) == ("00472", None)
 
 
