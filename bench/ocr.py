@@ -1,7 +1,7 @@
 """Benchmark the OCR on the dev photos in ../shared/corpus/meter-photos.
 
     .venv/bin/python bench/ocr.py [--limit N] [--jobs J] [--group water|lcd] [--dump out.csv]
-                                  [--lcd-as uncounted|lcd|unknown]
+                                  [--compare earlier.csv] [--lcd-as uncounted|lcd|unknown]
 
 Water meters (drum counters) are read with `integer_digits=5` and `display="drum"`, as master
 data gives them (a water meter is a drum counter); LCD photos without a digit count, or as the
@@ -213,6 +213,40 @@ def dump(outcomes: list[Outcome], path: Path) -> None:
             )
 
 
+COMPARED = ("reading", "fraction", "accepted", "reason", "meter_numbers")
+
+
+def compare(outcomes: list[Outcome], path: Path, tolerance: float = 1e-6) -> list[str]:
+    """Where this run differs from a dump written earlier (`--dump`): per photo of the earlier
+    dump, the reading, fraction, accepted flag, reason, meter number candidates and the
+    confidence (to `tolerance`). Empty when every photo gives the same."""
+    with path.open(newline="") as fh:
+        before = {row["file"]: row for row in csv.DictReader(fh)}
+    now = {o.file: o for o in outcomes}
+    differences = [f"{file}: not read in this run" for file in before if file not in now]
+    for file, row in before.items():
+        if file not in now:
+            continue
+        o = now[file]
+        current = {
+            "reading": o.reading or "",
+            "fraction": o.fraction or "",
+            "accepted": str(int(o.accepted)),
+            "reason": o.reason or "",
+            "meter_numbers": "|".join(o.meter_numbers),
+        }
+        changed = [
+            f"{key} {row[key]!r} -> {current[key]!r}"
+            for key in COMPARED
+            if row[key] != current[key]
+        ]
+        if abs(float(row["confidence"]) - o.confidence) > tolerance:
+            changed.append(f"confidence {row['confidence']} -> {o.confidence:.9f}")
+        if changed:
+            differences.append(f"{file}: {'; '.join(changed)}")
+    return differences
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", help="corpus folder (default ../shared/corpus)")
@@ -220,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (one core each)")
     parser.add_argument("--group", choices=["water", "lcd"], help="only one group")
     parser.add_argument("--dump", type=Path, help="write per-photo results to this CSV")
+    parser.add_argument(
+        "--compare", type=Path, help="compare per-photo results with an earlier --dump CSV"
+    )
     parser.add_argument(
         "--no-meter-number", action="store_true", help="skip the plate (Tesseract) to time the rest"
     )
@@ -243,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.dump:
         dump(outcomes, args.dump)
     print("\n".join(report(outcomes)))
+    if args.compare:
+        differences = compare(outcomes, args.compare)
+        print("\n".join(differences) or f"same results as {args.compare} for every photo")
+        return 1 if differences else 0
     return 0
 
 
