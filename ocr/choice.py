@@ -10,7 +10,7 @@ import numpy as np
 from core.types import Display, MeterRead
 from ocr import digits_logic, ranking, trust
 from ocr.reads import Described
-from ocr.search import Search, Stage
+from ocr.search import Memo, Search, Stage
 from ocr.tuning import EARLY_EXIT
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,12 @@ def choose(
     integer_digits: int | None,
     model: ranking.Model,
     display: Display | None = None,
+    memo: Memo | None = None,
 ) -> Found | None:
     """The likeliest read, its probability and the search so far, from the first stage of
     the search at which the read is sure (or from the last)."""
     found = None
-    for stage in search.stages(image, integer_digits, display):
+    for stage in search.stages(image, integer_digits, display, memo):
         if not stage.described:
             continue
         best, likely = choice(stage.described, image.shape, model)
@@ -56,6 +57,7 @@ def choose_reading(
     image: np.ndarray,
     integer_digits: int | None,
     display: Display | None,
+    memo: Memo | None = None,
 ) -> tuple[Found | None, ranking.Model, bool]:
     """The choice, the ranker that made it, and whether the meter's kind was unknown and a
     display read disagreed with the drums. The counted ranker is fitted on drum counters
@@ -68,13 +70,14 @@ def choose_reading(
     a sure read with a point)."""
     counted = None if display == "lcd" else integer_digits
     model = rankers[ranking.mode(counted)]
-    found = choose(search, image, counted, model, display)
+    memo = memo or Memo(image)
+    found = choose(search, image, counted, model, display, memo)
     if display is not None or counted is None or found is None:
         return found, model, False
     if not display_disagrees(found[0], found[2].described):
         return found, model, False
     uncounted = rankers[ranking.mode(None)]
-    again = choose(search, image, None, uncounted)
+    again = choose(search, image, None, uncounted, None, memo)
     if again is not None and again[0].candidate.point and again[1] > found[1]:
         return again, uncounted, True
     return found, model, True

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 
 import cv2
 import numpy as np
@@ -23,12 +25,16 @@ from core.types import Display, MeterRead
 from ocr import candidates, choice, ranking, trust
 from ocr.digits import SECOND_OPINION_PATHS, DigitModel
 from ocr.loading import ImageInput, load_image
-from ocr.locate import WORK_SIDE
+from ocr.locate import WORK_SIDE, Row
 from ocr.plate import read_plate
-from ocr.search import Search
+from ocr.reads import Described
+from ocr.search import Memo, Search
 from ocr.tesseract import Tesseract, TesseractFailed
 
 log = logging.getLogger(__name__)
+
+# what master data may say about the photo's meter: its digit count and its kind of counter
+Hypothesis = tuple[int | None, Display | None]
 
 
 def load_work_image(image: ImageInput, *, max_pixels: int) -> np.ndarray:
@@ -78,22 +84,31 @@ class OcrEngine:
         """One photo; `meter_number=False` skips the plate (Tesseract, a few hundredths of a
         second). `display` is the meter's kind of counter where master data knows it (see
         `choice.choose_reading`)."""
+        (result,) = self.read_hypotheses(
+            image, [(integer_digits, display)], meter_number=meter_number
+        )
+        return result
+
+    def read_hypotheses(
+        self, image: ImageInput, hypotheses: Sequence[Hypothesis], *, meter_number: bool = True
+    ) -> list[MeterRead]:
+        """One photo read under each (digit count, kind) hypothesis, e.g. one per meter the
+        sender may mean: each result as `read` gives it for that hypothesis, but the photo is
+        loaded and its counter located once (rows, display reads, refined rows, the models'
+        outputs, plate reads are shared). A result's `seconds` is the time spent on it: the
+        first one's includes loading and what the others reuse."""
         start = time.perf_counter()
         try:
             work = load_work_image(image, max_pixels=self.settings.max_image_pixels)
-            result = self._read(work, integer_digits, display, meter_number)
-        except ImageError as exc:
-            log.info("image refused: %s (%s)", exc.reason, exc)
-            result = MeterRead(reading=None, reason=exc.reason)
-        except TesseractFailed as exc:
-            log.warning("tesseract failed: %s", exc)
-            result = MeterRead(reading=None, reason=exc.reason)
-        except ToolMissingError:
-            raise
-        except Exception:  # one photo must never stop the worker
-            log.exception("OCR failed unexpectedly")
-            result = MeterRead(reading=None, reason="ocr_internal_error")
-        return replace(result, seconds=time.perf_counter() - start)
+        except Exception as exc:  # sorted by `_failed`
+            return [_failed(exc, start)] * len(hypotheses)
+        memo = Memo(work)
+        results = []
+        for integer_digits, display in hypotheses:
+            read = partial(self._read, work, integer_digits, display, meter_number, memo)
+            results.append(_guarded(read, start))
+            start = time.perf_counter()
+        return results
 
     def _read(
         self,
@@ -101,9 +116,10 @@ class OcrEngine:
         integer_digits: int | None,
         display: Display | None,
         meter_number: bool,
+        memo: Memo,
     ) -> MeterRead:
         found, model, disagrees = choice.choose_reading(
-            self.search, self.ranker, image, integer_digits, display
+            self.search, self.ranker, image, integer_digits, display, memo
         )
         if found is None or not found[0].integer:
             return MeterRead(reading=None, reason="no_counter_found")
@@ -111,15 +127,48 @@ class OcrEngine:
         c = best.candidate
         on_panel = any(r.lcd and candidates.same_place(r, c.row) for r in stage.rows)
         shown: Display = "lcd" if c.point or (on_panel and not c.run.decimals) else "drum"
-        numbers = (
-            read_plate(
-                self.tesseract, image, stage.rows, c.row, flipped=c.cells.flipped, reading=best.text
-            )
-            if meter_number
-            else ()
-        )
+        numbers = self._plate(image, stage.rows, best, memo) if meter_number else ()
         confidence = trust.calibrated(likely, model.knot)
         result = choice.meter_read(
             best, confidence, numbers, shown, self.settings.auto_accept_min_confidence
         )
         return replace(result, accepted=False, reason="display_disagrees") if disagrees else result
+
+    def _plate(
+        self, image: np.ndarray, rows: list[Row], best: Described, memo: Memo
+    ) -> tuple[str, ...]:
+        """The meter number candidates for the chosen read's counter (once per photo for the
+        same counter, rows and reading)."""
+        c = best.candidate
+        key = (id(c.row), c.cells.flipped, best.text, tuple(map(id, rows)))
+        if key not in memo.plates:
+            memo.plates[key] = read_plate(
+                self.tesseract, image, rows, c.row, flipped=c.cells.flipped, reading=best.text
+            )
+        return memo.plates[key]
+
+
+def _guarded(read: Callable[[], MeterRead], start: float) -> MeterRead:
+    """`read()`, or what `_failed` makes of its failure; with the seconds since `start`."""
+    try:
+        result = read()
+    except Exception as exc:
+        return _failed(exc, start)
+    return replace(result, seconds=time.perf_counter() - start)
+
+
+def _failed(exc: Exception, start: float) -> MeterRead:
+    """A failure as a reason code, except a missing installation (raised again): one photo
+    must never stop the worker."""
+    if isinstance(exc, ToolMissingError):
+        raise exc
+    if isinstance(exc, ImageError):
+        log.info("image refused: %s (%s)", exc.reason, exc)
+        result = MeterRead(reading=None, reason=exc.reason)
+    elif isinstance(exc, TesseractFailed):
+        log.warning("tesseract failed: %s", exc)
+        result = MeterRead(reading=None, reason=exc.reason)
+    else:
+        log.error("OCR failed unexpectedly", exc_info=exc)
+        result = MeterRead(reading=None, reason="ocr_internal_error")
+    return replace(result, seconds=time.perf_counter() - start)

@@ -68,9 +68,7 @@ class Search:
         probs = self._predict([cells.gray for _, cells in cut])
         return [(row, cells, p) for (row, cells), p in zip(cut, probs, strict=True)]
 
-    def _first_stage(
-        self, image: np.ndarray, rows: list[Row], integer_digits: int | None
-    ) -> list[Candidate]:
+    def _first_stage(self, image: np.ndarray, rows: list[Row]) -> list[Candidate]:
         """All rows cut on the grid through their blobs (in `find_rows` order)."""
         readings = self._classify(
             image, [(row, HEIGHT_FACTORS[0], False) for row in rows[:MAX_ROWS]]
@@ -102,11 +100,15 @@ class Search:
         """Features of the rows read on their blob grids and the rows: what
         `bench/fit_ranker.py` fits the promise model on."""
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        first = self._first_stage(image, find_rows(gray), integer_digits)
+        first = self._first_stage(image, find_rows(gray))
         return candidates.first_features(first, integer_digits, image.shape), [c.row for c in first]
 
     def stages(
-        self, image: np.ndarray, integer_digits: int | None, display: Display | None = None
+        self,
+        image: np.ndarray,
+        integer_digits: int | None,
+        display: Display | None = None,
+        memo: Memo | None = None,
     ) -> Iterator[Stage]:
         """Every candidate read of a work image (`reader.work_image`) with its split and fit, and
         the rows found (displays with a decimal point first), after each stage of the search:
@@ -116,28 +118,39 @@ class Search:
         averaged. The last stage is the whole search; stopping early saves the model's work on
         a sure read. A meter known to have drums (`display="drum"`) is not read segment by
         segment: its printed digits can match 7-segment patterns, and a drum counter's reading
-        is never one."""
-        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        drum_rows = find_rows(gray)
-        panels = lcd_reads(gray, drum_rows) if display != "drum" else []
-        displays = [c for c in map(candidates.lcd_candidate, panels) if c is not None]
+        is never one. `memo` keeps what does not depend on the digit count and the kind, for
+        reading the same photo again under another hypothesis."""
+        memo = memo or Memo(image)
+        drum_rows = memo.rows()
+        displays = memo.displays() if display != "drum" else []
         rows = [c.row for c in displays if c.point] + drum_rows
-        first, worth = self._most_promising(
-            self._first_stage(image, drum_rows, integer_digits), integer_digits, image.shape
-        )
+        if memo.first is None:
+            memo.first = self._first_stage(image, drum_rows)
+        first, worth = self._most_promising(memo.first, integer_digits, image.shape)
         refined: list[Candidate] = []
-        opinions: dict[int, list[np.ndarray]] = {}
         done = 0
         for upto in STAGES if displays else STAGES[1:]:
             todo = [(c.row, candidates.ways_up(c)) for c in first[done : min(upto, worth)]]
-            refined += [
-                c for c in map(candidates.from_reading, self._refined(image, todo)) if c is not None
-            ]
+            refined += self._refined_rows(image, todo, memo)
             done = min(upto, worth)
-            drums = self._second_opinion(first + refined, integer_digits, opinions)
+            drums = self._second_opinion(first + refined, integer_digits, memo.opinions)
             yield Stage(done, candidates.all_described(drums + displays, integer_digits), rows)
             if done >= worth:
                 return
+
+    def _refined_rows(
+        self, image: np.ndarray, todo: list[tuple[Row, tuple[bool, ...]]], memo: Memo
+    ) -> list[Candidate]:
+        """The candidates of `todo`'s rows refined (`_refined`), each row refined once per photo
+        (the model's output does not depend on the other cells of its batch)."""
+        missing = [(row, ways) for row, ways in todo if id(row) not in memo.refined]
+        for row, _ in missing:
+            memo.refined[id(row)] = []
+        for reading in self._refined(image, missing):
+            candidate = candidates.from_reading(reading)
+            if candidate is not None:
+                memo.refined[id(reading[0])].append(candidate)
+        return [c for row, _ in todo for c in memo.refined[id(row)]]
 
     def _refined(
         self, image: np.ndarray, rows: list[tuple[Row, tuple[bool, ...]]]
@@ -231,6 +244,34 @@ class Search:
         fits the ranker on these."""
         *_, last = self.stages(image, integer_digits)
         return last.described, last.rows
+
+
+class Memo:
+    """What the search finds in one photo whatever the digit count and the kind: the rows, the
+    display reads, the rows read on their blob grids, the refined rows and the second models'
+    outputs (keyed by the identity of cells this memo keeps alive). Reading the photo under
+    several hypotheses with one memo locates the counter once."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        self._rows: list[Row] | None = None
+        self._displays: list[Candidate] | None = None
+        self.first: list[Candidate] | None = None
+        self.refined: dict[int, list[Candidate]] = {}
+        self.opinions: dict[int, list[np.ndarray]] = {}
+        self.plates: dict[tuple[object, ...], tuple[str, ...]] = {}
+
+    def rows(self) -> list[Row]:
+        if self._rows is None:
+            self._rows = find_rows(self.gray)
+        return self._rows
+
+    def displays(self) -> list[Candidate]:
+        """The 7-segment reads that can be a display's."""
+        if self._displays is None:
+            panels = lcd_reads(self.gray, self.rows())
+            self._displays = [c for c in map(candidates.lcd_candidate, panels) if c is not None]
+        return self._displays
 
 
 def refined_count(likely: np.ndarray) -> int:
