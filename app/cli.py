@@ -32,6 +32,17 @@ def _parse_date(value: str) -> dt.date:
     raise argparse.ArgumentTypeError(f"kein Datum: {value!r} (JJJJ-MM-TT oder TT.MM.JJJJ)")
 
 
+def _hypothesis(value: str) -> tuple[int | None, str | None]:
+    from ocr.cli import parse_hypothesis
+
+    try:
+        return parse_hypothesis(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"keine Annahme: {value!r} ({exc}; z. B. 5:drum, 6:lcd, -)"
+        ) from exc
+
+
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from core.migrate import upgrade
 
@@ -45,7 +56,11 @@ def cmd_read(args: argparse.Namespace, settings: Settings) -> int:
     from ocr.cli import run_read
 
     return run_read(
-        args.images, integer_digits=args.integer_digits, display=args.display, as_json=args.json
+        args.images,
+        integer_digits=args.integer_digits,
+        display=args.display,
+        hypotheses=args.hypothesis,
+        as_json=args.json,
     )
 
 
@@ -149,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["drum", "lcd"],
         default=None,
         help="Zählwerk des Zählers: Rollen (drum) oder Digitalanzeige (lcd); ohne: unbekannt",
+    )
+    read.add_argument(
+        "--hypothesis",
+        action="append",
+        type=_hypothesis,
+        metavar="STELLEN[:ART]",
+        help="je Annahme (z. B. 5:drum, 6:lcd, -): jedes Bild unter allen Annahmen lesen",
     )
     read.add_argument("--json", action="store_true", help="eine JSON-Zeile je Bild")
     read.set_defaults(handler=cmd_read)

@@ -216,18 +216,20 @@ def dump(outcomes: list[Outcome], path: Path) -> None:
 COMPARED = ("reading", "fraction", "accepted", "reason", "meter_numbers")
 
 
-def compare(outcomes: list[Outcome], path: Path, tolerance: float = 1e-6) -> list[str]:
-    """Where this run differs from a dump written earlier (`--dump`): per photo of the earlier
-    dump, the reading, fraction, accepted flag, reason, meter number candidates and the
-    confidence (to `tolerance`). Empty when every photo gives the same."""
+def compare(outcomes: list[Outcome], path: Path, tolerance: float = 1e-6) -> tuple[int, list[str]]:
+    """Where this run differs from a dump written earlier (`--dump`): per photo read in both,
+    the reading, fraction, accepted flag, reason, meter number candidates and the confidence
+    (to `tolerance`), and how many photos were compared."""
     with path.open(newline="") as fh:
         before = {row["file"]: row for row in csv.DictReader(fh)}
     now = {o.file: o for o in outcomes}
-    differences = [f"{file}: not read in this run" for file in before if file not in now]
+    differences = []
+    compared = 0
     for file, row in before.items():
-        if file not in now:
+        o = now.get(file)
+        if o is None:
             continue
-        o = now[file]
+        compared += 1
         current = {
             "reading": o.reading or "",
             "fraction": o.fraction or "",
@@ -244,7 +246,7 @@ def compare(outcomes: list[Outcome], path: Path, tolerance: float = 1e-6) -> lis
             changed.append(f"confidence {row['confidence']} -> {o.confidence:.9f}")
         if changed:
             differences.append(f"{file}: {'; '.join(changed)}")
-    return differences
+    return compared, differences
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -281,8 +283,10 @@ def main(argv: list[str] | None = None) -> int:
         dump(outcomes, args.dump)
     print("\n".join(report(outcomes)))
     if args.compare:
-        differences = compare(outcomes, args.compare)
-        print("\n".join(differences) or f"same results as {args.compare} for every photo")
+        compared, differences = compare(outcomes, args.compare)
+        for difference in differences:
+            print(difference)
+        print(f"{compared} photos compared with {args.compare}: {len(differences)} differ")
         return 1 if differences else 0
     return 0
 
