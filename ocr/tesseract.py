@@ -26,6 +26,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -194,17 +195,13 @@ class Tesseract:
 
         return parse_tsv(self._run(job, lang))
 
-    def close(self) -> None:
-        """End this thread's recognition thread (others end with their threads' exit)."""
-        for recogniser in getattr(self._local, "recognisers", {}).values():
-            recogniser.close()
-        self._local.recognisers = {}
-
     def _run(self, job: Job, lang: str) -> str:
-        recognisers: dict[str, _Recogniser] = self._local.__dict__.setdefault("recognisers", {})
+        recognisers = self._local.__dict__.setdefault("recognisers", _ThreadRecognisers())
         if lang not in recognisers:
             folder = self.folder or ""
             recognisers[lang] = _Recogniser(lambda: self.api_factory(folder, lang))
+            # the recognition thread ends with the calling thread (or with this object)
+            weakref.finalize(recognisers, recognisers[lang].close)
         start = time.monotonic()
         try:
             return recognisers[lang].run(job, self.timeout + self.grace)
@@ -223,6 +220,10 @@ class Tesseract:
         except Exception as exc:  # whatever the binding raised on this image
             recognisers.pop(lang).close()
             raise TesseractFailed("tesseract_crashed", f"{type(exc).__name__}: {exc}") from exc
+
+
+class _ThreadRecognisers(dict[str, _Recogniser]):
+    """One calling thread's recognisers by language (a dict that can be weakly referenced)."""
 
 
 class _Cancelled(Exception):

@@ -118,6 +118,8 @@ def test_probe_runs_once_and_each_thread_gets_its_own_api(tessdata: str) -> None
     assert len(factory.made) == 3
     assert len(factory.made[1].images) == 3 and len(factory.made[2].images) == 1
     assert factory.threads[1:] == ["tesseract", "tesseract"]
+    assert factory.made[2].ended.wait(5)  # the other thread ended, and with it its API
+    assert not factory.made[1].ended.is_set()
 
 
 def test_a_crash_degrades_and_the_next_call_gets_a_fresh_api(tessdata: str) -> None:
