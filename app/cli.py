@@ -44,6 +44,17 @@ def _group(commands: Commands, name: str, help_text: str) -> Commands:
     return parser.add_subparsers(dest=f"{name}_cmd", required=True)
 
 
+def _hypothesis(value: str) -> tuple[int | None, str | None]:
+    from ocr.cli import parse_hypothesis
+
+    try:
+        return parse_hypothesis(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"keine Annahme: {value!r} ({exc}; z. B. 5:drum, 6:lcd, -)"
+        ) from exc
+
+
 # db upgrade
 
 
@@ -65,7 +76,11 @@ def cmd_read(args: argparse.Namespace, settings: Settings) -> int:
     from ocr.cli import run_read
 
     return run_read(
-        args.images, integer_digits=args.integer_digits, display=args.display, as_json=args.json
+        args.images,
+        integer_digits=args.integer_digits,
+        display=args.display,
+        hypotheses=args.hypothesis,
+        as_json=args.json,
     )
 
 
@@ -78,6 +93,13 @@ def _add_read(commands: Commands) -> None:
         choices=["drum", "lcd"],
         default=None,
         help="Zählwerk des Zählers: Rollen (drum) oder Digitalanzeige (lcd); ohne: unbekannt",
+    )
+    read.add_argument(
+        "--hypothesis",
+        action="append",
+        type=_hypothesis,
+        metavar="STELLEN[:ART]",
+        help="je Annahme (z. B. 5:drum, 6:lcd, -): jedes Bild unter allen Annahmen lesen",
     )
     read.add_argument("--json", action="store_true", help="eine JSON-Zeile je Bild")
     read.set_defaults(handler=cmd_read)

@@ -1,4 +1,4 @@
-"""Measure where the OCR search may stop early (`ocr.reader.EARLY_EXIT`) on the dev photos.
+"""Measure where the OCR search may stop early (`ocr.tuning.EARLY_EXIT`) on the dev photos.
 
     .venv/bin/python bench/early_exit.py [--jobs J] [--limit N] [--corpus DIR]
 
@@ -7,7 +7,7 @@ in bench/ocr.py); after each stage the ranker's choice and its probability are n
 (digit count known or not) and threshold it prints how many photos a stop at that probability
 would end early, how many of those early reads differ from the whole search's read, and how
 many are wrong against the label. A threshold is safe on these photos when no early read
-differs; `ocr/reader.py` uses the thresholds in EARLY_EXIT, which this script checks.
+differs; `ocr/choice.py` uses the thresholds in EARLY_EXIT, which this script checks.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ class Searched:
 def _search(task: tuple[str, str, str, str, bool]) -> Searched | None:
     from core.settings import Settings
     from ocr import default_engine, ranking
-    from ocr.reader import choice, complete, load_work_image
+    from ocr.choice import choice, complete
+    from ocr.reader import load_work_image
 
     path, _, group, label, _ = task
     digits = bench_ocr.meter_hint(group, label).integer_digits
@@ -51,7 +52,7 @@ def _search(task: tuple[str, str, str, str, bool]) -> Searched | None:
     image = load_work_image(Path(path), max_pixels=Settings().max_image_pixels)
     model = engine.ranker[ranking.mode(digits)]
     stages = []
-    for stage in engine.stages(image, digits):
+    for stage in engine.search.stages(image, digits):
         if stage.described:
             best, likely = choice(stage.described, image.shape, model)
             stages.append((stage.refined, best.text, likely, complete(best)))
@@ -123,7 +124,7 @@ def main() -> int:
     with Pool(args.jobs, initializer=bench_ocr.init_worker) as pool:
         searched = list(tqdm(pool.imap(_search, tasks, chunksize=4), total=len(tasks)))
     photos = [s for s in searched if s is not None]
-    from ocr.reader import EARLY_EXIT
+    from ocr.tuning import EARLY_EXIT
 
     for mode in ("counted", "uncounted"):
         print("\n".join(report(photos, mode)))

@@ -85,7 +85,7 @@ def _engine(path: str | None = None) -> OcrEngine:
     promise = Model(np.array(weights), bias, None)
     if _ENGINE is None:
         _ENGINE = OcrEngine(Settings(), ranker={}, promise=promise)
-    _ENGINE.promise = promise
+    _ENGINE.search.promise = promise
     return _ENGINE
 
 
@@ -99,7 +99,7 @@ def _counter_rows(task: tuple[str, str]) -> Photo:
     path, box = task
     full = load_image(Path(path), max_pixels=Settings().max_image_pixels)
     image = work_image(full)
-    x, rows = _engine().counter_features(image, bench_ocr.WATER_DIGITS)
+    x, rows = _engine().search.counter_features(image, bench_ocr.WATER_DIGITS)
     return Photo("water", x, on_counter(rows, box, image.shape[1] / full.shape[1]), [])
 
 
@@ -119,7 +119,7 @@ def _describe(task: tuple[str, str, str, str, bool]) -> Photo:
     path, _, group, label, _ = task
     digits = bench_ocr.meter_hint(group, label).integer_digits
     image = load_work_image(Path(path), max_pixels=Settings().max_image_pixels)
-    described, _ = _engine(path).describe(image, digits)
+    described, _ = _engine(path).search.describe(image, digits)
     if not described:
         return Photo(group, np.zeros((0, len(ranking.FEATURES))), np.zeros(0), [])
     texts = [d.text for d in described]
@@ -236,7 +236,7 @@ def _promise(photos: list[Photo], l2: float) -> tuple[dict[str, object], list[Se
     photo is searched); cross-validated, how often the counter's row comes first and is
     refined."""
     from ocr.ranking import Model, probabilities
-    from ocr.reader import refined_count
+    from ocr.search import refined_count
 
     first = refined = rows = 0
     held: dict[int, Searched] = {}

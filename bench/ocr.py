@@ -1,7 +1,7 @@
 """Benchmark the OCR on the dev photos in ../shared/corpus/meter-photos.
 
     .venv/bin/python bench/ocr.py [--limit N] [--jobs J] [--group water|lcd] [--dump out.csv]
-                                  [--lcd-as uncounted|lcd|unknown]
+                                  [--compare earlier.csv] [--lcd-as uncounted|lcd|unknown]
 
 Water meters (drum counters) are read with `integer_digits=5` and `display="drum"`, as master
 data gives them (a water meter is a drum counter); LCD photos without a digit count, or as the
@@ -49,6 +49,7 @@ class Outcome:
     accepted: bool
     reason: str | None
     seconds: float
+    meter_numbers: tuple[str, ...] = ()
 
     @property
     def exact(self) -> bool:
@@ -96,7 +97,16 @@ def _read(task: tuple[str, str, str, str, bool]) -> Outcome:
         Path(path), integer_digits=hint.integer_digits, display=hint.display, meter_number=plate
     )
     return Outcome(
-        file, group, label, r.reading, r.fraction, r.confidence, r.accepted, r.reason, r.seconds
+        file,
+        group,
+        label,
+        r.reading,
+        r.fraction,
+        r.confidence,
+        r.accepted,
+        r.reason,
+        r.seconds,
+        r.meter_number_candidates,
     )
 
 
@@ -175,11 +185,13 @@ DUMP_COLUMNS = [
     "reason",
     "seconds",
     "exact",
+    "meter_numbers",
 ]
 
 
 def dump(outcomes: list[Outcome], path: Path) -> None:
-    """Per-photo results as CSV, for looking at the failures."""
+    """Per-photo results as CSV, for looking at the failures and for comparing two versions of
+    the code photo by photo (confidence to 1e-9, the plate's meter number candidates)."""
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(DUMP_COLUMNS)
@@ -191,13 +203,50 @@ def dump(outcomes: list[Outcome], path: Path) -> None:
                     o.label,
                     o.reading,
                     o.fraction,
-                    f"{o.confidence:.4f}",
+                    f"{o.confidence:.9f}",
                     int(o.accepted),
                     o.reason,
                     f"{o.seconds:.3f}",
                     int(o.exact),
+                    "|".join(o.meter_numbers),
                 ]
             )
+
+
+COMPARED = ("reading", "fraction", "accepted", "reason", "meter_numbers")
+
+
+def compare(outcomes: list[Outcome], path: Path, tolerance: float = 1e-6) -> tuple[int, list[str]]:
+    """Where this run differs from a dump written earlier (`--dump`): per photo read in both,
+    the reading, fraction, accepted flag, reason, meter number candidates and the confidence
+    (to `tolerance`), and how many photos were compared."""
+    with path.open(newline="") as fh:
+        before = {row["file"]: row for row in csv.DictReader(fh)}
+    now = {o.file: o for o in outcomes}
+    differences = []
+    compared = 0
+    for file, row in before.items():
+        o = now.get(file)
+        if o is None:
+            continue
+        compared += 1
+        current = {
+            "reading": o.reading or "",
+            "fraction": o.fraction or "",
+            "accepted": str(int(o.accepted)),
+            "reason": o.reason or "",
+            "meter_numbers": "|".join(o.meter_numbers),
+        }
+        changed = [
+            f"{key} {row[key]!r} -> {current[key]!r}"
+            for key in COMPARED
+            if row[key] != current[key]
+        ]
+        if abs(float(row["confidence"]) - o.confidence) > tolerance:
+            changed.append(f"confidence {row['confidence']} -> {o.confidence:.9f}")
+        if changed:
+            differences.append(f"{file}: {'; '.join(changed)}")
+    return compared, differences
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (one core each)")
     parser.add_argument("--group", choices=["water", "lcd"], help="only one group")
     parser.add_argument("--dump", type=Path, help="write per-photo results to this CSV")
+    parser.add_argument(
+        "--compare", type=Path, help="compare per-photo results with an earlier --dump CSV"
+    )
     parser.add_argument(
         "--no-meter-number", action="store_true", help="skip the plate (Tesseract) to time the rest"
     )
@@ -230,6 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.dump:
         dump(outcomes, args.dump)
     print("\n".join(report(outcomes)))
+    if args.compare:
+        compared, differences = compare(outcomes, args.compare)
+        for difference in differences:
+            print(difference)
+        print(f"{compared} photos compared with {args.compare}: {len(differences)} differ")
+        return 1 if differences else 0
     return 0
 
 

@@ -72,7 +72,10 @@ class Settings(BaseSettings):
         default=60_000_000, gt=0, description="Larger images are refused (decompression bombs)."
     )
     max_attempts: int = Field(default=3, ge=1, description="Processing tries per mail.")
-    tesseract_cmd: str = Field(default="tesseract", description="Tesseract executable.")
+    tesseract_data_dir: str = Field(
+        default="",
+        description="Tesseract's language data folder (empty: TESSDATA_PREFIX or the system's).",
+    )
     tesseract_timeout_seconds: float = Field(default=10.0, gt=0, description="Per call.")
 
     auto_accept_min_confidence: float = Field(

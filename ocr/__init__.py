@@ -3,6 +3,11 @@
     from ocr import read_meter
     result = read_meter(Path("photo.jpg"), integer_digits=5)
 
+`read_meter_hypotheses` reads one photo against several (digit count, kind) hypotheses, e.g. the
+meters a sender has, locating the counter once:
+
+    reads = read_meter_hypotheses(Path("photo.jpg"), [(5, "drum"), (6, "lcd"), (None, None)])
+
 `read_meter` never raises for bad input (corrupt, empty, huge, tiny images, Tesseract failures):
 the result then has `reading=None` and a machine `reason`. It raises `ToolMissingError` only when
 Tesseract or its language data is missing (an installation problem, not a photo problem).
@@ -11,15 +16,24 @@ Tesseract or its language data is missing (an installation problem, not a photo 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from core.settings import Settings
 from core.types import DigitRead, Display, MeterRead
-from ocr.reader import OcrEngine
+from ocr.reader import Hypothesis, OcrEngine
 
-__all__ = ["DigitRead", "MeterRead", "OcrEngine", "default_engine", "read_meter"]
+__all__ = [
+    "DigitRead",
+    "Hypothesis",
+    "MeterRead",
+    "OcrEngine",
+    "default_engine",
+    "read_meter",
+    "read_meter_hypotheses",
+]
 
 _engines: dict[tuple[object, ...], OcrEngine] = {}
 _lock = threading.Lock()
@@ -29,7 +43,7 @@ def default_engine(settings: Settings | None = None) -> OcrEngine:
     """One engine per distinct OCR configuration, built on first use (the model loads once)."""
     settings = settings or Settings()
     key = (
-        settings.tesseract_cmd,
+        settings.tesseract_data_dir,
         settings.tesseract_timeout_seconds,
         settings.max_image_pixels,
         settings.auto_accept_min_confidence,
@@ -59,3 +73,18 @@ def read_meter(
     return engine.read(
         image, integer_digits=integer_digits, display=display, meter_number=meter_number
     )
+
+
+def read_meter_hypotheses(
+    image: bytes | Path | np.ndarray,
+    hypotheses: Sequence[Hypothesis],
+    *,
+    settings: Settings | None = None,
+    engine: OcrEngine | None = None,
+    meter_number: bool = True,
+) -> list[MeterRead]:
+    """One `MeterRead` per (integer_digits, display) hypothesis, in order, each the same as
+    `read_meter` gives under that hypothesis; the photo is loaded and its counter located once,
+    so each further hypothesis costs only its own choice (see `OcrEngine.read_hypotheses`)."""
+    engine = engine or default_engine(settings)
+    return engine.read_hypotheses(image, hypotheses, meter_number=meter_number)

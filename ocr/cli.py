@@ -2,6 +2,10 @@
 
 With `--json`: one JSON object per image and line, in argument order, also for missing or
 unreadable files (`reading: null` and a `reason`). Without: one readable line per image.
+With `--hypothesis DIGITS[:KIND]` (repeatable; DIGITS `-` when not known) each image is read
+under every hypothesis, the counter located once: the JSON line lists them as `candidates`
+(surest first, each with its `integer_digits` and `display`) and its own fields are the
+surest candidate's.
 Exit code 0 when every image gave a reading, 1 when at least one did not. A missing Tesseract
 raises `ToolMissingError`, which the CLI turns into its own exit code and message.
 """
@@ -16,7 +20,20 @@ from typing import TextIO
 from core.settings import Settings
 from core.types import Display, MeterRead
 from ocr import default_engine
-from ocr.reader import OcrEngine
+from ocr.reader import Hypothesis, OcrEngine
+
+KINDS: tuple[Display, ...] = ("drum", "lcd")
+
+
+def parse_hypothesis(text: str) -> Hypothesis:
+    """`5:drum`, `6`, `-:lcd`, `-` -> (integer_digits, display); raises ValueError."""
+    digits, _, kind = text.partition(":")
+    count = None if digits == "-" else int(digits)
+    if count is not None and not 1 <= count <= 12:
+        raise ValueError(f"digit count {count} out of 1..12")
+    if kind and kind not in KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    return count, next((k for k in KINDS if k == kind), None)
 
 
 def _read_one(
@@ -26,6 +43,27 @@ def _read_one(
     if not file.is_file():
         return MeterRead(reading=None, reason="file_not_found")
     return engine.read(file, integer_digits=integer_digits, display=display)
+
+
+def _read_hypotheses(
+    engine: OcrEngine, path: str, hypotheses: list[Hypothesis]
+) -> tuple[MeterRead, list[dict[str, object]]]:
+    """The surest read under `hypotheses` and every read as a JSON candidate, surest first."""
+    file = Path(path)
+    if not file.is_file():
+        return MeterRead(reading=None, reason="file_not_found"), []
+    reads = engine.read_hypotheses(file, hypotheses)
+    ranked = sorted(zip(hypotheses, reads, strict=True), key=lambda hr: -hr[1].confidence)
+    candidates = [
+        {"integer_digits": digits, "display": kind, **_fields(read)}
+        for (digits, kind), read in ranked
+    ]
+    return ranked[0][1], candidates
+
+
+def _fields(read: MeterRead) -> dict[str, object]:
+    record = read.as_json("")
+    return {k: v for k, v in record.items() if k not in ("file", "seconds")}
 
 
 def format_line(path: str, result: MeterRead) -> str:
@@ -47,6 +85,7 @@ def run_read(
     integer_digits: int | None,
     as_json: bool,
     display: Display | None = None,
+    hypotheses: list[Hypothesis] | None = None,
     settings: Settings | None = None,
     out: TextIO | None = None,
 ) -> int:
@@ -55,10 +94,15 @@ def run_read(
     engine = default_engine(settings)
     all_read = True
     for path in paths:
-        result = _read_one(engine, path, integer_digits, display)
+        candidates: list[dict[str, object]] = []
+        if hypotheses:
+            result, candidates = _read_hypotheses(engine, path, hypotheses)
+        else:
+            result = _read_one(engine, path, integer_digits, display)
         all_read = all_read and result.reading is not None
         if as_json:
-            stream.write(json.dumps(result.as_json(path), ensure_ascii=False) + "\n")
+            record = result.as_json(path) | ({"candidates": candidates} if hypotheses else {})
+            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
             stream.write(format_line(path, result) + "\n")
         stream.flush()

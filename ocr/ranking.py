@@ -23,19 +23,16 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from core.types import DigitRead
-from ocr.digits_logic import as_text
-
-if TYPE_CHECKING:
-    from ocr.reader import Candidate
+from ocr.reads import Described
 
 RANKER_PATH = Path(__file__).parent / "models" / "ranker.json"
 FEATURES = (
-    "fit",  # the hand-made score (reader._fit)
+    "fit",  # the hand-made score (candidates.fit)
     "behind_best",  # fit minus the photo's best fit
     "run_score",
     "height",  # digit height relative to the tallest row
@@ -75,22 +72,6 @@ FEATURES = (
     "one_doubts",  # integer digits not read as 1 with at least DOUBT on "1", / 3
 )
 DOUBT = 0.05
-
-
-@dataclass(frozen=True)
-class Described:
-    """A candidate with what the reader made of it."""
-
-    candidate: Candidate
-    integer: list[DigitRead]
-    fraction: list[DigitRead]
-    reason: str | None
-    fit: float
-    red_anywhere: bool
-
-    @property
-    def text(self) -> str:
-        return as_text(self.integer)
 
 
 @dataclass(frozen=True)

@@ -1,172 +1,55 @@
-"""The one wrapper around the `tesseract` program: arguments, timeout, stderr to the log.
+"""The one module that runs Tesseract: in process, through tesserocr (Tesseract's C++ API).
 
 Failures are sorted the way the pipeline needs them:
-- *abort*: the program or its language data is missing -> `ToolMissingError` (nothing works until
-  an administrator installs it; raised by `probe()` and by any call that finds the program gone);
+- *abort*: tesserocr, or the language data, is missing -> `ToolMissingError` (nothing works until
+  an administrator installs it). `probe()` checks once, at start-up or on the first call;
 - *degrade*: a crash, a timeout or unparsable output on one image -> `TesseractFailed` (an
   `OcrToolError` with a machine `reason`); the photo goes to review, the worker carries on.
 
-The process runner is injectable so tests can simulate timeouts, crashes and a missing program.
-By default recognition runs in a resident helper process (`ResidentRunner`, with
-`tesseract_server.py`) that keeps the language data loaded; it answers like the program. This
-module holds meter-intake's only `subprocess` calls.
+Each calling thread gets its own recognition thread holding one initialised `PyTessBaseAPI`
+(loading the language data costs ~0.1 s, recognising a plate a few milliseconds). tesserocr has
+only a cooperative timeout (`Recognize(timeout=...)`, checked between words, not during layout
+analysis), so the time is bounded three ways: images above `MAX_PIXELS` are refused, the API is
+given the timeout, and the caller waits at most the timeout plus `GRACE`. A recognition thread
+that overruns it is abandoned with its API (it ends by itself once Tesseract returns) and the
+next call starts a fresh one. tesserocr releases the GIL while it recognises, so the caller's
+wait is not blocked by it.
+
+The API is made by an injectable factory (`ApiFactory`), so tests can simulate crashes, hangs
+and garbage output through the same code path.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
-import select
-import subprocess
-import sys
+import queue
 import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
-import cv2
 import numpy as np
+from PIL import Image
 
 from core.errors import OcrToolError, ToolMissingError
-from ocr import tesseract_server
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class RunResult:
-    returncode: int
-    stdout: bytes
-    stderr: bytes
-
-
-# (argv, stdin bytes, timeout seconds) -> RunResult; raises TimeoutError or OSError (e.g. not found)
-Runner = Callable[[Sequence[str], bytes, float], RunResult]
-
-
-# Tesseract's OpenMP threads cost more than they give on one small image, and much more when
-# several OCR workers share the cores: one thread roughly halves the time of a plate read.
-SINGLE_THREAD = {"OMP_THREAD_LIMIT": "1"}
-
-
-def subprocess_runner(argv: Sequence[str], stdin: bytes, timeout: float) -> RunResult:
-    """Run a program once, for real, and wait for it."""
-    env = {**os.environ, **SINGLE_THREAD}
-    try:
-        done = subprocess.run(  # noqa: S603 - argv is built here from fixed options
-            list(argv), input=stdin, capture_output=True, timeout=timeout, check=False, env=env
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise TimeoutError(f"{argv[0]} did not finish within {timeout:g} s") from exc
-    return RunResult(done.returncode, done.stdout, done.stderr)
-
-
-class ResidentRunner:
-    """A `Runner` that answers recognition calls from one long-lived helper process
-    (`ocr.tesseract_server`) which keeps Tesseract's language data loaded: ~10 ms a call instead
-    of the ~100 ms the program spends starting. Same argv, same answers as the program. Calls the
-    helper does not handle (`--list-langs`) run the program; so does everything when the helper
-    cannot start (then once a warning). A helper that overruns the timeout is killed (TimeoutError,
-    as from the program); one that dies answers like a crashed program; the next call starts a
-    new one. One call at a time; a forked process starts its own helper."""
-
-    def __init__(
-        self, *, command: Sequence[str] | None = None, fallback: Runner = subprocess_runner
-    ) -> None:
-        self.command = list(command or [sys.executable, tesseract_server.__file__])
-        self.fallback = fallback
-        self.available = True
-        self._helper: subprocess.Popen[bytes] | None = None
-        self._owner = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, argv: Sequence[str], stdin: bytes, timeout: float) -> RunResult:
-        if not self.available or list(argv[1:3]) != ["stdin", "stdout"]:
-            return self.fallback(argv, stdin, timeout)
-        with self._lock:
-            helper = self._running(timeout)
-            if helper is None:
-                return self.fallback(argv, stdin, timeout)
-            return self._ask(helper, argv, stdin, timeout)
-
-    def close(self) -> None:
-        with self._lock:
-            self._stop()
-
-    def _running(self, timeout: float) -> subprocess.Popen[bytes] | None:
-        if self._helper is not None and self._owner == os.getpid():
-            return self._helper
-        env = {**os.environ, **SINGLE_THREAD}
-        helper = subprocess.Popen(  # noqa: S603 - fixed command: this interpreter, our module
-            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
-        )
-        try:
-            ready = _read_within(helper, len(tesseract_server.READY), time.monotonic() + timeout)
-        except (TimeoutError, EOFError) as exc:
-            ready = repr(exc).encode()
-        if ready != tesseract_server.READY:
-            helper.kill()
-            helper.wait()
-            self.available = False
-            log.warning("resident Tesseract did not start (%r): one process per call", ready)
-            return None
-        self._helper, self._owner = helper, os.getpid()
-        weakref.finalize(self, _end, helper)
-        return helper
-
-    def _ask(
-        self, helper: subprocess.Popen[bytes], argv: Sequence[str], stdin: bytes, timeout: float
-    ) -> RunResult:
-        assert helper.stdin is not None
-        args = json.dumps(list(argv[1:])).encode()
-        deadline = time.monotonic() + timeout
-        try:
-            helper.stdin.write(tesseract_server.REQUEST.pack(len(args), len(stdin)) + args + stdin)
-            helper.stdin.flush()
-            head = _read_within(helper, tesseract_server.ANSWER.size, deadline)
-            code, out_len, err_len = tesseract_server.ANSWER.unpack(head)
-            body = _read_within(helper, out_len + err_len, deadline)
-        except TimeoutError as exc:
-            self._stop()
-            raise TimeoutError(f"{argv[0]} did not finish within {timeout:g} s") from exc
-        except (EOFError, BrokenPipeError):
-            self._stop()
-            code = helper.returncode or -1
-            return RunResult(code, b"", f"resident Tesseract process died (exit {code})".encode())
-        return RunResult(code, body[:out_len], body[out_len:])
-
-    def _stop(self) -> None:
-        if self._helper is not None and self._owner == os.getpid():
-            self._helper.kill()
-            self._helper.wait()
-        self._helper = None
-
-
-def _end(helper: subprocess.Popen[bytes]) -> None:
-    """A forgotten runner's helper: closing its input ends it."""
-    if helper.stdin is not None and helper.returncode is None:
-        helper.stdin.close()
-
-
-def _read_within(helper: subprocess.Popen[bytes], n: int, deadline: float) -> bytes:
-    """Exactly `n` bytes from the helper's stdout by `deadline` (TimeoutError), or EOFError."""
-    assert helper.stdout is not None
-    fd = helper.stdout.fileno()
-    chunks: list[bytes] = []
-    missing = n
-    while missing:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            raise TimeoutError(f"no answer within the deadline ({missing} bytes missing)")
-        chunk = os.read(fd, missing)
-        if not chunk:
-            raise EOFError("helper closed its output")
-        chunks.append(chunk)
-        missing -= len(chunk)
-    return b"".join(chunks)
+MAX_PIXELS = 4_000_000  # larger inputs are refused: layout analysis grows with the image
+GRACE = 2.0  # seconds the caller waits beyond the timeout before abandoning a recognition
+DPI = 300  # the plate lines are cut at a fixed height; tell Tesseract so it does not guess
+# where distributions put the language data (Debian/Ubuntu Tesseract 5 and 4, others)
+DATA_FOLDERS = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+    "/usr/local/share/tessdata",
+)
 
 
 class TesseractFailed(OcrToolError):
@@ -184,96 +67,202 @@ class Word:
     box: tuple[int, int, int, int]  # x, y, w, h
 
 
+class Api(Protocol):
+    """The part of `tesserocr.PyTessBaseAPI` used here."""
+
+    def SetVariable(self, name: str, val: str) -> bool: ...
+    def GetVariableAsString(self, name: str) -> str | None: ...
+    def SetPageSegMode(self, psm: int) -> None: ...
+    def SetImage(self, image: Image.Image) -> None: ...
+    def SetSourceResolution(self, ppi: int) -> None: ...
+    def Recognize(self, timeout: int = 0) -> bool: ...
+    def GetTSVText(self, page_number: int) -> str: ...
+    def End(self) -> None: ...
+
+
+# (language data folder, language) -> an initialised API; raises RuntimeError when it cannot
+ApiFactory = Callable[[str, str], Api]
+
+
+def tesserocr_api(folder: str, lang: str) -> Api:
+    import tesserocr
+
+    api: Api = tesserocr.PyTessBaseAPI(path=folder, lang=lang)
+    return api
+
+
+def data_folder(configured: str, languages: Sequence[str]) -> str:
+    """The first language data folder holding every language: the configured one, else
+    `TESSDATA_PREFIX`, else where distributions install it. Raises `ToolMissingError`."""
+    folders = [configured] if configured else [os.environ.get("TESSDATA_PREFIX", ""), *DATA_FOLDERS]
+    for folder in filter(None, folders):
+        if all((Path(folder) / f"{lang}.traineddata").is_file() for lang in languages):
+            return folder
+    raise ToolMissingError(
+        f"Tesseract-Sprachdaten fehlen: {', '.join(languages)} nicht gefunden in "
+        f"{', '.join(filter(None, folders))} (apt install tesseract-ocr-eng tesseract-ocr-deu "
+        "oder METER_INTAKE_TESSERACT_DATA_DIR setzen)"
+    )
+
+
+Job = Callable[[Api], str]
+
+
+class _Recogniser:
+    """One thread owning one API; jobs are handed to it and awaited by the caller."""
+
+    def __init__(self, make_api: Callable[[], Api]) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Job, Future[str]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._serve, args=(make_api,), name="tesseract", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, job: Job, wait: float) -> str:
+        """The job's answer; raises TimeoutError after `wait` seconds, or what the job raised."""
+        done: Future[str] = Future()
+        self._jobs.put((job, done))
+        return done.result(wait)
+
+    def close(self) -> None:
+        """End the thread after its current job (an abandoned one ends when Tesseract returns)."""
+        self._jobs.put(None)
+
+    def _serve(self, make_api: Callable[[], Api]) -> None:
+        api: Api | None = None
+        try:
+            while (item := self._jobs.get()) is not None:
+                job, done = item
+                try:
+                    api = api or make_api()
+                    done.set_result(job(api))
+                except BaseException as exc:  # handed to the caller, whatever it is
+                    done.set_exception(exc)
+        finally:
+            if api is not None:
+                api.End()
+
+
 class Tesseract:
     """Tesseract with fixed options; `probe()` once before use (cached, thread-safe)."""
 
     def __init__(
         self,
-        cmd: str = "tesseract",
+        data_dir: str = "",
         *,
         timeout: float = 10.0,
-        runner: Runner | None = None,
+        grace: float = GRACE,
+        api_factory: ApiFactory = tesserocr_api,
         required_languages: tuple[str, ...] = ("eng",),
     ) -> None:
-        self.cmd = cmd
+        self.data_dir = data_dir
         self.timeout = timeout
-        self.runner = runner or ResidentRunner()
+        self.grace = grace
+        self.api_factory = api_factory
         self.required_languages = required_languages
-        self.tessdata: str | None = None
-        self._probed = False
+        self.folder: str | None = None
         self._lock = threading.Lock()
-
-    def _run(self, args: Sequence[str], stdin: bytes = b"") -> RunResult:
-        argv = [self.cmd, *args]
-        try:
-            result = self.runner(argv, stdin, self.timeout)
-        except TimeoutError as exc:
-            raise TesseractFailed("tesseract_timeout", str(exc)) from exc
-        except (FileNotFoundError, PermissionError) as exc:
-            raise ToolMissingError(
-                f"Tesseract nicht gefunden ({self.cmd!r}): bitte tesseract-ocr installieren "
-                "oder METER_INTAKE_TESSERACT_CMD setzen"
-            ) from exc
-        except OSError as exc:
-            raise TesseractFailed("tesseract_crashed", f"cannot run {self.cmd}: {exc}") from exc
-        if result.stderr.strip():
-            log.debug("tesseract stderr: %s", result.stderr.decode("utf-8", "replace").strip())
-        return result
+        self._local = threading.local()
 
     def probe(self) -> None:
-        """Check once that the program runs and its language data is installed."""
+        """Check once that tesserocr loads and the language data is installed and usable."""
         with self._lock:
-            if self._probed:
+            if self.folder is not None:
                 return
-            try:
-                result = self._run(["--list-langs"])
-            except TesseractFailed as exc:
-                raise ToolMissingError(f"Tesseract antwortet nicht: {exc}") from exc
-            text = (result.stdout + result.stderr).decode("utf-8", "replace")
-            listed = text.split()
-            missing = [lang for lang in self.required_languages if lang not in listed]
-            if result.returncode != 0 or missing:
-                raise ToolMissingError(
-                    f"Tesseract-Sprachdaten fehlen: {', '.join(missing) or 'unbekannt'} "
-                    "(apt install tesseract-ocr-eng tesseract-ocr-deu)"
-                )
-            self.tessdata = _data_folder(text)
-            self._probed = True
+            folder = data_folder(self.data_dir, self.required_languages)
+            for lang in self.required_languages:
+                try:
+                    self.api_factory(folder, lang).End()
+                except ImportError as exc:
+                    raise ToolMissingError(f"tesserocr fehlt: {exc}") from exc
+                except RuntimeError as exc:
+                    raise ToolMissingError(f"Tesseract startet nicht ({lang}): {exc}") from exc
+            self.folder = folder
 
     def words(
         self, image: np.ndarray, *, psm: int = 7, whitelist: str | None = None, lang: str = "eng"
     ) -> list[Word]:
-        """Recognise `image` (gray or BGR); return the words with confidences (TSV output)."""
+        """Recognise `image` (gray or BGR); return the words with confidences."""
         self.probe()
-        ok, png = cv2.imencode(".png", image)
-        if not ok:
-            raise TesseractFailed("tesseract_bad_input", "cannot encode image for tesseract")
-        folder = ["--tessdata-dir", self.tessdata] if self.tessdata else []
-        args = ["stdin", "stdout", *folder, "-l", lang, "--psm", str(psm), "--dpi", "300"]
-        if whitelist:
-            args += ["-c", f"tessedit_char_whitelist={whitelist}"]
-        result = self._run([*args, "tsv"], png.tobytes())
-        if result.returncode != 0:
-            message = result.stderr.decode("utf-8", "replace").strip()[-300:]
-            raise TesseractFailed("tesseract_crashed", f"exit {result.returncode}: {message}")
-        return parse_tsv(result.stdout.decode("utf-8", "replace"))
+        if image.size == 0 or image.shape[0] * image.shape[1] > MAX_PIXELS:
+            raise TesseractFailed("tesseract_bad_input", f"image of {image.shape} not recognised")
+        picture = Image.fromarray(image if image.ndim == 2 else image[:, :, ::-1].copy())
+        variables = {"tessedit_char_whitelist": whitelist} if whitelist else {}
+        timeout_ms = max(1, int(self.timeout * 1000))
+
+        def job(api: Api) -> str:
+            return _recognise(api, picture, psm, variables, timeout_ms)
+
+        return parse_tsv(self._run(job, lang))
+
+    def _run(self, job: Job, lang: str) -> str:
+        recognisers = self._local.__dict__.setdefault("recognisers", _ThreadRecognisers())
+        if lang not in recognisers:
+            folder = self.folder or ""
+            recognisers[lang] = _Recogniser(lambda: self.api_factory(folder, lang))
+            # the recognition thread ends with the calling thread (or with this object)
+            weakref.finalize(recognisers, recognisers[lang].close)
+        start = time.monotonic()
+        try:
+            return recognisers[lang].run(job, self.timeout + self.grace)
+        except TimeoutError as exc:
+            recognisers.pop(lang).close()
+            log.warning("Tesseract overran %g s: its API is abandoned", self.timeout)
+            raise TesseractFailed(
+                "tesseract_timeout", f"Tesseract did not finish within {self.timeout:g} s"
+            ) from exc
+        except _Cancelled as exc:
+            raise TesseractFailed(
+                "tesseract_timeout", f"Tesseract stopped after {time.monotonic() - start:.1f} s"
+            ) from exc
+        except TesseractFailed:
+            raise
+        except Exception as exc:  # whatever the binding raised on this image
+            recognisers.pop(lang).close()
+            raise TesseractFailed("tesseract_crashed", f"{type(exc).__name__}: {exc}") from exc
 
 
-def _data_folder(list_langs: str) -> str | None:
-    """The language data folder `--list-langs` names: `List of ... languages in "/usr/...":`."""
-    found = re.search(r'languages in "([^"]+)"', list_langs)
-    return found.group(1) if found else None
+class _ThreadRecognisers(dict[str, _Recogniser]):
+    """One calling thread's recognisers by language (a dict that can be weakly referenced)."""
+
+
+class _Cancelled(Exception):
+    """Tesseract gave up at its own timeout."""
+
+
+def _recognise(
+    api: Api, picture: Image.Image, psm: int, variables: dict[str, str], timeout_ms: int
+) -> str:
+    """One recognition on the recognition thread, the API's variables restored after it."""
+    defaults = {key: api.GetVariableAsString(key) or "" for key in variables}
+    try:
+        for key, value in variables.items():
+            api.SetVariable(key, value)
+        api.SetPageSegMode(psm)
+        api.SetImage(picture)
+        api.SetSourceResolution(DPI)
+        start = time.monotonic()
+        if not api.Recognize(timeout=timeout_ms):
+            if (time.monotonic() - start) * 1000 >= timeout_ms:
+                raise _Cancelled
+            raise TesseractFailed("tesseract_crashed", "Tesseract could not recognise the image")
+        return api.GetTSVText(0)
+    finally:
+        for key, value in defaults.items():
+            api.SetVariable(key, value)
 
 
 def parse_tsv(text: str) -> list[Word]:
-    """Parse Tesseract's TSV output; raise `TesseractFailed` when it is not TSV at all."""
-    lines = text.splitlines()
-    if not lines or not lines[0].startswith("level\t"):
-        raise TesseractFailed("tesseract_garbage", "tesseract output is not TSV")
+    """Parse Tesseract's TSV rows (with or without the header line the program prints); raise
+    `TesseractFailed` when it is not TSV at all."""
     words = []
-    for line in lines[1:]:
+    for line in text.splitlines():
+        if line.startswith("level\t"):
+            continue
         cols = line.split("\t")
-        if len(cols) < 12 or not cols[11].strip():
+        if len(cols) < 12:
+            raise TesseractFailed("tesseract_garbage", f"not a TSV row: {line[:80]!r}")
+        if not cols[11].strip():
             continue
         try:
             conf = float(cols[10])

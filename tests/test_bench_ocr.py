@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -140,3 +141,20 @@ def test_lcd_photos_get_a_digit_count_only_when_asked() -> None:
     assert bench_ocr.meter_hint("lcd", "228") == MeterHint()
     assert bench_ocr.meter_hint("lcd", "228", "lcd") == MeterHint(3, "lcd")
     assert bench_ocr.meter_hint("lcd", "228", "unknown") == MeterHint(3, None)
+
+
+def test_compare_names_every_photo_whose_result_changed(tmp_path: Path) -> None:
+    before = [
+        outcome("42", "00042", 0.912345678, accepted=True),
+        bench_ocr.Outcome("g.jpg", "lcd", "7", "00007", None, 0.5, False, "x", 0.1),
+    ]
+    path = tmp_path / "before.csv"
+    bench_ocr.dump(before, path)
+    assert bench_ocr.compare(before, path) == (2, [])
+    nudged = bench_ocr.Outcome("f.jpg", "water", "42", "00042", None, 0.9123458, True, None, 0.2)
+    changed = bench_ocr.Outcome("g.jpg", "lcd", "7", "00001", None, 0.5, False, "x", 0.1)
+    compared, differences = bench_ocr.compare([nudged, changed], path)
+    assert compared == 2
+    assert differences == ["g.jpg: reading '00007' -> '00001'"]
+    moved = bench_ocr.Outcome("f.jpg", "water", "42", "00042", None, 0.9133, True, None, 0.2)
+    assert bench_ocr.compare([moved], path)[1][0].startswith("f.jpg: confidence 0.912345678")

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from core.types import DigitRead
-from ocr import ranking, reader, trust
+from ocr import ranking, trust
+from ocr.candidates import described, geometric, zero_led
 from ocr.counter import Cells
 from ocr.digits_logic import Run
 from ocr.locate import Blob, Row
-from ocr.reader import Candidate, _described
+from ocr.reads import Candidate
 
 SHAPE = (1000, 800, 3)
 
@@ -36,13 +37,11 @@ def _candidate(
 
 def _choose(candidates: list[Candidate], integer_digits: int | None) -> tuple[Candidate, float]:
     tallest = max(c.row.height for c in candidates)
-    described = [_described(c, integer_digits, tallest) for c in candidates]
+    reads = [described(c, integer_digits, tallest) for c in candidates]
     model = ranking.load()[ranking.mode(integer_digits)]
-    probs = ranking.probabilities(ranking.features(described, SHAPE), model)
+    probs = ranking.probabilities(ranking.features(reads, SHAPE), model)
     chosen = int(np.argmax(probs))
-    return candidates[chosen], ranking.reading_probability(
-        [d.text for d in described], probs, chosen
-    )
+    return candidates[chosen], ranking.reading_probability([d.text for d in reads], probs, chosen)
 
 
 def test_the_fitted_ranker_matches_the_features_computed() -> None:
@@ -86,7 +85,7 @@ def test_a_reading_of_one_digit_is_less_likely_than_the_same_read_of_more() -> N
     on a meter in use, so the ranker trusts it less than an equally sure read of more digits."""
     label = _candidate("00001", _row(500, 40))
     counter = _candidate("00702", _row(500, 40))
-    x = ranking.features([_described(c, 5, 40.0) for c in (label, counter)], SHAPE)
+    x = ranking.features([described(c, 5, 40.0) for c in (label, counter)], SHAPE)
     assert x[:, ranking.FEATURES.index("one_digit")].tolist() == [1.0, 0.0]
     chosen, _ = _choose([label, counter], integer_digits=5)
     assert chosen is counter
@@ -107,7 +106,7 @@ def test_a_lone_red_drum_makes_a_read_less_sure(monkeypatch: pytest.MonkeyPatch)
     red mark or a misplaced split, and the fitted ranker trusts it less for that."""
     lone = _candidate("004366", _row(500, 40), decimals=1)
     three = _candidate("00436897", _row(500, 40), decimals=3)
-    x = ranking.features([_described(c, 5, 40.0) for c in (lone, three)], SHAPE)
+    x = ranking.features([described(c, 5, 40.0) for c in (lone, three)], SHAPE)
     assert x[:, ranking.FEATURES.index("lone_red")].tolist() == [1.0, 0.0]
     _, sure = _choose([lone], integer_digits=5)
     assert sure < _sure_without("lone_red", lone, monkeypatch) - 0.02
@@ -120,9 +119,9 @@ def test_more_black_drums_than_the_meter_has_make_a_read_less_sure(
     number (a serial, a frame read as a digit), not the counter: its last five are trusted less."""
     longer = _candidate("10150548549042", _row(500, 40), decimals=3)
     counter = _candidate("00063756", _row(500, 40), decimals=3)
-    described = [_described(c, 5, 40.0) for c in (longer, counter)]
-    assert [d.text for d in described] == ["48549", "00063"]
-    x = ranking.features(described, SHAPE)
+    reads = [described(c, 5, 40.0) for c in (longer, counter)]
+    assert [d.text for d in reads] == ["48549", "00063"]
+    x = ranking.features(reads, SHAPE)
     assert x[:, ranking.FEATURES.index("extra_black")].tolist() == [1.0, 0.0]
     _, sure = _choose([longer], integer_digits=5)
     assert sure < _sure_without("extra_black", longer, monkeypatch)
@@ -143,7 +142,7 @@ def test_a_digit_the_model_half_reads_as_1_makes_a_read_less_sure() -> None:
     less."""
     read = _candidate("00736", _row(500, 40))
     one, four = _with_doubt(read, 2, 1), _with_doubt(read, 2, 4)
-    x = ranking.features([_described(c, 5, 40.0) for c in (one, four)], SHAPE)
+    x = ranking.features([described(c, 5, 40.0) for c in (one, four)], SHAPE)
     columns = [ranking.FEATURES.index(f) for f in ("one_doubt", "one_doubt_significant")]
     assert x[:, columns].tolist() == [[0.35, 0.35], [0.0, 0.0]]
     assert x[:, ranking.FEATURES.index("runner_up")].tolist() == [0.35, 0.35]
@@ -153,7 +152,7 @@ def test_a_digit_the_model_half_reads_as_1_makes_a_read_less_sure() -> None:
 def test_two_models_are_combined_as_a_product_of_experts() -> None:
     first = np.array([[0.5, 0.5] + [0.0] * 9, [0.9, 0.1] + [0.0] * 9])
     second = np.array([[0.98, 0.02] + [0.0] * 9, [0.9, 0.1] + [0.0] * 9])
-    combined = reader._geometric(first, second)
+    combined = geometric(first, second)
     assert combined.sum(axis=1) == pytest.approx([1.0, 1.0])
     assert combined[0, 0] > (0.5 + 0.98) / 2  # the doubt one model rules out stays small
     assert combined[1, :2] == pytest.approx([0.9, 0.1], abs=1e-6)  # agreement is kept
@@ -162,10 +161,10 @@ def test_two_models_are_combined_as_a_product_of_experts() -> None:
 def test_every_model_has_an_equal_say() -> None:
     sure_zero = np.array([[0.9, 0.1] + [0.0] * 9])
     sure_one = np.array([[0.1, 0.9] + [0.0] * 9])
-    two_to_one = reader._geometric(sure_zero, sure_one, sure_zero)
+    two_to_one = geometric(sure_zero, sure_one, sure_zero)
     third = 1 / 3  # (0.9 * 0.1 * 0.9) ** third against (0.1 * 0.9 * 0.1) ** third
     assert two_to_one[0, 0] == pytest.approx(0.9**third / (0.9**third + 0.1**third))
-    assert reader._geometric(sure_zero, sure_one, sure_one)[0, 1] == pytest.approx(two_to_one[0, 0])
+    assert geometric(sure_zero, sure_one, sure_one)[0, 1] == pytest.approx(two_to_one[0, 0])
 
 
 def test_cuts_that_agree_make_a_reading_likelier() -> None:
@@ -207,15 +206,13 @@ def test_a_sure_display_read_wins_when_the_digit_count_is_unknown() -> None:
 def test_a_doubtful_leading_drum_is_also_offered_as_zero() -> None:
     from dataclasses import replace
 
-    from ocr.reader import _zero_led
-
     counter = _candidate("00499494", _row(500, 40), decimals=3)
-    read = _described(counter, 5, 40.0)
+    read = described(counter, 5, 40.0)
     nine = DigitRead(9, 0.6, ((9, 0.6), (0, 0.35), (8, 0.05)))
     doubtful = replace(read, integer=[nine, *read.integer[1:]])
-    offered = _zero_led(doubtful)
+    offered = zero_led(doubtful)
     assert offered is not None and offered.text == "00499"
     assert offered.integer[0].confidence == pytest.approx(0.35)
     sure = replace(read, integer=[DigitRead(9, 0.99, ((9, 0.99), (8, 0.01))), *read.integer[1:]])
-    assert _zero_led(sure) is None  # the model never saw a 0 there
-    assert _zero_led(read) is None  # already 0 where it may be
+    assert zero_led(sure) is None  # the model never saw a 0 there
+    assert zero_led(read) is None  # already 0 where it may be

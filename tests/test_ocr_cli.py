@@ -81,3 +81,30 @@ def test_the_display_kind_is_passed_from_the_command_line(
         shown[display] = (record["reading"], record["fraction"])
     assert shown["lcd"] == ("18342", "7")
     assert shown["drum"] != shown["lcd"]  # the decimal read as a sixth drum
+
+
+def test_hypotheses_are_listed_as_candidates_surest_first(
+    photos: dict[str, Path], capsys: pytest.CaptureFixture
+) -> None:
+    from app.cli import main
+
+    args = ["read", "--json", "--hypothesis", "6:lcd", "--hypothesis", "5:drum"]
+    assert main([*args, "--hypothesis", "-", str(photos["good"]), str(photos["missing"])]) == 1
+    good, missing = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    first, *others = good["candidates"]
+    assert (first["integer_digits"], first["display"], first["reading"]) == (5, "drum", "00472")
+    assert first["accepted"] and good["reading"] == "00472" and good["accepted"]
+    assert {(c["integer_digits"], c["display"]) for c in others} == {(6, "lcd"), (None, None)}
+    assert all(c["confidence"] <= first["confidence"] for c in others)
+    assert (missing["reason"], missing["candidates"]) == ("file_not_found", [])
+
+
+def test_a_malformed_hypothesis_is_refused_with_a_message(
+    photos: dict[str, Path], capsys: pytest.CaptureFixture
+) -> None:
+    from app.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["read", "--hypothesis", "5:gas", str(photos["good"])])
+    assert exited.value.code == 2
+    assert "keine Annahme" in capsys.readouterr().err

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ocr.candidates import lcd_candidate
 from ocr.counter import Cells
 from ocr.digits import NO_DIGIT
 from ocr.locate import Blob, Row
 from ocr.panel import LcdRead, _outvoted, _padded, _part_of, _read
-from ocr.reader import _lcd_candidate
 from tests.sevenseg_drawing import DigitShape
 
 H, W, PITCH, T = 120, 60, 85, 12  # digit height, width, pitch and stroke in px
@@ -57,9 +57,9 @@ def test_a_read_with_a_point_is_not_dropped_for_a_longer_one_without() -> None:
 def test_two_sure_digits_without_a_point_are_a_display_but_not_with_one() -> None:
     """Glare over the decimals leaves a display's integer part ("64" of "64.00"); a point after
     one digit ("3.4") is more often part of a longer display than a display."""
-    assert _lcd_candidate(_lcd_read(2, 0)) is not None
-    assert _lcd_candidate(_lcd_read(2, 1)) is None
-    assert _lcd_candidate(_lcd_read(3, 1)) is not None
+    assert lcd_candidate(_lcd_read(2, 0)) is not None
+    assert lcd_candidate(_lcd_read(2, 1)) is None
+    assert lcd_candidate(_lcd_read(3, 1)) is not None
 
 
 def test_a_point_both_finders_confirm_outvotes_one_finder_elsewhere() -> None:

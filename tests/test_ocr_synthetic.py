@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
 
 import cv2
 import numpy as np
@@ -10,7 +10,7 @@ import pytest
 
 from core.settings import Settings
 from core.types import Display
-from ocr import ranking, read_meter, reader
+from ocr import ranking, read_meter, reader, search, tuning
 from ocr.counter import fit_grids
 from ocr.digits import BATCH, NO_DIGIT, DigitModel
 from ocr.reader import OcrEngine
@@ -21,7 +21,7 @@ from ocr.synth import (
     render_lcd_meter,
     render_unreadable,
 )
-from ocr.tesseract import RunResult, Tesseract
+from ocr.tesseract import Tesseract
 
 
 @pytest.mark.parametrize(
@@ -69,21 +69,21 @@ def test_rows_unlikely_to_be_the_counter_are_not_refined(bias: float, all_rows: 
     engine = OcrEngine(Settings(), promise=promise)
     photo = encode_jpeg(render_drum_meter("00472", "315", seed=1, meter_number="7WAS0012345"))
     image = reader.load_work_image(photo, max_pixels=Settings().max_image_pixels)
-    rows = len(engine.counter_features(image, 5)[1])
+    rows = len(engine.search.counter_features(image, 5)[1])
     assert rows >= 2
-    refined = [stage.refined for stage in engine.stages(image, 5)]
-    assert refined == ([1, min(rows, reader.REFINE_LIKELY_ROWS)] if all_rows else [1])
+    refined = [stage.refined for stage in engine.search.stages(image, 5)]
+    assert refined == ([1, min(rows, tuning.REFINE_LIKELY_ROWS)] if all_rows else [1])
 
 
 def test_the_counter_is_the_likeliest_row() -> None:
     engine = OcrEngine(Settings())
     photo = encode_jpeg(render_drum_meter("00472", "315", seed=1, meter_number="7WAS0012345"))
     image = reader.load_work_image(photo, max_pixels=Settings().max_image_pixels)
-    x, rows = engine.counter_features(image, 5)
+    x, rows = engine.search.counter_features(image, 5)
     likely = ranking.probabilities(x, ranking.load_promise())
     assert len(rows) >= 2
     assert len(rows[int(np.argmax(likely))].blobs) >= 5  # the drums, not the printed number
-    assert reader.refined_count(likely) < len(rows)
+    assert search.refined_count(likely) < len(rows)
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,7 @@ def test_a_meter_said_to_have_drums_is_not_searched_for_displays() -> None:
     image = reader.load_work_image(photo, max_pixels=Settings().max_image_pixels)
 
     def pointed(display: Display | None) -> int:
-        *_, last = engine.stages(image, 6, display)
+        *_, last = engine.search.stages(image, 6, display)
         return sum(bool(d.candidate.point) for d in last.described)
 
     assert pointed(None) > 0
@@ -167,14 +167,33 @@ def test_unreadable_photos_are_never_accepted(kind: str) -> None:
 
 
 def test_tesseract_timeout_only_costs_the_meter_number() -> None:
-    def slow(argv: Sequence[str], stdin: bytes, timeout: float) -> RunResult:
-        if "--list-langs" in argv:
-            return RunResult(0, b"eng\nosd\n", b"")
-        raise TimeoutError("tesseract hung")
+    release = threading.Event()
 
-    engine = OcrEngine(Settings(), tesseract=Tesseract(runner=slow))
+    class HungApi:
+        """A Tesseract API whose recognition hangs until the test ends."""
+
+        def SetVariable(self, name: str, val: str) -> bool:
+            return True
+
+        def GetVariableAsString(self, name: str) -> str | None: ...
+        def SetPageSegMode(self, psm: int) -> None: ...
+        def SetImage(self, image: object) -> None: ...
+        def SetSourceResolution(self, ppi: int) -> None: ...
+        def GetTSVText(self, page_number: int) -> str:
+            return ""
+
+        def End(self) -> None: ...
+
+        def Recognize(self, timeout: int = 0) -> bool:
+            return release.wait()
+
+    engine = OcrEngine(
+        Settings(),
+        tesseract=Tesseract(timeout=0.05, grace=0.05, api_factory=lambda folder, lang: HungApi()),
+    )
     photo = render_drum_meter("00472", "315", seed=1, meter_number="12345678")
     result = read_meter(photo, integer_digits=5, engine=engine)
+    release.set()
     assert (result.reading, result.meter_number) == ("00472", None)
 
 
@@ -208,7 +227,8 @@ def test_a_sure_read_ends_the_search_early_with_the_whole_searchs_reading(
     photo: bytes, integer_digits: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     early, early_cells = _read_counting(photo, integer_digits)
-    monkeypatch.setattr(reader, "EARLY_EXIT", {"counted": 2.0, "uncounted": 2.0})
+    for mode in ("counted", "uncounted"):  # never sure early: the whole search
+        monkeypatch.setitem(tuning.EARLY_EXIT, mode, 2.0)
     whole, whole_cells = _read_counting(photo, integer_digits)
     assert early == whole and early[0] is not None
     assert early_cells < 0.8 * whole_cells

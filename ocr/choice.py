@@ -1,0 +1,132 @@
+"""The choice among candidate reads: the ranker's pick, when the search may stop, the check of a
+counted read against a display read, and the `MeterRead` made of the pick."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from core.types import Display, MeterRead
+from ocr import digits_logic, ranking, trust
+from ocr.reads import Described
+from ocr.search import Memo, Search, Stage
+from ocr.tuning import EARLY_EXIT
+
+log = logging.getLogger(__name__)
+
+Found = tuple[Described, float, Stage]  # the chosen read, its probability, the search so far
+
+
+def choice(
+    described: list[Described], shape: tuple[int, ...], model: ranking.Model
+) -> tuple[Described, float]:
+    """The ranker's choice among candidate reads and the probability that its reading is right."""
+    probs = ranking.probabilities(ranking.features(described, shape), model)
+    chosen = int(np.argmax(probs))
+    return described[chosen], ranking.reading_probability(
+        [d.text for d in described], probs, chosen
+    )
+
+
+def choose(
+    search: Search,
+    image: np.ndarray,
+    integer_digits: int | None,
+    model: ranking.Model,
+    display: Display | None = None,
+    memo: Memo | None = None,
+) -> Found | None:
+    """The likeliest read, its probability and the search so far, from the first stage of
+    the search at which the read is sure (or from the last)."""
+    found = None
+    for stage in search.stages(image, integer_digits, display, memo):
+        if not stage.described:
+            continue
+        best, likely = choice(stage.described, image.shape, model)
+        found = (best, likely, stage)
+        log.debug("%d rows refined: %s at p %.3f", stage.refined, best.text, likely)
+        if sure(best, likely, integer_digits):
+            break
+    return found
+
+
+def choose_reading(
+    search: Search,
+    rankers: dict[str, ranking.Model],
+    image: np.ndarray,
+    integer_digits: int | None,
+    display: Display | None,
+    memo: Memo | None = None,
+) -> tuple[Found | None, ranking.Model, bool]:
+    """The choice, the ranker that made it, and whether the meter's kind was unknown and a
+    display read disagreed with the drums. The counted ranker is fitted on drum counters
+    only: on a display it can prefer the digit model's read of the display's own digits
+    (`00` for `36`). So a display is read as if its digit count were unknown (the display
+    ranker chooses; plausibility checks the count). Where the kind is unknown, a counted read
+    that a display read with a decimal point contradicts is not accepted, and is read again
+    as a display: the display ranker's choice replaces it where that is a display read with
+    a decimal point, surer than the counted read (a drum counter's printed digits rarely give
+    a sure read with a point)."""
+    counted = None if display == "lcd" else integer_digits
+    model = rankers[ranking.mode(counted)]
+    memo = memo or Memo(image)
+    found = choose(search, image, counted, model, display, memo)
+    if display is not None or counted is None or found is None:
+        return found, model, False
+    if not display_disagrees(found[0], found[2].described):
+        return found, model, False
+    uncounted = rankers[ranking.mode(None)]
+    again = choose(search, image, None, uncounted, None, memo)
+    if again is not None and again[0].candidate.point and again[1] > found[1]:
+        return again, uncounted, True
+    return found, model, True
+
+
+def display_disagrees(best: Described, described: list[Described]) -> bool:
+    """Does a 7-segment read with a decimal point give another integer value than `best`?
+    On a display the counted ranker may prefer the digit model's read of the display's own
+    digits (`00` for `36`). Printed numbers on a drum meter's dial can match 7-segment patterns
+    too, so this only withholds acceptance."""
+    value = _integer_value(best)
+    return any(d.candidate.point and d.integer and _integer_value(d) != value for d in described)
+
+
+def _integer_value(d: Described) -> int | None:
+    return int(d.text) if d.text.isdigit() else None
+
+
+def complete(best: Described) -> bool:
+    """A read the search may stop on: integer digits and no reason code against it."""
+    return bool(best.integer) and best.reason is None
+
+
+def sure(best: Described, likely: float, integer_digits: int | None) -> bool:
+    """Is a read sure enough to end the search before its last stage?"""
+    return complete(best) and likely >= EARLY_EXIT[ranking.mode(integer_digits)]
+
+
+def meter_read(
+    best: Described,
+    confidence: float,
+    numbers: tuple[str, ...],
+    display: Display,
+    min_confidence: float,
+) -> MeterRead:
+    """The chosen read as the pipeline gets it: accepted at `min_confidence` when no reason
+    code speaks against it, else with the reason (the weakest digit when only unsure)."""
+    reason = best.reason
+    accepted = reason is None and confidence >= min_confidence
+    if reason is None and not accepted:
+        reason = f"low_confidence_digit_{trust.weakest_digit(best.integer)}"
+    return MeterRead(
+        reading=best.text,
+        fraction=digits_logic.as_text(best.fraction) or None,
+        confidence=confidence,
+        accepted=accepted,
+        meter_number=numbers[0] if numbers else None,
+        meter_number_candidates=numbers,
+        reason=reason,
+        display=display,
+        digits=tuple(best.integer + best.fraction),
+    )

@@ -1,0 +1,50 @@
+"""What the search produces: candidate reads of a row, and what the reader made of each.
+
+A small module of types that the search, the choice and the ranker share (the ranker computes
+its features from these; it does not depend on the search).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.types import DigitRead
+from ocr import digits_logic
+from ocr.counter import Cells
+from ocr.locate import Row
+
+Reading = tuple[Row, Cells, np.ndarray]  # a row cut into cells and the model's probabilities
+
+
+@dataclass(frozen=True)
+class Candidate:
+    row: Row
+    run: digits_logic.Run
+    cells: Cells
+    digits: list[DigitRead]
+    point: int  # digits after a 7-segment decimal point (0: none)
+    before: list[DigitRead]  # forced reads of the cells left of the run, nearest first
+    # the digit model's output for all cells (None: a 7-segment read)
+    probs: np.ndarray | None = field(default=None, compare=False)
+
+    @property
+    def decimals(self) -> int:
+        return self.run.decimals or self.point
+
+
+@dataclass(frozen=True)
+class Described:
+    """A candidate with what the reader made of it."""
+
+    candidate: Candidate
+    integer: list[DigitRead]
+    fraction: list[DigitRead]
+    reason: str | None
+    fit: float
+    red_anywhere: bool
+
+    @property
+    def text(self) -> str:
+        return digits_logic.as_text(self.integer)
