@@ -12,7 +12,9 @@ per batch of ten mails) and `meter-intake export readings`. The ledger says what
 
 A booking is right when it is on the photographed meter and its value has the label's integer part
 and starts, after the decimal point, with the label's fraction digits (labels may carry fewer
-fraction digits than the meter; an empty fraction compares the integer part only).
+fraction digits than the meter; an empty fraction compares the integer part only). "wrong" counts
+every other booking; "int.wr" only those with another integer part or on another meter, the
+error that reaches the bill (red drums, litres and tenths of a kWh, are not billed).
 """
 
 from __future__ import annotations
@@ -82,13 +84,18 @@ def label_matches(booked: Decimal, photo: sim.LabelledPhoto) -> bool:
     return int(integer) == int(photo.reading) and fraction.startswith(photo.fraction)
 
 
+def booking_error(customer: sim.SimCustomer, number: str, value: Decimal) -> str | None:
+    """None for a right booking; "off" when only a labelled fraction digit differs; "wrong" for
+    another integer part (what changes the bill) or another meter."""
+    if number != customer.meters[0].number or int(value) != int(customer.photo.reading):
+        return "wrong"
+    return None if label_matches(value, customer.photo) else "off"
+
+
 def classify(customer: sim.SimCustomer, status: str, bookings: list[tuple[str, Decimal]]) -> str:
     if bookings:
-        right = [
-            number == customer.meters[0].number and label_matches(value, customer.photo)
-            for number, value in bookings
-        ]
-        return "booked" if all(right) else "wrong"
+        errors = {booking_error(customer, number, value) for number, value in bookings}
+        return "wrong" if "wrong" in errors else "off" if "off" in errors else "booked"
     if status == "review":
         return "clerk"
     if status in ("rejected", "ignored", "duplicate"):
