@@ -222,6 +222,8 @@ class ReviewTask(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[dt.datetime | None]
     note: Mapped[str | None] = mapped_column(Text)
+    # facts beside the reason codes; keys are listed in matching/task_details.py
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     message: Mapped[InboundMessage] = relationship()
     photo: Mapped[Photo | None] = relationship()

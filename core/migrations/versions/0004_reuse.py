@@ -1,0 +1,27 @@
+"""review task details: structured facts a clerk needs beside the reason codes (earlier mail of a
+reused photo, the reading a correction would replace)
+
+Revision ID: 0004_reuse
+Revises: 0003
+Create Date: 2026-12-06 21:40:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004_reuse"
+down_revision = "0003"  # the revision id of 0003_user_language.py
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("review_task") as batch:
+        batch.add_column(sa.Column("details", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("review_task") as batch:
+        batch.drop_column("details")
