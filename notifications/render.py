@@ -41,12 +41,15 @@ REQUIRED: dict[str, frozenset[str]] = {
     "resend_request": frozenset({"reason"}),
     "reminder": frozenset({"meter_number", "due_from", "due_to"}),
     "reminder_followup": frozenset({"meter_number", "due_from", "due_to"}),
+    "correction_received": frozenset({"meter_number", "old"}),
 }
 OPTIONAL_DEFAULTS: dict[str, Any] = {
     "customer_name": None,
     "meter_number": None,
     "meter_kind": None,
     "limit_mb": None,  # resend_request for a too large mail: the mailbox's limit, German format
+    "not_sender": False,  # a reply to the address on file, about a mail from another address
+    "new": None,  # correction_received: the value the customer gives now (a reading mapping)
 }
 KINDS = tuple(REQUIRED)
 
