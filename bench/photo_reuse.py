@@ -1,4 +1,4 @@
-"""How far apart the perceptual hashes (dHash, `intake.photos`) of copies and of different photos are.
+"""How far apart the perceptual hashes (dHash, `intake.photos`) of copies and of other photos are.
 
     .venv/bin/python bench/photo_reuse.py [--corpus DIR] [--limit N]
 

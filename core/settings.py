@@ -95,7 +95,8 @@ class Settings(BaseSettings):
         le=32,
         description=(
             "Perceptual-hash distance (of 64 bits) up to which a photo counts as a copy of one "
-            "of the customer's or meter's earlier photos (`photo_similar`); see bench/photo_reuse.py."
+            "of the customer's or meter's earlier photos (`photo_similar`); see "
+            "bench/photo_reuse.py."
         ),
     )
     reply_to_unknown_senders: bool = Field(

@@ -58,7 +58,8 @@ _READING_KEYWORD = (
 _FILLER = (
     r"(?:[\s:=\-()]+|\b(?:ist|beträgt|betr(?:ä|ae)gt|lautet|heute|aktuell|neu|vom|am|per|zum|"
     r"von|bei|ca\.?|etwa|w(?:ä|ae)re|der|die|das|Wert|Stand)\b|"
-    + _DATE + "|" + _OBIS + "|" + YEAR + r"|#+(?:\s?Uhr\b)?)*"
+    + "|".join((_DATE, _OBIS, YEAR, r"#+(?:\s?Uhr\b)?"))
+    + r")*"
 )
 _BEFORE = r"(?<![\d.,+/])"
 _AFTER = r"(?![\d]|[.,]\d|\s?/|[ ]\d)"

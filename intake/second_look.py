@@ -1,5 +1,6 @@
-"""What the decision core does not see in one mail alone: a photo mailed or taken before, and a reply
-that corrects a value we confirmed. Either sends the mail to a clerk, with the facts on the task.
+"""What the decision core does not see in one mail alone: a photo mailed or taken before, and a
+reply that corrects a value we confirmed. Either sends the mail to a clerk, with the facts on the
+task.
 
 Called by the pipeline between `decide` and `record_decision`; `annotate` then stores the facts on
 the review task (`review_task.details`, keys in matching/task_details.py).

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from core.models import Meter, Outbox, Photo, Reading
 from core.types import Decision
 from matching import reasons
-from matching.rows import text
 
 
 @dataclass(frozen=True)
@@ -49,8 +48,8 @@ class Correction:
         return {
             "corrects_reading_id": self.booked.reading_id,
             "corrected_ledger_id": self.booked.ledger_id,
-            "old_value": text(self.booked.value),
-            "new_value": text(self.new_value),
+            "old_value": _plain(self.booked.value),
+            "new_value": _plain(self.new_value),
             "booked_photo_id": self.booked.photo_id,
         }
 
@@ -64,6 +63,11 @@ class Correction:
             value=self.new_value,
             meter_id=self.booked.meter_id,
         )
+
+
+def _plain(value: Decimal | None) -> str | None:
+    """'4521.0000' (as the database returns it) -> '4521'; '4521.50' -> '4521.5'."""
+    return None if value is None else format(value.normalize(), "f")
 
 
 def confirmed_reading(session: Session, references: Sequence[str]) -> BookedReading | None:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.context import BERLIN
@@ -51,7 +51,10 @@ class ReuseFinding:
     def details(self) -> dict[str, Any]:
         """The review task's details (keys in matching/task_details.py)."""
         kind = {reasons.PHOTO_REUSED: "exact_copy", reasons.PHOTO_SIMILAR: "similar"}
-        found: dict[str, Any] = {"reuse": kind.get(self.code, "old"), "photo_id": self.photo.photo_id}
+        found: dict[str, Any] = {
+            "reuse": kind.get(self.code, "old"),
+            "photo_id": self.photo.photo_id,
+        }
         if self.earlier is not None:
             found["earlier_ledger_id"] = self.earlier.ledger_id
             found["earlier_photo_id"] = self.earlier.photo_id
@@ -79,7 +82,9 @@ def judge_photo(
     near_bits: int,
 ) -> ReuseFinding | None:
     """The strongest finding for `photo` against `earlier` photos of other mails (None: fresh)."""
-    others = sorted((e for e in earlier if e.ledger_id != photo.ledger_id), key=lambda e: e.photo_id)
+    others = sorted(
+        (e for e in earlier if e.ledger_id != photo.ledger_id), key=lambda e: e.photo_id
+    )
     copy = next((e for e in others if e.sha256 == photo.sha256), None)
     if copy is not None:
         return ReuseFinding(reasons.PHOTO_REUSED, photo, copy, distance=0)
@@ -154,7 +159,9 @@ def _seen(photo: Photo) -> SeenPhoto:
 def _meter_ids(session: Session, customer_id: int | None, meter_id: int | None) -> list[int]:
     ids = [meter_id] if meter_id is not None else []
     if customer_id is not None:
-        query = select(Meter.id).join(Meter.account).where(ContractAccount.customer_id == customer_id)
+        query = (
+            select(Meter.id).join(Meter.account).where(ContractAccount.customer_id == customer_id)
+        )
         ids.extend(session.scalars(query))
     return sorted(set(ids))
 
@@ -169,7 +176,7 @@ def _neighbourhood(
 ) -> list[SeenPhoto]:
     """The most recent earlier photos sent by the customer's address or booked/reviewed on one of
     the customer's meters (or the matched meter)."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if meter_ids:
         booked = select(Reading.inbound_message_id).where(Reading.meter_id.in_(meter_ids))
         reviewed = select(ReviewTask.inbound_message_id).where(ReviewTask.meter_id.in_(meter_ids))

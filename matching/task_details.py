@@ -1,19 +1,19 @@
 """`review_task.details`: facts a clerk needs beside the reason codes, as one JSON object.
 
-| key                   | set by              | meaning                                                  |
-|-----------------------|---------------------|----------------------------------------------------------|
-| `reuse`               | photo reuse         | `exact_copy`, `similar` or `old` (reason `photo_*`)      |
-| `photo_id`            | photo reuse         | the photo of this mail that was judged                   |
-| `earlier_ledger_id`   | photo reuse         | intake-ledger id of the earlier mail with that photo     |
-| `earlier_photo_id`    | photo reuse         | the earlier photo                                        |
-| `phash_distance`      | photo reuse         | differing bits of the two 64-bit perceptual hashes       |
-| `exif_time`           | photo reuse         | when the camera says the photo was taken (ISO, UTC)      |
-| `last_reading_on`     | photo reuse         | the meter's last reading date the photo predates (ISO)   |
-| `corrects_reading_id` | correction          | the booked reading the customer says is wrong            |
-| `corrected_ledger_id` | correction          | the mail that reading was booked from                    |
-| `old_value`           | correction          | the booked value (string)                                |
-| `new_value`           | correction          | the value the customer gives now (string, or null)       |
-| `booked_photo_id`     | correction          | the photo the booked reading was read from (or null)     |
+| key | set by | meaning |
+|---|---|---|
+| `reuse` | photo reuse | `exact_copy`, `similar` or `old` (reason `photo_*`) |
+| `photo_id` | photo reuse | the photo of this mail that was judged |
+| `earlier_ledger_id` | photo reuse | intake-ledger id of the earlier mail with that photo |
+| `earlier_photo_id` | photo reuse | the earlier photo |
+| `phash_distance` | photo reuse | differing bits of the two 64-bit perceptual hashes |
+| `exif_time` | photo reuse | when the camera says the photo was taken (ISO, UTC) |
+| `last_reading_on` | photo reuse | the meter's last reading date the photo predates (ISO) |
+| `corrects_reading_id` | correction | the booked reading the customer says is wrong |
+| `corrected_ledger_id` | correction | the mail that reading was booked from |
+| `old_value` | correction | the booked value (string) |
+| `new_value` | correction | the value the customer gives now (string, or null) |
+| `booked_photo_id` | correction | the photo the booked reading was read from (or null) |
 
 Values are JSON-safe: Decimals and dates as strings.
 """
