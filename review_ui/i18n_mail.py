@@ -170,6 +170,7 @@ CODES_DE: dict[str, str] = {
     "resend_request": "Bitte neues Foto",
     "reminder": "Erinnerung",
     "reminder_followup": "Zweite Erinnerung",
+    "correction_received": "Korrektur erhalten",
 }
 
 CODES_EN: dict[str, str] = {
@@ -184,4 +185,5 @@ CODES_EN: dict[str, str] = {
     "resend_request": "New photo requested",
     "reminder": "Reminder",
     "reminder_followup": "Second reminder",
+    "correction_received": "Correction received",
 }
