@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import Meter, Outbox, Photo, Reading
+from core.models import Meter, Outbox, Photo, Reading, ReviewTask
 from core.types import Decision
 from matching import reasons
+from matching.rows import audit
 
 
 @dataclass(frozen=True)
@@ -109,4 +110,24 @@ def _booked(session: Session, ledger_id: int, our_text: str) -> BookedReading | 
         reading_id=reading.id, ledger_id=ledger_id, meter_id=meter.id, meter_number=meter.number,
         value=reading.value, unit=meter.unit, decimal_digits=meter.decimal_digits,
         read_on=reading.read_on, photo_id=photo_id, confirmation_text=our_text,
+    )  # fmt: skip
+
+
+def supersede_corrected(
+    session: Session, task: ReviewTask, reading: Reading, *, clerk: str
+) -> None:
+    """When a clerk books the value of a correction task, the corrected reading is superseded:
+    the new one takes its read date, the old one no longer counts (status `superseded`) and is
+    not exported again. Other tasks are left alone."""
+    corrects = (task.details or {}).get("corrects_reading_id")
+    old = session.get(Reading, corrects) if isinstance(corrects, int) else None
+    if old is None or old.status != "accepted" or old.meter_id != reading.meter_id:
+        return
+    old.status = "superseded"
+    reading.read_on = old.read_on
+    session.flush()
+    audit(
+        session, actor=clerk, action="reading_superseded", entity="reading", entity_id=old.id,
+        details={"by_reading_id": reading.id, "review_task_id": task.id,
+                 "old_value": _plain(old.value), "new_value": _plain(reading.value)},
     )  # fmt: skip

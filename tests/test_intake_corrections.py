@@ -16,6 +16,7 @@ from core.models import InboundMessage, Meter, Outbox, Photo, Reading, ReviewTas
 from intake.corrections import judge_reply
 from matching import reasons
 from matching.corrections import BookedReading
+from matching.record import resolve_task
 from notifications.dispatch import send_due
 from tests.fixtures_smtp import SmtpTestServer
 from tests.samples import customer_mail, meter_photo, seed_meter
@@ -146,3 +147,23 @@ def test_a_thank_you_reply_is_no_correction(
     row = run_one(ctx, _reply(confirmation, "Vielen Dank!"), good_read)
     assert row.status == "rejected"  # nothing to book, nothing to correct
     assert all_of(ctx, ReviewTask) == []
+
+
+def test_the_clerk_booking_the_correction_supersedes_the_confirmed_reading(
+    confirmed: tuple[AppContext, InboundMessage, EmailMessage],
+) -> None:
+    ctx, first, confirmation = confirmed
+    run_one(ctx, _reply(confirmation, "Der Stand ist falsch, richtig ist 04512."), good_read)
+    [task] = all_of(ctx, ReviewTask)
+    with ctx.sessions.begin() as session:
+        resolution = resolve_task(
+            session, task.id, action="accept", value=None, meter_id=None, clerk="anna",
+            now=ctx.clock(),
+        )  # fmt: skip
+    with ctx.sessions() as session:
+        readings = {r.id: r for r in session.scalars(select(Reading))}
+    old = next(r for r in readings.values() if r.inbound_message_id == first.id)
+    new = readings[resolution.reading_id]  # type: ignore[index]
+    assert (old.status, new.status) == ("superseded", "accepted")
+    assert (new.value, new.read_on) == (Decimal(4512), old.read_on)
+    assert resolution.read_on == old.read_on
