@@ -1,4 +1,5 @@
-"""Typed numbers that are not readings, quoted text and corrections, from plain strings."""
+"""Typed numbers that are not readings, quoted text and corrections, from plain strings; the
+year-as-reading mail through the pipeline on both databases."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ from decimal import Decimal
 
 import pytest
 
+from core.context import AppContext
+from core.models import Reading, ReviewTask
+from core.settings import Settings
+from core.types import MeterHint, MeterRead
 from intake.hints import extract_hints, find_readings
 from intake.typed_values import says_correction, unquoted, without_lines_of
+from tests.samples import customer_mail, meter_photo, seed_meter
+from tests.test_intake_pipeline import all_of, run_one
+
+JPEG = meter_photo("012345", "6", seed=2)
 
 
 @pytest.mark.parametrize(
@@ -98,3 +107,35 @@ def test_unquoted_keeps_the_customers_own_lines() -> None:
 )
 def test_says_correction(text: str, expected: bool) -> None:
     assert says_correction(text) is expected
+
+
+@pytest.fixture
+def electricity(ctx: AppContext) -> AppContext:
+    with ctx.sessions.begin() as session:
+        seed_meter(
+            session, email="erika@example.de", account="123456789", meter="1ESY1160123456",
+            kind="electricity", unit="kWh", integer_digits=6, decimal_digits=1,
+        )  # fmt: skip
+    return ctx
+
+
+YEAR_MAIL = "Guten Tag,\nZählerstand 2026 … 12.345,6\nTel. 0351 1234567\nViele Grüße"
+
+
+def test_the_year_as_reading_mail_proposes_the_reading(electricity: AppContext) -> None:
+    row = run_one(electricity, customer_mail(sender="erika@example.de", body=YEAR_MAIL))
+    assert row.status == "review"
+    [task] = all_of(electricity, ReviewTask)
+    assert task.proposed_value == Decimal("12345.6")
+    assert "ambiguous_typed_value" not in task.reason_codes
+
+
+def test_the_year_does_not_contradict_the_photo(electricity: AppContext) -> None:
+    def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
+        return MeterRead(reading="012345", fraction="6", confidence=0.5, accepted=False)
+
+    mail = customer_mail(sender="erika@example.de", body=YEAR_MAIL, photos=[("z.jpg", JPEG)])
+    row = run_one(electricity, mail, reader)
+    assert row.status == "accepted"  # the typed value confirms an unsure photo read
+    [reading] = all_of(electricity, Reading)
+    assert reading.value == Decimal("12345.6")
