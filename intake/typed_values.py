@@ -18,7 +18,7 @@ import re
 
 _ATTRIBUTION = re.compile(
     r"^\s*(?:"
-    r"am\s.{0,120}\s(?:schrieb|hat|wrote)\b.*:\s*$|"
+    r"am\s.{0,120}\s(?:schrieb|wrote|hat\s.{0,80}\sgeschrieben)\b.*:\s*$|"
     r"on\s.{0,120}\swrote:\s*$|"
     r"-{2,}\s*(?:urspr(?:ü|ue)ngliche\s+nachricht|original\s+message|"
     r"weitergeleitete\s+nachricht|forwarded\s+message)\s*-{2,}.*$|"

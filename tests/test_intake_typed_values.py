@@ -92,6 +92,10 @@ def test_unquoted_keeps_the_customers_own_lines() -> None:
     assert unquoted("Hallo,\n> alt 1\nneu 2\nOn Mon, 1 Dec 2026, X wrote:\nalt 3") == (
         "Hallo,\nneu 2"
     )
+    assert unquoted("Am Montag hat mein Mann abgelesen:\nStand 4521") == (
+        "Am Montag hat mein Mann abgelesen:\nStand 4521"
+    )
+    assert unquoted("ok\nAm 20.11.2026 hat Zählerstand <z@x.de> geschrieben:\n> 1") == "ok"
 
 
 @pytest.mark.parametrize(
