@@ -55,7 +55,7 @@ def second_look(
     finding = find_reuse(
         session, photo_ids, customer_id=match.customer_id, meter_id=meter_id,
         received_at=submission.received_at, max_age_days=settings.photo_max_age_days,
-        near_bits=settings.photo_similar_max_bits,
+        near_bits=settings.photo_similar_max_bits, sender=submission.sender,
     )  # fmt: skip
     decided = reuse_decision(decision, finding)
     details = finding.details() if finding else {}

@@ -130,8 +130,12 @@ def find_reuse(
     received_at: dt.datetime,
     max_age_days: int,
     near_bits: int,
+    sender: str | None = None,
 ) -> ReuseFinding | None:
-    """The first finding among the mail's photos `photo_ids` (None: every photo is fresh)."""
+    """The first finding among the mail's photos `photo_ids` (None: every photo is fresh).
+
+    Near copies are looked for among earlier photos sent from `sender` or the customer's address,
+    or booked or reviewed on the customer's meters or on `meter_id`."""
     photos = [_seen(p) for p in session.scalars(select(Photo).where(Photo.id.in_(photo_ids)))]
     if not photos:
         return None
@@ -139,7 +143,7 @@ def find_reuse(
     meter_ids = _meter_ids(session, customer_id, meter_id)
     earlier = [
         *_exact_copies(session, [p.sha256 for p in photos], ledger_id),
-        *_neighbourhood(session, customer_id, meter_ids, ledger_id),
+        *_neighbourhood(session, _addresses(session, customer_id, sender), meter_ids, ledger_id),
     ]
     last = _last_reading_on(session, meter_id, ledger_id)
     for photo in sorted(photos, key=lambda p: p.photo_id):
@@ -171,19 +175,22 @@ def _exact_copies(session: Session, shas: list[str], ledger_id: int) -> list[See
     return [_seen(p) for p in session.scalars(query.order_by(Photo.id).limit(MAX_EARLIER_PHOTOS))]
 
 
+def _addresses(session: Session, customer_id: int | None, sender: str | None) -> list[str]:
+    email = session.scalar(select(Customer.email).where(Customer.id == customer_id))
+    return sorted({a.strip().lower() for a in (email, sender) if a and a.strip()})
+
+
 def _neighbourhood(
-    session: Session, customer_id: int | None, meter_ids: list[int], ledger_id: int
+    session: Session, addresses: list[str], meter_ids: list[int], ledger_id: int
 ) -> list[SeenPhoto]:
-    """The most recent earlier photos sent by the customer's address or booked/reviewed on one of
-    the customer's meters (or the matched meter)."""
+    """The most recent earlier photos sent from `addresses` or booked/reviewed on `meter_ids`."""
     conditions: list[ColumnElement[bool]] = []
     if meter_ids:
         booked = select(Reading.inbound_message_id).where(Reading.meter_id.in_(meter_ids))
         reviewed = select(ReviewTask.inbound_message_id).where(ReviewTask.meter_id.in_(meter_ids))
         conditions += [Photo.message_id.in_(booked), Photo.message_id.in_(reviewed)]
-    email = session.scalar(select(Customer.email).where(Customer.id == customer_id))
-    if email:
-        conditions.append(func.lower(InboundMessage.sender) == email.lower())
+    if addresses:
+        conditions.append(func.lower(InboundMessage.sender).in_(addresses))
     if not conditions:
         return []
     query = (

@@ -172,3 +172,12 @@ def test_a_photo_taken_before_the_meters_last_reading_goes_to_a_clerk(erika: App
     assert reasons.PHOTO_OLD in task.reason_codes
     assert task.details is not None and task.details["last_reading_on"] == "2026-11-15"
     assert [r.source for r in all_of(erika, Reading)] == ["import"]
+
+
+def test_a_near_copy_from_the_same_unknown_sender_is_similar(erika: AppContext) -> None:
+    stranger = "fremd@example.org"
+    first = run_one(erika, _mail(JPEG, sender=stranger), good_read)
+    second = run_one(erika, _mail(_recompressed(JPEG), body="noch mal", sender=stranger), good_read)
+    task = _task(erika, second.id)
+    assert reasons.PHOTO_SIMILAR in task.reason_codes
+    assert task.details is not None and task.details["earlier_ledger_id"] == first.id
