@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core.context import AppContext
 from core.models import Meter, Outbox, Reading, ReviewTask
 from matching import reasons
-from matching.reuse import SeenPhoto, judge_photo, phash_distance
+from matching.reuse import ReuseFinding, SeenPhoto, judge_photo, phash_distance
 from tests.conftest import FrozenClock
 from tests.samples import customer_mail, meter_photo, seed_meter
 from tests.test_intake_pipeline import all_of, good_read, run_one
@@ -23,14 +23,24 @@ JPEG = meter_photo("04521", seed=1)
 NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
 
 
-def _seen(photo_id: int, ledger_id: int, sha: str, phash: str | None, **kw: object) -> SeenPhoto:
-    return SeenPhoto(photo_id, ledger_id, sha, phash, **kw)  # type: ignore[arg-type]
+def _seen(
+    photo_id: int, ledger_id: int, sha: str, phash: str | None, exif: dt.datetime | None = None
+) -> SeenPhoto:
+    return SeenPhoto(photo_id, ledger_id, sha, phash, exif)
 
 
-def _judge(photo: SeenPhoto, earlier: list[SeenPhoto], last: dt.date | None = None) -> object:
+def _judge(
+    photo: SeenPhoto, earlier: list[SeenPhoto], last: dt.date | None = None
+) -> ReuseFinding | None:
     return judge_photo(
         photo, earlier, received_at=NOW, last_reading_on=last, max_age_days=30, near_bits=6
     )
+
+
+def _found(photo: SeenPhoto, earlier: list[SeenPhoto], last: dt.date | None = None) -> ReuseFinding:
+    finding = _judge(photo, earlier, last)
+    assert finding is not None
+    return finding
 
 
 def test_phash_distance_counts_differing_bits() -> None:
@@ -40,10 +50,9 @@ def test_phash_distance_counts_differing_bits() -> None:
 
 def test_an_exact_copy_is_found_among_all_earlier_photos() -> None:
     photo = _seen(9, 5, "aa", "0000000000000000")
-    finding = _judge(photo, [_seen(3, 2, "bb", "ffffffffffffffff"), _seen(4, 3, "aa", None)])
-    assert finding is not None
-    assert finding.code == reasons.PHOTO_REUSED  # type: ignore[attr-defined]
-    assert finding.details() == {  # type: ignore[attr-defined]
+    finding = _found(photo, [_seen(3, 2, "bb", "ffffffffffffffff"), _seen(4, 3, "aa", None)])
+    assert finding.code == reasons.PHOTO_REUSED
+    assert finding.details() == {
         "reuse": "exact_copy", "photo_id": 9, "earlier_ledger_id": 3, "earlier_photo_id": 4,
         "phash_distance": 0,
     }  # fmt: skip
@@ -53,26 +62,26 @@ def test_a_near_copy_within_the_threshold_is_similar_beyond_it_fresh() -> None:
     photo = _seen(9, 5, "aa", "00000000000000ff")
     near = _seen(4, 3, "bb", "000000000000003f")  # 2 bits apart
     far = _seen(5, 4, "cc", "0000000000000000")  # 8 bits apart
-    finding = _judge(photo, [far, near])
-    assert finding.code == reasons.PHOTO_SIMILAR  # type: ignore[attr-defined]
-    assert finding.details()["earlier_ledger_id"] == 3  # type: ignore[attr-defined]
+    finding = _found(photo, [far, near])
+    assert finding.code == reasons.PHOTO_SIMILAR
+    assert finding.details()["earlier_ledger_id"] == 3
     assert _judge(photo, [far]) is None
     assert _judge(photo, [_seen(6, 5, "aa", "00000000000000ff")]) is None  # the same mail
 
 
 def test_an_old_photo_by_its_exif_time() -> None:
     taken = NOW - dt.timedelta(days=45)
-    finding = _judge(_seen(9, 5, "aa", None, exif_time=taken), [])
-    assert finding.code == reasons.PHOTO_OLD  # type: ignore[attr-defined]
-    assert finding.details() == {  # type: ignore[attr-defined]
+    finding = _found(_seen(9, 5, "aa", None, taken), [])
+    assert finding.code == reasons.PHOTO_OLD
+    assert finding.details() == {
         "reuse": "old",
         "photo_id": 9,
         "exif_time": taken.isoformat(),
     }
-    recent = _seen(9, 5, "aa", None, exif_time=NOW - dt.timedelta(days=3))
+    recent = _seen(9, 5, "aa", None, NOW - dt.timedelta(days=3))
     assert _judge(recent, []) is None
-    finding = _judge(recent, [], last=dt.date(2026, 11, 18))  # taken before the last reading
-    assert finding.details()["last_reading_on"] == "2026-11-18"  # type: ignore[attr-defined]
+    finding = _found(recent, [], last=dt.date(2026, 11, 18))  # taken before the last reading
+    assert finding.details()["last_reading_on"] == "2026-11-18"
     assert _judge(recent, [], last=dt.date(2026, 11, 17)) is None
 
 
@@ -120,7 +129,8 @@ def test_an_exact_copy_of_another_customers_photo_is_found(erika: AppContext) ->
     first = run_one(erika, _mail(JPEG, sender="jana@example.de"), good_read)
     second = run_one(erika, _mail(JPEG), good_read)
     assert second.status == "review"
-    assert _task(erika, second.id).details["earlier_ledger_id"] == first.id  # type: ignore[index]
+    details = _task(erika, second.id).details
+    assert details is not None and details["earlier_ledger_id"] == first.id
 
 
 def _recompressed(data: bytes) -> bytes:
