@@ -8,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng \
-      libgl1 libglib2.0-0 tzdata \
+      libgl1 libglib2.0-0 tzdata postgresql-client \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --system --create-home --home-dir /home/meter meter \
@@ -17,6 +17,7 @@ RUN useradd --system --create-home --home-dir /home/meter meter \
 
 WORKDIR /app
 COPY pyproject.toml README.md constraints.txt ./
+COPY app ./app
 COPY core ./core
 COPY intake ./intake
 COPY ocr ./ocr

@@ -1,26 +1,32 @@
-"""`meter-intake` command line: the composition root. Stages are imported lazily."""
+"""`meter-intake`: the command line.
+
+Each command is a pair: `_add_<command>` declares its arguments, `cmd_<command>` runs it with the
+settings and returns the exit code; a new command is a new pair and its `_add_` in COMMANDS. The
+stages are imported inside the commands, so `meter-intake user add` does not load OpenCV. Errors
+of ours (`core.errors`) become their exit code and a one-line message, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import getpass
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
-from core.context import AppContext
+from app.cli_ops import add_backup, add_customer, add_purge
+from app.context import migrated_context
 from core.errors import MeterIntakeError, UsageError
 from core.logging_setup import configure_logging
 from core.settings import Settings, load_settings
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]  # add_subparsers()' result
+
 Handler = Callable[[argparse.Namespace, Settings], int]
-
-
-def _context(settings: Settings) -> AppContext:
-    return AppContext.from_settings(settings)
+DESCRIPTION = "Zählerstände aus Kundenmails: abholen, lesen, zuordnen, prüfen, beantworten."
 
 
 def _parse_date(value: str) -> dt.date:
@@ -32,13 +38,27 @@ def _parse_date(value: str) -> dt.date:
     raise argparse.ArgumentTypeError(f"kein Datum: {value!r} (JJJJ-MM-TT oder TT.MM.JJJJ)")
 
 
-def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    from core.migrate import upgrade
+def _group(commands: Commands, name: str, help_text: str) -> Commands:
+    """A command with subcommands (`db upgrade`, `user add`)."""
+    parser = commands.add_parser(name, help=help_text)
+    return parser.add_subparsers(dest=f"{name}_cmd", required=True)
 
-    ctx = _context(settings)
-    upgrade(ctx.engine)
+
+# db upgrade
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    ctx = migrated_context(settings)
     print(f"Datenbank ist auf dem neuesten Stand: {ctx.engine.url.render_as_string()}")
     return 0
+
+
+def _add_db(commands: Commands) -> None:
+    db = _group(commands, "db", "Datenbank verwalten")
+    db.add_parser("upgrade", help="Migrationen anwenden").set_defaults(handler=cmd_db_upgrade)
+
+
+# read
 
 
 def cmd_read(args: argparse.Namespace, settings: Settings) -> int:
@@ -49,99 +69,8 @@ def cmd_read(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
-def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from matching.masterdata import import_csv
-
-    report = import_csv(migrated_context(settings), Path(args.file), progress=not args.quiet)
-    print(report.summary())
-    return 0 if not report.errors else 1
-
-
-def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from matching.export import export_readings
-
-    out = sys.stdout if args.output == "-" else open(args.output, "w", newline="", encoding="utf-8")  # noqa: SIM115
-    try:
-        count = export_readings(migrated_context(settings), out, since=args.since, mark=args.mark)
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    print(f"{count} Zählerstände exportiert.", file=sys.stderr)
-    return 0
-
-
-def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
-    from review_ui.auth import add_user
-
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
-    if password is None:
-        password = getpass.getpass("Passwort: ")
-    add_user(
-        migrated_context(settings), args.username, password, role=args.role, display_name=args.name
-    )
-    print(f"Benutzer {args.username!r} angelegt ({args.role}).")
-    return 0
-
-
-def cmd_campaign_start(args: argparse.Namespace, settings: Settings) -> int:
-    from notifications.campaigns import start_campaign
-
-    result = start_campaign(
-        migrated_context(settings),
-        args.name,
-        due_from=args.due_from,
-        due_to=args.due_to,
-        actor="cli",
-    )
-    print(result.summary())
-    return 0
-
-
-def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from intake.worker import run_worker
-
-    run_worker(migrated_context(settings), once=args.once)
-    return 0
-
-
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from review_ui.server import serve
-
-    serve(
-        migrated_context(settings),
-        host=args.host or settings.ui_host,
-        port=args.port or settings.ui_port,
-    )
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from app.demo import run_demo
-
-    return run_demo(settings, serve_after=args.serve)
-
-
-def migrated_context(settings: Settings) -> AppContext:
-    """A context whose database is migrated (embedded default: created on first use)."""
-    from core.db import check_connection
-    from core.migrate import upgrade
-
-    ctx = _context(settings)
-    check_connection(ctx.engine)
-    upgrade(ctx.engine)
-    return ctx
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="meter-intake", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    db = sub.add_parser("db", help="Datenbank verwalten").add_subparsers(
-        dest="db_cmd", required=True
-    )
-    db.add_parser("upgrade", help="Migrationen anwenden").set_defaults(handler=cmd_db_upgrade)
-
-    read = sub.add_parser("read", help="Zählerstand aus Fotos lesen")
+def _add_read(commands: Commands) -> None:
+    read = commands.add_parser("read", help="Zählerstand aus Fotos lesen")
     read.add_argument("images", nargs="+", metavar="IMAGE")
     read.add_argument("--integer-digits", type=int, default=None)
     read.add_argument(
@@ -153,22 +82,76 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument("--json", action="store_true", help="eine JSON-Zeile je Bild")
     read.set_defaults(handler=cmd_read)
 
-    imp = sub.add_parser("import", help="Stammdaten (CSV) importieren")
+
+# import
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from matching.masterdata import import_csv
+
+    report = import_csv(migrated_context(settings), Path(args.file), progress=not args.quiet)
+    print(report.summary())
+    return 0 if not report.errors else 1
+
+
+def _add_import(commands: Commands) -> None:
+    imp = commands.add_parser("import", help="Stammdaten (CSV) importieren")
     imp.add_argument("file", metavar="FILE.csv")
     imp.add_argument("--quiet", action="store_true", help="kein Fortschrittsbalken")
     imp.set_defaults(handler=cmd_import)
 
-    exp = sub.add_parser("export", help="Daten für die Abrechnung exportieren")
-    exp_sub = exp.add_subparsers(dest="export_cmd", required=True)
-    readings = exp_sub.add_parser("readings", help="angenommene Zählerstände als CSV")
+
+# export readings
+
+
+def _output_file(path: str) -> TextIO:
+    """A file to write a CSV to; one that cannot be written is the caller's mistake."""
+    try:
+        return open(path, "w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"Datei kann nicht geschrieben werden: {path} ({exc.strerror})") from exc
+
+
+def cmd_export_readings(args: argparse.Namespace, settings: Settings) -> int:
+    from matching.export import export_readings
+
+    ctx = migrated_context(settings)
+    if args.output == "-":
+        count = export_readings(ctx, sys.stdout, since=args.since, mark=args.mark)
+    else:
+        with _output_file(args.output) as out:
+            count = export_readings(ctx, out, since=args.since, mark=args.mark)
+    print(f"{count} Zählerstände exportiert.", file=sys.stderr)
+    return 0
+
+
+def _add_export(commands: Commands) -> None:
+    export = _group(commands, "export", "Daten für die Abrechnung exportieren")
+    readings = export.add_parser("readings", help="angenommene Zählerstände als CSV")
     readings.add_argument("--since", type=_parse_date, required=True, metavar="DATE")
     readings.add_argument("--output", "-o", default="-", help="Datei (Standard: stdout)")
     readings.add_argument("--mark", action="store_true", help="als exportiert markieren")
-    readings.set_defaults(handler=cmd_export)
+    readings.set_defaults(handler=cmd_export_readings)
 
-    user = sub.add_parser("user", help="Benutzer der Prüfoberfläche").add_subparsers(
-        dest="user_cmd", required=True
-    )
+
+# user add
+
+
+def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    from review_ui.auth import add_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Passwort: ")
+    ctx = migrated_context(settings)
+    add_user(ctx, args.username, password, role=args.role, display_name=args.name)
+    print(f"Benutzer {args.username!r} angelegt ({args.role}).")
+    return 0
+
+
+def _add_user(commands: Commands) -> None:
+    user = _group(commands, "user", "Benutzer der Prüfoberfläche")
     add = user.add_parser("add", help="Sachbearbeiter anlegen")
     add.add_argument("username")
     add.add_argument("--role", choices=["clerk", "admin"], default="clerk")
@@ -176,41 +159,118 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true")
     add.set_defaults(handler=cmd_user_add)
 
-    campaign = sub.add_parser("campaign", help="Ablesekampagnen").add_subparsers(
-        dest="campaign_cmd", required=True
-    )
+
+# campaign start
+
+
+def cmd_campaign_start(args: argparse.Namespace, settings: Settings) -> int:
+    from notifications.campaigns import start_campaign
+
+    ctx = migrated_context(settings)
+    result = start_campaign(ctx, args.name, due_from=args.due_from, due_to=args.due_to, actor="cli")
+    print(result.summary())
+    return 0
+
+
+def _add_campaign(commands: Commands) -> None:
+    campaign = _group(commands, "campaign", "Ablesekampagnen")
     start = campaign.add_parser("start", help="Erinnerungen für fällige Zähler einplanen")
     start.add_argument("name")
     start.add_argument("--due-from", type=_parse_date, required=True, metavar="DATE")
     start.add_argument("--due-to", type=_parse_date, required=True, metavar="DATE")
     start.set_defaults(handler=cmd_campaign_start)
 
-    worker = sub.add_parser("worker", help="Postfach abholen und verarbeiten")
+
+# worker
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from core.metrics import MetricsServer
+    from intake.worker import run_worker
+
+    ctx = migrated_context(settings)
+    port, host = settings.worker_metrics_port, settings.worker_metrics_host
+    server = MetricsServer(host, port, token=settings.metrics_token) if port else None
+    try:
+        run_worker(ctx, once=args.once)
+    finally:
+        if server is not None:
+            server.close()
+    return 0
+
+
+def _add_worker(commands: Commands) -> None:
+    worker = commands.add_parser("worker", help="Postfach abholen und verarbeiten")
     worker.add_argument("--once", action="store_true", help="nur ein Durchlauf")
     worker.set_defaults(handler=cmd_worker)
 
-    serve = sub.add_parser("serve", help="Prüfoberfläche starten")
+
+# serve
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from review_ui.server import serve
+
+    host = args.host or settings.ui_host
+    serve(migrated_context(settings), host=host, port=args.port or settings.ui_port)
+    return 0
+
+
+def _add_serve(commands: Commands) -> None:
+    serve = commands.add_parser("serve", help="Prüfoberfläche starten")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.set_defaults(handler=cmd_serve)
 
-    demo = sub.add_parser("demo", help="Demo mit eingebetteter Datenbank und Maildir")
+
+# demo
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from app.demo import run_demo
+
+    return run_demo(settings, serve_after=args.serve)
+
+
+def _add_demo(commands: Commands) -> None:
+    demo = commands.add_parser("demo", help="Demo mit eingebetteter Datenbank und Maildir")
     demo.add_argument("--serve", action="store_true", help="danach Oberfläche und Worker starten")
     demo.set_defaults(handler=cmd_demo)
+
+
+COMMANDS: tuple[Callable[[Commands], None], ...] = (
+    _add_db,
+    _add_read,
+    _add_import,
+    _add_export,
+    _add_user,
+    _add_campaign,
+    _add_worker,
+    _add_serve,
+    _add_demo,
+    add_backup,
+    add_purge,
+    add_customer,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="meter-intake", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for add_command in COMMANDS:
+        add_command(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
     try:
         settings = load_settings()
         configure_logging(settings.log_level, json_lines=settings.log_json)
-        return int(args.handler(args, settings))
+        return handler(args, settings)
     except MeterIntakeError as exc:
-        print(f"Fehler: {exc}", file=sys.stderr)
+        print(f"Fehler: {' '.join(str(exc).split())}", file=sys.stderr)  # one line
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
-
-
-__all__ = ["UsageError", "build_parser", "main"]

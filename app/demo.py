@@ -10,7 +10,6 @@ import csv
 import logging
 import mailbox
 import secrets
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,9 +19,16 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from app.context import migrated_context
+from app.wiring import serve_with_worker
 from core.context import AppContext
 from core.models import InboundMessage, Outbox, ReviewTask, User
 from core.settings import Settings
+from intake.worker import run_worker
+from matching.masterdata import import_csv
+from matching.reasons import label
+from ocr import synth
+from review_ui.auth import add_user
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +115,6 @@ class DemoMail:
 
 
 def _photos() -> dict[str, bytes]:
-    from ocr import synth
-
     return {
         "straight": synth.encode_jpeg(
             synth.render_drum_meter("00321", "815", seed=3, meter_number="7WAS0012345")
@@ -216,8 +220,6 @@ def write_master_data(path: Path) -> None:
 
 def _ensure_clerk(ctx: AppContext) -> str | None:
     """Create the demo clerk once; returns the new password (None if the clerk exists)."""
-    from review_ui.auth import add_user
-
     with ctx.sessions() as session:
         if session.scalar(select(User).where(User.username == "sachbearbeiter")):
             return None
@@ -269,8 +271,6 @@ def _quiet_logs() -> Iterator[None]:
 
 
 def _print_table(ctx: AppContext, mails: list[DemoMail]) -> None:
-    from matching.reasons import label
-
     notes = {mail.subject: mail.note for mail in mails}
     with ctx.sessions() as session:
         rows = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
@@ -290,10 +290,6 @@ def _print_table(ctx: AppContext, mails: list[DemoMail]) -> None:
 
 
 def run_demo(settings: Settings, *, serve_after: bool) -> int:
-    from app.cli import migrated_context
-    from intake.worker import run_worker
-    from matching.masterdata import import_csv
-
     demo_settings = settings.model_copy(update={"mailbox": "maildir", "smtp_enabled": False})
     ctx = migrated_context(demo_settings)
     ctx.settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -308,7 +304,7 @@ def run_demo(settings: Settings, *, serve_after: bool) -> int:
     _print_table(ctx, mails)
     _print_access(ctx, password)
     if serve_after:
-        _serve_with_worker(ctx)
+        serve_with_worker(ctx)
     return 0
 
 
@@ -320,23 +316,3 @@ def _print_access(ctx: AppContext, password: str | None) -> None:
     else:
         print("Anmeldung: sachbearbeiter (Passwort in var/demo-zugang.txt)")
     print("Antworten an Kunden liegen im Postausgang (SMTP ist in der Demo ausgeschaltet).")
-
-
-def _serve_with_worker(ctx: AppContext) -> None:
-    from intake.worker import run_worker
-    from review_ui.server import serve
-
-    stop = threading.Event()
-    worker = threading.Thread(
-        target=run_worker,
-        args=(ctx,),
-        kwargs={"once": False, "stop": stop},
-        name="worker",
-        daemon=True,
-    )
-    worker.start()
-    try:
-        serve(ctx, host=ctx.settings.ui_host, port=ctx.settings.ui_port)
-    finally:
-        stop.set()
-        worker.join(timeout=10)

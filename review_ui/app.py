@@ -51,6 +51,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         openapi_url=None,
     )
     app.state.ctx = ctx
+    app.state.started_at = ctx.clock()  # /health grants a worker time to start
     app.state.jinja = make_environment()
     for module in (login, queue, tasks, meters, outbox, campaigns, ops, api):
         _add_routes(app, module.router)

@@ -2,7 +2,7 @@
 reused photo, the reading a correction would replace)
 
 Revision ID: 0004_reuse
-Revises: 0003
+Revises: 0004_ops
 Create Date: 2026-12-06 21:40:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_reuse"
-down_revision = "0003"  # the revision id of 0003_user_language.py
+down_revision = "0004_ops"
 branch_labels = None
 depends_on = None
 

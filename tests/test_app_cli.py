@@ -1,0 +1,48 @@
+"""The command line maps our errors to an exit code and one line for a person, never a traceback."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from app.cli import main
+from core.errors import DatabaseError, UsageError
+from tests.ports import free_port
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, var: Path, database_url: str = "") -> None:
+    monkeypatch.setenv("METER_INTAKE_VAR_DIR", str(var))
+    monkeypatch.setenv("METER_INTAKE_DATABASE_URL", database_url)
+    monkeypatch.chdir(var.parent)  # no .env of the developer's
+
+
+def _error_lines(stderr: str) -> list[str]:
+    """What the person sees besides the log: the lines that are not log records."""
+    assert "Traceback" not in stderr
+    return [line for line in stderr.splitlines() if not re.match(r"\d{4}-\d\d-\d\d ", line)]
+
+
+def test_an_unwritable_export_file_is_a_usage_error_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _env(monkeypatch, tmp_path / "var")
+    target = tmp_path / "fehlt" / "zaehlerstaende.csv"
+    assert main(["export", "readings", "--since", "01.01.2026", "-o", str(target)]) == 2
+    assert UsageError.exit_code == 2
+    (message,) = _error_lines(capsys.readouterr().err)
+    assert message.startswith("Fehler: Datei kann nicht geschrieben werden: ")
+    assert str(target) in message
+
+
+def test_an_unreachable_database_gives_its_exit_code_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nobody_listens = free_port()
+    closed = make_url("postgresql+psycopg://postgres@127.0.0.1/x").set(port=nobody_listens)
+    _env(monkeypatch, tmp_path / "var", closed.render_as_string())
+    assert main(["worker", "--once"]) == DatabaseError.exit_code
+    (message,) = _error_lines(capsys.readouterr().err)
+    assert message.startswith("Fehler: Datenbank nicht erreichbar")
