@@ -203,6 +203,7 @@ class Reading(Base):
     value: Mapped[Decimal] = mapped_column(READING_VALUE)
     read_on: Mapped[dt.date] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(16))  # import | photo | typed | clerk
+    # accepted | superseded (replaced by a clerk-booked correction; not exported, not history)
     status: Mapped[str] = mapped_column(String(16), default="accepted")
     accepted_by: Mapped[str | None] = mapped_column(String(100))  # "auto" or a clerk's name
     inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
@@ -227,6 +228,8 @@ class ReviewTask(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[dt.datetime | None]
     note: Mapped[str | None] = mapped_column(Text)
+    # facts beside the reason codes; keys are listed in matching/task_details.py
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     message: Mapped[InboundMessage] = relationship()
     photo: Mapped[Photo | None] = relationship()

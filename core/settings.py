@@ -84,6 +84,31 @@ class Settings(BaseSettings):
     max_daily_consumption: float = Field(
         default=500.0, gt=0, description="Above this average per day a reading goes to review."
     )
+    photo_max_age_days: int = Field(
+        default=30,
+        ge=1,
+        description=(
+            "A photo whose EXIF capture time lies more days before the mail goes to a clerk "
+            "(`photo_old`), as does one taken before the meter's last reading."
+        ),
+    )
+    photo_similar_max_bits: int = Field(
+        default=6,
+        ge=0,
+        le=32,
+        description=(
+            "Perceptual-hash distance (of 64 bits) up to which a photo counts as a copy of one "
+            "of the customer's or meter's earlier photos (`photo_similar`); see "
+            "bench/photo_reuse.py."
+        ),
+    )
+    reply_to_unknown_senders: bool = Field(
+        default=False,
+        description=(
+            "Answer mails from addresses that belong to no customer automatically; off = no "
+            "automatic reply, a clerk sees the mail and may answer."
+        ),
+    )
     poll_interval_seconds: float = Field(default=30.0, gt=0, description="Worker loop pause.")
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Address of the review UI, for links."

@@ -49,6 +49,7 @@ class Submission:
     bounced_recipients: tuple[str, ...] = ()
     bounce_references: tuple[str, ...] = ()  # Message-IDs of our mails the bounce quotes
     rejected_parts: tuple[str, ...] = ()  # attachments we refused, with why (for clerks)
+    references: tuple[str, ...] = ()  # Message-IDs it replies to (In-Reply-To, References)
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,16 @@ def bounce_references(msg: EmailMessage) -> tuple[str, ...]:
     return tuple(found[:MAX_REFERENCES])
 
 
+def reply_references(msg: EmailMessage) -> tuple[str, ...]:
+    """Message-IDs a mail replies to: In-Reply-To first, then References from the newest."""
+    found: list[str] = []
+    references = _MESSAGE_ID.findall(header(msg, "References", limit=20_000))
+    for mid in [*_MESSAGE_ID.findall(header(msg, "In-Reply-To")), *reversed(references)]:
+        if mid not in found:
+            found.append(mid)
+    return tuple(found[:MAX_REFERENCES])
+
+
 def _quoted_message_id(headers: str) -> str:
     match = re.search(r"^Message-ID:\s*(.+)$", headers, re.IGNORECASE | re.MULTILINE)
     return match.group(1) if match else ""

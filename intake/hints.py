@@ -1,9 +1,10 @@
 """What the customer typed: contract account numbers, meter numbers and readings (German formats).
 
-Pure functions over plain strings. Account and meter numbers are found first and masked out, so they
-are never mistaken for a reading. A number is taken as a reading only when a keyword ("Zählerstand",
-"Stand", "abgelesen") or a unit ("kWh", "m³") says so; dates, OBIS codes, phone numbers and postal
-codes next to a keyword are skipped.
+Pure functions over plain strings. Account and meter numbers, amounts in euros, phone numbers, times
+and ISO dates (`intake.typed_values.NOT_READINGS`) are found first and masked out, so they are never
+mistaken for a reading. A number is taken as a reading only when a keyword ("Zählerstand", "Stand",
+"abgelesen", "richtig ist") or a unit ("kWh", "m³") says so; dates, years, OBIS codes, phone numbers
+and postal codes next to a keyword are skipped. Quoted text of an earlier mail is not read.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from decimal import Decimal
 
 from core.formatting import parse_german_decimal
 from core.types import TextHints
+from intake.typed_values import NOT_READINGS, YEAR, unquoted
 
 MAX_TEXT = 20_000  # hints come from the first part of a mail only
 
@@ -50,10 +52,14 @@ _METER_DIN = re.compile(r"\b([0-9])\s?([A-Z]{3})\s?(\d{2})\s?(\d{4})\s?(\d{4})\b
 _NUMBER = r"(?:\d{1,3}(?:\.\d{3})+(?:,\d{1,4})?|\d+,\d{1,4}|\d+\.\d{1,4}|\d+)"
 _DATE = r"\d{1,2}\.\d{1,2}\.(?:\d{4}|\d{2})\b"
 _OBIS = r"(?:\d-\d:)?\d\.\d\.\d\b"
-_READING_KEYWORD = r"\b(?:Z(?:ä|ae)hler[\s-]?stand|Stand|abgelesen|Ablesewert|Ablesung)"
+_READING_KEYWORD = (
+    r"\b(?:Z(?:ä|ae)hler[\s-]?stand|Stand|abgelesen|Ablesewert|Ablesung|richtig|korrekt)"
+)
 _FILLER = (
     r"(?:[\s:=\-()]+|\b(?:ist|beträgt|betr(?:ä|ae)gt|lautet|heute|aktuell|neu|vom|am|per|zum|"
-    r"von|bei|ca\.?|etwa)\b|" + _DATE + "|" + _OBIS + r")*"
+    r"von|bei|ca\.?|etwa|w(?:ä|ae)re|der|die|das|Wert|Stand)\b|"
+    + "|".join((_DATE, _OBIS, YEAR, r"#+(?:\s?Uhr\b)?"))
+    + r")*"
 )
 _BEFORE = r"(?<![\d.,+/])"
 _AFTER = r"(?![\d]|[.,]\d|\s?/|[ ]\d)"
@@ -108,7 +114,8 @@ def _line_of(text: str, pos: int) -> str:
 
 def find_readings(text: str) -> tuple[Decimal, ...]:
     """Typed readings: 'Zählerstand: 12.345,6', '12345 kWh', '123,45 m³' -> Decimals, in order."""
-    masked = _mask(text[:MAX_TEXT], ((_ACCOUNT, 1), (_METER, 1), (_METER_DIN, 0)))
+    masks = ((_ACCOUNT, 1), (_METER, 1), (_METER_DIN, 0), *((p, 0) for p in NOT_READINGS))
+    masked = _mask(text[:MAX_TEXT], masks)
     found: list[tuple[int, str]] = []
     for match in _KEYWORD_READING.finditer(masked):
         found.append((match.start(1), match.group(1)))
@@ -131,8 +138,8 @@ def find_readings(text: str) -> tuple[Decimal, ...]:
 
 
 def extract_hints(*texts: str) -> TextHints:
-    """Hints from subject and body together (subject first)."""
-    joined = "\n".join(t for t in texts if t)
+    """Hints from subject and body together (subject first), quoted earlier mails left out."""
+    joined = unquoted("\n".join(t for t in texts if t))
     return TextHints(
         account_numbers=find_account_numbers(joined),
         meter_numbers=find_meter_numbers(joined),

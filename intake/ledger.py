@@ -106,11 +106,10 @@ def record_mail(
             row = _new_row(ctx, mailbox, ref, raw, sha, env)
             session.add(row)
             session.flush()
-            if too_large:
+            _mark_if_duplicate(ctx, session, row, env)  # a re-delivered copy is answered once
+            if too_large and row.status != "duplicate":
                 row.status, row.error, row.target_folder = "rejected", too_large, REJECTED
                 _answer_too_large(ctx, session, row, raw)
-            else:
-                _mark_if_duplicate(ctx, session, row, env)
             status, ledger_id = row.status, row.id
     except IntegrityError:  # the same (mailbox, source_key) was ledgered meanwhile
         log.info("Mail %s in %s ist bereits im Eingangsbuch", ref.source_key, mailbox)
@@ -128,6 +127,7 @@ def _answer_too_large(ctx: AppContext, session: Session, row: InboundMessage, he
     queued = queue_too_large_reply(
         session, submission, limit_bytes=ctx.settings.max_message_bytes,
         mail_from=ctx.settings.mail_from, now=ctx.clock(),
+        allow_unknown=ctx.settings.reply_to_unknown_senders,
     )  # fmt: skip
     log.info(
         "Eingang %d zu groß: %s", row.id, "um kleineres Foto gebeten" if queued else "keine Antwort"

@@ -14,7 +14,13 @@ from email import policy
 from email.message import EmailMessage, Message
 
 from core.types import ImageAttachment, Submission
-from intake.autoreply import bounce_references, bounced_recipients, is_auto_reply, is_bounce
+from intake.autoreply import (
+    bounce_references,
+    bounced_recipients,
+    is_auto_reply,
+    is_bounce,
+    reply_references,
+)
 from intake.headers import clean, header, sender_of
 from intake.hints import extract_hints
 from intake.html_text import html_to_text
@@ -200,6 +206,7 @@ def parse_message(
         bounced_recipients=bounced_recipients(msg) if bounce else (),
         bounce_references=bounce_references(msg) if bounce else (),
         rejected_parts=tuple(parts.rejected),
+        references=reply_references(msg),
     )
 
 

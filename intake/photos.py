@@ -1,4 +1,5 @@
-"""Facts about a photo for the ledger: a perceptual hash (dHash) and the EXIF capture time.
+"""Facts about a photo for the ledger: a perceptual hash (dHash, of the photo turned upright as its
+EXIF orientation says) and the EXIF capture time.
 
 Pillow reads only the header before the pixel limit is checked, and JPEGs are decoded at reduced
 size (draft mode), so a decompression bomb or a corrupt file costs nothing and yields `None`s.
@@ -11,7 +12,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from core.context import BERLIN
 
@@ -70,7 +71,9 @@ def photo_facts(data: bytes, *, max_pixels: int) -> PhotoFacts:
                     return PhotoFacts(exif_time=_safe_exif(img))
                 taken = _safe_exif(img)
                 img.draft("L", (64, 64))
-                return PhotoFacts(phash=dhash(img), exif_time=taken)
+                # upright as shown: a copy whose pixels were turned (messengers drop the tag)
+                # hashes alike
+                return PhotoFacts(phash=dhash(ImageOps.exif_transpose(img)), exif_time=taken)
     except Exception:  # corrupt, truncated, bomb, unknown format: no facts
         return PhotoFacts()
 

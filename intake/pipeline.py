@@ -36,6 +36,7 @@ from intake.claims import Claim, ClaimLost, finish, lock_claimed, record_failure
 from intake.mime import parse_message
 from intake.photos import photo_facts
 from intake.replies import queue_reply, resend_reason_for
+from intake.second_look import second_look
 from intake.sources import NEEDS_REVIEW, PROCESSED, REJECTED
 from matching.decide import decide
 from matching.record import record_decision
@@ -97,7 +98,7 @@ def process_claimed(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reade
         photo_ids = store_photos(ctx, session, row, reads)
         best = best_read(reads)
         photo_id = photo_ids[reads.index(best)] if best else None
-        status = decide_and_reply(ctx, session, row, submission, best, photo_id)
+        status = decide_and_reply(ctx, session, row, submission, best, photo_id, photo_ids)
     log.info("Mail verarbeitet: %s", status)
     return status
 
@@ -216,6 +217,7 @@ def decide_and_reply(
     submission: Submission,
     best: PhotoRead | None,
     photo_id: int | None,
+    photo_ids: list[int] | None = None,
 ) -> str:
     read = best.read if best else None
     # the Berlin day the mail arrived, as a clerk's booking of it uses (not the processing day)
@@ -225,15 +227,23 @@ def decide_and_reply(
         max_daily_consumption=settings.max_daily_consumption,
     )  # fmt: skip
     decision = decide(match, read, min_confidence=settings.auto_accept_min_confidence)
+    # photo reuse and corrections of a confirmed reading (intake/second_look.py)
+    look = second_look(
+        session, settings, submission=submission, match=match, decision=decision,
+        photo_ids=photo_ids or [],
+    )  # fmt: skip
+    decision = look.decision
     outcome = record_decision(
         session, ledger_id=row.id, photo_id=photo_id, read_on=today, match=match,
         decision=decision, read=read,
     )  # fmt: skip
+    look.annotate(session, outcome)
     unreadable = read is not None and read.reading is None  # no photo gave any digits
     queue_reply(
         session, submission=submission, match=match, decision=decision, outcome=outcome,
         resend_reason=resend_reason_for(submission, match, photos_broken=unreadable),
-        read_on=today, now=ctx.clock(),
+        read_on=today, now=ctx.clock(), correction=look.correction,
+        allow_unknown=settings.reply_to_unknown_senders,
     )  # fmt: skip
     status, folder = RESULT[decision.outcome]
     note = "Teile abgelehnt: " + "; ".join(submission.rejected_parts)

@@ -1,22 +1,27 @@
-"""Which reply a processed mail gets, queued in the processing transaction (outbox)."""
+"""Which reply a processed mail gets, and to whom, queued in the processing transaction (outbox)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from core.formatting import format_number
 from core.types import Decision, MatchResult, Submission
 from intake.autoreply import is_loop
+from intake.reply_policy import ReplyTarget, reply_target
 from matching import reasons
+from matching.corrections import Correction
 from matching.record import RecordOutcome
 from matching.resolve import sender_customers
 from notifications.errors import InvalidRecipientError
 from notifications.outbox import (
     ConfirmedReading,
     queue_confirmation,
+    queue_correction_notice,
     queue_resend_request,
     queue_review_notice,
 )
@@ -35,54 +40,91 @@ def queue_reply(
     resend_reason: str | None,
     read_on: dt.date,
     now: dt.datetime,
+    correction: Correction | None = None,
+    allow_unknown: bool = False,
 ) -> str | None:
-    """Queue the reply for one mail; returns its kind (None: no reply, e.g. no address)."""
-    recipient = outcome.customer_email or submission.sender
-    if recipient is None or submission.ledger_id is None:
+    """Queue the reply for one mail; returns its kind (None: no reply).
+
+    Only where it is safe (`intake.reply_policy`): an unknown sender gets none unless
+    `allow_unknown`; a reply about a meter goes to its customer's address on file; the greeting
+    uses the name on file, never the sender's display name.
+    """
+    target = _target(session, submission, outcome, allow_unknown=allow_unknown)
+    if target.recipient is None or submission.ledger_id is None:
         return None
-    name = outcome.customer_name or submission.sender_name
-    ledger_id, mid, lang = submission.ledger_id, submission.message_id, outcome.customer_language
-    kind = reply_kind(match, decision, resend_reason)
+    kind = "correction_received" if correction else reply_kind(match, decision, resend_reason)
+    common: dict[str, Any] = {
+        "recipient": target.recipient, "language": outcome.customer_language,
+        "inbound_message_id": submission.ledger_id, "now": now,
+        "in_reply_to": None if target.not_sender else submission.message_id,
+        "customer_name": target.name, "not_sender": target.not_sender,
+    }  # fmt: skip
     try:
-        if kind == "confirmation":
-            queue_confirmation(
-                session, recipient=recipient, language=lang, inbound_message_id=ledger_id,
-                readings=[_confirmed(outcome, read_on)], now=now, in_reply_to=mid,
-                customer_name=name,
-            )  # fmt: skip
+        if correction is not None:
+            queue_correction_notice(session, **common, **_correction_values(correction))
+        elif kind == "confirmation":
+            queue_confirmation(session, **common, readings=[_confirmed(outcome, read_on)])
         elif kind == "received_review":
-            queue_review_notice(
-                session, recipient=recipient, language=lang, inbound_message_id=ledger_id,
-                now=now, in_reply_to=mid, customer_name=name, meter_number=outcome.meter_number,
-            )  # fmt: skip
+            queue_review_notice(session, **common, meter_number=outcome.meter_number)
         else:
-            queue_resend_request(
-                session, recipient=recipient, language=lang, inbound_message_id=ledger_id,
-                reason=resend_reason or "no_photo", now=now, in_reply_to=mid, customer_name=name,
-            )  # fmt: skip
+            queue_resend_request(session, **common, reason=resend_reason or "no_photo")
     except InvalidRecipientError as exc:
-        log.warning("keine Antwort an %r: %s", recipient, exc)
+        log.warning("keine Antwort an %r: %s", target.recipient, exc)
         return None
     return kind
 
 
+def _target(
+    session: Session, submission: Submission, outcome: RecordOutcome, *, allow_unknown: bool
+) -> ReplyTarget:
+    on_file = sender_customers(session, submission.sender)
+    return reply_target(
+        sender=submission.sender,
+        sender_name_on_file=on_file[0].name if len(on_file) == 1 else None,
+        sender_on_file=bool(on_file),
+        customer_email=outcome.customer_email,
+        customer_name=outcome.customer_name,
+        allow_unknown=allow_unknown,
+    )
+
+
+def _correction_values(correction: Correction) -> dict[str, Any]:
+    booked = correction.booked
+    old = ConfirmedReading(
+        meter_number=booked.meter_number, value=booked.value, unit=booked.unit,
+        read_on=booked.read_on, decimal_digits=booked.decimal_digits,
+    )  # fmt: skip
+    new = None
+    if correction.new_value is not None:
+        new = dataclasses.replace(old, value=correction.new_value)
+    return {"old": old, "new": new}
+
+
 def queue_too_large_reply(
-    session: Session, submission: Submission, *, limit_bytes: int, mail_from: str, now: dt.datetime
+    session: Session,
+    submission: Submission,
+    *,
+    limit_bytes: int,
+    mail_from: str,
+    now: dt.datetime,
+    allow_unknown: bool = False,
 ) -> bool:
     """Ask for a smaller photo when a mail was too large to fetch (`submission`: its headers).
-    Loops get no answer; a known customer is answered in their language. True if queued."""
-    recipient = submission.sender
-    if recipient is None or submission.ledger_id is None or is_loop(submission, mail_from):
+    Loops get no answer, nor does an unknown sender unless `allow_unknown`; a known customer is
+    answered at the address on file, in their language. True if queued."""
+    if submission.ledger_id is None or is_loop(submission, mail_from):
         return False
-    customer = next(iter(sender_customers(session, recipient)), None)
+    customer = next(iter(sender_customers(session, submission.sender)), None)
+    recipient = customer.email if customer else (submission.sender if allow_unknown else None)
+    if recipient is None:
+        return False
     language = customer.language if customer else "de"
     try:
         return queue_resend_request(
-            session, recipient=customer.email if customer and customer.email else recipient,
-            language=language,
+            session, recipient=recipient, language=language,
             inbound_message_id=submission.ledger_id, reason="too_large", now=now,
             in_reply_to=submission.message_id,
-            customer_name=customer.name if customer else submission.sender_name,
+            customer_name=customer.name if customer else None,
             limit_mb=format_number(max(1, limit_bytes // MEBIBYTE), lang=language),
         )  # fmt: skip
     except InvalidRecipientError as exc:

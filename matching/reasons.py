@@ -65,6 +65,22 @@ LABELS: dict[str, str] = {
 }
 
 
+# the photo was mailed before, or taken long before (matching/reuse.py), and what a reply to our
+# confirmation asks (intake/corrections.py); appended here so they merge onto any rewrite
+PHOTO_REUSED = "photo_reused"
+PHOTO_SIMILAR = "photo_similar"
+PHOTO_OLD = "photo_old"
+CORRECTION_REQUEST = "correction_request"
+LABELS.update(
+    {
+        PHOTO_REUSED: "Foto wurde schon einmal eingesandt",
+        PHOTO_SIMILAR: "Foto gleicht einem früher eingesandten Foto",
+        PHOTO_OLD: "Foto ist älter als die Meldung oder der letzte Stand",
+        CORRECTION_REQUEST: "Kunde korrigiert einen bestätigten Zählerstand",
+    }
+)
+
+
 def label(code: str) -> str:
     """German text for a code; unknown codes are shown as they are."""
     return LABELS.get(code, code)

@@ -19,6 +19,7 @@ from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.formatting import format_number
 from core.models import InboundMessage, Meter, Reading, ReviewTask
 from matching import reasons
+from matching.corrections import supersede_corrected
 from matching.plausibility import (
     DEFAULT_MAX_DAILY_CONSUMPTION,
     MeterSpec,
@@ -98,6 +99,8 @@ def resolve_task(
     decision: Literal["accepted", "corrected"] = "accepted" if action == "accept" else "corrected"
     _close(session, task, decision, booked, meter.id, clerk, now)
     reading = _book(session, task, meter, register, booked, read_on, action=action, clerk=clerk)
+    supersede_corrected(session, task, reading, clerk=clerk)  # a customer's correction
+    read_on = reading.read_on
     _audit_booking(session, task, reading, meter, clerk=clerk, warnings=warnings)
     return _resolution(task, decision, reading, meter, booked, read_on, warnings)
 

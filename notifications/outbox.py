@@ -9,6 +9,7 @@ key, so the same intent never produces two mails:
 | `queue_confirmation`   | `confirmation:<inbound_message_id>` (`:review:<task>`) |
 | `queue_review_notice`  | `received_review:<inbound_message_id>`                 |
 | `queue_resend_request` | `resend_request:<inbound_message_id>`                  |
+| `queue_correction_notice` | `correction_received:<inbound_message_id>`          |
 | campaigns              | `reminder:<campaign_id>:<meter_id>`, `reminder_followup:…` |
 """
 
@@ -34,7 +35,9 @@ from notifications.sqlutil import insert_ignoring_conflict
 
 log = logging.getLogger(__name__)
 
-REPLY_KINDS = frozenset({"confirmation", "received_review", "resend_request"})
+REPLY_KINDS = frozenset(
+    {"confirmation", "received_review", "resend_request", "correction_received"}
+)
 # Mail-loop brake: at most this many replies to one address per 24 hours (reminders not counted).
 MAX_REPLIES_PER_DAY = 25
 
@@ -109,6 +112,7 @@ def queue_confirmation(
     in_reply_to: str | None = None,
     customer_name: str | None = None,
     review_task_id: int | None = None,
+    not_sender: bool = False,
 ) -> bool:
     """Confirmation ("reading received and accepted") for every reading from one customer mail.
 
@@ -128,7 +132,7 @@ def queue_confirmation(
         chart["chart"] = True
     for reading in shown:
         reading.pop("comparison", None)
-    context = {"customer_name": customer_name, "readings": shown}
+    context = {"customer_name": customer_name, "readings": shown, "not_sender": not_sender}
     return enqueue(
         session, kind="confirmation", recipient=recipient, language=language, context=context,
         idempotency_key=key, now=now, in_reply_to=in_reply_to,
@@ -167,6 +171,7 @@ def queue_review_notice(
     in_reply_to: str | None = None,
     customer_name: str | None = None,
     meter_number: str | None = None,
+    not_sender: bool = False,
 ) -> bool:
     """Review notice ("we received it, a clerk checks it").
 
@@ -174,7 +179,10 @@ def queue_review_notice(
     """
     return enqueue(
         session, kind="received_review", recipient=recipient, language=language,
-        context={"customer_name": customer_name, "meter_number": meter_number},
+        context={
+            "customer_name": customer_name, "meter_number": meter_number,
+            "not_sender": not_sender,
+        },
         idempotency_key=f"received_review:{inbound_message_id}", now=now,
         in_reply_to=in_reply_to, inbound_message_id=inbound_message_id,
     )  # fmt: skip
@@ -191,6 +199,7 @@ def queue_resend_request(
     in_reply_to: str | None = None,
     customer_name: str | None = None,
     limit_mb: str | None = None,
+    not_sender: bool = False,
 ) -> bool:
     """Resend request ("please send a clearer photo").
 
@@ -201,8 +210,41 @@ def queue_resend_request(
     """
     return enqueue(
         session, kind="resend_request", recipient=recipient, language=language,
-        context={"customer_name": customer_name, "reason": reason, "limit_mb": limit_mb},
+        context={
+            "customer_name": customer_name, "reason": reason, "limit_mb": limit_mb,
+            "not_sender": not_sender,
+        },
         idempotency_key=f"resend_request:{inbound_message_id}", now=now,
+        in_reply_to=in_reply_to, inbound_message_id=inbound_message_id,
+    )  # fmt: skip
+
+
+def queue_correction_notice(
+    session: Session,
+    *,
+    recipient: str,
+    language: str,
+    inbound_message_id: int,
+    old: ConfirmedReading,
+    new: ConfirmedReading | None,
+    now: dt.datetime,
+    in_reply_to: str | None = None,
+    customer_name: str | None = None,
+    not_sender: bool = False,
+) -> bool:
+    """Correction notice ("we received your correction, a colleague checks it"): the value we
+    confirmed (`old`) and the one the customer gives now (`new`, None when none was readable).
+
+    Key `correction_received:<inbound_message_id>`.
+    """
+    context = {
+        "customer_name": customer_name, "meter_number": old.meter_number,
+        "old": dataclasses.asdict(old), "new": dataclasses.asdict(new) if new else None,
+        "not_sender": not_sender,
+    }  # fmt: skip
+    return enqueue(
+        session, kind="correction_received", recipient=recipient, language=language,
+        context=context, idempotency_key=f"correction_received:{inbound_message_id}", now=now,
         in_reply_to=in_reply_to, inbound_message_id=inbound_message_id,
     )  # fmt: skip
 

@@ -41,6 +41,7 @@ REQUIRED: dict[str, frozenset[str]] = {
     "resend_request": frozenset({"reason"}),
     "reminder": frozenset({"meters", "due_from", "due_to"}),
     "reminder_followup": frozenset({"meters", "due_from", "due_to"}),
+    "correction_received": frozenset({"meter_number", "old"}),
 }
 OPTIONAL_DEFAULTS: dict[str, Any] = {
     "customer_name": None,
@@ -48,6 +49,8 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
     "meter_kind": None,
     "limit_mb": None,  # resend_request for a too large mail: the mailbox's limit, German format
     "unsubscribe_url": None,  # reminders: the one-click link (notifications.unsubscribe)
+    "not_sender": False,  # a reply to the address on file, about a mail from another address
+    "new": None,  # correction_received: the value the customer gives now (a reading mapping)
 }
 KINDS = tuple(REQUIRED)
 

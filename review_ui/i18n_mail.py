@@ -221,6 +221,7 @@ CODES_DE: dict[str, str] = {
     "resend_request": "Bitte neues Foto",
     "reminder": "Erinnerung",
     "reminder_followup": "Zweite Erinnerung",
+    "correction_received": "Korrektur erhalten",
 }
 
 CODES_EN: dict[str, str] = {
@@ -238,4 +239,5 @@ CODES_EN: dict[str, str] = {
     "resend_request": "New photo requested",
     "reminder": "Reminder",
     "reminder_followup": "Second reminder",
+    "correction_received": "Correction received",
 }

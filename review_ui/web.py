@@ -16,6 +16,7 @@ from core.context import AppContext
 from core.formatting import UNIT_LABELS, format_date, format_datetime, format_number
 from review_ui.auth import Clerk, csrf_matches, load_session, remember_language
 from review_ui.i18n import LANG_COOKIE, LANGUAGES, code_label, translator
+from review_ui.task_facts import task_facts
 
 SESSION_COOKIE = "mi_session"
 CSRF_FIELD = "csrf_token"
@@ -63,6 +64,7 @@ def make_environment() -> Environment:
     )
     env.filters.update(num=_num, reading=_reading, date=_date, datetime=_datetime, percent=_percent)
     env.filters["unit"] = lambda unit: UNIT_LABELS.get(unit, unit)
+    env.filters["task_facts"] = task_facts
     return env
 
 

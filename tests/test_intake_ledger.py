@@ -133,23 +133,25 @@ def test_too_large_mail_is_answered_once_unless_it_is_an_auto_reply(ctx: AppCont
         seed_meter(session, email="erika@example.de", account="1", meter="M1", name="Erika Muster")
     path = ctx.settings.effective_maildir
     big = [("a.jpg", b"\xff" * 2_200_000)]
-    deliver(path, customer_mail(sender="Erika@Example.de", photos=big, message_id="<big@x>"))
+    mail = customer_mail(sender="Bob <Erika@Example.de>", photos=big, message_id="<big@x>")
+    deliver(path, mail)
     deliver(path, customer_mail(sender="fremd@example.org", photos=big))
     auto = [("Auto-Submitted", "auto-replied")]
     deliver(path, customer_mail(sender="ooo@example.de", photos=big, extra_headers=auto))
     source = MaildirSource(path)
     assert fetch_new(ctx, source).rejected == 3
     assert fetch_new(ctx, source).fetched == 0
+    deliver(path, b"Received: from relay2.example by mx\r\n" + mail)  # delivered again
+    assert fetch_new(ctx, source).duplicates == 1
     with ctx.sessions() as session:
         replies = list(session.scalars(select(Outbox).order_by(Outbox.recipient)))
-    assert [(m.kind, m.recipient) for m in replies] == [  # a Maildir lists mails in any order
-        ("resend_request", "erika@example.de"),
-        ("resend_request", "fremd@example.org"),
-    ]
+    # the stranger gets no reply (a clerk may answer), the re-delivered copy none either
+    assert [(m.kind, m.recipient) for m in replies] == [("resend_request", "erika@example.de")]
     erika = replies[0]
     assert erika.in_reply_to == "<big@x>" and "Erika Muster" in erika.body_text
+    assert "Bob" not in erika.body_text + (erika.body_html or "")  # the name on file, not From's
     assert "zu groß" in erika.subject and "(höchstens 2 MB)" in erika.body_text
-    assert [r.status for r in rows(ctx)] == ["rejected"] * 3
+    assert sorted(r.status for r in rows(ctx)) == ["duplicate"] + ["rejected"] * 3
 
 
 def test_failures_are_retried_then_failed(ctx: AppContext, clock: FrozenClock) -> None:

@@ -150,7 +150,17 @@ def test_no_photo_is_rejected_with_resend_request(seeded: AppContext) -> None:
     assert mail.kind == "resend_request" and mail.recipient == CUSTOMER
 
 
-def test_unknown_sender_gets_resend_request(seeded: AppContext) -> None:
+def test_unknown_sender_gets_no_reply_but_a_clerk_sees_the_mail(seeded: AppContext) -> None:
+    raw = customer_mail(sender="fremd@example.org", photos=[("z.jpg", JPEG)])
+    row = run_one(seeded, raw)
+    assert row.status == "review"
+    [task] = all_of(seeded, ReviewTask)
+    assert task.inbound_message_id == row.id and "unknown_sender" in task.reason_codes
+    assert all_of(seeded, Outbox) == []
+
+
+def test_unknown_sender_gets_resend_request_where_the_setting_allows(seeded: AppContext) -> None:
+    seeded.settings.reply_to_unknown_senders = True
     raw = customer_mail(sender="fremd@example.org", photos=[("z.jpg", JPEG)])
     row = run_one(seeded, raw)
     assert row.status in ("review", "rejected")

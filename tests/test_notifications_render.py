@@ -30,6 +30,11 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "resend_request": {"reason": "unreadable"},
     "reminder": WINDOW,
     "reminder_followup": WINDOW,
+    "correction_received": {
+        "meter_number": "1ESY1160123456",
+        "old": READING,
+        "new": {**READING, "value": Decimal("12354.6")},
+    },
 }
 
 
@@ -172,3 +177,25 @@ def test_bad_kind_or_context_is_refused_clearly(
 ) -> None:
     with pytest.raises(TemplateContextError, match=message):
         render(kind, "de", context)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_correction_notice_shows_both_values_and_asks_for_nothing(language: str) -> None:
+    mail = render("correction_received", language, CONTEXTS["correction_received"])
+    old, new = ("12.345,6", "12.354,6") if language == "de" else ("12,345.6", "12,354.6")
+    for part in (mail.text, mail.html):
+        assert old in part and new in part and "1ESY1160123456" in part
+    without_value = {**CONTEXTS["correction_received"], "new": None}
+    assert new not in render("correction_received", language, without_value).text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", ["confirmation", "received_review", "correction_received"])
+def test_a_reply_to_the_address_on_file_says_so_only_when_the_sender_differs(
+    kind: str, language: str
+) -> None:
+    note = "anderen Adresse" if language == "de" else "different address"
+    plain = render(kind, language, CONTEXTS[kind])
+    assert note not in plain.text and note not in plain.html
+    other = render(kind, language, {**CONTEXTS[kind], "not_sender": True})
+    assert note in other.text and note in other.html

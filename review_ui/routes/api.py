@@ -66,6 +66,7 @@ def api_task(task_id: int, ctx: Ctx, clerk: ApiClerk) -> dict[str, Any]:
             "id": task.id,
             "status": task.status,
             "reason_codes": list(task.reason_codes or []),
+            "details": dict(task.details or {}),  # keys: matching/task_details.py
             "proposed_value": _dec(task.proposed_value),
             "meter_id": task.meter_id,
             "decision": task.decision,

@@ -1,0 +1,65 @@
+"""What the decision core does not see in one mail alone: a photo mailed or taken before, and a
+reply that corrects a value we confirmed. Either sends the mail to a clerk, with the facts on the
+task.
+
+Called by the pipeline between `decide` and `record_decision`; `annotate` then stores the facts on
+the review task (`review_task.details`, keys in matching/task_details.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core.settings import Settings
+from core.types import Decision, MatchResult, Submission
+from intake.corrections import correction_for
+from matching.corrections import Correction
+from matching.record import RecordOutcome
+from matching.reuse import find_reuse, reuse_decision
+from matching.task_details import add_task_details
+
+
+@dataclass(frozen=True)
+class SecondLook:
+    decision: Decision
+    correction: Correction | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def annotate(self, session: Session, outcome: RecordOutcome) -> None:
+        if outcome.created and outcome.outcome == "review":
+            add_task_details(session, outcome.task_id, self.details)
+
+
+def second_look(
+    session: Session,
+    settings: Settings,
+    *,
+    submission: Submission,
+    match: MatchResult,
+    decision: Decision,
+    photo_ids: Sequence[int],
+) -> SecondLook:
+    """The decision after checking photo reuse and corrections (unchanged when neither applies)."""
+    if decision.outcome == "ignore":
+        return SecondLook(decision)
+    correction = correction_for(session, submission)
+    if correction is None and decision.outcome == "reject":
+        return SecondLook(decision)  # nothing to book and nothing to correct
+    meter_id = decision.meter_id or (match.meter.meter_id if match.meter else None)
+    if correction is not None:
+        meter_id = correction.booked.meter_id
+    finding = find_reuse(
+        session, photo_ids, customer_id=match.customer_id, meter_id=meter_id,
+        received_at=submission.received_at, max_age_days=settings.photo_max_age_days,
+        near_bits=settings.photo_similar_max_bits, sender=submission.sender,
+    )  # fmt: skip
+    decided = reuse_decision(decision, finding)
+    details = finding.details() if finding else {}
+    if correction is not None:
+        decided = correction.decision(decided)
+        details.update(correction.details())
+    return SecondLook(decided, correction, details)

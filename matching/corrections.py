@@ -1,0 +1,133 @@
+"""A reply to our confirmation that says the confirmed value is wrong: a clerk task linked to the
+booked reading it would correct.
+
+`confirmed_reading` finds the reading a mail replies to: one of its In-Reply-To/References ids is
+the Message-ID of a confirmation we sent (the outbox keeps it), and that confirmation's mail booked
+the reading. Whether the reply *is* a correction is read from its text by `intake.corrections`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.models import Meter, Outbox, Photo, Reading, ReviewTask
+from core.types import Decision
+from matching import reasons
+from matching.rows import audit
+
+
+@dataclass(frozen=True)
+class BookedReading:
+    """A reading we confirmed, as a correction task and its reply need it."""
+
+    reading_id: int
+    ledger_id: int
+    meter_id: int
+    meter_number: str
+    value: Decimal
+    unit: str
+    decimal_digits: int
+    read_on: dt.date
+    photo_id: int | None
+    confirmation_text: str  # our mail's plain text: lines the reply quotes from it are not read
+
+
+@dataclass(frozen=True)
+class Correction:
+    booked: BookedReading
+    new_value: Decimal | None  # None: the customer says it is wrong but gives no value we can read
+
+    def details(self) -> dict[str, Any]:
+        """The review task's details (keys in matching/task_details.py)."""
+        return {
+            "corrects_reading_id": self.booked.reading_id,
+            "corrected_ledger_id": self.booked.ledger_id,
+            "old_value": _plain(self.booked.value),
+            "new_value": _plain(self.new_value),
+            "booked_photo_id": self.booked.photo_id,
+        }
+
+    def decision(self, found: Decision) -> Decision:
+        """A clerk decides a correction, on the booked reading's meter, never the automat."""
+        photo_codes = (reasons.PHOTO_REUSED, reasons.PHOTO_SIMILAR, reasons.PHOTO_OLD)
+        kept = [code for code in found.reason_codes if code in photo_codes]
+        return Decision(
+            outcome="review",
+            reason_codes=reasons.blocking([reasons.CORRECTION_REQUEST, *kept]),
+            value=self.new_value,
+            meter_id=self.booked.meter_id,
+        )
+
+
+def _plain(value: Decimal | None) -> str | None:
+    """'4521.0000' (as the database returns it) -> '4521'; '4521.50' -> '4521.5'."""
+    return None if value is None else format(value.normalize(), "f")
+
+
+def confirmed_reading(session: Session, references: Sequence[str]) -> BookedReading | None:
+    """The reading booked from the mail whose confirmation `references` point at (latest first)."""
+    if not references:
+        return None
+    query = (
+        select(Outbox)
+        .where(
+            Outbox.message_id.in_(list(references)),
+            Outbox.kind == "confirmation",
+            Outbox.inbound_message_id.is_not(None),
+        )
+        .order_by(Outbox.id.desc())
+    )
+    for mail in session.scalars(query.limit(5)):
+        assert mail.inbound_message_id is not None  # the query says so
+        booked = _booked(session, mail.inbound_message_id, mail.body_text)
+        if booked is not None:
+            return booked
+    return None
+
+
+def _booked(session: Session, ledger_id: int, our_text: str) -> BookedReading | None:
+    query = (
+        select(Reading, Meter)
+        .join(Meter, Reading.meter_id == Meter.id)
+        .where(Reading.inbound_message_id == ledger_id, Reading.status == "accepted")
+        .order_by(Reading.id)
+    )
+    row = session.execute(query.limit(1)).first()
+    if row is None:
+        return None
+    reading, meter = row
+    photo_id = session.scalar(
+        select(Photo.id).where(Photo.message_id == ledger_id).order_by(Photo.id).limit(1)
+    )
+    return BookedReading(
+        reading_id=reading.id, ledger_id=ledger_id, meter_id=meter.id, meter_number=meter.number,
+        value=reading.value, unit=meter.unit, decimal_digits=meter.decimal_digits,
+        read_on=reading.read_on, photo_id=photo_id, confirmation_text=our_text,
+    )  # fmt: skip
+
+
+def supersede_corrected(
+    session: Session, task: ReviewTask, reading: Reading, *, clerk: str
+) -> None:
+    """When a clerk books the value of a correction task, the corrected reading is superseded:
+    the new one takes its read date, the old one no longer counts (status `superseded`) and is
+    not exported again. Other tasks are left alone."""
+    corrects = (task.details or {}).get("corrects_reading_id")
+    old = session.get(Reading, corrects) if isinstance(corrects, int) else None
+    if old is None or old.status != "accepted" or old.meter_id != reading.meter_id:
+        return
+    old.status = "superseded"
+    reading.read_on = old.read_on
+    session.flush()
+    audit(
+        session, actor=clerk, action="reading_superseded", entity="reading", entity_id=old.id,
+        details={"by_reading_id": reading.id, "review_task_id": task.id,
+                 "old_value": _plain(old.value), "new_value": _plain(reading.value)},
+    )  # fmt: skip

@@ -1,0 +1,169 @@
+"""A reply to our confirmation that corrects the value: a clerk task linked to the booked reading,
+and a reply that fits. Pure judgement with plain strings; the whole path on both databases with the
+confirmation really sent over SMTP (its Message-ID is what the customer's reply points at)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select
+
+from core.context import AppContext
+from core.models import InboundMessage, Meter, Outbox, Photo, Reading, ReviewTask
+from intake.corrections import judge_reply
+from matching import reasons
+from matching.corrections import BookedReading
+from matching.record import resolve_task
+from notifications.dispatch import send_due
+from tests.fixtures_smtp import SmtpTestServer
+from tests.samples import customer_mail, meter_photo, seed_meter
+from tests.test_intake_pipeline import all_of, good_read, run_one
+
+CUSTOMER = "erika@example.de"
+JPEG = meter_photo("04521", seed=1)
+OURS = "Guten Tag Erika Mustermann,\n\n  Zählerstand:   4.521 m³\n  Ablesedatum:   20.11.2026\n"
+BOOKED = BookedReading(
+    reading_id=7, ledger_id=3, meter_id=1, meter_number="12345678", value=Decimal(4521),
+    unit="m3", decimal_digits=0, read_on=dt.date(2026, 11, 20), photo_id=2,
+    confirmation_text=OURS,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "has_photo", "new_value"),
+    [
+        ("der Stand ist falsch, richtig ist 00123", False, "123"),
+        ("Der Stand ist falsch, richtig ist 4.512\n> Zählerstand:   4.521 m³", False, "4512"),
+        ("Es sind 4.512 m³.\n" + OURS, False, "4512"),  # our lines quoted without '>'
+        ("Bitte korrigieren, ich habe mich vertippt.", False, None),
+        ("Der Stand stimmt nicht, neues Foto anbei", True, None),
+    ],
+)
+def test_a_correction_is_read_from_the_customers_own_words(
+    body: str, has_photo: bool, new_value: str | None
+) -> None:
+    correction = judge_reply(body, BOOKED, has_photo=has_photo)
+    assert correction is not None
+    assert correction.new_value == (Decimal(new_value) if new_value else None)
+    assert correction.details() == {
+        "corrects_reading_id": 7, "corrected_ledger_id": 3, "old_value": "4521",
+        "new_value": new_value, "booked_photo_id": 2,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "has_photo"),
+    [
+        ("Vielen Dank!\n" + OURS, False),
+        ("Anbei der Stand vom Gaszähler: 4.600", True),  # a new photo and reading, no complaint
+        ("Danke, der Zählerstand 4.521 stimmt so.", False),
+    ],
+)
+def test_other_replies_to_a_confirmation_are_no_correction(body: str, has_photo: bool) -> None:
+    assert judge_reply(body, BOOKED, has_photo=has_photo) is None
+
+
+@pytest.fixture
+def confirmed(
+    smtp_ctx: AppContext, smtp_server: SmtpTestServer
+) -> tuple[AppContext, InboundMessage, EmailMessage]:
+    """Erika's photo was booked (4521) and the confirmation went out over SMTP."""
+    with smtp_ctx.sessions.begin() as session:
+        seed_meter(session, email=CUSTOMER, account="123456789", meter="12345678")
+    mail = customer_mail(sender=CUSTOMER, photos=[("z.jpg", JPEG)], message_id="<m1@kunde.example>")
+    first = run_one(smtp_ctx, mail, good_read)
+    assert first.status == "accepted"
+    assert send_due(smtp_ctx).sent == 1
+    [confirmation] = smtp_server.wait_for(1)
+    return smtp_ctx, first, confirmation
+
+
+def _reply(confirmation: EmailMessage, body: str) -> bytes:
+    plain = confirmation.get_body(("plain",))
+    assert plain is not None
+    quoted = "\n".join("> " + line for line in plain.get_content().splitlines())
+    return customer_mail(
+        sender=f"Erika <{CUSTOMER}>",
+        subject="Re: " + str(confirmation["Subject"]),
+        body=f"{body}\n\nAm 20.11.2026 um 10:31 schrieb Zählerstand:\n{quoted}",
+        extra_headers=[
+            ("In-Reply-To", str(confirmation["Message-ID"])),
+            ("References", f"<m1@kunde.example> {confirmation['Message-ID']}"),
+        ],
+    )
+
+
+def test_a_correction_reply_becomes_a_task_linked_to_the_booked_reading(
+    confirmed: tuple[AppContext, InboundMessage, EmailMessage], smtp_server: SmtpTestServer
+) -> None:
+    ctx, first, confirmation = confirmed
+    row = run_one(ctx, _reply(confirmation, "Der Stand ist falsch, richtig ist 04512."), good_read)
+    assert row.status == "review"
+    [reading] = all_of(ctx, Reading)
+    assert reading.value == Decimal(4521), "the booked reading stays until a clerk decides"
+    [photo] = all_of(ctx, Photo)
+    with ctx.sessions() as session:
+        task = session.scalars(select(ReviewTask)).one()
+        meter = session.scalars(select(Meter)).one()
+    assert task.inbound_message_id == row.id and task.meter_id == meter.id
+    assert task.reason_codes == [reasons.CORRECTION_REQUEST]
+    assert task.proposed_value == Decimal(4512)
+    assert task.photo_id == photo.id and photo.message_id == first.id  # the clerk sees the photo
+    assert task.details == {
+        "corrects_reading_id": reading.id, "corrected_ledger_id": first.id,
+        "old_value": "4521", "new_value": "4512", "booked_photo_id": photo.id,
+    }  # fmt: skip
+    with ctx.sessions() as session:
+        reply = session.scalars(select(Outbox).where(Outbox.inbound_message_id == row.id)).one()
+    assert (reply.kind, reply.recipient) == ("correction_received", CUSTOMER)
+    assert "Korrektur" in reply.subject and "12345678" in reply.subject
+    assert "4.521 m³" in reply.body_text and "4.512 m³" in reply.body_text
+    assert "Foto" not in reply.subject and "senden Sie uns" not in reply.body_text
+    assert send_due(ctx).sent == 1
+    [_, sent] = smtp_server.wait_for(2)
+    assert sent["In-Reply-To"] == row.message_id
+
+
+def test_a_correction_without_a_value_still_reaches_a_clerk(
+    confirmed: tuple[AppContext, InboundMessage, EmailMessage],
+) -> None:
+    ctx, _, confirmation = confirmed
+    row = run_one(ctx, _reply(confirmation, "Der Zählerstand stimmt nicht."), good_read)
+    assert row.status == "review"
+    [task] = all_of(ctx, ReviewTask)
+    assert task.reason_codes == [reasons.CORRECTION_REQUEST] and task.proposed_value is None
+    assert task.details["old_value"] == "4521" and task.details["new_value"] is None
+    [_, reply] = sorted(all_of(ctx, Outbox), key=lambda m: m.id)
+    assert reply.kind == "correction_received" and "Ihre Angabe jetzt" not in reply.body_text
+
+
+def test_a_thank_you_reply_is_no_correction(
+    confirmed: tuple[AppContext, InboundMessage, EmailMessage],
+) -> None:
+    ctx, _, confirmation = confirmed
+    row = run_one(ctx, _reply(confirmation, "Vielen Dank!"), good_read)
+    assert row.status == "rejected"  # nothing to book, nothing to correct
+    assert all_of(ctx, ReviewTask) == []
+
+
+def test_the_clerk_booking_the_correction_supersedes_the_confirmed_reading(
+    confirmed: tuple[AppContext, InboundMessage, EmailMessage],
+) -> None:
+    ctx, first, confirmation = confirmed
+    run_one(ctx, _reply(confirmation, "Der Stand ist falsch, richtig ist 04512."), good_read)
+    [task] = all_of(ctx, ReviewTask)
+    with ctx.sessions.begin() as session:
+        resolution = resolve_task(
+            session, task.id, action="accept", value=None, meter_id=None, clerk="anna",
+            now=ctx.clock(),
+        )  # fmt: skip
+    with ctx.sessions() as session:
+        readings = {r.id: r for r in session.scalars(select(Reading))}
+    old = next(r for r in readings.values() if r.inbound_message_id == first.id)
+    new = readings[resolution.reading_id]  # type: ignore[index]
+    assert (old.status, new.status) == ("superseded", "accepted")
+    assert (new.value, new.read_on) == (Decimal(4512), old.read_on)
+    assert resolution.read_on == old.read_on
