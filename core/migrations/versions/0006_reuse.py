@@ -1,5 +1,7 @@
-"""review task details: structured facts a clerk needs beside the reason codes (earlier mail of a
-reused photo, the reading a correction would replace)
+"""review task details: the facts a clerk needs beside the reason codes
+
+Structured details such as the earlier mail of a reused photo or the reading a correction would
+replace.
 
 Revision ID: 0006_reuse
 Revises: 0005_mail
