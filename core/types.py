@@ -132,6 +132,11 @@ class Decision:
     items: tuple[ReadingItem, ...] = ()  # one per photo (and register); empty: the old single path
 
 
+def decimal_text(value: Decimal | None) -> str | None:
+    """A decimal for JSON: a string without trailing zeros ('150.0000' -> '150')."""
+    return None if value is None else format(value.normalize(), "f")
+
+
 @dataclass(frozen=True)
 class MeterProfile:
     """A meter a photo may show, as the decision needs it (master data, no ORM row)."""
@@ -180,9 +185,7 @@ class Expectation:
         return self.last_value + self.expected_consumption
 
     def as_json(self) -> dict[str, Any]:
-        def text(value: Decimal | None) -> str | None:
-            return None if value is None else str(value)
-
+        text = decimal_text
         return {
             "register": self.register,
             "basis": self.basis,
@@ -228,11 +231,11 @@ class Hypothesis:
             "register": self.register,
             "integer_digits": self.integer_digits,
             "display": self.display,
-            "value": None if self.value is None else str(self.value),
+            "value": decimal_text(self.value),
             "confidence": round(self.confidence, 4),
             "ocr_accepted": self.ocr_accepted,
             "fit": self.fit,
-            "consumption": None if self.consumption is None else str(self.consumption),
+            "consumption": decimal_text(self.consumption),
             "evidence": list(self.evidence),
             "codes": list(self.codes),
             "chosen": self.chosen,
@@ -262,7 +265,7 @@ class ReadingItem:
             "outcome": self.outcome,
             "meter_id": self.meter_id,
             "register": self.register,
-            "value": None if self.value is None else str(self.value),
+            "value": decimal_text(self.value),
             "value_source": self.value_source,
             "reason_codes": list(self.reason_codes),
             "notes": list(self.notes),

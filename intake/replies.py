@@ -47,7 +47,7 @@ def queue_reply(
         if kind == "confirmation":
             queue_confirmation(
                 session, recipient=recipient, language=lang, inbound_message_id=ledger_id,
-                readings=[_confirmed(outcome, read_on)], now=now, in_reply_to=mid,
+                readings=_confirmed_all(outcome, read_on), now=now, in_reply_to=mid,
                 customer_name=name,
             )  # fmt: skip
         elif kind == "received_review":
@@ -115,6 +115,23 @@ def resend_reason_for(
     if photos_broken:
         return "unreadable"
     return None
+
+
+def _confirmed_all(outcome: RecordOutcome, read_on: dt.date) -> list[ConfirmedReading]:
+    """Every reading booked for the mail (one per photo and register)."""
+    if not outcome.booked:
+        return [_confirmed(outcome, read_on)]
+    return [
+        ConfirmedReading(
+            meter_number=b.meter_number,
+            value=b.value,
+            unit=b.unit,
+            read_on=read_on,
+            decimal_digits=b.decimal_digits,
+            register=b.register if len(outcome.booked) > 1 else None,
+        )
+        for b in outcome.booked
+    ]
 
 
 def _confirmed(outcome: RecordOutcome, read_on: dt.date) -> ConfirmedReading:

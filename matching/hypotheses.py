@@ -18,7 +18,7 @@ from typing import Literal
 
 from core.types import Expectation, Hypothesis, MeterHint, MeterProfile, MeterRead, ReadingItem
 from matching import reasons
-from matching.decoding import confident, decode
+from matching.decoding import HISTORY_MAX_DOUBT, confident, decode
 from matching.meters import spec_of
 from matching.values import normalize_meter_number
 
@@ -62,7 +62,8 @@ def judge(
         evidence.append(
             {"unknown": "no_history", "in_band": "fits_history"}.get(fit, "outside_history")
         )
-        bookable = confident(read, decoded, exp, min_confidence=min_confidence)
+        max_doubt = HISTORY_MAX_DOUBT.get(read.display or profile.display)
+        bookable = confident(read, decoded, exp, min_confidence=min_confidence, max_doubt=max_doubt)
     used = None
     if decoded.value is not None and exp.last_value is not None and decoded.value >= exp.last_value:
         used = decoded.value - exp.last_value

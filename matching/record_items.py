@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.models import Meter, Reading, ReviewTask
-from core.types import Decision, ReadingItem
+from core.types import Decision, ReadingItem, decimal_text
 from matching import reasons
 from matching.rows import audit, text
 
@@ -128,7 +128,7 @@ def task_details(
     exp = lead.expectation
     used = None
     if lead.value is not None and exp is not None and exp.last_value is not None:
-        used = text(lead.value - exp.last_value)
+        used = decimal_text(lead.value - exp.last_value)
     ordered = [lead, *(item for item in items if item is not lead)]
     return {
         "register": lead.register,
