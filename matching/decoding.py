@@ -80,4 +80,7 @@ def confident(
         return False
     if read.accepted and read.confidence >= min_confidence:
         return True
-    return max_doubt is not None and exp.basis == "history" and decoded.doubt <= max_doubt
+    measured = bool(read.digits)  # without per-digit alternatives there is no doubt to measure
+    return (
+        measured and max_doubt is not None and exp.basis == "history" and decoded.doubt <= max_doubt
+    )

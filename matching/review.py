@@ -84,7 +84,7 @@ def resolve_task(
         raise InvalidInputError(f"unbekannte Aktion: {action!r}")
     meter, booked = _target(session, task, action, value, meter_id)
     _require_fits(meter, booked)
-    register = register or primary_register(meter)
+    register = register or _task_register(task, meter) or primary_register(meter)
     read_on = task.message.received_at.astimezone(BERLIN).date()
     warnings = check_meter(
         session,
@@ -100,6 +100,14 @@ def resolve_task(
     reading = _book(session, task, meter, register, booked, read_on, action=action, clerk=clerk)
     _audit_booking(session, task, reading, meter, clerk=clerk, warnings=warnings)
     return _resolution(task, decision, reading, meter, booked, read_on, warnings)
+
+
+def _task_register(task: ReviewTask, meter: Meter) -> str | None:
+    """The register the decision proposed, when the clerk books on the proposed meter."""
+    proposed = (task.details or {}).get("register")
+    if task.meter_id != meter.id or not isinstance(proposed, str):
+        return None
+    return proposed if proposed in meter.registers.split(",") else None
 
 
 def _audit_booking(

@@ -5,6 +5,7 @@ the history's veto on an implausible OCR value."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -13,10 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.context import AppContext
+from core.db import transaction
 from core.models import AuditLog, Customer, Meter, OcrResult, Outbox, Reading, ReviewTask
 from core.settings import Settings
 from core.types import DigitRead, MeterHint, MeterRead
 from matching import reasons
+from matching.export import export_readings
+from matching.review import resolve_task
 from tests.samples import customer_mail, meter_photo, seed_meter
 from tests.test_intake_pipeline import all_of, run_one
 
@@ -272,3 +276,61 @@ def test_the_history_vetoes_an_implausible_read_and_proposes_the_alternative_tha
     assert task.reason_codes == [reasons.PRIOR_CHOSE_ALTERNATIVE]
     assert task.proposed_value == Decimal(200) and task.meter_id == cold
     assert booked(ctx) == {}
+
+
+def doubtful_digits(reading: str, doubt: float) -> tuple[DigitRead, ...]:
+    """Per-digit reads of `reading`; the last digit doubted at `doubt` (another value)."""
+    digits = [DigitRead(int(d), 0.99) for d in reading]
+    last = int(reading[-1])
+    digits[-1] = DigitRead(last, 1 - doubt, ((last, 1 - doubt), ((last + 1) % 10, doubt)))
+    return tuple(digits)
+
+
+def test_the_history_books_a_read_the_ocr_alone_would_not_when_its_doubts_are_small(
+    ctx: AppContext,
+) -> None:
+    cold, _ = cold_and_warm(ctx)
+    unsure = MeterRead(
+        reading="00200", confidence=0.6, accepted=False, meter_number="KW-1",
+        digits=doubtful_digits("00200", 0.05), display="drum",
+    )  # fmt: skip
+    assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == "accepted"
+    assert booked(ctx) == {(cold, "1.8.0"): Decimal(200)}
+
+
+def test_a_read_the_ocr_doubts_is_not_booked_without_a_history_to_settle_it(
+    ctx: AppContext,
+) -> None:
+    with ctx.sessions.begin() as session:  # one earlier reading: no rate of its own
+        add_meter(session, "KW-1", history=[("2026-05-20", "150")])
+    unsure = MeterRead(
+        reading="00200", confidence=0.6, accepted=False, digits=doubtful_digits("00200", 0.05),
+        display="drum",
+    )  # fmt: skip
+    assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == "review"
+    assert only_task(ctx).reason_codes == [reasons.LOW_CONFIDENCE]
+
+
+def test_a_clerk_books_the_register_the_decision_proposed(ctx: AppContext) -> None:
+    meter = two_register_meter(ctx)
+    unsure = read("006000", accepted=False)
+    assert run_one(ctx, photos(PHOTO_B), reader_for({(PHOTO_B, None): unsure})).status == "review"
+    task = only_task(ctx)
+    assert task.reason_codes == [reasons.LOW_CONFIDENCE]
+    assert task.details is not None and task.details["register"] == "1.8.2"
+    with transaction(ctx.sessions) as session:
+        resolve_task(
+            session, task.id, action="accept", value=None, meter_id=None, clerk="petra",
+            now=ctx.clock(),
+        )  # fmt: skip
+    assert booked(ctx) == {(meter, "1.8.2"): Decimal(6000)}
+
+
+def test_both_registers_go_to_the_export(ctx: AppContext) -> None:
+    two_register_meter(ctx)
+    reader = reader_for({(PHOTO_A, None): read("011500"), (PHOTO_B, None): read("006000")})
+    run_one(ctx, photos(PHOTO_A, PHOTO_B), reader)
+    out = io.StringIO()
+    assert export_readings(ctx, out, since=dt.date(2026, 11, 1), mark=False) == 2
+    rows = [line.split(";")[1:4] for line in out.getvalue().splitlines()[1:]]
+    assert sorted(rows) == [["EHZ-7", "1.8.1", "11500"], ["EHZ-7", "1.8.2", "6000"]]
