@@ -27,7 +27,7 @@ from matching.values import ocr_alternatives, photo_value
 # The most doubt (`Decoded.doubt`) a read the OCR did not accept may carry and still be booked
 # on the strength of the register's history band, per kind of counter: higher books more
 # readings unseen and lets more misreads through; None: only reads the OCR accepted are booked.
-# Drums: chosen on held-out folds (13 of 15 folds chose 0.1; bench/calibrate_decision.py).
+# Drums: chosen on held-out folds (14 of 15 folds chose 0.1; bench/calibrate_decision.py).
 # Displays: no threshold kept the folds' extra bookings free of errors, so none is used.
 HISTORY_MAX_DOUBT: dict[str | None, float | None] = {"drum": 0.1, "lcd": None, None: None}
 ALTERNATIVES = 6
