@@ -32,7 +32,7 @@ from intake.mime import parse_message
 from intake.photos import photo_facts
 from intake.replies import queue_reply, resend_reason_for
 from intake.sources import NEEDS_REVIEW, PROCESSED, REJECTED
-from matching.mail import MailDecision, candidate_hints, decide_mail
+from matching.mail import MailDecision, candidate_hints, decide_mail, further_hints
 from matching.record import record_decision
 from notifications.bounces import record_bounce
 
@@ -95,6 +95,7 @@ def process_claimed(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reade
     with ctx.sessions() as session:
         hints = candidate_hints(session, submission, today=today)
     reads = [read_photo(reader, image, hints, ctx.settings) for image in submission.images]
+    reads = read_again_for_named_meters(ctx, submission, reads, reader, today)
     with transaction(ctx.sessions) as session:
         row = lock_claimed(session, claim)
         mail = decide_mail(
@@ -152,6 +153,21 @@ def read_photo(
             log.exception("Texterkennung für %s abgestürzt", image.filename or image.content_type)
             reads[hint] = MeterRead(reading=None, reason=f"ocr_error: {type(exc).__name__}")
     return PhotoRead(image=image, reads=reads)
+
+
+def read_again_for_named_meters(
+    ctx: AppContext, submission: Submission, reads: list[PhotoRead], reader: Reader, today: dt.date
+) -> list[PhotoRead]:
+    """Read a photo again as a meter only its own meter number pointed at would show it."""
+    if not reads:
+        return reads
+    with ctx.sessions() as session:
+        missing = further_hints(session, submission, [p.reads for p in reads], today=today)
+    result = []
+    for photo, hints in zip(reads, missing, strict=True):
+        more = read_photo(reader, photo.image, hints, ctx.settings).reads if hints else {}
+        result.append(PhotoRead(photo.image, {**photo.reads, **more}))
+    return result
 
 
 def store_photos(

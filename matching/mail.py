@@ -55,6 +55,20 @@ def candidate_hints(session: Session, submission: Submission, *, today: dt.date)
     return list(hints) or [MeterHint()]
 
 
+def further_hints(
+    session: Session, submission: Submission, photos: Sequence[PhotoReads], *, today: dt.date
+) -> list[list[MeterHint]]:
+    """Per photo, the hints still to read it with: those of meters that only the meter number
+    read on it brought into question (e.g. from an unknown sender)."""
+    missing = []
+    for reads in photos:
+        numbers = tuple(n for read in reads.values() for n in photo_numbers(read))
+        pool = resolve_pool(session, submission, numbers, today=today) if numbers else None
+        hints = dict.fromkeys(profile_of(m).hint for m in pool.meters) if pool else {}
+        missing.append([hint for hint in hints if hint not in reads])
+    return missing
+
+
 def decide_mail(
     session: Session,
     submission: Submission,

@@ -334,3 +334,55 @@ def test_both_registers_go_to_the_export(ctx: AppContext) -> None:
     assert export_readings(ctx, out, since=dt.date(2026, 11, 1), mark=False) == 2
     rows = [line.split(";")[1:4] for line in out.getvalue().splitlines()[1:]]
     assert sorted(rows) == [["EHZ-7", "1.8.1", "11500"], ["EHZ-7", "1.8.2", "6000"]]
+
+
+def test_two_photos_of_one_register_with_different_values_go_to_a_clerk(ctx: AppContext) -> None:
+    cold, _ = cold_and_warm(ctx)
+    reader = reader_for({(PHOTO_A, None): read("00200"), (PHOTO_B, None): read("00210")})
+    assert run_one(ctx, photos(PHOTO_A, PHOTO_B), reader).status == "review"
+    task = only_task(ctx)
+    assert task.reason_codes == [reasons.CONFLICTING_PHOTOS] and booked(ctx) == {}
+    assert task.details is not None
+    assert [(i["meter_id"], i["value"]) for i in task.details["items"]] == [
+        (cold, "200"), (cold, "210"),
+    ]  # fmt: skip
+
+
+def test_a_meter_chosen_only_by_excluding_the_others_is_confirmed_by_a_clerk(
+    ctx: AppContext,
+) -> None:
+    with ctx.sessions.begin() as session:
+        add_meter(session, "W-100", history=[("2025-11-20", "180"), ("2026-05-20", "200")])
+        power = add_meter(session, "E-200", kind="electricity", integer_digits=6, display="lcd")
+    reader = reader_for(
+        {
+            (PHOTO_A, MeterHint(5, "drum")): read("25200"),
+            (PHOTO_A, MeterHint(6, "lcd")): read("025200"),
+        }
+    )
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    task = only_task(ctx)
+    assert task.reason_codes == [reasons.METER_BY_EXCLUSION]
+    assert (task.meter_id, task.proposed_value) == (power, Decimal(25200))
+
+
+def test_a_meter_number_on_a_photo_from_an_unknown_sender_gets_that_meters_read(
+    ctx: AppContext,
+) -> None:
+    cold, _ = cold_and_warm(ctx)
+    seen: list[MeterHint] = []
+
+    def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
+        seen.append(hint)
+        return (
+            read("00200", number="KW-1")
+            if hint == MeterHint(5, "drum")
+            else read("0200", accepted=False, number="KW-1")
+        )
+
+    mail = customer_mail(sender="fremd@example.de", photos=[("p.jpg", PHOTO_A)])
+    assert run_one(ctx, mail, reader).status == "review"
+    assert seen == [MeterHint(), MeterHint(5, "drum")]
+    task = only_task(ctx)
+    assert task.reason_codes == [reasons.UNKNOWN_SENDER]
+    assert (task.meter_id, task.proposed_value) == (cold, Decimal(200))
