@@ -101,8 +101,10 @@ def decide_photo(
     blocking: tuple[str, ...] = (),
 ) -> ReadingItem:
     """The outcome for one photo among `candidates` (the meters still in question)."""
+    known = {normalize_meter_number(c.profile.number) for c in candidates}
+    named = frozenset(numbers & known)  # numbers on the photo that name a candidate
     judged = [
-        judge(c, register, read_for(reads, c.profile), numbers, min_confidence=min_confidence)
+        judge(c, register, read_for(reads, c.profile), named, min_confidence=min_confidence)
         for c in candidates
         for register in c.profile.registers
     ]

@@ -104,6 +104,7 @@ def decide_mail(
         items.append(_typed(item, submission.hints.readings))
         pools.append(pool)
     items = reconcile(items, [_covers(pool) for pool in pools])
+    items = _typed_instead(items, submission.hints.readings)
     return _summary(items, pools, photos)
 
 
@@ -130,6 +131,16 @@ def _typed(item: ReadingItem, typed: tuple[Decimal, ...]) -> ReadingItem:
             notes=(*item.notes, reasons.TYPED_MATCHES_PHOTO),
         )  # fmt: skip
     return _block(item, reasons.TYPED_PHOTO_MISMATCH)
+
+
+def _typed_instead(items: list[ReadingItem], typed: tuple[Decimal, ...]) -> list[ReadingItem]:
+    """When no photo gave a value, the clerk starts from the typed one."""
+    if not typed or any(item.value is not None for item in items):
+        return items
+    first = replace(items[0], value=typed[0], value_source="typed")
+    if len(set(typed)) > 1:
+        first = _block(first, reasons.AMBIGUOUS_TYPED_VALUE)
+    return [first, *items[1:]]
 
 
 def _block(item: ReadingItem, code: str) -> ReadingItem:

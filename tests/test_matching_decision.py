@@ -386,3 +386,15 @@ def test_a_meter_number_on_a_photo_from_an_unknown_sender_gets_that_meters_read(
     task = only_task(ctx)
     assert task.reason_codes == [reasons.UNKNOWN_SENDER]
     assert (task.meter_id, task.proposed_value) == (cold, Decimal(200))
+
+
+def test_an_unreadable_photo_leaves_the_clerk_the_typed_value(ctx: AppContext) -> None:
+    with ctx.sessions.begin() as session:
+        meter = add_meter(session, "KW-1", history=[("2026-05-20", "150")])
+    mail = customer_mail(sender=CUSTOMER, body="Zählerstand 201", photos=[("p.jpg", PHOTO_A)])
+    assert run_one(ctx, mail, reader_for({})).status == "review"
+    task = only_task(ctx)
+    assert task.reason_codes == [reasons.UNREADABLE_PHOTO]
+    assert (task.meter_id, task.proposed_value) == (meter, Decimal(201))
+    [value] = [c for c in task.candidates if c["kind"] == "value"]
+    assert value["source"] == "typed"
