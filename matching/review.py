@@ -19,6 +19,8 @@ from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.formatting import format_number
 from core.models import InboundMessage, Meter, Reading, ReviewTask
 from matching import reasons
+from matching.expectation import band_codes
+from matching.meters import expectation_for
 from matching.plausibility import (
     DEFAULT_MAX_DAILY_CONSUMPTION,
     MeterSpec,
@@ -95,11 +97,29 @@ def resolve_task(
         max_daily_consumption=max_daily_consumption,
         exclude_message_id=task.inbound_message_id,
     )
+    warnings = _with_band(session, task, meter, register, booked, read_on, warnings)
     decision: Literal["accepted", "corrected"] = "accepted" if action == "accept" else "corrected"
     _close(session, task, decision, booked, meter.id, clerk, now)
     reading = _book(session, task, meter, register, booked, read_on, action=action, clerk=clerk)
     _audit_booking(session, task, reading, meter, clerk=clerk, warnings=warnings)
     return _resolution(task, decision, reading, meter, booked, read_on, warnings)
+
+
+def _with_band(
+    session: Session,
+    task: ReviewTask,
+    meter: Meter,
+    register: str,
+    value: Decimal,
+    read_on: dt.date,
+    warnings: tuple[str, ...],
+) -> tuple[str, ...]:
+    """The clerk is also told when the value leaves the register's expected band."""
+    exp = expectation_for(
+        session, meter, register, read_on, exclude_message_id=task.inbound_message_id
+    )
+    band = band_codes(value, exp, meter.kind, MeterSpec.of(meter))
+    return tuple(dict.fromkeys([*warnings, *band]))
 
 
 def _task_register(task: ReviewTask, meter: Meter) -> str | None:

@@ -398,3 +398,16 @@ def test_an_unreadable_photo_leaves_the_clerk_the_typed_value(ctx: AppContext) -
     assert (task.meter_id, task.proposed_value) == (meter, Decimal(201))
     [value] = [c for c in task.candidates if c["kind"] == "value"]
     assert value["source"] == "typed"
+
+
+def test_a_clerk_is_warned_when_the_value_leaves_the_expected_band(ctx: AppContext) -> None:
+    cold, _ = cold_and_warm(ctx)
+    reader = reader_for({(PHOTO_A, None): read("00200", accepted=False, number="KW-1")})
+    run_one(ctx, photos(PHOTO_A), reader)
+    with transaction(ctx.sessions) as session:
+        result = resolve_task(
+            session, only_task(ctx).id, action="correct", value=Decimal(900), meter_id=cold,
+            clerk="petra", now=ctx.clock(),
+        )  # fmt: skip
+    assert result.warnings == (reasons.CONSUMPTION_ABOVE_EXPECTED,)
+    assert booked(ctx) == {(cold, "1.8.0"): Decimal(900)}
