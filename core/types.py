@@ -239,6 +239,7 @@ class Hypothesis:
             "evidence": list(self.evidence),
             "codes": list(self.codes),
             "chosen": self.chosen,
+            "expectation": self.expectation.as_json() if self.expectation else None,
         }
 
 

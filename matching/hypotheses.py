@@ -116,7 +116,6 @@ def decide_photo(
             photo_index=photo_index, outcome="review", meter_id=_single_meter(hypotheses),
             register=None, value=best.value if best else None, value_source="photo",
             reason_codes=reasons.blocking([*blocking, *codes]), hypotheses=hypotheses,
-            expectation=best.expectation if best else None,
         )  # fmt: skip
     bookable = dict((id(h), ok) for h, ok in judged)[id(winner)]
     return _winner_item(photo_index, winner, judged, codes, bookable, blocking)

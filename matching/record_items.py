@@ -127,7 +127,7 @@ def task_details(
     """
     exp = lead.expectation
     used = None
-    if lead.value is not None and exp is not None and exp.last_value is not None:
+    if lead.value is not None and exp is not None and exp.last_value is not None:  # (a winner)
         used = decimal_text(lead.value - exp.last_value)
     ordered = [lead, *(item for item in items if item is not lead)]
     return {

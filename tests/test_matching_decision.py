@@ -218,6 +218,8 @@ def test_the_fit_to_each_history_picks_the_meter(ctx: AppContext) -> None:
     assert task.details is not None
     fits = {h["meter_id"]: h["fit"] for h in task.details["hypotheses"]}
     assert fits == {water: "in_band", power: "in_band"}
+    expected = {h["meter_id"]: h["expectation"]["last_value"] for h in task.details["hypotheses"]}
+    assert expected == {water: "200", power: "23500"} and task.details["expectation"] is None
 
 
 def test_only_one_meter_fitting_its_history_is_booked(ctx: AppContext) -> None:
