@@ -84,7 +84,8 @@ def _evidence(profile: MeterProfile, read: MeterRead | None, numbers: frozenset[
         found.append("other_meter_number")
     if read is not None and read.display and profile.display:
         found.append("display_matches" if read.display == profile.display else "display_differs")
-    if read is not None and read.reading and len(read.reading) != profile.integer_digits:
+    drums = profile.display == "drum"  # a display shows no unlit leading digits
+    if drums and read is not None and read.reading and len(read.reading) != profile.integer_digits:
         found.append("digit_count_differs")
     if read is not None and read.reading is not None:
         found.append("ocr_accepted" if read.accepted else "ocr_unsure")
