@@ -1,11 +1,13 @@
 """Dump what the OCR reads on the dev photos, with per-digit alternatives, as JSON lines.
 
     .venv/bin/python -m bench.ocr_dump OUT.jsonl [--group water|lcd|electricity] [--limit N]
+                                      [--as-meter DIGITS,DISPLAY]
 
 The decision calibration (bench/calibrate_decision.py) replays these reads against simulated
 meter histories, so the expensive OCR runs once. Each photo is read as master data would give it:
 water and electricity drum counters with their label's digit count (at least 5) and `drum`, LCD
-photos with their label's digit count and `lcd`.
+photos with their label's digit count and `lcd`. `--as-meter 6,lcd` reads every photo as another
+meter would show it (for a customer with several meters: the hypotheses that must lose).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--group", choices=sorted(set(GROUPS.values())))
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--as-meter", help="DIGITS,DISPLAY for every photo, e.g. 6,lcd")
     args = parser.parse_args(argv)
     corpus = corpus_dir(None) / "meter-photos"
     with (corpus / "labels.csv").open(newline="") as handle:
@@ -63,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         for row in labels[: args.limit]:
             group = group_of(row["file"])
             digits, display = hint_for(group, row["reading"])
+            if args.as_meter:
+                count, kind = args.as_meter.split(",")
+                digits, display = int(count), "lcd" if kind == "lcd" else "drum"
             read = read_meter(
                 corpus / row["file"], integer_digits=digits, display=display, meter_number=False
             )
