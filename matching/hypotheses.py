@@ -109,7 +109,7 @@ def decide_photo(
         for c in candidates
         for register in c.profile.registers
     ]
-    winner, codes = _choose([h for h, _ in judged], len(candidates))
+    winner, codes = _choose([h for h, _ in judged])
     if winner is None:
         hypotheses = tuple(h for h, _ in judged)
         best = max(hypotheses, key=_proposal_rank, default=None)
@@ -151,7 +151,7 @@ def _winner_item(
     )  # fmt: skip
 
 
-def _choose(hypotheses: list[Hypothesis], meters: int) -> tuple[Hypothesis | None, list[str]]:
+def _choose(hypotheses: list[Hypothesis]) -> tuple[Hypothesis | None, list[str]]:
     """The winning hypothesis (or None) and codes saying why it is not clear-cut."""
     if not hypotheses:
         return None, [reasons.NO_METER]
@@ -168,10 +168,8 @@ def _choose(hypotheses: list[Hypothesis], meters: int) -> tuple[Hypothesis | Non
     if not fitting and len(open_) == 1 and len({h.meter_id for h in pool}) > 1:
         return open_[0], [reasons.METER_BY_EXCLUSION]
     rivals = fitting + open_ or [h for h in pool if h.fit != "unreadable"] or pool
-    if len({h.meter_id for h in rivals}) == 1 and meters >= 1:
-        if len(rivals) == 1:
-            return rivals[0], []
-        return None, [reasons.REGISTER_UNCLEAR]
+    if len({h.meter_id for h in rivals}) == 1:
+        return (rivals[0], []) if len(rivals) == 1 else (None, [reasons.REGISTER_UNCLEAR])
     return None, [reasons.AMBIGUOUS_METER]
 
 

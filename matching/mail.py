@@ -78,6 +78,8 @@ def decide_mail(
     min_confidence: float,
     max_daily_consumption: float,
 ) -> MailDecision:
+    """Decide each photo (`photos`: its reads per hint, in the mail's order) on its own, then the
+    mail; `today` is the reading date (the Berlin day the mail arrived)."""
     if not photos:
         match = match_submission(
             session, submission, None, today=today, max_daily_consumption=max_daily_consumption
