@@ -207,6 +207,7 @@ class Reading(Base):
     status: Mapped[str] = mapped_column(String(16), default="accepted")
     accepted_by: Mapped[str | None] = mapped_column(String(100))  # "auto" or a clerk's name
     inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id"))  # the photo it was read on
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     exported_at: Mapped[dt.datetime | None]
     meter: Mapped[Meter] = relationship(back_populates="readings")
@@ -228,7 +229,9 @@ class ReviewTask(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[dt.datetime | None]
     note: Mapped[str | None] = mapped_column(Text)
-    # facts beside the reason codes; keys are listed in matching/task_details.py
+    # the decision's working (register, expectation with value and band, meter hypotheses, the
+    # mail's other items: matching.record_items.task_details) and facts beside the reason codes
+    # (reuse, corrections: matching/task_details.py)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     message: Mapped[InboundMessage] = relationship()

@@ -82,7 +82,12 @@ class Settings(BaseSettings):
         default=0.9, ge=0, le=1, description="OCR confidence needed for auto-accept."
     )
     max_daily_consumption: float = Field(
-        default=500.0, gt=0, description="Above this average per day a reading goes to review."
+        default=500.0,
+        gt=0,
+        description=(
+            "Hard ceiling in kWh per day (m³ meters: a tenth): above it a reading always goes"
+            " to review. The main check is the meter's own history band (docs/decisions.md)."
+        ),
     )
     photo_max_age_days: int = Field(
         default=30,

@@ -130,3 +130,147 @@ class Decision:
     reason_codes: tuple[str, ...] = ()
     value: Decimal | None = None
     meter_id: int | None = None
+    items: tuple[ReadingItem, ...] = ()  # one per photo (and register); empty: the old single path
+
+
+def decimal_text(value: Decimal | None) -> str | None:
+    """A decimal for JSON: a string without trailing zeros ('150.0000' -> '150')."""
+    return None if value is None else format(value.normalize(), "f")
+
+
+@dataclass(frozen=True)
+class MeterProfile:
+    """A meter a photo may show, as the decision needs it (master data, no ORM row)."""
+
+    meter_id: int
+    number: str
+    account_number: str
+    customer_id: int
+    kind: str  # electricity | gas | water | heat
+    unit: str
+    integer_digits: int
+    decimal_digits: int
+    display: Display | None  # as shown_on() gives it: None when not known
+    registers: tuple[str, ...] = ("1.8.0",)
+
+    @property
+    def hint(self) -> MeterHint:
+        return MeterHint(self.integer_digits, self.display)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a register's next reading should be, from its own history (values in its unit).
+
+    `low`/`high` bound the reading value on `read_on`; None where nothing bounds it (no earlier
+    reading). `basis`: history (the register's own readings), predecessor (the replaced meter's
+    consumption after a meter change), kind_default (one earlier reading: a default rate by meter
+    kind), none (no earlier reading at all).
+    """
+
+    register: str
+    read_on: dt.date
+    basis: Literal["history", "predecessor", "kind_default", "none"]
+    last_value: Decimal | None = None
+    last_read_on: dt.date | None = None
+    expected_consumption: Decimal | None = None
+    low: Decimal | None = None
+    high: Decimal | None = None
+    per_day: Decimal | None = None  # the rate the expectation uses (seasonally averaged)
+    periods: int = 0  # earlier periods the rate comes from
+
+    @property
+    def expected_value(self) -> Decimal | None:
+        if self.last_value is None or self.expected_consumption is None:
+            return None
+        return self.last_value + self.expected_consumption
+
+    def as_json(self) -> dict[str, Any]:
+        text = decimal_text
+        return {
+            "register": self.register,
+            "basis": self.basis,
+            "last_value": text(self.last_value),
+            "last_read_on": self.last_read_on.isoformat() if self.last_read_on else None,
+            "read_on": self.read_on.isoformat(),
+            "expected_consumption": text(self.expected_consumption),
+            "expected_value": text(self.expected_value),
+            "low": text(self.low),
+            "high": text(self.high),
+            "per_day": text(self.per_day),
+            "periods": self.periods,
+        }
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One way of taking one photo: as a reading of `register` of meter `meter_id`.
+
+    `fit`: in_band | out_of_band | unknown (no history to compare) | unreadable.
+    `evidence`: codes for what speaks for it; `codes`: reason codes against booking it.
+    """
+
+    meter_id: int
+    meter_number: str
+    register: str
+    integer_digits: int
+    display: Display | None
+    value: Decimal | None
+    confidence: float
+    ocr_accepted: bool
+    fit: Literal["in_band", "out_of_band", "unknown", "unreadable"]
+    consumption: Decimal | None = None
+    evidence: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()
+    expectation: Expectation | None = None
+    chosen: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "meter_id": self.meter_id,
+            "meter_number": self.meter_number,
+            "register": self.register,
+            "integer_digits": self.integer_digits,
+            "display": self.display,
+            "value": decimal_text(self.value),
+            "confidence": round(self.confidence, 4),
+            "ocr_accepted": self.ocr_accepted,
+            "fit": self.fit,
+            "consumption": decimal_text(self.consumption),
+            "evidence": list(self.evidence),
+            "codes": list(self.codes),
+            "chosen": self.chosen,
+            "expectation": self.expectation.as_json() if self.expectation else None,
+        }
+
+
+@dataclass(frozen=True)
+class ReadingItem:
+    """One photo's (or the typed value's) outcome: book `value` on `register` of `meter_id`,
+    or leave it to a clerk with `reason_codes`."""
+
+    photo_index: int | None  # position in Submission.images; None for a typed value
+    outcome: Literal["accept", "review"]
+    meter_id: int | None
+    register: str | None
+    value: Decimal | None
+    value_source: Literal["photo", "typed"] | None
+    reason_codes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    expectation: Expectation | None = None
+    hypotheses: tuple[Hypothesis, ...] = ()
+    hint: MeterHint | None = None  # the hypothesis read this item's value comes from
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "photo_index": self.photo_index,
+            "outcome": self.outcome,
+            "meter_id": self.meter_id,
+            "register": self.register,
+            "value": decimal_text(self.value),
+            "value_source": self.value_source,
+            "reason_codes": list(self.reason_codes),
+            "notes": list(self.notes),
+            "expectation": self.expectation.as_json() if self.expectation else None,
+            "hypotheses": [h.as_json() for h in self.hypotheses],
+        }

@@ -8,11 +8,11 @@ records the error on the mail in a fresh transaction and the worker goes on.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import metrics
@@ -21,16 +21,12 @@ from core.db import transaction
 from core.errors import ToolMissingError
 from core.logging_setup import current_mail
 from core.models import (
-    ContractAccount,
-    Customer,
     InboundMessage,
-    Meter,
     OcrResult,
     Photo,
-    shown_on,
 )
 from core.settings import Settings
-from core.types import ImageAttachment, MeterHint, MeterRead, Submission
+from core.types import ImageAttachment, MeterHint, MeterRead, ReadingItem, Submission
 from intake.autoreply import is_loop
 from intake.claims import Claim, ClaimLost, finish, lock_claimed, record_failure, release
 from intake.mime import parse_message
@@ -38,9 +34,8 @@ from intake.photos import photo_facts
 from intake.replies import queue_reply, resend_reason_for
 from intake.second_look import second_look
 from intake.sources import NEEDS_REVIEW, PROCESSED, REJECTED
-from matching.decide import decide
+from matching.mail import MailDecision, candidate_hints, decide_mail, further_hints
 from matching.record import record_decision
-from matching.resolve import match_submission
 from notifications.bounces import record_bounce
 
 log = logging.getLogger(__name__)
@@ -63,8 +58,15 @@ def ocr_reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
 
 @dataclass(frozen=True)
 class PhotoRead:
+    """One photo, read once per way the candidate meters show their counter."""
+
     image: ImageAttachment
-    read: MeterRead
+    reads: dict[MeterHint, MeterRead]
+
+    @property
+    def read(self) -> MeterRead:
+        """The first read (the only one when the sender has one kind of meter)."""
+        return next(iter(self.reads.values()))
 
 
 def process_one(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reader) -> str:
@@ -91,14 +93,21 @@ def process_claimed(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reade
         submission = load_submission(ctx, claim)
     if is_loop(submission, ctx.settings.mail_from):
         return ignore_mail(ctx, claim, submission)
-    hint = sender_meter_hint(ctx, submission.sender)
-    reads = [read_photo(reader, image, hint, ctx.settings) for image in submission.images]
+    # the Berlin day the mail arrived, as a clerk's booking of it uses (not the processing day)
+    today = submission.received_at.astimezone(BERLIN).date()
+    with ctx.sessions() as session:
+        hints = candidate_hints(session, submission, today=today)
+    reads = [read_photo(reader, image, hints, ctx.settings) for image in submission.images]
+    reads = read_again_for_named_meters(ctx, submission, reads, reader, today)
     with metrics.stage_timer("match"), transaction(ctx.sessions) as session:
         row = lock_claimed(session, claim)
-        photo_ids = store_photos(ctx, session, row, reads)
-        best = best_read(reads)
-        photo_id = photo_ids[reads.index(best)] if best else None
-        status = decide_and_reply(ctx, session, row, submission, best, photo_id, photo_ids)
+        mail = decide_mail(
+            session, submission, [p.reads for p in reads], today=today,
+            min_confidence=ctx.settings.auto_accept_min_confidence,
+            max_daily_consumption=ctx.settings.max_daily_consumption,
+        )  # fmt: skip
+        photo_ids = store_photos(ctx, session, row, reads, mail.decision.items)
+        status = record_and_reply(ctx, session, row, submission, mail, photo_ids, today)
     log.info("Mail verarbeitet: %s", status)
     return status
 
@@ -132,57 +141,54 @@ def _loop_note(submission: Submission) -> str:
     return "automatische Antwort; nicht beantwortet"
 
 
-def sender_meter_hint(ctx: AppContext, sender: str | None) -> MeterHint:
-    """The integer digits and kind of counter of the sender's meter, when the sender has exactly
-    one active meter (else nothing: the photo may show any of them)."""
-    if not sender:
-        return MeterHint()
-    with ctx.sessions() as session:
-        stmt = (
-            select(Meter.integer_digits, Meter.kind, Meter.display)
-            .join(ContractAccount, Meter.account_id == ContractAccount.id)
-            .join(Customer, ContractAccount.customer_id == Customer.id)
-            .where(func.lower(Customer.email) == sender.lower(), Meter.removed_on.is_(None))
-            .limit(2)
-        )
-        meters = session.execute(stmt).all()
-    if len(meters) != 1:
-        return MeterHint()
-    [(digits, kind, display)] = meters
-    return MeterHint(digits, shown_on(kind, display))
-
-
 def read_photo(
-    reader: Reader, image: ImageAttachment, hint: MeterHint, settings: Settings
+    reader: Reader, image: ImageAttachment, hints: list[MeterHint], settings: Settings
 ) -> PhotoRead:
-    """OCR one photo; a crash on one photo degrades to an unreadable read, never the whole mail."""
-    try:
-        with metrics.stage_timer("ocr"):
-            read = reader(image.data, hint, settings)
-        metrics.observe_ocr(read.confidence, readable=read.reading is not None)
-    except ToolMissingError:
-        raise
-    except Exception as exc:
-        log.exception("Texterkennung für %s abgestürzt", image.filename or image.content_type)
-        read = MeterRead(reading=None, reason=f"ocr_error: {type(exc).__name__}")
-    return PhotoRead(image=image, read=read)
+    """OCR one photo once per hint; a crash on one photo degrades to an unreadable read, never
+    the whole mail."""
+    reads: dict[MeterHint, MeterRead] = {}
+    for hint in hints:
+        try:
+            with metrics.stage_timer("ocr"):
+                read = reader(image.data, hint, settings)
+            metrics.observe_ocr(read.confidence, readable=read.reading is not None)
+            reads[hint] = read
+        except ToolMissingError:
+            raise
+        except Exception as exc:
+            log.exception("Texterkennung für %s abgestürzt", image.filename or image.content_type)
+            reads[hint] = MeterRead(reading=None, reason=f"ocr_error: {type(exc).__name__}")
+    return PhotoRead(image=image, reads=reads)
 
 
-def best_read(reads: list[PhotoRead]) -> PhotoRead | None:
-    """Readable before unreadable, OCR-accepted before not, then the highest confidence."""
+def read_again_for_named_meters(
+    ctx: AppContext, submission: Submission, reads: list[PhotoRead], reader: Reader, today: dt.date
+) -> list[PhotoRead]:
+    """Read a photo again as a meter only its own meter number pointed at would show it."""
     if not reads:
-        return None
-    return max(
-        reads, key=lambda p: (p.read.reading is not None, p.read.accepted, p.read.confidence)
-    )
+        return reads
+    with ctx.sessions() as session:
+        missing = further_hints(session, submission, [p.reads for p in reads], today=today)
+    result = []
+    for photo, hints in zip(reads, missing, strict=True):
+        more = read_photo(reader, photo.image, hints, ctx.settings).reads if hints else {}
+        result.append(PhotoRead(photo.image, {**photo.reads, **more}))
+    return result
 
 
 def store_photos(
-    ctx: AppContext, session: Session, row: InboundMessage, reads: list[PhotoRead]
+    ctx: AppContext,
+    session: Session,
+    row: InboundMessage,
+    reads: list[PhotoRead],
+    items: tuple[ReadingItem, ...] = (),
 ) -> list[int]:
+    """Store each photo with one OCR row per hypothesis read; the read the decision used is
+    stored last (the newest OCR row is the one the review UI shows)."""
+    chosen = {item.photo_index: item.hint for item in items if item.hint is not None}
     ids: list[int] = []
-    for item in reads:
-        image, read = item.image, item.read
+    for index, item in enumerate(reads):
+        image = item.image
         facts = photo_facts(image.data, max_pixels=ctx.settings.max_image_pixels)
         photo = Photo(
             message_id=row.id, sha256=ctx.blobs.put(image.data), filename=image.filename,
@@ -191,13 +197,17 @@ def store_photos(
         )  # fmt: skip
         session.add(photo)
         session.flush()
-        session.add(_ocr_row(photo.id, read))
+        last = chosen.get(index)
+        ordered = sorted(item.reads.items(), key=lambda pair: pair[0] == last)
+        for hint, read in ordered:
+            session.add(_ocr_row(photo.id, read, hint))
         ids.append(photo.id)
     return ids
 
 
-def _ocr_row(photo_id: int, read: MeterRead) -> OcrResult:
+def _ocr_row(photo_id: int, read: MeterRead, hint: MeterHint) -> OcrResult:
     details = {
+        "hypothesis": {"integer_digits": hint.integer_digits, "display": hint.display},
         "display": read.display,
         "meter_number_candidates": list(read.meter_number_candidates),
         "digits": [[d.value, round(d.confidence, 4)] for d in read.digits],
@@ -210,40 +220,34 @@ def _ocr_row(photo_id: int, read: MeterRead) -> OcrResult:
     )  # fmt: skip
 
 
-def decide_and_reply(
+def record_and_reply(
     ctx: AppContext,
     session: Session,
     row: InboundMessage,
     submission: Submission,
-    best: PhotoRead | None,
-    photo_id: int | None,
-    photo_ids: list[int] | None = None,
+    mail: MailDecision,
+    photo_ids: list[int],
+    today: dt.date,
 ) -> str:
-    read = best.read if best else None
-    # the Berlin day the mail arrived, as a clerk's booking of it uses (not the processing day)
-    today, settings = submission.received_at.astimezone(BERLIN).date(), ctx.settings
-    match = match_submission(
-        session, submission, read, today=today,
-        max_daily_consumption=settings.max_daily_consumption,
-    )  # fmt: skip
-    decision = decide(match, read, min_confidence=settings.auto_accept_min_confidence)
+    match, decision = mail.match, mail.decision
+    read = mail.reads[0] if mail.reads else None
     # photo reuse and corrections of a confirmed reading (intake/second_look.py)
     look = second_look(
-        session, settings, submission=submission, match=match, decision=decision,
-        photo_ids=photo_ids or [],
+        session, ctx.settings, submission=submission, match=match, decision=decision,
+        photo_ids=photo_ids,
     )  # fmt: skip
     decision = look.decision
     outcome = record_decision(
-        session, ledger_id=row.id, photo_id=photo_id, read_on=today, match=match,
-        decision=decision, read=read,
+        session, ledger_id=row.id, photo_id=photo_ids[0] if photo_ids else None, read_on=today,
+        match=match, decision=decision, read=read, photo_ids=photo_ids, reads=mail.reads,
     )  # fmt: skip
     look.annotate(session, outcome)
-    unreadable = read is not None and read.reading is None  # no photo gave any digits
+    unreadable = bool(photo_ids) and all(r is None or r.reading is None for r in mail.reads)
     queue_reply(
         session, submission=submission, match=match, decision=decision, outcome=outcome,
         resend_reason=resend_reason_for(submission, match, photos_broken=unreadable),
         read_on=today, now=ctx.clock(), correction=look.correction,
-        allow_unknown=settings.reply_to_unknown_senders,
+        allow_unknown=ctx.settings.reply_to_unknown_senders,
     )  # fmt: skip
     status, folder = RESULT[decision.outcome]
     note = "Teile abgelehnt: " + "; ".join(submission.rejected_parts)

@@ -63,7 +63,7 @@ def queue_reply(
         if correction is not None:
             queue_correction_notice(session, **common, **_correction_values(correction))
         elif kind == "confirmation":
-            queue_confirmation(session, **common, readings=[_confirmed(outcome, read_on)])
+            queue_confirmation(session, **common, readings=_confirmed_all(outcome, read_on))
         elif kind == "received_review":
             queue_review_notice(session, **common, meter_number=outcome.meter_number)
         else:
@@ -157,6 +157,23 @@ def resend_reason_for(
     if photos_broken:
         return "unreadable"
     return None
+
+
+def _confirmed_all(outcome: RecordOutcome, read_on: dt.date) -> list[ConfirmedReading]:
+    """Every reading booked for the mail (one per photo and register)."""
+    if not outcome.booked:
+        return [_confirmed(outcome, read_on)]
+    return [
+        ConfirmedReading(
+            meter_number=b.meter_number,
+            value=b.value,
+            unit=b.unit,
+            read_on=read_on,
+            decimal_digits=b.decimal_digits,
+            register=b.register if len(outcome.booked) > 1 else None,
+        )
+        for b in outcome.booked
+    ]
 
 
 def _confirmed(outcome: RecordOutcome, read_on: dt.date) -> ConfirmedReading:

@@ -1,8 +1,10 @@
 """Group validated CSV rows into one record per meter, checking that rows agree with each other.
 
-A meter with several registers (e.g. HT/NT: 1.8.1 and 1.8.2) has one row per register. Rows of the
-same account must agree on name, email and language; rows of the same meter on account, kind, unit,
-display and digits. A row that contradicts an earlier one is rejected, naming both rows.
+A meter with several registers (e.g. HT/NT: 1.8.1 and 1.8.2) has one row per register; a register
+may come again in further rows that each carry an earlier reading with its own date (the
+meter's reading history). Rows of the same account must agree on name, email and language; rows of
+the same meter on account, kind, unit, display and digits. A row that contradicts an earlier one is
+rejected, naming both rows.
 """
 
 from __future__ import annotations
@@ -109,7 +111,8 @@ def group_rows(rows: list[MasterRow], errors: list[ImportRowError]) -> list[Mete
         accounts.setdefault(row.account, row)
         if record is None:
             record = meters[row.meter] = MeterRecord(first=row)
-        record.registers.append(row.register)
+        if row.register not in record.registers:
+            record.registers.append(row.register)
         if row.last_value is not None and row.last_date is not None:
             record.readings.append(ImportReading(row.register, row.last_value, row.last_date))
     return list(meters.values())
@@ -131,13 +134,18 @@ def _check_against(
 
 
 def _check_register(row: MasterRow, record: MeterRecord) -> None:
-    if row.register in record.registers:
-        raise ImportRowError(
-            row.row,
-            "register",
-            f"Zählwerk {row.register} von Zähler {row.meter} steht schon in Zeile "
-            f"{record.first.row} oder davor",
-        )
+    """A register may repeat only with a reading of another date (a history row)."""
+    if row.register not in record.registers:
+        return
+    dates = {r.read_on for r in record.readings if r.register == row.register}
+    if row.last_value is not None and row.last_date is not None and row.last_date not in dates:
+        return
+    raise ImportRowError(
+        row.row,
+        "register",
+        f"Zählwerk {row.register} von Zähler {row.meter} steht schon in Zeile "
+        f"{record.first.row} oder davor",
+    )
 
 
 def _show(value: object) -> str:

@@ -33,11 +33,27 @@ BELOW_LAST_READING = "below_last_reading"
 METER_ROLLOVER = "meter_rollover"
 CONSUMPTION_TOO_HIGH = "consumption_too_high"
 DATE_BEFORE_LAST_READING = "date_before_last_reading"
+CONSUMPTION_ABOVE_EXPECTED = "consumption_above_expected"
+CONSUMPTION_BELOW_EXPECTED = "consumption_below_expected"
+ZERO_CONSUMPTION = "zero_consumption"
+PRIOR_CHOSE_ALTERNATIVE = "prior_chose_alternative"
+
+# several meters, registers and photos
+REGISTER_UNCLEAR = "register_unclear"
+CONFLICTING_PHOTOS = "conflicting_photos"
+METER_BY_EXCLUSION = "meter_by_exclusion"
 
 # informational (do not block auto-accept)
 TYPED_MATCHES_PHOTO = "typed_matches_photo"
+NO_HISTORY = "no_history"
+METER_CHANGE = "meter_change"
+METER_CHOSEN = "meter_chosen"
+SAME_READING_TWICE = "same_reading_twice"
+PARTLY_BOOKED = "partly_booked"
 
-NOTES = frozenset({TYPED_MATCHES_PHOTO})
+NOTES = frozenset(
+    {TYPED_MATCHES_PHOTO, NO_HISTORY, METER_CHANGE, METER_CHOSEN, SAME_READING_TWICE, PARTLY_BOOKED}
+)
 
 LABELS: dict[str, str] = {
     UNKNOWN_SENDER: "Absender ist keinem Kunden zugeordnet",
@@ -61,7 +77,35 @@ LABELS: dict[str, str] = {
     METER_ROLLOVER: "Zählerüberlauf (Stand nach Nulldurchgang)",
     CONSUMPTION_TOO_HIGH: "Verbrauch pro Tag ungewöhnlich hoch",
     DATE_BEFORE_LAST_READING: "Ablesedatum liegt vor dem letzten Stand",
+    CONSUMPTION_ABOVE_EXPECTED: "Verbrauch über dem erwarteten Bereich",
+    CONSUMPTION_BELOW_EXPECTED: "Verbrauch unter dem erwarteten Bereich",
+    ZERO_CONSUMPTION: "Kein Verbrauch seit dem letzten Stand",
+    PRIOR_CHOSE_ALTERNATIVE: "Erkannter Stand unplausibel; passende Alternative vorgeschlagen",
+    REGISTER_UNCLEAR: "Unklar, welches Zählwerk (HT/NT) das Foto zeigt",
+    CONFLICTING_PHOTOS: "Fotos desselben Zählwerks zeigen verschiedene Stände",
+    METER_BY_EXCLUSION: "Zähler nur durch Ausschluss der anderen bestimmt",
     TYPED_MATCHES_PHOTO: "Getippter Stand bestätigt das Foto",
+    NO_HISTORY: "Kein früherer Stand: nur das Foto spricht für den Wert",
+    METER_CHANGE: "Zählerwechsel: Verbrauch des alten Zählers als Erwartung",
+    METER_CHOSEN: "Zähler anhand der Belege auf dem Foto bestimmt",
+    SAME_READING_TWICE: "Mehrere Fotos mit demselben Stand",
+    PARTLY_BOOKED: "Andere Stände dieser Mail wurden schon gebucht",
+}
+
+# Evidence for or against one meter hypothesis (review task details, "hypotheses" → "evidence").
+EVIDENCE_LABELS: dict[str, str] = {
+    "meter_number_photo": "Zählernummer auf dem Foto",
+    "other_meter_number": "Foto zeigt die Nummer eines anderen Zählers",
+    "display_matches": "Anzeigeart passt (Rollen/Display)",
+    "display_differs": "Anzeigeart passt nicht",
+    "digit_count_differs": "Stellenzahl passt nicht",
+    "ocr_accepted": "Texterkennung sicher",
+    "ocr_unsure": "Texterkennung unsicher",
+    "fits_history": "Stand passt zum bisherigen Verbrauch",
+    "outside_history": "Stand passt nicht zum bisherigen Verbrauch",
+    "no_history": "Kein früherer Stand zum Vergleich",
+    "cannot_show_value": "Zähler kann diesen Wert nicht anzeigen",
+    "unreadable": "Foto so nicht lesbar",
 }
 
 
@@ -82,8 +126,8 @@ LABELS.update(
 
 
 def label(code: str) -> str:
-    """German text for a code; unknown codes are shown as they are."""
-    return LABELS.get(code, code)
+    """German text for a reason or evidence code; unknown codes are shown as they are."""
+    return LABELS.get(code) or EVIDENCE_LABELS.get(code, code)
 
 
 def blocking(codes: tuple[str, ...] | list[str]) -> tuple[str, ...]:

@@ -13,7 +13,8 @@ here.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from core.models import AuditLog, Meter, Reading, ReviewTask
 from core.types import Decision, MatchResult, MeterRead
 from matching.plausibility import primary_register
+from matching.record_items import BookedReading, book_items, open_task
 from matching.review import TaskResolution, resolve_task
 from matching.rows import (
     Contact,
@@ -34,7 +36,13 @@ from matching.rows import (
 )
 from matching.values import ocr_alternatives
 
-__all__ = ["RecordOutcome", "TaskResolution", "record_decision", "resolve_task"]
+__all__ = [
+    "BookedReading",
+    "RecordOutcome",
+    "TaskResolution",
+    "record_decision",
+    "resolve_task",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,7 @@ class RecordOutcome:
     customer_email: str | None = None
     customer_language: str = "de"
     customer_name: str | None = None
+    booked: tuple[BookedReading, ...] = ()  # every reading booked for the mail (item path)
 
 
 def record_decision(
@@ -64,16 +73,57 @@ def record_decision(
     match: MatchResult,
     decision: Decision,
     read: MeterRead | None,
+    photo_ids: Sequence[int] = (),
+    reads: Sequence[MeterRead | None] = (),
 ) -> RecordOutcome:
-    """Write what `decision` says, once per ledger id; return ids and reply details."""
+    """Write what `decision` says, once per ledger id; return ids and reply details.
+
+    A decision with `items` (one per photo) books each accepted item and opens one task for the
+    rest (`photo_ids`: the stored photos in the mail's order; `reads`: per item, its read).
+    """
     existing = _existing(session, ledger_id)
     if existing is not None:
         return existing
+    if decision.items:
+        return _record_items(session, ledger_id, photo_ids, read_on, match, decision, reads)
     if decision.outcome == "accept":
         return _accept(session, ledger_id, photo_id, read_on, match, decision)
     if decision.outcome == "review":
         return _review(session, ledger_id, photo_id, match, decision, read)
     return _other(session, ledger_id, match, decision)
+
+
+def _record_items(
+    session: Session,
+    ledger_id: int,
+    photo_ids: Sequence[int],
+    read_on: dt.date,
+    match: MatchResult,
+    decision: Decision,
+    reads: Sequence[MeterRead | None],
+) -> RecordOutcome:
+    booked = book_items(
+        session, ledger_id=ledger_id, photo_ids=photo_ids, read_on=read_on, decision=decision
+    )
+    if decision.outcome == "accept":
+        first = booked[0]
+        meter = session.get(Meter, first.meter_id)
+        return replace(
+            _outcome("accept", True, meter, first.value, reading_id=first.reading_id),
+            booked=tuple(booked),
+        )
+    lead = next(i for i, item in enumerate(decision.items) if item.outcome == "review")
+    read = reads[lead] if lead < len(reads) else None
+    task = open_task(
+        session, ledger_id=ledger_id, photo_ids=photo_ids, decision=decision, booked=booked,
+        candidates=task_candidates(match, read),
+    )  # fmt: skip
+    meter = session.get(Meter, task.meter_id) if task.meter_id else None
+    contact = contact_for(session, meter, match.customer_id)
+    return replace(
+        _outcome("review", True, meter, decision.value, task_id=task.id, contact=contact),
+        booked=tuple(booked),
+    )
 
 
 def _existing(session: Session, ledger_id: int) -> RecordOutcome | None:

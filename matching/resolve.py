@@ -69,6 +69,42 @@ class _Hints:
         return self.text_numbers | self.photo_numbers
 
 
+@dataclass(frozen=True)
+class MeterPool:
+    """The meters a submission (or one of its photos) may be about, and why."""
+
+    customer_id: int | None
+    meters: tuple[Meter, ...]  # still in question, by number
+    candidates: tuple[MeterCandidate, ...]  # best first, for the clerk
+    codes: tuple[str, ...]
+    evidence: dict[int, tuple[str, ...]]  # meter id -> why it is a candidate
+
+
+def resolve_pool(
+    session: Session,
+    submission: Submission,
+    photo_numbers: Iterable[str],
+    *,
+    today: dt.date,
+) -> MeterPool:
+    """The meters in question after the sender, the typed numbers and `photo_numbers` (the meter
+    numbers read on one photo) are applied; meters active on `today` only."""
+    hints = _hints(submission, photo_numbers)
+    customers = sender_customers(session, submission.sender)
+    evidence = _Evidence()
+    own = _active(_meters_of_customers(session, [c.id for c in customers]), today)
+    evidence.add(own, "sender")
+    codes = _gather_hinted(session, evidence, hints, today)
+    pool, pool_codes = _narrow(evidence, own, hints, sender_known=bool(customers))
+    return MeterPool(
+        customer_id=pool[0].account.customer_id if len(pool) == 1 else _single_id(customers),
+        meters=tuple(pool),
+        candidates=evidence.ranked(pool),
+        codes=tuple(dict.fromkeys([*pool_codes, *codes])),
+        evidence={m.id: tuple(evidence.why.get(m.id, ())) for m in pool},
+    )
+
+
 def match_submission(
     session: Session,
     submission: Submission,
@@ -77,37 +113,37 @@ def match_submission(
     today: dt.date,
     max_daily_consumption: float = DEFAULT_MAX_DAILY_CONSUMPTION,
 ) -> MatchResult:
-    """Resolve customer and meter, pick the value, and run the plausibility checks on it.
+    """Resolve customer and meter for a single value (the typed one, or one photo's), pick the
+    value, and run the plausibility checks on it.
 
     `today` is the reading date used for plausibility and for which meters are active; pass
     `ctx.settings.max_daily_consumption` as `max_daily_consumption`.
     """
-    hints = _hints(submission, read)
-    customers = sender_customers(session, submission.sender)
-    evidence = _Evidence()
-    own = _active(_meters_of_customers(session, [c.id for c in customers]), today)
-    evidence.add(own, "sender")
-    codes = _gather_hinted(session, evidence, hints, today)
-    pool, pool_codes = _narrow(evidence, own, hints, sender_known=bool(customers))
-    codes = [*pool_codes, *codes]
-    meter = pool[0] if len(pool) == 1 else None
+    pool = resolve_pool(session, submission, photo_numbers(read), today=today)
+    codes = list(pool.codes)
+    meter = pool.meters[0] if len(pool.meters) == 1 else None
     value, source, value_codes = _value(submission.hints.readings, read)
     codes.extend(value_codes)
     if meter is not None:
         codes.extend(_meter_codes(session, meter, value, today, max_daily_consumption))
-    customer_id = meter.account.customer_id if meter else _single_id(customers)
     return MatchResult(
-        customer_id=customer_id,
-        meter=evidence.candidate(meter) if meter else None,
-        candidates=evidence.ranked(pool),
+        customer_id=pool.customer_id,
+        meter=pool.candidates[0] if meter else None,
+        candidates=pool.candidates,
         value=value,
         value_source=source,
         reason_codes=tuple(dict.fromkeys(codes)),
     )
 
 
-def _hints(submission: Submission, read: MeterRead | None) -> _Hints:
-    photo = (read.meter_number, *read.meter_number_candidates) if read else ()
+def photo_numbers(read: MeterRead | None) -> tuple[str, ...]:
+    """The meter numbers OCR read on a photo (best first)."""
+    if read is None:
+        return ()
+    return tuple(n for n in (read.meter_number, *read.meter_number_candidates) if n)
+
+
+def _hints(submission: Submission, photo: Iterable[str]) -> _Hints:
     return _Hints(
         accounts=frozenset(_clean_account(a) for a in submission.hints.account_numbers),
         text_numbers=frozenset(normalize_meter_number(n) for n in submission.hints.meter_numbers),

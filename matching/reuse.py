@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -109,15 +109,28 @@ def _nearest(photo: SeenPhoto, others: Iterable[SeenPhoto]) -> tuple[SeenPhoto, 
     return min(scored, key=lambda item: (item[1], item[0].photo_id), default=None)
 
 
+def _with(code: str, codes: tuple[str, ...]) -> tuple[str, ...]:
+    return reasons.blocking([code, *codes])
+
+
 def reuse_decision(decision: Decision, finding: ReuseFinding | None) -> Decision:
     """A mail with a reused or old photo goes to a clerk, whatever else was found."""
     if finding is None or decision.outcome not in ("accept", "review"):
         return decision
+    items = tuple(  # every photo's item waits for the clerk, with the decision's working kept
+        replace(
+            item,
+            outcome="review",
+            reason_codes=reasons.blocking([finding.code, *item.reason_codes]),
+        )
+        for item in decision.items
+    )
     return Decision(
         outcome="review",
         reason_codes=reasons.blocking([finding.code, *decision.reason_codes]),
         value=decision.value,
         meter_id=decision.meter_id,
+        items=items,
     )
 
 

@@ -20,6 +20,8 @@ from core.formatting import format_number
 from core.models import InboundMessage, Meter, Reading, ReviewTask
 from matching import reasons
 from matching.corrections import supersede_corrected
+from matching.expectation import band_codes
+from matching.meters import expectation_for
 from matching.plausibility import (
     DEFAULT_MAX_DAILY_CONSUMPTION,
     MeterSpec,
@@ -85,7 +87,7 @@ def resolve_task(
         raise InvalidInputError(f"unbekannte Aktion: {action!r}")
     meter, booked = _target(session, task, action, value, meter_id)
     _require_fits(meter, booked)
-    register = register or primary_register(meter)
+    register = register or _task_register(task, meter) or primary_register(meter)
     read_on = task.message.received_at.astimezone(BERLIN).date()
     warnings = check_meter(
         session,
@@ -96,6 +98,7 @@ def resolve_task(
         max_daily_consumption=max_daily_consumption,
         exclude_message_id=task.inbound_message_id,
     )
+    warnings = _with_band(session, task, meter, register, booked, read_on, warnings)
     decision: Literal["accepted", "corrected"] = "accepted" if action == "accept" else "corrected"
     _close(session, task, decision, booked, meter.id, clerk, now)
     reading = _book(session, task, meter, register, booked, read_on, action=action, clerk=clerk)
@@ -103,6 +106,31 @@ def resolve_task(
     read_on = reading.read_on
     _audit_booking(session, task, reading, meter, clerk=clerk, warnings=warnings)
     return _resolution(task, decision, reading, meter, booked, read_on, warnings)
+
+
+def _with_band(
+    session: Session,
+    task: ReviewTask,
+    meter: Meter,
+    register: str,
+    value: Decimal,
+    read_on: dt.date,
+    warnings: tuple[str, ...],
+) -> tuple[str, ...]:
+    """The clerk is also told when the value leaves the register's expected band."""
+    exp = expectation_for(
+        session, meter, register, read_on, exclude_message_id=task.inbound_message_id
+    )
+    band = band_codes(value, exp, meter.kind, MeterSpec.of(meter))
+    return tuple(dict.fromkeys([*warnings, *band]))
+
+
+def _task_register(task: ReviewTask, meter: Meter) -> str | None:
+    """The register the decision proposed, when the clerk books on the proposed meter."""
+    proposed = (task.details or {}).get("register")
+    if task.meter_id != meter.id or not isinstance(proposed, str):
+        return None
+    return proposed if proposed in meter.registers.split(",") else None
 
 
 def _audit_booking(

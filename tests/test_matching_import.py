@@ -149,6 +149,27 @@ def test_one_row_per_register(ctx: AppContext, tmp_path: Path) -> None:
         assert set(session.scalars(select(Reading.register))) == {"1.8.1", "1.8.2"}
 
 
+def test_repeated_rows_bring_a_meters_reading_history(ctx: AppContext, tmp_path: Path) -> None:
+    text = (
+        "vertragskonto;name;zaehlernummer;art;einheit;vorkommastellen;register;letzter_stand;"
+        "letzter_stand_datum\n"
+        "1;Max;W-1;Wasser;m3;5;;100;01.11.2024\n"
+        "1;Max;W-1;Wasser;m3;5;;150;01.05.2025\n"
+        "1;Max;W-1;Wasser;m3;5;;210;01.11.2025\n"
+        "1;Max;W-1;Wasser;m3;5;;999;01.11.2025\n"  # a second value for the same day
+        "1;Max;W-1;Wasser;m3;5;;;\n"  # a repeated register without a reading
+    )
+    report = import_csv(ctx, write(tmp_path, text), progress=False)
+    assert [(e.row, e.field) for e in report.errors] == [(5, "register"), (6, "register")]
+    assert (report.created, report.readings_added) == (1, 3)
+    with ctx.sessions() as session:
+        assert session.scalars(select(Meter.registers)).one() == "1.8.0"
+        history = session.execute(select(Reading.read_on, Reading.value).order_by(Reading.read_on))
+        assert [(d.isoformat(), int(v)) for d, v in history] == [
+            ("2024-11-01", 100), ("2025-05-01", 150), ("2025-11-01", 210),
+        ]  # fmt: skip
+
+
 def test_display_kind_is_imported_and_rows_of_a_meter_agree_on_it(
     ctx: AppContext, tmp_path: Path
 ) -> None:

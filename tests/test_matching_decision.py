@@ -1,0 +1,415 @@
+"""The decision core through the pipeline (stand-in OCR per photo and hypothesis, both databases):
+several meters per customer, several readings per mail, two-register meters, history bands and
+the history's veto on an implausible OCR value."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.context import AppContext
+from core.db import transaction
+from core.models import AuditLog, Customer, Meter, OcrResult, Outbox, Reading, ReviewTask
+from core.settings import Settings
+from core.types import DigitRead, MeterHint, MeterRead
+from matching import reasons
+from matching.export import export_readings
+from matching.review import resolve_task
+from tests.samples import customer_mail, meter_photo, seed_meter
+from tests.test_intake_pipeline import all_of, run_one
+
+CUSTOMER = "erika@example.de"
+PHOTO_A = meter_photo("00200", seed=11)
+PHOTO_B = meter_photo("00080", seed=12)
+Reader = Callable[[bytes, MeterHint, Settings], MeterRead]
+
+
+def read(reading: str, *, accepted: bool = True, number: str | None = None) -> MeterRead:
+    return MeterRead(
+        reading=reading, confidence=0.99 if accepted else 0.4, accepted=accepted,
+        meter_number=number,
+    )  # fmt: skip
+
+
+def reader_for(table: dict[tuple[bytes, MeterHint | None], MeterRead]) -> Reader:
+    """Per photo and hint; a (photo, None) entry answers for any hint."""
+
+    def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
+        return table.get((data, hint)) or table.get((data, None)) or MeterRead(reading=None)
+
+    return reader
+
+
+def add_meter(
+    session: Session,
+    number: str,
+    *,
+    kind: str = "water",
+    history: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    register: str = "1.8.0",
+    **columns: Any,
+) -> int:
+    """A meter of the customer CUSTOMER (created on first use) with imported readings."""
+    customer = session.scalars(select(Customer).where(Customer.email == CUSTOMER)).first()
+    if customer is None:
+        meter_id = seed_meter(
+            session, email=CUSTOMER, account="100", meter=number, kind=kind,
+            unit="m3" if kind in ("water", "gas") else "kWh", **columns,
+        )  # fmt: skip
+    else:
+        account = customer.accounts[0]
+        meter = Meter(
+            number=number, account=account, kind=kind,
+            unit="m3" if kind in ("water", "gas") else "kWh", registers="1.8.0",
+            integer_digits=columns.get("integer_digits", 5), decimal_digits=0,
+            display=columns.get("display"),
+        )  # fmt: skip
+        session.add(meter)
+        session.flush()
+        meter_id = meter.id
+    for day, value in history:
+        session.add(
+            Reading(
+                meter_id=meter_id, register=register, value=Decimal(value),
+                read_on=dt.date.fromisoformat(day), source="import", status="accepted",
+                accepted_by="import",
+            )
+        )  # fmt: skip
+    return meter_id
+
+
+def cold_and_warm(ctx: AppContext) -> tuple[int, int]:
+    with ctx.sessions.begin() as session:
+        cold = add_meter(session, "KW-1", history=[("2025-11-20", "100"), ("2026-05-20", "150")])
+        warm = add_meter(session, "WW-2", history=[("2025-11-20", "40"), ("2026-05-20", "60")])
+    return cold, warm
+
+
+def photos(*data: bytes) -> bytes:
+    return customer_mail(sender=CUSTOMER, photos=[(f"p{i}.jpg", d) for i, d in enumerate(data)])
+
+
+def booked(ctx: AppContext) -> dict[tuple[int, str], Decimal]:
+    rows = [r for r in all_of(ctx, Reading) if r.source != "import"]
+    return {(r.meter_id, r.register): Decimal(r.value) for r in rows}
+
+
+def only_task(ctx: AppContext) -> ReviewTask:
+    [task] = all_of(ctx, ReviewTask)
+    return task
+
+
+def test_two_photos_in_one_mail_book_two_meters(ctx: AppContext) -> None:
+    cold, warm = cold_and_warm(ctx)
+    reader = reader_for({(PHOTO_A, None): read("00200"), (PHOTO_B, None): read("00080")})
+    row = run_one(ctx, photos(PHOTO_A, PHOTO_B), reader)
+    assert row.status == "accepted"
+    assert booked(ctx) == {(cold, "1.8.0"): Decimal(200), (warm, "1.8.0"): Decimal(80)}
+    readings = [r for r in all_of(ctx, Reading) if r.source == "photo"]
+    assert len({r.photo_id for r in readings}) == 2 and None not in {r.photo_id for r in readings}
+    [mail] = all_of(ctx, Outbox)
+    assert mail.kind == "confirmation" and "KW-1" in mail.body_text and "WW-2" in mail.body_text
+
+
+def test_the_same_reading_twice_books_once(ctx: AppContext) -> None:
+    cold, _ = cold_and_warm(ctx)
+    reader = reader_for({(PHOTO_A, None): read("00200"), (PHOTO_B, None): read("00200")})
+    assert run_one(ctx, photos(PHOTO_A, PHOTO_B), reader).status == "accepted"
+    assert booked(ctx) == {(cold, "1.8.0"): Decimal(200)}
+
+
+def test_a_readable_and_an_unreadable_photo_book_one_and_ask_a_clerk_for_the_other(
+    ctx: AppContext,
+) -> None:
+    cold, warm = cold_and_warm(ctx)
+    reader = reader_for({(PHOTO_A, None): read("00200")})  # PHOTO_B: unreadable
+    assert run_one(ctx, photos(PHOTO_A, PHOTO_B), reader).status == "review"
+    assert booked(ctx) == {(cold, "1.8.0"): Decimal(200)}
+    task = only_task(ctx)
+    assert reasons.PARTLY_BOOKED in task.reason_codes
+    assert task.details is not None and task.details["booked"][0]["meter_id"] == cold
+    assert {h["meter_id"] for h in task.details["hypotheses"]} == {cold, warm}
+
+
+def two_register_meter(ctx: AppContext) -> int:
+    with ctx.sessions.begin() as session:
+        meter_id = add_meter(
+            session, "EHZ-7", kind="electricity", integer_digits=6, display="lcd",
+            history=[("2024-11-20", "10000"), ("2025-11-20", "11000")], register="1.8.1",
+        )  # fmt: skip
+        meter = session.get(Meter, meter_id)
+        assert meter is not None
+        meter.registers = "1.8.1,1.8.2"
+        for day, value in (("2024-11-20", "5000"), ("2025-11-20", "5500")):
+            session.add(
+                Reading(
+                    meter_id=meter_id, register="1.8.2", value=Decimal(value),
+                    read_on=dt.date.fromisoformat(day), source="import", status="accepted",
+                )
+            )  # fmt: skip
+    return meter_id
+
+
+def test_a_two_register_meter_books_both_registers(ctx: AppContext) -> None:
+    meter = two_register_meter(ctx)
+    reader = reader_for({(PHOTO_A, None): read("011500"), (PHOTO_B, None): read("006000")})
+    assert run_one(ctx, photos(PHOTO_B, PHOTO_A), reader).status == "accepted"
+    assert booked(ctx) == {(meter, "1.8.1"): Decimal(11500), (meter, "1.8.2"): Decimal(6000)}
+
+
+def test_a_value_both_registers_could_show_goes_to_a_clerk(ctx: AppContext) -> None:
+    meter = two_register_meter(ctx)
+    with ctx.sessions.begin() as session:  # NT close to HT: the value fits both bands
+        for reading in session.scalars(select(Reading).where(Reading.register == "1.8.2")):
+            reading.value += Decimal(5000)
+    reader = reader_for({(PHOTO_A, None): read("011500")})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    task = only_task(ctx)
+    assert reasons.REGISTER_UNCLEAR in task.reason_codes and task.meter_id == meter
+    assert booked(ctx) == {}
+
+
+def water_and_electricity(ctx: AppContext, *, history: bool = True) -> tuple[int, int]:
+    with ctx.sessions.begin() as session:
+        water = add_meter(
+            session, "W-100", history=[("2025-11-20", "180"), ("2026-05-20", "200")] if history
+            else [],
+        )  # fmt: skip
+        power = add_meter(
+            session, "E-200", kind="electricity", integer_digits=6, display="lcd",
+            history=[("2025-05-20", "20000"), ("2026-05-20", "23500")] if history else [],
+        )  # fmt: skip
+    return water, power
+
+
+def test_the_meter_number_on_the_photo_picks_the_meter(ctx: AppContext) -> None:
+    water, _power = water_and_electricity(ctx)
+    reader = reader_for(
+        {
+            (PHOTO_A, MeterHint(5, "drum")): read("00215", number="W-100"),
+            (PHOTO_A, MeterHint(6, "lcd")): read("000215", accepted=False, number="W-100"),
+        }
+    )
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
+    assert booked(ctx) == {(water, "1.8.0"): Decimal(215)}
+    with ctx.sessions() as session:  # both hypothesis reads are kept, the one used stored last
+        ocr = session.scalars(select(OcrResult).order_by(OcrResult.id)).all()
+    assert [o.details["hypothesis"]["display"] for o in ocr] == ["lcd", "drum"]
+
+
+def test_the_fit_to_each_history_picks_the_meter(ctx: AppContext) -> None:
+    water, power = water_and_electricity(ctx)
+    reader = reader_for(
+        {
+            (PHOTO_A, MeterHint(5, "drum")): read("00215"),
+            (PHOTO_A, MeterHint(6, "lcd")): read("025200"),
+        }
+    )
+    # as water 215 m³ fits (last 200); as electricity 25 200 kWh fits too: nothing settles it
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    task = only_task(ctx)
+    assert reasons.AMBIGUOUS_METER in task.reason_codes and booked(ctx) == {}
+    assert task.details is not None
+    fits = {h["meter_id"]: h["fit"] for h in task.details["hypotheses"]}
+    assert fits == {water: "in_band", power: "in_band"}
+    expected = {h["meter_id"]: h["expectation"]["last_value"] for h in task.details["hypotheses"]}
+    assert expected == {water: "200", power: "23500"} and task.details["expectation"] is None
+
+
+def test_only_one_meter_fitting_its_history_is_booked(ctx: AppContext) -> None:
+    water, _power = water_and_electricity(ctx)
+    reader = reader_for(
+        {
+            (PHOTO_A, MeterHint(5, "drum")): read("00215"),
+            (PHOTO_A, MeterHint(6, "lcd")): read("000215"),
+        }
+    )
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
+    assert booked(ctx) == {(water, "1.8.0"): Decimal(215)}
+    audit = [r for r in all_of(ctx, AuditLog) if r.action == "reading_accepted"]
+    assert reasons.METER_CHOSEN in audit[0].details["notes"]
+
+
+def test_meters_without_history_leave_the_choice_to_a_clerk_with_reasons(ctx: AppContext) -> None:
+    _water, _power = water_and_electricity(ctx, history=False)
+    reader = reader_for({(PHOTO_A, None): read("00215")})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    task = only_task(ctx)
+    assert reasons.AMBIGUOUS_METER in task.reason_codes
+    assert task.details is not None
+    hypotheses = {h["meter_number"]: h for h in task.details["hypotheses"]}
+    assert set(hypotheses) == {"W-100", "E-200"}
+    assert all("no_history" in h["evidence"] for h in hypotheses.values())
+
+
+def test_a_value_above_the_band_goes_to_a_clerk_with_the_expectation(ctx: AppContext) -> None:
+    _cold, _ = cold_and_warm(ctx)
+    reader = reader_for({(PHOTO_A, MeterHint(5, "drum")): read("00548", number="KW-1")})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    task = only_task(ctx)
+    assert task.reason_codes == [reasons.CONSUMPTION_ABOVE_EXPECTED]
+    assert task.details is not None
+    expectation = task.details["expectation"]
+    assert expectation["basis"] == "history" and expectation["last_value"] == "150"
+    assert Decimal(expectation["low"]) < Decimal(200) < Decimal(expectation["high"]) < 548
+    assert task.details["consumption"] == "398"
+
+
+def test_the_history_vetoes_an_implausible_read_and_proposes_the_alternative_that_fits(
+    ctx: AppContext,
+) -> None:
+    cold, _ = cold_and_warm(ctx)
+    digits = (
+        DigitRead(0, 0.99), DigitRead(0, 0.99), DigitRead(8, 0.55, ((8, 0.55), (2, 0.4))),
+        DigitRead(0, 0.99), DigitRead(0, 0.99),
+    )  # fmt: skip
+    doubtful = MeterRead(
+        reading="00800", confidence=0.97, accepted=True, meter_number="KW-1", digits=digits
+    )
+    reader = reader_for({(PHOTO_A, None): doubtful})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    task = only_task(ctx)
+    assert task.reason_codes == [reasons.PRIOR_CHOSE_ALTERNATIVE]
+    assert task.proposed_value == Decimal(200) and task.meter_id == cold
+    assert booked(ctx) == {}
+
+
+def doubtful_digits(reading: str, doubt: float) -> tuple[DigitRead, ...]:
+    """Per-digit reads of `reading`; the last digit doubted at `doubt` (another value)."""
+    digits = [DigitRead(int(d), 0.99) for d in reading]
+    last = int(reading[-1])
+    digits[-1] = DigitRead(last, 1 - doubt, ((last, 1 - doubt), ((last + 1) % 10, doubt)))
+    return tuple(digits)
+
+
+def test_the_history_books_a_read_the_ocr_alone_would_not_when_its_doubts_are_small(
+    ctx: AppContext,
+) -> None:
+    cold, _ = cold_and_warm(ctx)
+    unsure = MeterRead(
+        reading="00200", confidence=0.6, accepted=False, meter_number="KW-1",
+        digits=doubtful_digits("00200", 0.05), display="drum",
+    )  # fmt: skip
+    assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == "accepted"
+    assert booked(ctx) == {(cold, "1.8.0"): Decimal(200)}
+
+
+def test_a_read_the_ocr_doubts_is_not_booked_without_a_history_to_settle_it(
+    ctx: AppContext,
+) -> None:
+    with ctx.sessions.begin() as session:  # one earlier reading: no rate of its own
+        add_meter(session, "KW-1", history=[("2026-05-20", "150")])
+    unsure = MeterRead(
+        reading="00200", confidence=0.6, accepted=False, digits=doubtful_digits("00200", 0.05),
+        display="drum",
+    )  # fmt: skip
+    assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == "review"
+    assert only_task(ctx).reason_codes == [reasons.LOW_CONFIDENCE]
+
+
+def test_a_clerk_books_the_register_the_decision_proposed(ctx: AppContext) -> None:
+    meter = two_register_meter(ctx)
+    unsure = read("006000", accepted=False)
+    assert run_one(ctx, photos(PHOTO_B), reader_for({(PHOTO_B, None): unsure})).status == "review"
+    task = only_task(ctx)
+    assert task.reason_codes == [reasons.LOW_CONFIDENCE]
+    assert task.details is not None and task.details["register"] == "1.8.2"
+    with transaction(ctx.sessions) as session:
+        resolve_task(
+            session, task.id, action="accept", value=None, meter_id=None, clerk="petra",
+            now=ctx.clock(),
+        )  # fmt: skip
+    assert booked(ctx) == {(meter, "1.8.2"): Decimal(6000)}
+
+
+def test_both_registers_go_to_the_export(ctx: AppContext) -> None:
+    two_register_meter(ctx)
+    reader = reader_for({(PHOTO_A, None): read("011500"), (PHOTO_B, None): read("006000")})
+    run_one(ctx, photos(PHOTO_A, PHOTO_B), reader)
+    out = io.StringIO()
+    assert export_readings(ctx, out, since=dt.date(2026, 11, 1), mark=False) == 2
+    rows = [line.split(";")[1:4] for line in out.getvalue().splitlines()[1:]]
+    assert sorted(rows) == [["EHZ-7", "1.8.1", "11500"], ["EHZ-7", "1.8.2", "6000"]]
+
+
+def test_two_photos_of_one_register_with_different_values_go_to_a_clerk(ctx: AppContext) -> None:
+    cold, _ = cold_and_warm(ctx)
+    reader = reader_for({(PHOTO_A, None): read("00200"), (PHOTO_B, None): read("00210")})
+    assert run_one(ctx, photos(PHOTO_A, PHOTO_B), reader).status == "review"
+    task = only_task(ctx)
+    assert task.reason_codes == [reasons.CONFLICTING_PHOTOS] and booked(ctx) == {}
+    assert task.details is not None
+    assert [(i["meter_id"], i["value"]) for i in task.details["items"]] == [
+        (cold, "200"), (cold, "210"),
+    ]  # fmt: skip
+
+
+def test_a_meter_chosen_only_by_excluding_the_others_is_confirmed_by_a_clerk(
+    ctx: AppContext,
+) -> None:
+    with ctx.sessions.begin() as session:
+        add_meter(session, "W-100", history=[("2025-11-20", "180"), ("2026-05-20", "200")])
+        power = add_meter(session, "E-200", kind="electricity", integer_digits=6, display="lcd")
+    reader = reader_for(
+        {
+            (PHOTO_A, MeterHint(5, "drum")): read("25200"),
+            (PHOTO_A, MeterHint(6, "lcd")): read("025200"),
+        }
+    )
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    task = only_task(ctx)
+    assert task.reason_codes == [reasons.METER_BY_EXCLUSION]
+    assert (task.meter_id, task.proposed_value) == (power, Decimal(25200))
+
+
+def test_a_meter_number_on_a_photo_from_an_unknown_sender_gets_that_meters_read(
+    ctx: AppContext,
+) -> None:
+    cold, _ = cold_and_warm(ctx)
+    seen: list[MeterHint] = []
+
+    def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
+        seen.append(hint)
+        return (
+            read("00200", number="KW-1")
+            if hint == MeterHint(5, "drum")
+            else read("0200", accepted=False, number="KW-1")
+        )
+
+    mail = customer_mail(sender="fremd@example.de", photos=[("p.jpg", PHOTO_A)])
+    assert run_one(ctx, mail, reader).status == "review"
+    assert seen == [MeterHint(), MeterHint(5, "drum")]
+    task = only_task(ctx)
+    assert task.reason_codes == [reasons.UNKNOWN_SENDER]
+    assert (task.meter_id, task.proposed_value) == (cold, Decimal(200))
+
+
+def test_an_unreadable_photo_leaves_the_clerk_the_typed_value(ctx: AppContext) -> None:
+    with ctx.sessions.begin() as session:
+        meter = add_meter(session, "KW-1", history=[("2026-05-20", "150")])
+    mail = customer_mail(sender=CUSTOMER, body="Zählerstand 201", photos=[("p.jpg", PHOTO_A)])
+    assert run_one(ctx, mail, reader_for({})).status == "review"
+    task = only_task(ctx)
+    assert task.reason_codes == [reasons.UNREADABLE_PHOTO]
+    assert (task.meter_id, task.proposed_value) == (meter, Decimal(201))
+    [value] = [c for c in task.candidates if c["kind"] == "value"]
+    assert value["source"] == "typed"
+
+
+def test_a_clerk_is_warned_when_the_value_leaves_the_expected_band(ctx: AppContext) -> None:
+    cold, _ = cold_and_warm(ctx)
+    reader = reader_for({(PHOTO_A, None): read("00200", accepted=False, number="KW-1")})
+    run_one(ctx, photos(PHOTO_A), reader)
+    with transaction(ctx.sessions) as session:
+        result = resolve_task(
+            session, only_task(ctx).id, action="correct", value=Decimal(900), meter_id=cold,
+            clerk="petra", now=ctx.clock(),
+        )  # fmt: skip
+    assert result.warnings == (reasons.CONSUMPTION_ABOVE_EXPECTED,)
+    assert booked(ctx) == {(cold, "1.8.0"): Decimal(900)}
