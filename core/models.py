@@ -95,6 +95,8 @@ class ContractAccount(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     customer: Mapped[Customer] = relationship(back_populates="accounts")
     meters: Mapped[list[Meter]] = relationship(back_populates="account")
+    # the monthly installment (Abschlag) in euros, from billing; None: not known
+    monthly_installment: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
 
 
 class Meter(Base):
@@ -112,6 +114,9 @@ class Meter(Base):
     registers: Mapped[str] = mapped_column(String(100), default="1.8.0")
     installed_on: Mapped[dt.date | None] = mapped_column(Date)
     removed_on: Mapped[dt.date | None] = mapped_column(Date)
+    # the tariff, gross in euros: per kWh or m³ (Arbeitspreis) and per year (Grundpreis)
+    unit_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 5))
+    base_price: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     account: Mapped[ContractAccount] = relationship(back_populates="meters")
     readings: Mapped[list[Reading]] = relationship(
         back_populates="meter", order_by="Reading.read_on"

@@ -41,6 +41,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "register": ("zaehlwerk", "obis"),
     "einbaudatum": ("installed_on", "installed"),
     "ausbaudatum": ("removed_on", "removed"),
+    "abschlag": ("monatsabschlag", "abschlagsbetrag", "installment", "monthly_installment"),
+    "arbeitspreis": ("preis_je_einheit", "price_per_unit", "unit_price"),
+    "grundpreis": ("grundpreis_jahr", "standing_charge", "base_price"),
 }  # fmt: skip
 REQUIRED = ("vertragskonto", "name", "zaehlernummer", "art", "einheit", "vorkommastellen")
 
@@ -67,6 +70,7 @@ _REGISTER = re.compile(r"^[0-9A-Za-z:.*-]{1,10}$")
 T = TypeVar("T")
 MAX_INTEGER_DIGITS = 14  # Numeric(18, 4)
 MAX_DECIMAL_DIGITS = 4
+MAX_EURO_DIGITS = 6
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,9 @@ class MasterRow:
     last_date: dt.date | None
     installed_on: dt.date | None
     removed_on: dt.date | None
+    installment: Decimal | None = None  # euros a month, per contract account
+    unit_price: Decimal | None = None  # euros per kWh or m³
+    base_price: Decimal | None = None  # euros a year
 
 
 @dataclass(frozen=True)
@@ -194,6 +201,9 @@ def parse_row(
         last_date=last_date,
         installed_on=field.optional("einbaudatum", parse_date),
         removed_on=field.optional("ausbaudatum", parse_date),
+        installment=field.optional("abschlag", _euros(2)),
+        unit_price=field.optional("arbeitspreis", _euros(5)),
+        base_price=field.optional("grundpreis", _euros(2)),
     )
 
 
@@ -221,6 +231,23 @@ class _FieldReader:
             self.fail(name, "fehlt")
         assert value is not None
         return value
+
+
+def _euros(places: int) -> Callable[[str], Decimal]:
+    """An amount in euros such as `85`, `85,50 €` or `0,3215`: not negative, at most `places`
+    decimals (MAX_EURO_DIGITS before the comma)."""
+
+    def parse(raw: str) -> Decimal:
+        text = raw.replace("€", "").replace("EUR", "").strip()
+        try:
+            value = parse_german_decimal(text)
+        except (ValueError, InvalidOperation):
+            raise ValueError(f"{raw!r}: kein Eurobetrag") from None
+        if value < 0 or decimal_places(value) > places or value >= 10**MAX_EURO_DIGITS:
+            raise ValueError(f"{raw!r}: Betrag ≥ 0 mit höchstens {places} Nachkommastellen")
+        return value
+
+    return parse
 
 
 def _account(raw: str) -> str:

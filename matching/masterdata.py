@@ -116,6 +116,8 @@ def _apply(session: Session, chunk: Sequence[MeterRecord], report: ImportReport)
             accounts[record.account] = account
         if _update_customer(account.customer, record):
             changed.add(record.meter)
+        if _assign(account, monthly_installment=record.installment):
+            changed.add(record.meter)
         meter = meters.get(record.meter)
         if meter is None:
             meter = meters[record.meter] = Meter(number=record.meter)
@@ -176,6 +178,8 @@ def _update_meter(meter: Meter, account: ContractAccount, record: MeterRecord) -
         registers=",".join(record.registers),
         installed_on=record.installed_on,
         removed_on=record.removed_on,
+        unit_price=record.unit_price,
+        base_price=record.base_price,
     )
 
 

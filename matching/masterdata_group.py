@@ -16,7 +16,12 @@ from decimal import Decimal
 from core.errors import ImportRowError
 from matching.csvinput import MasterRow
 
-_ACCOUNT_FIELDS = (("name", "name"), ("email", "email"), ("language", "sprache"))
+_ACCOUNT_FIELDS = (
+    ("name", "name"),
+    ("email", "email"),
+    ("language", "sprache"),
+    ("installment", "abschlag"),
+)
 _METER_FIELDS = (
     ("account", "vertragskonto"),
     ("kind", "art"),
@@ -26,6 +31,8 @@ _METER_FIELDS = (
     ("decimal_digits", "nachkommastellen"),
     ("installed_on", "einbaudatum"),
     ("removed_on", "ausbaudatum"),
+    ("unit_price", "arbeitspreis"),
+    ("base_price", "grundpreis"),
 )
 
 
@@ -92,6 +99,18 @@ class MeterRecord:
     @property
     def removed_on(self) -> dt.date | None:
         return self.first.removed_on
+
+    @property
+    def installment(self) -> Decimal | None:
+        return self.first.installment
+
+    @property
+    def unit_price(self) -> Decimal | None:
+        return self.first.unit_price
+
+    @property
+    def base_price(self) -> Decimal | None:
+        return self.first.base_price
 
 
 def group_rows(rows: list[MasterRow], errors: list[ImportRowError]) -> list[MeterRecord]:

@@ -134,3 +134,32 @@ def comparison_for(
         )
     ).all()
     return compare([Point(day, Decimal(v)) for day, v in rows], Point(read_on, value))
+
+
+def latest_daily_rate(session: Session, meter_number: str) -> Decimal | None:
+    """The meter's daily consumption between its two newest accepted readings, summed over its
+    registers (HT + NT); None when a register has no such pair or its counter went down."""
+    meter = session.execute(
+        select(Meter.id, Meter.registers).where(Meter.number == meter_number)
+    ).first()
+    if meter is None:
+        return None
+    total = Decimal(0)
+    for register in (meter.registers or "1.8.0").split(","):
+        newest = session.execute(
+            select(Reading.read_on, Reading.value)
+            .where(
+                Reading.meter_id == meter.id,
+                Reading.register == register.strip(),
+                Reading.status == "accepted",
+            )
+            .order_by(Reading.read_on.desc(), Reading.id.desc())
+            .limit(2)
+        ).all()
+        if len(newest) < 2:
+            return None
+        (end, last), (start, first) = newest
+        if end <= start or last < first:
+            return None
+        total += (Decimal(last) - Decimal(first)) / (end - start).days
+    return total

@@ -30,6 +30,7 @@ from core.models import Customer, Outbox
 from notifications.chart import chart_png
 from notifications.consumption import comparison_for
 from notifications.headers import check_recipient, clean_message_id
+from notifications.installment import installment_hint
 from notifications.render import normalize_language, render
 from notifications.sqlutil import insert_ignoring_conflict
 
@@ -132,12 +133,22 @@ def queue_confirmation(
         chart["chart"] = True
     for reading in shown:
         reading.pop("comparison", None)
-    context = {"customer_name": customer_name, "readings": shown, "not_sender": not_sender}
+    context = {"customer_name": customer_name, "readings": shown, "not_sender": not_sender,
+               "installment": _installment(session, readings)}  # fmt: skip
     return enqueue(
         session, kind="confirmation", recipient=recipient, language=language, context=context,
         idempotency_key=key, now=now, in_reply_to=in_reply_to,
         inbound_message_id=inbound_message_id, inline_png=png,
     )  # fmt: skip
+
+
+def _installment(session: Session, readings: Sequence[ConfirmedReading]) -> dict[str, Any] | None:
+    """The Abschlag hint of the first reading's contract account, where there is one."""
+    for reading in readings[:1]:
+        hint = installment_hint(session, reading.meter_number, reading.read_on)
+        if hint is not None:
+            return hint.as_context()
+    return None
 
 
 def _with_consumption(session: Session, reading: ConfirmedReading) -> dict[str, Any]:

@@ -49,6 +49,7 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
     "meter_kind": None,
     "limit_mb": None,  # resend_request for a too large mail: the mailbox's limit, German format
     "unsubscribe_url": None,  # reminders: the one-click link (notifications.unsubscribe)
+    "installment": None,  # confirmation: the Abschlag hint (notifications.installment)
     "not_sender": False,  # a reply to the address on file, about a mail from another address
     "new": None,  # correction_received: the value the customer gives now (a reading mapping)
 }
@@ -122,6 +123,7 @@ def _environment() -> Environment:
     env.filters["meter_kind"] = _meter_kind_filter
     env.filters["number"] = _number_filter
     env.filters["unit"] = _unit_filter
+    env.filters["euros"] = _euros_filter
     return env
 
 
@@ -143,6 +145,12 @@ def _reading_filter(ctx: Context, reading: Mapping[str, Any]) -> str:
 @pass_context
 def _number_filter(ctx: Context, value: Decimal | float | int, places: int = 0) -> str:
     return format_number(Decimal(str(value)), places, lang=ctx["lang"])
+
+
+@pass_context
+def _euros_filter(ctx: Context, value: Decimal) -> str:
+    amount = format_number(Decimal(str(value)), 0, lang=ctx["lang"])
+    return f"{amount} €" if ctx["lang"] == "de" else f"€{amount}"
 
 
 def _unit_filter(unit: str) -> str:

@@ -9,6 +9,7 @@ import io
 from decimal import Decimal
 
 from PIL import Image
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.context import AppContext
@@ -127,3 +128,45 @@ def test_confirmation_without_history_has_no_chart(
     assert mail.get_body(preferencelist=("related",)) is None
     text = mail.get_body(preferencelist=("plain",))
     assert text is not None and "Consumption" not in text.get_content()
+
+
+def _with_tariff(session: Session, installment: str, unit_price: str, base_price: str) -> None:
+    meter = session.scalars(select(Meter)).one()
+    meter.unit_price, meter.base_price = Decimal(unit_price), Decimal(base_price)
+    meter.account.monthly_installment = Decimal(installment)
+
+
+def _confirmation_text(
+    smtp_ctx: AppContext, smtp_server: SmtpTestServer, tariff: tuple[str, ...]
+) -> str:
+    with transaction(smtp_ctx.sessions) as session:
+        inbound_id = _seed(session)
+        _with_tariff(session, *tariff)
+        reading = ConfirmedReading("1ESY1160123456", NEW.value, "kWh", NEW.read_on)
+        queue_confirmation(session, recipient="erika@example.org", language="de",
+                           inbound_message_id=inbound_id, readings=[reading],
+                           now=smtp_ctx.clock())  # fmt: skip
+    assert send_due(smtp_ctx).sent == 1
+    [mail] = smtp_server.wait_for(1)
+    text = mail.get_body(preferencelist=("plain",))
+    assert text is not None
+    return " ".join(text.get_content().split())
+
+
+def test_installment_hint_when_the_consumption_outgrows_the_installments(
+    smtp_ctx: AppContext, smtp_server: SmtpTestServer
+) -> None:
+    # 8 kWh a day: 2,920 kWh at 0.40 €/kWh + 150 € base price = 1,318 € against 12 × 70 € = 840 €
+    text = _confirmation_text(smtp_ctx, smtp_server, ("70", "0.40", "150"))
+    assert "Hinweis zu Ihrem Abschlag" in text
+    assert "schätzen wir Ihre Kosten für ein Jahr auf etwa 1.318 €" in text
+    assert "Ihre monatlichen Abschläge von 70 € ergeben 840 € im Jahr" in text
+    assert "anheben, zum Beispiel auf 110 € im Monat" in text
+    assert "keine Rechnung" in text
+
+
+def test_no_installment_hint_when_the_installments_fit(
+    smtp_ctx: AppContext, smtp_server: SmtpTestServer
+) -> None:
+    text = _confirmation_text(smtp_ctx, smtp_server, ("110", "0.40", "150"))  # 1,320 € a year
+    assert "Abschlag" not in text

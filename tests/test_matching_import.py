@@ -236,3 +236,24 @@ def test_format_helpers() -> None:
     assert parse_amount("12.345", 0) == Decimal("12345")
     assert parse_amount("12.345", 3) == Decimal("12.345")
     assert parse_amount("1.234,5", 1) == Decimal("1234.5")
+
+
+def test_installment_and_tariff_are_imported_and_checked(ctx: AppContext, tmp_path: Path) -> None:
+    text = (
+        "vertragskonto;name;zaehlernummer;art;einheit;vorkommastellen;abschlag;arbeitspreis;"
+        "grundpreis\n"
+        "1;Max;E-1;Strom;kWh;6;85,50 €;0,3215;148,80\n"
+        "1;Max;G-1;Gas;m3;5;85,50;1,12;\n"
+        "2;Eva;E-2;Strom;kWh;6;-5;0,30;\n"
+        "3;Udo;E-3;Strom;kWh;6;40;0,123456;\n"
+        "1;Max;E-4;Strom;kWh;6;90;0,30;\n"
+    )
+    report = import_csv(ctx, write(tmp_path, text), progress=False)
+    assert report.created == 2
+    assert [(error.row, error.field) for error in report.errors] == [
+        (4, "abschlag"), (5, "arbeitspreis"), (6, "abschlag")]  # fmt: skip
+    with ctx.sessions() as session:
+        account = session.scalars(select(ContractAccount)).one()
+        assert account.monthly_installment == Decimal("85.50")
+        prices = {m.number: (m.unit_price, m.base_price) for m in session.scalars(select(Meter))}
+    assert prices == {"E-1": (Decimal("0.3215"), Decimal("148.80")), "G-1": (Decimal("1.12"), None)}
