@@ -1,7 +1,7 @@
 """tariff and installment from master data: Abschlag per contract account, prices per meter
 
-Revision ID: 0007_installment
-Revises: 0006_reuse
+Revision ID: 0008_installment
+Revises: 0007_decision
 Create Date: 2026-12-06 22:30:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_installment"
-down_revision = "0006_reuse"
+revision = "0008_installment"
+down_revision = "0007_decision"
 branch_labels = None
 depends_on = None
 
