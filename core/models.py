@@ -203,12 +203,17 @@ class Reading(Base):
     inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     exported_at: Mapped[dt.datetime | None]
+    # A correction row points at the reading it replaces (one billing has already taken).
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("reading.id"))
     meter: Mapped[Meter] = relationship(back_populates="readings")
 
 
 class ReviewTask(Base):
     __tablename__ = "review_task"
-    __table_args__ = (UniqueConstraint("inbound_message_id"),)
+    __table_args__ = (
+        UniqueConstraint("inbound_message_id"),
+        Index("ix_review_task_status_created", "status", "created_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_message.id"))
     photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id"))
@@ -223,6 +228,9 @@ class ReviewTask(Base):
     decided_at: Mapped[dt.datetime | None]
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The clerk working on the task, until the lease runs out (others skip it meanwhile).
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[dt.datetime | None]
     message: Mapped[InboundMessage] = relationship()
     photo: Mapped[Photo | None] = relationship()
     meter: Mapped[Meter | None] = relationship()

@@ -15,7 +15,19 @@ from fastapi.staticfiles import StaticFiles
 
 from core.context import AppContext
 from review_ui.i18n import LANG_COOKIE, LANGUAGES, choose_language
-from review_ui.routes import api, campaigns, login, meters, ops, outbox, queue, tasks
+from review_ui.routes import (
+    api,
+    audit,
+    campaigns,
+    dashboard,
+    login,
+    meters,
+    ops,
+    outbox,
+    queue,
+    task_actions,
+    tasks,
+)
 from review_ui.web import (
     CsrfFailed,
     LoginRequired,
@@ -52,7 +64,8 @@ def create_app(ctx: AppContext) -> FastAPI:
     )
     app.state.ctx = ctx
     app.state.jinja = make_environment()
-    for module in (login, queue, tasks, meters, outbox, campaigns, ops, api):
+    pages = (login, queue, dashboard, tasks, task_actions, meters, audit, outbox, campaigns)
+    for module in (*pages, ops, api):
         _add_routes(app, module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.middleware("http")(_language_and_headers)

@@ -61,7 +61,7 @@ def test_accept_books_the_proposal_closes_the_task_and_queues_a_confirmation(
         meter_id=str(seeded.meter_id),
     )  # fmt: skip
     assert response.status_code == 303
-    assert response.headers["location"] == f"/?decided={seeded.task_id}"
+    assert response.headers["location"] == f"/queue?decided={seeded.task_id}"
     [reading] = _clerk_readings(ctx)
     assert (reading.value, reading.meter_id, reading.accepted_by) == (
         Decimal("12345.6"), seeded.meter_id, "erika",
