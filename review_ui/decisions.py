@@ -26,13 +26,12 @@ from core.models import AuditLog, Meter, Reading, ReviewTask
 from matching.history import find_meters
 from matching.plausibility import MeterSpec, digit_codes
 from matching.record import TaskResolution, resolve_task
-from matching.rows import text
 from matching.values import normalize_meter_number
 from notifications.errors import InvalidRecipientError
 from notifications.outbox import ConfirmedReading, queue_confirmation, queue_resend_request
 from review_ui.claims import require_claim_free
 from review_ui.expectation import GUARDS, expectation_for, guard_codes
-from review_ui.undo import UndoRefused, book_correction, exported_reading
+from review_ui.undo import UndoRefused, book_correction, exported_reading, plain
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +139,7 @@ def decide(ctx: AppContext, task_id: int, decision: DecisionInput, *, clerk: str
             if task is None:
                 raise NotFoundError(f"Prüfaufgabe {task_id} gibt es nicht.")
             require_claim_free(task, clerk, now)
-            proposal = text(task.proposed_value)
+            proposal = plain(task.proposed_value)
             if decision.action != "reject":
                 _require_confirmed(session, task, decision)
             exported = exported_reading(session, task)
@@ -231,7 +230,7 @@ def _correct_exported(
     assert meter is not None
     details = {
         "task_id": task.id,
-        "proposed_value": text(task.proposed_value),
+        "proposed_value": plain(task.proposed_value),
         "confirmed": sorted(decision.confirmed),
     }
     reading = book_correction(

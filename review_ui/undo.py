@@ -16,9 +16,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core.models import InboundMessage, Outbox, Reading, ReviewTask
-from matching.rows import audit, text
+from matching.rows import audit
 
 UNDO_WINDOW = dt.timedelta(minutes=5)
+
+
+def plain(value: Decimal | None) -> str | None:
+    """A value for the audit log without the database's trailing zeros: '12345.6'."""
+    if value is None:
+        return None
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 class UndoRefused(Exception):
@@ -103,13 +111,13 @@ def _reopen(
     details: dict[str, Any] = {
         "decision": task.decision,
         "decided_by": task.decided_by,
-        "value": text(task.decided_value),
+        "value": plain(task.decided_value),
         "meter_id": task.meter_id,
     }
     if reason:
         details["reason"] = reason
     if reading is not None and reading.exported_at is None:
-        details["reading_removed"] = {"id": reading.id, "value": text(reading.value)}
+        details["reading_removed"] = {"id": reading.id, "value": plain(reading.value)}
         session.delete(reading)
         details["unsent_mail_dropped"] = _drop_unsent_confirmation(session, task)
     elif reading is not None:
@@ -217,8 +225,8 @@ def book_correction(
         details={
             **details,
             "corrects": original.id,
-            "before": text(original.value),
-            "after": text(value),
+            "before": plain(original.value),
+            "after": plain(value),
         },
     )
     session.refresh(task)

@@ -30,7 +30,7 @@ def _wait_healthy(base: str, thread: threading.Thread, *, timeout: float = 15.0)
             raise AssertionError("the UI server thread died during start-up")
         try:
             with urllib.request.urlopen(f"{base}/health", timeout=1) as response:
-                if json.load(response)["db"] == "ok":
+                if json.load(response)["status"] == "up":
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import Response
 
+from core.db import transaction
 from core.errors import UsageError
+from matching.rows import audit
 from notifications.campaigns import CampaignResult, start_campaign
 from review_ui.auth import Clerk
 from review_ui.campaign_view import (
@@ -75,7 +77,29 @@ def campaign_start(
         return _list_page(request, ctx, clerk, form=form, error=exc.key, status_code=422)
     except UsageError as exc:  # a window that contradicts the existing campaign of that name
         return _list_page(request, ctx, clerk, form=form, error=str(exc), status_code=422)
+    _audit_start(ctx, clerk.username, result)
     return _list_page(request, ctx, clerk, result=result)
+
+
+def _audit_start(ctx: Ctx, actor: str, result: CampaignResult) -> None:
+    details = {
+        "name": result.name,
+        "due_from": result.due_from.isoformat(),
+        "due_to": result.due_to.isoformat(),
+        "created": result.created,
+        "queued": result.queued,
+        "already": result.already,
+        "skipped": result.skipped,
+    }
+    with transaction(ctx.sessions) as session:
+        audit(
+            session,
+            actor=actor,
+            action="campaign_started",
+            entity="campaign",
+            entity_id=result.campaign_id,
+            details=details,
+        )
 
 
 @router.get("/campaigns/{campaign_id}")

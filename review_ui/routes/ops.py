@@ -24,17 +24,22 @@ PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @router.get("/health")
-def health(ctx: Ctx) -> Response:
+def health(request: Request, ctx: Ctx) -> Response:
+    """Public: only up/down. With the metrics token (or a clerk session): the details too."""
+    detailed = _metrics_allowed(request, ctx.settings.metrics_token)
     try:
         with ctx.sessions() as session:
-            body = {
-                "db": "ok",
-                "open_tasks": count_open_tasks(session),
-                "oldest_pending_mail_age_seconds": _oldest_pending_age(session, ctx.clock()),
-            }
+            body: dict[str, Any] = {"status": "up"}
+            if detailed:
+                body["db"] = "ok"
+                body["open_tasks"] = count_open_tasks(session)
+                body["oldest_pending_mail_age_seconds"] = _oldest_pending_age(session, ctx.clock())
+            else:
+                session.execute(select(1))
     except SQLAlchemyError as exc:
         log.error("health check: database error: %s", exc)
-        return JSONResponse({"db": "error"}, status_code=503, headers={"Cache-Control": "no-store"})
+        down = {"status": "down", "db": "error"} if detailed else {"status": "down"}
+        return JSONResponse(down, status_code=503, headers={"Cache-Control": "no-store"})
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
