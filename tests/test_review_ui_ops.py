@@ -47,19 +47,26 @@ def _mail(ctx: AppContext, key: str, status: str, received: dt.datetime, error: 
         return row.id
 
 
-def test_health_reports_db_open_tasks_and_oldest_pending_mail(
+def test_health_says_up_publicly_and_details_with_the_metrics_token(
     ctx: AppContext, client: TestClient, clock: FrozenClock
 ) -> None:
-    assert client.get("/health").json() == {
+    ctx.settings.metrics_token = "s3cret-token"
+    token = {"Authorization": "Bearer s3cret-token"}
+    seed_task(ctx)
+    assert client.get("/health").json() == {"status": "up"}
+    assert client.get("/health", headers={"Authorization": "Bearer wrong"}).json() == {
+        "status": "up"
+    }
+    assert client.get("/health", headers=token).json() == {
+        "status": "up",
         "db": "ok",
-        "open_tasks": 0,
+        "open_tasks": 1,
         "oldest_pending_mail_age_seconds": None,
     }
-    seed_task(ctx)
     _mail(ctx, "a", "new", clock() - dt.timedelta(hours=2))
     _mail(ctx, "b", "processing", clock() - dt.timedelta(minutes=5))
     _mail(ctx, "c", "accepted", clock() - dt.timedelta(days=9))
-    body = client.get("/health").json()
+    body = client.get("/health", headers=token).json()
     assert body["open_tasks"] == 1 and body["oldest_pending_mail_age_seconds"] == 7200
 
 
