@@ -91,13 +91,13 @@ def _mails_per_day(session: Session, now: dt.datetime) -> list[DayColumn]:
 def _auto_share(session: Session, now: dt.datetime) -> float | None:
     since = now - dt.timedelta(days=30)
     stmt = (
-        select(Reading.accepted_by == "auto", func.count())
+        select(Reading.accepted_by, func.count())
         .where(Reading.created_at >= since, Reading.source != "import")
-        .group_by(Reading.accepted_by == "auto")
+        .group_by(Reading.accepted_by)
     )
-    counts = {bool(auto): int(n) for auto, n in session.execute(stmt)}
+    counts = {who: int(n) for who, n in session.execute(stmt)}
     total = sum(counts.values())
-    return counts.get(True, 0) / total if total else None
+    return counts.get("auto", 0) / total if total else None
 
 
 def _bars(items: list[tuple[str, int]]) -> list[HBar]:

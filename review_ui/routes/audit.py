@@ -27,7 +27,7 @@ def audit_page(
     actor: str = Query(default="", max_length=100),
     action: str = Query(default="", max_length=50),
     entity: str = Query(default="", max_length=50),
-    entity_id: int | None = Query(default=None, ge=1),
+    entity_id: str = Query(default="", max_length=12),
     since: str = Query(default="", max_length=10),
 ) -> Response:
     require_admin(clerk)
@@ -38,8 +38,8 @@ def audit_page(
         stmt = stmt.where(AuditLog.action == action.strip())
     if entity.strip():
         stmt = stmt.where(AuditLog.entity == entity.strip())
-    if entity_id is not None:
-        stmt = stmt.where(AuditLog.entity_id == entity_id)
+    if entity_id.strip().isdigit():
+        stmt = stmt.where(AuditLog.entity_id == int(entity_id))
     start = _day_start(since)
     if start is not None:
         stmt = stmt.where(AuditLog.at >= start)
@@ -53,7 +53,7 @@ def audit_page(
             "actor": actor,
             "action": action,
             "entity": entity,
-            "entity_id": entity_id or "",
+            "entity_id": entity_id,
             "since": since,
         },
     }
