@@ -179,6 +179,14 @@ EN: dict[str, str] = {
 }
 
 CODES_DE: dict[str, str] = {
+    "no_counter_found": "kein Zählwerk auf dem Foto gefunden",
+    "display_disagrees": "Anzeigeart passt nicht zum Zähler",
+    "ocr_internal_error": "interner Fehler der Texterkennung",
+    "file_not_found": "Datei fehlt",
+    "image_corrupt": "Bild beschädigt",
+    "image_empty": "Bild leer",
+    "image_too_large": "Bild zu groß",
+    "image_too_small": "Bild zu klein",
     "lost_decimal": "Nachkommastellen verloren?",
     "implausible_jump": "Unplausibel hoher Sprung",
     "superseded": "Ersetzt (korrigiert)",
@@ -200,6 +208,14 @@ CODES_DE: dict[str, str] = {
 }
 
 CODES_EN: dict[str, str] = {
+    "no_counter_found": "no counter found on the photo",
+    "display_disagrees": "display kind does not match the meter",
+    "ocr_internal_error": "internal recognition error",
+    "file_not_found": "file missing",
+    "image_corrupt": "image corrupt",
+    "image_empty": "image empty",
+    "image_too_large": "image too large",
+    "image_too_small": "image too small",
     "lost_decimal": "Decimals lost?",
     "implausible_jump": "Implausibly high jump",
     "superseded": "Superseded (corrected)",

@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.blobstore import BlobStore
 from core.models import Photo, ReviewTask
+from review_ui.mail_view import mail_text
 from review_ui.undo import UNDO_WINDOW, can_undo
 
 
 def task_context(
-    session: Session, task: ReviewTask, *, clerk: str, now: dt.datetime
+    session: Session, task: ReviewTask, *, clerk: str, now: dt.datetime, blobs: BlobStore
 ) -> dict[str, Any]:
     undo_until = task.decided_at + UNDO_WINDOW if task.decided_at else None
     return {
@@ -22,6 +24,7 @@ def task_context(
         "undo_until": undo_until,
         "other_open": _other_open_tasks(session, task),
         "reused_photos": _reused_photos(session, task),
+        "mail_text": mail_text(blobs, task.message.sha256),
     }
 
 

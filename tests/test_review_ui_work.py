@@ -240,3 +240,29 @@ def test_start_up_warns_about_plain_http_beyond_loopback(
         assert not warn_if_plain_http(ctx, "0.0.0.0")
     assert [r.levelname for r in caplog.records] == ["WARNING"]
     assert "https" in caplog.records[0].getMessage()
+
+
+def test_task_shows_sender_name_mail_text_escaped_and_flags(
+    ctx: AppContext, clerks: tuple[TestClient, TestClient], two_tasks: tuple[Seeded, Seeded]
+) -> None:
+    erika, _ = clerks
+    older, newer = two_tasks
+    raw = (
+        "From: Max Mustermann <max1@example.org>\r\nTo: zaehler@stadtwerk.example\r\n"
+        "Subject: Stand\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        "Hallo, anbei mein Zählerstand <script>x</script>\r\n"
+    ).encode()
+    with transaction(ctx.sessions) as session:
+        task = session.get(ReviewTask, older.task_id)
+        other = session.get(ReviewTask, newer.task_id)
+        assert task is not None and other is not None
+        task.message.sha256 = ctx.blobs.put(raw)
+        other.meter_id = task.meter_id  # a second open task on the same meter
+        other.message.photos[0].sha256 = task.message.photos[0].sha256  # the same photo again
+    login(erika)
+    page = erika.get(f"/tasks/{older.task_id}").text
+    assert "Max Mustermann &lt;max1@example.org&gt;" in page
+    assert "anbei mein Zählerstand &lt;script&gt;x&lt;/script&gt;" in page
+    assert "zaehler.png" in page
+    assert f'href="/tasks/{newer.task_id}"' in page
+    assert f"Dasselbe Foto kam schon mit Mail {newer.message_id}." in page

@@ -82,7 +82,7 @@ def task_page(
             "entered": _entered(shown_form.get("value", "")),
             "confirm": confirm,
             "claim": held or current_claim(task, clerk, now),
-            **task_context(session, task, clerk=clerk, now=now),
+            **task_context(session, task, clerk=clerk, now=now, blobs=ctx.blobs),
         }
         if expectation is not None and context["entered"] is not None and not confirm:
             context["pre_guards"] = guard_codes(
