@@ -191,7 +191,10 @@ class Reading(Base):
     """Zählerstand. Unique per (meter, register, message) so a re-processed mail adds nothing."""
 
     __tablename__ = "reading"
-    __table_args__ = (UniqueConstraint("meter_id", "register", "inbound_message_id"),)
+    __table_args__ = (
+        UniqueConstraint("meter_id", "register", "inbound_message_id"),
+        Index("ix_reading_created_at", "created_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"), index=True)
     register: Mapped[str] = mapped_column(String(10), default="1.8.0")

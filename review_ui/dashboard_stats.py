@@ -4,12 +4,13 @@ by age and reason, the median time to a decision, and decisions per clerk."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import statistics
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, cast, func, select
+from sqlalchemy import ColumnElement, Date, String, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from core.context import BERLIN
@@ -106,27 +107,32 @@ def _bars(items: list[tuple[str, int]]) -> list[HBar]:
 
 
 def _open_by_age(session: Session, now: dt.datetime) -> list[HBar]:
-    items = []
+    """One pass over the open tasks, counted into the age buckets."""
+    buckets = []
     for low, high in AGE_BUCKETS:
-        stmt = (
-            select(func.count())
-            .select_from(ReviewTask)
-            .join(InboundMessage, InboundMessage.id == ReviewTask.inbound_message_id)
-            .where(ReviewTask.status == "open")
-            .where(InboundMessage.received_at <= now - dt.timedelta(days=low))
-        )
+        condition = InboundMessage.received_at <= now - dt.timedelta(days=low)
         if high is not None:
-            stmt = stmt.where(InboundMessage.received_at > now - dt.timedelta(days=high))
-        label = f"{low}–{high}" if high is not None else f"> {low}"
-        items.append((label, int(session.scalar(stmt) or 0)))
-    return _bars(items)
+            condition = and_(condition, InboundMessage.received_at > now - dt.timedelta(days=high))
+        buckets.append(func.sum(case((condition, 1), else_=0)))
+    stmt = (
+        select(*buckets)
+        .select_from(ReviewTask)
+        .join(InboundMessage, InboundMessage.id == ReviewTask.inbound_message_id)
+        .where(ReviewTask.status == "open")
+    )
+    counts = session.execute(stmt).one()
+    labels = [f"{low}–{high}" if high is not None else f"> {low}" for low, high in AGE_BUCKETS]
+    return _bars([(label, int(n or 0)) for label, n in zip(labels, counts, strict=True)])
 
 
 def _open_by_reason(session: Session) -> list[HBar]:
-    stmt = select(ReviewTask.reason_codes).where(ReviewTask.status == "open")
+    """Grouped by the stored code list in SQL (few distinct lists), then split per code."""
+    codes_text = cast(ReviewTask.reason_codes, String)
+    stmt = select(codes_text, func.count()).where(ReviewTask.status == "open").group_by(codes_text)
     counts: Counter[str] = Counter()
-    for codes in session.scalars(stmt):
-        counts.update(codes or [])
+    for raw, n in session.execute(stmt):
+        for code in json.loads(raw or "[]"):
+            counts[str(code)] += int(n)
     return _bars(counts.most_common(8))
 
 

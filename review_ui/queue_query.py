@@ -1,12 +1,14 @@
 """The review queue: open tasks with meter, customer, thumbnail and claim, filtered and sorted.
 
-One query for the page (at most `PAGE_SIZE` rows) and one count; both use the
-(status, created_at) index, so the page stays fast with tens of thousands of open tasks.
+One query for the page (at most `PAGE_SIZE` rows, oldest task first) and one count; the order
+follows the (status, created_at) index, so the page stays fast with tens of thousands of open
+tasks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session
 from core.models import ContractAccount, Customer, InboundMessage, Meter, Photo, ReviewTask
 from review_ui.claims import free_for
 
-PAGE_SIZE = 200
+PAGE_SIZE = 100  # rows per queue page; filters and search narrow it down
 SORTS = ("oldest", "newest", "meter", "reason")
 KINDS = ("electricity", "gas", "water", "heat")
 AGES = {"1": 1, "3": 3, "7": 7, "30": 30}  # "older than N days"
@@ -68,17 +70,27 @@ def queue_rows(
     base = _filtered(select(ReviewTask.id), wanted, now)
     total = int(session.scalar(select(func.count()).select_from(base.subquery())) or 0)
     columns = select(
-        ReviewTask,
+        ReviewTask.id,
+        ReviewTask.inbound_message_id,
+        ReviewTask.photo_id,
+        ReviewTask.reason_codes,
+        ReviewTask.proposed_value,
+        ReviewTask.claimed_by,
+        ReviewTask.claimed_until,
         InboundMessage.received_at,
         InboundMessage.sender,
         InboundMessage.subject,
-        Meter,
-        Customer.name,
-        ContractAccount.number,
+        Meter.id.label("meter_id"),
+        Meter.number.label("meter_number"),
+        Meter.kind,
+        Meter.unit,
+        Meter.decimal_digits,
+        Customer.name.label("customer_name"),
+        ContractAccount.number.label("account_number"),
     )
     stmt = _sorted(_filtered(columns, wanted, now), wanted.sort).limit(PAGE_SIZE)
     rows = session.execute(stmt).all()
-    photos = _first_photos(session, [r[0] for r in rows])
+    photos = _first_photos(session, rows)
     return [_row(r, photos, clerk, now) for r in rows], total
 
 
@@ -116,18 +128,18 @@ def _escape_like(text: str) -> str:
 
 def _sorted(stmt: Select, sort: str) -> Select:
     if sort == "newest":
-        return stmt.order_by(InboundMessage.received_at.desc(), ReviewTask.id.desc())
+        return stmt.order_by(ReviewTask.created_at.desc(), ReviewTask.id.desc())
     if sort == "meter":
         return stmt.order_by(Meter.number.nulls_last(), ReviewTask.id)
     if sort == "reason":
         return stmt.order_by(cast(ReviewTask.reason_codes, String), ReviewTask.id)
-    return stmt.order_by(InboundMessage.received_at, ReviewTask.id)
+    return stmt.order_by(ReviewTask.created_at, ReviewTask.id)
 
 
-def _first_photos(session: Session, tasks: list[ReviewTask]) -> dict[int, int]:
+def _first_photos(session: Session, rows: Sequence[Any]) -> dict[int, int]:
     """The photo to show as a thumbnail per task: its own, else the mail's first."""
-    found = {t.id: t.photo_id for t in tasks if t.photo_id is not None}
-    missing = {t.inbound_message_id: t.id for t in tasks if t.photo_id is None}
+    found = {r.id: r.photo_id for r in rows if r.photo_id is not None}
+    missing = {r.inbound_message_id: r.id for r in rows if r.photo_id is None}
     if missing:
         stmt = (
             select(Photo.message_id, func.min(Photo.id))
@@ -140,38 +152,32 @@ def _first_photos(session: Session, tasks: list[ReviewTask]) -> dict[int, int]:
 
 
 def _row(row: Any, photos: dict[int, int], clerk: str, now: dt.datetime) -> QueueRow:
-    task, received_at, sender, subject, meter, customer, account = row
-    held = task.claimed_by if task.claimed_until and task.claimed_until > now else None
+    held = row.claimed_by if row.claimed_until and row.claimed_until > now else None
     return QueueRow(
-        id=task.id,
-        received_at=received_at,
-        sender=sender or "",
-        subject=subject or "",
-        reason_codes=list(task.reason_codes or []),
-        proposed_value=task.proposed_value,
-        meter_id=meter.id if meter else None,
-        meter_number=meter.number if meter else None,
-        meter_kind=meter.kind if meter else "",
-        unit=meter.unit if meter else "",
-        decimal_digits=meter.decimal_digits if meter else 0,
-        customer_name=customer or "",
-        account_number=account or "",
-        photo_id=photos.get(task.id),
+        id=row.id,
+        received_at=row.received_at,
+        sender=row.sender or "",
+        subject=row.subject or "",
+        reason_codes=list(row.reason_codes or []),
+        proposed_value=row.proposed_value,
+        meter_id=row.meter_id,
+        meter_number=row.meter_number,
+        meter_kind=row.kind or "",
+        unit=row.unit or "",
+        decimal_digits=row.decimal_digits or 0,
+        customer_name=row.customer_name or "",
+        account_number=row.account_number or "",
+        photo_id=photos.get(row.id),
         claimed_by=held if held != clerk else None,
     )
 
 
-def next_task_id(
-    session: Session, *, clerk: str, now: dt.datetime, after: dt.datetime | None = None
-) -> int | None:
+def next_task_id(session: Session, *, clerk: str, now: dt.datetime) -> int | None:
     """The oldest open task nobody else holds."""
     stmt = (
         select(ReviewTask.id)
-        .join(InboundMessage, InboundMessage.id == ReviewTask.inbound_message_id)
         .where(ReviewTask.status == "open", free_for(clerk, now))
-        .order_by(InboundMessage.received_at, ReviewTask.id)
+        .order_by(ReviewTask.created_at, ReviewTask.id)
         .limit(1)
     )
-    if after is not None:
-        stmt = stmt.where(InboundMessage.received_at > after)
     return session.scalar(stmt)

@@ -1,4 +1,4 @@
-"""review UI: task claims (lease), correction rows for exported readings, queue index
+"""review UI: task claims (lease), correction rows for exported readings, queue and dashboard indexes
 
 Revision ID: 0004_ui
 Revises: 0003
@@ -30,10 +30,12 @@ def upgrade() -> None:
         batch.create_foreign_key(
             "fk_reading_corrects_id_reading", "reading", ["corrects_id"], ["id"]
         )
+        batch.create_index("ix_reading_created_at", ["created_at"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("reading") as batch:
+        batch.drop_index("ix_reading_created_at")
         batch.drop_constraint("fk_reading_corrects_id_reading", type_="foreignkey")
         batch.drop_column("corrects_id")
     with op.batch_alter_table("review_task") as batch:
