@@ -149,6 +149,11 @@ def test_clerk_corrects_a_reading_in_the_browser(
         assert page.locator("section.photo img").evaluate("i => i.complete && i.naturalWidth") > 100
         expect(page.locator("figure.chart svg rect.bar")).to_have_count(1)
         page.screenshot(path=str(ARTIFACTS / "review-task.png"), full_page=True)
+        page.locator("button.digit").nth(4).click()  # the doubtful "4" selects that digit
+        page.keyboard.type("9")
+        expect(value).to_have_value("12.395,6")
+        page.locator("button.fill", has_text="12.346,6").click()  # the OCR alternative
+        expect(value).to_have_value("12.346,6")
         value.fill("12.350,4")
         expect(page.locator("#implied")).to_have_text("893,7 kWh")
         value.press("Enter")

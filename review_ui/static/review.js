@@ -55,6 +55,18 @@
     }
   }
 
+  // Select the digit `r` places from the right (the OCR digits align with the value from the right).
+  function selectFromRight(r) {
+    var input = document.getElementById("value");
+    if (!input) { return; }
+    var positions = [];
+    for (var i = 0; i < input.value.length; i++) {
+      if (/\d/.test(input.value[i])) { positions.push(i); }
+    }
+    var at = positions[positions.length - r];
+    if (at !== undefined) { input.focus(); input.setSelectionRange(at, at + 1); }
+  }
+
   var view = { zoom: 1, turn: 0, contrast: false };
   function applyView() {
     document.querySelectorAll("img.zoomable").forEach(function (img) {
@@ -107,6 +119,15 @@
   document.addEventListener("DOMContentLoaded", function () {
     var input = document.getElementById("value");
     if (input) { input.addEventListener("input", updateImplied); }
+    document.querySelectorAll("[data-from-right]").forEach(function (button) {
+      button.addEventListener("click", function () { selectFromRight(parseInt(button.dataset.fromRight, 10)); });
+    });
+    document.querySelectorAll("[data-fill]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var v = document.getElementById("value");
+        if (v) { v.value = button.dataset.fill; v.focus(); updateImplied(); }
+      });
+    });
     document.querySelectorAll("[data-photo]").forEach(function (button) {
       button.addEventListener("click", function () { photoActions[button.dataset.photo](); applyView(); });
     });
