@@ -190,6 +190,8 @@ def test_two_clerks_work_the_queue_at_once(
         _login(erika, live_ui, CLERK, CLERK_PASSWORD, next_path="/next")
         _login(otto, live_ui, OTTO, OTTO_PASSWORD, next_path="/queue")
         expect(otto.locator("table.queue tbody tr").first).to_contain_text(f"bei {CLERK}")
+        for thumb in otto.locator("img.thumb").all():
+            thumb.evaluate("img => img.decode()")  # resolves once the thumbnail is loaded
         otto.screenshot(path=str(ARTIFACTS / "review-queue-claimed.png"))
         otto.keyboard.press("n")
         otto.wait_for_url("**/tasks/*")

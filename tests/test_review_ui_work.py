@@ -192,7 +192,7 @@ def test_dashboard_meters_and_audit_pages(
         login(admin, ADMIN, ADMIN_PASSWORD)
         assert "Offene Aufgaben nach Alter" in admin.get("/").text  # admins land on the dashboard
         audit = admin.get(f"/audit?actor={CLERK}&action=task_accepted").text
-        assert f"review_task #{older.task_id}" in audit and "12345.6" in audit
+        assert f"review_task #{older.task_id}" in audit and "Vorschlag</small> 12.345,6" in audit
         assert "Anmeldung" not in audit.split("<tbody>")[1]
         logins = admin.get(f"/audit?actor={CLERK}&action=login").text
         rows = logins.split("<tbody>")[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -10,13 +11,16 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from core.context import BERLIN
+from core.formatting import format_number
 from core.models import AuditLog
+from matching.plausibility import decimal_places
 from review_ui.web import Ctx, PageClerk, no_store, render, require_admin
 
 router = APIRouter()
 PAGE = 200
 # Detail keys shown first (the rest follow in their stored order).
 SHOWN_FIRST = ("proposed_value", "value", "before", "after", "reason", "confirmed", "holder")
+VALUE_KEYS = frozenset({"proposed_value", "value", "before", "after"})
 
 
 @router.get("/audit")
@@ -71,7 +75,22 @@ def _day_start(text: str) -> dt.datetime | None:
 def _details(details: dict[str, Any] | None) -> list[tuple[str, str]]:
     items = dict(details or {})
     ordered = [(k, items.pop(k)) for k in SHOWN_FIRST if k in items] + list(items.items())
-    return [(key, _text(value)) for key, value in ordered if value not in (None, "", [], {})]
+    shown = []
+    for key, value in ordered:
+        if value in (None, "", [], {}):
+            continue
+        text = _german_number(value) if key in VALUE_KEYS else _text(value)
+        shown.append((key, text))
+    return shown
+
+
+def _german_number(value: Any) -> str:
+    """Stored values ('12345.6000') in German format with their own decimals ('12.345,6')."""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    return format_number(number, decimal_places(number))
 
 
 def _text(value: Any) -> str:
