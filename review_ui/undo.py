@@ -1,7 +1,7 @@
 """Taking a decision back: "undo" for the deciding clerk for a few minutes, "reopen" for admins.
 
 A reading billing has not taken yet is removed with the decision (its values stay in the audit
-log) and the unsent confirmation mail with it. A reading billing has already exported is never
+log) and the unsent reply mail with it. A reading billing has already exported is never
 changed: the task reopens, and the next decision books a correction row that points at it
 (`Reading.corrects_id`) and marks the original as superseded.
 """
@@ -19,6 +19,7 @@ from core.models import InboundMessage, Outbox, Reading, ReviewTask
 from matching.rows import audit
 
 UNDO_WINDOW = dt.timedelta(minutes=5)
+DECISION_MAILS = ("confirmation", "resend_request")  # what a decision queues for the customer
 
 
 def plain(value: Decimal | None) -> str | None:
@@ -116,12 +117,14 @@ def _reopen(
     }
     if reason:
         details["reason"] = reason
+    if task.note:
+        details["note"] = task.note
     if reading is not None and reading.exported_at is None:
         details["reading_removed"] = {"id": reading.id, "value": plain(reading.value)}
         session.delete(reading)
-        details["unsent_mail_dropped"] = _drop_unsent_confirmation(session, task)
     elif reading is not None:
         details["exported_reading_kept"] = reading.id
+    details["unsent_mail_dropped"] = _drop_unsent_replies(session, task)
     changed = session.execute(
         update(ReviewTask)
         .where(ReviewTask.id == task.id, ReviewTask.status == "done")
@@ -131,6 +134,7 @@ def _reopen(
             decided_value=None,
             decided_by=None,
             decided_at=None,
+            note=None,
             claimed_by=None,
             claimed_until=None,
         )
@@ -155,11 +159,11 @@ def _reopen(
     session.refresh(task)
 
 
-def _drop_unsent_confirmation(session: Session, task: ReviewTask) -> int:
+def _drop_unsent_replies(session: Session, task: ReviewTask) -> int:
     result = session.execute(
         delete(Outbox).where(
             Outbox.inbound_message_id == task.inbound_message_id,
-            Outbox.kind == "confirmation",
+            Outbox.kind.in_(DECISION_MAILS),
             Outbox.status == "pending",
         )
     )

@@ -213,3 +213,20 @@ def test_rejection_reason_is_audited(ctx: AppContext, client: TestClient, seeded
     [row] = _audit(ctx, "task_rejected")
     assert row.details["reason"] == "Foto unscharf"
     assert row.details["proposed_value"] == "12345.6"
+
+
+def test_undoing_a_rejection_drops_the_unsent_resend_request(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    csrf = login(client)
+    fields = {"action": "reject", "reason": "Foto unscharf", "ask_resend": "1"}
+    assert _decide(client, csrf, seeded.task_id, **fields).status_code == 303
+    with ctx.sessions() as session:
+        assert [m.kind for m in session.scalars(select(Outbox))] == ["resend_request"]
+    undone = client.post(f"/tasks/{seeded.task_id}/undo", data={"csrf_token": csrf})
+    assert undone.status_code == 200  # followed to the reopened task
+    with ctx.sessions() as session:
+        assert session.scalars(select(Outbox)).all() == []
+        task = session.get(ReviewTask, seeded.task_id)
+        assert task is not None and task.status == "open" and task.message.status == "review"
+        assert task.note is None
