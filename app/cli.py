@@ -98,9 +98,17 @@ def cmd_campaign_start(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from core.metrics import MetricsServer
     from intake.worker import run_worker
 
-    run_worker(migrated_context(settings), once=args.once)
+    ctx = migrated_context(settings)
+    port, host = settings.worker_metrics_port, settings.worker_metrics_host
+    server = MetricsServer(host, port, token=settings.metrics_token) if port else None
+    try:
+        run_worker(ctx, once=args.once)
+    finally:
+        if server is not None:
+            server.close()
     return 0
 
 
@@ -119,6 +127,59 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from app.demo import run_demo
 
     return run_demo(settings, serve_after=args.serve)
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from core.backup import backup
+    from core.db import check_connection
+
+    ctx = _context(settings)
+    check_connection(ctx.engine)
+    print(backup(ctx, Path(args.directory)).text("Gesichert"))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from core.backup import restore
+    from core.db import check_connection
+    from core.migrate import upgrade
+
+    ctx = _context(settings)
+    check_connection(ctx.engine)
+    summary = restore(ctx, Path(args.directory), force=args.force)
+    upgrade(ctx.engine)  # a backup of an older release gets today's schema
+    print(summary.text("Wiederhergestellt"))
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from core.retention import purge
+
+    print(purge(migrated_context(settings), dry_run=args.dry_run).summary())
+    return 0
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def cmd_customer_export(args: argparse.Namespace, settings: Settings) -> int:
+    from core.customer_data import export_customer
+
+    target = Path(args.output or f"kunde-{args.account}.zip")
+    report = export_customer(migrated_context(settings), args.account, target, actor=_actor())
+    print(f"{report.summary('exportiert')} → {target}")
+    return 0
+
+
+def cmd_customer_erase(args: argparse.Namespace, settings: Settings) -> int:
+    from core.customer_data import erase_customer
+
+    if not args.yes:
+        raise UsageError("Löschen ist endgültig: mit --yes bestätigen")
+    report = erase_customer(migrated_context(settings), args.account, actor=_actor())
+    print(report.summary("gelöscht bzw. pseudonymisiert"))
+    return 0
 
 
 def migrated_context(settings: Settings) -> AppContext:
@@ -193,6 +254,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.set_defaults(handler=cmd_serve)
+
+    save = sub.add_parser("backup", help="Datenbank und Dateispeicher sichern")
+    save.add_argument("directory", metavar="DIR", help="neues, leeres Verzeichnis")
+    save.set_defaults(handler=cmd_backup)
+    back = sub.add_parser("restore", help="eine Sicherung zurückspielen")
+    back.add_argument("directory", metavar="DIR")
+    back.add_argument("--force", action="store_true", help="eine Datenbank mit Daten ersetzen")
+    back.set_defaults(handler=cmd_restore)
+
+    purge = sub.add_parser("purge", help="Aufbewahrungsfristen anwenden (Fotos, Mails löschen)")
+    purge.add_argument("--dry-run", action="store_true", help="nur zählen, nichts löschen")
+    purge.set_defaults(handler=cmd_purge)
+    customer = sub.add_parser("customer", help="Kundendaten (DSGVO)").add_subparsers(
+        dest="customer_cmd", required=True
+    )
+    export = customer.add_parser("export", help="alle Daten eines Kunden als ZIP")
+    export.add_argument("account", metavar="ACCOUNT", help="Vertragskontonummer")
+    export.add_argument("--output", "-o", default=None, help="ZIP-Datei (kunde-ACCOUNT.zip)")
+    export.set_defaults(handler=cmd_customer_export)
+    erase = customer.add_parser("erase", help="Kundendaten löschen/pseudonymisieren")
+    erase.add_argument("account", metavar="ACCOUNT", help="Vertragskontonummer")
+    erase.add_argument("--yes", action="store_true", help="endgültiges Löschen bestätigen")
+    erase.set_defaults(handler=cmd_customer_erase)
 
     demo = sub.add_parser("demo", help="Demo mit eingebetteter Datenbank und Maildir")
     demo.add_argument("--serve", action="store_true", help="danach Oberfläche und Worker starten")

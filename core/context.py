@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.blobstore import BlobStore
+from core.blobstore import BlobStorage, open_blob_store
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
 
@@ -26,7 +26,7 @@ class AppContext:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    blobs: BlobStore
+    blobs: BlobStorage
     clock: Callable[[], dt.datetime] = field(default=system_clock)
 
     @classmethod
@@ -38,7 +38,7 @@ class AppContext:
             settings=settings,
             engine=engine,
             sessions=make_session_factory(engine),
-            blobs=BlobStore(settings.effective_blob_dir),
+            blobs=open_blob_store(settings),
             clock=clock,
         )
 

@@ -74,3 +74,15 @@ class ConflictError(MeterIntakeError):
 
 class InvalidInputError(MeterIntakeError):
     """A value given by a person cannot be used (e.g. more digits than the meter has)."""
+
+
+class BlobStoreError(MeterIntakeError):
+    """The blob store (directory or S3) cannot be reached or refused an operation."""
+
+    exit_code = 6
+
+
+class BackupError(MeterIntakeError):
+    """A backup cannot be written, or a backup to restore is incomplete or damaged."""
+
+    exit_code = 7

@@ -79,6 +79,7 @@ class Customer(Base):
     language: Mapped[str] = mapped_column(String(5), default="de")
     email_bounced_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    erased_at: Mapped[dt.datetime | None]  # personal data erased on request (pseudonymised)
     accounts: Mapped[list[ContractAccount]] = relationship(back_populates="customer")
 
 
@@ -153,6 +154,7 @@ class InboundMessage(Base):
     error: Mapped[str | None] = mapped_column(Text)
     target_folder: Mapped[str | None] = mapped_column(String(100))
     moved_at: Mapped[dt.datetime | None]
+    purged_at: Mapped[dt.datetime | None]  # raw mail, photos and OCR results deleted (retention)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     photos: Mapped[list[Photo]] = relationship(back_populates="message")
 
@@ -333,3 +335,14 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[dt.datetime]
+
+
+class WorkerHeartbeat(Base):
+    """The last sign of life of each worker process, for `/health` of a separate `serve`."""
+
+    __tablename__ = "worker_heartbeat"
+    worker: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid:thread
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime]
+    beat_at: Mapped[dt.datetime] = mapped_column(index=True)

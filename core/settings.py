@@ -101,8 +101,71 @@ class Settings(BaseSettings):
         default="",
         description="Bearer token for /metrics (Prometheus); empty = a clerk session is needed.",
     )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="Address the worker serves its own /metrics on."
+    )
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description=(
+            "Port of the worker's own /metrics (counters and histograms of that process; "
+            "the metrics token applies); 0 = not served."
+        ),
+    )
+    worker_heartbeat_max_age_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "/health answers 503 when no worker has written a heartbeat for this long (a worker "
+            "beats every pass and mail; keep it above poll interval + the longest pass)."
+        ),
+    )
+    blob_backend: Literal["directory", "s3"] = Field(
+        default="directory",
+        description="Where raw mails and photos are stored: a directory (blob_dir) or S3.",
+    )
+    s3_endpoint_url: str = Field(
+        default="", description="S3-compatible endpoint (MinIO, Ceph RGW); empty = AWS S3."
+    )
+    s3_bucket: str = Field(default="", description="S3 bucket for blobs (must exist).")
+    s3_prefix: str = Field(default="blobs/", description="Key prefix of the blobs in the bucket.")
+    s3_region: str = Field(default="eu-central-1", description="S3 region.")
+    s3_access_key_id: str = Field(
+        default="", description="S3 access key; empty = boto3's usual credential chain."
+    )
+    s3_secret_access_key: str = Field(default="", description="S3 secret key (password).")
+    retain_raw_mail_days: int = Field(
+        default=90,
+        ge=0,
+        description=(
+            "Days a raw mail is kept after its reading was booked or rejected (0 = forever)."
+        ),
+    )
+    retain_photo_days: int = Field(
+        default=400,
+        ge=0,
+        description=(
+            "Days photos are kept after the reading was booked or rejected, as evidence for "
+            "objections to the annual bill (0 = forever)."
+        ),
+    )
+    retain_ocr_days: int = Field(
+        default=400,
+        ge=0,
+        description=(
+            "Days OCR results are kept after booking or rejection (0 = forever); they go with "
+            "their photo at the latest."
+        ),
+    )
+    purge_interval_hours: float = Field(
+        default=24.0, ge=0, description="The worker runs the retention purge this often; 0 = never."
+    )
     log_level: str = Field(default="INFO", description="Logging level.")
-    log_json: bool = Field(default=False, description="Log one JSON object per line.")
+    log_json: bool = Field(
+        default=False,
+        description="Log one JSON object per line (with the mail's ledger id as `mail`).",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -157,6 +220,12 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Settings:
+        if self.blob_backend == "s3" and not self.s3_bucket:
+            raise ValueError("METER_INTAKE_BLOB_BACKEND=s3 needs METER_INTAKE_S3_BUCKET")
+        return self
+
     @cached_property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -203,7 +272,7 @@ def settings_markdown() -> str:
     ]
     for name, field in Settings.model_fields.items():
         default = "" if field.default is None else str(field.default)
-        if "password" in name or "token" in name:
+        if "password" in name or "token" in name or "secret" in name:
             default = ""
         lines.append(f"| `METER_INTAKE_{name.upper()}` | `{default}` | {field.description} |")
     return "\n".join(lines) + "\n"

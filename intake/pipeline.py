@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core import metrics
 from core.context import BERLIN, AppContext
 from core.db import transaction
 from core.errors import ToolMissingError
@@ -85,12 +86,13 @@ def process_one(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reader) -
 
 
 def process_claimed(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reader) -> str:
-    submission = load_submission(ctx, claim)
+    with metrics.stage_timer("parse"):
+        submission = load_submission(ctx, claim)
     if is_loop(submission, ctx.settings.mail_from):
         return ignore_mail(ctx, claim, submission)
     hint = sender_meter_hint(ctx, submission.sender)
     reads = [read_photo(reader, image, hint, ctx.settings) for image in submission.images]
-    with transaction(ctx.sessions) as session:
+    with metrics.stage_timer("match"), transaction(ctx.sessions) as session:
         row = lock_claimed(session, claim)
         photo_ids = store_photos(ctx, session, row, reads)
         best = best_read(reads)
@@ -154,7 +156,9 @@ def read_photo(
 ) -> PhotoRead:
     """OCR one photo; a crash on one photo degrades to an unreadable read, never the whole mail."""
     try:
-        read = reader(image.data, hint, settings)
+        with metrics.stage_timer("ocr"):
+            read = reader(image.data, hint, settings)
+        metrics.observe_ocr(read.confidence, readable=read.reading is not None)
     except ToolMissingError:
         raise
     except Exception as exc:

@@ -17,8 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
+from core import metrics
 from core.context import AppContext
 from core.errors import MailboxError, ToolMissingError
+from core.heartbeat import beat
+from core.retention import purge_if_due
 from core.settings import Settings
 from intake.claims import claim_next
 from intake.imap import ImapSource
@@ -131,11 +134,14 @@ def run_pass(
 ) -> WorkerReport:
     report = WorkerReport(passes=1)
     holder = worker_id()
+    beat(ctx, holder)
+    metrics.WORKER_PASSES.inc()
     _stage("Abholen", lambda: _fetch(ctx, source, holder, report))
     _stage("Verarbeiten", lambda: _process(ctx, report, stop, reader))
     _stage("Verschieben", lambda: _move(ctx, source, holder, report))
     _stage("Versand", lambda: _send(ctx, sender, report))
     _stage("Kampagnen", lambda: _campaigns(ctx))
+    _stage("Aufbewahrung", lambda: _purge(ctx, holder))
     log.info("Durchlauf: %s", report.summary())
     return report
 
@@ -156,7 +162,11 @@ def _fetch(ctx: AppContext, source: MailSource, holder: str, report: WorkerRepor
         if not got:
             log.debug("Ein anderer Worker holt %s gerade ab", source.name)
             return
-        fetched = fetch_new(ctx, source)
+        with metrics.stage_timer("fetch"):
+            fetched = fetch_new(ctx, source)
+    metrics.count_fetched(
+        new=fetched.fetched, duplicates=fetched.duplicates, rejected=fetched.rejected
+    )
     report.fetched += fetched.fetched
     report.duplicates += fetched.duplicates
     report.rejected += fetched.rejected
@@ -171,7 +181,10 @@ def _process(
         claim = claim_next(ctx)
         if claim is None:
             return
-        report.count(process_one(ctx, claim, reader=reader))
+        status = process_one(ctx, claim, reader=reader)
+        report.count(status)
+        metrics.count_processed(status)
+        beat(ctx, worker_id())
 
 
 def _move(ctx: AppContext, source: MailSource, holder: str, report: WorkerReport) -> None:
@@ -183,7 +196,14 @@ def _move(ctx: AppContext, source: MailSource, holder: str, report: WorkerReport
 def _send(ctx: AppContext, sender: SmtpSender | None, report: WorkerReport) -> None:
     from notifications.dispatch import send_due
 
-    report.sent += send_due(ctx, sender=sender).sent
+    with metrics.stage_timer("send"):
+        sent = send_due(ctx, sender=sender)
+    metrics.count_deliveries(sent=sent.sent, retried=sent.retried, failed=sent.failed)
+    report.sent += sent.sent
+
+
+def _purge(ctx: AppContext, holder: str) -> None:
+    purge_if_due(ctx, holder)
 
 
 def _campaigns(ctx: AppContext) -> None:

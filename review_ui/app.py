@@ -63,6 +63,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         openapi_url=None,
     )
     app.state.ctx = ctx
+    app.state.started_at = ctx.clock()  # /health grants a worker time to start
     app.state.jinja = make_environment()
     pages = (login, queue, dashboard, tasks, task_actions, meters, audit, outbox, campaigns)
     for module in (*pages, ops, api):

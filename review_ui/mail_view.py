@@ -10,7 +10,8 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import parseaddr
 
-from core.blobstore import BlobStore
+from core.blobstore import BlobStorage
+from core.errors import BlobStoreError
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 4000
@@ -22,15 +23,16 @@ class MailText:
     body: str
 
 
-def mail_text(blobs: BlobStore, sha256: str) -> MailText | None:
-    """None when the raw mail is not stored (e.g. test data) or cannot be parsed."""
-    if not sha256 or not blobs.exists(sha256):
-        return None
+def mail_text(blobs: BlobStorage, sha256: str) -> MailText | None:
+    """None when the raw mail is not stored (purged, test data), the store cannot be reached or
+    the mail cannot be parsed: the page shows the ledger's fields then."""
     try:
+        if not sha256 or not blobs.exists(sha256):
+            return None
         message = email.message_from_bytes(blobs.get(sha256), policy=policy.default)
         name = parseaddr(str(message.get("From", "")))[0]
         body = _plain_body(message) if isinstance(message, EmailMessage) else ""
-    except (ValueError, LookupError, TypeError) as exc:
+    except (ValueError, LookupError, TypeError, BlobStoreError, FileNotFoundError) as exc:
         log.warning("mail %s cannot be shown: %s", sha256[:12], exc)
         return None
     text = body.strip()

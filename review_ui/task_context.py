@@ -9,14 +9,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.blobstore import BlobStore
+from core.blobstore import BlobStorage
 from core.models import Photo, ReviewTask
 from review_ui.mail_view import mail_text
 from review_ui.undo import UNDO_WINDOW, can_undo
 
 
 def task_context(
-    session: Session, task: ReviewTask, *, clerk: str, now: dt.datetime, blobs: BlobStore
+    session: Session, task: ReviewTask, *, clerk: str, now: dt.datetime, blobs: BlobStorage
 ) -> dict[str, Any]:
     undo_until = task.decided_at + UNDO_WINDOW if task.decided_at else None
     return {

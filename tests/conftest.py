@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures_dovecot",
     "tests.fixtures_tls",
     "tests.fixtures_ui",
+    "tests.fixtures_s3",
 ]
 
 REPO = Path(__file__).resolve().parents[1]

@@ -225,7 +225,7 @@ class PhotoStoreDown(BlobStore):
 
 
 def test_failure_rolls_back_and_is_recorded(seeded: AppContext) -> None:
-    seeded.blobs = PhotoStoreDown(seeded.blobs.root)
+    seeded.blobs = PhotoStoreDown(seeded.settings.effective_blob_dir)
     row = run_one(seeded, customer_mail(sender=CUSTOMER, photos=[("z.jpg", JPEG)]))
     assert (row.status, row.attempts) == ("new", 1)
     assert row.error and "No space left" in row.error and "Traceback" in row.error

@@ -1,7 +1,7 @@
 """review UI: task claims (lease), correction rows for exported readings, queue and dashboard indexes
 
 Revision ID: 0004_ui
-Revises: 0003
+Revises: 0004_ops
 Create Date: 2026-12-06 21:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import core.models
 
 revision = "0004_ui"
-down_revision = "0003"
+down_revision = "0004_ops"
 branch_labels = None
 depends_on = None
 

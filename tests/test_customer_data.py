@@ -1,0 +1,123 @@
+"""Export (Art. 15) and erasure (Art. 17) of one customer's data; both audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app.cli import main
+from core.context import AppContext
+from core.customer_data import erase_customer, export_customer
+from core.db import transaction
+from core.errors import ConflictError, NotFoundError
+from core.models import AuditLog, Customer, InboundMessage, Outbox, Photo, Reading, ReviewTask
+from core.settings import Settings
+from tests.ops_seed import SURE_PHOTO, UNSURE_PHOTO, add_customer, photo_mail, process_mails, quiet
+
+ERIKA, MAX = "erika@example.de", "max@example.de"
+
+
+@pytest.fixture
+def two_customers(ctx: AppContext) -> AppContext:
+    work = quiet(ctx)
+    add_customer(work, email=ERIKA, account="111111111", meter="11111111")
+    add_customer(work, email=MAX, account="222222222", meter="22222222")
+    process_mails(
+        work,
+        photo_mail(ERIKA, SURE_PHOTO, subject="Wasser Erika"),
+        photo_mail(MAX, SURE_PHOTO + b"max", subject="Wasser Max"),
+    )
+    return work
+
+
+def _audit(ctx: AppContext, action: str) -> list[AuditLog]:
+    with ctx.sessions() as session:
+        return list(session.scalars(select(AuditLog).where(AuditLog.action == action)))
+
+
+def test_export_holds_everything_about_the_customer_and_nothing_else(
+    two_customers: AppContext, tmp_path: Path
+) -> None:
+    target = tmp_path / "erika.zip"
+    report = export_customer(two_customers, "111111111", target, actor="cli:datenschutz")
+    assert (report.mails, report.photos, report.readings, report.sent_mails) == (1, 1, 1, 1)
+    with zipfile.ZipFile(target) as archive:
+        names = archive.namelist()
+        data = json.loads(archive.read("daten.json"))
+        photo = archive.read(next(n for n in names if n.startswith("fotos/")))
+        raw = archive.read(next(n for n in names if n.startswith("mails/")))
+    assert "LIESMICH.txt" in names and photo == SURE_PHOTO
+    assert b"Wasser Erika" in raw or b"=?utf-8?" in raw
+    assert data["customer"]["email"] == ERIKA and data["contract_accounts"] == ["111111111"]
+    assert [r["value"] for r in data["readings"]] == ["4521.0000"]
+    assert [m["subject"] for m in data["mails"]] == ["Wasser Erika"]
+    assert data["photos"][0]["ocr"][0]["confidence"] == 0.99
+    assert data["sent_mails"][0]["recipient"] == ERIKA and data["sent_mails"][0]["body_text"]
+    assert MAX not in json.dumps(data)
+    [audit] = _audit(two_customers, "customer_export")
+    assert audit.actor == "cli:datenschutz" and audit.details["photos"] == 1
+    with pytest.raises(NotFoundError):
+        export_customer(two_customers, "999", tmp_path / "x.zip", actor="cli:x")
+
+
+def test_erase_pseudonymises_and_deletes_but_keeps_the_readings(
+    two_customers: AppContext,
+) -> None:
+    with two_customers.sessions() as session:
+        mail = session.scalars(select(InboundMessage).where(InboundMessage.sender == ERIKA)).one()
+        max_mail = session.scalars(
+            select(InboundMessage.id).where(InboundMessage.sender == MAX)
+        ).one()
+    report = erase_customer(two_customers, "111111111", actor="cli:datenschutz")
+    assert (report.mails, report.photos) == (1, 1)
+    with two_customers.sessions() as session:
+        customer = session.scalars(select(Customer).where(Customer.name.like("[gelöscht]%"))).one()
+        erased_mail = session.get_one(InboundMessage, mail.id)
+        outbox = session.scalars(select(Outbox).where(Outbox.inbound_message_id == mail.id)).one()
+        photos = session.scalars(select(Photo.message_id)).all()
+        readings = session.scalars(select(Reading.value).order_by(Reading.id)).all()
+        others = session.scalars(select(Customer.email).where(Customer.email.is_not(None))).all()
+    assert customer.email is None and customer.erased_at == two_customers.clock()
+    assert (erased_mail.sender, erased_mail.subject) == (None, None)
+    assert erased_mail.purged_at is not None and erased_mail.status == "accepted"
+    assert (outbox.recipient, outbox.body_text) == ("", "[gelöscht]")
+    assert not two_customers.blobs.exists(mail.sha256)
+    assert not two_customers.blobs.exists(hashlib.sha256(SURE_PHOTO).hexdigest())
+    assert photos == [max_mail] and len(readings) == 2 and others == [MAX]
+    [audit] = _audit(two_customers, "customer_erase")
+    assert audit.details["accounts"] == ["111111111"] and audit.entity_id == customer.id
+    with pytest.raises(ConflictError, match="bereits"):
+        erase_customer(two_customers, "111111111", actor="cli:datenschutz")
+
+
+def test_erase_waits_for_open_reviews(ctx: AppContext) -> None:
+    work = quiet(ctx)
+    add_customer(work, email=ERIKA, account="111111111", meter="11111111")
+    process_mails(work, photo_mail(ERIKA, UNSURE_PHOTO))
+    with pytest.raises(ConflictError, match="offene Prüfaufgabe"):
+        erase_customer(work, "111111111", actor="cli:x")
+    with transaction(work.sessions) as session:
+        task = session.scalars(select(ReviewTask)).one()
+        task.status, task.decision = "done", "rejected"
+        task.decided_at = work.clock() + dt.timedelta(minutes=1)
+    assert erase_customer(work, "111111111", actor="cli:x").photos == 1
+
+
+def test_cli_customer_commands(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ctx: AppContext
+) -> None:
+    monkeypatch.setenv("METER_INTAKE_DATABASE_URL", settings.effective_database_url)
+    monkeypatch.setenv("METER_INTAKE_VAR_DIR", str(settings.var_dir))
+    add_customer(ctx, email=ERIKA, account="111111111", meter="11111111")
+    target = tmp_path / "auskunft.zip"
+    assert main(["customer", "export", "111111111", "-o", str(target)]) == 0
+    assert zipfile.is_zipfile(target)
+    assert main(["customer", "erase", "111111111"]) == 2  # without --yes
+    assert main(["customer", "erase", "111111111", "--yes"]) == 0
+    assert main(["customer", "export", "000"]) == 1
