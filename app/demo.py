@@ -219,14 +219,20 @@ def write_master_data(path: Path) -> None:
 
 
 def _ensure_clerk(ctx: AppContext) -> str | None:
-    """Create the demo clerk once; returns the new password (None if the clerk exists)."""
+    """Create the demo clerk and a separate admin once; returns the clerk's new password (None if
+    the clerk exists). Both passwords go to var/demo-zugang.txt."""
+
     with ctx.sessions() as session:
         if session.scalar(select(User).where(User.username == "sachbearbeiter")):
             return None
     password = secrets.token_urlsafe(9)
-    add_user(ctx, "sachbearbeiter", password, role="admin", display_name="Demo-Sachbearbeiter")
+    admin_password = secrets.token_urlsafe(12)
+    add_user(ctx, "sachbearbeiter", password, role="clerk", display_name="Demo-Sachbearbeiter")
+    add_user(ctx, "leitung", admin_password, role="admin", display_name="Demo-Leitung")
     (ctx.settings.var_dir / "demo-zugang.txt").write_text(
-        f"Benutzer: sachbearbeiter\nPasswort: {password}\n", encoding="utf-8"
+        f"Benutzer: sachbearbeiter\nPasswort: {password}\n\n"
+        f"Administration: leitung\nPasswort: {admin_password}\n",
+        encoding="utf-8",
     )
     return password
 
@@ -315,4 +321,5 @@ def _print_access(ctx: AppContext, password: str | None) -> None:
         print(f"Anmeldung: sachbearbeiter / {password}  (gespeichert in var/demo-zugang.txt)")
     else:
         print("Anmeldung: sachbearbeiter (Passwort in var/demo-zugang.txt)")
+    print("Administration: leitung (Passwort in var/demo-zugang.txt)")
     print("Antworten an Kunden liegen im Postausgang (SMTP ist in der Demo ausgeschaltet).")

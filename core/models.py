@@ -201,7 +201,10 @@ class Reading(Base):
     """Zählerstand. Unique per (meter, register, message) so a re-processed mail adds nothing."""
 
     __tablename__ = "reading"
-    __table_args__ = (UniqueConstraint("meter_id", "register", "inbound_message_id"),)
+    __table_args__ = (
+        UniqueConstraint("meter_id", "register", "inbound_message_id"),
+        Index("ix_reading_created_at", "created_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"), index=True)
     register: Mapped[str] = mapped_column(String(10), default="1.8.0")
@@ -215,12 +218,17 @@ class Reading(Base):
     photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id"))  # the photo it was read on
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     exported_at: Mapped[dt.datetime | None]
+    # A correction row points at the reading it replaces (one billing has already taken).
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("reading.id"))
     meter: Mapped[Meter] = relationship(back_populates="readings")
 
 
 class ReviewTask(Base):
     __tablename__ = "review_task"
-    __table_args__ = (UniqueConstraint("inbound_message_id"),)
+    __table_args__ = (
+        UniqueConstraint("inbound_message_id"),
+        Index("ix_review_task_status_created", "status", "created_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_message.id"))
     photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id"))
@@ -239,6 +247,9 @@ class ReviewTask(Base):
     # (reuse, corrections: matching/task_details.py)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The clerk working on the task, until the lease runs out (others skip it meanwhile).
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[dt.datetime | None]
     message: Mapped[InboundMessage] = relationship()
     photo: Mapped[Photo | None] = relationship()
     meter: Mapped[Meter | None] = relationship()

@@ -28,6 +28,8 @@ MOVES = {
     "resume": ({"paused"}, "running"),
     "cancel": ({"running", "paused"}, "cancelled"),
 }
+AUDIT_ACTION = {"pause": "campaign_paused", "resume": "campaign_resumed",
+                "cancel": "campaign_cancelled"}  # fmt: skip
 # which of the campaign's unsent mails an action moves, and to which outbox status
 MAIL_FROM = {"pause": ("pending",), "resume": ("held",), "cancel": ("pending", "held")}
 MAIL_TO = {"pause": "held", "resume": "pending", "cancel": "cancelled"}
@@ -80,7 +82,7 @@ def control_campaign(ctx: AppContext, name_or_id: str, action: str, *, actor: st
             AuditLog(
                 at=now,
                 actor=actor,
-                action=f"campaign_{action}",
+                action=AUDIT_ACTION[action],
                 entity="campaign",
                 entity_id=campaign.id,
                 details={"name": campaign.name, "before": before, "after": target, "mails": mails},

@@ -80,7 +80,8 @@ class CampaignResult:
     previews: list[PreviewMail] = field(default_factory=list)
 
     def audit_details(self) -> dict[str, object]:
-        return {"name": self.name, "created": self.created, "mails": self.queued,
+        return {"name": self.name, "due_from": self.due_from.isoformat(),
+                "due_to": self.due_to.isoformat(), "created": self.created, "mails": self.queued,
                 "meters": self.meters, "already": self.already, "skipped": self.skipped,
                 "opted_out": self.opted_out}  # fmt: skip
 
@@ -131,7 +132,7 @@ def start_campaign(
         result = _start(session, ctx.settings, plan, ctx.clock(), dry_run=dry_run)
         result.previews = _previews(session, result.campaign_id, preview)
         session.add(
-            AuditLog(at=ctx.clock(), actor=actor, action="campaign_start", entity="campaign",
+            AuditLog(at=ctx.clock(), actor=actor, action="campaign_started", entity="campaign",
                      entity_id=result.campaign_id, details=result.audit_details())
         )  # fmt: skip
         if dry_run:

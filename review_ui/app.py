@@ -17,12 +17,15 @@ from core.context import AppContext
 from review_ui.i18n import LANG_COOKIE, LANGUAGES, choose_language
 from review_ui.routes import (
     api,
+    audit,
     campaigns,
+    dashboard,
     login,
     meters,
     ops,
     outbox,
     queue,
+    task_actions,
     tasks,
     unsubscribe,
 )
@@ -66,7 +69,8 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     app.state.started_at = ctx.clock()  # /health grants a worker time to start
     app.state.jinja = make_environment()
-    for module in (login, queue, tasks, meters, outbox, campaigns, ops, api, unsubscribe):
+    pages = (login, queue, dashboard, tasks, task_actions, meters, audit, outbox, campaigns)
+    for module in (*pages, ops, api, unsubscribe):
         _add_routes(app, module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.middleware("http")(_language_and_headers)

@@ -2,8 +2,9 @@
 
 The session cookie holds a random token; the database stores only its sha256, so a leaked
 database dump does not yield usable sessions. Failed logins are written to the audit log and
-counted per username + client address; after `FREE_FAILURES` the next try is refused for a
-doubling wait (capped), which survives restarts and works across several UI processes.
+counted per username + client address, and per address across all user names; after
+`FREE_FAILURES` (`FREE_FAILURES_PER_ADDRESS`) the next try is refused for a doubling wait (capped),
+which survives restarts and works across several UI processes. A refused try is audited too.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from core.models import AuditLog, User, UserSession
 ROLES = ("clerk", "admin")
 MIN_PASSWORD_LENGTH = 10
 FREE_FAILURES = 5
+# One address trying many user names: more room (an office behind one NAT address shares it),
+# then the same doubling wait for every name tried from there.
+FREE_FAILURES_PER_ADDRESS = 20
 FAILURE_WINDOW = dt.timedelta(minutes=15)
 BASE_LOCK_SECONDS = 30
 MAX_LOCK_SECONDS = 15 * 60
@@ -144,8 +148,11 @@ def authenticate(ctx: AppContext, username: str, password: str, *, ip: str) -> L
     username = username.strip()[:100]
     now = ctx.clock()
     with transaction(ctx.sessions) as session:
-        locked = _locked_seconds(session, username, ip, now)
+        locked = max(
+            _locked_seconds(session, username, ip, now), _address_locked_seconds(session, ip, now)
+        )
         if locked:
+            _audit(session, ctx, actor=username or "-", action="login_locked", ip=ip)
             return LoginResult(None, locked_seconds=locked)
         user = _find_user(session, username) if username else None
         if user is None or not user.active:
@@ -179,9 +186,28 @@ def _locked_seconds(session: Session, username: str, ip: str, now: dt.datetime) 
             failures = []
         elif row.action == "login_failed" and row.details.get("ip") == ip:
             failures.append(row.at)
-    if len(failures) < FREE_FAILURES:
+    return _wait(failures, FREE_FAILURES, now)
+
+
+def _address_locked_seconds(session: Session, ip: str, now: dt.datetime) -> int:
+    """Seconds until the next try from this address, whatever the user name (0 = allowed)."""
+    rows = session.execute(
+        select(AuditLog.at, AuditLog.details)
+        .where(
+            AuditLog.entity == "login",
+            AuditLog.action == "login_failed",
+            AuditLog.at > now - FAILURE_WINDOW,
+        )
+        .order_by(AuditLog.at, AuditLog.id)
+    ).all()
+    failures = [at for at, details in rows if (details or {}).get("ip") == ip]
+    return _wait(failures, FREE_FAILURES_PER_ADDRESS, now)
+
+
+def _wait(failures: list[dt.datetime], free: int, now: dt.datetime) -> int:
+    if len(failures) < free:
         return 0
-    wait = min(BASE_LOCK_SECONDS * 2 ** (len(failures) - FREE_FAILURES), MAX_LOCK_SECONDS)
+    wait = min(BASE_LOCK_SECONDS * 2 ** (len(failures) - free), MAX_LOCK_SECONDS)
     remaining = (failures[-1] + dt.timedelta(seconds=wait) - now).total_seconds()
     return max(0, int(remaining + 0.999))
 

@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.context import AppContext
+from core.context import BERLIN, AppContext
 from core.db import transaction
-from core.errors import ConflictError, InvalidInputError
+from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.formatting import parse_german_decimal
-from core.models import Meter, ReviewTask
+from core.models import AuditLog, Meter, Reading, ReviewTask
 from matching.history import find_meters
+from matching.plausibility import MeterSpec, digit_codes
 from matching.record import TaskResolution, resolve_task
 from matching.values import normalize_meter_number
 from notifications.errors import InvalidRecipientError
 from notifications.outbox import ConfirmedReading, queue_confirmation, queue_resend_request
+from review_ui.claims import require_claim_free
+from review_ui.expectation import GUARDS, expectation_for, guard_codes
+from review_ui.undo import UndoRefused, book_correction, exported_reading, plain
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,14 @@ class DecisionRefused(Exception):
     """The value cannot be booked on the chosen meter; the message says why (German)."""
 
 
+class NeedsConfirmation(Exception):
+    """The value trips a guard the clerk has not confirmed by name; nothing was booked."""
+
+    def __init__(self, codes: tuple[str, ...]) -> None:
+        super().__init__(", ".join(codes))
+        self.codes = codes
+
+
 @dataclass(frozen=True)
 class DecisionInput:
     action: Action
@@ -56,6 +70,7 @@ class DecisionInput:
     meter_id: int | None
     reason: str = ""
     ask_resend: bool = False
+    confirmed: frozenset[str] = frozenset()
 
 
 def parse_decision(
@@ -68,6 +83,7 @@ def parse_decision(
     meter_number: str = "",
     reason: str = "",
     ask_resend: bool = False,
+    confirmed: Iterable[str] = (),
 ) -> DecisionInput:
     """Turn form/API fields into a decision. "Accept" with a changed value is a correction."""
     if action == "reject":
@@ -88,7 +104,8 @@ def parse_decision(
         raise DecisionInvalid("task.error_meter")
     unchanged = task.proposed_value is not None and parsed == task.proposed_value
     final: Action = "accept" if action == "accept" and unchanged else "correct"
-    return DecisionInput(final, parsed, chosen)
+    known = frozenset(c for c in confirmed if c in GUARDS)
+    return DecisionInput(final, parsed, chosen, confirmed=known)
 
 
 def _chosen_meter(session: Session, meter_id: str | int | None, meter_number: str) -> int | None:
@@ -110,12 +127,24 @@ def _chosen_meter(session: Session, meter_id: str | int | None, meter_number: st
 def decide(ctx: AppContext, task_id: int, decision: DecisionInput, *, clerk: str) -> TaskResolution:
     """Book the decision and queue the customer's mail, atomically.
 
-    Raises `AlreadyDecided` when another clerk was faster, `DecisionRefused` when the value
-    cannot be booked on the meter (e.g. too many digits), `NotFoundError` for an unknown task.
+    Raises `AlreadyDecided` when another clerk was faster, `ClaimedElsewhere` when another clerk
+    holds the task, `NeedsConfirmation` when the value trips an unconfirmed guard,
+    `DecisionRefused` when the value cannot be booked on the meter (e.g. too many digits),
+    `NotFoundError` for an unknown task.
     """
     now = ctx.clock()
     try:
         with transaction(ctx.sessions) as session:
+            task = session.get(ReviewTask, task_id)
+            if task is None:
+                raise NotFoundError(f"Prüfaufgabe {task_id} gibt es nicht.")
+            require_claim_free(task, clerk, now)
+            proposal = plain(task.proposed_value)
+            if decision.action != "reject":
+                _require_confirmed(session, task, decision)
+            exported = exported_reading(session, task)
+            if exported is not None:
+                return _correct_exported(session, task, exported, decision, clerk=clerk, now=now)
             resolution = resolve_task(
                 session,
                 task_id,
@@ -126,20 +155,106 @@ def decide(ctx: AppContext, task_id: int, decision: DecisionInput, *, clerk: str
                 now=now,
                 max_daily_consumption=ctx.settings.max_daily_consumption,
             )
-            if decision.action == "reject":
-                _note_rejection(session, task_id, decision.reason)
+            _annotate(session, task, decision, proposal)
             _queue_reply(session, resolution, decision, now)
     except ConflictError as exc:
         raise AlreadyDecided(str(exc)) from exc
+    except UndoRefused as exc:
+        raise AlreadyDecided(exc.key) from exc
     except InvalidInputError as exc:
         raise DecisionRefused(str(exc)) from exc
     return resolution
 
 
-def _note_rejection(session: Session, task_id: int, reason: str) -> None:
-    task = session.get(ReviewTask, task_id)
-    if task is not None:
-        task.note = reason
+def _require_confirmed(session: Session, task: ReviewTask, decision: DecisionInput) -> None:
+    """Every guard the value trips must be named in `decision.confirmed` (server-side)."""
+    meter_id = decision.meter_id or task.meter_id
+    meter = session.get(Meter, meter_id) if meter_id else None
+    value = task.proposed_value if decision.action == "accept" else decision.value
+    if meter is None or value is None or digit_codes(Decimal(value), MeterSpec.of(meter)):
+        return  # nothing to confirm, or a value the meter cannot show (refused when booking)
+    expectation = expectation_for(session, meter, read_date(task))
+    codes = guard_codes(Decimal(value), expectation, proposed=task.proposed_value)
+    missing = tuple(c for c in codes if c not in decision.confirmed)
+    if missing:
+        raise NeedsConfirmation(codes)
+
+
+def read_date(task: ReviewTask) -> dt.date:
+    """The reading's date: the day the customer's mail arrived (Berlin time)."""
+    return task.message.received_at.astimezone(BERLIN).date()
+
+
+def _annotate(
+    session: Session, task: ReviewTask, decision: DecisionInput, proposal: str | None
+) -> None:
+    """Add what matching's audit row lacks: the original proposal, the confirmed guards and a
+    rejection's reason."""
+    if decision.action == "reject":
+        task.note = decision.reason
+    session.flush()
+    row = session.scalars(
+        select(AuditLog)
+        .where(AuditLog.entity == "review_task", AuditLog.entity_id == task.id)
+        .order_by(AuditLog.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return
+    extra: dict[str, Any] = {"proposed_value": proposal}
+    if decision.confirmed:
+        extra["confirmed"] = sorted(decision.confirmed)
+    if decision.action == "reject":
+        extra["reason"] = decision.reason
+        extra["ask_resend"] = decision.ask_resend
+    row.details = {**(row.details or {}), **extra}
+
+
+def _correct_exported(
+    session: Session,
+    task: ReviewTask,
+    exported: Reading,
+    decision: DecisionInput,
+    *,
+    clerk: str,
+    now: dt.datetime,
+) -> TaskResolution:
+    """A reopened task whose reading billing already took: book a correction row instead."""
+    if decision.action == "reject":
+        raise DecisionRefused(
+            "Dieser Stand ist schon an die Abrechnung übergeben; er kann nur korrigiert werden."
+        )
+    value = task.proposed_value if decision.action == "accept" else decision.value
+    assert value is not None
+    meter = session.get(Meter, exported.meter_id)
+    assert meter is not None
+    details = {
+        "task_id": task.id,
+        "proposed_value": plain(task.proposed_value),
+        "confirmed": sorted(decision.confirmed),
+    }
+    reading = book_correction(
+        session, task, exported, Decimal(value), clerk=clerk, now=now, details=details
+    )
+    return TaskResolution(
+        task_id=task.id,
+        decision="corrected",
+        reading_id=reading.id,
+        meter_id=meter.id,
+        meter_number=meter.number,
+        register=reading.register,
+        value=reading.value,
+        unit=meter.unit,
+        decimal_digits=meter.decimal_digits,
+        read_on=reading.read_on,
+        warnings=(),
+        customer_email=None,
+        customer_language="de",
+        customer_name=None,
+        inbound_message_id=task.inbound_message_id,
+        message_id=task.message.message_id,
+        sender=task.message.sender,
+    )
 
 
 def _queue_reply(

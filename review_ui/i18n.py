@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from matching import reasons
-from review_ui import i18n_mail
+from review_ui import i18n_mail, i18n_work
 
 LANGUAGES = ("de", "en")
 LANG_COOKIE = "mi_lang"
@@ -226,6 +226,7 @@ _CODES_DE: dict[str, str] = {
     "meter_number_photo": "Zählernummer auf dem Foto",
     "account": "Vertragskonto im Text",
     **i18n_mail.CODES_DE,
+    **i18n_work.CODES_DE,
 }
 
 _CODES_EN: dict[str, str] = {
@@ -272,9 +273,13 @@ _CODES_EN: dict[str, str] = {
     "review": "In review",
     "photo": "Photo",
     **i18n_mail.CODES_EN,
+    **i18n_work.CODES_EN,
 }
 
-_TEXTS = {"de": {**_DE, **i18n_mail.DE}, "en": {**_EN, **i18n_mail.EN}}
+_TEXTS = {
+    "de": {**_DE, **i18n_mail.DE, **i18n_work.DE},
+    "en": {**_EN, **i18n_mail.EN, **i18n_work.EN},
+}
 
 
 def translator(lang: str) -> Translator:

@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
     log.warning("pillow-heif not available: HEIC photos cannot be shown")
 
 MAX_SIDE = 2000  # longer sides are scaled down for the review page
+THUMB_SIDE = 160  # the queue's thumbnails
 MAX_BYTES = 3 * 1024 * 1024
 PASS_THROUGH = {"JPEG": "image/jpeg", "PNG": "image/png"}
 
@@ -34,8 +35,9 @@ class ServedPhoto:
     content_type: str
 
 
-def prepare_photo(data: bytes, *, max_pixels: int) -> ServedPhoto:
-    """Pass small JPEG/PNG through unchanged; otherwise decode, orient, shrink and encode JPEG."""
+def prepare_photo(data: bytes, *, max_pixels: int, thumbnail: bool = False) -> ServedPhoto:
+    """Pass small JPEG/PNG through unchanged; otherwise decode, orient, shrink and encode JPEG.
+    `thumbnail`: always a small JPEG (the queue's column)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -44,9 +46,10 @@ def prepare_photo(data: bytes, *, max_pixels: int) -> ServedPhoto:
                 raise PhotoUnavailable(f"{img.width}x{img.height} exceeds {max_pixels} pixels")
             fmt = img.format or ""
             fits = max(img.size) <= MAX_SIDE and len(data) <= MAX_BYTES
-            if fmt in PASS_THROUGH and fits and _upright(img):
+            if fmt in PASS_THROUGH and fits and _upright(img) and not thumbnail:
                 return ServedPhoto(data, PASS_THROUGH[fmt])
-            return ServedPhoto(_to_jpeg(img), "image/jpeg")
+            side = THUMB_SIDE if thumbnail else MAX_SIDE
+            return ServedPhoto(_to_jpeg(img, side), "image/jpeg")
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise PhotoUnavailable(str(exc)) from exc
     except Image.DecompressionBombWarning as exc:
@@ -61,9 +64,9 @@ def _upright(img: Image.Image) -> bool:
         return False
 
 
-def _to_jpeg(img: Image.Image) -> bytes:
+def _to_jpeg(img: Image.Image, side: int = MAX_SIDE) -> bytes:
     img = ImageOps.exif_transpose(img) or img
-    img.thumbnail((MAX_SIDE, MAX_SIDE))
+    img.thumbnail((side, side))
     if img.mode not in ("RGB", "L"):
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

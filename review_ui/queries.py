@@ -135,17 +135,6 @@ def count_open_tasks(session: Session) -> int:
     return int(session.scalar(stmt) or 0)
 
 
-def next_open_task_id(session: Session) -> int | None:
-    stmt = (
-        select(ReviewTask.id)
-        .join(ReviewTask.message)
-        .where(ReviewTask.status == "open")
-        .order_by(InboundMessage.received_at, ReviewTask.id)
-        .limit(1)
-    )
-    return session.scalar(stmt)
-
-
 def task_view(session: Session, task_id: int) -> TaskView | None:
     task = session.get(ReviewTask, task_id)
     if task is None:

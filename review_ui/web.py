@@ -91,6 +91,12 @@ def _keep_chosen_language(request: Request, clerk: Clerk | None) -> Clerk | None
     return dataclasses.replace(clerk, language=wanted)
 
 
+def cookie_secure(ctx: AppContext) -> bool:
+    """Cookies are Secure when configured so, and always when the UI is served over https."""
+    base = ctx.settings.public_base_url.strip().lower()
+    return ctx.settings.cookie_secure or base.startswith("https://")
+
+
 def set_language_cookie(response: Response, lang: str) -> None:
     """The browser remembers the UI language for a year (see `i18n.choose_language`)."""
     response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="lax")

@@ -1,13 +1,16 @@
 """The review UI in a real browser: Playwright drives Debian's chromium against uvicorn.
 
-A clerk logs in, opens a review task with a real photo, corrects the value with the keyboard,
-finds the reading in the meter's history and the queued confirmation in the outbox. Runs on SQLite
-and PostgreSQL (the `ctx` fixture).
+Clerks log in, work the queue (two at once, keyboard only), meet the guards, undo a decision; an
+admin looks at the dashboard, meters and audit pages. Screenshots go to test-artifacts/ (the
+docs show them). Runs on SQLite and PostgreSQL (the `ctx` fixture).
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import shutil
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,11 +19,24 @@ import pytest
 from sqlalchemy import select
 
 from core.context import AppContext
-from core.models import Reading, ReviewTask
-from tests.ui_seed import CLERK, CLERK_PASSWORD, Seeded, add_clerk, meter_photo, seed_task
+from core.db import transaction
+from core.models import AuditLog, Reading, ReviewTask
+from review_ui.auth import add_user
+from tests.conftest import FrozenClock
+from tests.ui_seed import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    CLERK,
+    CLERK_PASSWORD,
+    Seeded,
+    add_admin,
+    add_clerk,
+    meter_photo,
+    seed_task,
+)
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.browser
 
@@ -33,6 +49,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+OTTO, OTTO_PASSWORD = "otto", "Zweiter-Pruefer-2026"
 
 
 def _chromium() -> str:
@@ -52,92 +69,270 @@ def _photo() -> bytes:
     return encode_jpeg(image)
 
 
-@pytest.fixture
-def seeded(ctx: AppContext) -> Seeded:
-    add_clerk(ctx)
-    return seed_task(ctx, subject="Zählerstand <b>Strom</b> November", photo_bytes=_photo())
-
-
-def _open_task_after_login(page: Page, base: str, seeded: Seeded) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(f"{base}/")
-    expect(page).to_have_url(f"{base}/login?next=/")
-    page.fill("#username", CLERK)
-    page.fill("#password", CLERK_PASSWORD)
-    page.press("#password", "Enter")
-    expect(page.locator("h1")).to_have_text("Offene Prüfaufgaben")
-    expect(page.locator("td.clip").nth(1)).to_have_text("Zählerstand <b>Strom</b> November")
-    page.screenshot(path=str(ARTIFACTS / "review-queue.png"))
-    page.click(f"a[href='/tasks/{seeded.task_id}']")
-    expect(page.locator("h1")).to_have_text(f"Prüfaufgabe #{seeded.task_id}")
-
-
-def _correct_with_keyboard(page: Page, seeded: Seeded) -> None:
-    from playwright.sync_api import expect
-
-    value = page.locator("#value")
-    expect(value).to_be_focused()
-    expect(value).to_have_value("12.345,6")
-    photo = page.locator("section.photo img")
-    expect(photo).to_be_visible()
-    assert photo.evaluate("img => img.complete && img.naturalWidth") > 100
-    expect(page.locator("figure.chart svg rect.bar")).to_have_count(1)
-    page.screenshot(path=str(ARTIFACTS / "review-task.png"), full_page=True)
-    value.fill("12.350,4")
-    value.press("Enter")
-    expect(page.locator("p.notice.ok")).to_contain_text(
-        f"Aufgabe #{seeded.task_id} erledigt: Korrigiert."
-    )
-
-
-def _see_reading_in_history(page: Page, seeded: Seeded) -> None:
-    from playwright.sync_api import expect
-
-    page.click(f"p.notice.ok a[href='/meters/{seeded.meter_id}']")
-    newest = page.locator("table.history tbody tr").first
-    expect(newest).to_contain_text("12.350,4 kWh")
-    expect(newest).to_contain_text("20.11.2026")
-    expect(page.locator("figure.chart svg rect.bar")).to_have_count(2)
-    page.screenshot(path=str(ARTIFACTS / "review-meter.png"), full_page=True)
-
-
-def _see_confirmation_in_outbox(page: Page) -> None:
-    from playwright.sync_api import expect
-
-    page.click("header nav a[href='/outbox']")
-    expect(page.locator("h1")).to_have_text("Postausgang")
-    row = page.locator("table.outbox tbody tr").first
-    expect(row).to_contain_text("Bestätigung")
-    expect(row).to_contain_text("Ausstehend")
-    page.screenshot(path=str(ARTIFACTS / "review-outbox.png"), full_page=True)
-
-
-def test_clerk_corrects_a_reading_in_the_browser(
-    ctx: AppContext, live_ui: str, seeded: Seeded
-) -> None:
+@contextlib.contextmanager
+def _browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     executable = _chromium()
     ARTIFACTS.mkdir(exist_ok=True)
-    problems: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 900}, locale="de-DE")
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            page.set_default_timeout(10_000)
-            _open_task_after_login(page, live_ui, seeded)
-            _correct_with_keyboard(page, seeded)
-            _see_reading_in_history(page, seeded)
-            _see_confirmation_in_outbox(page)
+            yield browser
         finally:
             browser.close()
 
-    assert problems == [], f"browser console errors (CSP?): {problems}"
+
+def _page(browser: Browser, problems: list[str]) -> Page:
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="de-DE")
+    page = context.new_page()
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.set_default_timeout(10_000)
+    return page
+
+
+def _login(page: Page, base: str, username: str, password: str, *, next_path: str = "/") -> None:
+    page.goto(f"{base}/login?next={next_path}")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.press("#password", "Enter")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def _task(ctx: AppContext, task_id: int) -> ReviewTask:
     with ctx.sessions() as session:
-        task = session.get(ReviewTask, seeded.task_id)
-        assert task is not None and (task.decision, task.decided_by) == ("corrected", CLERK)
-        reading = session.scalars(select(Reading).where(Reading.source == "clerk")).one()
-        assert reading.value == Decimal("12350.4") and reading.meter_id == seeded.meter_id
+        task = session.get(ReviewTask, task_id)
+        assert task is not None
+        return task
+
+
+def _seed(ctx: AppContext, clock: FrozenClock, count: int) -> list[Seeded]:
+    return [
+        seed_task(
+            ctx,
+            key=str(index + 1),
+            subject=f"Zählerstand <b>Strom</b> {index + 1}",
+            received_at=clock() - dt.timedelta(hours=10 - index),
+            photo_bytes=_photo(),
+        )
+        for index in range(count)
+    ]
+
+
+def test_clerk_corrects_a_reading_in_the_browser(
+    ctx: AppContext, live_ui: str, clock: FrozenClock
+) -> None:
+    from playwright.sync_api import expect
+
+    add_clerk(ctx)
+    [seeded] = _seed(ctx, clock, 1)
+    problems: list[str] = []
+    with _browser() as browser:
+        page = _page(browser, problems)
+        page.goto(f"{live_ui}/")
+        expect(page).to_have_url(f"{live_ui}/login?next=/")
+        page.fill("#username", CLERK)
+        page.fill("#password", CLERK_PASSWORD)
+        page.press("#password", "Enter")
+        expect(page.locator("h1")).to_have_text("Offene Prüfaufgaben")
+        expect(page.locator("table.queue tbody tr").first).to_contain_text(
+            "Zählerstand <b>Strom</b> 1"
+        )
+        page.screenshot(path=str(ARTIFACTS / "review-queue.png"))
+        page.click(f"a.button[href='/tasks/{seeded.task_id}']")
+        expect(page.locator("h1")).to_have_text(f"Prüfaufgabe #{seeded.task_id}")
+        value = page.locator("#value")
+        expect(value).to_be_focused()
+        expect(value).to_have_value("12.345,6")
+        expect(page.locator("#implied")).to_have_text("888,9 kWh")
+        assert page.locator("section.photo img").evaluate("i => i.complete && i.naturalWidth") > 100
+        expect(page.locator("figure.chart svg rect.bar")).to_have_count(1)
+        page.screenshot(path=str(ARTIFACTS / "review-task.png"), full_page=True)
+        page.locator("button.digit").nth(4).click()  # the doubtful "4" selects that digit
+        page.keyboard.type("9")
+        expect(value).to_have_value("12.395,6")
+        page.locator("button.fill", has_text="12.346,6").click()  # the OCR alternative
+        expect(value).to_have_value("12.346,6")
+        value.fill("12.350,4")
+        expect(page.locator("#implied")).to_have_text("893,7 kWh")
+        value.press("Enter")
+        expect(page.locator("p.notice.ok")).to_contain_text(
+            f"Aufgabe #{seeded.task_id} erledigt: Korrigiert."
+        )
+        page.click(f"p.notice.ok a[href='/meters/{seeded.meter_id}']")
+        newest = page.locator("table.history tbody tr").first
+        expect(newest).to_contain_text("12.350,4 kWh")
+        expect(newest).to_contain_text("20.11.2026")
+        page.screenshot(path=str(ARTIFACTS / "review-meter.png"), full_page=True)
+        page.click("header nav a[href='/outbox']")
+        expect(page.locator("table.outbox tbody tr").first).to_contain_text("Bestätigung")
+    assert problems == [], f"browser console errors (CSP?): {problems}"
+    task = _task(ctx, seeded.task_id)
+    assert (task.decision, task.decided_by, task.decided_value) == (
+        "corrected",
+        CLERK,
+        Decimal("12350.4"),
+    )
+
+
+def test_two_clerks_work_the_queue_at_once(
+    ctx: AppContext, live_ui: str, clock: FrozenClock
+) -> None:
+    from playwright.sync_api import expect
+
+    add_clerk(ctx)
+    add_user(ctx, OTTO, OTTO_PASSWORD, display_name="Otto Normal")
+    tasks = _seed(ctx, clock, 4)
+    problems: list[str] = []
+    with _browser() as browser:
+        erika, otto = _page(browser, problems), _page(browser, problems)
+        _login(erika, live_ui, CLERK, CLERK_PASSWORD, next_path="/next")
+        _login(otto, live_ui, OTTO, OTTO_PASSWORD, next_path="/queue")
+        expect(otto.locator("table.queue tbody tr").first).to_contain_text(f"bei {CLERK}")
+        for thumb in otto.locator("img.thumb").all():
+            thumb.evaluate("img => img.decode()")  # resolves once the thumbnail is loaded
+        otto.screenshot(path=str(ARTIFACTS / "review-queue-claimed.png"))
+        otto.keyboard.press("n")
+        otto.wait_for_url("**/tasks/*")
+        for _ in range(2):  # both press Enter on their own task, turn by turn
+            erika_task = int(erika.url.rsplit("/", 1)[1].split("?")[0])
+            otto_task = int(otto.url.rsplit("/", 1)[1].split("?")[0])
+            assert erika_task != otto_task
+            erika.locator("#value").press("Enter")
+            otto.locator("#value").press("Enter")
+            expect(erika.locator("p.notice.ok")).to_contain_text(f"#{erika_task} erledigt")
+            expect(otto.locator("p.notice.ok")).to_contain_text(f"#{otto_task} erledigt")
+    assert problems == [], problems
+    deciders = [_task(ctx, t.task_id).decided_by for t in tasks]
+    assert sorted(d or "" for d in deciders) == sorted([CLERK, CLERK, OTTO, OTTO])
+    with ctx.sessions() as session:
+        assert session.scalar(select(Reading.id).where(Reading.accepted_by.is_(None))) is None
+
+
+def test_keyboard_only_accept_digit_fix_reject_and_undo(
+    ctx: AppContext, live_ui: str, clock: FrozenClock
+) -> None:
+    from playwright.sync_api import expect
+
+    add_clerk(ctx)
+    first, second, third = _seed(ctx, clock, 3)
+    problems: list[str] = []
+    with _browser() as browser:
+        page = _page(browser, problems)
+        _login(page, live_ui, CLERK, CLERK_PASSWORD, next_path="/next")
+        expect(page.locator("h1")).to_have_text(f"Prüfaufgabe #{first.task_id}")
+        page.keyboard.press("Enter")  # 1 key: accept the proposal
+        expect(page.locator("h1")).to_have_text(f"Prüfaufgabe #{second.task_id}")
+        page.keyboard.press("Escape")
+        page.keyboard.press("u")  # undo the decision on the first task
+        expect(page.locator("h1")).to_have_text(f"Prüfaufgabe #{first.task_id}")
+        assert _task(ctx, first.task_id).status == "open"
+        page.keyboard.press("Enter")
+        expect(page.locator("h1")).to_have_text(f"Prüfaufgabe #{second.task_id}")
+        page.keyboard.press("Escape")
+        page.keyboard.press("5")  # select the fifth digit …
+        page.keyboard.type("9")  # … and overwrite it
+        expect(page.locator("#value")).to_have_value("12.349,6")
+        page.keyboard.press("Enter")
+        expect(page.locator("h1")).to_have_text(f"Prüfaufgabe #{third.task_id}")
+        page.keyboard.press("Escape")
+        page.keyboard.press("?")
+        expect(page.locator("dialog#keys")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "review-shortcuts.png"))
+        page.keyboard.press("Escape")
+        page.keyboard.press("x")
+        expect(page.locator("#reason")).to_be_focused()
+        page.keyboard.type("Foto unscharf")
+        page.keyboard.press("Enter")
+        expect(page.locator("p.notice.ok")).to_contain_text(f"#{third.task_id} erledigt: Abgelehnt")
+    assert problems == [], problems
+    decided = [_task(ctx, t.task_id) for t in (first, second, third)]
+    assert [t.decision for t in decided] == ["accepted", "corrected", "rejected"]
+    assert decided[1].decided_value == Decimal("12349.6") and decided[2].note == "Foto unscharf"
+    with ctx.sessions() as session:
+        undone = session.scalars(select(AuditLog).where(AuditLog.action == "task_undone")).one()
+    assert undone.entity_id == first.task_id and undone.actor == CLERK
+
+
+def test_guards_block_below_last_lost_decimal_and_rollover(
+    ctx: AppContext, live_ui: str, clock: FrozenClock
+) -> None:
+    from playwright.sync_api import expect
+
+    add_clerk(ctx)
+    below, decimal, rollover = _seed(ctx, clock, 3)
+    with transaction(ctx.sessions) as session:
+        session.add(Reading(meter_id=rollover.meter_id, value=Decimal("999950.0"),
+                            read_on=dt.date(2026, 11, 10), source="import",
+                            accepted_by="import"))  # fmt: skip
+    problems: list[str] = []
+    with _browser() as browser:
+        page = _page(browser, problems)
+        _login(page, live_ui, CLERK, CLERK_PASSWORD, next_path=f"/tasks/{below.task_id}")
+        page.locator("#value").fill("11.000,0")
+        page.locator("#value").press("Enter")
+        confirm = page.locator("#confirm")
+        expect(confirm).to_have_text("Trotzdem buchen: Stand liegt unter dem letzten Stand")
+        page.screenshot(path=str(ARTIFACTS / "review-guard.png"), full_page=True)
+        page.locator("#value").press("Enter")  # Enter alone never confirms
+        expect(confirm).to_be_visible()
+        assert _task(ctx, below.task_id).status == "open"
+        page.keyboard.press("Escape")
+        page.keyboard.press("b")  # the deliberate second action
+        expect(page.locator("p.notice.ok")).to_contain_text(f"#{below.task_id} erledigt")
+
+        page.goto(f"{live_ui}/tasks/{decimal.task_id}")
+        page.locator("#value").fill("123456")
+        page.locator("#value").press("Enter")
+        expect(page.locator("#confirm")).to_contain_text("Nachkommastellen verloren?")
+        page.locator("#value").fill("12.345,6")
+        page.locator("#value").press("Enter")
+        expect(page.locator("p.notice.ok")).to_contain_text(f"#{decimal.task_id} erledigt")
+
+        page.goto(f"{live_ui}/tasks/{rollover.task_id}")
+        page.locator("#value").fill("30,0")
+        page.locator("#value").press("Enter")
+        expect(page.locator("#confirm")).to_contain_text("Zählerüberlauf")
+        page.locator("#confirm").click()
+        expect(page.locator("p.notice.ok")).to_contain_text(f"#{rollover.task_id} erledigt")
+    refused = "the server responded with a status of 422"  # the blocked attempts, as intended
+    assert [p for p in problems if refused not in p] == [], problems
+    values = [_task(ctx, t.task_id).decided_value for t in (below, decimal, rollover)]
+    assert values == [Decimal("11000.0"), Decimal("12345.6"), Decimal("30.0")]
+
+
+def test_admin_sees_dashboard_meters_and_audit(
+    ctx: AppContext, live_ui: str, clock: FrozenClock
+) -> None:
+    from playwright.sync_api import expect
+
+    add_clerk(ctx)
+    add_admin(ctx)
+    tasks = _seed(ctx, clock, 3)
+    problems: list[str] = []
+    with _browser() as browser:
+        clerk = _page(browser, problems)
+        _login(clerk, live_ui, CLERK, CLERK_PASSWORD, next_path="/next")
+        clerk.keyboard.press("Enter")
+        expect(clerk.locator("p.notice.ok")).to_be_visible()
+        admin = _page(browser, problems)
+        _login(admin, live_ui, ADMIN, ADMIN_PASSWORD)
+        expect(admin.locator("h1")).to_have_text("Übersicht")
+        expect(admin.locator("#open-total")).to_have_text("2")
+        expect(admin.locator("svg.mails rect.bar").first).to_be_visible()
+        admin.screenshot(path=str(ARTIFACTS / "review-dashboard.png"), full_page=True)
+        admin.click("header nav a[href='/meters']")
+        admin.fill("#meter-query", "Mustermann")
+        admin.press("#meter-query", "Enter")
+        expect(admin.locator("table.meters tbody tr")).to_have_count(6)
+        admin.screenshot(path=str(ARTIFACTS / "review-meters.png"), full_page=True)
+        admin.click("header nav a[href='/audit']")
+        admin.select_option("select[name=action]", "task_accepted")
+        admin.click("form.filters button")
+        row = admin.locator("table.audit tbody tr")
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text(f"review_task #{tasks[0].task_id}")
+        expect(row).to_contain_text(CLERK)
+        admin.screenshot(path=str(ARTIFACTS / "review-audit.png"), full_page=True)
+    assert problems == [], problems

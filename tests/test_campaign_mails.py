@@ -149,7 +149,12 @@ def test_pause_holds_resume_releases_cancel_withdraws(
     assert sorted(mail.status for mail in _mails(smtp_ctx)) == ["cancelled", "sent"]
     with smtp_ctx.sessions() as session:
         actions = session.scalars(select(AuditLog.action).order_by(AuditLog.id)).all()
-    assert actions == ["campaign_start", "campaign_pause", "campaign_resume", "campaign_cancel"]
+    assert actions == [
+        "campaign_started",
+        "campaign_paused",
+        "campaign_resumed",
+        "campaign_cancelled",
+    ]
 
 
 def test_campaign_mail_carries_one_click_unsubscribe_and_a_confirmation_does_not(
@@ -189,7 +194,7 @@ def test_one_click_post_opts_out_and_the_next_campaign_skips_the_customer(
         customer_id = _customer(session, "erika@example.org", *THREE)
     token = make_token(customer_id, signing_key(public_ctx.settings))
     forged = make_token(customer_id, b"another site's key")
-    with TestClient(create_app(public_ctx)) as client:
+    with TestClient(create_app(public_ctx), base_url=PUBLIC) as client:
         page = client.get(f"/abmelden/{token}")
         assert page.status_code == 200 and "Erinnerungen abbestellen" in page.text
         assert page.headers["Cache-Control"] == "no-store"
@@ -229,7 +234,7 @@ def test_admin_previews_pauses_and_cancels_from_the_ui(public_ctx: AppContext) -
     with transaction(public_ctx.sessions) as session:
         _customer(session, "erika@example.org", *THREE)
     form = {"name": "Herbst", "due_from": "01.11.2026", "due_to": "15.12.2026"}
-    with TestClient(create_app(public_ctx)) as client:
+    with TestClient(create_app(public_ctx), base_url=PUBLIC) as client:
         csrf = login(client, ADMIN, ADMIN_PASSWORD)
         preview = client.post("/campaigns", data={**form, "mode": "preview", "csrf_token": csrf})
         assert preview.status_code == 200

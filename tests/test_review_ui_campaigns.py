@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from core.context import AppContext
 from core.db import transaction
-from core.models import Campaign, CampaignRecipient, Meter, Outbox, Reading
+from core.models import AuditLog, Campaign, CampaignRecipient, Meter, Outbox, Reading
 from review_ui.app import create_app
 from tests.ui_seed import ADMIN, ADMIN_PASSWORD, Seeded, add_admin, add_clerk, login, seed_task
 
@@ -91,6 +91,10 @@ def test_admin_starts_a_campaign_and_reminders_are_queued(
             )
             [mail] = [m for m in mails if first in m.body_text]
             assert second in mail.body_text
+        started = session.scalars(select(AuditLog).where(AuditLog.action == "campaign_started"))
+        [row] = started.all()
+        assert (row.actor, row.entity_id) == (ADMIN, campaign.id)
+        assert (row.details["name"], row.details["mails"], row.details["meters"]) == (NAME, 2, 4)
 
 
 def test_starting_the_same_name_again_queues_nothing_twice(

@@ -61,7 +61,7 @@ def test_accept_books_the_proposal_closes_the_task_and_queues_a_confirmation(
         meter_id=str(seeded.meter_id),
     )  # fmt: skip
     assert response.status_code == 303
-    assert response.headers["location"] == f"/?decided={seeded.task_id}"
+    assert response.headers["location"] == f"/queue?decided={seeded.task_id}"
     [reading] = _clerk_readings(ctx)
     assert (reading.value, reading.meter_id, reading.accepted_by) == (
         Decimal("12345.6"), seeded.meter_id, "erika",
@@ -205,7 +205,8 @@ def test_task_page_shows_german_formats_photo_ocr_and_history(
     assert "11.456,7 kWh" in html and "04.05.2026" in html and "1.333,3 kWh" in html
     assert "20.11.2026 07:30" in html  # received 06:30 UTC = 07:30 in Berlin
     assert 'class="digit low"' in html and "52 %" in html
-    assert "Andere mögliche Lesart: <strong>12.346,6</strong>" in html
+    assert "Andere mögliche Lesart: " in html
+    assert 'data-fill="12.346,6"><strong>12.346,6</strong></button>' in html
     assert "<svg" in html and '<rect class="bar"' in html
     assert html.index('value="accept"') < html.index('value="correct"')  # Enter = accept
     assert "Strom · Digitalanzeige · kWh" in html

@@ -9,10 +9,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from review_ui.claims import ClaimedElsewhere
 from review_ui.decisions import (
     AlreadyDecided,
     DecisionInvalid,
     DecisionRefused,
+    NeedsConfirmation,
     decide,
     parse_decision,
 )
@@ -29,6 +31,9 @@ class DecisionBody(BaseModel):
     meter_number: str = Field(default="", max_length=40)
     reason: str = Field(default="", max_length=500)
     ask_resend: bool = False
+    confirm: list[str] = Field(
+        default_factory=list, max_length=10, description="Guard codes the clerk confirms by name"
+    )
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -106,6 +111,7 @@ def api_decide(task_id: int, body: DecisionBody, ctx: Ctx, clerk: ApiPostClerk) 
                 meter_number=body.meter_number,
                 reason=body.reason,
                 ask_resend=body.ask_resend,
+                confirmed=body.confirm,
             )
         except DecisionInvalid as exc:
             return JSONResponse({"detail": exc.key}, status_code=422)
@@ -113,6 +119,11 @@ def api_decide(task_id: int, body: DecisionBody, ctx: Ctx, clerk: ApiPostClerk) 
         outcome = decide(ctx, task_id, decision, clerk=clerk.username)
     except AlreadyDecided:
         return JSONResponse({"detail": "already decided"}, status_code=409)
+    except ClaimedElsewhere as exc:
+        return JSONResponse({"detail": "claimed", "holder": exc.holder}, status_code=409)
+    except NeedsConfirmation as exc:
+        body_out = {"detail": "confirmation required", "confirm": list(exc.codes)}
+        return JSONResponse(body_out, status_code=422)
     except DecisionRefused as exc:
         return JSONResponse({"detail": str(exc)}, status_code=422)
     return JSONResponse(

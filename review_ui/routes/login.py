@@ -14,6 +14,7 @@ from review_ui.web import (
     SESSION_COOKIE,
     Ctx,
     PostClerk,
+    cookie_secure,
     current_clerk,
     get_ctx,
     no_store,
@@ -48,7 +49,7 @@ def _login_page(
         token,
         httponly=True,
         samesite="strict",
-        secure=get_ctx(request).settings.cookie_secure,
+        secure=cookie_secure(get_ctx(request)),
         path="/login",
     )
     return no_store(response)
@@ -95,7 +96,7 @@ def login_submit(
         max_age=int(ctx.settings.session_hours * 3600),
         httponly=True,
         samesite="lax",
-        secure=ctx.settings.cookie_secure,
+        secure=cookie_secure(ctx),
         path="/",
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")

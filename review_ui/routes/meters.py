@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from core.models import Photo
 from matching.history import HistoryPoint, find_meters, meter_history
 from review_ui.chart import Chart, Period, build_chart
+from review_ui.meter_list import meter_list, reading_links
 from review_ui.photos import PhotoUnavailable, prepare_photo
 from review_ui.queries import CandidateView, meter_candidate
 from review_ui.web import Ctx, PageClerk, no_store, render
@@ -57,29 +58,41 @@ def find_meter_candidates(session: Session, query: str) -> list[CandidateView]:
     return views
 
 
+@router.get("/meters")
+def meters_page(
+    request: Request, ctx: Ctx, clerk: PageClerk, q: str = Query(default="", max_length=60)
+) -> Response:
+    with ctx.sessions() as session:
+        rows = meter_list(session, q.strip())
+    return no_store(render(request, "meters.html", {"rows": rows, "query": q.strip()}))
+
+
 @router.get("/meters/{meter_id}")
 def meter_page(request: Request, meter_id: int, ctx: Ctx, clerk: PageClerk) -> Response:
     with ctx.sessions() as session:
         panel = meter_panel(session, meter_id)
-    if panel is None:
-        raise HTTPException(status_code=404, detail="meter not found")
-    return no_store(render(request, "meter.html", {"panel": panel}))
+        if panel is None:
+            raise HTTPException(status_code=404, detail="meter not found")
+        links = reading_links(session, [p.reading_id for p in panel.history])
+    return no_store(render(request, "meter.html", {"panel": panel, "links": links}))
 
 
 @router.get("/photos/{photo_id}")
-def photo(photo_id: int, ctx: Ctx, clerk: PageClerk) -> Response:
+def photo(photo_id: int, ctx: Ctx, clerk: PageClerk, thumb: bool = False) -> Response:
     with ctx.sessions() as session:
         row = session.get(Photo, photo_id)
         sha256 = row.sha256 if row is not None else None
     if sha256 is None or not ctx.blobs.exists(sha256):
         raise HTTPException(status_code=404, detail="photo not found")
     try:
-        served = prepare_photo(ctx.blobs.get(sha256), max_pixels=ctx.settings.max_image_pixels)
+        served = prepare_photo(
+            ctx.blobs.get(sha256), max_pixels=ctx.settings.max_image_pixels, thumbnail=thumb
+        )
     except PhotoUnavailable as exc:
         log.warning("photo %s cannot be shown: %s", photo_id, exc)
         raise HTTPException(status_code=415, detail="photo cannot be shown") from exc
     headers = {
-        "Cache-Control": "private, max-age=3600",
+        "Cache-Control": "no-store",  # customer photos stay out of browser caches
         "Content-Disposition": f'inline; filename="photo-{photo_id}"',
     }
     return Response(served.data, media_type=served.content_type, headers=headers)

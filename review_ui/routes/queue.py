@@ -1,15 +1,22 @@
-"""The review queue (start page) and the intake ledger ("Posteingang", with each mail's replies)."""
+"""The review queue (filters, sort, search, batch accept), "next task", and the intake ledger
+("Posteingang", with each mail's replies). Admins land on the dashboard, clerks on the queue."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
 
 from core.models import ReviewTask
 from matching import reasons
+from review_ui.auth import Clerk
+from review_ui.batch import accept_batch
 from review_ui.outbox_view import replies_for
-from review_ui.queries import MESSAGE_STATUSES, PAGE_SIZE, ledger, open_tasks
-from review_ui.web import Ctx, PageClerk, lang_of, no_store, render
+from review_ui.queries import MESSAGE_STATUSES, PAGE_SIZE, format_age, ledger
+from review_ui.queue_query import AGES, KINDS, SORTS, QueueFilter, next_task_id, queue_rows
+from review_ui.routes.dashboard import dashboard_page
+from review_ui.web import Ctx, PageClerk, PostClerk, lang_of, no_store, render
 
 router = APIRouter()
 
@@ -32,14 +39,78 @@ def known_warnings(text: str) -> list[str]:
 
 
 @router.get("/")
-def queue_page(
+def start_page(
     request: Request, ctx: Ctx, clerk: PageClerk, decided: int | None = None, warn: str = ""
 ) -> Response:
+    if clerk.role == "admin" and decided is None:
+        return dashboard_page(request, ctx)
+    return _queue(request, ctx, clerk, QueueFilter(), decided=decided, warn=warn)
+
+
+@router.get("/queue")
+def queue_page(
+    request: Request,
+    ctx: Ctx,
+    clerk: PageClerk,
+    decided: int | None = None,
+    warn: str = "",
+    reason: str = Query(default="", max_length=40),
+    kind: str = Query(default="", max_length=20),
+    age: str = Query(default="", max_length=4),
+    q: str = Query(default="", max_length=100),
+    sort: str = Query(default="oldest", max_length=10),
+    batch: str = Query(default="", max_length=200),
+) -> Response:
+    wanted = QueueFilter.of(reason=reason, kind=kind, age=age, q=q, sort=sort)
+    return _queue(request, ctx, clerk, wanted, decided=decided, warn=warn, batch=batch)
+
+
+def _queue(
+    request: Request,
+    ctx: Ctx,
+    clerk: Clerk,
+    wanted: QueueFilter,
+    *,
+    decided: int | None,
+    warn: str,
+    batch: str = "",
+) -> Response:
     request.state.warnings = known_warnings(warn)
+    now = ctx.clock()
     with ctx.sessions() as session:
-        rows = open_tasks(session, ctx.clock(), lang=lang_of(request))
-    context = {"rows": rows, "flash": decided_flash(ctx, decided)}
+        rows, total = queue_rows(session, wanted, clerk=clerk.username, now=now)
+    lang = lang_of(request)
+    context = {
+        "rows": rows,
+        "total": total,
+        "ages": {row.id: format_age(now - row.received_at, lang) for row in rows},
+        "flash": decided_flash(ctx, decided),
+        "filter": wanted,
+        "reason_choices": [c for c in reasons.LABELS if c not in reasons.NOTES],
+        "kinds": KINDS,
+        "age_choices": list(AGES),
+        "sorts": SORTS,
+        "batch_result": [part for part in batch.split(",") if part][:3],
+    }
     return no_store(render(request, "queue.html", context))
+
+
+@router.get("/next")
+def next_task(ctx: Ctx, clerk: PageClerk) -> Response:
+    """The oldest open task nobody else is working on (others' claims are skipped)."""
+    with ctx.sessions() as session:
+        following = next_task_id(session, clerk=clerk.username, now=ctx.clock())
+    return RedirectResponse(f"/tasks/{following}" if following else "/queue", status_code=303)
+
+
+@router.post("/tasks/batch-accept")
+def batch_accept(
+    ctx: Ctx, clerk: PostClerk, task: Annotated[list[int] | None, Form()] = None
+) -> Response:
+    """Accept the ticked tasks' proposals; tasks that trip a guard or are held stay open."""
+    outcome = accept_batch(ctx, (task or [])[:PAGE_SIZE], clerk=clerk.username)
+    batch = f"{outcome.accepted},{outcome.skipped}"
+    return RedirectResponse(f"/queue?batch={batch}", status_code=303)
 
 
 @router.get("/messages")
