@@ -211,19 +211,21 @@ def queue_resend_request(
     customer_name: str | None = None,
     limit_mb: str | None = None,
     not_sender: bool = False,
+    clerk_note: str | None = None,
 ) -> bool:
     """Resend request ("please send a clearer photo").
 
     `reason`: no_photo | unreadable | unknown_sender | too_large (then `limit_mb`: the
-    mailbox's limit, formatted in the customer's language).
+    mailbox's limit, formatted in the customer's language) | clerk (a clerk rejected the reading;
+    `clerk_note`: the clerk's words, shown to the customer as written, escaped in HTML).
 
-    Key `resend_request:<inbound_message_id>`.
+    Key `resend_request:<inbound_message_id>`: one request for a new photo per mail, whoever asks.
     """
     return enqueue(
         session, kind="resend_request", recipient=recipient, language=language,
         context={
             "customer_name": customer_name, "reason": reason, "limit_mb": limit_mb,
-            "not_sender": not_sender,
+            "not_sender": not_sender, "clerk_note": clerk_note,
         },
         idempotency_key=f"resend_request:{inbound_message_id}", now=now,
         in_reply_to=in_reply_to, inbound_message_id=inbound_message_id,

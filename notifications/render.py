@@ -32,7 +32,8 @@ from notifications.headers import clean_header_text
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 LANGUAGES = ("de", "en")
 DEFAULT_LANGUAGE = "de"
-RESEND_REASONS = ("no_photo", "unreadable", "unknown_sender", "too_large")
+# why we ask for a new photo; `clerk`: a clerk rejected the reading, `clerk_note` says why
+RESEND_REASONS = ("no_photo", "unreadable", "unknown_sender", "too_large", "clerk")
 
 # Required context keys per mail kind; see docs/notifications.md for their meaning.
 REQUIRED: dict[str, frozenset[str]] = {
@@ -50,6 +51,7 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
     "limit_mb": None,  # resend_request for a too large mail: the mailbox's limit, German format
     "unsubscribe_url": None,  # reminders: the one-click link (notifications.unsubscribe)
     "installment": None,  # confirmation: the Abschlag hint (notifications.installment)
+    "clerk_note": None,  # resend_request with reason clerk: the clerk's words to the customer
     "not_sender": False,  # a reply to the address on file, about a mail from another address
     "new": None,  # correction_received: the value the customer gives now (a reading mapping)
 }

@@ -281,8 +281,12 @@ def _queue_reply(
                 review_task_id=resolution.task_id,
                 **common,
             )
-        elif decision.ask_resend:
-            queue_resend_request(session, reason="unreadable", **common)
+        elif decision.ask_resend:  # the clerk's reason reaches the customer as written
+            reason = "clerk" if decision.reason.strip() else "unreadable"
+            note = decision.reason.strip() or None
+            if not queue_resend_request(session, reason=reason, clerk_note=note, **common):
+                log.info("task %s: a request for a new photo went out for this mail already",
+                         resolution.task_id)  # fmt: skip
     except InvalidRecipientError as exc:  # a bad sender address must not undo the decision
         log.warning("task %s: reply not queued: %s", resolution.task_id, exc)
 

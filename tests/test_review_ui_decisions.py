@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from core.context import AppContext
+from core.db import transaction
 from core.models import AuditLog, Outbox, Reading, ReviewTask, User
 from review_ui.app import create_app
 from tests.conftest import FrozenClock
@@ -123,7 +124,28 @@ def test_reject_books_nothing_and_asks_for_a_new_photo(
     assert _clerk_readings(ctx) == []
     task = _task(ctx, seeded.task_id)
     assert (task.decision, task.note) == ("rejected", "Foto zeigt keinen Zähler")
-    assert [m.kind for m in _outbox(ctx)] == ["resend_request"]
+    [mail] = _outbox(ctx)
+    assert mail.kind == "resend_request"
+    assert mail.subject == "Bitte senden Sie uns ein neues Foto Ihres Zählers"
+    assert "Unser Kundenservice schreibt dazu:\n\n  „Foto zeigt keinen Zähler“" in mail.body_text
+
+
+def test_the_clerks_words_reach_the_customer_escaped_and_only_once(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    csrf = login(client)
+    note = "Bitte den <b>Stromzähler</b> fotografieren, nicht den Gaszähler"
+    _decide(client, csrf, seeded.task_id, action="reject", reason=note, ask_resend="1")
+    [mail] = _outbox(ctx)
+    assert f"„{note}“" in mail.body_text  # plain text is not markup
+    assert mail.body_html is not None and "&lt;b&gt;Stromzähler&lt;/b&gt;" in mail.body_html
+    assert "<b>Stromzähler</b>" not in mail.body_html
+    with transaction(ctx.sessions) as session:  # an admin reopens, a clerk rejects again
+        task = session.get(ReviewTask, seeded.task_id)
+        assert task is not None
+        task.status, task.decision, task.decided_by = "open", None, None
+    _decide(client, csrf, seeded.task_id, action="reject", reason="Noch einmal", ask_resend="1")
+    assert len(_outbox(ctx)) == 1  # one request for a new photo per mail
 
 
 def test_reject_without_reason_changes_nothing(
