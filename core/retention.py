@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core.context import AppContext
 from core.db import try_named_lock
 from core.heartbeat import forget_dead
-from core.models import AuditLog, InboundMessage, OcrResult, Photo, ReviewTask
+from core.models import AuditLog, InboundMessage, OcrResult, Photo, Reading, ReviewTask
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -140,9 +140,8 @@ def drop_photos(session: Session, photo_ids: list[int]) -> tuple[set[str], int]:
     if not photo_ids:
         return set(), 0
     digests = set(session.scalars(select(Photo.sha256).where(Photo.id.in_(photo_ids))))
-    session.execute(
-        update(ReviewTask).where(ReviewTask.photo_id.in_(photo_ids)).values(photo_id=None)
-    )
+    for model in (ReviewTask, Reading):  # the task and the reading stay, without their photo
+        session.execute(update(model).where(model.photo_id.in_(photo_ids)).values(photo_id=None))
     ocr = session.execute(delete(OcrResult).where(OcrResult.photo_id.in_(photo_ids)))
     session.execute(delete(Photo).where(Photo.id.in_(photo_ids)))
     return digests, int(ocr.rowcount or 0)  # type: ignore[attr-defined]

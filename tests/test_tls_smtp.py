@@ -26,7 +26,11 @@ from tests.conftest import FrozenClock
 from tests.fixtures_smtp import SmtpTestServer
 from tests.fixtures_tls import Security, SmtpTlsServer, TlsCerts, serve_smtp_tls
 
-WINDOW = {"meter_number": "M1", "due_from": dt.date(2026, 11, 1), "due_to": dt.date(2026, 11, 30)}
+WINDOW = {
+    "meters": [{"number": "M1", "kind": "water"}],
+    "due_from": dt.date(2026, 11, 1),
+    "due_to": dt.date(2026, 11, 30),
+}
 
 
 def _settings(tmp_path: Path) -> Settings:
