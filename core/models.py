@@ -154,6 +154,7 @@ class InboundMessage(Base):
     target_folder: Mapped[str | None] = mapped_column(String(100))
     moved_at: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))  # worker holding the lease
     photos: Mapped[list[Photo]] = relationship(back_populates="message")
 
 
@@ -242,7 +243,8 @@ class Outbox(Base):
     body_html: Mapped[str | None] = mapped_column(Text)
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    # pending | sending (DATA under way, may have arrived) | sent | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -251,6 +253,7 @@ class Outbox(Base):
     inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))  # worker sending it
 
 
 class Campaign(Base):
