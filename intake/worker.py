@@ -178,9 +178,9 @@ def run_pass(
         assert source is not None
         work = PassContext(work, source, sender, reader, stop or threading.Event())
     report = WorkerReport(passes=1)
-    _stage(work, "Abholen", (DATABASE, MAILBOX), lambda: _fetch(work, report))
+    _stage(work, "Abholen", (DATABASE,), lambda: _fetch(work, report))
     _stage(work, "Verarbeiten", (DATABASE,), lambda: _process(work, report))
-    _stage(work, "Verschieben", (DATABASE, MAILBOX), lambda: _move(work, report))
+    _stage(work, "Verschieben", (DATABASE,), lambda: _move(work, report))
     _stage(work, "Versand", (DATABASE,), lambda: _send(work, report))
     _stage(work, "Kampagnen", (DATABASE,), lambda: _campaigns(work.ctx))
     log.log(logging.INFO if report.busy else logging.DEBUG, "Durchlauf: %s", report.summary())
@@ -214,6 +214,7 @@ def _fetch(work: PassContext, report: WorkerReport) -> None:
             log.debug("Ein anderer Worker holt %s gerade ab", source.name)
             return
         fetched = fetch_new(ctx, source, renew=lease_renewer(ctx, source.name, work.holder))
+    work.outages.ok(MAILBOX)  # the mailbox answered
     report.fetched += fetched.fetched
     report.duplicates += fetched.duplicates
     report.rejected += fetched.rejected
@@ -248,8 +249,9 @@ def _answer_and_move(work: PassContext, ledger_id: int, report: WorkerReport) ->
 
 def _move(work: PassContext, report: WorkerReport) -> None:
     with mailbox_lock(work.ctx, work.source.name, work.holder) as got:
-        if got:
-            report.moved += apply_pending_moves(work.ctx, work.source)
+        if got and (moved := apply_pending_moves(work.ctx, work.source)):
+            report.moved += moved
+            work.outages.ok(MAILBOX)
 
 
 def _send(
