@@ -35,6 +35,7 @@ from notifications.smtp import SmtpSender, SmtpUnreachable, build_message
 log = logging.getLogger(__name__)
 
 CLAIMABLE = ("pending", "sending")
+UNREACHABLE_RETRY = dt.timedelta(seconds=10)  # an outage costs no try; look again soon
 MAX_RETRY_DELAY = dt.timedelta(days=1)
 
 
@@ -212,9 +213,11 @@ def _deliver(ctx: AppContext, smtp: SmtpSender, claimed: _Claimed, report: SendR
 def _record_failure(ctx: AppContext, claimed: _Claimed, exc: SendError, report: SendReport) -> None:
     permanent = bool(getattr(exc, "permanent", False))
     if report.unreachable and not permanent:  # the server's outage, not this mail's: no try lost
-        _update_pending(ctx, claimed.outbox_id, next_attempt_at=ctx.clock()
-                        + retry_delay(ctx, 1), last_error=str(exc), claimed_by=None,
-                        attempts=claimed.attempts - 1, status="pending")  # fmt: skip
+        retry_at = ctx.clock() + min(retry_delay(ctx, 1), UNREACHABLE_RETRY)
+        _update_pending(
+            ctx, claimed.outbox_id, next_attempt_at=retry_at, last_error=str(exc),
+            claimed_by=None, attempts=claimed.attempts - 1, status="pending",
+        )  # fmt: skip
         report.retried += 1
         return
     if permanent or claimed.attempts >= ctx.settings.send_max_attempts:
