@@ -5,7 +5,8 @@ certificate verified against `smtp_ca_file` or the system CAs; AUTH when a user 
 and sorts every failure into `PermanentSendError` (a 5xx for the recipient or the data: retrying
 cannot help) or `TemporarySendError` (4xx, network, TLS, authentication, sender refused: a
 configuration or server problem that retrying, perhaps after a fix, can cure; `SmtpUnreachable`
-when no conversation came about at all). Two hooks narrow the window in which a crash can send a
+when the server could not be reached at all; a refused login or certificate is a configuration
+problem and counts as a failed try). Two hooks narrow the window in which a crash can send a
 mail twice: `before_data` runs once the server took sender and recipient, right before DATA (the
 caller records "sending"), `accepted` right after the server's 250 to DATA, before QUIT (the caller
 records "sent").
@@ -46,7 +47,7 @@ Hook = Callable[[], None]
 
 
 class SmtpUnreachable(TemporarySendError):
-    """No SMTP conversation came about (connection refused, timeout, TLS or login failed)."""
+    """The server could not be reached (connection refused or dropped, timeout)."""
 
 
 def _nothing() -> None:
@@ -84,9 +85,14 @@ class SmtpSender:
     def _transfer_mail(self, message: EmailMessage, before_data: Hook, accepted: Hook) -> None:
         try:
             client = self._connect()
-            self._prepare(client)
         except (smtplib.SMTPException, OSError) as exc:
             raise self._failure(exc, stage="Verbindung", unreachable=True) from exc
+        try:
+            self._prepare(client)
+        except (smtplib.SMTPException, OSError) as exc:
+            _close_quietly(client)
+            unreachable = isinstance(exc, (smtplib.SMTPServerDisconnected, ConnectionError))
+            raise self._failure(exc, stage="Verbindung", unreachable=unreachable) from exc
         try:
             _transfer(client, message, before_data)
             accepted()
@@ -121,7 +127,7 @@ class SmtpSender:
     ) -> SendError:
         if isinstance(exc, ssl.SSLError):  # an untrusted certificate is a configuration problem
             reason = describe_failure(exc, ca_file=self.ca_file)
-            return SmtpUnreachable(
+            return TemporarySendError(
                 f"SMTP-{stage} zu {self.host}:{self.port} fehlgeschlagen: {reason}"
             )
         failure = _translate(exc, stage=stage)
