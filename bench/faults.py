@@ -126,6 +126,42 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
     return result
 
 
+class Recovery:
+    """Watches, every 0.2 s in a thread of its own, until the work each killed process held is
+    done, and keeps the seconds that took."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.lock = threading.Lock()
+        self.pending: list[tuple[float, set[int], set[int]]] = []
+        self.seconds: list[float] = []
+        self.hit = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def killed(self, at: float, mails: set[int], rows: set[int]) -> None:
+        if mails or rows:  # else the kill hit no held work (between mails, or while fetching)
+            with self.lock:
+                self.pending.append((at, mails, rows))
+                self.hit += 1
+
+    def _watch(self) -> None:
+        while not self.stop.wait(0.2):
+            with self.lock:
+                pending = list(self.pending)
+            done = [p for p in pending if recovered(self.ctx, p[1], p[2])]
+            now = time.monotonic()
+            with self.lock:
+                for item in done:
+                    self.pending.remove(item)
+                    self.seconds.append(now - item[0])
+
+    def open(self) -> int:
+        with self.lock:
+            return len(self.pending)
+
+
 def _run(
     ctx: AppContext, settings: Settings, handler: Counting, rng: random.Random,
     args: argparse.Namespace,
@@ -134,8 +170,7 @@ def _run(
     waves = [mails[k :: args.kills + 1] for k in range(args.kills + 1)]
     workers = [start_worker(settings) for _ in range(args.workers)]
     start = time.monotonic()
-    pending: list[tuple[float, set[int], set[int]]] = []
-    recoveries: list[float] = []
+    recovery = Recovery(ctx)
     for wave in waves[:-1]:
         append(settings, wave)
         time.sleep(rng.uniform(0.3, 2.5))  # a random moment in the work of this wave
@@ -143,40 +178,27 @@ def _run(
         mails_held, rows_held = held_by(ctx, workers[victim].pid)
         workers[victim].kill()
         workers[victim].wait()
-        pending.append((time.monotonic(), mails_held, rows_held))
+        recovery.killed(time.monotonic(), mails_held, rows_held)
         workers[victim] = start_worker(settings)
-        pending = _settle(ctx, pending, recoveries)
     append(settings, waves[-1])
     deadline = time.monotonic() + SETTLE_SECONDS
-    while time.monotonic() < deadline and (pending or not tally(ctx).done(args.mails)):
-        pending = _settle(ctx, pending, recoveries)
+    while time.monotonic() < deadline and (recovery.open() or not tally(ctx).done(args.mails)):
         time.sleep(0.2)
     seconds = time.monotonic() - start
+    recovery.stop.set()
+    recovery.thread.join()
     for worker in workers:
         worker.terminate()
     for worker in workers:
         worker.wait(timeout=30)
-    return _report(ctx, settings, handler, args, recoveries, pending, seconds)
-
-
-def _settle(
-    ctx: AppContext, pending: list[tuple[float, set[int], set[int]]], recoveries: list[float]
-) -> list[tuple[float, set[int], set[int]]]:
-    left = []
-    for killed_at, mails, rows in pending:
-        if not mails and not rows:
-            continue  # the kill hit no held work (between mails, or while fetching)
-        if recovered(ctx, mails, rows):
-            recoveries.append(time.monotonic() - killed_at)
-        else:
-            left.append((killed_at, mails, rows))
-    return left
+    return _report(ctx, settings, handler, args, recovery, seconds)
 
 
 def _report(
     ctx: AppContext, settings: Settings, handler: Counting, args: argparse.Namespace,
-    recoveries: list[float], pending: list[Any], seconds: float,
+    recovery: Recovery, seconds: float,
 ) -> dict[str, Any]:  # fmt: skip
+    recoveries = recovery.seconds
     final = tally(ctx)
     with ctx.sessions() as session:
         ids = set(session.scalars(select(InboundMessage.message_id)))
@@ -194,8 +216,8 @@ def _report(
         + final.duplicate_readings,
         "sent_twice": sum(n - 1 for n in handler.seen.values() if n > 1),
         "stuck": args.mails - final.decided + final.unmoved + final.unsent + left_in_inbox,
-        "kills_hitting_work": len(recoveries) + len(pending),
-        "not_recovered": len(pending),
+        "kills_hitting_work": recovery.hit,
+        "not_recovered": recovery.open(),
         "recovery_median_s": statistics.median(recoveries) if recoveries else 0.0,
         "recovery_max_s": max(recoveries, default=0.0),
         "seconds": seconds,

@@ -97,11 +97,13 @@ def child_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 def start_worker(settings: Settings, *args: str, **env: str) -> subprocess.Popen[str]:
+    """A worker process; its warnings go to the file named by MI_BENCH_WORKER_LOG, if set."""
+    log_path = os.environ.get("MI_BENCH_WORKER_LOG")
     return subprocess.Popen(
         [sys.executable, str(WORKER), *args],
         env=child_env(settings, **env),
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=open(log_path, "a") if log_path else subprocess.DEVNULL,
         text=True,
         cwd=REPO,
     )
