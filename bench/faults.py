@@ -42,6 +42,7 @@ from tests.fixtures_dovecot import PASSWORD, USER, _running, write_config  # noq
 from tests.ports import free_port  # noqa: E402
 
 SETTLE_SECONDS = 240.0
+SLOW_RECOVERY_SECONDS = 10.0  # reported one by one on stderr
 
 
 class Counting:
@@ -156,6 +157,9 @@ class Recovery:
                 for item in done:
                     self.pending.remove(item)
                     self.seconds.append(now - item[0])
+                    if now - item[0] > SLOW_RECOVERY_SECONDS:
+                        print(f"slow recovery {now - item[0]:.1f} s: mails {sorted(item[1])}, "
+                              f"outbox {sorted(item[2])}", file=sys.stderr)  # fmt: skip
 
     def open(self) -> int:
         with self.lock:

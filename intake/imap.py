@@ -208,7 +208,12 @@ class ImapSource:
             self._checked_uid(client, uidvalidity, number, source_key)
             target = self._ensure_folder(client, folder)
             if client.has_capability("MOVE"):
-                client.move([number], target)
+                try:
+                    client.move([number], target)
+                except IMAPClientError as exc:
+                    if "EXPUNGEISSUED" not in str(exc):
+                        raise
+                    log.info("%s: schon verschoben (anderer Worker)", source_key)
                 return
             client.copy([number], target)
             client.add_flags([number], [b"\\Deleted"])
