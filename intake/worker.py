@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MAX_MAILS_PER_PASS = 200
 WAIT_SLICE_SECONDS = 0.5
-RECLAIM_SECONDS = 5.0  # how often a busy worker looks for mails held by dead workers
+RECLAIM_SECONDS = 5.0  # how often a busy worker looks for work held by dead workers
 Decided = Callable[[int, str], None]
 
 
@@ -226,8 +226,10 @@ def _process(work: PassContext, report: WorkerReport) -> None:
     for _ in range(MAX_MAILS_PER_PASS):
         if work.stop.is_set():
             return
-        if time.monotonic() - reclaimed_at >= RECLAIM_SECONDS:  # a dead worker's mails come first
+        if time.monotonic() - reclaimed_at >= RECLAIM_SECONDS:  # a dead worker's work first
             reclaim_from_gone(work.ctx)
+            if not work.outages.is_down(SMTP):
+                _send(work, report)  # replies left by a dead worker (or due again) go out too
             reclaimed_at = time.monotonic()
         claim = claim_next(work.ctx, holder=work.holder)
         if claim is None:
