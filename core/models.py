@@ -164,6 +164,7 @@ class InboundMessage(Base):
     moved_at: Mapped[dt.datetime | None]
     purged_at: Mapped[dt.datetime | None]  # raw mail, photos and OCR results deleted (retention)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))  # worker holding the lease
     photos: Mapped[list[Photo]] = relationship(back_populates="message")
 
 
@@ -269,7 +270,8 @@ class Outbox(Base):
     body_html: Mapped[str | None] = mapped_column(Text)
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    # pending | sent | failed; a campaign's mails also held (paused) | cancelled
+    # pending | sending (DATA under way, may have arrived) | sent | failed; a campaign's mails
+    # also held (paused) | cancelled
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -283,6 +285,7 @@ class Outbox(Base):
     # a confirmation's consumption chart, sent as an inline image (cid:) beside the HTML
     inline_png: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))  # worker sending it
 
 
 class Campaign(Base):

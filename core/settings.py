@@ -114,7 +114,21 @@ class Settings(BaseSettings):
             "automatic reply, a clerk sees the mail and may answer."
         ),
     )
-    poll_interval_seconds: float = Field(default=30.0, gt=0, description="Worker loop pause.")
+    poll_interval_seconds: float = Field(
+        default=30.0, gt=0, description="Worker loop pause; with IMAP IDLE the incremental check."
+    )
+    imap_idle: bool = Field(
+        default=True,
+        description="Wait for new mails with IMAP IDLE (Maildir: inotify) instead of only polling.",
+    )
+    full_reconcile_seconds: float = Field(
+        default=600.0, gt=0, description="Period of a full re-read of the service folder."
+    )
+    claim_lease_seconds: float = Field(
+        default=60.0,
+        ge=5,
+        description="Lease on a mail or outbox row being worked on; renewed while working.",
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Address of the review UI, for links."
     )

@@ -1,14 +1,20 @@
 """Claiming ledger entries for processing; several workers may run (SKIP LOCKED on PostgreSQL).
 
-A claim commits `status=processing`, `attempts+1` and a lease (`next_attempt_at`). If the worker
-dies, the lease runs out and the mail is claimed again; after `max_attempts` it is marked `failed`.
+A claim commits `status=processing`, `attempts+1`, the holder (`claimed_by`: host, PID, start
+time) and a short lease (`next_attempt_at`, `claim_lease_seconds`) that `keep_alive` renews while
+the mail is worked on. If the worker dies, its mail is claimed again at once when the holder is
+provably gone (same host, process gone: `reclaim_from_gone`), else when the lease runs out;
+after `max_attempts` it is marked `failed`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, or_, select, update
@@ -17,11 +23,11 @@ from sqlalchemy.orm import Session
 
 from core.context import AppContext
 from core.db import is_postgres, transaction
+from core.holders import is_gone, thread_holder
 from core.models import InboundMessage
 from intake.sources import NEEDS_REVIEW
 
 log = logging.getLogger(__name__)
-LEASE_SECONDS = 900.0
 RETRY_BASE_SECONDS = 60.0
 MAX_ERROR_CHARS = 4000
 
@@ -42,12 +48,15 @@ def _claimable(now: dt.datetime) -> ColumnElement[bool]:
     )
 
 
-def claim_next(ctx: AppContext) -> Claim | None:
+def claim_next(ctx: AppContext, *, holder: str | None = None) -> Claim | None:
     """Take the oldest claimable mail, or None. Gives up mails that used all their attempts."""
+    holder = holder or thread_holder()
     for _ in range(20):
         try:
-            outcome = _claim_once(ctx)
+            outcome = _claim_once(ctx, holder)
         except OperationalError as exc:  # SQLite: another writer won the race; try again
+            if "locked" not in str(exc).lower():
+                raise  # the database is away: the worker notes the outage
             log.debug("Zugriff auf das Eingangsbuch kollidierte: %s", exc)
             continue
         if outcome != "again":
@@ -55,7 +64,7 @@ def claim_next(ctx: AppContext) -> Claim | None:
     return None
 
 
-def _claim_once(ctx: AppContext) -> Claim | str | None:
+def _claim_once(ctx: AppContext, holder: str) -> Claim | str | None:
     now = ctx.clock()
     with transaction(ctx.sessions) as session:
         stmt = select(InboundMessage).where(_claimable(now)).order_by(InboundMessage.id).limit(1)
@@ -77,7 +86,8 @@ def _claim_once(ctx: AppContext) -> Claim | str | None:
             .values(
                 status="processing",
                 attempts=row.attempts + 1,
-                next_attempt_at=now + dt.timedelta(seconds=LEASE_SECONDS),
+                next_attempt_at=now + _lease(ctx),
+                claimed_by=holder,
             )
             .execution_options(synchronize_session=False)
         )
@@ -86,11 +96,86 @@ def _claim_once(ctx: AppContext) -> Claim | str | None:
         return Claim(ledger_id=row.id, attempts=row.attempts + 1)
 
 
+def _lease(ctx: AppContext) -> dt.timedelta:
+    return dt.timedelta(seconds=ctx.settings.claim_lease_seconds)
+
+
+def renew(ctx: AppContext, claim: Claim) -> bool:
+    """Push the claim's lease out again; False when the claim is no longer ours."""
+    with transaction(ctx.sessions) as session:
+        done = session.execute(
+            update(InboundMessage)
+            .where(
+                InboundMessage.id == claim.ledger_id,
+                InboundMessage.status == "processing",
+                InboundMessage.attempts == claim.attempts,
+            )
+            .values(next_attempt_at=ctx.clock() + _lease(ctx))
+            .execution_options(synchronize_session=False)
+        )
+        return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def keep_alive(ctx: AppContext, claim: Claim) -> Iterator[None]:
+    """Renew the claim's lease every third of its length until the block ends."""
+    done = threading.Event()
+    period = ctx.settings.claim_lease_seconds / 3
+
+    def loop() -> None:
+        while not done.wait(period):
+            try:
+                if not renew(ctx, claim):
+                    return
+            except Exception as exc:  # the database is away: the lease may run out, no harm
+                log.debug("Verlängerung der Sperre auf Eingang %d: %s", claim.ledger_id, exc)
+
+    thread = threading.Thread(target=loop, name=f"lease-{claim.ledger_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=5)
+
+
+def reclaim_from_gone(ctx: AppContext) -> int:
+    """Make mails held by a worker process that is provably gone claimable now. Returns how many."""
+    now = ctx.clock()
+    with ctx.sessions() as session:
+        held = session.execute(
+            select(InboundMessage.id, InboundMessage.attempts, InboundMessage.claimed_by).where(
+                InboundMessage.status == "processing", InboundMessage.next_attempt_at > now
+            )
+        ).all()
+    freed = 0
+    for ledger_id, attempts, holder in held:
+        if not is_gone(holder):
+            continue
+        with transaction(ctx.sessions) as session:
+            done = session.execute(
+                update(InboundMessage)
+                .where(
+                    InboundMessage.id == ledger_id,
+                    InboundMessage.status == "processing",
+                    InboundMessage.attempts == attempts,
+                )
+                .values(next_attempt_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        if done.rowcount:  # type: ignore[attr-defined]
+            log.warning("Eingang %d: Worker %s ist beendet; Mail wird neu verarbeitet",
+                        ledger_id, holder)  # fmt: skip
+            freed += 1
+    return freed
+
+
 def _give_up(row: InboundMessage, why: str) -> None:
     row.status = "failed"
     row.error = f"{row.error}\n{why}" if row.error else why
     row.next_attempt_at = None
     row.target_folder = NEEDS_REVIEW
+    row.claimed_by = None
 
 
 def lock_claimed(session: Session, claim: Claim) -> InboundMessage:
@@ -110,6 +195,7 @@ def finish(row: InboundMessage, *, status: str, folder: str, error: str | None =
     row.target_folder = folder
     row.error = error
     row.next_attempt_at = None
+    row.claimed_by = None
 
 
 def error_summary(exc: BaseException) -> str:
@@ -132,6 +218,7 @@ def record_failure(ctx: AppContext, claim: Claim, exc: BaseException) -> str:
             row.status = "new"
             delay = RETRY_BASE_SECONDS * 2 ** (row.attempts - 1)
             row.next_attempt_at = now + dt.timedelta(seconds=delay)
+            row.claimed_by = None
         return row.status
 
 
@@ -143,3 +230,4 @@ def release(ctx: AppContext, claim: Claim) -> None:
             row.status = "new"
             row.attempts -= 1
             row.next_attempt_at = None
+            row.claimed_by = None

@@ -2,6 +2,12 @@
 
 Source keys are `imap:<UIDVALIDITY>:<UID>`; a new UIDVALIDITY makes every mail look new, and the
 ledger's duplicate check (same bytes / Message-ID + content) recognises the ones it already has.
+A UID is acted on only under the UIDVALIDITY it was listed under: every fetch and move first
+selects the folder again and compares; on a change the mail counts as gone (`MessageGone`, nothing
+is touched) and the next listing reads the whole folder afresh.
+
+Listing is incremental: `UID SEARCH <last seen + 1>:*`, with a full `SEARCH ALL` at the start,
+every `full_reconcile_seconds`, after a UIDVALIDITY change and after a failure (`rescan`).
 Mails are fetched with BODY.PEEK[] (no \\Seen), sizes checked first. Every library or socket error
 becomes a `MailboxError`; the connection is dropped and made again on the next call.
 """
@@ -11,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import ssl
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -62,6 +69,8 @@ class ImapSource:
         self._uidvalidity: int | None = None
         self._prefix = ""
         self._folders: set[str] = set()
+        self._last_uid: int | None = None  # None: the next listing reads the whole folder
+        self._next_full = 0.0
 
     @property
     def name(self) -> str:
@@ -88,13 +97,31 @@ class ImapSource:
         return self._client
 
     def _select(self, client: Any) -> None:
-        info = client.select_folder(self.settings.imap_folder)
-        self._uidvalidity = int(info[b"UIDVALIDITY"])
+        self._reselect(client)
         personal = client.namespace().personal if client.has_capability("NAMESPACE") else None
         self._prefix = personal[0][0] if personal else ""
         if isinstance(self._prefix, bytes):
             self._prefix = self._prefix.decode()
         self._folders.clear()
+
+    def _reselect(self, client: Any) -> int:
+        """SELECT the service folder afresh; on a new UIDVALIDITY forget what was listed."""
+        info = client.select_folder(self.settings.imap_folder)
+        current = int(info[b"UIDVALIDITY"])
+        if self._uidvalidity is not None and current != self._uidvalidity:
+            log.warning("IMAP-Ordner %s: UIDVALIDITY %s → %s (Ordner neu angelegt?); "
+                        "er wird vollständig neu abgeglichen", self.settings.imap_folder,
+                        self._uidvalidity, current)  # fmt: skip
+            self._last_uid = None
+        self._uidvalidity = current
+        return current
+
+    def _checked_uid(self, client: Any, uidvalidity: int | None, uid: int | None, key: str) -> int:
+        """The UID, after a fresh SELECT shows the folder still has the UIDVALIDITY it had."""
+        current = self._reselect(client)
+        if uid is None or uidvalidity != current:
+            raise MessageGone(f"{key}: UIDVALIDITY ist jetzt {current}; Mail nicht angefasst")
+        return uid
 
     def _call(self, action: Callable[[Any], T], what: str) -> T:
         """Run one action on a live connection; drop the connection on any failure."""
@@ -108,7 +135,11 @@ class ImapSource:
             self.close()
             raise MailboxError(f"IMAP {what} fehlgeschlagen: {exc}") from exc
 
+    def rescan(self) -> None:
+        self._last_uid = None
+
     def close(self) -> None:
+        self._last_uid = None
         client, self._client = self._client, None
         if client is None:
             return
@@ -127,7 +158,7 @@ class ImapSource:
 
     def _list(self, client: Any) -> list[RawMailRef]:
         self._select(client)  # fresh UIDVALIDITY and message list every pass
-        uids = sorted(client.search(["ALL"]))
+        uids = self._search(client)
         refs: list[RawMailRef] = []
         for start in range(0, len(uids), SIZE_CHUNK):
             sizes = client.fetch(uids[start : start + SIZE_CHUNK], ["RFC822.SIZE"])
@@ -136,18 +167,23 @@ class ImapSource:
                 refs.append(self._ref(uid, int(size) if size is not None else None))
         return refs
 
+    def _search(self, client: Any) -> list[int]:
+        since = self._last_uid
+        if since is None or time.monotonic() >= self._next_full:
+            uids = sorted(client.search(["ALL"]))
+            self._next_full = time.monotonic() + self.settings.full_reconcile_seconds
+        else:  # "n:*" names the highest UID even when it is below n
+            uids = sorted(u for u in client.search(["UID", f"{since + 1}:*"]) if u > since)
+        self._last_uid = max(uids, default=since or 0)
+        return uids
+
     def _ref(self, uid: int, size: int | None) -> RawMailRef:
         key = f"imap:{self._uidvalidity}:{uid}"
         return RawMailRef(source_key=key, size=size, uidvalidity=self._uidvalidity, uid=uid)
 
-    def _uid_for(self, uidvalidity: int | None, uid: int | None, key: str) -> int:
-        if uid is None or uidvalidity != self._uidvalidity:
-            raise MessageGone(f"{key}: UIDVALIDITY ist jetzt {self._uidvalidity}")
-        return uid
-
     def _fetch_item(self, ref: RawMailRef, item: str, key: bytes) -> bytes:
         def run(client: Any) -> bytes:
-            uid = self._uid_for(ref.uidvalidity, ref.uid, ref.source_key)
+            uid = self._checked_uid(client, ref.uidvalidity, ref.uid, ref.source_key)
             data = client.fetch([uid], [item]).get(uid, {})
             if key not in data:
                 raise MessageGone(f"{ref.source_key} ist nicht mehr im Postfach")
@@ -169,10 +205,15 @@ class ImapSource:
             raise MessageGone(f"kein IMAP-Schlüssel: {source_key!r}") from exc
 
         def run(client: Any) -> None:
-            self._uid_for(uidvalidity, number, source_key)
+            self._checked_uid(client, uidvalidity, number, source_key)
             target = self._ensure_folder(client, folder)
             if client.has_capability("MOVE"):
-                client.move([number], target)
+                try:
+                    client.move([number], target)
+                except IMAPClientError as exc:
+                    if "EXPUNGEISSUED" not in str(exc):
+                        raise
+                    log.info("%s: schon verschoben (anderer Worker)", source_key)
                 return
             client.copy([number], target)
             client.add_flags([number], [b"\\Deleted"])

@@ -3,12 +3,18 @@
 Folder moves happen only after a result is committed: processing sets `target_folder` in its own
 transaction, `apply_pending_moves` moves the mail and sets `moved_at`. A crash in between just
 repeats the (idempotent) move on the next pass.
+
+One fetcher per mailbox: on PostgreSQL an advisory lock (gone with a dead process's connection),
+on SQLite a short lease, renewed while fetching and taken over at once from a holder on this host
+whose process is gone.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -18,14 +24,15 @@ from sqlalchemy.orm import Session
 
 from core.context import AppContext
 from core.db import transaction, try_named_lock
-from core.errors import MailboxError
-from core.models import InboundMessage
+from core.holders import is_gone
+from core.models import InboundMessage, Lease
 from intake.mime import Envelope, envelope, parse_message
 from intake.replies import queue_too_large_reply
 from intake.sources import PROCESSED, REJECTED, MailSource, MessageGone, RawMailRef
 
 log = logging.getLogger(__name__)
-LOCK_SECONDS = 600.0
+LOCK_SECONDS = 60.0
+RENEW_SECONDS = LOCK_SECONDS / 4
 MAX_DUPLICATE_CANDIDATES = 5
 
 
@@ -45,6 +52,7 @@ def mailbox_lock(ctx: AppContext, mailbox: str, holder: str) -> Iterator[bool]:
             yield try_named_lock(session, name, holder, seconds=LOCK_SECONDS)
         return
     with transaction(ctx.sessions) as session:
+        _take_over_from_gone(session, name, holder)
         got = try_named_lock(session, name, holder, seconds=LOCK_SECONDS)
     try:
         yield got
@@ -52,6 +60,37 @@ def mailbox_lock(ctx: AppContext, mailbox: str, holder: str) -> Iterator[bool]:
         if got:
             with transaction(ctx.sessions) as session:
                 try_named_lock(session, name, holder, seconds=0)  # expire our lease now
+
+
+def _take_over_from_gone(session: Session, name: str, holder: str) -> None:
+    lease = session.get(Lease, name)
+    now = dt.datetime.now(dt.UTC)
+    if lease is None or lease.holder == holder or _aware(lease.expires_at) <= now:
+        return
+    if is_gone(lease.holder):
+        log.warning("Sperre %s: Worker %s ist beendet; übernommen", name, lease.holder)
+        lease.expires_at = now
+        session.flush()
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def lease_renewer(ctx: AppContext, mailbox: str, holder: str) -> Callable[[], None]:
+    """A callable that renews our SQLite mailbox lease, at most every RENEW_SECONDS."""
+    if ctx.engine.dialect.name == "postgresql":
+        return lambda: None  # the advisory lock lives as long as its transaction
+    last = [time.monotonic()]
+
+    def renew() -> None:
+        if time.monotonic() - last[0] < RENEW_SECONDS:
+            return
+        with transaction(ctx.sessions) as session:
+            try_named_lock(session, f"mailbox:{mailbox}", holder, seconds=LOCK_SECONDS)
+        last[0] = time.monotonic()
+
+    return renew
 
 
 def known_keys(session: Session, mailbox: str, keys: list[str]) -> set[str]:
@@ -65,8 +104,19 @@ def known_keys(session: Session, mailbox: str, keys: list[str]) -> set[str]:
     return found
 
 
-def fetch_new(ctx: AppContext, source: MailSource) -> FetchReport:
-    """Ledger every mail of the inbox that the ledger does not hold yet."""
+def fetch_new(
+    ctx: AppContext, source: MailSource, *, renew: Callable[[], None] | None = None
+) -> FetchReport:
+    """Ledger every mail of the inbox that the ledger does not hold yet. On any failure the
+    source reads its whole folder again next time (nothing listed but not ledgered is skipped)."""
+    try:
+        return _fetch_listed(ctx, source, renew or (lambda: None))
+    except BaseException:
+        source.rescan()
+        raise
+
+
+def _fetch_listed(ctx: AppContext, source: MailSource, renew: Callable[[], None]) -> FetchReport:
     refs = list(source.list_new())
     with ctx.sessions() as session:
         known = known_keys(session, source.name, [r.source_key for r in refs])
@@ -74,9 +124,10 @@ def fetch_new(ctx: AppContext, source: MailSource) -> FetchReport:
     for ref in refs:
         if ref.source_key in known:
             continue
+        renew()
         try:
             status = _ledger_one(ctx, source, ref)
-        except MessageGone as exc:  # moved away meanwhile (by hand or by another fetcher)
+        except MessageGone as exc:  # moved away meanwhile, or the folder was recreated
             log.info("%s", exc)
             continue
         if status is not None:
@@ -196,8 +247,11 @@ def _same_content(ctx: AppContext, candidate: InboundMessage, env: Envelope) -> 
     return envelope(raw, received_at=candidate.received_at).content_digest == env.content_digest
 
 
-def apply_pending_moves(ctx: AppContext, source: MailSource, *, limit: int = 200) -> int:
-    """Move mails whose result is committed; set `moved_at`. Stops at the first mailbox error."""
+def apply_pending_moves(
+    ctx: AppContext, source: MailSource, *, limit: int = 200, ledger_id: int | None = None
+) -> int:
+    """Move mails whose result is committed (only `ledger_id`, if given); set `moved_at`.
+    The first mailbox error (other than a vanished mail) is raised; the rest wait."""
     with ctx.sessions() as session:
         stmt = (
             select(InboundMessage.id, InboundMessage.source_key, InboundMessage.target_folder)
@@ -210,6 +264,8 @@ def apply_pending_moves(ctx: AppContext, source: MailSource, *, limit: int = 200
             .order_by(InboundMessage.id)
             .limit(limit)
         )
+        if ledger_id is not None:
+            stmt = stmt.where(InboundMessage.id == ledger_id)
         pending = list(session.execute(stmt))
     moved = 0
     for ledger_id, key, folder in pending:
@@ -219,9 +275,6 @@ def apply_pending_moves(ctx: AppContext, source: MailSource, *, limit: int = 200
         except MessageGone as exc:
             note = f"nicht verschoben: {exc}"
             log.warning("Eingang %s: %s", ledger_id, note)
-        except MailboxError as exc:
-            log.warning("Verschieben von Eingang %s fehlgeschlagen: %s", ledger_id, exc)
-            break
         _set_moved(ctx, ledger_id, note)
         moved += 1
     return moved

@@ -81,5 +81,8 @@ class MaildirSource:
         except OSError as exc:
             raise MailboxError(f"Mail {source_key} nicht verschiebbar: {exc}") from exc
 
+    def rescan(self) -> None:
+        """Every `list_new` reads the whole folder already."""
+
     def close(self) -> None:
         self._box.close()

@@ -1,33 +1,38 @@
-"""The worker loop: fetch new mails → process claimed ones → apply folder moves → send → campaigns.
+"""The worker loop: fetch new mails → process claimed ones, each moved and answered as soon as it
+is decided → leftover folder moves → leftover sends → campaigns.
 
-Each pass logs one info line. Between passes the worker waits on `stop` (an Event), so a test or
-SIGTERM/CTRL-C ends it promptly. A failing stage is logged and the loop goes on; only a missing
-tool (Tesseract) stops it, since nothing would work until it is installed.
+Between passes the worker waits for a push (IMAP IDLE or a Maildir event, `intake.push`) or at
+most `poll_interval_seconds`; after a busy pass it goes on at once. `stop` (an Event) ends it
+promptly, as do SIGTERM/CTRL-C. A failing stage is logged and the loop goes on: an outage of the
+database, the mailbox or the SMTP server gives one line when it starts and one when it ends
+(`intake.outages`), an unexpected error a traceback. Only a missing tool (Tesseract) stops it.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 from core import metrics
 from core.context import AppContext
 from core.errors import MailboxError, ToolMissingError
 from core.heartbeat import beat
+from core.holders import thread_holder
 from core.retention import purge_if_due
 from core.settings import Settings
-from intake.claims import claim_next
+from intake.claims import claim_next, keep_alive, reclaim_from_gone
 from intake.imap import ImapSource
-from intake.ledger import apply_pending_moves, fetch_new, mailbox_lock
+from intake.ledger import apply_pending_moves, fetch_new, lease_renewer, mailbox_lock
 from intake.maildir import MaildirSource
+from intake.outages import DATABASE, MAILBOX, SMTP, Outages, is_database_outage
 from intake.pipeline import Reader, ocr_reader, process_one
+from intake.push import start_watcher
 from intake.sources import MailSource
 
 if TYPE_CHECKING:
@@ -35,6 +40,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_MAILS_PER_PASS = 200
+WAIT_SLICE_SECONDS = 0.5
+RECLAIM_SECONDS = 5.0  # how often a busy worker looks for work held by dead workers
+Decided = Callable[[int, str], None]
 
 
 @dataclass
@@ -61,6 +69,12 @@ class WorkerReport:
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
+    @property
+    def busy(self) -> bool:
+        """Something happened: more work may be waiting right behind it."""
+        return bool(self.fetched or self.accepted or self.review or self.rejected or self.ignored
+                    or self.failed or self.retried)  # fmt: skip
+
     def summary(self) -> str:
         return (
             f"{self.fetched} Mails abgeholt ({self.duplicates} Duplikate), "
@@ -70,14 +84,24 @@ class WorkerReport:
         )
 
 
+@dataclass
+class PassContext:
+    """What one worker keeps across passes."""
+
+    ctx: AppContext
+    source: MailSource
+    sender: SmtpSender | None = None
+    reader: Reader = ocr_reader
+    stop: threading.Event = field(default_factory=threading.Event)
+    outages: Outages = field(default_factory=Outages)
+    on_decided: Decided | None = None
+    holder: str = field(default_factory=thread_holder)
+
+
 def make_source(settings: Settings) -> MailSource:
     if settings.mailbox == "imap":
         return ImapSource(settings)
     return MaildirSource(settings.effective_maildir)
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 def run_worker(
@@ -88,20 +112,41 @@ def run_worker(
     sender: SmtpSender | None = None,
     stop: threading.Event | None = None,
     reader: Reader = ocr_reader,
+    on_decided: Decided | None = None,
 ) -> WorkerReport:
-    """Run passes until `stop` is set (or one pass with `once`); return the totals."""
+    """Run passes until `stop` is set (or one pass with `once`); return the totals.
+    `on_decided(ledger_id, status)` is called after each mail's decision is committed."""
     source = source or make_source(ctx.settings)
     total = WorkerReport()
+    wake = threading.Event()
     with _stop_on_signals(stop) as event:
+        work = PassContext(ctx, source, sender, reader, event, on_decided=on_decided)
+        watcher = None if once else start_watcher(ctx.settings, wake, work.outages)
         try:
             while not event.is_set():
-                total.add(run_pass(ctx, source, sender=sender, stop=event, reader=reader))
+                report = run_pass(work)
+                total.add(report)
                 if once:
                     break
-                event.wait(ctx.settings.poll_interval_seconds)
+                if not report.busy:
+                    _wait(event, wake, ctx.settings.poll_interval_seconds)
         finally:
+            if watcher is not None:
+                watcher.stop()
             source.close()
     return total
+
+
+def _wait(stop: threading.Event, wake: threading.Event, seconds: float) -> None:
+    """Until a push arrives, `stop` is set or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        if wake.wait(min(left, WAIT_SLICE_SECONDS)):
+            wake.clear()
+            return
 
 
 @contextmanager
@@ -125,45 +170,59 @@ def _stop_on_signals(stop: threading.Event | None) -> Iterator[threading.Event]:
 
 
 def run_pass(
-    ctx: AppContext,
-    source: MailSource,
+    work: PassContext | AppContext,
+    source: MailSource | None = None,
     *,
     sender: SmtpSender | None = None,
     stop: threading.Event | None = None,
     reader: Reader = ocr_reader,
 ) -> WorkerReport:
+    """One pass. Takes a `PassContext`, or (ctx, source, …) for a one-off pass."""
+    if isinstance(work, AppContext):
+        assert source is not None
+        work = PassContext(work, source, sender, reader, stop or threading.Event())
     report = WorkerReport(passes=1)
-    holder = worker_id()
-    beat(ctx, holder)
+    beat(work.ctx, work.holder)
     metrics.WORKER_PASSES.inc()
-    _stage("Abholen", lambda: _fetch(ctx, source, holder, report))
-    _stage("Verarbeiten", lambda: _process(ctx, report, stop, reader))
-    _stage("Verschieben", lambda: _move(ctx, source, holder, report))
-    _stage("Versand", lambda: _send(ctx, sender, report))
-    _stage("Kampagnen", lambda: _campaigns(ctx))
-    _stage("Aufbewahrung", lambda: _purge(ctx, holder))
-    log.info("Durchlauf: %s", report.summary())
+    _stage(work, "Abholen", (DATABASE,), lambda: _fetch(work, report))
+    _stage(work, "Verarbeiten", (DATABASE,), lambda: _process(work, report))
+    _stage(work, "Verschieben", (DATABASE,), lambda: _move(work, report))
+    _stage(work, "Versand", (DATABASE,), lambda: _send(work, report))
+    _stage(work, "Kampagnen", (DATABASE,), lambda: _campaigns(work.ctx))
+    _stage(work, "Aufbewahrung", (DATABASE,), lambda: _purge(work))
+    log.log(logging.INFO if report.busy else logging.DEBUG, "Durchlauf: %s", report.summary())
     return report
 
 
-def _stage(name: str, action: Callable[[], None]) -> None:
+def _stage(
+    work: PassContext, name: str, services: tuple[str, ...], action: Callable[[], None]
+) -> None:
     try:
         action()
     except ToolMissingError:
         raise
     except MailboxError as exc:
-        log.warning("%s: Postfach nicht erreichbar: %s", name, exc)
-    except Exception:
-        log.exception("%s fehlgeschlagen; nächster Durchlauf versucht es erneut", name)
+        work.outages.failed(MAILBOX, exc)
+        return
+    except Exception as exc:
+        if is_database_outage(exc):
+            work.outages.failed(DATABASE, exc)
+        else:
+            log.exception("%s fehlgeschlagen; nächster Durchlauf versucht es erneut", name)
+        return
+    for service in services:
+        work.outages.ok(service)
 
 
-def _fetch(ctx: AppContext, source: MailSource, holder: str, report: WorkerReport) -> None:
-    with mailbox_lock(ctx, source.name, holder) as got:
+def _fetch(work: PassContext, report: WorkerReport) -> None:
+    ctx, source = work.ctx, work.source
+    with mailbox_lock(ctx, source.name, work.holder) as got:
         if not got:
             log.debug("Ein anderer Worker holt %s gerade ab", source.name)
             return
         with metrics.stage_timer("fetch"):
-            fetched = fetch_new(ctx, source)
+            fetched = fetch_new(ctx, source, renew=lease_renewer(ctx, source.name, work.holder))
+    work.outages.ok(MAILBOX)  # the mailbox answered
     metrics.count_fetched(
         new=fetched.fetched, duplicates=fetched.duplicates, rejected=fetched.rejected
     )
@@ -172,38 +231,64 @@ def _fetch(ctx: AppContext, source: MailSource, holder: str, report: WorkerRepor
     report.rejected += fetched.rejected
 
 
-def _process(
-    ctx: AppContext, report: WorkerReport, stop: threading.Event | None, reader: Reader
-) -> None:
+def _process(work: PassContext, report: WorkerReport) -> None:
+    reclaimed_at = -RECLAIM_SECONDS
     for _ in range(MAX_MAILS_PER_PASS):
-        if stop is not None and stop.is_set():
+        if work.stop.is_set():
             return
-        claim = claim_next(ctx)
+        if time.monotonic() - reclaimed_at >= RECLAIM_SECONDS:  # a dead worker's work first
+            reclaim_from_gone(work.ctx)
+            if not work.outages.is_down(SMTP):
+                _send(work, report)  # replies left by a dead worker (or due again) go out too
+            reclaimed_at = time.monotonic()
+        claim = claim_next(work.ctx, holder=work.holder)
         if claim is None:
             return
-        status = process_one(ctx, claim, reader=reader)
+        with keep_alive(work.ctx, claim):
+            status = process_one(work.ctx, claim, reader=work.reader)
         report.count(status)
         metrics.count_processed(status)
-        beat(ctx, worker_id())
+        beat(work.ctx, work.holder)
+        _answer_and_move(work, claim.ledger_id, report)
+        if work.on_decided is not None:
+            work.on_decided(claim.ledger_id, status)
 
 
-def _move(ctx: AppContext, source: MailSource, holder: str, report: WorkerReport) -> None:
-    with mailbox_lock(ctx, source.name, holder) as got:
-        if got:
-            report.moved += apply_pending_moves(ctx, source)
+def _answer_and_move(work: PassContext, ledger_id: int, report: WorkerReport) -> None:
+    """Move the decided mail and send its replies now; what fails here waits for the pass's
+    leftover stages (an outage is noted there, once)."""
+    try:
+        report.moved += apply_pending_moves(work.ctx, work.source, ledger_id=ledger_id)
+    except MailboxError as exc:
+        work.outages.failed(MAILBOX, exc)
+    if not work.outages.is_down(SMTP):
+        _send(work, report, inbound_message_id=ledger_id)
 
 
-def _send(ctx: AppContext, sender: SmtpSender | None, report: WorkerReport) -> None:
+def _move(work: PassContext, report: WorkerReport) -> None:
+    with mailbox_lock(work.ctx, work.source.name, work.holder) as got:
+        if got and (moved := apply_pending_moves(work.ctx, work.source)):
+            report.moved += moved
+            work.outages.ok(MAILBOX)
+
+
+def _send(
+    work: PassContext, report: WorkerReport, *, inbound_message_id: int | None = None
+) -> None:
     from notifications.dispatch import send_due
 
     with metrics.stage_timer("send"):
-        sent = send_due(ctx, sender=sender)
+        sent = send_due(work.ctx, sender=work.sender, inbound_message_id=inbound_message_id)
     metrics.count_deliveries(sent=sent.sent, retried=sent.retried, failed=sent.failed)
     report.sent += sent.sent
+    if sent.unreachable:
+        work.outages.failed(SMTP, sent.unreachable)
+    elif sent.sent or sent.failed:
+        work.outages.ok(SMTP)
 
 
-def _purge(ctx: AppContext, holder: str) -> None:
-    purge_if_due(ctx, holder)
+def _purge(work: PassContext) -> None:
+    purge_if_due(work.ctx, work.holder)
 
 
 def _campaigns(ctx: AppContext) -> None:

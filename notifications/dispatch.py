@@ -2,14 +2,16 @@
 
 Claiming is a short transaction of its own: one `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP
 LOCKED LIMIT 1) RETURNING id` on PostgreSQL (on SQLite the same conditional UPDATE without the
-lock clause; SQLite serialises writers). The claim counts the attempt and pushes `next_attempt_at`
-out by a lease, so no other worker takes the row while it is being sent, and no transaction is
-held open across the SMTP conversation.
+lock clause; SQLite serialises writers). The claim counts the attempt, names the holder
+(`claimed_by`) and pushes `next_attempt_at` out by a short lease, so no other worker takes the row
+while it is being sent, and no transaction is held open across the SMTP conversation.
 
-Delivery is at-least-once. If the process dies after the SMTP server accepted a mail but before
-the "sent" commit, the lease expires and the row is sent again. The window is the few
-milliseconds between the server's `250` after DATA and our commit; a duplicate then carries the
-same deterministic Message-ID, so mail clients and clerks can recognise it.
+Delivery is at-least-once, with the duplicate window narrowed to the few milliseconds between the
+server's `250` after DATA and our commit of `sent` (made before QUIT). Once the server took sender
+and recipient the row is marked `sending` with its Message-ID, then DATA goes out. A row found
+`sending` after a crash (holder gone, or lease run out) may have arrived: it is sent again with
+the same deterministic Message-ID, so receivers and clerks can deduplicate, and the log says so.
+A row still `pending` under a dead holder never reached DATA and is simply sent.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ from sqlalchemy.orm import Session
 from core.context import AppContext
 from core.db import is_postgres, transaction
 from core.errors import SendError
+from core.holders import is_gone, thread_holder
 from core.models import Outbox
 from notifications.errors import InvalidRecipientError
-from notifications.smtp import SmtpSender, build_message
+from notifications.smtp import SmtpSender, SmtpUnreachable, build_message
 
 log = logging.getLogger(__name__)
 
-MIN_LEASE = dt.timedelta(minutes=10)
+CLAIMABLE = ("pending", "sending")
+UNREACHABLE_RETRY = dt.timedelta(seconds=10)  # an outage costs no try; look again soon
 MAX_RETRY_DELAY = dt.timedelta(days=1)
 
 
@@ -41,6 +45,7 @@ class SendReport:
     retried: int = 0
     failed: int = 0
     disabled: bool = False
+    unreachable: str | None = None  # why the SMTP server could not be reached, if it could not
 
     def summary(self) -> str:
         if self.disabled:
@@ -59,18 +64,29 @@ class _Claimed:
     error: str | None = None
 
 
-def send_due(ctx: AppContext, *, sender: SmtpSender | None = None, limit: int = 50) -> SendReport:
-    """Send up to `limit` due mails. One failing mail never stops the others."""
+def send_due(
+    ctx: AppContext,
+    *,
+    sender: SmtpSender | None = None,
+    limit: int = 50,
+    inbound_message_id: int | None = None,
+) -> SendReport:
+    """Send up to `limit` due mails (only the replies to one inbound mail, if given). One failing
+    mail never stops the others; an unreachable server stops the batch (`report.unreachable`)."""
     report = SendReport()
     if not ctx.settings.smtp_enabled:
         report.disabled = True
         return report
     smtp = sender or SmtpSender(ctx.settings)
+    holder = thread_holder()
+    reclaim_from_gone(ctx)
     for _ in range(limit):
-        claimed = _claim_next(ctx)
+        claimed = _claim_next(ctx, holder, inbound_message_id)
         if claimed is None:
             break
         _deliver(ctx, smtp, claimed, report)
+        if report.unreachable:
+            break
     if report.sent or report.retried or report.failed:
         log.info("outbox: %s", report.summary())
     return report
@@ -83,18 +99,52 @@ def retry_delay(ctx: AppContext, attempts: int) -> dt.timedelta:
 
 
 def claim_lease(ctx: AppContext) -> dt.timedelta:
-    """How long a claimed row is hidden from other workers: well beyond one SMTP conversation."""
-    return max(MIN_LEASE, dt.timedelta(seconds=10 * ctx.settings.smtp_timeout_seconds))
+    """How long a claimed row is hidden from other workers: beyond one SMTP conversation (each
+    step may take the socket timeout) and at least the claim lease."""
+    seconds = max(ctx.settings.claim_lease_seconds, 4 * ctx.settings.smtp_timeout_seconds)
+    return dt.timedelta(seconds=seconds)
 
 
-def _claim_next(ctx: AppContext) -> _Claimed | None:
+def reclaim_from_gone(ctx: AppContext) -> int:
+    """Make rows whose sending worker process is provably gone due now. Returns how many."""
+    now = ctx.clock()
+    with ctx.sessions() as session:
+        held = session.execute(
+            select(Outbox.id, Outbox.claimed_by).where(
+                Outbox.status.in_(CLAIMABLE),
+                Outbox.claimed_by.is_not(None),
+                Outbox.next_attempt_at > now,
+            )
+        ).all()
+    gone = [outbox_id for outbox_id, holder in held if is_gone(holder)]
+    if gone:
+        with transaction(ctx.sessions) as session:
+            session.execute(
+                update(Outbox)
+                .where(Outbox.id.in_(gone), Outbox.status.in_(CLAIMABLE))
+                .values(next_attempt_at=now, claimed_by=None)
+                .execution_options(synchronize_session=False)
+            )
+        log.warning("outbox %s: sending worker is gone; due again now", gone)
+    return len(gone)
+
+
+def _claim_next(ctx: AppContext, holder: str, inbound_message_id: int | None) -> _Claimed | None:
     now = ctx.clock()
     with transaction(ctx.sessions) as session:
-        outbox_id = _claim_row(session, now, now + claim_lease(ctx))
+        outbox_id = _claim_row(session, now, now + claim_lease(ctx), holder, inbound_message_id)
         if outbox_id is None:
             return None
         row = session.get(Outbox, outbox_id)
         assert row is not None
+        if row.status == "sending":
+            log.warning(
+                "outbox %d: an earlier try was cut off during DATA and may have arrived; "
+                "sending again with the same Message-ID %s",
+                row.id,
+                row.message_id,
+            )
+            row.status = "pending"
         if row.attempts > ctx.settings.send_max_attempts:
             return _Claimed(
                 outbox_id, row.attempts, None, "zu viele Versuche (Abbruch beim Senden?)"
@@ -106,19 +156,27 @@ def _claim_next(ctx: AppContext) -> _Claimed | None:
         return _Claimed(outbox_id, row.attempts, message)
 
 
-def _claim_row(session: Session, now: dt.datetime, lease_until: dt.datetime) -> int | None:
-    due = (
-        select(Outbox.id)
-        .where(Outbox.status == "pending", Outbox.next_attempt_at <= now)
-        .order_by(Outbox.next_attempt_at, Outbox.id)
-        .limit(1)
-    )
+def _claim_row(
+    session: Session,
+    now: dt.datetime,
+    lease_until: dt.datetime,
+    holder: str,
+    inbound_message_id: int | None,
+) -> int | None:
+    due = select(Outbox.id).where(Outbox.status.in_(CLAIMABLE), Outbox.next_attempt_at <= now)
+    if inbound_message_id is not None:
+        due = due.where(Outbox.inbound_message_id == inbound_message_id)
+    due = due.order_by(Outbox.next_attempt_at, Outbox.id).limit(1)
     if is_postgres(session):
         due = due.with_for_update(skip_locked=True)
     stmt = (
         update(Outbox)
-        .where(Outbox.id == due.scalar_subquery(), Outbox.status == "pending")
-        .values(attempts=Outbox.attempts + 1, next_attempt_at=lease_until)
+        .where(
+            Outbox.id == due.scalar_subquery(),
+            Outbox.status.in_(CLAIMABLE),
+            Outbox.next_attempt_at <= now,
+        )
+        .values(attempts=Outbox.attempts + 1, next_attempt_at=lease_until, claimed_by=holder)
         .returning(Outbox.id)
         .execution_options(synchronize_session=False)
     )
@@ -131,8 +189,17 @@ def _deliver(ctx: AppContext, smtp: SmtpSender, claimed: _Claimed, report: SendR
         _mark_failed(ctx, claimed.outbox_id, claimed.error or "nicht versendbar")
         report.failed += 1
         return
+    message_id = str(claimed.message["Message-ID"])
     try:
-        smtp.send(claimed.message)
+        smtp.deliver(
+            claimed.message,
+            before_data=lambda: _mark_sending(ctx, claimed.outbox_id, message_id),
+            accepted=lambda: _mark_sent(ctx, claimed.outbox_id, message_id),
+        )
+    except SmtpUnreachable as exc:
+        report.unreachable = str(exc)
+        _record_failure(ctx, claimed, exc, report)
+        return
     except SendError as exc:
         _record_failure(ctx, claimed, exc, report)
         return
@@ -140,12 +207,19 @@ def _deliver(ctx: AppContext, smtp: SmtpSender, claimed: _Claimed, report: SendR
         log.exception("outbox %d: unexpected error while sending", claimed.outbox_id)
         _record_failure(ctx, claimed, SendError(f"{type(exc).__name__}: {exc}"), report)
         return
-    _mark_sent(ctx, claimed.outbox_id, str(claimed.message["Message-ID"]))
     report.sent += 1
 
 
 def _record_failure(ctx: AppContext, claimed: _Claimed, exc: SendError, report: SendReport) -> None:
     permanent = bool(getattr(exc, "permanent", False))
+    if report.unreachable and not permanent:  # the server's outage, not this mail's: no try lost
+        retry_at = ctx.clock() + min(retry_delay(ctx, 1), UNREACHABLE_RETRY)
+        _update_pending(
+            ctx, claimed.outbox_id, next_attempt_at=retry_at, last_error=str(exc),
+            claimed_by=None, attempts=claimed.attempts - 1, status="pending",
+        )  # fmt: skip
+        report.retried += 1
+        return
     if permanent or claimed.attempts >= ctx.settings.send_max_attempts:
         log.warning("outbox %d failed for good after %d tries: %s",
                     claimed.outbox_id, claimed.attempts, exc)  # fmt: skip
@@ -155,8 +229,30 @@ def _record_failure(ctx: AppContext, claimed: _Claimed, exc: SendError, report: 
     retry_at = ctx.clock() + retry_delay(ctx, claimed.attempts)
     log.info("outbox %d: try %d failed, next at %s: %s",
              claimed.outbox_id, claimed.attempts, retry_at.isoformat(), exc)  # fmt: skip
-    _update_pending(ctx, claimed.outbox_id, next_attempt_at=retry_at, last_error=str(exc))
+    _update_pending(
+        ctx,
+        claimed.outbox_id,
+        next_attempt_at=retry_at,
+        last_error=str(exc),
+        claimed_by=None,
+        status="pending",  # the server answered: it did not take the mail
+    )
     report.retried += 1
+
+
+def _mark_sending(ctx: AppContext, outbox_id: int, message_id: str) -> None:
+    """Before DATA: from here on a crash may leave a mail that arrived but is not marked sent."""
+    with transaction(ctx.sessions) as session:
+        session.execute(
+            update(Outbox)
+            .where(Outbox.id == outbox_id, Outbox.status == "pending")
+            .values(
+                status="sending",
+                message_id=message_id,
+                next_attempt_at=ctx.clock() + claim_lease(ctx),
+            )
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _mark_sent(ctx: AppContext, outbox_id: int, message_id: str) -> None:
@@ -165,20 +261,26 @@ def _mark_sent(ctx: AppContext, outbox_id: int, message_id: str) -> None:
         session.execute(
             update(Outbox)
             .where(Outbox.id == outbox_id)
-            .values(status="sent", sent_at=ctx.clock(), message_id=message_id, last_error=None)
+            .values(
+                status="sent",
+                sent_at=ctx.clock(),
+                message_id=message_id,
+                last_error=None,
+                claimed_by=None,
+            )
             .execution_options(synchronize_session=False)
         )
 
 
 def _mark_failed(ctx: AppContext, outbox_id: int, error: str) -> None:
-    _update_pending(ctx, outbox_id, status="failed", last_error=error)
+    _update_pending(ctx, outbox_id, status="failed", last_error=error, claimed_by=None)
 
 
 def _update_pending(ctx: AppContext, outbox_id: int, **values: object) -> None:
     with transaction(ctx.sessions) as session:
         session.execute(
             update(Outbox)
-            .where(Outbox.id == outbox_id, Outbox.status == "pending")
+            .where(Outbox.id == outbox_id, Outbox.status.in_(CLAIMABLE))
             .values(**values)
             .execution_options(synchronize_session=False)
         )

@@ -4,7 +4,12 @@
 certificate verified against `smtp_ca_file` or the system CAs; AUTH when a user is configured)
 and sorts every failure into `PermanentSendError` (a 5xx for the recipient or the data: retrying
 cannot help) or `TemporarySendError` (4xx, network, TLS, authentication, sender refused: a
-configuration or server problem that retrying, perhaps after a fix, can cure).
+configuration or server problem that retrying, perhaps after a fix, can cure; `SmtpUnreachable`
+when the server could not be reached at all; a refused login or certificate is a configuration
+problem and counts as a failed try). Two hooks narrow the window in which a crash can send a
+mail twice: `before_data` runs once the server took sender and recipient, right before DATA (the
+caller records "sending"), `accepted` right after the server's 250 to DATA, before QUIT (the caller
+records "sent").
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import datetime as dt
 import logging
 import smtplib
 import ssl
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, getaddresses
 
 from core.errors import SendError
 from core.models import Outbox
@@ -38,6 +44,15 @@ MAX_SUBJECT_CHARS = 200
 # ("mit – Zähler" arrives as "mit –Zähler"). So headers are written unfolded (RFC 5322 allows
 # 998 characters a line); the bodies are encoded before that with the default 78-column policy.
 HEADER_POLICY = policy.default.clone(max_line_length=998)
+Hook = Callable[[], None]
+
+
+class SmtpUnreachable(TemporarySendError):
+    """The server could not be reached (connection refused or dropped, timeout)."""
+
+
+def _nothing() -> None:
+    return None
 
 
 class SmtpSender:
@@ -58,13 +73,32 @@ class SmtpSender:
 
     def send(self, message: EmailMessage) -> None:
         """Deliver `message` to the server or raise a `SendError` subclass."""
+        self._transfer_mail(message, _nothing, _nothing)
+
+    def deliver(self, message: EmailMessage, *, before_data: Hook, accepted: Hook) -> None:
+        """`send` with the two hooks. A subclass that replaces `send` (a recording double) gets
+        `before_data` before and `accepted` after its own `send`."""
+        if type(self).send is not SmtpSender.send:
+            before_data()
+            self.send(message)
+            accepted()
+            return
+        self._transfer_mail(message, before_data, accepted)
+
+    def _transfer_mail(self, message: EmailMessage, before_data: Hook, accepted: Hook) -> None:
         try:
             client = self._connect()
         except (smtplib.SMTPException, OSError) as exc:
-            raise self._failure(exc, stage="Verbindung") from exc
+            raise self._failure(exc, stage="Verbindung", unreachable=True) from exc
         try:
             self._prepare(client)
-            client.send_message(message, from_addr=self._envelope_sender(message))
+        except (smtplib.SMTPException, OSError) as exc:
+            _close_quietly(client)
+            unreachable = isinstance(exc, (smtplib.SMTPServerDisconnected, ConnectionError))
+            raise self._failure(exc, stage="Verbindung", unreachable=unreachable) from exc
+        try:
+            _transfer(client, message, before_data, envelope=self._envelope_sender(message))
+            accepted()
         except (smtplib.SMTPException, OSError) as exc:
             raise self._failure(exc, stage="Versand") from exc
         finally:
@@ -97,13 +131,45 @@ class SmtpSender:
             self.ssl_context = client_context(self.ca_file)
         return self.ssl_context
 
-    def _failure(self, exc: smtplib.SMTPException | OSError, *, stage: str) -> SendError:
+    def _failure(
+        self, exc: smtplib.SMTPException | OSError, *, stage: str, unreachable: bool = False
+    ) -> SendError:
         if isinstance(exc, ssl.SSLError):  # an untrusted certificate is a configuration problem
             reason = describe_failure(exc, ca_file=self.ca_file)
             return TemporarySendError(
                 f"SMTP-{stage} zu {self.host}:{self.port} fehlgeschlagen: {reason}"
             )
-        return _translate(exc, stage=stage)
+        failure = _translate(exc, stage=stage)
+        if unreachable and isinstance(failure, TemporarySendError):
+            return SmtpUnreachable(f"{failure} ({self.host}:{self.port})", code=failure.code)
+        return failure
+
+
+def _transfer(
+    client: smtplib.SMTP, message: EmailMessage, before_data: Hook, *, envelope: str | None
+) -> None:
+    """MAIL, RCPT, `before_data`, DATA: smtplib's send_message, split where the hook goes.
+    `envelope`: the envelope sender (VERP); None: the From address."""
+    sender = envelope or getaddresses([str(message["Sender"] or message["From"])])[0][1]
+    recipients = [address for _, address in getaddresses(message.get_all("To", []))]
+    data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+    code, reply = client.mail(sender)
+    if code != 250:
+        client.rset()
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused = {}
+    for address in recipients:
+        code, reply = client.rcpt(address)
+        if code not in (250, 251):
+            refused[address] = (code, reply)
+    if len(refused) == len(recipients):
+        client.rset()
+        raise smtplib.SMTPRecipientsRefused(refused)
+    before_data()
+    code, reply = client.data(data)
+    if code != 250:
+        client.rset()
+        raise smtplib.SMTPDataError(code, reply)
 
 
 def _close_quietly(client: smtplib.SMTP) -> None:

@@ -86,7 +86,8 @@ def test_fetch_ledgers_once_and_moves_only_after_result(ctx: AppContext, tmp_pat
     with ctx.sessions.begin() as session:
         finish(lock_claimed(session, claim), status="accepted", folder=PROCESSED)
     source.fail_moves = True  # crash after the commit, before the move
-    assert apply_pending_moves(ctx, source) == 0
+    with pytest.raises(MailboxError):
+        apply_pending_moves(ctx, source)
     assert folder_keys(path) == [key] and rows(ctx)[0].moved_at is None
     source.fail_moves = False  # next pass: the move is applied, nothing reprocessed
     assert apply_pending_moves(ctx, source) == 1
@@ -175,7 +176,7 @@ def test_crashed_worker_lease_expires(ctx: AppContext, clock: FrozenClock) -> No
     fetch_new(ctx, MaildirSource(ctx.settings.effective_maildir))
     first = claim_next(ctx)
     assert first is not None
-    clock.advance(minutes=5)
+    clock.advance(seconds=ctx.settings.claim_lease_seconds / 2)
     assert claim_next(ctx) is None  # still leased
     clock.advance(hours=1)  # the worker died; the lease ran out
     second = claim_next(ctx)

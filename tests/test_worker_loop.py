@@ -93,3 +93,23 @@ def test_sigterm_ends_the_cli_loop(ctx: AppContext) -> None:
     with ctx.sessions() as session:
         row = session.scalars(select(InboundMessage)).one()
     assert row.status == "ignored" and row.moved_at is not None
+
+
+def test_maildir_watch_wakes_the_worker(ctx: AppContext) -> None:
+    ctx.settings = ctx.settings.model_copy(update={"poll_interval_seconds": 300.0})
+    with ctx.sessions.begin() as session:
+        seed_meter(session, email=CUSTOMER, account="123456789", meter="12345678")
+    deliver(ctx)  # the Maildir exists before the worker watches it
+    decided = threading.Event()
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, kwargs={
+        "ctx": ctx, "once": False, "stop": stop, "reader": reader,
+        "on_decided": lambda _id, _status: decided.set()})  # fmt: skip
+    thread.start()
+    try:
+        time.sleep(1.0)  # let the first (empty) pass end and the watcher start
+        deliver(ctx, customer_mail(sender=CUSTOMER, photos=[("z.jpg", b"\xff\xd8\xff\xe0x")]))
+        assert decided.wait(5.0), "inotify did not wake the worker"
+    finally:
+        stop.set()
+        thread.join(timeout=30)

@@ -1,0 +1,66 @@
+"""One log line per change of a service's state (database, mailbox, SMTP), not one per failure.
+
+While a service stays down, repeated failures go to the debug log only; the first failure logs a
+warning naming the service and the cause in one line, the first success after it logs how long
+the outage lasted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from core.errors import DatabaseError
+
+log = logging.getLogger(__name__)
+DATABASE = "Datenbank"
+MAILBOX = "Postfach"
+SMTP = "SMTP-Server"
+
+
+def one_line(exc: BaseException) -> str:
+    """The cause without the SQL statement or traceback, on one line."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    if isinstance(exc, DatabaseError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError) and "locked" not in str(exc).lower()
+
+
+class Outages:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._down: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def failed(self, service: str, exc: BaseException | str) -> None:
+        cause = exc if isinstance(exc, str) else one_line(exc)
+        with self._lock:
+            first = service not in self._down
+            if first:
+                self._down[service] = self._clock()
+        if first:
+            log.warning("%s nicht erreichbar: %s", service, cause)
+        else:
+            log.debug("%s weiter nicht erreichbar: %s", service, cause)
+
+    def ok(self, service: str) -> None:
+        with self._lock:
+            since = self._down.pop(service, None)
+        if since is not None:
+            log.warning("%s wieder erreichbar nach %.0f s", service, self._clock() - since)
+
+    def is_down(self, service: str) -> bool:
+        with self._lock:
+            return service in self._down
