@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.context import AppContext
 from core.db import transaction
@@ -33,6 +34,13 @@ def test_verp_address_round_trip() -> None:
     assert message_ids_from_verp("zaehlerstand@stadtwerke.example") == ()
 
 
+def _remind(session: Session, ctx: AppContext, address: str, meter: str) -> None:
+    context = {"meters": [{"number": meter, "kind": "water"}],
+               "due_from": ctx.today(), "due_to": ctx.today()}  # fmt: skip
+    assert enqueue(session, kind="reminder", recipient=address, language="de", context=context,
+                   idempotency_key=f"reminder:test:{address}", now=ctx.clock())  # fmt: skip
+
+
 def _plain_notice(to: str) -> bytes:
     return (
         f"From: MAILER-DAEMON@mx.example.de\nTo: {to}\nSubject: Mail delivery failed\n"
@@ -48,11 +56,8 @@ def test_a_bounce_quoting_nothing_marks_the_address_it_was_sent_to(
     with transaction(smtp_ctx.sessions) as session:
         seed_meter(session, email=CUSTOMER, account="111", meter="M-1")
         seed_meter(session, email=OTHER, account="222", meter="M-2")
-        for n, address in enumerate((CUSTOMER, OTHER)):
-            context = {"meters": [{"number": f"M-{n + 1}", "kind": "water"}],
-                       "due_from": smtp_ctx.today(), "due_to": smtp_ctx.today()}  # fmt: skip
-            enqueue(session, kind="reminder", recipient=address, language="de", context=context,
-                    idempotency_key=f"reminder:test:{n}", now=smtp_ctx.clock())  # fmt: skip
+        _remind(session, smtp_ctx, CUSTOMER, "M-1")
+        _remind(session, smtp_ctx, OTHER, "M-2")
     assert send_due(smtp_ctx).sent == 2
     smtp_server.wait_for(2)
     sent = {mail.rcpt_tos[0]: mail for mail in smtp_server.received}
@@ -74,10 +79,7 @@ def test_a_delayed_notice_to_the_verp_address_marks_nobody(
 ) -> None:
     with transaction(smtp_ctx.sessions) as session:
         seed_meter(session, email=CUSTOMER, account="111", meter="M-1")
-        context = {"meters": [{"number": "M-1", "kind": "water"}],
-                   "due_from": smtp_ctx.today(), "due_to": smtp_ctx.today()}  # fmt: skip
-        enqueue(session, kind="reminder", recipient=CUSTOMER, language="de", context=context,
-                idempotency_key="reminder:test:1", now=smtp_ctx.clock())  # fmt: skip
+        _remind(session, smtp_ctx, CUSTOMER, "M-1")
     assert send_due(smtp_ctx).sent == 1
     smtp_server.wait_for(1)
     envelope = smtp_server.received[0].mail_from
@@ -97,10 +99,7 @@ def test_without_verp_the_envelope_sender_is_the_from_address(
     settings = smtp_ctx.settings.model_copy(update={"verp_bounces": False})
     ctx = dataclasses.replace(smtp_ctx, settings=settings)
     with transaction(ctx.sessions) as session:
-        context = {"meters": [{"number": "M-1", "kind": "water"}],
-                   "due_from": ctx.today(), "due_to": ctx.today()}  # fmt: skip
-        enqueue(session, kind="reminder", recipient=CUSTOMER, language="de", context=context,
-                idempotency_key="reminder:test:1", now=ctx.clock())  # fmt: skip
+        _remind(session, ctx, CUSTOMER, "M-1")
     assert send_due(ctx).sent == 1
     smtp_server.wait_for(1)
     assert smtp_server.received[0].mail_from == "zaehlerstand@stadtwerke.example"

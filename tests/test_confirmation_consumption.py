@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from decimal import Decimal
+from email.message import EmailMessage
 
 from PIL import Image
 from sqlalchemy import select
@@ -69,7 +70,8 @@ def test_a_meter_change_period_is_left_out_of_the_chart() -> None:
     assert found.average_per_day is None  # the history is not monotone
 
 
-def _seed(session: Session) -> int:
+def seed_history(session: Session) -> int:
+    """Erika's electricity meter with three years of readings and the new one; the mail's id."""
     customer = Customer(name="Erika Mustermann", email="erika@example.org")
     meter = Meter(number="1ESY1160123456", account=ContractAccount(number="100200300",
                   customer=customer), kind="electricity", unit="kWh", integer_digits=6,
@@ -85,17 +87,27 @@ def _seed(session: Session) -> int:
     return inbound.id
 
 
-def test_confirmation_mail_carries_the_figures_and_an_inline_chart(
-    smtp_ctx: AppContext, smtp_server: SmtpTestServer
-) -> None:
+def _sent_confirmation(
+    smtp_ctx: AppContext, smtp_server: SmtpTestServer, *, tariff: tuple[str, ...] = ()
+) -> EmailMessage:
+    """Erika's confirmation of the new reading, as the SMTP server received it."""
     with transaction(smtp_ctx.sessions) as session:
-        inbound_id = _seed(session)
+        inbound_id = seed_history(session)
+        if tariff:
+            _with_tariff(session, *tariff)
         reading = ConfirmedReading("1ESY1160123456", NEW.value, "kWh", NEW.read_on)
         assert queue_confirmation(session, recipient="erika@example.org", language="de",
                                   inbound_message_id=inbound_id, readings=[reading],
                                   now=smtp_ctx.clock())  # fmt: skip
     assert send_due(smtp_ctx).sent == 1
     [mail] = smtp_server.wait_for(1)
+    return mail
+
+
+def test_confirmation_mail_carries_the_figures_and_an_inline_chart(
+    smtp_ctx: AppContext, smtp_server: SmtpTestServer
+) -> None:
+    mail = _sent_confirmation(smtp_ctx, smtp_server)
     text = mail.get_body(preferencelist=("plain",))
     assert text is not None
     plain = text.get_content()
@@ -118,7 +130,7 @@ def test_confirmation_without_history_has_no_chart(
     smtp_ctx: AppContext, smtp_server: SmtpTestServer
 ) -> None:
     with transaction(smtp_ctx.sessions) as session:
-        inbound_id = _seed(session)
+        inbound_id = seed_history(session)
         reading = ConfirmedReading("UNKNOWN-METER", Decimal("5"), "m3", NEW.read_on)
         queue_confirmation(session, recipient="erika@example.org", language="en",
                            inbound_message_id=inbound_id, readings=[reading],
@@ -139,15 +151,7 @@ def _with_tariff(session: Session, installment: str, unit_price: str, base_price
 def _confirmation_text(
     smtp_ctx: AppContext, smtp_server: SmtpTestServer, tariff: tuple[str, ...]
 ) -> str:
-    with transaction(smtp_ctx.sessions) as session:
-        inbound_id = _seed(session)
-        _with_tariff(session, *tariff)
-        reading = ConfirmedReading("1ESY1160123456", NEW.value, "kWh", NEW.read_on)
-        queue_confirmation(session, recipient="erika@example.org", language="de",
-                           inbound_message_id=inbound_id, readings=[reading],
-                           now=smtp_ctx.clock())  # fmt: skip
-    assert send_due(smtp_ctx).sent == 1
-    [mail] = smtp_server.wait_for(1)
+    mail = _sent_confirmation(smtp_ctx, smtp_server, tariff=tariff)
     text = mail.get_body(preferencelist=("plain",))
     assert text is not None
     return " ".join(text.get_content().split())

@@ -7,48 +7,30 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from core.context import AppContext
 from core.db import transaction
-from core.models import ContractAccount, Customer, InboundMessage, Meter, Outbox, Reading
+from core.models import Outbox
 from notifications.outbox import ConfirmedReading, enqueue, queue_confirmation
 from notifications.smtp import build_message
 from tests.test_browser import ARTIFACTS, CHROMIUM_ARGS, _chromium
+from tests.test_confirmation_consumption import NEW, seed_history
 
 pytestmark = pytest.mark.browser
 
 MAILS = ARTIFACTS / "mails"
-YEARS = [(dt.date(2023, 11, 20), "6350"), (dt.date(2024, 11, 20), "10000"),
-         (dt.date(2025, 11, 20), "13650"), (dt.date(2026, 11, 20), "16570")]  # fmt: skip
-
-
-def _seed(session: Session) -> int:
-    customer = Customer(name="Erika Mustermann", email="erika@example.org")
-    meter = Meter(number="1ESY1160123456", account=ContractAccount(number="100200300",
-                  customer=customer), kind="electricity", unit="kWh", integer_digits=6,
-                  decimal_digits=0)  # fmt: skip
-    session.add(meter)
-    session.flush()
-    for day, value in YEARS:
-        session.add(Reading(meter_id=meter.id, value=Decimal(value), read_on=day, source="import"))
-    inbound = InboundMessage(mailbox="INBOX", source_key="maildir:1", sha256="0" * 64)
-    session.add(inbound)
-    session.flush()
-    return inbound.id
 
 
 def _queue_samples(ctx: AppContext, lang: str) -> None:
     now = ctx.clock()
     with transaction(ctx.sessions) as session:
-        inbound_id = _seed(session)
-        reading = ConfirmedReading("1ESY1160123456", Decimal("16570"), "kWh", YEARS[-1][0])
+        inbound_id = seed_history(session)
+        reading = ConfirmedReading("1ESY1160123456", NEW.value, "kWh", NEW.read_on)
         queue_confirmation(session, recipient="erika@example.org", language=lang,
                            inbound_message_id=inbound_id, readings=[reading], now=now,
                            customer_name="Erika Mustermann")  # fmt: skip
