@@ -155,7 +155,7 @@ def run_shard(
     seconds: dict[Cell, float] = defaultdict(float)
     for batch in _batches(customers, seed):
         for customer in batch:
-            jpeg = (photos_dir / customer.photo.file).read_bytes()
+            jpeg = sim.taken_recently((photos_dir / customer.photo.file).read_bytes(), ctx.clock())
             rng = random.Random(f"{seed}:{customer.account}")  # the same mail for any --jobs
             box.add(sim.customer_mail(customer, jpeg, rng=rng, now=ctx.clock()))
         start = time.perf_counter()

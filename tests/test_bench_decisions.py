@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import email
+import io
 import itertools
 import json
 import random
@@ -13,6 +14,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from bench import decisions as bench
 from bench import decisions_sim as sim
@@ -238,3 +240,20 @@ def test_the_whole_pipeline_on_a_few_photos(capsys: pytest.CaptureFixture[str]) 
         assert sum(parts) == rows[(group, "all")]["mails"] == 2
     clerk_mails = rows[("all", "all")]["counts"]["clerk"]
     assert clerk_mails == 0 or summary["reasons"], "mails sent to clerks carry reason codes"
+
+
+def test_photos_are_mailed_as_if_taken_an_hour_ago() -> None:
+    image = Image.new("RGB", (32, 24), (90, 90, 90))
+    exif = Image.Exif()
+    exif[306] = "2019:05:12 14:22:01"  # DateTime
+    exif[274] = 6  # Orientation: keeps its value
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    old = buffer.getvalue()
+    new = sim.taken_recently(old, dt.datetime(2026, 12, 6, 12, 0))
+    assert len(new) == len(old) and new[-200:] == old[-200:]  # the image data is untouched
+    tags = Image.open(io.BytesIO(new)).getexif()
+    assert (tags[306], tags[274]) == ("2026:12:06 11:00:00", 6)
+    assert sim.taken_recently(b"\xff\xd8\xff\xdbno exif", dt.datetime(2026, 12, 6)) == (
+        b"\xff\xd8\xff\xdbno exif"
+    )
