@@ -9,10 +9,10 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import Meter, Reading, shown_on
+from core.models import Meter, shown_on
 from core.types import Expectation, MeterProfile
 from matching.expectation import Point, expect
-from matching.plausibility import MeterSpec
+from matching.plausibility import MeterSpec, newest_accepted
 
 HISTORY_LIMIT = 12  # the newest readings per register the expectation may use
 
@@ -41,19 +41,8 @@ def history_points(
     session: Session, meter_id: int, register: str, *, exclude_message_id: int | None = None
 ) -> list[Point]:
     """The register's newest accepted readings, oldest first (one per date: the latest booked)."""
-    query = select(Reading.value, Reading.read_on).where(
-        Reading.meter_id == meter_id,
-        Reading.register == register,
-        Reading.status == "accepted",
-    )
-    if exclude_message_id is not None:
-        query = query.where(
-            (Reading.inbound_message_id.is_(None))
-            | (Reading.inbound_message_id != exclude_message_id)
-        )
-    rows = session.execute(
-        query.order_by(Reading.read_on.desc(), Reading.id.desc()).limit(HISTORY_LIMIT)
-    ).all()
+    query = newest_accepted(meter_id, register, exclude_message_id=exclude_message_id)
+    rows = session.execute(query.limit(HISTORY_LIMIT)).all()
     by_date: dict[dt.date, Decimal] = {}
     for value, read_on in rows:
         by_date.setdefault(read_on, Decimal(value))

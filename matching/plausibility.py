@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from core.models import Meter, Reading
@@ -104,14 +104,11 @@ def check_value(
     return ()
 
 
-def last_accepted(
-    session: Session,
-    meter_id: int,
-    register: str,
-    *,
-    exclude_message_id: int | None = None,
-) -> PriorReading | None:
-    """The meter register's latest accepted reading (by read date, then by id)."""
+def newest_accepted(
+    meter_id: int, register: str, *, exclude_message_id: int | None = None
+) -> Select[Decimal, dt.date]:
+    """(value, read_on) of the register's accepted readings, newest first (by read date, then
+    by id); `exclude_message_id` leaves out what one mail booked (when it is judged again)."""
     query = select(Reading.value, Reading.read_on).where(
         Reading.meter_id == meter_id,
         Reading.register == register,
@@ -122,9 +119,19 @@ def last_accepted(
             (Reading.inbound_message_id.is_(None))
             | (Reading.inbound_message_id != exclude_message_id)
         )
-    row = session.execute(
-        query.order_by(Reading.read_on.desc(), Reading.id.desc()).limit(1)
-    ).first()
+    return query.order_by(Reading.read_on.desc(), Reading.id.desc())
+
+
+def last_accepted(
+    session: Session,
+    meter_id: int,
+    register: str,
+    *,
+    exclude_message_id: int | None = None,
+) -> PriorReading | None:
+    """The meter register's latest accepted reading (by read date, then by id)."""
+    query = newest_accepted(meter_id, register, exclude_message_id=exclude_message_id)
+    row = session.execute(query.limit(1)).first()
     return PriorReading(Decimal(row.value), row.read_on) if row else None
 
 
