@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -16,7 +15,7 @@ from core.db import transaction
 from core.models import AuditLog, Outbox, Reading, ReviewTask, User
 from review_ui.app import create_app
 from tests.conftest import FrozenClock
-from tests.ui_seed import CLERK, Seeded, add_clerk, csrf_from, login, seed_task
+from tests.ui_seed import CLERK, Seeded, add_clerk, csrf_from, login, post_decision, seed_task
 
 
 @pytest.fixture
@@ -29,11 +28,6 @@ def client(ctx: AppContext) -> Iterator[TestClient]:
 @pytest.fixture
 def seeded(ctx: AppContext) -> Seeded:
     return seed_task(ctx)
-
-
-def _decide(client: TestClient, csrf: str, task_id: int, **fields: str) -> httpx.Response:
-    data = {"csrf_token": csrf, **fields}
-    return client.post(f"/tasks/{task_id}/decision", data=data, follow_redirects=False)
 
 
 def _clerk_readings(ctx: AppContext) -> list[Reading]:
@@ -57,7 +51,7 @@ def test_accept_books_the_proposal_closes_the_task_and_queues_a_confirmation(
     ctx: AppContext, client: TestClient, seeded: Seeded
 ) -> None:
     csrf = login(client)
-    response = _decide(
+    response = post_decision(
         client, csrf, seeded.task_id, action="accept", value="12.345,6",
         meter_id=str(seeded.meter_id),
     )  # fmt: skip
@@ -86,7 +80,7 @@ def test_correct_books_the_clerks_value_on_the_chosen_meter(
     ctx: AppContext, client: TestClient, seeded: Seeded
 ) -> None:
     csrf = login(client)
-    response = _decide(
+    response = post_decision(
         client, csrf, seeded.task_id, action="accept", value="12.400,2",
         meter_id=str(seeded.meter_id),
     )  # fmt: skip
@@ -103,7 +97,7 @@ def test_correct_to_a_meter_found_by_its_number(
     csrf = login(client)
     search = client.get(f"/tasks/{seeded.task_id}?q=9GAS")
     assert "9GAS000771" in search.text and f'value="{seeded.other_meter_id}"' in search.text
-    response = _decide(
+    response = post_decision(
         client, csrf, seeded.task_id, action="correct", value="1.234,567",
         meter_number="9 GAS 000771",
     )  # fmt: skip
@@ -116,7 +110,7 @@ def test_reject_books_nothing_and_asks_for_a_new_photo(
     ctx: AppContext, client: TestClient, seeded: Seeded
 ) -> None:
     csrf = login(client)
-    response = _decide(
+    response = post_decision(
         client, csrf, seeded.task_id, action="reject", reason="Foto zeigt keinen Zähler",
         ask_resend="1",
     )  # fmt: skip
@@ -135,7 +129,7 @@ def test_the_clerks_words_reach_the_customer_escaped_and_only_once(
 ) -> None:
     csrf = login(client)
     note = "Bitte den <b>Stromzähler</b> fotografieren, nicht den Gaszähler"
-    _decide(client, csrf, seeded.task_id, action="reject", reason=note, ask_resend="1")
+    post_decision(client, csrf, seeded.task_id, action="reject", reason=note, ask_resend="1")
     [mail] = _outbox(ctx)
     assert f"„{note}“" in mail.body_text  # plain text is not markup
     assert mail.body_html is not None and "&lt;b&gt;Stromzähler&lt;/b&gt;" in mail.body_html
@@ -144,7 +138,9 @@ def test_the_clerks_words_reach_the_customer_escaped_and_only_once(
         task = session.get(ReviewTask, seeded.task_id)
         assert task is not None
         task.status, task.decision, task.decided_by = "open", None, None
-    _decide(client, csrf, seeded.task_id, action="reject", reason="Noch einmal", ask_resend="1")
+    post_decision(
+        client, csrf, seeded.task_id, action="reject", reason="Noch einmal", ask_resend="1"
+    )
     assert len(_outbox(ctx)) == 1  # one request for a new photo per mail
 
 
@@ -152,7 +148,7 @@ def test_reject_without_reason_changes_nothing(
     ctx: AppContext, client: TestClient, seeded: Seeded
 ) -> None:
     csrf = login(client)
-    response = _decide(client, csrf, seeded.task_id, action="reject", reason="  ")
+    response = post_decision(client, csrf, seeded.task_id, action="reject", reason="  ")
     assert response.status_code == 422
     assert "Bitte einen Ablehnungsgrund angeben." in response.text
     assert _task(ctx, seeded.task_id).status == "open"
@@ -170,7 +166,7 @@ def test_invalid_values_are_refused_with_a_german_message(
     ctx: AppContext, client: TestClient, seeded: Seeded, value: str, message: str
 ) -> None:
     csrf = login(client)
-    response = _decide(
+    response = post_decision(
         client, csrf, seeded.task_id, action="correct", value=value, meter_id=str(seeded.meter_id)
     )
     assert response.status_code == 422
@@ -192,8 +188,8 @@ def test_second_clerk_gets_already_decided(
         other.get(f"/tasks/{seeded.task_id}")  # both have the task open
         client.get(f"/tasks/{seeded.task_id}")
         fields = {"action": "correct", "value": "12.350,0", "meter_id": str(seeded.meter_id)}
-        first = _decide(other, csrf_bert, seeded.task_id, **fields)
-        second = _decide(client, csrf_erika, seeded.task_id, **fields)
+        first = post_decision(other, csrf_bert, seeded.task_id, **fields)
+        second = post_decision(client, csrf_erika, seeded.task_id, **fields)
     assert first.status_code == 303
     assert second.status_code == 409
     assert "bereits entschieden" in second.text
@@ -210,7 +206,7 @@ def test_after_a_decision_the_next_open_task_opens(
     queue = client.get("/").text
     assert queue.index(f"/tasks/{older.task_id}") < queue.index(f"/tasks/{newer.task_id}")
     assert "2 Tage" in queue and "Texterkennung unsicher" in queue
-    response = _decide(
+    response = post_decision(
         client, csrf, older.task_id, action="accept", value="12.345,6",
         meter_id=str(older.meter_id),
     )  # fmt: skip
@@ -243,7 +239,7 @@ def test_decided_reading_shows_in_the_meter_history(
     ctx: AppContext, client: TestClient, seeded: Seeded
 ) -> None:
     csrf = login(client)
-    _decide(
+    post_decision(
         client, csrf, seeded.task_id, action="correct", value="12.399,9",
         meter_id=str(seeded.meter_id),
     )  # fmt: skip

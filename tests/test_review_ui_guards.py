@@ -8,7 +8,6 @@ import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -25,6 +24,7 @@ from tests.ui_seed import (
     add_admin,
     add_clerk,
     login,
+    post_decision,
     seed_task,
 )
 
@@ -39,11 +39,6 @@ def client(ctx: AppContext) -> Iterator[TestClient]:
 @pytest.fixture
 def seeded(ctx: AppContext) -> Seeded:
     return seed_task(ctx)
-
-
-def _decide(client: TestClient, csrf: str, task_id: int, **fields: str) -> httpx.Response:
-    data = {"csrf_token": csrf, **fields}
-    return client.post(f"/tasks/{task_id}/decision", data=data, follow_redirects=False)
 
 
 def _booked(ctx: AppContext) -> list[Reading]:
@@ -103,15 +98,15 @@ def test_guard_blocks_until_confirmed_by_name(
 ) -> None:
     csrf = login(client)
     fields = {"action": "correct", "value": typed, "meter_id": str(seeded.meter_id)}
-    blocked = _decide(client, csrf, seeded.task_id, **fields)
+    blocked = post_decision(client, csrf, seeded.task_id, **fields)
     assert blocked.status_code == 422
     assert f'name="confirm" value="{",".join(codes)}"' in blocked.text
     assert _booked(ctx) == []
-    partly = _decide(client, csrf, seeded.task_id, **fields, confirm=codes[0])
+    partly = post_decision(client, csrf, seeded.task_id, **fields, confirm=codes[0])
     assert (partly.status_code == 422) == (len(codes) > 1)
     if len(codes) > 1:
         assert _booked(ctx) == []
-        booked = _decide(client, csrf, seeded.task_id, **fields, confirm=",".join(codes))
+        booked = post_decision(client, csrf, seeded.task_id, **fields, confirm=",".join(codes))
         assert booked.status_code == 303
     [reading] = _booked(ctx)
     assert reading.meter_id == seeded.meter_id
@@ -124,10 +119,11 @@ def test_rollover_needs_confirmation(ctx: AppContext, client: TestClient, seeded
     _add_reading(ctx, seeded.meter_id, "999950.0", dt.date(2026, 11, 10))
     csrf = login(client)
     fields = {"action": "correct", "value": "30,0", "meter_id": str(seeded.meter_id)}
-    blocked = _decide(client, csrf, seeded.task_id, **fields)
+    blocked = post_decision(client, csrf, seeded.task_id, **fields)
     assert blocked.status_code == 422 and 'value="meter_rollover"' in blocked.text
     assert (
-        _decide(client, csrf, seeded.task_id, **fields, confirm="meter_rollover").status_code == 303
+        post_decision(client, csrf, seeded.task_id, **fields, confirm="meter_rollover").status_code
+        == 303
     )
     assert [r.value for r in _booked(ctx)] == [Decimal("30.0")]
 
@@ -148,7 +144,7 @@ def test_undo_within_minutes_removes_reading_and_unsent_mail(
 ) -> None:
     csrf = login(client)
     fields = {"action": "accept", "value": "12.345,6", "meter_id": str(seeded.meter_id)}
-    assert _decide(client, csrf, seeded.task_id, **fields).status_code == 303
+    assert post_decision(client, csrf, seeded.task_id, **fields).status_code == 303
     with ctx.sessions() as session:
         assert session.scalars(select(Outbox).where(Outbox.kind == "confirmation")).all()
     clock.advance(minutes=4)
@@ -162,7 +158,7 @@ def test_undo_within_minutes_removes_reading_and_unsent_mail(
         assert session.scalars(select(Outbox).where(Outbox.kind == "confirmation")).all() == []
     [row] = _audit(ctx, "task_undone")
     assert row.details["value"] == "12345.6" and row.details["unsent_mail_dropped"] == 1
-    assert _decide(client, csrf, seeded.task_id, **fields).status_code == 303
+    assert post_decision(client, csrf, seeded.task_id, **fields).status_code == 303
     clock.advance(minutes=6)
     late = client.post(f"/tasks/{seeded.task_id}/undo", data={"csrf_token": csrf})
     assert late.status_code == 409 and len(_booked(ctx)) == 1
@@ -173,7 +169,7 @@ def test_exported_reading_is_corrected_by_a_new_row_after_reopen(
 ) -> None:
     csrf = login(client)
     fields = {"action": "accept", "value": "12.345,6", "meter_id": str(seeded.meter_id)}
-    assert _decide(client, csrf, seeded.task_id, **fields).status_code == 303
+    assert post_decision(client, csrf, seeded.task_id, **fields).status_code == 303
     with transaction(ctx.sessions) as session:
         [original] = session.scalars(select(Reading).where(Reading.source != "import"))
         original.exported_at = clock()
@@ -189,7 +185,7 @@ def test_exported_reading_is_corrected_by_a_new_row_after_reopen(
                               data={"csrf_token": admin_csrf, "reason": "Tippfehler"},
                               follow_redirects=False)  # fmt: skip
         assert reopened.status_code == 303
-        corrected = _decide(admin, admin_csrf, seeded.task_id, action="correct",
+        corrected = post_decision(admin, admin_csrf, seeded.task_id, action="correct",
                             value="12.354,6", meter_id=str(seeded.meter_id))  # fmt: skip
         assert corrected.status_code == 303
     first, correction = _booked(ctx)
@@ -208,7 +204,7 @@ def test_exported_reading_is_corrected_by_a_new_row_after_reopen(
 
 def test_rejection_reason_is_audited(ctx: AppContext, client: TestClient, seeded: Seeded) -> None:
     csrf = login(client)
-    response = _decide(client, csrf, seeded.task_id, action="reject", reason="Foto unscharf")
+    response = post_decision(client, csrf, seeded.task_id, action="reject", reason="Foto unscharf")
     assert response.status_code == 303
     [row] = _audit(ctx, "task_rejected")
     assert row.details["reason"] == "Foto unscharf"
@@ -220,7 +216,7 @@ def test_undoing_a_rejection_drops_the_unsent_resend_request(
 ) -> None:
     csrf = login(client)
     fields = {"action": "reject", "reason": "Foto unscharf", "ask_resend": "1"}
-    assert _decide(client, csrf, seeded.task_id, **fields).status_code == 303
+    assert post_decision(client, csrf, seeded.task_id, **fields).status_code == 303
     with ctx.sessions() as session:
         assert [m.kind for m in session.scalars(select(Outbox))] == ["resend_request"]
     undone = client.post(f"/tasks/{seeded.task_id}/undo", data={"csrf_token": csrf})

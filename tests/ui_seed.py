@@ -244,6 +244,12 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def post_decision(client: Any, csrf: str, task_id: int, **fields: str) -> Any:
+    """POST the task's decision form as a clerk's browser does (no redirect followed)."""
+    data = {"csrf_token": csrf, **fields}
+    return client.post(f"/tasks/{task_id}/decision", data=data, follow_redirects=False)
+
+
 def login(client: Any, username: str = CLERK, password: str = CLERK_PASSWORD) -> str:
     """Log a TestClient in through the real form; returns the session's CSRF token."""
     page = client.get("/login")
