@@ -1,6 +1,7 @@
 """A worker process for the kill -9 tests and `bench/faults.py`.
 
     python bench/fault_worker.py [--pause-at fetch|read|data|sent] [--ocr] [--once]
+                                 [--report-sent] [--standby]
 
 Settings come from the environment (`METER_INTAKE_*`). Without `--ocr` the photos are "read" by
 `marked_reader`: a photo made by `marked_photo("04521")` reads as 04521, confidently, so the
@@ -9,6 +10,9 @@ worker reaches that point and then waits to be killed:
 fetch: a mail is being fetched; read: a mail is claimed and being read; data: the outbox row is
 marked `sending` and DATA is about to go out; sent: the server accepted the mail and it is marked
 sent.
+`--report-sent` prints `SENT <Message-ID> <monotonic seconds>` once the `sent` mark of a mail is
+committed. `--standby` starts up (imports, database connection) and then waits for a line on stdin
+before it works: a warm spare that takes over the moment a killed worker is gone.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import re
 import sys
 import threading
+import time
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -70,9 +75,10 @@ class PausingSource:
 
 
 class PausingSender(SmtpSender):
-    def __init__(self, settings: Settings, point: str) -> None:
+    def __init__(self, settings: Settings, point: str, *, report_sent: bool = False) -> None:
         super().__init__(settings)
         self.point = point
+        self.report_sent = report_sent
 
     def deliver(self, message: EmailMessage, *, before_data: Hook, accepted: Hook) -> None:
         def data() -> None:
@@ -82,6 +88,8 @@ class PausingSender(SmtpSender):
 
         def sent() -> None:
             accepted()
+            if self.report_sent:
+                print(f"SENT {message['Message-ID']} {time.monotonic():.6f}", flush=True)
             if self.point == "sent":
                 pause("sent")
 
@@ -93,6 +101,8 @@ def main() -> int:
     parser.add_argument("--pause-at", choices=("fetch", "read", "data", "sent"), default="")
     parser.add_argument("--ocr", action="store_true", help="read the photos with the real OCR")
     parser.add_argument("--once", action="store_true")
+    parser.add_argument("--report-sent", action="store_true")
+    parser.add_argument("--standby", action="store_true")
     args = parser.parse_args()
     settings = load_settings()
     ctx = AppContext.from_settings(settings)
@@ -110,8 +120,10 @@ def main() -> int:
         from intake.pipeline import ocr_reader
 
         reader = ocr_reader
-    sender = PausingSender(settings, args.pause_at)
+    sender = PausingSender(settings, args.pause_at, report_sent=args.report_sent)
     print("READY", flush=True)
+    if args.standby:
+        sys.stdin.readline()
     run_worker(ctx, once=args.once, source=source, sender=sender, reader=reader)
     return 0
 

@@ -6,8 +6,9 @@ lock clause; SQLite serialises writers). The claim counts the attempt, names the
 (`claimed_by`) and pushes `next_attempt_at` out by a short lease, so no other worker takes the row
 while it is being sent, and no transaction is held open across the SMTP conversation.
 
-Delivery is at-least-once, with the duplicate window narrowed to the few milliseconds between the
-server's `250` after DATA and our commit of `sent` (made before QUIT). Once the server took sender
+Delivery is at-least-once, with the duplicate window narrowed to the time between the server's
+`250` after DATA and our commit of `sent`: one UPDATE on a connection held open for it, committed
+before QUIT without waiting for the disk (`notifications.send_marks`). Once the server took sender
 and recipient the row is marked `sending` with its Message-ID, then DATA goes out. A row found
 `sending` after a crash (holder gone, or lease run out) may have arrived: it is sent again with
 the same deterministic Message-ID, so receivers and clerks can deduplicate, and the log says so.
@@ -30,6 +31,7 @@ from core.errors import SendError
 from core.holders import is_gone, thread_holder
 from core.models import Outbox
 from notifications.errors import InvalidRecipientError
+from notifications.send_marks import SendMarks
 from notifications.smtp import SmtpSender, SmtpUnreachable, build_message
 
 log = logging.getLogger(__name__)
@@ -190,12 +192,10 @@ def _deliver(ctx: AppContext, smtp: SmtpSender, claimed: _Claimed, report: SendR
         report.failed += 1
         return
     message_id = str(claimed.message["Message-ID"])
+    marks = SendMarks(ctx, claimed.outbox_id, message_id, claim_lease(ctx))
     try:
-        smtp.deliver(
-            claimed.message,
-            before_data=lambda: _mark_sending(ctx, claimed.outbox_id, message_id),
-            accepted=lambda: _mark_sent(ctx, claimed.outbox_id, message_id),
-        )
+        with marks:
+            smtp.deliver(claimed.message, before_data=marks.sending, accepted=marks.sent)
     except SmtpUnreachable as exc:
         report.unreachable = str(exc)
         _record_failure(ctx, claimed, exc, report)
@@ -238,38 +238,6 @@ def _record_failure(ctx: AppContext, claimed: _Claimed, exc: SendError, report: 
         status="pending",  # the server answered: it did not take the mail
     )
     report.retried += 1
-
-
-def _mark_sending(ctx: AppContext, outbox_id: int, message_id: str) -> None:
-    """Before DATA: from here on a crash may leave a mail that arrived but is not marked sent."""
-    with transaction(ctx.sessions) as session:
-        session.execute(
-            update(Outbox)
-            .where(Outbox.id == outbox_id, Outbox.status == "pending")
-            .values(
-                status="sending",
-                message_id=message_id,
-                next_attempt_at=ctx.clock() + claim_lease(ctx),
-            )
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _mark_sent(ctx: AppContext, outbox_id: int, message_id: str) -> None:
-    """Recorded whatever the row's status meanwhile: the server has the mail."""
-    with transaction(ctx.sessions) as session:
-        session.execute(
-            update(Outbox)
-            .where(Outbox.id == outbox_id)
-            .values(
-                status="sent",
-                sent_at=ctx.clock(),
-                message_id=message_id,
-                last_error=None,
-                claimed_by=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
 
 
 def _mark_failed(ctx: AppContext, outbox_id: int, error: str) -> None:
