@@ -77,6 +77,15 @@ class Settings(BaseSettings):
         description="Tesseract's language data folder (empty: TESSDATA_PREFIX or the system's).",
     )
     tesseract_timeout_seconds: float = Field(default=10.0, gt=0, description="Per call.")
+    ocr_threads: int = Field(
+        default=1,
+        ge=0,
+        description=(
+            "Threads a worker process's OCR may use (OpenCV, Tesseract's OpenMP, BLAS). 1 = one "
+            "core per worker: run as many workers as cores. 0 = the libraries' own defaults "
+            "(each uses every core)."
+        ),
+    )
 
     auto_accept_min_confidence: float = Field(
         default=0.9, ge=0, le=1, description="OCR confidence needed for auto-accept."

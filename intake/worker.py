@@ -26,6 +26,7 @@ from core.heartbeat import beat
 from core.holders import thread_holder
 from core.retention import purge_if_due
 from core.settings import Settings
+from core.threads import limit_threads
 from intake.claims import claim_next, keep_alive, reclaim_from_gone
 from intake.imap import ImapSource
 from intake.ledger import apply_pending_moves, fetch_new, lease_renewer, mailbox_lock
@@ -115,7 +116,9 @@ def run_worker(
     on_decided: Decided | None = None,
 ) -> WorkerReport:
     """Run passes until `stop` is set (or one pass with `once`); return the totals.
-    `on_decided(ledger_id, status)` is called after each mail's decision is committed."""
+    `on_decided(ledger_id, status)` is called after each mail's decision is committed.
+    The OCR's threads are limited to `ocr_threads` first (`core.threads`)."""
+    limit_threads(ctx.settings.ocr_threads)
     source = source or make_source(ctx.settings)
     total = WorkerReport()
     wake = threading.Event()
