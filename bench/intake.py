@@ -188,7 +188,8 @@ def report(result: Run, mails: int, base: float, backend: str) -> str:
         f"CPU s/mail: {cpu / mails:.3f}  ({result.outcome}; {result.locks})"
     ]
     for n, usage in enumerate(result.usages, 1):
-        share = [usage.cpu, usage.runq, result.seconds - usage.on_cpu - usage.runq]
+        off = max(result.seconds - usage.on_cpu - usage.runq, 0.0)  # threads may overlap
+        share = [usage.cpu, usage.runq, off]
         cpu_share, runq_share, off_share = (x / result.seconds for x in share)
         lines.append(
             f"  worker {n}: cpu {cpu_share:.0%}  runq {runq_share:.0%}  off {off_share:.0%}  "
