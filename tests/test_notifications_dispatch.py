@@ -228,3 +228,23 @@ def test_two_workers_sending_at_once_send_every_mail_exactly_once(
     mails = smtp_server.wait_for(12)
     smtp_server.assert_no_more(12)
     assert len({mail["Message-ID"] for mail in mails}) == 12
+
+
+def test_the_sent_mark_leaves_no_connection_without_waiting_for_the_disk(
+    smtp_ctx: AppContext, smtp_server: SmtpTestServer
+) -> None:
+    """The sent mark commits without waiting for the disk; the connection goes back to the pool
+    with the durable setting every other write relies on."""
+    _queue_reminder(smtp_ctx, "reminder:1:1")
+    assert send_due(smtp_ctx).sent == 1
+    assert _row(smtp_ctx, "reminder:1:1").status == "sent"
+    pooled = [smtp_ctx.engine.connect() for _ in range(5)]  # every connection a pool keeps
+    try:
+        for conn in pooled:
+            if conn.dialect.name == "postgresql":
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+            else:
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    finally:
+        for conn in pooled:
+            conn.close()
