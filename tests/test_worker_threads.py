@@ -15,6 +15,7 @@ from bench.fleet import child_env
 from core.context import AppContext
 from core.migrate import upgrade
 from core.settings import Settings, load_settings
+from core.threads import THREAD_VARIABLES
 
 REPO = Path(__file__).resolve().parents[1]
 # One empty worker pass, then what the OCR's libraries run with once loaded: OpenCV's thread
@@ -45,7 +46,7 @@ def worker_settings(tmp_path: Path) -> Settings:
 
 def libraries_in_worker(settings: Settings, **env: str) -> dict[str, int]:
     environment = child_env(settings, **env)
-    for name in ("OPENCV_FOR_THREADS_NUM", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for name in THREAD_VARIABLES:  # set in this process by an earlier in-process worker
         environment.pop(name, None)
     done = subprocess.run(
         [sys.executable, "-c", CHILD], env=environment, cwd=REPO, capture_output=True,
