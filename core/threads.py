@@ -1,11 +1,11 @@
 """How many threads one process's OCR may use: OpenCV's pool, Tesseract's OpenMP, BLAS.
 
-Left alone, each library starts a thread per core in every process, so N worker processes on N
-cores run N² threads that take turns on the cores: a worker reads one photo at a time, and
-throughput comes from more worker processes, not from threads within one. Each library reads its
-variable once, when it is loaded (OpenCV and BLAS with the OCR's first import, Tesseract's OpenMP
-with the first plate read), so `limit_threads` belongs at the start of a worker process; an
-OpenCV loaded before is set directly.
+Left alone, each library starts a thread per core in every process, so each of N worker
+processes on N cores runs N threads per library, and they take turns on the cores: a worker reads
+one photo at a time, and throughput comes from more worker processes, not from threads within
+one. Each library reads its variable once, when it is loaded (OpenCV and BLAS with the OCR's
+first import, Tesseract's OpenMP with the first plate read), so `limit_threads` belongs at the
+start of a worker process; an OpenCV loaded before is set directly.
 """
 
 from __future__ import annotations

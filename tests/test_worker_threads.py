@@ -1,5 +1,5 @@
 """A worker process limits its OCR libraries to `ocr_threads` threads (OpenCV's pool, BLAS), so N
-worker processes on N cores do not run N² threads; 0 leaves the libraries their defaults."""
+worker processes on N cores do not each run N threads per library; 0 leaves the defaults."""
 
 from __future__ import annotations
 
