@@ -82,17 +82,25 @@ def test_loop_stops_promptly_on_event(ctx: AppContext) -> None:
 
 def test_sigterm_ends_the_cli_loop(ctx: AppContext) -> None:
     ctx.settings = ctx.settings.model_copy(update={"poll_interval_seconds": 0.05})
-    deliver(ctx, customer_mail(sender="x@example.de", extra_headers=[("X-Autoreply", "yes")]))
-    timer = threading.Timer(1.0, os.kill, args=(os.getpid(), signal.SIGTERM))
-    timer.start()
+    autoreply = {"sender": "x@example.de", "extra_headers": [("X-Autoreply", "yes")]}
+    deliver(ctx, customer_mail(**autoreply))
+    decided: list[int] = []
+
+    def second_mail_then_sigterm(ledger_id: int, _status: str) -> None:
+        decided.append(ledger_id)
+        if len(decided) == 1:
+            deliver(ctx, customer_mail(**autoreply, subject="noch eine"))
+        else:
+            os.kill(os.getpid(), signal.SIGTERM)
+
     before = signal.getsignal(signal.SIGTERM)
-    report = run_worker(ctx, once=False, reader=reader)  # no stop event: the CLI path
-    timer.cancel()
-    assert report.passes > 1 and report.ignored == 1
+    report = run_worker(ctx, once=False, reader=reader, on_decided=second_mail_then_sigterm)
+    assert report.passes > 1 and report.ignored == 2
     assert signal.getsignal(signal.SIGTERM) == before
     with ctx.sessions() as session:
-        row = session.scalars(select(InboundMessage)).one()
-    assert row.status == "ignored" and row.moved_at is not None
+        rows = session.scalars(select(InboundMessage)).all()
+    assert [row.status for row in rows] == ["ignored", "ignored"]
+    assert all(row.moved_at is not None for row in rows)
 
 
 def test_maildir_watch_wakes_the_worker(ctx: AppContext) -> None:
