@@ -16,7 +16,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 from sqlalchemy.orm import Session
 
-from core.context import AppContext
+from core.context import BERLIN, AppContext
 from core.db import transaction
 from core.models import (
     ContractAccount,
@@ -29,6 +29,7 @@ from core.models import (
     Reading,
     ReviewTask,
 )
+from matching.meters import expectation_for
 from review_ui.auth import add_user
 
 CLERK = "erika"
@@ -228,10 +229,20 @@ def _task(session: Session, message: InboundMessage, photo: Photo, meter: Meter)
         ],
         proposed_value=Decimal("12345.6"),
         created_at=message.received_at,
+        details=decision_details(session, meter, message),
     )
     session.add(task)
     session.flush()
     return task
+
+
+def decision_details(session: Session, meter: Meter, message: InboundMessage) -> dict[str, Any]:
+    """What the decision core stores with a task it creates: the register and its expectation
+    (`matching.record_items.task_details`), computed as the worker does for the mail's day."""
+    session.flush()
+    read_on = message.received_at.astimezone(BERLIN).date()
+    expectation = expectation_for(session, meter, "1.8.0", read_on)
+    return {"register": "1.8.0", "expectation": expectation.as_json()}
 
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
