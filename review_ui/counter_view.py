@@ -100,25 +100,36 @@ def _quad(raw: Any) -> tuple[Point, Point, Point, Point] | None:
 
 def counter_crop(data: bytes, geometry: CounterGeometry, *, max_pixels: int) -> bytes:
     """The counter cut out of the photo `data`, level and upright, as a JPEG."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                if img.width * img.height > max_pixels:
-                    raise PhotoUnavailable(f"{img.width}x{img.height} exceeds {max_pixels} pixels")
-                upright = (ImageOps.exif_transpose(img) or img).convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise PhotoUnavailable(str(exc)) from exc
-    except Image.DecompressionBombWarning as exc:
-        raise PhotoUnavailable(str(exc)) from exc
     tl, tr, br, bl = geometry.corners
-    quad = (*tl, *bl, *br, *tr)  # PIL: upper left, lower left, lower right, upper right
+    upright, k = _upright(data, _distance(tl, tr) / CROP_WIDTH, max_pixels)
+    # PIL: upper left, lower left, lower right, upper right (in the decoded image's pixels)
+    quad = tuple(v * k for v in (*tl, *bl, *br, *tr))
     crop = upright.transform(
         geometry.size, Image.Transform.QUAD, quad, resample=Image.Resampling.BICUBIC
     )
     out = io.BytesIO()
     crop.save(out, "JPEG", quality=90)
     return out.getvalue()
+
+
+def _upright(data: bytes, reduce: float, max_pixels: int) -> tuple[Image.Image, float]:
+    """The photo decoded and turned upright, and its scale (1, or 1/2, 1/4, 1/8 where a JPEG
+    may be decoded smaller: `reduce` photo pixels go into one crop pixel)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                if img.width * img.height > max_pixels:
+                    raise PhotoUnavailable(f"{img.width}x{img.height} exceeds {max_pixels} pixels")
+                full = img.width
+                if reduce >= 2:
+                    img.draft("RGB", (math.ceil(full / reduce), math.ceil(img.height / reduce)))
+                scale = img.width / full
+                return (ImageOps.exif_transpose(img) or img).convert("RGB"), scale
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise PhotoUnavailable(str(exc)) from exc
+    except Image.DecompressionBombWarning as exc:
+        raise PhotoUnavailable(str(exc)) from exc
 
 
 def _distance(a: Point, b: Point) -> float:

@@ -83,6 +83,24 @@ def test_crop_shows_the_counter_level_and_the_right_way_up(
     assert np.abs(crop - upright).mean() < 12  # the same counter, the same way up
 
 
+def test_crop_of_a_large_jpeg_is_decoded_smaller_and_the_same(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    add_ocr_details(ctx, seeded.photo_id, counter_details(PHOTO_COUNTER, 7))
+    login(client)
+    small = _crop(client, seeded.photo_id)
+    photo = Image.open(io.BytesIO(meter_photo()))
+    big = photo.resize((photo.width * 4, photo.height * 4), Image.Resampling.BICUBIC)
+    data = io.BytesIO()
+    big.save(data, "JPEG", quality=92)
+    other = seed_task(ctx, key="2", photo_bytes=data.getvalue())
+    corners = [(4 * x, 4 * y) for x, y in PHOTO_COUNTER]  # 1808 px long: decoded at half size
+    add_ocr_details(ctx, other.photo_id, counter_details(corners, 7))
+    crop = _crop(client, other.photo_id)
+    assert crop.shape == small.shape
+    assert np.abs(crop - small).mean() < 12
+
+
 def test_task_page_shows_crop_digit_boxes_and_alternatives(
     ctx: AppContext, client: TestClient, seeded: Seeded
 ) -> None:
