@@ -4,11 +4,13 @@
                                                      [--repeat R] [--keep]
 
 Creates a scratch database (dropped afterwards unless --keep) next to the one `--pg-url` names,
-migrates it, and fills it with N open review tasks (default 10,000: one mail, photo and task per
-meter, half of them claimed by another clerk) and M accepted readings (default 100,000, spread
-over the meters). Then every page is requested R times in-process (FastAPI's TestClient, so the
-time includes routing, queries and template rendering but no network) and the median and the
-slowest request per page are printed in milliseconds. The target is < 200 ms per page.
+migrates it, and fills it with N open review tasks (default 10,000: one mail, photo, OCR result
+with counter and digit boxes, and task per meter, half of them claimed by another clerk; each
+task with the decision core's expectation as the worker stores it) and M accepted readings
+(default 100,000, spread over the meters). Then every page is requested R times in-process
+(FastAPI's TestClient, so the time includes routing, queries and template rendering but no
+network) and the median and the slowest request per page are printed in milliseconds. The
+target is < 200 ms per page.
 """
 
 from __future__ import annotations
@@ -38,11 +40,14 @@ from core.models import (  # noqa: E402
     Customer,
     InboundMessage,
     Meter,
+    OcrResult,
     Photo,
     Reading,
     ReviewTask,
 )
 from core.settings import load_settings  # noqa: E402
+from matching.expectation import Point, expect  # noqa: E402
+from matching.plausibility import MeterSpec  # noqa: E402
 
 NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
 BATCH = 5000
@@ -91,7 +96,10 @@ def seed(ctx: AppContext, tasks: int, readings: int) -> None:
                 for i in range(1, tasks + 1)
             ],
         )
-        _rows(session, ReviewTask, [_task(i) for i in range(1, tasks + 1)])
+        _rows(session, OcrResult, [_ocr(i) for i in range(1, tasks + 1)])
+        history = [_reading(1, k, per_meter) for k in range(per_meter)]
+        points = [Point(r["value"], r["read_on"]) for r in history]
+        _rows(session, ReviewTask, [_task(i, points) for i in range(1, tasks + 1)])
     with ctx.engine.begin() as conn:
         for table in (
             "customer",
@@ -99,6 +107,7 @@ def seed(ctx: AppContext, tasks: int, readings: int) -> None:
             "meter",
             "inbound_message",
             "photo",
+            "ocr_result",
             "review_task",
             "reading",
         ):
@@ -147,8 +156,31 @@ def _message(i: int) -> dict[str, Any]:
     }
 
 
-def _task(i: int) -> dict[str, Any]:
+def _ocr(i: int) -> dict[str, Any]:
+    """A read of a six-digit counter with a decimal drum, its boxes as the worker stores them."""
+    digits = [[int(c), 0.9, [[int(c), 0.9], [(int(c) + 1) % 10, 0.07]]] for c in "0095005"]
+    boxes = [[[100 + 60 * k, 300], [150 + 60 * k, 300], [150 + 60 * k, 380], [100 + 60 * k, 380]]
+             for k in range(7)]  # fmt: skip
+    return {
+        "photo_id": i,
+        "reading": "009500",
+        "fraction": "5",
+        "confidence": 0.6,
+        "details": {
+            "digits": digits,
+            "counter_box": [[80, 280], [530, 280], [530, 400], [80, 400]],
+            "digit_boxes": boxes,
+        },
+        "created_at": NOW - dt.timedelta(minutes=7 * i),
+    }
+
+
+def _task(i: int, points: list[Point]) -> dict[str, Any]:
     claimed = i % 2 == 0
+    kind = _meter(i)["kind"]
+    read_on = (NOW - dt.timedelta(minutes=7 * i)).date()
+    exp = expect(kind, MeterSpec(6, 1, "kWh" if kind == "electricity" else "m3"), "1.8.0",
+                 read_on, points)  # fmt: skip
     return {
         "id": i,
         "inbound_message_id": i,
@@ -161,6 +193,7 @@ def _task(i: int) -> dict[str, Any]:
         "created_at": NOW - dt.timedelta(minutes=7 * i),
         "claimed_by": "otto" if claimed else None,
         "claimed_until": NOW + dt.timedelta(minutes=5) if claimed else None,
+        "details": {"register": "1.8.0", "expectation": exp.as_json()},
     }
 
 
@@ -178,6 +211,8 @@ def measure(ctx: AppContext, repeat: int) -> list[tuple[str, float, float]]:
         "/queue?reason=below_last_reading&sort=newest",
         "/next",
         "/tasks/4999",
+        "/tasks/4999/next",
+        "/tasks/4999/previous",
         "/dashboard",
         "/meters?q=1ESY0000",
         "/meters/4999",

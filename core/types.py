@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 Display = Literal["drum", "lcd"]  # drum counter (black and red drums) or 7-segment display
+Quad = tuple[tuple[float, float], ...]  # four (x, y) corners of a box on a photo, in pixels
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,12 @@ class MeterRead:
     seconds: float = 0.0
     display: Display | None = None
     digits: tuple[DigitRead, ...] = ()
+    # where the chosen read is on the EXIF-upright photo (pixels): the counter and each digit
+    # (integer then decimals) as four corners, top left, top right, bottom right, bottom left
+    # as the digits read (a counter upside down on the photo has its top left at the bottom
+    # right); empty when not known
+    counter_box: Quad = ()
+    digit_boxes: tuple[Quad, ...] = ()
 
     def value(self) -> Decimal | None:
         if self.reading is None:

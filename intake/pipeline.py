@@ -210,7 +210,14 @@ def _ocr_row(photo_id: int, read: MeterRead, hint: MeterHint) -> OcrResult:
         "hypothesis": {"integer_digits": hint.integer_digits, "display": hint.display},
         "display": read.display,
         "meter_number_candidates": list(read.meter_number_candidates),
-        "digits": [[d.value, round(d.confidence, 4)] for d in read.digits],
+        # per digit: value, confidence and the alternatives ([digit, probability], best first)
+        "digits": [
+            [d.value, round(d.confidence, 4), [[v, round(p, 4)] for v, p in d.alternatives[:3]]]
+            for d in read.digits
+        ],
+        # where the read is on the upright photo (pixels): counter and digits, four corners each
+        "counter_box": [list(p) for p in read.counter_box],
+        "digit_boxes": [[list(p) for p in box] for box in read.digit_boxes],
     }
     return OcrResult(
         photo_id=photo_id, reading=read.reading, fraction=read.fraction,

@@ -85,6 +85,20 @@ def _decode(data: bytes, max_pixels: int, at_least: int | None) -> np.ndarray:
         raise ImageError("image_corrupt", f"cannot decode image: {exc}") from exc
 
 
+def upright_size(image: ImageInput) -> tuple[int, int]:
+    """Width and height of the photo once turned upright by its EXIF orientation (what
+    `load_image` gives without `at_least`), read from the header; raises `ImageError`."""
+    if isinstance(image, np.ndarray):
+        return int(image.shape[1]), int(image.shape[0])
+    try:
+        data = image.read_bytes() if isinstance(image, Path) else bytes(image)
+        with Image.open(io.BytesIO(data)) as img:
+            turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+            return (img.height, img.width) if turned else (img.width, img.height)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError("image_corrupt", f"cannot read image header: {exc}") from exc
+
+
 def load_image(image: ImageInput, *, max_pixels: int, at_least: int | None = None) -> np.ndarray:
     """Return an upright BGR uint8 image; raise `ImageError` (with `.reason`) if impossible.
 

@@ -24,7 +24,8 @@ from core.settings import Settings
 from core.types import Display, MeterRead
 from ocr import candidates, choice, ranking, trust
 from ocr.digits import SECOND_OPINION_PATHS, DigitModel
-from ocr.loading import ImageInput, load_image
+from ocr.geometry import read_boxes
+from ocr.loading import ImageInput, load_image, upright_size
 from ocr.locate import WORK_SIDE, Row
 from ocr.plate import read_plate
 from ocr.reads import Described
@@ -100,12 +101,14 @@ class OcrEngine:
         start = time.perf_counter()
         try:
             work = load_work_image(image, max_pixels=self.settings.max_image_pixels)
+            width, height = upright_size(image)
         except Exception as exc:  # sorted by `_failed`
             return [_failed(exc, start)] * len(hypotheses)
         memo = Memo(work)
+        scale = (width / work.shape[1], height / work.shape[0])  # photo px per work px
         results = []
         for integer_digits, display in hypotheses:
-            read = partial(self._read, work, integer_digits, display, meter_number, memo)
+            read = partial(self._read, work, integer_digits, display, meter_number, memo, scale)
             results.append(_guarded(read, start))
             start = time.perf_counter()
         return results
@@ -117,6 +120,7 @@ class OcrEngine:
         display: Display | None,
         meter_number: bool,
         memo: Memo,
+        scale: tuple[float, float],
     ) -> MeterRead:
         found, model, disagrees = choice.choose_reading(
             self.search, self.ranker, image, integer_digits, display, memo
@@ -132,6 +136,8 @@ class OcrEngine:
         result = choice.meter_read(
             best, confidence, numbers, shown, self.settings.auto_accept_min_confidence
         )
+        counter_box, digit_boxes = read_boxes(best, scale, shown)
+        result = replace(result, counter_box=counter_box, digit_boxes=digit_boxes)
         return replace(result, accepted=False, reason="display_disagrees") if disagrees else result
 
     def _plate(

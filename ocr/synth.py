@@ -4,14 +4,17 @@
 and the serial number, and a counter window with black integer drums (white digits) and red
 decimal drums. `render_lcd_meter` draws a digital meter with a 7-segment display. Both then
 "photograph" the meter: background, rotation, perspective, glare, blur and sensor noise.
-`render_unreadable` gives a photo of a wall. All functions return BGR `uint8` arrays;
+`render_unreadable` gives a photo of a wall. All functions return BGR `uint8` arrays
+(`drum_meter_photo` and `lcd_meter_photo` also where the counter is on it);
 `encode_jpeg` turns one into mail-attachment bytes.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import cv2
 import numpy as np
@@ -19,6 +22,17 @@ from PIL import Image as PILImage
 from PIL import ImageDraw, ImageFont
 
 Image = np.ndarray
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 on the meter's body
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A synthetic photo and where its counter is: four corners (x, y), top left, top right,
+    bottom right, bottom left as the digits read (the drums' window, or a display's digits)."""
+
+    image: Image
+    counter: np.ndarray
+
 
 CANVAS = 900
 # segments a..g as (x0, y0, x1, y1) in a 10 x 18 unit cell
@@ -144,8 +158,11 @@ def _paste(dst: Image, src: Image, x: int, y: int) -> None:
     dst[y : y + h, x : x + w] = src
 
 
-def _meter_body(counter: Image, rng: np.random.Generator, meter_number: str | None) -> Image:
-    """Round meter with brand text, units, the counter window and the serial number."""
+def _meter_body(
+    counter: Image, rng: np.random.Generator, meter_number: str | None
+) -> tuple[Image, Box]:
+    """Round meter with brand text, units, the counter window and the serial number; and where
+    the counter window is on it."""
     size = 560
     ring = tuple(int(c) for c in rng.choice([(170, 90, 20), (40, 40, 180), (200, 200, 200)]))
     img = _dial(rng, size, ring)  # type: ignore[arg-type]
@@ -168,14 +185,15 @@ def _meter_body(counter: Image, rng: np.random.Generator, meter_number: str | No
         a = 2 * math.pi * k / 10
         p = (int(size * 0.5 + 40 * math.sin(a)), int(size * 0.86 - 40 * math.cos(a)))
         cv2.circle(img, p, 3, (40, 40, 170), -1)
-    return img
+    return img, (x0, y0, x0 + cw, y0 + ch)
 
 
-def _seven_segment(text: str, height: int, colour: tuple[int, int, int], bg: Image) -> None:
-    """Draw `text` (digits and '.') as 7-segment characters onto `bg`, right-aligned."""
+def _seven_segment(text: str, height: int, colour: tuple[int, int, int], bg: Image) -> Box:
+    """Draw `text` (digits and '.') as 7-segment characters onto `bg`, right-aligned; the box
+    the characters take."""
     unit = height / 20.0
     thick = max(2, int(unit * 1.6))
-    x = bg.shape[1] - int(unit * 4)
+    x = right = bg.shape[1] - int(unit * 4)
     y0 = (bg.shape[0] - height) // 2 + int(unit)
     for ch in reversed(text):
         if ch == ".":
@@ -188,11 +206,12 @@ def _seven_segment(text: str, height: int, colour: tuple[int, int, int], bg: Ima
             p0 = (x + int(x0s * unit), y0 + int(y0s * unit))
             p1 = (x + int(x1s * unit), y0 + int(y1s * unit))
             cv2.line(bg, p0, p1, colour, thick, cv2.LINE_AA)
+    return x, y0, right - int(unit * 3), y0 + int(18 * unit)
 
 
 def _lcd_body(
     reading: str, fraction: str, rng: np.random.Generator, meter_number: str | None
-) -> Image:
+) -> tuple[Image, Box]:
     w, h = 560, 420
     body = np.full((h, w, 3), (225, 228, 230), np.uint8)
     cv2.rectangle(body, (0, 0), (w - 1, h - 1), (120, 120, 120), 4)
@@ -203,7 +222,7 @@ def _lcd_body(
         "8" * len(reading) + ("." + "8" * len(fraction) if fraction else ""), 80, (1, 1, 1), ghost
     )
     panel = np.where(ghost > 0, panel - 12, panel).astype(np.uint8)
-    _seven_segment(text, 80, (25, 35, 30), panel)
+    x0, y0, x1, y1 = _seven_segment(text, 80, (25, 35, 30), panel)
     _paste(body, panel, 70, 90)
     cv2.rectangle(body, (66, 86), (494, 214), (60, 60, 60), 3)
     dark = (30, 30, 30)
@@ -211,11 +230,14 @@ def _lcd_body(
     _put_text(body, "STROM-TEC  1.8.0", (70, 60), 30, dark)
     if meter_number:
         _put_text(body, f"Nr {meter_number}", (70, 330), 33, dark)
-    return body
+    return body, (70 + x0, 90 + y0, 70 + x1, 90 + y1)
 
 
-def _warp(body: Image, angle: float, perspective: float, rng: np.random.Generator) -> Image:
-    """Place the body on a background, rotated and seen at an angle."""
+def _warp(
+    body: Image, angle: float, perspective: float, rng: np.random.Generator
+) -> tuple[Image, np.ndarray]:
+    """Place the body on a background, rotated and seen at an angle; and the perspective
+    transform from body to photo."""
     bg = _background(rng)
     bh, bw = body.shape[:2]
     half = np.array([[-bw / 2, -bh / 2], [bw / 2, -bh / 2], [bw / 2, bh / 2], [-bw / 2, bh / 2]])
@@ -233,7 +255,7 @@ def _warp(body: Image, angle: float, perspective: float, rng: np.random.Generato
         mask[:] = 255
     warped = cv2.warpPerspective(body, m, (CANVAS, CANVAS), flags=cv2.INTER_LINEAR)
     wmask = cv2.warpPerspective(mask, m, (CANVAS, CANVAS)).astype(np.float32)[..., None] / 255
-    return (warped * wmask + bg * (1 - wmask)).astype(np.uint8)
+    return (warped * wmask + bg * (1 - wmask)).astype(np.uint8), m
 
 
 def _photo_effects(
@@ -253,7 +275,7 @@ def _photo_effects(
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def render_drum_meter(
+def drum_meter_photo(
     reading: str,
     fraction: str = "",
     *,
@@ -265,8 +287,9 @@ def render_drum_meter(
     seed: int = 0,
     rolling_digit: int | None = None,
     meter_number: str | None = None,
-) -> Image:
-    """A photo of a drum meter showing `reading` (black drums) and `fraction` (red drums).
+) -> Photo:
+    """A photo of a drum meter showing `reading` (black drums) and `fraction` (red drums), and
+    where its counter window is.
 
     `rolling_digit` (index into reading + fraction) shows that drum caught between its digit and the
     next one; by convention the lower digit is the reading. `angle` in degrees (counter-clockwise),
@@ -275,12 +298,12 @@ def render_drum_meter(
     if not reading.isdigit() or (fraction and not fraction.isdigit()):
         raise ValueError("reading and fraction must be digits")
     rng = np.random.default_rng(seed)
-    body = _meter_body(_counter(reading, fraction, rolling_digit, seed), rng, meter_number)
-    img = _warp(body, angle, perspective, rng)
-    return _photo_effects(img, blur=blur, glare=glare, noise=noise, rng=rng)
+    body, window = _meter_body(_counter(reading, fraction, rolling_digit, seed), rng, meter_number)
+    img, m = _warp(body, angle, perspective, rng)
+    return Photo(_photo_effects(img, blur=blur, glare=glare, noise=noise, rng=rng), _on(m, window))
 
 
-def render_lcd_meter(
+def lcd_meter_photo(
     reading: str,
     fraction: str = "",
     *,
@@ -291,13 +314,32 @@ def render_lcd_meter(
     noise: float = 0,
     seed: int = 0,
     meter_number: str | None = None,
-) -> Image:
-    """A photo of a digital meter whose 7-segment display shows `reading[.fraction]`."""
+) -> Photo:
+    """A photo of a digital meter whose 7-segment display shows `reading[.fraction]`, and
+    where the digits are."""
     if not reading.isdigit() or (fraction and not fraction.isdigit()):
         raise ValueError("reading and fraction must be digits")
     rng = np.random.default_rng(seed)
-    img = _warp(_lcd_body(reading, fraction, rng, meter_number), angle, perspective, rng)
-    return _photo_effects(img, blur=blur, glare=glare, noise=noise, rng=rng)
+    body, digits = _lcd_body(reading, fraction, rng, meter_number)
+    img, m = _warp(body, angle, perspective, rng)
+    return Photo(_photo_effects(img, blur=blur, glare=glare, noise=noise, rng=rng), _on(m, digits))
+
+
+def render_drum_meter(reading: str, fraction: str = "", **options: Any) -> Image:
+    """The image of `drum_meter_photo` (same arguments)."""
+    return drum_meter_photo(reading, fraction, **options).image
+
+
+def render_lcd_meter(reading: str, fraction: str = "", **options: Any) -> Image:
+    """The image of `lcd_meter_photo` (same arguments)."""
+    return lcd_meter_photo(reading, fraction, **options).image
+
+
+def _on(m: np.ndarray, box: Box) -> np.ndarray:
+    """The corners of `box` (top left, top right, bottom right, bottom left) after `m`."""
+    x0, y0, x1, y1 = box
+    corners = np.array([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]], np.float64)
+    return np.asarray(cv2.perspectiveTransform(corners, m)[0])
 
 
 def render_unreadable(*, seed: int = 0, kind: str = "wall") -> Image:

@@ -173,7 +173,7 @@ def _require_confirmed(session: Session, task: ReviewTask, decision: DecisionInp
     value = task.proposed_value if decision.action == "accept" else decision.value
     if meter is None or value is None or digit_codes(Decimal(value), MeterSpec.of(meter)):
         return  # nothing to confirm, or a value the meter cannot show (refused when booking)
-    expectation = expectation_for(session, meter, read_date(task))
+    expectation = expectation_for(session, meter, read_date(task), task=task)
     codes = guard_codes(Decimal(value), expectation, proposed=task.proposed_value)
     missing = tuple(c for c in codes if c not in decision.confirmed)
     if missing:

@@ -2,21 +2,33 @@
 clerk must confirm explicitly before a value is booked (below the last reading, a lost decimal, a
 rollover, an implausible jump).
 
-`expectation_for` is the single place the form gets its expectation from. Until review tasks carry
-the decision core's expected value and band, it derives them from the meter's last accepted
-reading and its own average consumption (or a typical household consumption for its kind).
+`expectation_for` is the single place the form gets its expectation from, in this order:
+
+1. the decision core's expectation stored with the task (`review_task.details["expectation"]`,
+   `matching.expectation.expect`), when the clerk books on the task's meter and register and
+   the meter's last reading is still the one it was computed from;
+2. otherwise (another meter, another register, a reading booked since, an older task without
+   one) the decision core's expectation computed now (`matching.meters.expectation_for`), as
+   the booking itself checks the band (`matching.review`);
+3. only where the decision core has none (no earlier reading it may use), the meter's last
+   accepted reading and its own average consumption (or a typical household consumption for
+   its kind).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import Meter, Reading
+from core.models import Meter, Reading, ReviewTask
+from core.types import Expectation as CoreExpectation
+from matching import meters as core_meters
+from matching.expectation import Basis
 from matching.plausibility import (
     MeterSpec,
     PriorReading,
@@ -27,15 +39,15 @@ from matching.plausibility import (
 )
 
 # Typical household consumption per day by meter kind (kWh for electricity and heat, m³ for gas
-# and water): the fallback when a meter has too little history of its own. Gas: ~12,000 kWh a
-# year ≈ 3 m³ a day; water: ~45 m³ a person and year.
+# and water): the fallback when the decision core has no expectation. Gas: ~12,000 kWh a year
+# ≈ 3 m³ a day; water: ~45 m³ a person and year.
 TYPICAL_PER_DAY: dict[str, Decimal] = {
     "electricity": Decimal("10"),
     "gas": Decimal("3.5"),
     "water": Decimal("0.4"),
     "heat": Decimal("25"),
 }
-# The band runs from the last reading (no consumption) to this multiple of the expected
+# The fallback band runs from the last reading (no consumption) to this multiple of the expected
 # consumption plus a floor of a few typical days: wide enough for a cold winter or a guest,
 # narrow enough that a misplaced decimal point or a doubled digit falls outside.
 BAND_FACTOR = Decimal("3")
@@ -50,7 +62,10 @@ GUARDS = (BELOW_LAST, LOST_DECIMAL, ROLLOVER, IMPLAUSIBLE_JUMP)
 
 @dataclass(frozen=True)
 class Expectation:
-    """The meter's last reading and what the reading on `read_on` should be."""
+    """The meter's last reading and what the reading on `read_on` should be.
+
+    `source`: "decision" (the decision core's) or "fallback"; `per_day_source`: where the rate
+    comes from (history, predecessor, typical)."""
 
     meter_id: int
     unit: str
@@ -59,10 +74,11 @@ class Expectation:
     read_on: dt.date
     last: PriorReading | None
     per_day: Decimal  # expected consumption per day
-    per_day_source: str  # "history" | "typical"
+    per_day_source: str  # "history" | "predecessor" | "typical"
     expected: Decimal | None
     low: Decimal | None
     high: Decimal | None
+    source: str = "fallback"
 
     @property
     def rollover_at(self) -> Decimal:
@@ -80,9 +96,106 @@ class Expectation:
         return consumption(value, self.last.value, spec)
 
 
-def expectation_for(session: Session, meter: Meter, read_on: dt.date) -> Expectation:
-    """The expected value and band for `meter` on `read_on` (see the module docstring)."""
-    register = primary_register(meter)
+def expectation_for(
+    session: Session, meter: Meter, read_on: dt.date, *, task: ReviewTask | None = None
+) -> Expectation:
+    """The expected value and band for `meter` on `read_on` when deciding `task` (see the module
+    docstring for where it comes from)."""
+    register = _register(task, meter)
+    exclude = task.inbound_message_id if task is not None else None
+    last = last_accepted(session, meter.id, register, exclude_message_id=exclude)
+    stored = _stored(task, meter, register)
+    if stored is not None and _same_last(stored, last):
+        return _from_core(stored, meter, read_on)
+    core = core_meters.expectation_for(
+        session, meter, register, read_on, exclude_message_id=exclude
+    )
+    if core.high is not None and core.last_value is not None:
+        return _from_core(core, meter, read_on)
+    return _fallback(session, meter, register, read_on)
+
+
+def _register(task: ReviewTask | None, meter: Meter) -> str:
+    """The register the decision proposed where the clerk books on the task's meter, else the
+    meter's first."""
+    proposed = (task.details or {}).get("register") if task is not None else None
+    registers = [r.strip() for r in meter.registers.split(",")]
+    if task is not None and task.meter_id == meter.id and proposed in registers:
+        return str(proposed)
+    return primary_register(meter)
+
+
+def _stored(task: ReviewTask | None, meter: Meter, register: str) -> CoreExpectation | None:
+    """The decision core's expectation stored with the task, when it is for this meter and
+    register and bounds the value."""
+    if task is None or task.meter_id != meter.id:
+        return None
+    raw = (task.details or {}).get("expectation")
+    if not isinstance(raw, dict) or raw.get("register", register) != register:
+        return None
+    try:
+        exp = CoreExpectation(
+            register=register,
+            read_on=dt.date.fromisoformat(str(raw["read_on"])),
+            basis=_basis(raw.get("basis")),
+            last_value=_decimal(raw.get("last_value")),
+            last_read_on=_day(raw.get("last_read_on")),
+            expected_consumption=_decimal(raw.get("expected_consumption")),
+            low=_decimal(raw.get("low")),
+            high=_decimal(raw.get("high")),
+            per_day=_decimal(raw.get("per_day")),
+            periods=int(raw.get("periods") or 0),
+        )
+    except (KeyError, ValueError, TypeError, InvalidOperation):
+        return None
+    return exp if exp.high is not None and exp.last_value is not None else None
+
+
+def _same_last(stored: CoreExpectation, last: PriorReading | None) -> bool:
+    """Is the meter's last reading still the one the stored expectation was computed from?"""
+    return last is not None and (stored.last_value, stored.last_read_on) == (
+        last.value,
+        last.read_on,
+    )
+
+
+def _from_core(exp: CoreExpectation, meter: Meter, read_on: dt.date) -> Expectation:
+    assert exp.last_value is not None and exp.last_read_on is not None
+    places = Decimal(1).scaleb(-max(meter.decimal_digits, 0))
+    expected = exp.expected_value
+    source = {"history": "history", "predecessor": "predecessor"}.get(exp.basis, "typical")
+    return Expectation(
+        meter_id=meter.id,
+        unit=meter.unit,
+        integer_digits=meter.integer_digits,
+        decimal_digits=meter.decimal_digits,
+        read_on=read_on,
+        last=PriorReading(exp.last_value, exp.last_read_on),
+        per_day=exp.per_day or Decimal(0),
+        per_day_source=source,
+        expected=expected.quantize(places) if expected is not None else None,
+        low=exp.low,
+        high=exp.high,
+        source="decision",
+    )
+
+
+def _basis(raw: Any) -> Basis:
+    if raw not in ("history", "predecessor", "kind_default", "none"):
+        raise ValueError(f"unknown basis {raw!r}")
+    return cast(Basis, raw)
+
+
+def _decimal(raw: Any) -> Decimal | None:
+    return None if raw is None else Decimal(str(raw))
+
+
+def _day(raw: Any) -> dt.date | None:
+    return None if raw is None else dt.date.fromisoformat(str(raw))
+
+
+def _fallback(session: Session, meter: Meter, register: str, read_on: dt.date) -> Expectation:
+    """The last accepted reading and the meter's own (or a typical) consumption per day."""
     last = last_accepted(session, meter.id, register)
     per_day, source = _per_day(session, meter, register)
     expected = low = high = None

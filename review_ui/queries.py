@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from core.formatting import format_number
 from core.models import InboundMessage, Meter, OcrResult, Photo, ReviewTask, shown_on
 from core.types import Display
+from review_ui.counter_view import CounterGeometry, geometry_of
 
 MESSAGE_STATUSES = (
     "failed",
@@ -45,6 +46,7 @@ class QueueRow:
 class DigitView:
     char: str
     confidence: float | None
+    alternatives: tuple[tuple[str, float], ...] = ()  # other digits OCR considered, likeliest first
 
     @property
     def level(self) -> str:
@@ -85,6 +87,7 @@ class TaskView:
     digits: list[DigitView]
     candidates: list[CandidateView]
     hints: list[Hint]
+    counter: CounterGeometry | None = None  # where OCR found the counter (None: not stored)
 
 
 def format_age(delta: dt.timedelta, lang: str = "de") -> str:
@@ -144,7 +147,7 @@ def task_view(session: Session, task_id: int) -> TaskView | None:
     photo = task.photo or (photos[0] if photos else None)
     if photo is not None and photo not in photos:
         photos.insert(0, photo)
-    ocr = _latest_ocr(photo)
+    ocr = latest_ocr(photo)
     return TaskView(
         task=task,
         message=message,
@@ -153,17 +156,19 @@ def task_view(session: Session, task_id: int) -> TaskView | None:
         digits=_digits(ocr),
         candidates=candidates(session, task),
         hints=_hints(task),
+        counter=geometry_of(ocr.details) if ocr is not None and ocr.reading else None,
     )
 
 
-def _latest_ocr(photo: Photo | None) -> OcrResult | None:
+def latest_ocr(photo: Photo | None) -> OcrResult | None:
     if photo is None or not photo.ocr_results:
         return None
     return max(photo.ocr_results, key=lambda r: (r.created_at, r.id))
 
 
 def _digits(ocr: OcrResult | None) -> list[DigitView]:
-    """Per-digit confidences from `OcrResult.details["digits"]` when OCR stored them."""
+    """Per-digit confidences and alternatives from `OcrResult.details["digits"]` when OCR stored
+    them (`[value, confidence, [[digit, probability], ...]]` per digit, or older forms)."""
     if ocr is None:
         return []
     raw = (ocr.details or {}).get("digits")
@@ -173,11 +178,27 @@ def _digits(ocr: OcrResult | None) -> list[DigitView]:
     views = []
     for index, item in enumerate(raw):
         char, conf = _digit_fields(item, shown[index] if index < len(shown) else "?")
-        views.append(DigitView(char=char, confidence=conf))
+        views.append(DigitView(char, conf, _alternatives(item, char)))
     return views
 
 
+def _alternatives(item: Any, char: str) -> tuple[tuple[str, float], ...]:
+    raw = item.get("alternatives") if isinstance(item, dict) else None
+    if isinstance(item, list) and len(item) >= 3:
+        raw = item[2]
+    out = []
+    for pair in raw if isinstance(raw, list) else []:
+        if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[1], int | float):
+            digit = str(pair[0])
+            if len(digit) == 1 and digit.isdigit() and digit != char:
+                out.append((digit, float(pair[1])))
+    return tuple(out)
+
+
 def _digit_fields(item: Any, fallback: str) -> tuple[str, float | None]:
+    if isinstance(item, list) and len(item) >= 2:  # [value, confidence, alternatives]
+        conf = item[1]
+        return fallback, float(conf) if isinstance(conf, int | float) else None
     if isinstance(item, dict):
         value = item.get("value", item.get("digit", item.get("char")))
         conf = item.get("confidence", item.get("conf"))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, String, cast, func, or_, select
+from sqlalchemy import Select, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.models import ContractAccount, Customer, InboundMessage, Meter, Photo, ReviewTask
@@ -180,4 +180,31 @@ def next_task_id(session: Session, *, clerk: str, now: dt.datetime) -> int | Non
         .order_by(ReviewTask.created_at, ReviewTask.id)
         .limit(1)
     )
+    return session.scalar(stmt)
+
+
+def neighbour_task_id(
+    session: Session, task_id: int, *, clerk: str, now: dt.datetime, forward: bool
+) -> int | None:
+    """The task after (`forward`) or before `task_id` in the queue's order (oldest first): after
+    it the next open task nobody else holds; before it also the tasks this clerk decided, so
+    "previous" leads back to a decision just made (to look at it, or undo it)."""
+    current = session.get(ReviewTask, task_id)
+    if current is None:
+        return None
+    at, key = current.created_at, current.id
+    if forward:
+        beyond = or_(
+            ReviewTask.created_at > at, and_(ReviewTask.created_at == at, ReviewTask.id > key)
+        )
+        wanted = and_(ReviewTask.status == "open", free_for(clerk, now))
+        order = (ReviewTask.created_at.asc(), ReviewTask.id.asc())
+    else:
+        beyond = or_(
+            ReviewTask.created_at < at, and_(ReviewTask.created_at == at, ReviewTask.id < key)
+        )
+        mine = ReviewTask.decided_by == clerk
+        wanted = or_(and_(ReviewTask.status == "open", free_for(clerk, now)), mine)
+        order = (ReviewTask.created_at.desc(), ReviewTask.id.desc())
+    stmt = select(ReviewTask.id).where(beyond, wanted).order_by(*order).limit(1)
     return session.scalar(stmt)

@@ -31,6 +31,8 @@ from tests.ui_seed import (
     Seeded,
     add_admin,
     add_clerk,
+    add_ocr_details,
+    counter_details,
     meter_photo,
     seed_task,
 )
@@ -253,6 +255,98 @@ def test_keyboard_only_accept_digit_fix_reject_and_undo(
     with ctx.sessions() as session:
         undone = session.scalars(select(AuditLog).where(AuditLog.action == "task_undone")).one()
     assert undone.entity_id == first.task_id and undone.actor == CLERK
+
+
+def test_counter_crop_view_controls_and_one_digit_fix(
+    ctx: AppContext, live_ui: str, clock: FrozenClock
+) -> None:
+    """The counter cut out next to the photo, a box per digit, zoom / rotate / contrast on it,
+    and a doubtful digit fixed with one click on its alternative."""
+    from playwright.sync_api import expect
+
+    from ocr.synth import drum_meter_photo, encode_jpeg
+
+    add_clerk(ctx)
+    photo = drum_meter_photo("012345", "6", angle=-8, seed=7, meter_number="1ESY1160123451")
+    seeded = seed_task(ctx, received_at=clock() - dt.timedelta(hours=2),
+                       photo_bytes=encode_jpeg(photo.image))  # fmt: skip
+    add_ocr_details(ctx, seeded.photo_id, counter_details(photo.counter.tolist(), 7))
+    problems: list[str] = []
+    with _browser() as browser:
+        page = _page(browser, problems)
+        _login(page, live_ui, CLERK, CLERK_PASSWORD, next_path=f"/tasks/{seeded.task_id}")
+        crop = page.locator("#counter-crop")
+        crop.evaluate("img => img.decode()")  # resolves once the crop is loaded
+        assert crop.evaluate("img => img.naturalWidth") == 720
+        expect(page.locator("#counter rect.digit-spot")).to_have_count(7)
+        page.screenshot(path=str(ARTIFACTS / "review-counter.png"), full_page=True)
+        view = page.locator(".counter-view")
+        page.click("#counter button[data-photo=zoom-in]")
+        page.click("#counter button[data-photo=rotate]")
+        expect(view).to_have_attribute("style", "transform: scale(1.25) rotate(90deg);")
+        expect(page.locator("section.photo img")).not_to_have_attribute("style", "transform")
+        page.click("#counter button[data-photo=contrast]")
+        expect(view).to_have_class("counter-view zoomable contrast")
+        page.click("#counter button[data-photo=rotate]")
+        page.click("#counter button[data-photo=rotate]")
+        page.click("#counter button[data-photo=rotate]")
+        page.click("#counter button[data-photo=zoom-out]")
+        page.click("#counter button[data-photo=contrast]")
+        value = page.locator("#value")
+        page.locator("#counter rect.digit-spot").nth(4).click()  # the doubtful fifth digit
+        expect(value).to_be_focused()
+        assert value.evaluate("v => v.value.slice(v.selectionStart, v.selectionEnd)") == "4"
+        page.locator("#counter button.alternative[data-digit='9']").click()  # its runner-up
+        expect(value).to_have_value("12.395,6")
+        expect(page.locator("#implied")).to_have_text("938,9 kWh")
+        page.screenshot(path=str(ARTIFACTS / "review-digit-fix.png"), full_page=True)
+        value.press("Enter")
+        expect(page.locator("p.notice.ok")).to_contain_text(f"#{seeded.task_id} erledigt")
+    assert problems == [], f"browser console errors (CSP?): {problems}"
+    task = _task(ctx, seeded.task_id)
+    assert (task.decision, task.decided_value) == ("corrected", Decimal("12395.6"))
+
+
+def test_previous_and_next_task_by_keyboard(
+    ctx: AppContext, live_ui: str, clock: FrozenClock
+) -> None:
+    from playwright.sync_api import expect
+
+    add_clerk(ctx)
+    first, second, third = _seed(ctx, clock, 3)
+    problems: list[str] = []
+    with _browser() as browser:
+        page = _page(browser, problems)
+        _login(page, live_ui, CLERK, CLERK_PASSWORD, next_path="/next")
+        expect(page.locator("h1")).to_have_text(f"Prüfaufgabe #{first.task_id}")
+        page.keyboard.press("Escape")
+        page.keyboard.press("n")  # skip to the next task without deciding
+        expect(page.locator("h1")).to_have_text(f"Prüfaufgabe #{second.task_id}")
+        page.keyboard.press("Escape")
+        page.keyboard.press("n")
+        expect(page.locator("h1")).to_have_text(f"Prüfaufgabe #{third.task_id}")
+        page.keyboard.press("Escape")
+        page.keyboard.press("p")  # and back
+        expect(page.locator("h1")).to_have_text(f"Prüfaufgabe #{second.task_id}")
+        page.keyboard.press("Enter")  # accept: the next free task opens …
+        expect(page.locator("h1")).to_have_text(f"Prüfaufgabe #{first.task_id}")
+        page.keyboard.press("Escape")
+        page.keyboard.press("n")
+        expect(page.locator("h1")).to_have_text(f"Prüfaufgabe #{third.task_id}")
+        page.keyboard.press("Escape")
+        page.keyboard.press("p")  # … and "previous" leads back to the decision just made
+        expect(page.locator("h1")).to_have_text(f"Prüfaufgabe #{second.task_id}")
+        expect(page.locator("p.notice.warn").first).to_contain_text("bereits entschieden")
+        page.keyboard.press("?")
+        keys = page.locator("dialog#keys")
+        expect(keys).to_be_visible()
+        expect(keys).to_contain_text("Vorige Aufgabe")
+        expect(keys).to_contain_text("Nächste freie Aufgabe")
+        page.keyboard.press("Escape")
+        page.keyboard.press("q")
+        expect(page.locator("h1")).to_have_text("Offene Prüfaufgaben")
+    assert problems == [], problems
+    assert _task(ctx, second.task_id).decision == "accepted"
 
 
 def test_guards_block_below_last_lost_decimal_and_rollover(

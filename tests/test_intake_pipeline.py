@@ -20,7 +20,7 @@ from core.errors import ToolMissingError
 from core.logging_setup import current_mail
 from core.models import Customer, InboundMessage, OcrResult, Outbox, Photo, Reading, ReviewTask
 from core.settings import Settings
-from core.types import MeterHint, MeterRead
+from core.types import DigitRead, MeterHint, MeterRead
 from intake.claims import claim_next
 from intake.ledger import fetch_new
 from intake.maildir import MaildirSource
@@ -100,6 +100,21 @@ def test_accepted_photo_books_reading_and_queues_confirmation(seeded: AppContext
     assert (ocr.photo_id, ocr.reading, ocr.accepted) == (photo.id, "04521", True)
     [mail] = all_of(seeded, Outbox)
     assert (mail.kind, mail.recipient, mail.in_reply_to) == ("confirmation", CUSTOMER, "<a@b>")
+
+
+def test_ocr_row_keeps_the_counter_and_digit_boxes(seeded: AppContext) -> None:
+    counter = ((10.0, 20.0), (110.0, 20.0), (110.0, 50.0), (10.0, 50.0))
+    digits = tuple(((10.0 + 20 * i, 20.0), (30.0 + 20 * i, 20.0), (30.0 + 20 * i, 50.0),
+                    (10.0 + 20 * i, 50.0)) for i in range(5))  # fmt: skip
+    read = MeterRead(
+        reading="04521", confidence=0.3, reason="low_confidence", counter_box=counter,
+        digit_boxes=digits, digits=(DigitRead(0, 0.9, ((0, 0.9), (8, 0.07))),) * 5,
+    )  # fmt: skip
+    run_one(seeded, customer_mail(sender=CUSTOMER, photos=[("z.jpg", JPEG)]), lambda *_: read)
+    [ocr] = all_of(seeded, OcrResult)
+    assert ocr.details["counter_box"] == [list(p) for p in counter]
+    assert ocr.details["digit_boxes"][4] == [list(p) for p in digits[4]]
+    assert ocr.details["digits"][0] == [0, 0.9, [[0, 0.9], [8, 0.07]]]
 
 
 @pytest.mark.parametrize(

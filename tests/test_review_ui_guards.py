@@ -70,6 +70,65 @@ def test_form_shows_expectation_band_and_implied_consumption(
     assert 'id="implied">888,9 kWh' in page  # 12.345,6 − 11.456,7
 
 
+def _set_details(ctx: AppContext, task_id: int, details: dict[str, object] | None) -> None:
+    with transaction(ctx.sessions) as session:
+        task = session.get(ReviewTask, task_id)
+        assert task is not None
+        task.details = details
+
+
+def test_form_and_guards_take_the_decision_cores_expectation(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    with ctx.sessions() as session:
+        task = session.get(ReviewTask, seeded.task_id)
+        assert task is not None and task.details is not None
+        stored = dict(task.details["expectation"])
+    assert stored["last_value"] == "11456.7" and stored["basis"] == "history"
+    narrow = {**stored, "expected_consumption": "300", "low": "11500", "high": "12000"}
+    _set_details(ctx, seeded.task_id, {"register": "1.8.0", "expectation": narrow})
+    csrf = login(client)
+    page = client.get(f"/tasks/{seeded.task_id}").text
+    assert 'data-source="decision"' in page and 'data-high="12000"' in page
+    assert "11.500,0 – 12.000,0 kWh" in page and "11.756,7 kWh" in page  # band, expected
+    fields = {"action": "accept", "value": "12.345,6", "meter_id": str(seeded.meter_id)}
+    blocked = post_decision(client, csrf, seeded.task_id, **fields)  # above the core's band
+    assert blocked.status_code == 422 and 'value="implausible_jump"' in blocked.text
+    assert _booked(ctx) == []
+
+
+def test_a_reading_booked_since_replaces_the_stored_expectation(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    _add_reading(ctx, seeded.meter_id, "12400.0", dt.date(2026, 11, 1))
+    csrf = login(client)
+    page = client.get(f"/tasks/{seeded.task_id}").text
+    assert 'data-source="decision"' in page and 'data-last="12400.0' in page
+    fields = {"action": "accept", "value": "12.345,6", "meter_id": str(seeded.meter_id)}
+    blocked = post_decision(client, csrf, seeded.task_id, **fields)
+    assert blocked.status_code == 422 and 'value="below_last_reading"' in blocked.text
+
+
+def test_fallback_only_where_the_decision_core_has_no_expectation(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    """The meter's only reading came from this task's own mail (a reopened task whose reading
+    billing took): the decision core leaves it out and has nothing; the form falls back to the
+    last reading and a typical consumption."""
+    with transaction(ctx.sessions) as session:
+        for reading in session.scalars(select(Reading)):
+            reading.inbound_message_id = seeded.message_id if reading.value > 11000 else None
+            if reading.value < 11000:
+                session.delete(reading)
+    _set_details(ctx, seeded.task_id, None)
+    csrf = login(client)
+    page = client.get(f"/tasks/{seeded.task_id}").text
+    assert 'data-source="fallback"' in page and "typisch für die Zählerart" in page
+    fields = {"action": "correct", "value": "11.000,0", "meter_id": str(seeded.meter_id)}
+    blocked = post_decision(client, csrf, seeded.task_id, **fields)
+    assert blocked.status_code == 422 and 'value="below_last_reading"' in blocked.text
+
+
 def test_prefill_keeps_the_decimals_without_a_matched_meter(
     ctx: AppContext, client: TestClient, seeded: Seeded
 ) -> None:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from PIL import Image, ImageDraw
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.context import AppContext
+from core.context import BERLIN, AppContext
 from core.db import transaction
 from core.models import (
     ContractAccount,
@@ -29,6 +31,7 @@ from core.models import (
     Reading,
     ReviewTask,
 )
+from matching.meters import expectation_for
 from review_ui.auth import add_user
 
 CLERK = "erika"
@@ -184,21 +187,49 @@ def _photo(ctx: AppContext, session: Session, message: InboundMessage, data: byt
     session.add(photo)
     session.flush()
     confidences = [0.99, 0.98, 0.97, 0.95, 0.52, 0.81, 0.9]
+    others = [8, 7, 7, 8, 9, 0, 5]  # the runner-up of each digit (the fifth: 9 at 31 %)
+    digits = [
+        [int(c), conf, [[int(c), conf], [other, round((1 - conf) * 0.65, 4)]]]
+        for c, conf, other in zip("0123456", confidences, others, strict=True)
+    ]
     session.add(
         OcrResult(
             photo_id=photo.id,
             reading="012345",
             fraction="6",
             confidence=0.52,
-            details={
-                "digits": [
-                    {"value": int(c), "confidence": conf}
-                    for c, conf in zip("0123456", confidences, strict=True)
-                ]
-            },
+            details={"digits": digits},
         )
     )
     return photo
+
+
+# where `meter_photo` draws its seven drums: x 80 + 66 k, 56 wide, y 140 to 220
+PHOTO_COUNTER = ((80.0, 140.0), (532.0, 140.0), (532.0, 220.0), (80.0, 220.0))
+
+
+def counter_details(corners: Sequence[Sequence[float]], count: int) -> dict[str, Any]:
+    """`ocr_result.details` boxes as OCR stores them: the counter's four corners and `count`
+    equal digit boxes along it (top left, top right, bottom right, bottom left as read)."""
+    tl, tr, br, bl = (tuple(map(float, p)) for p in corners)
+
+    def at(top: float, down: float) -> list[float]:
+        x = tl[0] + (tr[0] - tl[0]) * top + (bl[0] - tl[0]) * down
+        y = tl[1] + (tr[1] - tl[1]) * top + (bl[1] - tl[1]) * down
+        return [round(x, 1), round(y, 1)]
+
+    digits = [
+        [at(k / count, 0), at((k + 1) / count, 0), at((k + 1) / count, 1), at(k / count, 1)]
+        for k in range(count)
+    ]
+    return {"counter_box": [list(tl), list(tr), list(br), list(bl)], "digit_boxes": digits}
+
+
+def add_ocr_details(ctx: AppContext, photo_id: int, extra: dict[str, Any]) -> None:
+    """Merge `extra` into the photo's OCR result details (e.g. `counter_details`)."""
+    with transaction(ctx.sessions) as session:
+        ocr = session.scalars(select(OcrResult).where(OcrResult.photo_id == photo_id)).one()
+        ocr.details = {**(ocr.details or {}), **extra}
 
 
 def _task(session: Session, message: InboundMessage, photo: Photo, meter: Meter) -> ReviewTask:
@@ -228,10 +259,20 @@ def _task(session: Session, message: InboundMessage, photo: Photo, meter: Meter)
         ],
         proposed_value=Decimal("12345.6"),
         created_at=message.received_at,
+        details=decision_details(session, meter, message),
     )
     session.add(task)
     session.flush()
     return task
+
+
+def decision_details(session: Session, meter: Meter, message: InboundMessage) -> dict[str, Any]:
+    """What the decision core stores with a task it creates: the register and its expectation
+    (`matching.record_items.task_details`), computed as the worker does for the mail's day."""
+    session.flush()
+    read_on = message.received_at.astimezone(BERLIN).date()
+    expectation = expectation_for(session, meter, "1.8.0", read_on)
+    return {"register": "1.8.0", "expectation": expectation.as_json()}
 
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -1,4 +1,5 @@
-"""The meter page (history table + consumption chart) and the customer photos."""
+"""The meter page (history table + consumption chart) and the customer photos (whole, and the
+counter cut out where OCR stored its box)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from sqlalchemy.orm import Session
 from core.models import Photo
 from matching.history import HistoryPoint, find_meters, meter_history
 from review_ui.chart import Chart, Period, build_chart
+from review_ui.counter_view import counter_crop, geometry_of
 from review_ui.meter_list import meter_list, reading_links
 from review_ui.photos import PhotoUnavailable, prepare_photo
-from review_ui.queries import CandidateView, meter_candidate
+from review_ui.queries import CandidateView, latest_ocr, meter_candidate
 from review_ui.web import Ctx, PageClerk, no_store, render
 
 log = logging.getLogger(__name__)
@@ -91,8 +93,33 @@ def photo(photo_id: int, ctx: Ctx, clerk: PageClerk, thumb: bool = False) -> Res
     except PhotoUnavailable as exc:
         log.warning("photo %s cannot be shown: %s", photo_id, exc)
         raise HTTPException(status_code=415, detail="photo cannot be shown") from exc
+    return _photo_response(served.data, served.content_type, f"photo-{photo_id}")
+
+
+@router.get("/photos/{photo_id}/counter")
+def counter(photo_id: int, ctx: Ctx, clerk: PageClerk) -> Response:
+    """The counter of the photo's newest OCR result (the one the task page shows), level and
+    upright; 404 when OCR stored no counter box."""
+    with ctx.sessions() as session:
+        row = session.get(Photo, photo_id)
+        ocr = latest_ocr(row)
+        geometry = geometry_of(ocr.details) if ocr is not None else None
+        sha256 = row.sha256 if row is not None else None
+    if geometry is None or sha256 is None or not ctx.blobs.exists(sha256):
+        raise HTTPException(status_code=404, detail="no counter box for this photo")
+    try:
+        data = counter_crop(
+            ctx.blobs.get(sha256), geometry, max_pixels=ctx.settings.max_image_pixels
+        )
+    except PhotoUnavailable as exc:
+        log.warning("counter of photo %s cannot be shown: %s", photo_id, exc)
+        raise HTTPException(status_code=415, detail="photo cannot be shown") from exc
+    return _photo_response(data, "image/jpeg", f"counter-{photo_id}")
+
+
+def _photo_response(data: bytes, content_type: str, name: str) -> Response:
     headers = {
         "Cache-Control": "no-store",  # customer photos stay out of browser caches
-        "Content-Disposition": f'inline; filename="photo-{photo_id}"',
+        "Content-Disposition": f'inline; filename="{name}"',
     }
-    return Response(served.data, media_type=served.content_type, headers=headers)
+    return Response(data, media_type=content_type, headers=headers)

@@ -14,7 +14,15 @@ from review_ui.auth import Clerk
 from review_ui.batch import accept_batch
 from review_ui.outbox_view import replies_for
 from review_ui.queries import MESSAGE_STATUSES, PAGE_SIZE, format_age, ledger
-from review_ui.queue_query import AGES, KINDS, SORTS, QueueFilter, next_task_id, queue_rows
+from review_ui.queue_query import (
+    AGES,
+    KINDS,
+    SORTS,
+    QueueFilter,
+    neighbour_task_id,
+    next_task_id,
+    queue_rows,
+)
 from review_ui.routes.dashboard import dashboard_page
 from review_ui.web import Ctx, PageClerk, PostClerk, lang_of, no_store, render
 
@@ -101,6 +109,28 @@ def next_task(ctx: Ctx, clerk: PageClerk) -> Response:
     with ctx.sessions() as session:
         following = next_task_id(session, clerk=clerk.username, now=ctx.clock())
     return RedirectResponse(f"/tasks/{following}" if following else "/queue", status_code=303)
+
+
+@router.get("/tasks/{task_id}/next")
+def following_task(task_id: int, ctx: Ctx, clerk: PageClerk) -> Response:
+    """The next open task after this one in the queue's order that nobody else holds (the queue
+    when there is none)."""
+    with ctx.sessions() as session:
+        found = neighbour_task_id(
+            session, task_id, clerk=clerk.username, now=ctx.clock(), forward=True
+        )
+    return RedirectResponse(f"/tasks/{found}" if found else "/queue", status_code=303)
+
+
+@router.get("/tasks/{task_id}/previous")
+def previous_task(task_id: int, ctx: Ctx, clerk: PageClerk) -> Response:
+    """The task before this one in the queue's order: open and free, or decided by this clerk
+    (this task again when there is none)."""
+    with ctx.sessions() as session:
+        found = neighbour_task_id(
+            session, task_id, clerk=clerk.username, now=ctx.clock(), forward=False
+        )
+    return RedirectResponse(f"/tasks/{found or task_id}", status_code=303)
 
 
 @router.post("/tasks/batch-accept")

@@ -62,7 +62,7 @@ def task_page(
         extra = [c for c in found if c.meter_id not in known]
         chosen = _chosen_meter_id(form, task.meter_id, view.candidates)
         meter = session.get(Meter, chosen) if chosen else None
-        expectation = expectation_for(session, meter, read_date(task)) if meter else None
+        expectation = expectation_for(session, meter, read_date(task), task=task) if meter else None
         shown_form = form or _default_form(task.proposed_value, meter)
         context: dict[str, Any] = {
             "view": view,

@@ -1,4 +1,5 @@
-// Keyboard shortcuts, the implied consumption while typing, and the photo view controls.
+// Keyboard shortcuts, the implied consumption while typing, the photo and counter view controls,
+// and the one-digit fix from the OCR's alternatives.
 // Served from /static under the CSP (no inline script). The server enforces every rule on its own;
 // this file only makes the page faster to work with.
 (function () {
@@ -67,24 +68,56 @@
     if (at !== undefined) { input.focus(); input.setSelectionRange(at, at + 1); }
   }
 
-  var view = { zoom: 1, turn: 0, contrast: false };
-  function applyView() {
-    document.querySelectorAll("img.zoomable").forEach(function (img) {
-      img.style.transform = "scale(" + view.zoom + ") rotate(" + view.turn + "deg)";
-      img.classList.toggle("contrast", view.contrast);
+  // Put `digit` in place of the digit `r` places from the right, leaving it selected.
+  function setFromRight(r, digit) {
+    var input = document.getElementById("value");
+    if (!input) { return; }
+    var positions = [];
+    for (var i = 0; i < input.value.length; i++) {
+      if (/\d/.test(input.value[i])) { positions.push(i); }
+    }
+    var at = positions[positions.length - r];
+    if (at === undefined) { return; }
+    input.value = input.value.slice(0, at) + digit + input.value.slice(at + 1);
+    input.focus();
+    input.setSelectionRange(at, at + 1);
+    updateImplied();
+  }
+
+  // One view state per viewer ("photo", "counter"); the elements with data-view follow it.
+  var views = {};
+  function stateOf(name) {
+    if (!views[name]) { views[name] = { zoom: 1, turn: 0, contrast: false }; }
+    return views[name];
+  }
+  function applyView(name) {
+    var view = stateOf(name);
+    document.querySelectorAll('.zoomable[data-view="' + name + '"]').forEach(function (el) {
+      el.style.transform = "scale(" + view.zoom + ") rotate(" + view.turn + "deg)";
+      el.classList.toggle("contrast", view.contrast);
     });
   }
   var photoActions = {
-    "zoom-in": function () { view.zoom = Math.min(view.zoom * 1.25, 6); },
-    "zoom-out": function () { view.zoom = Math.max(view.zoom / 1.25, 1); },
-    "rotate": function () { view.turn = (view.turn + 90) % 360; },
-    "contrast": function () { view.contrast = !view.contrast; }
+    "zoom-in": function (view) { view.zoom = Math.min(view.zoom * 1.25, 6); },
+    "zoom-out": function (view) { view.zoom = Math.max(view.zoom / 1.25, 1); },
+    "rotate": function (view) { view.turn = (view.turn + 90) % 360; },
+    "contrast": function (view) { view.contrast = !view.contrast; }
   };
+  function act(action, name) { photoActions[action](stateOf(name)); applyView(name); }
+  function actOnAll(action) { act(action, "photo"); if (document.getElementById("counter-crop")) { act(action, "counter"); } }
+
+  // Next / previous relative to the task shown; elsewhere "next" is the oldest free task.
+  function go(direction) {
+    var here = document.querySelector("[data-task]");
+    if (here) { window.location.href = "/tasks/" + here.dataset.task + "/" + direction; }
+    else if (direction === "next") { window.location.href = "/next"; }
+  }
 
   var keys = {
     "?": function () { var d = document.getElementById("keys"); if (d) { d.showModal(); } },
-    "n": function () { window.location.href = "/next"; },
-    "p": function () { window.location.href = "/queue"; },
+    "n": function () { go("next"); },
+    "p": function () { go("previous"); },
+    "q": function () { window.location.href = "/queue"; },
     "e": function () { var v = document.getElementById("value"); if (v) { v.focus(); v.select(); } },
     "x": function () {
       var d = document.querySelector("details.reject");
@@ -92,10 +125,10 @@
     },
     "b": function () { click("#confirm"); },
     "u": function () { click("#undo"); },
-    "+": function () { photoActions["zoom-in"](); applyView(); },
-    "-": function () { photoActions["zoom-out"](); applyView(); },
-    "r": function () { photoActions.rotate(); applyView(); },
-    "c": function () { photoActions.contrast(); applyView(); }
+    "+": function () { actOnAll("zoom-in"); },
+    "-": function () { actOnAll("zoom-out"); },
+    "r": function () { actOnAll("rotate"); },
+    "c": function () { actOnAll("contrast"); }
   };
 
   document.addEventListener("keydown", function (event) {
@@ -120,7 +153,11 @@
     var input = document.getElementById("value");
     if (input) { input.addEventListener("input", updateImplied); }
     document.querySelectorAll("[data-from-right]").forEach(function (button) {
-      button.addEventListener("click", function () { selectFromRight(parseInt(button.dataset.fromRight, 10)); });
+      button.addEventListener("click", function () {
+        var r = parseInt(button.dataset.fromRight, 10);
+        if (button.dataset.digit !== undefined) { setFromRight(r, button.dataset.digit); }
+        else { selectFromRight(r); }
+      });
     });
     document.querySelectorAll("[data-fill]").forEach(function (button) {
       button.addEventListener("click", function () {
@@ -129,7 +166,7 @@
       });
     });
     document.querySelectorAll("[data-photo]").forEach(function (button) {
-      button.addEventListener("click", function () { photoActions[button.dataset.photo](); applyView(); });
+      button.addEventListener("click", function () { act(button.dataset.photo, button.dataset.target || "photo"); });
     });
   });
 })();
