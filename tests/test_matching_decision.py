@@ -248,6 +248,50 @@ def test_meters_without_history_leave_the_choice_to_a_clerk_with_reasons(ctx: Ap
     assert all("no_history" in h["evidence"] for h in hypotheses.values())
 
 
+def drums(reading: str, fraction: str | None = None) -> MeterRead:
+    return MeterRead(
+        reading=reading, fraction=fraction, confidence=0.99, accepted=True, display="drum"
+    )
+
+
+def test_a_display_meter_is_out_when_the_photo_shows_drums(ctx: AppContext) -> None:
+    water, _power = water_and_electricity(ctx, history=False)
+    reader = reader_for(
+        {
+            (PHOTO_A, MeterHint(5, "drum")): drums("00215"),
+            (PHOTO_A, MeterHint(6, "lcd")): drums("000215"),  # the OCR finds drums, not a display
+        }
+    )
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
+    assert booked(ctx) == {(water, "1.8.0"): Decimal(215)}
+    audit = [r for r in all_of(ctx, AuditLog) if r.action == "reading_accepted"]
+    assert {reasons.METER_CHOSEN, reasons.NO_HISTORY} <= set(audit[0].details["notes"])
+
+
+def test_a_meter_with_fewer_red_drums_than_the_photo_shows_is_out(ctx: AppContext) -> None:
+    with ctx.sessions.begin() as session:
+        water = add_meter(session, "W-100", decimal_digits=3, display="drum")
+        add_meter(session, "E-200", kind="electricity", integer_digits=6, display="drum")
+    reader = reader_for(
+        {
+            (PHOTO_A, MeterHint(5, "drum")): drums("00215", "123"),
+            (PHOTO_A, MeterHint(6, "drum")): drums("000215", "123"),
+        }
+    )
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
+    assert booked(ctx) == {(water, "1.8.0"): Decimal("215.123")}
+
+
+def test_a_photo_that_excludes_every_meter_excludes_none(ctx: AppContext) -> None:
+    _water, _power = water_and_electricity(ctx, history=False)
+    lcd = MeterRead(reading="000215", confidence=0.99, accepted=True, display="lcd")
+    reader = reader_for(
+        {(PHOTO_A, MeterHint(5, "drum")): lcd, (PHOTO_A, MeterHint(6, "lcd")): drums("000215")}
+    )
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    assert reasons.AMBIGUOUS_METER in only_task(ctx).reason_codes
+
+
 def test_a_value_above_the_band_goes_to_a_clerk_with_the_expectation(ctx: AppContext) -> None:
     _cold, _ = cold_and_warm(ctx)
     reader = reader_for({(PHOTO_A, MeterHint(5, "drum")): read("00548", number="KW-1")})

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from core.types import DigitRead, MeterRead
 from matching import reasons
-from matching.decoding import confident, decode
+from matching.decoding import confident, decode, integer_rivals, register_value
 from matching.expectation import Point, expect
 from matching.plausibility import MeterSpec
 
@@ -71,3 +73,32 @@ def test_without_history_only_the_ocr_can_accept() -> None:
     assert confident(
         sure, decode(sure, nothing, "water", WATER), nothing, min_confidence=0.9, max_doubt=None
     )
+
+
+def test_the_doubt_weighs_every_value_the_ocr_saw_that_fits() -> None:
+    # 00210 and 00201 both fit the band: their relative weights 0.2/0.8 and 0.1/0.9 add up
+    doubtful = read("00200", {3: (1, 0.2), 4: (1, 0.1)})
+    decoded = decode(doubtful, EXP, "water", WATER)
+    rivals = 0.2 / 0.8 + 0.1 / 0.9 + (0.2 / 0.8) * (0.1 / 0.9)  # 00211 fits as well
+    assert decoded.doubt == pytest.approx(rivals / (1 + rivals))
+    assert dict(integer_rivals(doubtful)) == pytest.approx(
+        {210: 0.25, 201: 0.1 / 0.9, 211: 0.25 * 0.1 / 0.9}
+    )
+
+
+def test_the_photo_must_support_a_value_on_its_own() -> None:
+    doubtless = read("00200", {})  # confidence 0.5, no alternative
+    decoded = decode(doubtless, EXP, "water", WATER)
+    assert decoded.doubt == 0.0
+    kwargs = {"min_confidence": 0.9, "max_doubt": 0.1}
+    assert confident(doubtless, decoded, EXP, min_photo_confidence=0.4, **kwargs)  # type: ignore[arg-type]
+    assert not confident(doubtless, decoded, EXP, min_photo_confidence=0.6, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_display_value_is_cut_to_the_registers_decimals() -> None:
+    shown = MeterRead(reading="00200", fraction="57", confidence=0.95, accepted=True)
+    decoded = decode(shown, EXP, "water", WATER, display="lcd")
+    assert (decoded.value, decoded.codes) == (Decimal(200), ())
+    assert register_value(Decimal("200.57"), MeterSpec(5, 1, "m3"), "lcd") == Decimal("200.5")
+    as_drums = decode(shown, EXP, "water", WATER, display="drum")  # a red drum too many
+    assert as_drums.codes == (reasons.TOO_MANY_DECIMALS,)
