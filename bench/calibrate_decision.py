@@ -119,13 +119,28 @@ def rates(cases: list[Case], knot: Knot, min_conf: float) -> tuple[int, int, int
 
 def choose(cases: list[Case], min_conf: float, max_wrong: float) -> Knot:
     """The pair booking most beyond the OCR's own acceptance with at most `max_wrong` of those
-    bookings wrong (the OCR's own errors do not depend on it); ties: the stricter pair."""
+    bookings wrong (the OCR's own errors do not depend on it), a step inside that region: the
+    pairs one step more lenient in either constant must keep the limit too (a conservative knot,
+    not the edge where the errors begin); ties: the stricter pair."""
     ocr_only = [c for c in cases if not c.read.accepted]
+    counts = {knot: rates(ocr_only, knot, min_conf) for knot in GRID}
+
+    def ok(knot: Knot) -> bool:
+        if knot not in counts:  # beyond the grid's edge
+            return True
+        _, booked, wrong = counts[knot]
+        return wrong <= max_wrong * booked
+
     best: Knot = None
     most = 0
     for knot in GRID:
-        _, booked, wrong = rates(ocr_only, knot, min_conf)
-        if wrong <= max_wrong * booked and booked > most:
+        assert knot is not None
+        doubt, floor = knot
+        looser = [(d, floor) for d in DOUBTS if d > doubt][:1] + [
+            (doubt, f) for f in FLOORS if f < floor
+        ][:1]
+        booked = counts[knot][1]
+        if ok(knot) and all(map(ok, looser)) and booked > most:
             best, most = knot, booked
     return best
 
@@ -145,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         built = [case(r, rng) for r in rows if r["group"] == group]
         cases = [c for c in built if c is not None]
         unread = len(built) - len(cases)
+        if not built:
+            continue
         print(f"{group}: {len(built)} photos ({unread} without any reading)")
         report(cases, unread, args.folds, min_conf, args.max_wrong)
     return 0

@@ -23,6 +23,7 @@ the register's decimals (billing books the register, not the display).
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
@@ -37,11 +38,14 @@ from matching.values import ocr_alternatives, photo_value
 # needs at least: more doubt or less confidence books more readings unseen and lets more misreads
 # through; None: only reads the OCR accepted are booked. Chosen on held-out folds
 # (bench/calibrate_decision.py; docs/decisions.md has the figures).
-HISTORY_MAX_DOUBT: dict[str | None, float | None] = {"drum": 0.1, "lcd": None, None: None}
-MIN_PHOTO_CONFIDENCE: dict[str | None, float] = {"drum": 0.0, "lcd": 1.0, None: 1.0}
+HISTORY_MAX_DOUBT: dict[str | None, float | None] = {"drum": 0.15, "lcd": None, None: None}
+MIN_PHOTO_CONFIDENCE: dict[str | None, float] = {"drum": 0.2, "lcd": 1.0, None: 1.0}
 # bases whose band comes from readings of the register (or of the meter it replaced)
 HISTORY_BASES = frozenset({"history", "predecessor"})
 ALTERNATIVES = 6
+# the spread of the log of a period's consumption around the expected one: the band's
+# tolerances (a quarter to three times the expected use) lie about 2.5 spreads out
+PRIOR_SPREAD = 0.5
 MAX_CHANGED_DIGITS = 2  # rivals differ from the read in at most this many integer digits
 _FLOOR = 1e-3  # a digit read with (almost) no probability still weighs this much
 
@@ -130,14 +134,31 @@ def decode(
 def band_doubt(
     read: MeterRead | None, best: Decimal, exp: Expectation, kind: str, spec: MeterSpec
 ) -> float:
-    """The share of the band-fitting probability the OCR gave to other integer parts."""
+    """The share of the probability of the band-fitting values the OCR saw that falls on other
+    integer parts than the read's: the OCR's relative probability times the history's (`prior`)."""
     fraction = best - int(best)  # red drums move a value by less than one unit
+    own = prior(best, exp)
+    if own <= 0:
+        return 1.0
     rivals = sum(
-        ratio
+        ratio * prior(value + fraction, exp) / own
         for value, ratio in integer_rivals(read)
         if not plausibility_codes(value + fraction, exp, kind, spec)
     )
     return rivals / (1.0 + rivals)
+
+
+def prior(value: Decimal, exp: Expectation) -> float:
+    """How likely the history makes a value: log-normal in the consumption since the last
+    reading, centred on the expected consumption, `PRIOR_SPREAD` wide (1 without a rate)."""
+    expected = exp.expected_consumption
+    if exp.last_value is None or expected is None or expected <= 0 or exp.basis == "kind_default":
+        return 1.0
+    used = float(value - exp.last_value)
+    if used <= 0:
+        return 1.0 if used == 0 else 0.0
+    z = math.log(used / float(expected)) / PRIOR_SPREAD
+    return math.exp(-0.5 * z * z) / used
 
 
 def confident(
