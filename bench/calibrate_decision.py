@@ -63,7 +63,7 @@ def meter_read(row: dict[str, object]) -> MeterRead:
     return MeterRead(
         reading=row["reading"], fraction=row["fraction"] or None,  # type: ignore[arg-type]
         confidence=float(row["confidence"]), accepted=bool(row["accepted"]),  # type: ignore[arg-type]
-        digits=digits,
+        display=row.get("display"), digits=digits,  # type: ignore[arg-type]
     )  # fmt: skip
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from core.types import DigitRead, MeterRead
 from matching import reasons
-from matching.decoding import confident, decode, integer_rivals, register_value
+from matching.decoding import confident, decode, integer_rivals, prior, register_value
 from matching.expectation import Point, expect
 from matching.plausibility import MeterSpec
 
@@ -37,7 +37,9 @@ def read(
 
 def test_a_value_in_the_band_is_kept_and_its_unsettled_doubt_measured() -> None:
     decoded = decode(read("00200", {3: (1, 0.3)}), EXP, "water", WATER)  # 00210 fits as well
-    assert (decoded.value, decoded.codes, decoded.doubt) == (Decimal(200), (), 0.3)
+    rival = 0.3 / 0.7 * prior(Decimal(210), EXP) / prior(Decimal(200), EXP)
+    assert (decoded.value, decoded.codes) == (Decimal(200), ())
+    assert decoded.doubt == pytest.approx(rival / (1 + rival)) and decoded.doubt > 0.1
     assert not confident(
         read("00200", {3: (1, 0.3)}), decoded, EXP, min_confidence=0.9, max_doubt=0.1
     )
@@ -79,7 +81,8 @@ def test_the_doubt_weighs_every_value_the_ocr_saw_that_fits() -> None:
     # 00210 and 00201 both fit the band: their relative weights 0.2/0.8 and 0.1/0.9 add up
     doubtful = read("00200", {3: (1, 0.2), 4: (1, 0.1)})
     decoded = decode(doubtful, EXP, "water", WATER)
-    rivals = 0.2 / 0.8 + 0.1 / 0.9 + (0.2 / 0.8) * (0.1 / 0.9)  # 00211 fits as well
+    weights = {210: 0.2 / 0.8, 201: 0.1 / 0.9, 211: (0.2 / 0.8) * (0.1 / 0.9)}  # 00211 fits too
+    rivals = sum(w * prior(Decimal(v), EXP) / prior(Decimal(200), EXP) for v, w in weights.items())
     assert decoded.doubt == pytest.approx(rivals / (1 + rivals))
     assert dict(integer_rivals(doubtful)) == pytest.approx(
         {210: 0.25, 201: 0.1 / 0.9, 211: 0.25 * 0.1 / 0.9}
@@ -93,6 +96,12 @@ def test_the_photo_must_support_a_value_on_its_own() -> None:
     kwargs = {"min_confidence": 0.9, "max_doubt": 0.1}
     assert confident(doubtless, decoded, EXP, min_photo_confidence=0.4, **kwargs)  # type: ignore[arg-type]
     assert not confident(doubtless, decoded, EXP, min_photo_confidence=0.6, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_history_weighs_values_near_the_expected_use_more() -> None:
+    expected = EXP.last_value + EXP.expected_consumption  # type: ignore[operator]
+    assert prior(expected, EXP) > prior(expected + 60, EXP) > 0
+    assert prior(EXP.last_value - 1, EXP) == 0  # type: ignore[operator]
 
 
 def test_a_display_value_is_cut_to_the_registers_decimals() -> None:
