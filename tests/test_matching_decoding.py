@@ -94,14 +94,15 @@ def test_the_photo_must_support_a_value_on_its_own() -> None:
     decoded = decode(doubtless, EXP, "water", WATER)
     assert decoded.doubt == 0.0
     kwargs = {"min_confidence": 0.9, "max_doubt": 0.1}
-    assert confident(doubtless, decoded, EXP, min_photo_confidence=0.4, **kwargs)  # type: ignore[arg-type]
-    assert not confident(doubtless, decoded, EXP, min_photo_confidence=0.6, **kwargs)  # type: ignore[arg-type]
+    assert confident(doubtless, decoded, EXP, min_photo_confidence=0.4, **kwargs)
+    assert not confident(doubtless, decoded, EXP, min_photo_confidence=0.6, **kwargs)
 
 
 def test_the_history_weighs_values_near_the_expected_use_more() -> None:
-    expected = EXP.last_value + EXP.expected_consumption  # type: ignore[operator]
+    assert EXP.last_value is not None and EXP.expected_consumption is not None
+    expected = EXP.last_value + EXP.expected_consumption
     assert prior(expected, EXP) > prior(expected + 60, EXP) > 0
-    assert prior(EXP.last_value - 1, EXP) == 0  # type: ignore[operator]
+    assert prior(EXP.last_value - 1, EXP) == 0
 
 
 def test_a_display_value_is_cut_to_the_registers_decimals() -> None:
