@@ -87,7 +87,9 @@ def history(label: int, yearly: float, rng: random.Random) -> list[Point]:
     return points[::-1]
 
 
-def case(row: dict[str, object], rng: random.Random) -> Case | None:
+def case(row: dict[str, object], rng: random.Random, *, one_reading: bool = False) -> Case | None:
+    """The photo with its simulated history; `one_reading`: only the last earlier reading (the
+    kind's default band)."""
     group = str(row["group"])
     if group not in KINDS or row["reading"] is None:
         return None
@@ -96,7 +98,8 @@ def case(row: dict[str, object], rng: random.Random) -> Case | None:
     read = meter_read(row)
     spec = MeterSpec(max(5, len(str(row["reading"]))), len(str(row["fraction"] or "")), unit)
     yearly = typical * rng.lognormvariate(0, 0.5)
-    exp = expect(kind, spec, "1.8.0", TODAY, history(label, yearly, rng))
+    points = history(label, yearly, rng)
+    exp = expect(kind, spec, "1.8.0", TODAY, points[-1:] if one_reading else points)
     return Case(group, label, read, kind, "lcd" if group == "lcd" else "drum", spec, exp)
 
 
@@ -151,13 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-wrong", type=float, default=0.003)
+    parser.add_argument(
+        "--one-reading", action="store_true", help="every meter with one earlier reading only"
+    )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     rows = load(args.dump)
     rng.shuffle(rows)
     min_conf = Settings().auto_accept_min_confidence
     for group in KINDS:
-        built = [case(r, rng) for r in rows if r["group"] == group]
+        built = [case(r, rng, one_reading=args.one_reading) for r in rows if r["group"] == group]
         cases = [c for c in built if c is not None]
         unread = len(built) - len(cases)
         if not built:

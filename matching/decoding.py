@@ -5,14 +5,15 @@ The photo proposes, the history disposes:
 - the OCR's best value is kept when it fits the expected band;
 - when it does not, the history may pick the one single-digit alternative the OCR itself offered
   that does fit (never a digit the OCR did not see) — proposed to a clerk, never booked unseen;
-- a value the OCR did not accept on its own may still be booked when it fits a band drawn from
-  the register's own readings, the photo supports it on its own (the OCR's confidence at least
-  `MIN_PHOTO_CONFIDENCE`), and the OCR's doubt that the history cannot settle is small: the
-  share of the probability, among the integer values the OCR saw (the read with one or two
-  integer digits replaced by their alternatives, weighted by the alternatives' probabilities
-  relative to the digits read) that fit the band, which falls on another value than the read
-  (`Decoded.doubt`, at most `HISTORY_MAX_DOUBT`). The history thus settles the OCR's doubts on
-  the digits whose alternatives it rules out; the OCR must be sure of the ones it cannot
+- a value the OCR did not accept on its own may still be booked when it fits a band that starts
+  at the register's own last reading (or the replaced meter's), the photo supports it on its
+  own (the OCR's confidence at least `MIN_PHOTO_CONFIDENCE`), and the OCR's doubt that the
+  history cannot settle is small (`Decoded.doubt`, at most `HISTORY_MAX_DOUBT`): among the
+  integer values the OCR saw (the read with one or two integer digits replaced by their
+  alternatives, weighted by the alternatives' probabilities relative to the digits read, and
+  again by how likely the history makes each, `prior`) that fit the band, the share of the
+  weight on other values than the read. The history thus settles the OCR's doubts on the digits
+  whose alternatives it rules out; the OCR must be sure of the ones it cannot
   (`bench/calibrate_decision.py` chooses both constants on held-out folds of the dev photos with
   simulated histories).
 
@@ -40,8 +41,9 @@ from matching.values import ocr_alternatives, photo_value
 # (bench/calibrate_decision.py; docs/decisions.md has the figures).
 HISTORY_MAX_DOUBT: dict[str | None, float | None] = {"drum": 0.15, "lcd": None, None: None}
 MIN_PHOTO_CONFIDENCE: dict[str | None, float] = {"drum": 0.2, "lcd": 1.0, None: 1.0}
-# bases whose band comes from readings of the register (or of the meter it replaced)
-HISTORY_BASES = frozenset({"history", "predecessor"})
+# bases whose band starts at a reading of the register (or of the meter it replaced); with one
+# earlier reading the band is the kind's widest, so more of the OCR's doubts fall inside it
+HISTORY_BASES = frozenset({"history", "predecessor", "kind_default"})
 ALTERNATIVES = 6
 # the spread of the log of a period's consumption around the expected one: the band's
 # tolerances (a quarter to three times the expected use) lie about 2.5 spreads out

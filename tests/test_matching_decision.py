@@ -10,6 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -347,14 +348,27 @@ def test_the_history_books_a_read_the_ocr_alone_would_not_when_its_doubts_are_sm
 def test_a_read_the_ocr_doubts_is_not_booked_without_a_history_to_settle_it(
     ctx: AppContext,
 ) -> None:
-    with ctx.sessions.begin() as session:  # one earlier reading: no rate of its own
-        add_meter(session, "KW-1", history=[("2026-05-20", "150")])
+    with ctx.sessions.begin() as session:  # no earlier reading: nothing bounds the value
+        add_meter(session, "KW-1")
     unsure = MeterRead(
         reading="00200", confidence=0.6, accepted=False, digits=doubtful_digits("00200", 0.05),
         display="drum",
     )  # fmt: skip
     assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == "review"
     assert only_task(ctx).reason_codes == [reasons.LOW_CONFIDENCE]
+
+
+@pytest.mark.parametrize(("doubt", "status"), [(0.05, "accepted"), (0.3, "review")])
+def test_one_earlier_reading_settles_only_small_doubts(
+    ctx: AppContext, doubt: float, status: str
+) -> None:
+    with ctx.sessions.begin() as session:  # one earlier reading: the kind's widest band
+        add_meter(session, "KW-1", history=[("2026-05-20", "150")])
+    unsure = MeterRead(
+        reading="00200", confidence=0.6, accepted=False, digits=doubtful_digits("00200", doubt),
+        display="drum",
+    )  # fmt: skip
+    assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == status
 
 
 def test_a_clerk_books_the_register_the_decision_proposed(ctx: AppContext) -> None:
