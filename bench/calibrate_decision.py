@@ -110,6 +110,7 @@ def outcome(c: Case, knot: Knot, min_confidence: float) -> tuple[bool, bool]:
     booked = decoded.value is not None and confident(
         c.read, decoded, c.exp, min_confidence=min_confidence, max_doubt=doubt,
         min_photo_confidence=floor,
+        drums=c.spec.integer_digits if c.display == "drum" else None,
     )  # fmt: skip
     wrong = booked and decoded.value is not None and int(decoded.value) != c.label
     return booked, wrong

@@ -171,17 +171,21 @@ def confident(
     min_confidence: float,
     max_doubt: float | None,
     min_photo_confidence: float = 0.0,
+    drums: int | None = None,
 ) -> bool:
     """Whether the photo supports the decoded value enough to book it unseen (`max_doubt` and
     `min_photo_confidence`: `HISTORY_MAX_DOUBT` and `MIN_PHOTO_CONFIDENCE` for the counter the
-    photo was read as)."""
+    photo was read as; `drums`: the integer drums of a drum meter, all of which the read must
+    show for the history to vouch for it)."""
     if decoded.from_alternative or decoded.codes:
         return False
     if read.accepted and read.confidence >= min_confidence:
         return True
     measured = bool(read.digits)  # without per-digit alternatives there is no doubt to measure
+    whole = drums is None or len(read.reading or "") >= drums  # no drum missing or misplaced
     return (
         measured
+        and whole
         and max_doubt is not None
         and exp.basis in HISTORY_BASES
         and read.confidence >= min_photo_confidence

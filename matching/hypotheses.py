@@ -72,6 +72,7 @@ def judge(
             read, decoded, exp, min_confidence=min_confidence,
             max_doubt=HISTORY_MAX_DOUBT.get(shown),
             min_photo_confidence=MIN_PHOTO_CONFIDENCE.get(shown, 1.0),
+            drums=profile.integer_digits if profile.display == "drum" else None,
         )  # fmt: skip
     used = None
     if decoded.value is not None and exp.last_value is not None and decoded.value >= exp.last_value:

@@ -93,9 +93,18 @@ def test_the_photo_must_support_a_value_on_its_own() -> None:
     doubtless = read("00200", {})  # confidence 0.5, no alternative
     decoded = decode(doubtless, EXP, "water", WATER)
     assert decoded.doubt == 0.0
-    kwargs = {"min_confidence": 0.9, "max_doubt": 0.1}
-    assert confident(doubtless, decoded, EXP, min_photo_confidence=0.4, **kwargs)
-    assert not confident(doubtless, decoded, EXP, min_photo_confidence=0.6, **kwargs)
+    for floor, booked in ((0.4, True), (0.6, False)):
+        assert (
+            confident(
+                doubtless,
+                decoded,
+                EXP,
+                min_confidence=0.9,
+                max_doubt=0.1,
+                min_photo_confidence=floor,
+            )
+            is booked
+        )
 
 
 def test_the_history_weighs_values_near_the_expected_use_more() -> None:
@@ -112,3 +121,22 @@ def test_a_display_value_is_cut_to_the_registers_decimals() -> None:
     assert register_value(Decimal("200.57"), MeterSpec(5, 1, "m3"), "lcd") == Decimal("200.5")
     as_drums = decode(shown, EXP, "water", WATER, display="drum")  # a red drum too many
     assert as_drums.codes == (reasons.TOO_MANY_DECIMALS,)
+
+
+def test_the_history_vouches_only_for_a_read_showing_every_drum() -> None:
+    short = read("200", {})  # three of the meter's five drums: one may have been taken for red
+    decoded = decode(short, EXP, "water", WATER)
+    assert (decoded.value, decoded.codes, decoded.doubt) == (Decimal(200), (), 0.0)
+    for drums, booked in ((5, False), (3, True)):
+        assert (
+            confident(
+                short,
+                decoded,
+                EXP,
+                min_confidence=0.9,
+                max_doubt=0.15,
+                min_photo_confidence=0.2,
+                drums=drums,
+            )
+            is booked
+        )
