@@ -10,11 +10,11 @@ master data goes in through `meter-intake import` (one file per round of past re
 first), one mail per photo into a fresh Maildir, then the real worker (`run_worker(..., once=True)`
 per batch of ten mails) and `meter-intake export readings`. The ledger says what went to clerks.
 
-A booking is right when it is on the photographed meter and its value has the label's integer part
-and starts, after the decimal point, with the label's fraction digits (labels may carry fewer
-fraction digits than the meter; an empty fraction compares the integer part only). "wrong" counts
-every other booking; "int.wr" only those with another integer part or on another meter, the
-error that reaches the bill (red drums, litres and tenths of a kWh, are not billed).
+Two kinds of wrong bookings are counted apart. "int.wr": on another meter or with another integer
+part, the error that reaches the bill. "dec.wr": the integer part right, the decimals (red drums,
+litres or tenths of a kWh, not billed) off the label by a step of the second-to-last decimal drum or
+more (water 5+3: ten litres; `decimal_tolerance`); a last drum caught between two digits, or a
+label with fewer fraction digits than the meter, is not counted.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ from bench.decisions_report import (  # noqa: E402
     reason_counts,
     summarize,
 )
+from bench.ocr_cache import DEFAULT_FOLDER as DEFAULT_CACHE  # noqa: E402
 
 BATCH = 10  # mails delivered to the Maildir before each worker pass
 EXPORT_WINDOW = dt.timedelta(days=1)  # export readings since yesterday (a run may pass midnight)
@@ -77,19 +78,35 @@ def corpus_dir(arg: str | None) -> Path:
     return REPO.parent / "shared" / "corpus"
 
 
-def label_matches(booked: Decimal, photo: sim.LabelledPhoto) -> bool:
-    """Integer part equal, and the booked fraction starts with the labelled fraction digits."""
-    text = f"{booked:f}"
-    integer, _, fraction = text.partition(".")
-    return int(integer) == int(photo.reading) and fraction.startswith(photo.fraction)
+def decimal_tolerance(decimals: int) -> Decimal:
+    """How far booked decimals may stray from the label and still count as right: one step of the
+    second-to-last decimal drum (water 5+3: 0.01 m³, ten litres), so a last drum caught between two
+    digits or left off counts as read; one step of the only decimal drum when there is one (a drum
+    between two digits)."""
+    return Decimal(1).scaleb(-max(decimals - 1, 1)) if decimals else Decimal(0)
+
+
+def label_matches(booked: Decimal, photo: sim.LabelledPhoto, decimals: int) -> bool:
+    """Integer part equal, and the booked value within `decimal_tolerance` of the labelled value
+    (a label with fewer fraction digits than the meter stands for the whole range they leave
+    open: `28,97` for 28,970-28,979; an empty fraction compares the integer part only)."""
+    if int(booked) != int(photo.reading):
+        return False
+    if not photo.fraction:
+        return True
+    low = photo.value
+    high = low + Decimal(1).scaleb(-len(photo.fraction))
+    tolerance = decimal_tolerance(decimals)
+    return low <= booked < high or low - tolerance < booked < high + tolerance
 
 
 def booking_error(customer: sim.SimCustomer, number: str, value: Decimal) -> str | None:
-    """None for a right booking; "off" when only a labelled fraction digit differs; "wrong" for
-    another integer part (what changes the bill) or another meter."""
-    if number != customer.meters[0].number or int(value) != int(customer.photo.reading):
+    """None for a right booking; "off" when only the decimals are off by more than the
+    tolerance; "wrong" for another integer part (what changes the bill) or another meter."""
+    meter = customer.meters[0]
+    if number != meter.number or int(value) != int(customer.photo.reading):
         return "wrong"
-    return None if label_matches(value, customer.photo) else "off"
+    return None if label_matches(value, customer.photo, meter.profile.decimal_digits) else "off"
 
 
 def classify(customer: sim.SimCustomer, status: str, bookings: list[tuple[str, Decimal]]) -> str:
@@ -140,9 +157,12 @@ def run_shard(
     var_dir: Path,
     seed: int,
     progress: Callable[[int], object],
+    ocr_cache: Path | None = None,
 ) -> ShardResult:
+    from bench.ocr_cache import cached_reader
     from core.context import AppContext
     from core.settings import load_settings
+    from intake.pipeline import ocr_reader
     from intake.worker import run_worker
 
     for path in sim.write_master_data(customers, var_dir):
@@ -153,13 +173,14 @@ def run_shard(
     ctx = AppContext.from_settings(settings)
     box = mailbox.Maildir(settings.effective_maildir, create=True)
     seconds: dict[Cell, float] = defaultdict(float)
+    reader = cached_reader(ocr_cache) if ocr_cache else ocr_reader
     for batch in _batches(customers, seed):
         for customer in batch:
             jpeg = sim.taken_recently((photos_dir / customer.photo.file).read_bytes(), ctx.clock())
             rng = random.Random(f"{seed}:{customer.account}")  # the same mail for any --jobs
             box.add(sim.customer_mail(customer, jpeg, rng=rng, now=ctx.clock()))
         start = time.perf_counter()
-        run_worker(ctx, once=True)
+        run_worker(ctx, once=True, reader=reader)
         seconds[(batch[0].photo.group, batch[0].several)] += time.perf_counter() - start
         progress(len(batch))
     since = ctx.today() - EXPORT_WINDOW
@@ -232,7 +253,13 @@ def _shard_process(queue: multiprocessing.Queue, index: int, **kwargs: object) -
 
 
 def run_all(
-    customers: list[sim.SimCustomer], *, jobs: int, photos_dir: Path, seed: int, progress: bool
+    customers: list[sim.SimCustomer],
+    *,
+    jobs: int,
+    photos_dir: Path,
+    seed: int,
+    progress: bool,
+    ocr_cache: Path | None = None,
 ) -> list[ShardResult]:
     """Each job its own utility (var dir with SQLite and Maildir) with every jobs-th customer."""
     shards = [customers[i::jobs] for i in range(jobs) if customers[i::jobs]]
@@ -251,9 +278,12 @@ def run_all(
                     var_dir=dirs[0],
                     seed=seed,
                     progress=bar.update,
+                    ocr_cache=ocr_cache,
                 )
             ]
-        return _run_parallel(shards, dirs, photos_dir=photos_dir, seed=seed, bar=bar)
+        return _run_parallel(
+            shards, dirs, photos_dir=photos_dir, seed=seed, bar=bar, ocr_cache=ocr_cache
+        )
 
 
 def _run_parallel(
@@ -263,6 +293,7 @@ def _run_parallel(
     photos_dir: Path,
     seed: int,
     bar: tqdm,
+    ocr_cache: Path | None,
 ) -> list[ShardResult]:
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
@@ -275,6 +306,7 @@ def _run_parallel(
                 "photos_dir": photos_dir,
                 "var_dir": dirs[i],
                 "seed": seed,
+                "ocr_cache": ocr_cache,
             },
         )
         for i, shard in enumerate(shards)
@@ -343,6 +375,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead")
     parser.add_argument("--dump", help="write one JSON line per mail to this file")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--ocr-cache",
+        type=Path,
+        default=None,
+        help="folder of cached OCR reads (default: a folder in the system's temp dir)",
+    )
+    parser.add_argument(
+        "--no-ocr-cache", action="store_true", help="read every photo again (for timing)"
+    )
     return parser.parse_args(argv)
 
 
@@ -364,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         photos_dir=labels.parent,
         seed=args.seed,
         progress=not args.no_progress,
+        ocr_cache=None if args.no_ocr_cache else args.ocr_cache or DEFAULT_CACHE,
     )
     outcomes = [o for r in results for o in r.outcomes]
     seconds: dict[Cell, float] = defaultdict(float)

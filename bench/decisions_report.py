@@ -7,8 +7,9 @@ from dataclasses import asdict, dataclass, field
 
 from bench import decisions_sim as sim
 
-# booked: booked right; off: booked with the right integer part, a labelled fraction digit differs;
-# wrong: booked with another integer part or on another meter of the customer
+# booked: booked right; off: booked with the right integer part, the decimals off the label by more
+# than the tolerance (bench/decisions.py: decimal_tolerance); wrong: booked with another integer
+# part or on another meter of the customer
 OUTCOMES = ("booked", "off", "wrong", "clerk", "rejected", "failed")
 Cell = tuple[str, bool]  # (group, several meters)
 
@@ -41,8 +42,8 @@ class Row:
         booked = self.counts["booked"] + off + wrong
         return {
             "booked": share(booked, self.mails),
-            "wrong_of_booked": share(off + wrong, booked),
             "wrong_integer_of_booked": share(wrong, booked),
+            "wrong_decimals_of_booked": share(off, booked),
             "clerk": share(self.counts["clerk"], self.mails),
             "rejected_or_failed": share(
                 self.counts["rejected"] + self.counts["failed"], self.mails
@@ -80,8 +81,8 @@ def _percent(value: float | None) -> str:
 
 def format_table(rows: list[Row]) -> str:
     lines = [
-        f"{'group':<6} {'meters':<8} {'kind':<22} {'mails':>5} {'booked':>7} {'wrong':>6} "
-        f"{'int.wr':>6} {'clerk':>6} {'rej/fail':>8} {'s/mail':>7}"
+        f"{'group':<6} {'meters':<8} {'kind':<22} {'mails':>5} {'booked':>7} {'int.wr':>6} "
+        f"{'dec.wr':>6} {'clerk':>6} {'rej/fail':>8} {'s/mail':>7}"
     ]
     for row in rows:
         s = row.shares()
@@ -89,7 +90,8 @@ def format_table(rows: list[Row]) -> str:
         lines.append(
             f"{row.group:<6} {row.meters:<8} {row.kind:<22} {row.mails:>5} "
             f"{_percent(s['booked']):>7} "
-            f"{_percent(s['wrong_of_booked']):>6} {_percent(s['wrong_integer_of_booked']):>6} "
+            f"{_percent(s['wrong_integer_of_booked']):>6} "
+            f"{_percent(s['wrong_decimals_of_booked']):>6} "
             f"{_percent(s['clerk']):>6} "
             f"{_percent(s['rejected_or_failed']):>8} {per_mail:>7}"
         )

@@ -4,7 +4,8 @@
                                       [--as-meter DIGITS,DISPLAY]
 
 The decision calibration (bench/calibrate_decision.py) replays these reads against simulated
-meter histories, so the expensive OCR runs once. Each photo is read as master data would give it:
+meter histories, so the expensive OCR runs once (and reads come from the cache bench/decisions.py
+fills, bench/ocr_cache.py). Each photo is read as master data would give it:
 water and electricity drum counters with their label's digit count (at least 5) and `drum`, LCD
 photos with their label's digit count and `lcd`. `--as-meter 6,lcd` reads every photo as another
 meter would show it (for a customer with several meters: the hypotheses that must lose).
@@ -50,14 +51,20 @@ def record(file: str, group: str, label: dict[str, str], read: MeterRead) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ocr import read_meter
+    from bench.ocr_cache import DEFAULT_FOLDER, cached_reader
+    from core.settings import Settings
+    from core.types import MeterHint
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out", type=Path)
     parser.add_argument("--group", choices=sorted(set(GROUPS.values())))
     parser.add_argument("--limit", type=int)
     parser.add_argument("--as-meter", help="DIGITS,DISPLAY for every photo, e.g. 6,lcd")
+    parser.add_argument(
+        "--ocr-cache", type=Path, default=DEFAULT_FOLDER, help="cached reads (bench/ocr_cache.py)"
+    )
     args = parser.parse_args(argv)
+    reader, settings = cached_reader(args.ocr_cache), Settings()
     corpus = corpus_dir(None) / "meter-photos"
     with (corpus / "labels.csv").open(newline="") as handle:
         labels = [row for row in csv.DictReader(handle) if row["reading"]]
@@ -69,9 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.as_meter:
                 count, kind = args.as_meter.split(",")
                 digits, display = int(count), "lcd" if kind == "lcd" else "drum"
-            read = read_meter(
-                corpus / row["file"], integer_digits=digits, display=display, meter_number=False
-            )
+            data = (corpus / row["file"]).read_bytes()
+            read = reader(data, MeterHint(digits, display), settings)  # as the worker reads it
             out.write(json.dumps(record(row["file"], group, row, read)) + "\n")
             out.flush()
     return 0

@@ -5,6 +5,8 @@ that meter (its digit count and display kind): the meter number on the photo, th
 the register's expected band, whether the meter can show the value at all, the OCR's confidence.
 One hypothesis wins only when it clearly does:
 - a meter number on the photo names exactly one candidate meter: that meter;
+- meters whose counter the photo cannot show (another display kind, more red drums than the
+  meter has, a value too large for its digits) are out, unless that leaves none;
 - else exactly one hypothesis fits its band and no other could (a meter without history could);
 - a single candidate (one meter, one register) wins by default; its own codes then decide.
 Otherwise the photo goes to a clerk with every hypothesis and why none won. Pure: no database.
@@ -18,11 +20,14 @@ from typing import Literal
 
 from core.types import Expectation, Hypothesis, MeterHint, MeterProfile, MeterRead, ReadingItem
 from matching import reasons
-from matching.decoding import HISTORY_MAX_DOUBT, confident, decode
+from matching.decoding import HISTORY_MAX_DOUBT, MIN_PHOTO_CONFIDENCE, confident, decode
 from matching.meters import spec_of
 from matching.values import normalize_meter_number
 
 Fit = Literal["in_band", "out_of_band", "unknown", "unreadable"]
+# evidence that the photo does not show this meter's counter: another kind of display, more red
+# drums than the meter has, a value the counter cannot hold
+PHOTO_EXCLUDES = frozenset({"display_differs", "decimals_differ", "cannot_show_value"})
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ def judge(
     """One hypothesis, and whether its value could be booked unseen."""
     profile, exp = candidate.profile, candidate.expectations[register]
     spec = spec_of(profile)
-    decoded = decode(read, exp, profile.kind, spec)
+    decoded = decode(read, exp, profile.kind, spec, display=profile.display)
     evidence = _evidence(profile, read, numbers)
     fit: Fit
     if decoded.value is None or read is None:
@@ -62,8 +67,13 @@ def judge(
         evidence.append(
             {"unknown": "no_history", "in_band": "fits_history"}.get(fit, "outside_history")
         )
-        max_doubt = HISTORY_MAX_DOUBT.get(read.display or profile.display)
-        bookable = confident(read, decoded, exp, min_confidence=min_confidence, max_doubt=max_doubt)
+        shown = read.display or profile.display
+        bookable = confident(
+            read, decoded, exp, min_confidence=min_confidence,
+            max_doubt=HISTORY_MAX_DOUBT.get(shown),
+            min_photo_confidence=MIN_PHOTO_CONFIDENCE.get(shown, 1.0),
+            drums=profile.integer_digits if profile.display == "drum" else None,
+        )  # fmt: skip
     used = None
     if decoded.value is not None and exp.last_value is not None and decoded.value >= exp.last_value:
         used = decoded.value - exp.last_value
@@ -87,6 +97,8 @@ def _evidence(profile: MeterProfile, read: MeterRead | None, numbers: frozenset[
     drums = profile.display == "drum"  # a display shows no unlit leading digits
     if drums and read is not None and read.reading and len(read.reading) != profile.integer_digits:
         found.append("digit_count_differs")
+    if drums and read is not None and len(read.fraction or "") > profile.decimal_digits:
+        found.append("decimals_differ")  # more red drums on the photo than the meter has
     if read is not None and read.reading is not None:
         found.append("ocr_accepted" if read.accepted else "ocr_unsure")
     return found
@@ -159,6 +171,9 @@ def _choose(hypotheses: list[Hypothesis]) -> tuple[Hypothesis | None, list[str]]
         return hypotheses[0], []
     named = {h.meter_id for h in hypotheses if "meter_number_photo" in h.evidence}
     pool = [h for h in hypotheses if h.meter_id in named] if len(named) == 1 else hypotheses
+    shown = [h for h in pool if not PHOTO_EXCLUDES.intersection(h.evidence)]
+    if shown:  # meters whose counter the photo cannot show are out (unless that is every one)
+        pool = shown
     if len(pool) == 1:
         return pool[0], []
     fitting = [h for h in pool if h.fit == "in_band"]

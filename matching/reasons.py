@@ -99,6 +99,7 @@ EVIDENCE_LABELS: dict[str, str] = {
     "display_matches": "Anzeigeart passt (Rollen/Display)",
     "display_differs": "Anzeigeart passt nicht",
     "digit_count_differs": "Stellenzahl passt nicht",
+    "decimals_differ": "Mehr rote Nachkommarollen als der Zähler hat",
     "ocr_accepted": "Texterkennung sicher",
     "ocr_unsure": "Texterkennung unsicher",
     "fits_history": "Stand passt zum bisherigen Verbrauch",

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -248,6 +249,50 @@ def test_meters_without_history_leave_the_choice_to_a_clerk_with_reasons(ctx: Ap
     assert all("no_history" in h["evidence"] for h in hypotheses.values())
 
 
+def drums(reading: str, fraction: str | None = None) -> MeterRead:
+    return MeterRead(
+        reading=reading, fraction=fraction, confidence=0.99, accepted=True, display="drum"
+    )
+
+
+def test_a_display_meter_is_out_when_the_photo_shows_drums(ctx: AppContext) -> None:
+    water, _power = water_and_electricity(ctx, history=False)
+    reader = reader_for(
+        {
+            (PHOTO_A, MeterHint(5, "drum")): drums("00215"),
+            (PHOTO_A, MeterHint(6, "lcd")): drums("000215"),  # the OCR finds drums, not a display
+        }
+    )
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
+    assert booked(ctx) == {(water, "1.8.0"): Decimal(215)}
+    audit = [r for r in all_of(ctx, AuditLog) if r.action == "reading_accepted"]
+    assert {reasons.METER_CHOSEN, reasons.NO_HISTORY} <= set(audit[0].details["notes"])
+
+
+def test_a_meter_with_fewer_red_drums_than_the_photo_shows_is_out(ctx: AppContext) -> None:
+    with ctx.sessions.begin() as session:
+        water = add_meter(session, "W-100", decimal_digits=3, display="drum")
+        add_meter(session, "E-200", kind="electricity", integer_digits=6, display="drum")
+    reader = reader_for(
+        {
+            (PHOTO_A, MeterHint(5, "drum")): drums("00215", "123"),
+            (PHOTO_A, MeterHint(6, "drum")): drums("000215", "123"),
+        }
+    )
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
+    assert booked(ctx) == {(water, "1.8.0"): Decimal("215.123")}
+
+
+def test_a_photo_that_excludes_every_meter_excludes_none(ctx: AppContext) -> None:
+    _water, _power = water_and_electricity(ctx, history=False)
+    lcd = MeterRead(reading="000215", confidence=0.99, accepted=True, display="lcd")
+    reader = reader_for(
+        {(PHOTO_A, MeterHint(5, "drum")): lcd, (PHOTO_A, MeterHint(6, "lcd")): drums("000215")}
+    )
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    assert reasons.AMBIGUOUS_METER in only_task(ctx).reason_codes
+
+
 def test_a_value_above_the_band_goes_to_a_clerk_with_the_expectation(ctx: AppContext) -> None:
     _cold, _ = cold_and_warm(ctx)
     reader = reader_for({(PHOTO_A, MeterHint(5, "drum")): read("00548", number="KW-1")})
@@ -303,14 +348,27 @@ def test_the_history_books_a_read_the_ocr_alone_would_not_when_its_doubts_are_sm
 def test_a_read_the_ocr_doubts_is_not_booked_without_a_history_to_settle_it(
     ctx: AppContext,
 ) -> None:
-    with ctx.sessions.begin() as session:  # one earlier reading: no rate of its own
-        add_meter(session, "KW-1", history=[("2026-05-20", "150")])
+    with ctx.sessions.begin() as session:  # no earlier reading: nothing bounds the value
+        add_meter(session, "KW-1")
     unsure = MeterRead(
         reading="00200", confidence=0.6, accepted=False, digits=doubtful_digits("00200", 0.05),
         display="drum",
     )  # fmt: skip
     assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == "review"
     assert only_task(ctx).reason_codes == [reasons.LOW_CONFIDENCE]
+
+
+@pytest.mark.parametrize(("doubt", "status"), [(0.05, "accepted"), (0.3, "review")])
+def test_one_earlier_reading_settles_only_small_doubts(
+    ctx: AppContext, doubt: float, status: str
+) -> None:
+    with ctx.sessions.begin() as session:  # one earlier reading: the kind's widest band
+        add_meter(session, "KW-1", history=[("2026-05-20", "150")])
+    unsure = MeterRead(
+        reading="00200", confidence=0.6, accepted=False, digits=doubtful_digits("00200", doubt),
+        display="drum",
+    )  # fmt: skip
+    assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == status
 
 
 def test_a_clerk_books_the_register_the_decision_proposed(ctx: AppContext) -> None:

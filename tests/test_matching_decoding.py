@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from core.types import DigitRead, MeterRead
 from matching import reasons
-from matching.decoding import confident, decode
+from matching.decoding import confident, decode, integer_rivals, prior, register_value
 from matching.expectation import Point, expect
 from matching.plausibility import MeterSpec
 
@@ -35,7 +37,9 @@ def read(
 
 def test_a_value_in_the_band_is_kept_and_its_unsettled_doubt_measured() -> None:
     decoded = decode(read("00200", {3: (1, 0.3)}), EXP, "water", WATER)  # 00210 fits as well
-    assert (decoded.value, decoded.codes, decoded.doubt) == (Decimal(200), (), 0.3)
+    rival = 0.3 / 0.7 * prior(Decimal(210), EXP) / prior(Decimal(200), EXP)
+    assert (decoded.value, decoded.codes) == (Decimal(200), ())
+    assert decoded.doubt == pytest.approx(rival / (1 + rival)) and decoded.doubt > 0.1
     assert not confident(
         read("00200", {3: (1, 0.3)}), decoded, EXP, min_confidence=0.9, max_doubt=0.1
     )
@@ -71,3 +75,68 @@ def test_without_history_only_the_ocr_can_accept() -> None:
     assert confident(
         sure, decode(sure, nothing, "water", WATER), nothing, min_confidence=0.9, max_doubt=None
     )
+
+
+def test_the_doubt_weighs_every_value_the_ocr_saw_that_fits() -> None:
+    # 00210 and 00201 both fit the band: their relative weights 0.2/0.8 and 0.1/0.9 add up
+    doubtful = read("00200", {3: (1, 0.2), 4: (1, 0.1)})
+    decoded = decode(doubtful, EXP, "water", WATER)
+    weights = {210: 0.2 / 0.8, 201: 0.1 / 0.9, 211: (0.2 / 0.8) * (0.1 / 0.9)}  # 00211 fits too
+    rivals = sum(w * prior(Decimal(v), EXP) / prior(Decimal(200), EXP) for v, w in weights.items())
+    assert decoded.doubt == pytest.approx(rivals / (1 + rivals))
+    assert dict(integer_rivals(doubtful)) == pytest.approx(
+        {210: 0.25, 201: 0.1 / 0.9, 211: 0.25 * 0.1 / 0.9}
+    )
+
+
+def test_the_photo_must_support_a_value_on_its_own() -> None:
+    doubtless = read("00200", {})  # confidence 0.5, no alternative
+    decoded = decode(doubtless, EXP, "water", WATER)
+    assert decoded.doubt == 0.0
+    for floor, booked in ((0.4, True), (0.6, False)):
+        assert (
+            confident(
+                doubtless,
+                decoded,
+                EXP,
+                min_confidence=0.9,
+                max_doubt=0.1,
+                min_photo_confidence=floor,
+            )
+            is booked
+        )
+
+
+def test_the_history_weighs_values_near_the_expected_use_more() -> None:
+    assert EXP.last_value is not None and EXP.expected_consumption is not None
+    expected = EXP.last_value + EXP.expected_consumption
+    assert prior(expected, EXP) > prior(expected + 60, EXP) > 0
+    assert prior(EXP.last_value - 1, EXP) == 0
+
+
+def test_a_display_value_is_cut_to_the_registers_decimals() -> None:
+    shown = MeterRead(reading="00200", fraction="57", confidence=0.95, accepted=True)
+    decoded = decode(shown, EXP, "water", WATER, display="lcd")
+    assert (decoded.value, decoded.codes) == (Decimal(200), ())
+    assert register_value(Decimal("200.57"), MeterSpec(5, 1, "m3"), "lcd") == Decimal("200.5")
+    as_drums = decode(shown, EXP, "water", WATER, display="drum")  # a red drum too many
+    assert as_drums.codes == (reasons.TOO_MANY_DECIMALS,)
+
+
+def test_the_history_vouches_only_for_a_read_showing_every_drum() -> None:
+    short = read("200", {})  # three of the meter's five drums: one may have been taken for red
+    decoded = decode(short, EXP, "water", WATER)
+    assert (decoded.value, decoded.codes, decoded.doubt) == (Decimal(200), (), 0.0)
+    for drums, booked in ((5, False), (3, True)):
+        assert (
+            confident(
+                short,
+                decoded,
+                EXP,
+                min_confidence=0.9,
+                max_doubt=0.15,
+                min_photo_confidence=0.2,
+                drums=drums,
+            )
+            is booked
+        )

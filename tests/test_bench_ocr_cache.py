@@ -1,0 +1,47 @@
+"""The benchmarks' per-photo OCR cache: one read per photo and hint, whatever its EXIF time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+from PIL import Image
+
+from bench.decisions_sim import taken_recently
+from bench.ocr_cache import cached_reader
+from core.settings import Settings
+from core.types import DigitRead, MeterHint, MeterRead
+from tests.samples import meter_photo
+
+READ = MeterRead(
+    reading="00123", fraction="45", confidence=0.8, accepted=False, meter_number="W-1",
+    meter_number_candidates=("W-1", "W-7"), reason="low_confidence_digit_3", seconds=1.5,
+    display="drum", digits=(DigitRead(1, 0.9, ((1, 0.9), (7, 0.1))),),
+)  # fmt: skip
+
+
+def with_exif_time(jpeg: bytes) -> bytes:
+    image, out = Image.open(io.BytesIO(jpeg)), io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0132] = "2019:05:04 10:11:12"  # DateTime
+    image.save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def test_a_photo_is_read_once_per_hint_and_comes_back_whole(tmp_path: Path) -> None:
+    calls: list[MeterHint] = []
+
+    def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
+        calls.append(hint)
+        return READ
+
+    read = cached_reader(tmp_path, reader)
+    photo, settings = with_exif_time(meter_photo("00123", seed=3)), Settings()
+    today = taken_recently(photo, dt.datetime(2026, 12, 1, 9, 0))
+    later = taken_recently(photo, dt.datetime(2027, 1, 5, 18, 30))
+    assert today != later
+    assert read(today, MeterHint(5, "drum"), settings) == READ
+    assert read(later, MeterHint(5, "drum"), settings) == READ  # the same photo, re-stamped
+    assert read(today, MeterHint(6, "lcd"), settings) == READ
+    assert calls == [MeterHint(5, "drum"), MeterHint(6, "lcd")]
