@@ -83,6 +83,8 @@ class MeterRead:
     seconds: float = 0.0
     display: Display | None = None
     digits: tuple[DigitRead, ...] = ()
+    obis: str | None = None  # register code a display shows beside the value ("1.8.0")
+    unit: str | None = None  # unit a display shows ("kWh", "MWh", "GJ", "m³")
 
     def value(self) -> Decimal | None:
         if self.reading is None:
@@ -98,6 +100,8 @@ class MeterRead:
             "accepted": self.accepted,
             "meter_number": self.meter_number,
             "seconds": round(self.seconds, 4),
+            "obis": self.obis,
+            "unit": self.unit,
         }
         if self.reason:
             record["reason"] = self.reason
