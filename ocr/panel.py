@@ -33,6 +33,10 @@ ROW_HEIGHTS = (2.8, 4.0)  # panel heights around a row, in blob heights (digits 
 # light segments only where the panel's median grey lies this much nearer its dark end than its
 # bright end: a panel box that takes in dark surroundings must not turn dark digits into light
 LIGHT_INK = 0.5
+# ... and read as light segments when that gives this many more sure digits than dark ones: higher
+# keeps more dark-segment reads of panels that only look light (glare), lower reads more light
+# displays whose dark read found a few digits in the gaps
+LIGHTER = 1.0
 
 Box = tuple[tuple[float, float], tuple[float, float], float]  # rotated rectangle, photo px
 
@@ -228,12 +232,24 @@ def _cells(panel: np.ndarray, digits: sevenseg.Digits, row: Row) -> Cells:
     )
 
 
+def _sure_digits(digits: sevenseg.Digits | None) -> float:
+    """How many digits a read holds, each counted by its probability."""
+    return 0.0 if digits is None else float(digits.probs[:, :10].max(axis=1).sum())
+
+
 def _read(gray: np.ndarray, box: Box) -> LcdRead | None:
     """The panel's digits; on its dark band only, when the panel has one that the digits lie in
-    and the band shows no fewer digits (it may hold a shadow, not the display)."""
+    and the band shows no fewer digits (it may hold a shadow, not the display). Where the panel
+    looks like light segments on a dark ground (`light_ink`: glare or bright surroundings can
+    make a dark-segment panel look so too), its light segments are read as well, and kept when
+    they give more sure digits (LIGHTER) than the dark ones."""
     panel, m = _upright(gray, box)
-    light = light_ink(panel)
-    digits = sevenseg.read_digits(_ink(panel, light))
+    digits = sevenseg.read_digits(_ink(panel))
+    light = False
+    if light_ink(panel):
+        lit = sevenseg.read_digits(_ink(panel, light=True))
+        light = _sure_digits(lit) > _sure_digits(digits) + LIGHTER
+        digits = lit if light else digits
     band = None if light else _dark_band(panel)
     if band is not None and not _cuts_digits(band, digits):
         trimmed, tm = _upright(gray, _trimmed(panel, m, band))

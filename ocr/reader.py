@@ -24,6 +24,7 @@ from core.settings import Settings
 from core.types import Display, MeterRead
 from ocr import candidates, choice, ranking, trust
 from ocr.digits import SECOND_OPINION_PATHS, DigitModel
+from ocr.display_labels import read_labels
 from ocr.loading import ImageInput, load_image
 from ocr.locate import WORK_SIDE, Row
 from ocr.plate import read_plate
@@ -132,6 +133,9 @@ class OcrEngine:
         result = choice.meter_read(
             best, confidence, numbers, shown, self.settings.auto_accept_min_confidence
         )
+        if c.row.lcd:
+            labels = read_labels(self.tesseract, memo.gray, c.row)
+            result = replace(result, obis=labels.obis, unit=labels.unit)
         return replace(result, accepted=False, reason="display_disagrees") if disagrees else result
 
     def _plate(

@@ -122,7 +122,7 @@ def random_display(kind: str, seed: int) -> DisplaySpec:
         ghost=float(rng.choice([0.0, rng.uniform(0.04, 0.15)])),
         digit_h=int(rng.integers(46, 74)),
         width=float(rng.uniform(0.45, 0.62)),
-        spacing=float(rng.uniform(0.3, 0.6)),
+        spacing=float(rng.uniform(0.4, 0.65)),
         thick=float(rng.uniform(0.09, 0.17)),
         gap=float(rng.choice([0.0, rng.uniform(0.01, 0.035)])),
         slant=float(rng.choice([0.0, rng.uniform(0.04, 0.2)])),
@@ -193,7 +193,7 @@ class Face:
         t, h2 = self.thick * self.height, self.height / 2
         for ch in text:
             if ch == ".":
-                r = min(0.6 * t, 0.3 * self.width * self.spacing)  # room on both sides
+                r = min(0.6 * t, 0.35 * self.width * self.spacing)  # room on both sides
                 cx = x - self.width * self.spacing / 2
                 cy = y + self.height - max(r, t / 2)
                 cv2.circle(mask, (round(cx), round(cy)), round(r), 255, -1)
@@ -256,9 +256,9 @@ def _panel(spec: DisplaySpec, rng: np.random.Generator) -> Image:
     panel = panel * (1 - alpha) + ink * alpha
     out = np.clip(panel, 0, 255).astype(np.uint8)
     if spec.unit:
-        size = int(rng.uniform(0.32, 0.5) * spec.digit_h)
+        size = int(rng.uniform(0.45, 0.65) * spec.digit_h)
         ux = int((left + face.advance(spec.shown)) / SUPER + 0.15 * spec.digit_h)
-        uy = int((top + h) / SUPER - rng.uniform(0, 0.5) * spec.digit_h)
+        uy = int((top + h) / SUPER - rng.uniform(0, 0.4) * spec.digit_h)
         _unit(out, spec.unit, (ux, uy), size, tuple(int(c) for c in ink))  # type: ignore[arg-type]
     return out
 
@@ -316,7 +316,7 @@ def _housing(spec: DisplaySpec, panel: Image, rng: np.random.Generator) -> Image
     _put_text(body, brand, (x0, y0 - 28), 28, text, 1)
     below = y0 + ph + 50
     if spec.kind == "electricity":
-        _put_text(body, "10000 imp/kWh", (x0, below), 22, text)
+        _put_text(body, "10000 imp/kWh", (x0, below), 16, text)
         cv2.circle(body, (x0 + 200, below - 8), 7, (40, 40, 200), -1)
         cv2.circle(body, (w - 90, h - 90), 38, (30, 30, 30), 3)  # optical interface
     else:
