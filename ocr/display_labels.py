@@ -77,7 +77,7 @@ def _obis(dark: np.ndarray, value_x: tuple[int, int], top: int) -> str | None:
             continue
         hat = cv2.morphologyEx(region, cv2.MORPH_BLACKHAT, np.ones((11, 11), np.uint8))
         _, ink = cv2.threshold(hat, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        code = _code(sevenseg.read_digits(ink))
+        code = _code(sevenseg.read_digits(_off_edge(ink)))
         if code:
             return code
     return None
@@ -105,17 +105,22 @@ def unit_of(text: str) -> str | None:
     return None
 
 
+def _off_edge(binary: np.ndarray) -> np.ndarray:
+    """The marks (non-zero) that do not touch the region's edge: frame lines and the value's
+    digits run over it, a label stands inside."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    x, y, w, h = (stats[:, i] for i in range(4))
+    edge = (x == 0) | (y == 0) | (x + w >= binary.shape[1]) | (y + h >= binary.shape[0])
+    edge[0] = False
+    return np.where(edge[labels], 0, binary).astype(binary.dtype)
+
+
 def _text_marks(region: np.ndarray) -> np.ndarray:
-    """Dark marks thinner than a digit's stroke on white, without what touches
-    the region's edge (frame lines, the value's last digit): what Tesseract reads best."""
+    """Dark marks thinner than a digit's stroke, inside the region (`_off_edge`), on white:
+    what Tesseract reads best."""
     hat = cv2.morphologyEx(region, cv2.MORPH_BLACKHAT, np.ones((9, 9), np.uint8))
     _, marks = cv2.threshold(hat, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(marks, connectivity=8)
-    x, y, w, h = (stats[:, i] for i in range(4))
-    edge = (x == 0) | (y == 0) | (x + w >= marks.shape[1]) | (y + h >= marks.shape[0])
-    edge[0] = False
-    marks[edge[labels]] = 0
-    return np.asarray(255 - marks, np.uint8)
+    return np.asarray(255 - _off_edge(marks), np.uint8)
 
 
 def _unit(tesseract: Tesseract, dark: np.ndarray, value_x: tuple[int, int], top: int) -> str | None:
