@@ -28,6 +28,7 @@ MAX_PANELS = 3
 NESTED = 1.25  # a box this much larger on a side than another around the same centre is its frame
 CUT = 0.15  # share of the digits' height beyond a dark band: the band is a shadow, not the display
 ROW_PANELS = 2  # blob-finder rows also tried as displays
+TALLEST_AMONG = 8  # ... and the tallest of this many first rows (rows of print rank before it)
 ROW_MARGIN = 2.0  # digit heights added on each side of a row (digits the blob finder missed)
 ROW_HEIGHTS = (2.8, 4.0)  # panel heights around a row, in blob heights (digits or halves)
 # light segments only where the panel's median grey lies this much nearer its dark end than its
@@ -272,12 +273,17 @@ def _padded(box: Box) -> Box:
 
 def lcd_reads(gray: np.ndarray, rows: list[Row]) -> list[LcdRead]:
     """7-segment reads of dark display panels, and of the first blob rows not on such a panel
-    (light panels); without reads of part of a display that another read gets with more digits."""
+    and the tallest of them (light panels, or a display in a dark housing); without reads of
+    part of a display that another read gets with more digits."""
     found = _panel_boxes(gray)
     found += [_padded(box) for box in found]  # a display filling the photo: digits at its edges
     reads = [read for read in (_read(gray, box) for box in found) if read is not None]
     free = [r for r in rows if not any(_inside(r.origin, read.box) for read in reads)]
-    boxes = [_row_box(r, h) for r in free[:ROW_PANELS] for h in ROW_HEIGHTS]
+    tried = free[:ROW_PANELS]
+    tallest = max(free[:TALLEST_AMONG], key=lambda r: r.height, default=None)
+    if tallest is not None and not any(tallest is r for r in tried):
+        tried.append(tallest)  # a display's digits are the largest on the meter
+    boxes = [_row_box(r, h) for r in tried for h in ROW_HEIGHTS]
     reads += [read for read in (_read(gray, box) for box in boxes) if read is not None]
     return [r for r in reads if not any(_part_of(r, o) or _outvoted(r, o) for o in reads)]
 
