@@ -28,6 +28,7 @@ MAX_PANELS = 3
 NESTED = 1.25  # a box this much larger on a side than another around the same centre is its frame
 CUT = 0.15  # share of the digits' height beyond a dark band: the band is a shadow, not the display
 ROW_PANELS = 2  # blob-finder rows also tried as displays
+TILTS = np.arange(-6, 7, 1.0)  # degrees a display's digits may lean inside the box read
 TALLEST_AMONG = 8  # ... and the tallest of this many first rows (rows of print rank before it)
 ROW_MARGIN = 2.0  # digit heights added on each side of a row (digits the blob finder missed)
 ROW_HEIGHTS = (2.8, 4.0)  # panel heights around a row, in blob heights (digits or halves)
@@ -233,6 +234,24 @@ def _cells(panel: np.ndarray, digits: sevenseg.Digits, row: Row) -> Cells:
     )
 
 
+def _tilt(ink: np.ndarray) -> float:
+    """Degrees the ink's rows lean (counter-clockwise positive): the rotation that gives the
+    sharpest row profile. A box found as a dark region (the housing around a display) need not
+    lie along the digits."""
+
+    def sharpness(angle: float) -> float:
+        turn = cv2.getRotationMatrix2D((ink.shape[1] / 2, ink.shape[0] / 2), float(angle), 1.0)
+        turned = cv2.warpAffine(ink, turn, (ink.shape[1], ink.shape[0]), flags=cv2.INTER_NEAREST)
+        return float(np.square(turned.sum(axis=1, dtype=np.float64)).sum())
+
+    return float(max(TILTS, key=sharpness))
+
+
+def _levelled(box: Box, tilt: float) -> Box:
+    """The box turned so that rows leaning by `tilt` degrees come out level."""
+    return box if tilt == 0 else (box[0], box[1], box[2] + tilt)
+
+
 def _sure_digits(digits: sevenseg.Digits | None) -> float:
     """How many digits a read holds, each counted by its probability."""
     return 0.0 if digits is None else float(digits.probs[:, :10].max(axis=1).sum())
@@ -248,9 +267,12 @@ def _read(gray: np.ndarray, box: Box) -> LcdRead | None:
     digits = sevenseg.read_digits(_ink(panel))
     light = False
     if light_ink(panel):
-        lit = sevenseg.read_digits(_ink(panel, light=True))
+        level = _levelled(box, _tilt(_ink(panel, light=True)))
+        lit_panel, lit_m = _upright(gray, level) if level is not box else (panel, m)
+        lit = sevenseg.read_digits(_ink(lit_panel, light=True))
         light = _sure_digits(lit) > _sure_digits(digits) + LIGHTER
-        digits = lit if light else digits
+        if light:
+            panel, m, digits = lit_panel, lit_m, lit
     band = None if light else _dark_band(panel)
     if band is not None and not _cuts_digits(band, digits):
         trimmed, tm = _upright(gray, _trimmed(panel, m, band))
