@@ -30,7 +30,7 @@ CUT = 0.15  # share of the digits' height beyond a dark band: the band is a shad
 ROW_PANELS = 2  # blob-finder rows also tried as displays
 TILTS = np.arange(-6, 7, 1.0)  # degrees a display's digits may lean inside the box read
 TALLEST_AMONG = 8  # ... and the tallest of this many first rows (rows of print rank before it)
-ROW_MARGIN = 3.0  # digit heights added on each side of a row (digits the blob finder missed)
+ROW_MARGIN = 2.0  # digit heights added on each side of a row (digits the blob finder missed)
 ROW_HEIGHTS = (2.8, 4.0)  # panel heights around a row, in blob heights (digits or halves)
 # light segments only where the panel's median grey lies this much nearer its dark end than its
 # bright end: a panel box that takes in dark surroundings must not turn dark digits into light
