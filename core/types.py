@@ -90,6 +90,8 @@ class MeterRead:
     # right); empty when not known
     counter_box: Quad = ()
     digit_boxes: tuple[Quad, ...] = ()
+    obis: str | None = None  # register code a display shows beside the value ("1.8.0")
+    unit: str | None = None  # unit a display shows ("kWh", "MWh", "GJ", "m³")
 
     def value(self) -> Decimal | None:
         if self.reading is None:
@@ -105,6 +107,8 @@ class MeterRead:
             "accepted": self.accepted,
             "meter_number": self.meter_number,
             "seconds": round(self.seconds, 4),
+            "obis": self.obis,
+            "unit": self.unit,
         }
         if self.reason:
             record["reason"] = self.reason

@@ -71,6 +71,8 @@ def format_line(path: str, result: MeterRead) -> str:
     if result.reading is None:
         return f"{path}: nicht lesbar / unreadable ({result.reason})"
     value = result.reading + (f",{result.fraction}" if result.fraction else "")
+    value += f" {result.unit}" if result.unit else ""
+    value += f" ({result.obis})" if result.obis else ""
     verdict = "akzeptiert / accepted" if result.accepted else f"Prüfung / review ({result.reason})"
     number = f"  Zählernummer {result.meter_number}" if result.meter_number else ""
     return (

@@ -25,10 +25,20 @@ SEARCH_SIDE = 400  # panels are searched in the photo scaled to this long side
 PANEL_H = 96  # rectified panel height
 MARGIN = PANEL_H // 12  # panel px along the edges taken for the frame, never for ink
 MAX_PANELS = 3
+NESTED = 1.25  # a box this much larger on a side than another around the same centre is its frame
 CUT = 0.15  # share of the digits' height beyond a dark band: the band is a shadow, not the display
 ROW_PANELS = 2  # blob-finder rows also tried as displays
+TILTS = np.arange(-6, 7, 1.0)  # degrees a display's digits may lean inside the box read
+TALLEST_AMONG = 8  # ... and the tallest of this many first rows (rows of print rank before it)
 ROW_MARGIN = 2.0  # digit heights added on each side of a row (digits the blob finder missed)
 ROW_HEIGHTS = (2.8, 4.0)  # panel heights around a row, in blob heights (digits or halves)
+# light segments only where the panel's median grey lies this much nearer its dark end than its
+# bright end: a panel box that takes in dark surroundings must not turn dark digits into light
+LIGHT_INK = 0.5
+# ... and read as light segments when that gives this many more sure digits than dark ones: higher
+# keeps more dark-segment reads of panels that only look light (glare), lower reads more light
+# displays whose dark read found a few digits in the gaps
+LIGHTER = 1.0
 
 Box = tuple[tuple[float, float], tuple[float, float], float]  # rotated rectangle, photo px
 
@@ -84,9 +94,18 @@ def _panel_boxes(gray: np.ndarray) -> list[Box]:
     boxes.sort(key=lambda b: -b[1][0] * b[1][1])
     distinct: list[Box] = []
     for box in boxes:  # the two masks often find the same panel
-        if all(math.dist(box[0], other[0]) > 0.2 * max(other[1]) for other in distinct):
+        if not any(_same_box(box, other) for other in distinct):
             distinct.append(box)
     return distinct[:MAX_PANELS]
+
+
+def _same_box(box: Box, other: Box) -> bool:
+    """Is `box` the panel `other` found again: the same centre and size (a display inside its
+    frame, found as the frame's outline and as its inner edge, is two boxes)?"""
+    near = math.dist(box[0], other[0]) <= 0.2 * max(other[1])
+    sides = sorted(box[1]), sorted(other[1])
+    alike = all(a <= NESTED * b and b <= NESTED * a for a, b in zip(*sides, strict=True))
+    return near and alike
 
 
 def _row_box(row: Row, height: float) -> Box:
@@ -148,15 +167,27 @@ def _cuts_digits(band: tuple[int, int], digits: sevenseg.Digits | None) -> bool:
     return overlap > 0 and (y0 - d0) + (d1 - y1) > CUT * (d1 - d0 + 1)
 
 
-def _ink(panel: np.ndarray) -> np.ndarray:
-    hat = cv2.morphologyEx(panel, cv2.MORPH_BLACKHAT, np.ones((15, 15), np.uint8))
+def light_ink(panel: np.ndarray) -> bool:
+    """Are the panel's digits lighter than its background (a dark or backlit display with light
+    segments)? The background is most of the panel, so its median grey lies near the dark end
+    of the panel's range when the digits are light, near the bright end when they are dark."""
+    inner = panel[MARGIN:-MARGIN, MARGIN:-MARGIN]
+    lo, mid, hi = np.percentile(inner, (2, 50, 98)) if inner.size else (0, 0, 0)
+    return bool(mid - lo < LIGHT_INK * (hi - mid))
+
+
+def _ink(panel: np.ndarray, light: bool = False) -> np.ndarray:
+    """The segments' ink (1) of an upright panel, light or dark segments as `light` says."""
+    op = cv2.MORPH_TOPHAT if light else cv2.MORPH_BLACKHAT
+    hat = cv2.morphologyEx(panel, op, np.ones((15, 15), np.uint8))
     _, ink = cv2.threshold(hat, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     ink[:MARGIN], ink[-MARGIN:], ink[:, :MARGIN], ink[:, -MARGIN:] = 0, 0, 0, 0
     return ink
 
 
-def _row(m: np.ndarray, digits: sevenseg.Digits) -> Row:
-    """Map the digit boxes (deskewed panel px) back into photo coordinates as a row."""
+def _row(m: np.ndarray, digits: sevenseg.Digits, light: bool) -> Row:
+    """Map the digit boxes (deskewed panel px) back into photo coordinates as a row (the
+    blobs' polarity 1 for light segments)."""
     y0, y1 = digits.band
     k = float(np.hypot(m[0, 0], m[1, 0]))  # photo px per panel px
     ux, uy = float(m[0, 0]) / k, float(m[1, 0]) / k
@@ -170,7 +201,7 @@ def _row(m: np.ndarray, digits: sevenseg.Digits) -> Row:
         )
 
     blobs = [
-        Blob(*photo((a + b) / 2), (y1 - y0 + 1) * k, (b - a + 1) * k, theta, 0)
+        Blob(*photo((a + b) / 2), (y1 - y0 + 1) * k, (b - a + 1) * k, theta, int(light))
         for a, b in digits.boxes
     ]
     centres = np.array([(b.cx, b.cy) for b in blobs])
@@ -203,12 +234,46 @@ def _cells(panel: np.ndarray, digits: sevenseg.Digits, row: Row) -> Cells:
     )
 
 
+def _tilt(ink: np.ndarray) -> float:
+    """Degrees the ink's rows lean (counter-clockwise positive): the rotation that gives the
+    sharpest row profile. A box found as a dark region (the housing around a display) need not
+    lie along the digits."""
+
+    def sharpness(angle: float) -> float:
+        turn = cv2.getRotationMatrix2D((ink.shape[1] / 2, ink.shape[0] / 2), float(angle), 1.0)
+        turned = cv2.warpAffine(ink, turn, (ink.shape[1], ink.shape[0]), flags=cv2.INTER_NEAREST)
+        return float(np.square(turned.sum(axis=1, dtype=np.float64)).sum())
+
+    return float(max(TILTS, key=sharpness))
+
+
+def _levelled(box: Box, tilt: float) -> Box:
+    """The box turned so that rows leaning by `tilt` degrees come out level."""
+    return box if tilt == 0 else (box[0], box[1], box[2] + tilt)
+
+
+def _sure_digits(digits: sevenseg.Digits | None) -> float:
+    """How many digits a read holds, each counted by its probability."""
+    return 0.0 if digits is None else float(digits.probs[:, :10].max(axis=1).sum())
+
+
 def _read(gray: np.ndarray, box: Box) -> LcdRead | None:
     """The panel's digits; on its dark band only, when the panel has one that the digits lie in
-    and the band shows no fewer digits (it may hold a shadow, not the display)."""
+    and the band shows no fewer digits (it may hold a shadow, not the display). Where the panel
+    looks like light segments on a dark ground (`light_ink`: glare or bright surroundings can
+    make a dark-segment panel look so too), its light segments are read as well, and kept when
+    they give more sure digits (LIGHTER) than the dark ones."""
     panel, m = _upright(gray, box)
     digits = sevenseg.read_digits(_ink(panel))
-    band = _dark_band(panel)
+    light = False
+    if light_ink(panel):
+        level = _levelled(box, _tilt(_ink(panel, light=True)))
+        lit_panel, lit_m = _upright(gray, level) if level is not box else (panel, m)
+        lit = sevenseg.read_digits(_ink(lit_panel, light=True))
+        light = _sure_digits(lit) > _sure_digits(digits) + LIGHTER
+        if light:
+            panel, m, digits = lit_panel, lit_m, lit
+    band = None if light else _dark_band(panel)
     if band is not None and not _cuts_digits(band, digits):
         trimmed, tm = _upright(gray, _trimmed(panel, m, band))
         inside = sevenseg.read_digits(_ink(trimmed))
@@ -216,7 +281,7 @@ def _read(gray: np.ndarray, box: Box) -> LcdRead | None:
             panel, m, digits = trimmed, tm, inside
     if digits is None:
         return None
-    row = _row(m, digits)
+    row = _row(m, digits, light)
     cells = _cells(panel, digits, row)
     return LcdRead(box, row, cells, digits.probs, digits.point or 0, digits.point_confirmed)
 
@@ -230,12 +295,17 @@ def _padded(box: Box) -> Box:
 
 def lcd_reads(gray: np.ndarray, rows: list[Row]) -> list[LcdRead]:
     """7-segment reads of dark display panels, and of the first blob rows not on such a panel
-    (light panels); without reads of part of a display that another read gets with more digits."""
+    and the tallest of them (light panels, or a display in a dark housing); without reads of
+    part of a display that another read gets with more digits."""
     found = _panel_boxes(gray)
     found += [_padded(box) for box in found]  # a display filling the photo: digits at its edges
     reads = [read for read in (_read(gray, box) for box in found) if read is not None]
     free = [r for r in rows if not any(_inside(r.origin, read.box) for read in reads)]
-    boxes = [_row_box(r, h) for r in free[:ROW_PANELS] for h in ROW_HEIGHTS]
+    tried = free[:ROW_PANELS]
+    tallest = max(free[:TALLEST_AMONG], key=lambda r: r.height, default=None)
+    if tallest is not None and not any(tallest is r for r in tried):
+        tried.append(tallest)  # a display's digits are the largest on the meter
+    boxes = [_row_box(r, h) for r in tried for h in ROW_HEIGHTS]
     reads += [read for read in (_read(gray, box) for box in boxes) if read is not None]
     return [r for r in reads if not any(_part_of(r, o) or _outvoted(r, o) for o in reads)]
 

@@ -24,6 +24,7 @@ from core.settings import Settings
 from core.types import Display, MeterRead
 from ocr import candidates, choice, ranking, trust
 from ocr.digits import SECOND_OPINION_PATHS, DigitModel
+from ocr.display_labels import read_labels
 from ocr.geometry import read_boxes
 from ocr.loading import ImageInput, load_image, upright_size
 from ocr.locate import WORK_SIDE, Row
@@ -138,6 +139,9 @@ class OcrEngine:
         )
         counter_box, digit_boxes = read_boxes(best, scale, shown)
         result = replace(result, counter_box=counter_box, digit_boxes=digit_boxes)
+        if c.row.lcd:
+            labels = read_labels(self.tesseract, memo.gray, c.row)
+            result = replace(result, obis=labels.obis, unit=labels.unit)
         return replace(result, accepted=False, reason="display_disagrees") if disagrees else result
 
     def _plate(

@@ -118,12 +118,18 @@ class Search:
         averaged. The last stage is the whole search; stopping early saves the model's work on
         a sure read. A meter known to have drums (`display="drum"`) is not read segment by
         segment: its printed digits can match 7-segment patterns, and a drum counter's reading
-        is never one. `memo` keeps what does not depend on the digit count and the kind, for
-        reading the same photo again under another hypothesis."""
+        is never one; a meter known to have a display (`display="lcd"`) is read from its
+        7-segment reads alone where there are any: the digit model's reads of printed numbers
+        beside the display (`10000 imp/kWh`) are no reading of it. `memo` keeps what does not
+        depend on the digit count and the kind, for reading the same photo again under another
+        hypothesis."""
         memo = memo or Memo(image)
         drum_rows = memo.rows()
         displays = memo.displays() if display != "drum" else []
         rows = [c.row for c in displays if c.point] + drum_rows
+        if display == "lcd" and displays:
+            yield Stage(0, candidates.all_described(displays, integer_digits), rows)
+            return
         if memo.first is None:
             memo.first = self._first_stage(image, drum_rows)
         first, worth = self._most_promising(memo.first, integer_digits, image.shape)

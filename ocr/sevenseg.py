@@ -55,6 +55,7 @@ BARS = [0, 3, 6]  # the horizontal segments a, d, g
 SOLID = 0.85  # a bar left of a narrow stroke is lit only with this coverage (faint: unlit)
 FEET = 0.75  # a band without bars keeps at least this share of the rows
 BAR_SLOPES = np.linspace(-0.1, 0.1, 9)  # tilts of frame lines looked for
+BEYOND = 0.15  # share of the digit height a frame edge runs on above and below the digits
 GAP = 1.6  # pitches from a first digit to the next with room for a blank digit between
 
 
@@ -243,6 +244,19 @@ def _spans(ink: np.ndarray, band: tuple[int, int]) -> tuple[list[Box], float]:
         for piece in _split(_to_stem(span, stems, narrow), width, profile)
     ]
     return _joined(pieces, width, profile), width
+
+
+def _frame_edge(ink: np.ndarray, span: Box, band: tuple[int, int], width: float) -> bool:
+    """Is a narrow span the edge of a frame, not a "1": its stroke runs on beyond the digits'
+    top or bottom (a segment ends with the digits)?"""
+    a, b = span
+    if b - a + 1 >= NARROW * width:
+        return False
+    y0, y1 = band
+    reach = round(BEYOND * (y1 - y0 + 1))
+    above = ink[max(0, y0 - reach) : y0, a : b + 1].any(axis=1)
+    below = ink[y1 + 1 : y1 + 1 + reach, a : b + 1].any(axis=1)
+    return any(side.size > 0 and side.mean() > 0.8 for side in (above, below))
 
 
 def _stroke_width(ink: np.ndarray, band: tuple[int, int]) -> float:
@@ -455,6 +469,7 @@ def read_digits(ink: np.ndarray) -> Digits | None:
     shear = _slant(ink, band)
     straight = sheared(ink, shear, (band[0] + band[1]) / 2)
     spans, width = _spans(straight, band)
+    spans = [span for span in spans if not _frame_edge(straight, span, band, width)]
     h = band[1] - band[0] + 1
     thick = max(1, round(STROKE * h), round(SOLID_STROKE * _stroke_width(straight, band)))
     read = [_read_box(straight, span, width, band, thick) for span in spans]

@@ -1,0 +1,350 @@
+"""Synthetic photos of digital meter displays, drawn with wide variation from a seed.
+
+`random_display(kind, seed)` draws what an electricity (eHZ), heat or water meter's LCD shows and
+how it looks: the value (5-8 digits, leading zeros, 0-3 decimals), the OBIS code beside it
+(electricity), the unit, arrows and status symbols, small secondary text; dark segments on a
+light panel or light ones on a dark panel, backlit blue/green/orange, low contrast, unlit segments
+showing faintly; segments thin or thick, slanted, with or without gaps between them. Then
+`render_display(spec)` puts the panel in a housing and "photographs" it: rotation, perspective,
+glare, blur, noise. Everything follows from the seed (the same image on every machine: text is
+drawn in Pillow's built-in face). The truth is on the spec: `reading`, `fraction`, `obis`,
+`unit`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ocr.synth import _paste, _put_text, _text_box, _warp
+
+Image = np.ndarray
+Colour = tuple[int, int, int]  # BGR
+
+KINDS = ("electricity", "heat", "water")
+SUPER = 3  # segments are drawn this many times larger, then shrunk (anti-aliasing)
+
+# segment end points in a unit cell (x right, y down; 0..1 wide, 0..2 high)
+_ENDS = {
+    "a": ((0, 0), (1, 0)),
+    "b": ((1, 0), (1, 1)),
+    "c": ((1, 1), (1, 2)),
+    "d": ((0, 2), (1, 2)),
+    "e": ((0, 1), (0, 2)),
+    "f": ((0, 0), (0, 1)),
+    "g": ((0, 1), (1, 1)),
+}
+_LIT = {
+    "0": "abcdef",
+    "1": "bc",
+    "2": "abdeg",
+    "3": "abcdg",
+    "4": "bcfg",
+    "5": "acdfg",
+    "6": "acdefg",
+    "7": "abc",
+    "8": "abcdefg",
+    "9": "abcdfg",
+    "-": "g",
+}
+# (panel colour, lit segment colour) per look, BGR
+_LOOKS: dict[str, tuple[Colour, Colour]] = {
+    "grey": ((168, 182, 176), (30, 38, 34)),  # reflective LCD, no backlight
+    "green": ((120, 226, 168), (40, 70, 30)),  # green backlight, dark segments
+    "orange": ((70, 170, 245), (30, 40, 70)),  # amber backlight
+    "blue_light": ((235, 200, 140), (90, 40, 20)),  # light blue backlight, dark segments
+    "blue_dark": ((110, 45, 15), (255, 240, 215)),  # dark blue panel, light segments
+    "black": ((28, 28, 24), (200, 245, 235)),  # dark panel, light segments
+    "black_green": ((25, 35, 20), (120, 255, 140)),
+}
+UNITS = {"electricity": ("kWh", "MWh"), "heat": ("GJ", "MWh", "kWh"), "water": ("m³",)}
+OBIS = ("1.8.0", "1.8.1", "1.8.2", "2.8.0")
+
+
+@dataclass(frozen=True)
+class DisplaySpec:
+    """What the display shows (the truth) and how it is drawn and photographed."""
+
+    kind: str
+    reading: str  # integer digits as shown (leading zeros kept)
+    fraction: str
+    unit: str | None
+    obis: str | None
+    look: str
+    contrast: float  # 0..1: share of the full contrast between panel and lit segments
+    ghost: float  # 0..1: how visible the unlit segments are (of the contrast)
+    digit_h: int  # main digit height, body px
+    width: float  # digit width / height
+    spacing: float  # gap between digits / digit width
+    thick: float  # stroke / digit height
+    gap: float  # gap between segment ends / digit height
+    slant: float  # tan of the italic slant
+    bevel: bool  # hexagonal segment ends (else square)
+    obis_above: bool  # OBIS code on a line above the value (else left of it)
+    symbols: bool  # arrows, phase marks and status text around the value
+    housing: Colour
+    angle: float
+    perspective: float
+    blur: float
+    noise: float
+    glare: float  # 0: none, else the glare's strength (grey levels)
+    scale: float  # the body's size in the photo
+    seed: int
+
+    @property
+    def shown(self) -> str:
+        return self.reading + ("." + self.fraction if self.fraction else "")
+
+
+def random_display(kind: str, seed: int) -> DisplaySpec:
+    """A display of `kind` ("electricity", "heat", "water") drawn from `seed`."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    rng = np.random.default_rng([seed, KINDS.index(kind)])
+    reading, fraction = _value(kind, rng)
+    unit: str | None = str(rng.choice(UNITS[kind]))
+    if rng.random() < 0.1:
+        unit = None
+    obis = str(rng.choice(OBIS, p=[0.55, 0.2, 0.2, 0.05])) if kind == "electricity" else None
+    if obis and rng.random() < 0.15:
+        obis = None
+    look = str(rng.choice(list(_LOOKS)))
+    return DisplaySpec(
+        kind=kind,
+        reading=reading,
+        fraction=fraction,
+        unit=unit,
+        obis=obis,
+        look=look,
+        contrast=float(rng.uniform(0.4, 1.0)),
+        ghost=float(rng.choice([0.0, rng.uniform(0.04, 0.15)])),
+        digit_h=int(rng.integers(46, 74)),
+        width=float(rng.uniform(0.45, 0.62)),
+        spacing=float(rng.uniform(0.4, 0.65)),
+        thick=float(rng.uniform(0.09, 0.17)),
+        gap=float(rng.choice([0.0, rng.uniform(0.01, 0.035)])),
+        slant=float(rng.choice([0.0, rng.uniform(0.04, 0.2)])),
+        bevel=bool(rng.random() < 0.6),
+        obis_above=bool(rng.random() < 0.25),
+        symbols=bool(rng.random() < 0.7),
+        housing=tuple(int(c) for c in rng.choice([(225, 228, 230), (60, 60, 62), (200, 215, 225)])),  # type: ignore[arg-type]
+        angle=float(rng.uniform(-25, 25)),
+        perspective=float(rng.uniform(0.0, 0.12)),
+        blur=float(rng.uniform(0.0, 1.6)),
+        noise=float(rng.uniform(0.0, 6.0)),
+        glare=float(rng.choice([0.0, rng.uniform(30, 80)])),
+        scale=float(rng.uniform(0.8, 1.15)),
+        seed=seed,
+    )
+
+
+def _value(kind: str, rng: np.random.Generator) -> tuple[str, str]:
+    """Integer digits (leading zeros kept) and decimals as the kind's displays show them."""
+    if kind == "electricity":
+        integer, decimals = int(rng.integers(5, 8)), int(rng.choice([0, 1, 1, 2]))
+    elif kind == "heat":
+        integer, decimals = int(rng.integers(4, 7)), int(rng.choice([0, 1, 2, 3, 3]))
+    else:
+        integer, decimals = int(rng.integers(4, 6)), int(rng.choice([1, 2, 3, 3]))
+    integer = max(integer, 5 - decimals)
+    integer = min(integer, 8 - decimals)
+    used = int(rng.integers(1, integer + 1))  # digits of the value; the rest are leading zeros
+    value = "".join(str(d) for d in rng.integers(0, 10, size=used))
+    return value.zfill(integer), "".join(str(d) for d in rng.integers(0, 10, size=decimals))
+
+
+def _segment(p0: np.ndarray, p1: np.ndarray, t: float, gap: float, bevel: bool) -> np.ndarray:
+    """A segment's polygon from p0 to p1 (px), `t` thick, ends pulled back by `gap`."""
+    d = (p1 - p0) / (np.linalg.norm(p1 - p0) + 1e-9)
+    n = np.array([-d[1], d[0]])
+    a, b = p0 + d * (gap + (t / 2 if bevel else 0)), p1 - d * (gap + (t / 2 if bevel else 0))
+    if not bevel:
+        return np.array([a + n * t / 2, b + n * t / 2, b - n * t / 2, a - n * t / 2])
+    tip = t / 2
+    return np.array(
+        [a - d * tip, a + n * t / 2, b + n * t / 2, b + d * tip, b - n * t / 2, a - n * t / 2]
+    )
+
+
+@dataclass(frozen=True)
+class Face:
+    """How one display's 7-segment characters are drawn (px of the supersampled mask)."""
+
+    height: float
+    width: float
+    spacing: float
+    thick: float
+    gap: float
+    slant: float
+    bevel: bool
+
+    @property
+    def pitch(self) -> float:
+        return self.width * (1 + self.spacing)
+
+    def advance(self, text: str) -> float:
+        return sum(self.pitch for ch in text if ch != ".")
+
+    def draw(self, mask: np.ndarray, text: str, x: float, y: float, *, lit: bool = True) -> None:
+        """`text` (digits, '-', ' ', '.') with its top left at (x, y); '.' sits in the gap after
+        the digit before it. `lit=False` draws every segment and point (the unlit pattern)."""
+        t, h2 = self.thick * self.height, self.height / 2
+        for ch in text:
+            if ch == ".":
+                r = min(0.6 * t, 0.35 * self.width * self.spacing)  # room on both sides
+                cx = x - self.width * self.spacing / 2
+                cy = y + self.height - max(r, t / 2)
+                cv2.circle(mask, (round(cx), round(cy)), round(r), 255, -1)
+                continue
+            segments = "abcdefg" if not lit else _LIT.get(ch, "")
+            for s in segments:
+                (x0, y0), (x1, y1) = _ENDS[s]
+                p0 = np.array([x + x0 * self.width + self.slant * (h2 * 2 - y0 * h2), y + y0 * h2])
+                p1 = np.array([x + x1 * self.width + self.slant * (h2 * 2 - y1 * h2), y + y1 * h2])
+                inset = np.array([t / 2 if x0 == x1 == 0 else -t / 2 if x0 == x1 else 0, 0])
+                vert = np.array([0, t / 2 if y0 == y1 == 0 else -t / 2 if y0 == y1 == 2 else 0])
+                poly = _segment(
+                    p0 + inset + vert, p1 + inset + vert, t, self.gap * self.height, self.bevel
+                )
+                cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 255, cv2.LINE_AA)
+            x += self.pitch
+
+
+def _panel(spec: DisplaySpec, rng: np.random.Generator) -> Image:
+    """The display panel with its value, OBIS code, unit and symbols."""
+    h = spec.digit_h * SUPER
+    face = Face(h, spec.width * h, spec.spacing, spec.thick, spec.gap, spec.slant, spec.bevel)
+    small = Face(
+        0.5 * h,
+        0.5 * spec.width * h,
+        0.45,
+        min(0.16, spec.thick * 1.1),
+        spec.gap,
+        spec.slant,
+        spec.bevel,
+    )
+    obis_w = small.advance(spec.obis or "8.8.8") if spec.kind == "electricity" else 0.0
+    unit_w = 1.9 * h if spec.unit or spec.kind != "electricity" else 0.6 * h
+    left = 0.35 * h + (0 if spec.obis_above else obis_w + 0.5 * h * (obis_w > 0))
+    width = int(left + face.advance(spec.shown) + unit_w + 0.3 * h)
+    top = 0.45 * h + (0.65 * h if spec.obis_above and obis_w else 0.0)
+    height = int(top + h + 0.55 * h)
+    lit = np.zeros((height, width), np.uint8)
+    unlit = np.zeros_like(lit)
+    face.draw(unlit, "8" * len(spec.reading) + "." + "8" * len(spec.fraction), left, top, lit=False)
+    face.draw(lit, spec.shown, left, top)
+    if obis_w:
+        ox, oy = (left, 0.25 * h) if spec.obis_above else (0.35 * h, top)
+        small.draw(unlit, "8.8.8", ox, oy, lit=False)
+        if spec.obis:
+            small.draw(lit, spec.obis, ox, oy)
+    if spec.symbols:
+        _symbols(lit, rng, h, left, top, face.advance(spec.shown))
+    mask_lit = cv2.resize(lit, (width // SUPER, height // SUPER), interpolation=cv2.INTER_AREA)
+    mask_unlit = cv2.resize(unlit, (width // SUPER, height // SUPER), interpolation=cv2.INTER_AREA)
+    back, ink = (np.array(c, np.float32) for c in _LOOKS[spec.look])
+    ink = back + spec.contrast * (ink - back)
+    panel = np.empty((*mask_lit.shape, 3), np.float32)
+    panel[:] = back
+    glow = cv2.GaussianBlur(rng.normal(0, 1, (4, 8)).astype(np.float32), (0, 0), 1)
+    panel *= (1 + 0.06 * cv2.resize(glow, mask_lit.shape[::-1]))[..., None]  # uneven backlight
+    ghost = (mask_unlit.astype(np.float32) / 255 * spec.ghost)[..., None]
+    panel = panel + ghost * (ink - back)
+    alpha = (mask_lit.astype(np.float32) / 255)[..., None]
+    panel = panel * (1 - alpha) + ink * alpha
+    out = np.clip(panel, 0, 255).astype(np.uint8)
+    if spec.unit:
+        size = int(rng.uniform(0.45, 0.65) * spec.digit_h)
+        ux = int((left + face.advance(spec.shown)) / SUPER + 0.15 * spec.digit_h)
+        uy = int((top + h) / SUPER - rng.uniform(0, 0.4) * spec.digit_h)
+        _unit(out, spec.unit, (ux, uy), size, tuple(int(c) for c in ink))  # type: ignore[arg-type]
+    return out
+
+
+def _unit(panel: Image, unit: str, org: tuple[int, int], size: int, colour: Colour) -> None:
+    """The unit as an LCD icon: Pillow's face, m³ with a raised 3."""
+    if unit == "m³":
+        _put_text(panel, "m", org, size, colour, 1)
+        right = _text_box("m", size)[2]
+        _put_text(panel, "3", (org[0] + right + 2, org[1] - size // 2), int(size * 0.6), colour, 1)
+        return
+    _put_text(panel, unit, org, size, colour, 1)
+
+
+def _symbols(
+    mask: np.ndarray, rng: np.random.Generator, h: float, left: float, top: float, width: float
+) -> None:
+    """Arrows, a frame line, and phase/status marks above or below the value (supersampled)."""
+    y = top - 0.3 * h if rng.random() < 0.5 else top + h + 0.22 * h
+    x = left
+    for _ in range(int(rng.integers(2, 5))):
+        s = 0.09 * h
+        if rng.random() < 0.5:  # a triangle (arrow)
+            pts = np.array([[x, y - s], [x + 2 * s, y], [x, y + s]])
+        else:  # a small bar or square
+            pts = np.array(
+                [[x, y - s / 2], [x + 2.5 * s, y - s / 2], [x + 2.5 * s, y + s / 2], [x, y + s / 2]]
+            )
+        cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 255, cv2.LINE_AA)
+        x += rng.uniform(0.15, 0.35) * width
+    if rng.random() < 0.4:
+        frame_y = round(top - 0.12 * h)
+        cv2.line(
+            mask,
+            (round(left), frame_y),
+            (round(left + width), frame_y),
+            255,
+            max(1, round(0.025 * h)),
+        )
+
+
+def _housing(spec: DisplaySpec, panel: Image, rng: np.random.Generator) -> Image:
+    """The meter's front around the panel: case, window frame, labels, LED, buttons."""
+    ph, pw = panel.shape[:2]
+    w, h = max(480, pw + 90), max(300, ph + 210)
+    body = np.empty((h, w, 3), np.uint8)
+    body[:] = spec.housing
+    dark = sum(spec.housing) < 300
+    text: Colour = (230, 230, 230) if dark else (35, 35, 35)
+    cv2.rectangle(body, (0, 0), (w - 1, h - 1), (100, 100, 100), 4)
+    x0, y0 = (w - pw) // 2, int(rng.integers(60, 90))
+    cv2.rectangle(body, (x0 - 10, y0 - 10), (x0 + pw + 10, y0 + ph + 10), (70, 70, 70), -1)
+    _paste(body, panel, x0, y0)
+    brand = str(rng.choice(["EMH eHZ", "ITRON", "WAERME-TEC", "AQUA-DIGI", "LOGARITHM"]))
+    _put_text(body, brand, (x0, y0 - 28), 28, text, 1)
+    below = y0 + ph + 50
+    if spec.kind == "electricity":
+        _put_text(body, "10000 imp/kWh", (x0, below), 16, text)
+        cv2.circle(body, (x0 + 200, below - 8), 7, (40, 40, 200), -1)
+        cv2.circle(body, (w - 90, h - 90), 38, (30, 30, 30), 3)  # optical interface
+    else:
+        _put_text(body, f"Nr {int(rng.integers(10**7, 10**8))}", (x0, below), 26, text)
+    cv2.circle(body, (w - 70, below - 10), 16, (80, 80, 80), -1)  # button
+    return body
+
+
+def _glare(img: Image, strength: float, rng: np.random.Generator) -> Image:
+    """A soft light reflection somewhere around the middle of the photo."""
+    spot = np.zeros(img.shape[:2], np.float32)
+    cx, cy = (int(v) for v in rng.integers(img.shape[1] // 3, 2 * img.shape[1] // 3, size=2))
+    cv2.ellipse(spot, (cx, cy), (120, 40), float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
+    glow = cv2.GaussianBlur(spot, (0, 0), 30)
+    return np.clip(img + glow[..., None] * strength, 0, 255).astype(np.uint8)
+
+
+def render_display(spec: DisplaySpec) -> Image:
+    """A photo (BGR) of the meter `spec` describes."""
+    rng = np.random.default_rng([spec.seed, 7])
+    body = _housing(spec, _panel(spec, rng), rng)
+    fit = spec.scale * min(1.0, 680 / max(body.shape[:2]))
+    body = cv2.resize(body, None, fx=fit, fy=fit, interpolation=cv2.INTER_AREA)
+    img, _ = _warp(body, spec.angle, spec.perspective, rng)
+    if spec.glare:
+        img = _glare(img, spec.glare, rng)
+    out: np.ndarray = img.astype(np.float32)
+    if spec.blur:
+        out = cv2.GaussianBlur(out, (0, 0), spec.blur)
+    out = out + rng.normal(0, spec.noise, out.shape) if spec.noise else out
+    return np.clip(out, 0, 255).astype(np.uint8)

@@ -1,0 +1,86 @@
+"""Digital displays: the synthetic display renderer, light segments, frame edges, and reading
+the value with its OBIS code and unit."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ocr import read_meter, sevenseg
+from ocr.cli import run_read
+from ocr.display_labels import unit_of
+from ocr.panel import light_ink
+from ocr.synth import encode_jpeg
+from ocr.synth_display import KINDS, random_display, render_display
+from tests.sevenseg_drawing import DigitShape
+
+
+def test_the_renderer_is_deterministic_and_varies() -> None:
+    assert np.array_equal(
+        render_display(random_display("heat", 3)), render_display(random_display("heat", 3))
+    )
+    specs = [random_display(kind, seed) for kind in KINDS for seed in range(12)]
+    assert len({s.look for s in specs}) >= 5
+    assert len({len(s.reading + s.fraction) for s in specs}) >= 3
+    assert {len(s.fraction) for s in specs} >= {0, 1, 2, 3}
+    assert all(5 <= len(s.reading + s.fraction) <= 8 for s in specs)
+    assert {s.unit for s in specs} >= {"kWh", "MWh", "GJ", "m³"}
+    assert {s.obis for s in specs if s.kind == "electricity"} >= {"1.8.0", "1.8.1"}
+    assert all(s.obis is None for s in specs if s.kind != "electricity")
+
+
+@pytest.mark.parametrize(
+    ("kind", "seed"), [("electricity", 8), ("electricity", 17), ("heat", 3), ("water", 2)]
+)
+def test_a_display_is_read_with_its_point_obis_code_and_unit(kind: str, seed: int) -> None:
+    spec = random_display(kind, seed)
+    photo = encode_jpeg(render_display(spec))
+    result = read_meter(photo, integer_digits=len(spec.reading), display="lcd")
+    assert (result.reading, result.fraction or "") == (spec.reading, spec.fraction)
+    assert (result.obis, result.unit) == (spec.obis, spec.unit)
+    assert result.display == "lcd"
+
+
+def test_obis_code_and_unit_are_in_the_json_line(tmp_path: Path) -> None:
+    spec = random_display("electricity", 6)
+    photo = tmp_path / "strom.jpg"
+    photo.write_bytes(encode_jpeg(render_display(spec)))
+    out = io.StringIO()
+    run_read([str(photo)], integer_digits=None, display="lcd", as_json=True, out=out)
+    record = json.loads(out.getvalue())
+    assert (record["obis"], record["unit"]) == ("1.8.1", "kWh")
+
+
+@pytest.mark.parametrize(
+    ("text", "unit"),
+    [("kWh", "kWh"), ("KWh", "kWh"), ("MWh", "MWh"), ("GJ", "GJ"), ("m3", "m³"), ("hh 8", None)],
+)
+def test_units_from_tesseract_text(text: str, unit: str | None) -> None:
+    assert unit_of(text) == unit
+
+
+def test_light_segments_on_a_dark_panel_are_told_from_dark_ones() -> None:
+    shape = DigitShape(50, 26, 6, 23)
+    dark = np.full((96, 200), 200, np.uint8)
+    for i, ch in enumerate("508"):
+        for y0, y1, x0, x1 in shape.lit_boxes(ch, 30 + 45 * i):
+            dark[y0:y1, x0:x1] = 40
+    assert not light_ink(dark)
+    assert light_ink(255 - dark)
+
+
+def test_a_frame_edge_beside_the_digits_is_no_one() -> None:
+    """A vertical frame line that runs on above the digits would read as a leading "1"."""
+    shape = DigitShape(60, 30, 6, 18)
+    ink = np.zeros((96, 220), np.uint8)
+    ink[5:90, 10:14] = 1  # the frame's edge
+    for i, ch in enumerate("342"):
+        for y0, y1, x0, x1 in shape.lit_boxes(ch, 40 + 44 * i):
+            ink[y0:y1, x0:x1] = 1
+    digits = sevenseg.read_digits(ink)
+    assert digits is not None
+    assert [int(p.argmax()) for p in digits.probs] == [3, 4, 2]
