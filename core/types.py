@@ -70,6 +70,30 @@ class MeterHint:
 
 
 @dataclass(frozen=True)
+class DigitCountHypothesis:
+    """A photo read without its digit count: the read under one count (`MeterRead`)."""
+
+    integer_digits: int
+    reading: str | None
+    fraction: str | None = None
+    confidence: float = 0.0  # as if master data gave this count
+    accepted: bool = False  # ... and accepted so
+    evidence: float = 0.0  # the count's share of what the drum window shows (0..1)
+    reason: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "integer_digits": self.integer_digits,
+            "display": "drum",
+            "reading": self.reading,
+            "fraction": self.fraction,
+            "confidence": round(self.confidence, 4),
+            "accepted": self.accepted,
+            "evidence": round(self.evidence, 4),
+        } | ({"reason": self.reason} if self.reason else {})
+
+
+@dataclass(frozen=True)
 class MeterRead:
     """What OCR made of one photo. `reading` keeps leading zeros as shown."""
 
@@ -83,6 +107,8 @@ class MeterRead:
     seconds: float = 0.0
     display: Display | None = None
     digits: tuple[DigitRead, ...] = ()
+    # read without a digit count: the read under each count, surest first (the first is this)
+    digit_count_hypotheses: tuple[DigitCountHypothesis, ...] = ()
 
     def value(self) -> Decimal | None:
         if self.reading is None:

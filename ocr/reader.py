@@ -22,7 +22,7 @@ import numpy as np
 from core.errors import ImageError, ToolMissingError
 from core.settings import Settings
 from core.types import Display, MeterRead
-from ocr import candidates, choice, ranking, trust
+from ocr import candidates, choice, counts, ranking, trust
 from ocr.digits import SECOND_OPINION_PATHS, DigitModel
 from ocr.loading import ImageInput, load_image
 from ocr.locate import WORK_SIDE, Row
@@ -118,9 +118,15 @@ class OcrEngine:
         meter_number: bool,
         memo: Memo,
     ) -> MeterRead:
-        found, model, disagrees = choice.choose_reading(
-            self.search, self.ranker, image, integer_digits, display, memo
-        )
+        by_count = None
+        if integer_digits is None and display != "lcd":
+            found, model, disagrees, by_count = counts.choose_by_counts(
+                self.search, self.ranker, image, display, memo
+            )
+        else:
+            found, model, disagrees = choice.choose_reading(
+                self.search, self.ranker, image, integer_digits, display, memo
+            )
         if found is None or not found[0].integer:
             return MeterRead(reading=None, reason="no_counter_found")
         best, likely, stage = found
@@ -129,9 +135,11 @@ class OcrEngine:
         shown: Display = "lcd" if c.point or (on_panel and not c.run.decimals) else "drum"
         numbers = self._plate(image, stage.rows, best, memo) if meter_number else ()
         confidence = trust.calibrated(likely, model.knot)
-        result = choice.meter_read(
-            best, confidence, numbers, shown, self.settings.auto_accept_min_confidence
-        )
+        min_confidence = self.settings.auto_accept_min_confidence
+        result = choice.meter_read(best, confidence, numbers, shown, min_confidence)
+        if by_count is not None:
+            alternatives = counts.hypotheses(by_count, model.knot, min_confidence)
+            result = replace(result, digit_count_hypotheses=alternatives)
         return replace(result, accepted=False, reason="display_disagrees") if disagrees else result
 
     def _plate(
