@@ -161,7 +161,7 @@ def pooled(per_count: list[Scored], window: list[float], weight: float, stage: S
     prior -= np.logaddexp.reduce(prior)
     shifted = [scores + p for (_, _, scores), p in zip(per_count, prior, strict=True)]
     top = max(0.0, max(float(s.max(initial=-np.inf)) for s in shifted))
-    outside = np.exp(-top)
+    outside = float(np.exp(-top))
     mass: dict[int | None, float] = {}
     share = []
     for (_, described, _), s in zip(per_count, shifted, strict=True):
