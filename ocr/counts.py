@@ -127,10 +127,19 @@ Scored = tuple[int, list[Described], np.ndarray]  # a count, its reads, the rank
 
 
 def scored(stage: Stage, shape: tuple[int, ...], model: ranking.Model) -> list[Scored]:
-    """The stage's candidate reads split under each count, with the counted ranker's scores."""
+    """The stage's candidate reads split under each count (as `candidates.all_described`, the
+    red drums looked for once), with the counted ranker's scores."""
+    if not stage.reads:
+        return []
+    tallest = max(c.row.height for c in stage.reads)
+    red = [digits_logic.red_block(c.cells.red) is not None for c in stage.reads]
     out = []
     for count in COUNTS:
-        described = candidates.all_described(stage.reads, count)
+        described = [
+            Described(c, *candidates.split(c, count), candidates.fit(c, count, tallest), r)
+            for c, r in zip(stage.reads, red, strict=True)
+        ]
+        described += [z for z in map(candidates.zero_led, described) if z is not None]
         scores = ranking.features(described, shape) @ model.weights + model.bias
         out.append((count, described, scores))
     return out
