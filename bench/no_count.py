@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import ocr as bench_ocr  # noqa: E402 (the repository on the path first)
+from ocr.reader import Hypothesis  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
 
     photos = bench_ocr.corpus_dir(args.corpus) / "meter-photos"
     tasks = bench_ocr.photo_tasks(photos, "water", None, True, args.source)[:: args.every]
-    ways = {"counted": (bench_ocr.WATER_DIGITS, "drum"), "unknown": (None, None)}
+    ways: dict[str, Hypothesis] = {
+        "counted": (bench_ocr.WATER_DIGITS, "drum"),
+        "unknown": (None, None),
+    }
     seconds: dict[str, list[float]] = {way: [] for way in ways}
     exact = dict.fromkeys(ways, 0)
     tasks = tasks[: args.limit]
