@@ -227,12 +227,15 @@ def choose_by_counts(
 ) -> tuple[Found | None, ranking.Model, bool, Counted | None]:
     """The choice for a meter of unknown digit count that may be a drum counter (`display`
     "drum" or None), as `choice.choose_reading` gives it, and every count's read. Where the
-    kind is unknown too, the drums are taken for the counter only when the chosen read shows
-    red drums (else the photo is read as before, as a display or an unknown counter), and a
+    kind is unknown too, a photo with a display read with a decimal point and no red drums on
+    the rows' blob grids is read as before (as a display or an unknown counter), the drums are
+    taken for the counter only when the chosen read shows red drums (else as before), and a
     display read with a decimal point that gives another value withholds acceptance (and
     replaces the read where it is surer), as with a known count."""
     model = rankers[ranking.mode(COUNTS[0])]
     uncounted = rankers[ranking.mode(None)]
+    if display is None and _looks_like_a_display(search, image, memo):
+        return choose(search, image, None, uncounted, display, memo), uncounted, False, None
     by_count = read_counts(search, model, image, display, memo)
     drums = by_count is not None and by_count.best.best.candidate.run.decimals > 0
     if by_count is None or (display is None and not drums):
@@ -245,6 +248,13 @@ def choose_by_counts(
     if again is not None and again[0].candidate.point and again[1] > by_count.likely:
         return again, uncounted, True, None
     return found, model, True, by_count
+
+
+def _looks_like_a_display(search: Search, image: np.ndarray, memo: Memo) -> bool:
+    """A display read with a decimal point, and no row read on its blob grid with red drums:
+    read as a display, not searched for drums under every count first."""
+    points = any(c.point for c in memo.displays())
+    return points and order_count(search.first(image, memo)) is None
 
 
 def hypotheses(
