@@ -33,7 +33,7 @@ from ocr.tuning import EARLY_EXIT
 # electricity drum counters 5-7, large meters 8
 COUNTS = (4, 5, 6, 7, 8)
 # how much the drum window's evidence counts against the ranker's scores (see `pooled`)
-WINDOW_WEIGHT = 1.0
+WINDOW_WEIGHT = 0.5
 # the least probability a cell is given of holding a digit or not: one cell the model is sure
 # about must not outweigh the rest of the window
 CELL_FLOOR = 0.02
@@ -62,6 +62,9 @@ class Counted:
     reads: list[CountRead]
     likely: float
     stage: Stage
+    # do the counts whose own choice reads the chosen value hold at least half the weight? (a
+    # value found only by summing reads across counts is left to a clerk)
+    agreed: bool = True
 
     @property
     def best(self) -> CountRead:
@@ -201,10 +204,13 @@ def pooled(per_count: list[Scored], window: list[float], weight: float, stage: S
         )
         reads.append((float(s[lead]), as_value, read))
     _, best, _ = max(reads, key=lambda r: r[0])
+    agreeing = sum(own.weight for _, _, own in reads if own.value == value)
+    agreed = agreeing >= 0.5 * sum(own.weight for _, _, own in reads)
     others = sorted(
         (own for _, chosen, own in reads if chosen is not best), key=lambda r: -r.weight
     )
-    return Counted([best, *others], mass[value] / total if value is not None else 0.0, stage)
+    likely = mass[value] / total if value is not None else 0.0
+    return Counted([best, *others], likely, stage, agreed)
 
 
 def _value(d: Described) -> int | None:

@@ -140,6 +140,8 @@ class OcrEngine:
         if by_count is not None:
             alternatives = counts.hypotheses(by_count, model.knot, min_confidence)
             result = replace(result, digit_count_hypotheses=alternatives)
+            if result.accepted and not by_count.agreed:
+                result = replace(result, accepted=False, reason="digit_count_unclear")
         return replace(result, accepted=False, reason="display_disagrees") if disagrees else result
 
     def _plate(
