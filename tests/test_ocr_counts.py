@@ -11,7 +11,8 @@ from ocr.counter import Cells
 from ocr.digits import NO_DIGIT
 from ocr.digits_logic import Run
 from ocr.locate import Row
-from ocr.reads import Candidate
+from ocr.reads import Candidate, Described
+from ocr.search import Stage
 from ocr.synth import encode_jpeg, render_drum_meter
 
 
@@ -73,3 +74,37 @@ def test_the_window_frame_ends_the_integer_drums() -> None:
     assert evidence[6] < evidence[5] and evidence[4] < evidence[5]
     # without red drums nothing marks where the integer digits end
     assert counts.window_evidence(_window([0.9, 0.1, 0.1, 0.1, 0.1], decimals=0), 4) is None
+
+
+def _scored(texts_scores: dict[int, list[tuple[str, float]]]) -> list[counts.Scored]:
+    c = _window([0.9, 0.1, 0.1, 0.1, 0.1], decimals=1)
+    return [
+        (
+            k,
+            [Described(c, [DigitRead(int(d), 1.0) for d in t], [], None, 0.0, True) for t, _ in r],
+            np.array([s for _, s in r]),
+        )
+        for k, r in texts_scores.items()
+    ]
+
+
+def test_a_value_only_the_sum_across_counts_finds_is_not_agreed() -> None:
+    """A first red drum taken for a black one: count 6 and stray cuts under 4 and 5 read 4894,
+    the own choices of counts 4 and 5 read 489. Summed, 4894 leads; it is not agreed."""
+    per_count = _scored(
+        {
+            4: [("0489", 1.66), ("4894", 0.0), ("4894", -0.1), ("4894", -0.2)],
+            5: [("00489", 1.65), ("04894", 1.17), ("04894", 1.14), ("04894", 1.08)],
+            6: [("004894", 1.37), ("004894", 1.15), ("004894", 1.15)],
+            7: [("7004894", -0.7)],
+            8: [("77004894", -1.5)],
+        }
+    )
+    stage = Stage(1, [], [], [])
+    found = counts.pooled(per_count, [-4.0, -1.7, -0.9, -1.3, -4.3], 0.5, stage)
+    assert (found.best.value, found.best.count, found.agreed) == (4894, 6, False)
+    # the counts reading alike: agreed, and as sure as the surest count alone
+    alike = _scored({k: [("0" * (k - 3) + "489", 2.0)] for k in counts.COUNTS})
+    found = counts.pooled(alike, [0.0] * len(counts.COUNTS), 0.5, stage)
+    assert found.agreed and found.best.value == 489
+    assert found.likely == pytest.approx(np.exp(2.0) / (np.exp(2.0) + 1))
