@@ -236,8 +236,8 @@ def choose_by_counts(
     kind is unknown too, a photo with a display read with a decimal point and no red drums on
     the rows' blob grids is read as before (as a display or an unknown counter), the drums are
     taken for the counter only when the chosen read shows red drums (else as before), and a
-    display read with a decimal point that gives another value withholds acceptance (and
-    replaces the read where it is surer), as with a known count."""
+    display read with a decimal point that gives another value withholds acceptance, as with
+    a known count; where that display read is surer, it is the read (as before, unflagged)."""
     model = rankers[ranking.mode(COUNTS[0])]
     uncounted = rankers[ranking.mode(None)]
     if display is None and _looks_like_a_display(search, image, memo):
@@ -252,7 +252,7 @@ def choose_by_counts(
         return found, model, False, by_count
     again = choose(search, image, None, uncounted, None, memo)
     if again is not None and again[0].candidate.point and again[1] > by_count.likely:
-        return again, uncounted, True, None
+        return again, uncounted, False, None  # the display's read, as without drum counts
     return found, model, True, by_count
 
 
