@@ -2,13 +2,16 @@
 
     .venv/bin/python bench/ocr.py [--limit N] [--jobs J] [--group water|lcd] [--dump out.csv]
                                   [--compare earlier.csv] [--lcd-as uncounted|lcd|unknown]
+                                  [--water-as counted|drum|unknown] [--source PREFIX]
 
 Water meters (drum counters) are read with `integer_digits=5` and `display="drum"`, as master
 data gives them (a water meter is a drum counter); LCD photos without a digit count, or as the
 pipeline reads them when master data gives one (every meter has one; a display shows no unlit
 leading digits): `--lcd-as lcd` with their label's digit count and `display="lcd"` (the meter's
 `anzeige` column filled in), `--lcd-as unknown` with the count and no display kind (an electricity
-meter imported without it). Label convention: `reading` in
+meter imported without it). `--water-as unknown` reads the water photos with neither digit count
+nor kind (a sender with several meters, or unknown), `--water-as drum` with the kind only.
+`--source toloka` keeps the photos whose file name starts so. Label convention: `reading` in
 labels.csv has no leading zeros (the meter shows `00092` for `92`), so a reading is exact when
 its integer value equals the label. Digit accuracy compares digit by digit, right-aligned,
 against the label padded with zeros to the digit count.
@@ -35,7 +38,9 @@ from core.types import MeterHint
 REPO = Path(__file__).resolve().parents[1]
 WATER_DIGITS = 5
 LCD_AS = ("uncounted", "lcd", "unknown")
+WATER_AS = ("counted", "drum", "unknown")
 _LCD_AS = "uncounted"  # how the LCD photos are read (set per worker)
+_WATER_AS = "counted"  # how the water photos are read (set per worker)
 
 
 @dataclass(frozen=True)
@@ -70,18 +75,24 @@ def corpus_dir(arg: str | None) -> Path:
     return Path(arg or os.environ.get("METER_INTAKE_CORPUS") or REPO.parent / "shared" / "corpus")
 
 
-def init_worker(lcd_as: str = "uncounted") -> None:
+def init_worker(lcd_as: str = "uncounted", water_as: str = "counted") -> None:
     """A worker process on one core: OpenCV's own threads off."""
     import cv2
 
-    global _LCD_AS
+    global _LCD_AS, _WATER_AS
     cv2.setNumThreads(1)
-    _LCD_AS = lcd_as
+    _LCD_AS, _WATER_AS = lcd_as, water_as
 
 
-def meter_hint(group: str, label: str, lcd_as: str = "uncounted") -> MeterHint:
+def meter_hint(
+    group: str, label: str, lcd_as: str = "uncounted", water_as: str = "counted"
+) -> MeterHint:
     """What master data gives the reader about a photo's meter (see the module's doc)."""
     if group == "water":
+        if water_as == "unknown":
+            return MeterHint()
+        if water_as == "drum":
+            return MeterHint(None, "drum")
         return MeterHint(WATER_DIGITS, shown_on("water", None))
     if lcd_as == "uncounted":
         return MeterHint()
@@ -92,7 +103,7 @@ def _read(task: tuple[str, str, str, str, bool]) -> Outcome:
     from ocr import read_meter
 
     path, file, group, label, plate = task
-    hint = meter_hint(group, label, _LCD_AS)
+    hint = meter_hint(group, label, _LCD_AS, _WATER_AS)
     r = read_meter(
         Path(path), integer_digits=hint.integer_digits, display=hint.display, meter_number=plate
     )
@@ -113,24 +124,29 @@ def _read(task: tuple[str, str, str, str, bool]) -> Outcome:
 Task = tuple[str, str, str, str, bool]
 
 
-def photo_tasks(photos: Path, group: str | None, limit: int | None, plate: bool) -> list[Task]:
-    """The labelled photos to read (path, file, group, label, plate?), in labels.csv order."""
+def photo_tasks(
+    photos: Path, group: str | None, limit: int | None, plate: bool, source: str = ""
+) -> list[Task]:
+    """The labelled photos to read (path, file, group, label, plate?), in labels.csv order;
+    `source`: only files whose name starts with it."""
     with (photos / "labels.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     tasks = []
     for row in rows:
         kind = "water" if row["display"] == "drum" else "lcd"
-        if group is None or group == kind:
+        if (group is None or group == kind) and row["file"].startswith(source):
             tasks.append((str(photos / row["file"]), row["file"], kind, row["reading"], plate))
     return tasks[:limit] if limit else tasks
 
 
-def _run(tasks: list[Task], jobs: int, lcd_as: str = "uncounted") -> Iterator[Outcome]:
+def _run(
+    tasks: list[Task], jobs: int, lcd_as: str = "uncounted", water_as: str = "counted"
+) -> Iterator[Outcome]:
     if jobs <= 1:
-        init_worker(lcd_as)
+        init_worker(lcd_as, water_as)
         yield from map(_read, tasks)
         return
-    with Pool(jobs, initializer=init_worker, initargs=(lcd_as,)) as pool:
+    with Pool(jobs, initializer=init_worker, initargs=(lcd_as, water_as)) as pool:
         yield from pool.imap(_read, tasks, chunksize=4)
 
 
@@ -269,6 +285,14 @@ def main(argv: list[str] | None = None) -> int:
         help="LCD photos without a digit count, or with their label's and display kind lcd or "
         "unknown (as master data with or without the meter's display kind gives them)",
     )
+    parser.add_argument(
+        "--water-as",
+        choices=WATER_AS,
+        default="counted",
+        help="water photos with the digit count and kind drum (counted), with the kind only "
+        "(drum), or with neither (unknown: a sender with several meters or none known)",
+    )
+    parser.add_argument("--source", default="", help="only photos whose file name starts so")
     args = parser.parse_args(argv)
     photos = corpus_dir(args.corpus) / "meter-photos"
     if not (photos / "labels.csv").is_file():
@@ -277,8 +301,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     sys.path.insert(0, str(REPO))
-    tasks = photo_tasks(photos, args.group, args.limit, not args.no_meter_number)
-    outcomes = list(tqdm(_run(tasks, args.jobs, args.lcd_as), total=len(tasks), unit="photo"))
+    tasks = photo_tasks(photos, args.group, args.limit, not args.no_meter_number, args.source)
+    outcomes = list(
+        tqdm(_run(tasks, args.jobs, args.lcd_as, args.water_as), total=len(tasks), unit="photo")
+    )
     if args.dump:
         dump(outcomes, args.dump)
     print("\n".join(report(outcomes)))

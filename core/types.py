@@ -71,6 +71,30 @@ class MeterHint:
 
 
 @dataclass(frozen=True)
+class DigitCountHypothesis:
+    """A photo read without its digit count: the read under one count (`MeterRead`)."""
+
+    integer_digits: int
+    reading: str | None
+    fraction: str | None = None
+    confidence: float = 0.0  # as if master data gave this count
+    accepted: bool = False  # ... and accepted so
+    evidence: float = 0.0  # the count's share of what the drum window shows (0..1)
+    reason: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "integer_digits": self.integer_digits,
+            "display": "drum",
+            "reading": self.reading,
+            "fraction": self.fraction,
+            "confidence": round(self.confidence, 4),
+            "accepted": self.accepted,
+            "evidence": round(self.evidence, 4),
+        } | ({"reason": self.reason} if self.reason else {})
+
+
+@dataclass(frozen=True)
 class MeterRead:
     """What OCR made of one photo. `reading` keeps leading zeros as shown."""
 
@@ -92,6 +116,8 @@ class MeterRead:
     digit_boxes: tuple[Quad, ...] = ()
     obis: str | None = None  # register code a display shows beside the value ("1.8.0")
     unit: str | None = None  # unit a display shows ("kWh", "MWh", "GJ", "m³")
+    # read without a digit count: the read under each count, surest first (the first is this)
+    digit_count_hypotheses: tuple[DigitCountHypothesis, ...] = ()
 
     def value(self) -> Decimal | None:
         if self.reading is None:

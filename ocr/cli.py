@@ -5,7 +5,10 @@ unreadable files (`reading: null` and a `reason`). Without: one readable line pe
 With `--hypothesis DIGITS[:KIND]` (repeatable; DIGITS `-` when not known) each image is read
 under every hypothesis, the counter located once: the JSON line lists them as `candidates`
 (surest first, each with its `integer_digits` and `display`) and its own fields are the
-surest candidate's.
+surest candidate's. A drum counter read without a digit count (no `--integer-digits`) lists the
+read under each digit count as `candidates` (surest first, the first is the line's own read),
+each with its `evidence` (the count's share of what the drum window shows); a hypothesis
+without a count lists them as its `digit_counts`.
 Exit code 0 when every image gave a reading, 1 when at least one did not. A missing Tesseract
 raises `ToolMissingError`, which the CLI turns into its own exit code and message.
 """
@@ -55,10 +58,16 @@ def _read_hypotheses(
     reads = engine.read_hypotheses(file, hypotheses)
     ranked = sorted(zip(hypotheses, reads, strict=True), key=lambda hr: -hr[1].confidence)
     candidates = [
-        {"integer_digits": digits, "display": kind, **_fields(read)}
+        {"integer_digits": digits, "display": kind, **_fields(read)} | _digit_counts(read)
         for (digits, kind), read in ranked
     ]
     return ranked[0][1], candidates
+
+
+def _digit_counts(read: MeterRead) -> dict[str, object]:
+    if not read.digit_count_hypotheses:
+        return {}
+    return {"digit_counts": [h.as_json() for h in read.digit_count_hypotheses]}
 
 
 def _fields(read: MeterRead) -> dict[str, object]:
@@ -101,9 +110,11 @@ def run_read(
             result, candidates = _read_hypotheses(engine, path, hypotheses)
         else:
             result = _read_one(engine, path, integer_digits, display)
+            candidates = [h.as_json() for h in result.digit_count_hypotheses]
         all_read = all_read and result.reading is not None
         if as_json:
-            record = result.as_json(path) | ({"candidates": candidates} if hypotheses else {})
+            listed = hypotheses or result.digit_count_hypotheses
+            record = result.as_json(path) | ({"candidates": candidates} if listed else {})
             stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
             stream.write(format_line(path, result) + "\n")

@@ -22,7 +22,7 @@ import numpy as np
 from core.errors import ImageError, ToolMissingError
 from core.settings import Settings
 from core.types import Display, MeterRead
-from ocr import candidates, choice, ranking, trust
+from ocr import candidates, choice, counts, ranking, trust
 from ocr.digits import SECOND_OPINION_PATHS, DigitModel
 from ocr.display_labels import read_labels
 from ocr.geometry import read_boxes
@@ -123,9 +123,15 @@ class OcrEngine:
         memo: Memo,
         scale: tuple[float, float],
     ) -> MeterRead:
-        found, model, disagrees = choice.choose_reading(
-            self.search, self.ranker, image, integer_digits, display, memo
-        )
+        by_count = None
+        if integer_digits is None and display != "lcd":
+            found, model, disagrees, by_count = counts.choose_by_counts(
+                self.search, self.ranker, image, display, memo
+            )
+        else:
+            found, model, disagrees = choice.choose_reading(
+                self.search, self.ranker, image, integer_digits, display, memo
+            )
         if found is None or not found[0].integer:
             return MeterRead(reading=None, reason="no_counter_found")
         best, likely, stage = found
@@ -134,14 +140,18 @@ class OcrEngine:
         shown: Display = "lcd" if c.point or (on_panel and not c.run.decimals) else "drum"
         numbers = self._plate(image, stage.rows, best, memo) if meter_number else ()
         confidence = trust.calibrated(likely, model.knot)
-        result = choice.meter_read(
-            best, confidence, numbers, shown, self.settings.auto_accept_min_confidence
-        )
+        min_confidence = self.settings.auto_accept_min_confidence
+        result = choice.meter_read(best, confidence, numbers, shown, min_confidence)
         counter_box, digit_boxes = read_boxes(best, scale, shown)
         result = replace(result, counter_box=counter_box, digit_boxes=digit_boxes)
         if c.row.lcd:
             labels = read_labels(self.tesseract, memo.gray, c.row)
             result = replace(result, obis=labels.obis, unit=labels.unit)
+        if by_count is not None:
+            alternatives = counts.hypotheses(by_count, model.knot, min_confidence)
+            result = replace(result, digit_count_hypotheses=alternatives)
+            if result.accepted and not by_count.agreed:
+                result = replace(result, accepted=False, reason="digit_count_unclear")
         return replace(result, accepted=False, reason="display_disagrees") if disagrees else result
 
     def _plate(

@@ -43,6 +43,7 @@ class Stage(NamedTuple):
     refined: int  # most promising rows cut on the model's grids so far
     described: list[Described]  # every candidate read so far
     rows: list[Row]  # rows found (displays with a decimal point first)
+    reads: list[Candidate]  # the candidates `described` splits (to split them under other counts)
 
 
 class Search:
@@ -130,9 +131,7 @@ class Search:
         if display == "lcd" and displays:
             yield Stage(0, candidates.all_described(displays, integer_digits), rows)
             return
-        if memo.first is None:
-            memo.first = self._first_stage(image, drum_rows)
-        first, worth = self._most_promising(memo.first, integer_digits, image.shape)
+        first, worth = self._most_promising(self.first(image, memo), integer_digits, image.shape)
         refined: list[Candidate] = []
         done = 0
         for upto in STAGES if displays else STAGES[1:]:
@@ -140,9 +139,16 @@ class Search:
             refined += self._refined_rows(image, todo, memo)
             done = min(upto, worth)
             drums = self._second_opinion(first + refined, integer_digits, memo.opinions)
-            yield Stage(done, candidates.all_described(drums + displays, integer_digits), rows)
+            reads = drums + displays
+            yield Stage(done, candidates.all_described(reads, integer_digits), rows, reads)
             if done >= worth:
                 return
+
+    def first(self, image: np.ndarray, memo: Memo) -> list[Candidate]:
+        """The photo's rows read on their blob grids (once per memo)."""
+        if memo.first is None:
+            memo.first = self._first_stage(image, memo.rows())
+        return memo.first
 
     def _refined_rows(
         self, image: np.ndarray, todo: list[tuple[Row, tuple[bool, ...]]], memo: Memo

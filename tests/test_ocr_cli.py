@@ -108,3 +108,16 @@ def test_a_malformed_hypothesis_is_refused_with_a_message(
         main(["read", "--hypothesis", "5:gas", str(photos["good"])])
     assert exited.value.code == 2
     assert "keine Annahme" in capsys.readouterr().err
+
+
+def test_without_a_digit_count_the_reads_under_each_count_are_listed(
+    photos: dict[str, Path],
+) -> None:
+    out = io.StringIO()
+    run_read([str(photos["good"])], integer_digits=None, as_json=True, out=out)
+    record = json.loads(out.getvalue())
+    first, *others = record["candidates"]
+    assert (record["reading"], record["fraction"]) == ("00472", "315")
+    assert (first["integer_digits"], first["reading"], first["display"]) == (5, "00472", "drum")
+    assert first["evidence"] > 0.5 > max(c["evidence"] for c in others)
+    assert sorted(c["integer_digits"] for c in record["candidates"]) == [4, 5, 6, 7, 8]
