@@ -57,6 +57,7 @@ from bench.decisions_report import (  # noqa: E402
     reason_counts,
     summarize,
 )
+from bench.ocr import matches  # noqa: E402
 
 BATCH = 10  # mails delivered to the Maildir before each worker pass
 EXPORT_WINDOW = dt.timedelta(days=1)  # export readings since yesterday (a run may pass midnight)
@@ -86,8 +87,15 @@ def label_matches(booked: Decimal, photo: sim.LabelledPhoto) -> bool:
 
 def booking_error(customer: sim.SimCustomer, number: str, value: Decimal) -> str | None:
     """None for a right booking; "off" when only a labelled fraction digit differs; "wrong" for
-    another integer part (what changes the bill) or another meter."""
-    if number != customer.meters[0].number or int(value) != int(customer.photo.reading):
+    another integer part (what changes the bill) or another meter. A display's label may be its
+    value rounded up (see `bench.ocr.matches`): a booking with a decimal part other than zero
+    and the integer part one below the label is then right."""
+    if number != customer.meters[0].number:
+        return "wrong"
+    integer, _, fraction = f"{value:f}".partition(".")
+    if customer.photo.group == "lcd" and matches("lcd", customer.photo.reading, integer, fraction):
+        return None
+    if int(value) != int(customer.photo.reading):
         return "wrong"
     return None if label_matches(value, customer.photo) else "off"
 
