@@ -185,6 +185,14 @@ def test_lcd_photos_get_a_digit_count_only_when_asked() -> None:
     assert bench_ocr.meter_hint("lcd", "228", "unknown") == MeterHint(3, None)
 
 
+def test_the_electricity_drum_photos_are_a_group_of_their_own() -> None:
+    """Measured apart from the water meters (and never fitted on), read as drum counters."""
+    assert bench_ocr.group_of("anhkhoi-emic__a.jpg", "drum") == "emic"
+    assert bench_ocr.group_of("toloka__a.jpg", "drum") == "water"
+    assert bench_ocr.group_of("sacha-7seg__a.jpg", "lcd") == "lcd"
+    assert bench_ocr.meter_hint("emic", "7137") == MeterHint(bench_ocr.WATER_DIGITS, "drum")
+
+
 def test_compare_names_every_photo_whose_result_changed(tmp_path: Path) -> None:
     before = [
         outcome("42", "00042", 0.912345678, accepted=True),
