@@ -57,6 +57,7 @@ from bench.decisions_report import (  # noqa: E402
     reason_counts,
     summarize,
 )
+from bench.ocr import matches  # noqa: E402
 from bench.ocr_cache import DEFAULT_FOLDER as DEFAULT_CACHE  # noqa: E402
 
 BATCH = 10  # mails delivered to the Maildir before each worker pass
@@ -102,9 +103,16 @@ def label_matches(booked: Decimal, photo: sim.LabelledPhoto, decimals: int) -> b
 
 def booking_error(customer: sim.SimCustomer, number: str, value: Decimal) -> str | None:
     """None for a right booking; "off" when only the decimals are off by more than the
-    tolerance; "wrong" for another integer part (what changes the bill) or another meter."""
+    tolerance; "wrong" for another integer part (what changes the bill) or another meter. A
+    display's label may be its value rounded up (see `bench.ocr.matches`): a booking with a
+    decimal part other than zero and the integer part one below the label is then right."""
     meter = customer.meters[0]
-    if number != meter.number or int(value) != int(customer.photo.reading):
+    if number != meter.number:
+        return "wrong"
+    integer, _, fraction = f"{value:f}".partition(".")
+    if customer.photo.group == "lcd" and matches("lcd", customer.photo.reading, integer, fraction):
+        return None
+    if int(value) != int(customer.photo.reading):
         return "wrong"
     return None if label_matches(value, customer.photo, meter.profile.decimal_digits) else "off"
 

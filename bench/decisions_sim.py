@@ -18,6 +18,8 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bench.ocr import ERRATA
+
 # Household consumption a year, drawn uniformly per meter (water and gas in m³, the rest in kWh).
 ANNUAL_CONSUMPTION = {
     "water": (30.0, 150.0),
@@ -42,6 +44,8 @@ EXTRA_PROFILES = (
     ("water", "drum", 5, 3),
 )
 GROUPS = ("water", "lcd", "emic")
+# the fuel-pump displays show one or two decimals; their labels carry none
+LCD_DECIMALS = 2
 GROUP_PREFIX = {"water": "toloka__", "lcd": "sacha-7seg__", "emic": "anhkhoi-emic__"}
 SERVICE_ADDRESS = "zaehlerstand@stadtwerk.example"
 BERLIN = ZoneInfo("Europe/Berlin")  # reading dates are Berlin days
@@ -109,11 +113,8 @@ def read_labels(labels_csv: Path, groups: tuple[str, ...]) -> list[LabelledPhoto
         for row in csv.DictReader(handle):
             group = photo_group(row["file"])
             if group in groups and row["reading"].strip():
-                photos.append(
-                    LabelledPhoto(
-                        row["file"], group, row["reading"].strip(), row["fraction"].strip()
-                    )
-                )
+                reading = ERRATA.get(row["file"], row["reading"].strip())
+                photos.append(LabelledPhoto(row["file"], group, reading, row["fraction"].strip()))
     return photos
 
 
@@ -124,7 +125,7 @@ def photo_profile(photo: LabelledPhoto, lcd_kind: str) -> Profile:
         return Profile("water", "drum", max(5, integers), max(3, decimals))
     if photo.group == "emic":  # 5 black drums and one red tenth drum
         return Profile("electricity", "drum", max(5, integers), 1)
-    return Profile(lcd_kind, "lcd", integers, decimals)
+    return Profile(lcd_kind, "lcd", integers, max(LCD_DECIMALS, decimals))
 
 
 def period_consumption(kind: str, annual: float, start: dt.date, end: dt.date) -> float:

@@ -1,6 +1,6 @@
 """Measure where the OCR search may stop early (`ocr.tuning.EARLY_EXIT`) on the dev photos.
 
-    .venv/bin/python bench/early_exit.py [--jobs J] [--limit N] [--corpus DIR]
+    .venv/bin/python bench/early_exit.py [--jobs J] [--limit N] [--group G] [--corpus DIR]
 
 Every photo is searched to the end (water meters with `integer_digits=5`, displays without, as
 in bench/ocr.py); after each stage the ranker's choice and its probability are noted. Per mode
@@ -115,18 +115,19 @@ def main() -> int:
     parser.add_argument("--corpus", help="corpus folder (default ../shared/corpus)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (one core each)")
     parser.add_argument("--limit", type=int, help="first N photos only")
+    parser.add_argument("--group", choices=bench_ocr.GROUPS, help="only one group")
     args = parser.parse_args()
     photos_dir = bench_ocr.corpus_dir(args.corpus) / "meter-photos"
     if not (photos_dir / "labels.csv").is_file():
         sys.stderr.write(f"corpus not found: {photos_dir}/labels.csv (set --corpus)\n")
         return 2
-    tasks = bench_ocr.photo_tasks(photos_dir, None, args.limit, False)
+    tasks = bench_ocr.photo_tasks(photos_dir, args.group, args.limit, False)
     with Pool(args.jobs, initializer=bench_ocr.init_worker) as pool:
         searched = list(tqdm(pool.imap(_search, tasks, chunksize=4), total=len(tasks)))
     photos = [s for s in searched if s is not None]
     from ocr.tuning import EARLY_EXIT
 
-    for mode in ("counted", "uncounted"):
+    for mode in sorted({p.mode for p in photos}):
         print("\n".join(report(photos, mode)))
         print(f"  shipped threshold: {EARLY_EXIT[mode]}")
     return 0

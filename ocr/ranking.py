@@ -9,11 +9,11 @@ not get a sure reading.
 
 The weights come from `bench/fit_ranker.py`, fitted on the dev photos (features of every
 candidate, which ones read the label) and written to `models/ranker.json` with the probability
-from which cross-validated reads were right >= 99.5 % of the time (the knot that trust maps to
-the accept threshold). One weight set when master data gave the digit count (drum counters),
-one without it (displays, unknown meters). A third weight set ("promise") scores the rows read
-on their blob grids by how likely each is the counter, so that the search refines the likely
-ones first and skips the unlikely ones.
+from which cross-validated reads were right >= 99.5 % by the lower Wilson bound (the knot that
+trust maps to the accept threshold; none where no probability gets there). One weight set when
+master data gave the digit count (drum counters), one without it (displays, unknown meters). A
+third weight set ("promise") scores the rows read on their blob grids by how likely each is the
+counter, so that the search refines the likely ones first and skips the unlikely ones.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ DOUBT = 0.05
 class Model:
     weights: np.ndarray
     bias: float
-    knot: float | None  # probability from which reads were right >= 99.5 % (None: never)
+    knot: float | None  # probability from which reads are right >= 99.5 % (None: never)
 
 
 def mode(integer_digits: int | None) -> str:

@@ -2,8 +2,9 @@
 
 The ranker (`ocr/ranking.py`) gives the chosen reading's probability of being right. It is
 mapped so that the setting `auto_accept_min_confidence` (default 0.9) sits at the ranker's knot:
-the probability from which cross-validated reads of the dev photos were right >= 99.5 % of the
-time (`bench/fit_ranker.py`; docs/ocr.md has the figures, `bench/ocr.py` re-measures).
+the probability from which cross-validated reads of the dev photos were right >= 99.5 % by the
+lower Wilson bound, a margin for photos the knot was not set on (`bench/fit_ranker.py`;
+docs/ocr.md has the figures with the held-out one, `bench/ocr.py` re-measures).
 """
 
 from __future__ import annotations

@@ -95,8 +95,9 @@ def test_gas_is_used_in_winter() -> None:
 def test_the_photographed_meter_has_the_photos_digits() -> None:
     assert sim.photo_profile(photo("28", "979"), "water") == WATER
     assert sim.photo_profile(photo("11970", "0215"), "water") == sim.Profile("water", "drum", 5, 4)
+    # the displays show decimals their labels do not carry
     assert sim.photo_profile(photo("120", group="lcd"), "electricity") == sim.Profile(
-        "electricity", "lcd", 3, 0
+        "electricity", "lcd", 3, 2
     )
     assert sim.photo_profile(photo("7137", "", "emic"), "water") == sim.Profile(
         "electricity", "drum", 5, 1
@@ -205,6 +206,16 @@ def test_a_booking_on_another_meter_of_the_customer_is_wrong() -> None:
     assert bench.classify(customer, "review", []) == "clerk"
     assert bench.classify(customer, "rejected", []) == "rejected"
     assert bench.classify(customer, "new", []) == "failed"
+
+
+def test_a_display_booking_is_right_below_a_label_that_rounded_its_decimals_up() -> None:
+    customer = next(c for c in customers(several=0.0) if c.photo.group == "lcd")
+    meter, label = customer.meters[0].number, int(customer.photo.reading)
+    assert bench.booking_error(customer, meter, Decimal(label - 1) + Decimal("0.27")) is None
+    assert bench.booking_error(customer, meter, Decimal(label)) is None
+    # nothing shown after the point: the label cannot have rounded it up
+    assert bench.booking_error(customer, meter, Decimal(label - 1)) == "wrong"
+    assert bench.booking_error(customer, meter, Decimal(label + 1) + Decimal("0.5")) == "wrong"
 
 
 def test_summary_rows_add_up() -> None:

@@ -50,6 +50,25 @@ def test_report_counts_leading_zeros_as_exact() -> None:
     assert (n, exact, digits, coverage, precision) == ("2", "50.0%", "90.0%", "50.0%", "100.0%")
 
 
+@pytest.mark.parametrize(
+    ("group", "label", "reading", "fraction", "right"),
+    [
+        ("lcd", "229", "228", "27", True),  # the label rounded the display's decimals up
+        ("lcd", "139", "139", "57", True),  # ... or cut them off
+        ("lcd", "48", "47", "00", False),  # nothing after the point to round up
+        ("lcd", "48", "47", None, False),
+        ("lcd", "80", "73", "5", False),
+        ("water", "93", "00092", "5", False),  # drum labels are the integer part as shown
+        ("water", "92", "00092", "5", True),
+        ("lcd", "92", None, None, False),
+    ],
+)
+def test_a_read_matches_its_label(
+    group: str, label: str, reading: str | None, fraction: str | None, right: bool
+) -> None:
+    assert bench_ocr.matches(group, label, reading, fraction) is right
+
+
 def test_early_stops_count_reads_that_differ_from_the_whole_search() -> None:
     searched = early_exit.Searched
     photos = [
@@ -120,11 +139,34 @@ def test_the_spread_over_fold_assignments_starts_with_the_scripts_own_folds() ->
     counts = fit_ranker.spread(photos, 0.1, 4)
     own = fit_ranker.cross_validated(photos, 0.1)
     assert len(counts) == 4
-    assert counts[0] == (sum(ok for ok, _ in own), fit_ranker.knot(own)[1])
+    assert counts[0] == (sum(ok for ok, _ in own), round(fit_ranker.knot([own])[1]))
     assert len({tuple(fit_ranker.cross_validated(photos, 0.1, seed)) for seed in range(4)}) > 1
     assert fit_ranker._spread_line([(10, 4), (12, 6)]) == (
         "  over 2 fold assignments: exact 11.0 (10-12), accepted 5.0 (4-6)"
     )
+
+
+def test_the_knot_holds_the_precision_with_a_margin() -> None:
+    """Right reads only: the knot needs enough of them that the lower Wilson bound reaches
+    99.5 % (199 at z = 1), not just 20 with none wrong."""
+    right = [(True, 0.99 - i / 1000) for i in range(250)]
+    at, accepted = fit_ranker.knot([right])
+    assert (at, accepted) == (pytest.approx(0.99 - 249 / 1000), 250)
+    assert fit_ranker.knot([right[:150]]) == (None, 0.0)
+    # one confident mistake among them: the bound never reaches 99.5 %
+    assert fit_ranker.knot([[*right[:10], (False, 0.985), *right[10:]]])[0] is None
+
+
+def test_the_knot_averages_the_counts_over_fold_assignments() -> None:
+    right = [(True, 0.99 - i / 1000) for i in range(250)]
+    # another assignment of the photos to folds gives one of them a low, wrong read
+    wrong_low = [*right, (False, 0.5)]
+    at, accepted = fit_ranker.knot([right, wrong_low])
+    assert (at, accepted) == (pytest.approx(0.99 - 249 / 1000), 250)
+    # the same wrong read near the top in that assignment: 0.5 of an error on average is too many
+    wrong_high = [*right[:5], (False, 0.9849), *right[5:]]
+    assert fit_ranker.knot([right, wrong_high]) == (None, 0.0)
+    assert fit_ranker.wilson_lower(200, 200) == pytest.approx(200 / 201)
 
 
 def test_a_photo_has_a_right_candidate_when_any_of_its_candidates_is_right() -> None:
@@ -141,6 +183,14 @@ def test_lcd_photos_get_a_digit_count_only_when_asked() -> None:
     assert bench_ocr.meter_hint("lcd", "228") == MeterHint()
     assert bench_ocr.meter_hint("lcd", "228", "lcd") == MeterHint(3, "lcd")
     assert bench_ocr.meter_hint("lcd", "228", "unknown") == MeterHint(3, None)
+
+
+def test_the_electricity_drum_photos_are_a_group_of_their_own() -> None:
+    """Measured apart from the water meters (and never fitted on), read as drum counters."""
+    assert bench_ocr.group_of("anhkhoi-emic__a.jpg", "drum") == "emic"
+    assert bench_ocr.group_of("toloka__a.jpg", "drum") == "water"
+    assert bench_ocr.group_of("sacha-7seg__a.jpg", "lcd") == "lcd"
+    assert bench_ocr.meter_hint("emic", "7137") == MeterHint(bench_ocr.WATER_DIGITS, "drum")
 
 
 def test_compare_names_every_photo_whose_result_changed(tmp_path: Path) -> None:
