@@ -129,7 +129,7 @@ class Search:
         displays = memo.displays() if display != "drum" else []
         rows = [c.row for c in displays if c.point] + drum_rows
         if display == "lcd" and displays:
-            yield Stage(0, candidates.all_described(displays, integer_digits), rows)
+            yield Stage(0, candidates.all_described(displays, integer_digits), rows, displays)
             return
         first, worth = self._most_promising(self.first(image, memo), integer_digits, image.shape)
         refined: list[Candidate] = []
