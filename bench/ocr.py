@@ -1,10 +1,13 @@
 """Benchmark the OCR on the dev photos in ../shared/corpus/meter-photos.
 
-    .venv/bin/python bench/ocr.py [--limit N] [--jobs J] [--group water|lcd] [--dump out.csv]
+    .venv/bin/python bench/ocr.py [--limit N] [--jobs J] [--group water|lcd|emic] [--dump out.csv]
                                   [--compare earlier.csv] [--lcd-as uncounted|lcd|unknown]
 
 Water meters (drum counters) are read with `integer_digits=5` and `display="drum"`, as master
-data gives them (a water meter is a drum counter); LCD photos without a digit count, or as the
+data gives them (a water meter is a drum counter); the electricity drum counters of group `emic`
+(anhkhoi-emic: 5 black drums and a red tenth drum, kWh) likewise with `integer_digits=5` and
+`display="drum"`: they are for measuring only, nothing is fitted on them (`photo_tasks` leaves
+them out of the groups the fitting benches read); LCD photos without a digit count, or as the
 pipeline reads them when master data gives one (every meter has one; a display shows no unlit
 leading digits): `--lcd-as lcd` with their label's digit count and `display="lcd"` (the meter's
 `anzeige` column filled in), `--lcd-as unknown` with the count and no display kind (an electricity
@@ -34,6 +37,10 @@ from core.types import MeterHint
 
 REPO = Path(__file__).resolve().parents[1]
 WATER_DIGITS = 5
+EMIC_DIGITS = 5
+GROUPS = ("water", "lcd", "emic")
+TUNED_GROUPS = ("water", "lcd")  # the photos thresholds and the ranker are fitted on
+GROUP_PREFIX = {"toloka": "water", "sacha-7seg": "lcd", "anhkhoi-emic": "emic"}
 LCD_AS = ("uncounted", "lcd", "unknown")
 _LCD_AS = "uncounted"  # how the LCD photos are read (set per worker)
 
@@ -60,10 +67,13 @@ class Outcome:
         )
 
     def digit_hits(self) -> tuple[int, int]:
-        n = WATER_DIGITS if self.group == "water" else len(self.label)
+        n = DRUM_DIGITS.get(self.group, len(self.label))
         truth = self.label.zfill(n)
         pred = (self.reading or "").rjust(len(truth), "?")[-len(truth) :]
         return sum(a == b for a, b in zip(truth, pred, strict=True)), len(truth)
+
+
+DRUM_DIGITS = {"water": WATER_DIGITS, "emic": EMIC_DIGITS}
 
 
 def corpus_dir(arg: str | None) -> Path:
@@ -83,6 +93,8 @@ def meter_hint(group: str, label: str, lcd_as: str = "uncounted") -> MeterHint:
     """What master data gives the reader about a photo's meter (see the module's doc)."""
     if group == "water":
         return MeterHint(WATER_DIGITS, shown_on("water", None))
+    if group == "emic":
+        return MeterHint(EMIC_DIGITS, shown_on("electricity", "drum"))
     if lcd_as == "uncounted":
         return MeterHint()
     return MeterHint(len(label), "lcd" if lcd_as == "lcd" else None)
@@ -113,14 +125,23 @@ def _read(task: tuple[str, str, str, str, bool]) -> Outcome:
 Task = tuple[str, str, str, str, bool]
 
 
-def photo_tasks(photos: Path, group: str | None, limit: int | None, plate: bool) -> list[Task]:
-    """The labelled photos to read (path, file, group, label, plate?), in labels.csv order."""
+def group_of(file: str) -> str | None:
+    """The group of a corpus photo, by its source prefix (None: a source not benchmarked)."""
+    return GROUP_PREFIX.get(file.split("__", 1)[0])
+
+
+def photo_tasks(
+    photos: Path, group: str | None, limit: int | None, plate: bool, *, every: bool = False
+) -> list[Task]:
+    """The labelled photos to read (path, file, group, label, plate?), in labels.csv order:
+    one group, or (`group=None`) the groups fitted on, or with `every` all groups."""
     with (photos / "labels.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
+    wanted = (group,) if group else GROUPS if every else TUNED_GROUPS
     tasks = []
     for row in rows:
-        kind = "water" if row["display"] == "drum" else "lcd"
-        if group is None or group == kind:
+        kind = group_of(row["file"])
+        if kind is not None and kind in wanted:
             tasks.append((str(photos / row["file"]), row["file"], kind, row["reading"], plate))
     return tasks[:limit] if limit else tasks
 
@@ -155,7 +176,7 @@ def report(outcomes: list[Outcome]) -> list[str]:
         f"{'group':<6} {'n':>4} {'exact':>7} {'digits':>7} {'coverage':>9} {'precision':>9} "
         f"{'median s':>9} {'reachable':>10} {'at conf':>8}"
     ]
-    for group in ("water", "lcd"):
+    for group in GROUPS:
         rows = [o for o in outcomes if o.group == group]
         if not rows:
             continue
@@ -254,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", help="corpus folder (default ../shared/corpus)")
     parser.add_argument("--limit", type=int, help="only the first N photos (per selection)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (one core each)")
-    parser.add_argument("--group", choices=["water", "lcd"], help="only one group")
+    parser.add_argument("--group", choices=GROUPS, help="only one group (default: all)")
     parser.add_argument("--dump", type=Path, help="write per-photo results to this CSV")
     parser.add_argument(
         "--compare", type=Path, help="compare per-photo results with an earlier --dump CSV"
@@ -277,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     sys.path.insert(0, str(REPO))
-    tasks = photo_tasks(photos, args.group, args.limit, not args.no_meter_number)
+    tasks = photo_tasks(photos, args.group, args.limit, not args.no_meter_number, every=True)
     outcomes = list(tqdm(_run(tasks, args.jobs, args.lcd_as), total=len(tasks), unit="photo"))
     if args.dump:
         dump(outcomes, args.dump)
