@@ -38,6 +38,7 @@ class Cells:
     centres: list[float]  # x of each cell's centre in `strip`
     cell_w: int
     positions: list[float]  # each cell's position along the row (as `Row.positions`)
+    framed: tuple[float, ...] = ()  # per cell, how red a frame around it is (see `_framed`)
 
 
 @dataclass(frozen=True)
@@ -90,19 +91,22 @@ def _red_sums(color: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(excess)]).astype(np.float64) / max(1, h - 2 * (h // 4))
 
 
-def _redness(red_sums: np.ndarray, x1: int, w: int, pitch: float) -> float:
-    """How red the drum of the cell of width `w` from strip column `x1` is: the mean red excess
-    in the cell's middle (red drums, red digits on white drums), or where it is framed in red,
-    the lesser of its two edges half a `pitch` from its centre (a red frame around the decimal
-    drum; a red mark between two drums is red on one side of each, so it stays low)."""
-    middle = _mean(red_sums, x1 + w // 4, x1 + w - w // 4)
+def _redness(red_sums: np.ndarray, x1: int, w: int) -> float:
+    """Mean red excess in the middle of the cell of width `w` from strip column `x1` (red drums:
+    high; a red frame between black drums stays at the cell's edges)."""
+    return _mean(red_sums, x1 + w // 4, x1 + w - w // 4)
+
+
+def _framed(red_sums: np.ndarray, x1: int, w: int, pitch: float) -> float:
+    """How red a frame around the cell of width `w` from strip column `x1` is: the lesser red
+    excess of its two edges, half a `pitch` (the drums', in strip pixels) from its centre (a
+    Ferraris counter's decimal drum framed in red; a red mark between two drums is red on one
+    side of each, so it stays low)."""
     centre, reach = x1 + w / 2, max(2, round(pitch / 4))
-    left = round(centre - pitch / 2)
-    right = round(centre + pitch / 2)
-    edges = min(
+    left, right = round(centre - pitch / 2), round(centre + pitch / 2)
+    return min(
         _mean(red_sums, left - reach, left + reach), _mean(red_sums, right - reach, right + reach)
     )
-    return max(middle, edges)
 
 
 def _mean(sums: np.ndarray, a: int, b: int) -> float:
@@ -160,13 +164,15 @@ def cells_at(
     """Cells centred at `positions` along the row, in reading order of the strip (`pitch`: the
     drums' in strip pixels)."""
     order = sorted(range(len(positions)), key=lambda i: strip.x_of(positions[i]))
-    grays, reds, centres = [], [], []
+    grays, reds, frames, centres = [], [], [], []
     for i in order:
         cx = strip.x_of(positions[i])
         x1 = round(cx - cell_w / 2)
         x1 = min(max(0, x1), max(0, strip.gray.shape[1] - cell_w))
         grays.append(strip.gray[:, x1 : x1 + cell_w])
-        reds.append(_redness(strip.red, x1, min(cell_w, strip.gray.shape[1] - x1), pitch))
+        width = min(cell_w, strip.gray.shape[1] - x1)
+        reds.append(_redness(strip.red, x1, width))
+        frames.append(_framed(strip.red, x1, width, pitch))
         centres.append(cx)
     return Cells(
         grays,
@@ -177,6 +183,7 @@ def cells_at(
         centres,
         cell_w,
         [positions[i] for i in order],
+        tuple(frames),
     )
 
 

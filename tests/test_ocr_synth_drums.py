@@ -8,7 +8,7 @@ import pytest
 
 from bench import synthetic_drums
 from ocr import read_meter
-from ocr.counter import _red_sums, _redness
+from ocr.counter import _framed, _red_sums
 from ocr.synth_drums import KINDS, random_meter, random_style, render_counter_meter
 
 
@@ -41,9 +41,9 @@ def test_a_red_frame_around_a_drum_makes_it_red_and_a_mark_beside_one_does_not()
     strip[:, 90:92] = strip[:, 118:120] = (40, 40, 200)  # a frame around the cell at 90..120
     strip[:, 28:30] = (40, 40, 200)  # a red mark between the first two cells
     sums = _red_sums(strip)
-    framed = _redness(sums, 90, 30, 30)
-    beside_mark, beside_frame = _redness(sums, 30, 30, 30), _redness(sums, 60, 30, 30)
-    plain = _redness(sums, 0, 30, 30)
+    framed = _framed(sums, 90, 30, 30)
+    beside_mark, beside_frame = _framed(sums, 30, 30, 30), _framed(sums, 60, 30, 30)
+    plain = _framed(sums, 0, 30, 30)
     assert framed > 15 and max(beside_mark, beside_frame) < 5 and plain < 5
 
 
