@@ -98,7 +98,8 @@ def digit_strength(probs: np.ndarray) -> np.ndarray:
 
 def find_run(probs: np.ndarray, red: list[float], framed: Sequence[float] = ()) -> Run | None:
     """Longest run of digit cells; trailing red cells are the decimals, or where no cell is
-    red, trailing cells framed in red (`framed`, per cell: a Ferraris counter's decimal drum)."""
+    red, a trailing drum framed in red (`framed`, per cell: a Ferraris counter's decimal drum;
+    a cell's edges tell a frame around it, not one around several)."""
     span = _longest_run((probs[:, NO_DIGIT] < DIGIT_MIN).tolist())
     if span is None:
         return None
@@ -111,6 +112,7 @@ def find_run(probs: np.ndarray, red: list[float], framed: Sequence[float] = ()) 
     block = red_block([red[i] for i in reach])
     if block is None and framed:
         block = red_block([framed[i] for i in reach])
+        block = block if block is not None and block[1] == 1 else None  # a frame holds one drum
     decimals = 0
     if block is not None and block[0] <= len(cells):
         cells = reach[: block[0] + block[1]]

@@ -9,6 +9,8 @@ import pytest
 from bench import synthetic_drums
 from ocr import read_meter
 from ocr.counter import _framed, _red_sums
+from ocr.digits import NO_DIGIT
+from ocr.digits_logic import find_run
 from ocr.synth_drums import KINDS, random_meter, random_style, render_counter_meter
 
 
@@ -45,6 +47,19 @@ def test_a_red_frame_around_a_drum_makes_it_red_and_a_mark_beside_one_does_not()
     beside_mark, beside_frame = _framed(sums, 30, 30, 30), _framed(sums, 60, 30, 30)
     plain = _framed(sums, 0, 30, 30)
     assert framed > 15 and max(beside_mark, beside_frame) < 5 and plain < 5
+
+
+def test_a_drum_framed_in_red_is_the_decimal_only_where_no_drum_is_red() -> None:
+    probs = np.zeros((7, NO_DIGIT + 1))
+    probs[:, 3] = 1.0  # seven sure digit cells
+    black, red = [2.0] * 7, [2.0] * 4 + [40.0] * 3
+    one = (2.0,) * 6 + (30.0,)
+    two = (2.0,) * 5 + (30.0, 30.0)
+    framed_run, red_run = find_run(probs, black, one), find_run(probs, red, one)
+    assert framed_run is not None and framed_run.decimals == 1
+    assert red_run is not None and red_run.decimals == 3  # red drums speak first
+    around_two = find_run(probs, black, two)
+    assert around_two is not None and around_two.decimals == 0  # a frame holds one drum
 
 
 @pytest.mark.parametrize(("kind", "seed"), [("gas", 0), ("ferraris", 2), ("ferraris", 11)])
