@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         photos = [json.loads(line) for line in args.reads.read_text().splitlines()]
     else:
         folder = bench_ocr.corpus_dir(args.corpus) / "meter-photos"
-        tasks = bench_ocr.photo_tasks(folder, "water", None, False, args.source)
+        tasks = bench_ocr.photo_tasks(folder, "water", None, False, source=args.source)
         with Pool(args.jobs, initializer=bench_ocr.init_worker) as pool:
             photos = list(tqdm(pool.imap(_scored, tasks, chunksize=2), total=len(tasks)))
     if args.save_reads:

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     from ocr import read_meter
 
     photos = bench_ocr.corpus_dir(args.corpus) / "meter-photos"
-    tasks = bench_ocr.photo_tasks(photos, "water", None, True, args.source)[:: args.every]
+    tasks = bench_ocr.photo_tasks(photos, "water", None, True, source=args.source)[:: args.every]
     ways: dict[str, Hypothesis] = {
         "counted": (bench_ocr.WATER_DIGITS, "drum"),
         "unknown": (None, None),

@@ -1,11 +1,14 @@
 """Benchmark the OCR on the dev photos in ../shared/corpus/meter-photos.
 
-    .venv/bin/python bench/ocr.py [--limit N] [--jobs J] [--group water|lcd] [--dump out.csv]
+    .venv/bin/python bench/ocr.py [--limit N] [--jobs J] [--group water|lcd|emic] [--dump out.csv]
                                   [--compare earlier.csv] [--lcd-as uncounted|lcd|unknown]
                                   [--water-as counted|drum|unknown] [--source PREFIX]
 
 Water meters (drum counters) are read with `integer_digits=5` and `display="drum"`, as master
-data gives them (a water meter is a drum counter); LCD photos without a digit count, or as the
+data gives them (a water meter is a drum counter); the electricity drum counters of group `emic`
+(anhkhoi-emic: 5 black drums and a red tenth drum, kWh) likewise with `integer_digits=5` and
+`display="drum"`: they are for measuring only, nothing is fitted on them (`photo_tasks` leaves
+them out of the groups the fitting benches read); LCD photos without a digit count, or as the
 pipeline reads them when master data gives one (every meter has one; a display shows no unlit
 leading digits): `--lcd-as lcd` with their label's digit count and `display="lcd"` (the meter's
 `anzeige` column filled in), `--lcd-as unknown` with the count and no display kind (an electricity
@@ -38,9 +41,11 @@ from core.models import shown_on
 from core.types import MeterHint
 
 REPO = Path(__file__).resolve().parents[1]
-WATER_DIGITS = 5  # the water meters' black drums; the emic electricity meters' as well
+WATER_DIGITS = 5
+EMIC_DIGITS = 5
 GROUPS = ("water", "lcd", "emic")
-DRUMS = ("water", "emic")
+TUNED_GROUPS = ("water", "lcd")  # the photos thresholds and the ranker are fitted on
+GROUP_PREFIX = {"toloka": "water", "sacha-7seg": "lcd", "anhkhoi-emic": "emic"}
 LCD_AS = ("uncounted", "lcd", "unknown")
 WATER_AS = ("counted", "drum", "unknown")
 _LCD_AS = "uncounted"  # how the LCD photos are read (set per worker)
@@ -65,7 +70,7 @@ class Outcome:
         return matches(self.group, self.label, self.reading, self.fraction)
 
     def digit_hits(self) -> tuple[int, int]:
-        n = WATER_DIGITS if self.group in DRUMS else len(self.label)
+        n = DRUM_DIGITS.get(self.group, len(self.label))
         truth = self.label.zfill(n)
         if self.exact:
             return len(truth), len(truth)
@@ -92,6 +97,7 @@ ERRATA = {
     # the display shows 47.00 (labelled 48)
     "sacha-7seg__Datasets__LQ_digital__1c0cf63b3e24405bd23d2d0bfe5a8452a1f994c8.jpg": "47",
 }
+DRUM_DIGITS = {"water": WATER_DIGITS, "emic": EMIC_DIGITS}
 
 
 def corpus_dir(arg: str | None) -> Path:
@@ -117,8 +123,8 @@ def meter_hint(
         if water_as == "drum":
             return MeterHint(None, "drum")
         return MeterHint(WATER_DIGITS, shown_on("water", None))
-    if group == "emic":  # an electricity drum counter, as master data gives its kind
-        return MeterHint(WATER_DIGITS, "drum")
+    if group == "emic":
+        return MeterHint(EMIC_DIGITS, shown_on("electricity", "drum"))
     if lcd_as == "uncounted":
         return MeterHint()
     return MeterHint(len(label), "lcd" if lcd_as == "lcd" else None)
@@ -149,25 +155,30 @@ def _read(task: tuple[str, str, str, str, bool]) -> Outcome:
 Task = tuple[str, str, str, str, bool]
 
 
-def group_of(file: str, display: str) -> str:
-    """`emic`: the electricity drum counters (`anhkhoi-emic`), measured apart from the water
-    meters and never fitted on; the rest by their counter."""
-    if file.startswith("anhkhoi-emic__"):
-        return "emic"
-    return "water" if display == "drum" else "lcd"
+def group_of(file: str) -> str | None:
+    """The group of a corpus photo, by its source prefix (None: a source not benchmarked)."""
+    return GROUP_PREFIX.get(file.split("__", 1)[0])
 
 
 def photo_tasks(
-    photos: Path, group: str | None, limit: int | None, plate: bool, source: str = ""
+    photos: Path,
+    group: str | None,
+    limit: int | None,
+    plate: bool,
+    *,
+    every: bool = False,
+    source: str = "",
 ) -> list[Task]:
-    """The labelled photos to read (path, file, group, label, plate?), in labels.csv order;
-    `source`: only files whose name starts with it."""
+    """The labelled photos to read (path, file, group, label, plate?), in labels.csv order:
+    one group, or (`group=None`) the groups fitted on, or with `every` all groups; `source`:
+    only files whose name starts with it."""
     with (photos / "labels.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
+    wanted = (group,) if group else GROUPS if every else TUNED_GROUPS
     tasks = []
     for row in rows:
-        kind = group_of(row["file"], row["display"])
-        if (group is None or group == kind) and row["file"].startswith(source):
+        kind = group_of(row["file"])
+        if kind is not None and kind in wanted and row["file"].startswith(source):
             label = ERRATA.get(row["file"], row["reading"])
             tasks.append((str(photos / row["file"]), row["file"], kind, label, plate))
     return tasks[:limit] if limit else tasks
@@ -304,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", help="corpus folder (default ../shared/corpus)")
     parser.add_argument("--limit", type=int, help="only the first N photos (per selection)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (one core each)")
-    parser.add_argument("--group", choices=GROUPS, help="only one group")
+    parser.add_argument("--group", choices=GROUPS, help="only one group (default: all)")
     parser.add_argument("--dump", type=Path, help="write per-photo results to this CSV")
     parser.add_argument(
         "--compare", type=Path, help="compare per-photo results with an earlier --dump CSV"
@@ -335,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     sys.path.insert(0, str(REPO))
-    tasks = photo_tasks(photos, args.group, args.limit, not args.no_meter_number, args.source)
+    plate = not args.no_meter_number
+    tasks = photo_tasks(photos, args.group, args.limit, plate, every=True, source=args.source)
     outcomes = list(
         tqdm(_run(tasks, args.jobs, args.lcd_as, args.water_as), total=len(tasks), unit="photo")
     )

@@ -32,7 +32,10 @@ def from_reading(reading: Reading) -> Candidate | None:
     """A row read by the digit model: its run of digits (red drums mark the decimals), or None
     where the cells hold no run."""
     row, cells, probs = reading
-    run = digits_logic.find_run(probs, [0.0] * len(cells.red) if row.lcd else cells.red)
+    if row.lcd:
+        run = digits_logic.find_run(probs, [0.0] * len(cells.red))
+    else:
+        run = digits_logic.find_run(probs, cells.red, cells.framed)
     if run is None:
         return None
     digits = digits_logic.read_digits(run.cells)
@@ -96,7 +99,8 @@ def same_place(a: Row, b: Row) -> bool:
 def average(a: Reading, b: Reading) -> Reading:
     """Two reads of the same row at the same cell positions: average what the model said."""
     red = [(x + y) / 2 for x, y in zip(a[1].red, b[1].red, strict=True)]
-    return a[0], replace(a[1], red=red), (a[2] + b[2]) / 2
+    framed = tuple((x + y) / 2 for x, y in zip(a[1].framed, b[1].framed, strict=True))
+    return a[0], replace(a[1], red=red, framed=framed), (a[2] + b[2]) / 2
 
 
 def geometric(*probs: np.ndarray) -> np.ndarray:

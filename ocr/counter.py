@@ -38,6 +38,7 @@ class Cells:
     centres: list[float]  # x of each cell's centre in `strip`
     cell_w: int
     positions: list[float]  # each cell's position along the row (as `Row.positions`)
+    framed: tuple[float, ...] = ()  # per cell, how red a frame around it is (see `_framed`)
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,25 @@ def _red_sums(color: np.ndarray) -> np.ndarray:
 def _redness(red_sums: np.ndarray, x1: int, w: int) -> float:
     """Mean red excess in the middle of the cell of width `w` from strip column `x1` (red drums:
     high; a red frame between black drums stays at the cell's edges)."""
-    a, b = x1 + w // 4, x1 + w - w // 4
-    return float((red_sums[b] - red_sums[a]) / (b - a)) if b > a else 0.0
+    return _mean(red_sums, x1 + w // 4, x1 + w - w // 4)
+
+
+def _framed(red_sums: np.ndarray, x1: int, w: int, pitch: float) -> float:
+    """How red a frame around the cell of width `w` from strip column `x1` is: the lesser red
+    excess of its two edges, half a `pitch` (the drums', in strip pixels) from its centre (a
+    Ferraris counter's decimal drum framed in red; a red mark between two drums is red on one
+    side of each, so it stays low)."""
+    centre, reach = x1 + w / 2, max(2, round(pitch / 4))
+    left, right = round(centre - pitch / 2), round(centre + pitch / 2)
+    return min(
+        _mean(red_sums, left - reach, left + reach), _mean(red_sums, right - reach, right + reach)
+    )
+
+
+def _mean(sums: np.ndarray, a: int, b: int) -> float:
+    """Mean over columns a .. b (clipped to the strip) from running sums."""
+    a, b = max(0, a), min(len(sums) - 1, b)
+    return float((sums[b] - sums[a]) / (b - a)) if b > a else 0.0
 
 
 def _digit_band(gray: np.ndarray, height_factor: float) -> int:
@@ -140,16 +158,21 @@ def rectify(
     return Strip(_red_sums(color), gray, start, k, flipped, CELL_H / height_factor)
 
 
-def cells_at(strip: Strip, positions: list[float], cell_w: int, found: list[bool]) -> Cells:
-    """Cells centred at `positions` along the row, in reading order of the strip."""
+def cells_at(
+    strip: Strip, positions: list[float], cell_w: int, found: list[bool], pitch: float
+) -> Cells:
+    """Cells centred at `positions` along the row, in reading order of the strip (`pitch`: the
+    drums' in strip pixels)."""
     order = sorted(range(len(positions)), key=lambda i: strip.x_of(positions[i]))
-    grays, reds, centres = [], [], []
+    grays, reds, frames, centres = [], [], [], []
     for i in order:
         cx = strip.x_of(positions[i])
         x1 = round(cx - cell_w / 2)
         x1 = min(max(0, x1), max(0, strip.gray.shape[1] - cell_w))
         grays.append(strip.gray[:, x1 : x1 + cell_w])
-        reds.append(_redness(strip.red, x1, min(cell_w, strip.gray.shape[1] - x1)))
+        width = min(cell_w, strip.gray.shape[1] - x1)
+        reds.append(_redness(strip.red, x1, width))
+        frames.append(_framed(strip.red, x1, width, pitch))
         centres.append(cx)
     return Cells(
         grays,
@@ -160,6 +183,7 @@ def cells_at(strip: Strip, positions: list[float], cell_w: int, found: list[bool
         centres,
         cell_w,
         [positions[i] for i in order],
+        tuple(frames),
     )
 
 
@@ -172,7 +196,7 @@ def cut_cells(
     span = (positions[0] - pitch / 2, positions[-1] + pitch / 2)
     strip = rectify(image, row, span, height_factor=height_factor, flipped=flipped)
     cell_w = max(8, round(min(pitch, CELL_ASPECT * row.height * height_factor) * strip.scale))
-    return cells_at(strip, positions, cell_w, found)
+    return cells_at(strip, positions, cell_w, found, pitch * strip.scale)
 
 
 def scan_centres(strip: Strip) -> list[float]:
@@ -236,4 +260,4 @@ def grid_cells(strip: Strip, positions: list[float]) -> Cells:
     """Cells at grid positions (as `grid_positions`, any strip of the same row and span)."""
     pitch = (positions[1] - positions[0]) * strip.scale if len(positions) > 1 else CELL_H
     cell_w = max(8, round(min(pitch, CELL_ASPECT * CELL_H)))
-    return cells_at(strip, positions, cell_w, [True] * len(positions))
+    return cells_at(strip, positions, cell_w, [True] * len(positions), pitch)

@@ -8,6 +8,7 @@ the drum has in fact completed its step): the rule digital meter readers use for
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,8 +96,10 @@ def digit_strength(probs: np.ndarray) -> np.ndarray:
     return np.asarray((1.0 - probs[:, NO_DIGIT]) * probs[:, :10].max(axis=1))
 
 
-def find_run(probs: np.ndarray, red: list[float]) -> Run | None:
-    """Longest run of digit cells; trailing red cells are the decimals."""
+def find_run(probs: np.ndarray, red: list[float], framed: Sequence[float] = ()) -> Run | None:
+    """Longest run of digit cells; trailing red cells are the decimals, or where no cell is
+    red, a trailing drum framed in red (`framed`, per cell: a Ferraris counter's decimal drum;
+    a cell's edges tell a frame around it, not one around several)."""
     span = _longest_run((probs[:, NO_DIGIT] < DIGIT_MIN).tolist())
     if span is None:
         return None
@@ -107,6 +110,9 @@ def find_run(probs: np.ndarray, red: list[float]) -> Run | None:
     # red drums may follow the run: white on red is faint for the model, the colour is not
     reach = list(range(cells[0], min(len(red), cells[-1] + 1 + MAX_DECIMALS)))
     block = red_block([red[i] for i in reach])
+    if block is None and framed:
+        block = red_block([framed[i] for i in reach])
+        block = block if block is not None and block[1] == 1 else None  # a frame holds one drum
     decimals = 0
     if block is not None and block[0] <= len(cells):
         cells = reach[: block[0] + block[1]]

@@ -187,9 +187,9 @@ def test_lcd_photos_get_a_digit_count_only_when_asked() -> None:
 
 def test_the_electricity_drum_photos_are_a_group_of_their_own() -> None:
     """Measured apart from the water meters (and never fitted on), read as drum counters."""
-    assert bench_ocr.group_of("anhkhoi-emic__a.jpg", "drum") == "emic"
-    assert bench_ocr.group_of("toloka__a.jpg", "drum") == "water"
-    assert bench_ocr.group_of("sacha-7seg__a.jpg", "lcd") == "lcd"
+    assert bench_ocr.group_of("anhkhoi-emic__a.jpg") == "emic"
+    assert bench_ocr.group_of("toloka__a.jpg") == "water"
+    assert bench_ocr.group_of("sacha-7seg__a.jpg") == "lcd"
     assert bench_ocr.meter_hint("emic", "7137") == MeterHint(bench_ocr.WATER_DIGITS, "drum")
 
 
@@ -208,3 +208,20 @@ def test_compare_names_every_photo_whose_result_changed(tmp_path: Path) -> None:
     assert differences == ["g.jpg: reading '00007' -> '00001'"]
     moved = bench_ocr.Outcome("f.jpg", "water", "42", "00042", None, 0.9133, True, None, 0.2)
     assert bench_ocr.compare([moved], path)[1][0].startswith("f.jpg: confidence 0.912345678")
+
+
+def test_the_emic_group_is_read_as_master_data_gives_it_and_never_fitted_on(tmp_path: Path) -> None:
+    rows = [
+        ("toloka__a.jpg", "92", "drum"),
+        ("sacha-7seg__b.jpg", "120", "lcd"),
+        ("anhkhoi-emic__c.jpg", "7137", "drum"),
+    ]
+    lines = ["file,reading,display"] + [",".join(row) for row in rows]
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    groups = [t[2] for t in bench_ocr.photo_tasks(tmp_path, None, None, False)]
+    assert groups == ["water", "lcd"]  # what the fitting benches read
+    every = [t[2] for t in bench_ocr.photo_tasks(tmp_path, None, None, False, every=True)]
+    assert every == ["water", "lcd", "emic"]
+    assert bench_ocr.meter_hint("emic", "7137") == MeterHint(5, "drum")
+    emic = bench_ocr.Outcome("c.jpg", "emic", "7137", "07137", "8", 0.9, True, None, 0.1)
+    assert emic.exact and emic.digit_hits() == (5, 5)

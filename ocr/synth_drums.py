@@ -1,0 +1,351 @@
+"""Synthetic photos of drum counters of many makes: Ferraris electricity meters, bellows gas
+meters and water meters with pointer dials, each drawn in a style drawn at random from a seed.
+
+`DrumStyle` says what a make looks like (how many black and red drums, black drums with white
+digits or white drums with black digits, a red frame instead of a red drum, the window's frame,
+the housing, the unit, the disc window or the pointer dials); `random_style(kind, rng)` draws one;
+`render_counter_meter` draws a meter in a style and photographs it like `ocr.synth` does
+(background, rotation, perspective, glare, blur, noise). Everything is seeded: the same arguments
+give the same pixels (text in Pillow's built-in face, as in `ocr.synth`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from ocr.synth import Image, _photo_effects, _put_text, _text_box, _warp
+
+Kind = Literal["ferraris", "gas", "water"]
+KINDS: tuple[Kind, ...] = ("ferraris", "gas", "water")
+Colour = tuple[int, int, int]  # BGR
+
+_BLACK: Colour = (28, 28, 28)
+_WHITE: Colour = (232, 234, 236)
+_RED: Colour = (40, 40, 196)
+
+
+@dataclass(frozen=True)
+class DrumStyle:
+    """How one make of drum counter looks."""
+
+    kind: Kind
+    integer_digits: int  # black (or white) integer drums
+    decimals: int  # decimal drums after them
+    white_drums: bool  # white drums with black digits (else black drums with white digits)
+    red_frame: bool  # the decimal drums framed in red, in the integer drums' colours
+    red_digits: bool  # decimal drums with red digits on white (else white digits on red)
+    window_frame: bool  # a visible frame around the drum window
+    housing: Colour
+    plate: Colour  # the face the counter sits on
+    unit: str
+    drum_w: int
+    drum_h: int
+    gap: int
+    condensed: float  # digit width relative to the face's
+    dials: int  # small red pointer dials beside the drums (water)
+    disc: bool  # the Ferraris disc's window below the counter
+
+
+def random_style(kind: Kind, rng: np.random.Generator) -> DrumStyle:
+    """A make of `kind` drawn at random: Ferraris 5-7 integer drums and one decimal drum (red,
+    or framed in red); gas 5 black and 3 red drums in a yellow or grey housing; water 5 black
+    drums, 0-3 red ones and 3-4 pointer dials."""
+    drum_h = int(rng.integers(44, 64))
+    look = _Look(
+        drum_w=int(drum_h * rng.uniform(0.62, 0.8)),
+        drum_h=drum_h,
+        gap=int(rng.integers(2, 9)),
+        condensed=float(rng.uniform(0.8, 1.05)),
+        window_frame=bool(rng.random() < 0.7),
+    )
+    if kind == "ferraris":
+        grey = int(rng.integers(40, 225))
+        return look.style(
+            kind,
+            integer_digits=int(rng.integers(5, 8)),
+            decimals=1,
+            white_drums=bool(rng.random() < 0.45),
+            red_frame=bool(rng.random() < 0.4),
+            red_digits=bool(rng.random() < 0.4),
+            housing=(grey, grey, grey + 8),
+            plate=_pick(rng, [(236, 238, 240), (214, 220, 222), (196, 206, 214)]),
+            unit="kWh",
+            dials=0,
+            disc=True,
+        )
+    if kind == "gas":
+        return look.style(
+            kind,
+            integer_digits=5,
+            decimals=3,
+            white_drums=bool(rng.random() < 0.2),
+            red_frame=False,
+            red_digits=bool(rng.random() < 0.2),
+            housing=_pick(rng, [(40, 200, 235), (60, 170, 220), (175, 178, 180), (205, 205, 200)]),
+            plate=_pick(rng, [(236, 238, 240), (35, 35, 35), (200, 205, 208)]),
+            unit="m3",
+            dials=0,
+            disc=False,
+        )
+    return look.style(
+        kind,
+        integer_digits=5,
+        decimals=int(rng.integers(0, 4)),
+        white_drums=bool(rng.random() < 0.3),
+        red_frame=False,
+        red_digits=bool(rng.random() < 0.3),
+        housing=_pick(rng, [(170, 90, 20), (40, 40, 180), (200, 200, 200), (60, 130, 60)]),
+        plate=(235, 238, 240),
+        unit="m3",
+        dials=int(rng.integers(3, 5)),
+        disc=False,
+    )
+
+
+@dataclass(frozen=True)
+class _Look:
+    """The drums' geometry, drawn before the kind's own features."""
+
+    drum_w: int
+    drum_h: int
+    gap: int
+    condensed: float
+    window_frame: bool
+
+    def style(self, kind: Kind, **features: Any) -> DrumStyle:
+        return DrumStyle(kind=kind, **features, **self.__dict__)
+
+
+def _pick(rng: np.random.Generator, colours: list[Colour]) -> Colour:
+    return colours[int(rng.integers(len(colours)))]
+
+
+def _digit_strip(ch: str, style: DrumStyle, face: Colour, ink: Colour) -> Image:
+    """Two drum faces stacked: `ch` and the digit after it (for a drum caught rolling)."""
+    w, h = style.drum_w, style.drum_h
+    strip = np.zeros((2 * h, w, 3), np.uint8)
+    strip[:] = face
+    size = int(h * 0.78)
+    for i, c in enumerate((ch, str((int(ch) + 1) % 10))):
+        glyph = np.zeros((h, 2 * w, 3), np.uint8)
+        glyph[:] = face
+        left, top, right, _ = _text_box(c, size)
+        org = ((2 * w - (right - left)) // 2 - left, (h - top) // 2)
+        _put_text(glyph, c, org, size, ink)  # not emboldened: the face's 5 would close up
+        squeezed = max(1, round(2 * w * style.condensed))
+        narrow = cv2.resize(glyph, (squeezed, h), interpolation=cv2.INTER_AREA)
+        x0 = (squeezed - w) // 2
+        if x0 >= 0:
+            strip[i * h : (i + 1) * h] = narrow[:, x0 : x0 + w]
+        else:
+            strip[i * h : (i + 1) * h, -x0 : -x0 + squeezed] = narrow
+    return strip
+
+
+def _drum(ch: str, style: DrumStyle, *, decimal: bool, roll: float) -> Image:
+    """One drum as seen through the window, shaded by its curvature."""
+    face, ink = (_WHITE, _BLACK) if style.white_drums else (_BLACK, _WHITE)
+    if decimal and not style.red_frame:
+        face, ink = (_WHITE, _RED) if style.red_digits else (_RED, _WHITE)
+    h = style.drum_h
+    off = round(roll * h)
+    cell = _digit_strip(ch, style, face, ink)[off : off + h].astype(np.float32)
+    half = np.linspace(0.6, 1.0, h // 2, dtype=np.float32)
+    shade = np.concatenate([half, half[::-1], [0.6] * (h - 2 * (h // 2))])[:, None, None]
+    return (cell * shade).astype(np.uint8)
+
+
+def counter_window(reading: str, fraction: str, style: DrumStyle, roll: float) -> Image:
+    """The drums in their window; `roll` > 0 catches the last drum between two digits."""
+    chars = [(c, False) for c in reading] + [(c, True) for c in fraction]
+    w, h, gap = style.drum_w, style.drum_h, style.gap
+    pad = max(gap, 4)
+    win = np.zeros((h + 2 * pad, len(chars) * (w + gap) - gap + 2 * pad, 3), np.uint8)
+    win[:] = (20, 20, 20) if not style.white_drums else (90, 90, 90)
+    for i, (c, decimal) in enumerate(chars):
+        x = pad + i * (w + gap)
+        last = i == len(chars) - 1
+        win[pad : pad + h, x : x + w] = _drum(c, style, decimal=decimal, roll=roll if last else 0)
+        if decimal and style.red_frame:
+            cv2.rectangle(win, (x - 2, pad - 3), (x + w + 1, pad + h + 2), _RED, 3)
+    return win
+
+
+def _pointer_dial(img: Image, centre: tuple[int, int], radius: int, angle: float) -> None:
+    """A small dial with ten marks and a red pointer (water meters' litre dials)."""
+    cv2.circle(img, centre, radius, (245, 245, 245), -1, cv2.LINE_AA)
+    cv2.circle(img, centre, radius, _BLACK, 2, cv2.LINE_AA)
+    for k in range(10):
+        a = 2 * math.pi * k / 10
+        inner, outer = 0.75 * radius, 0.95 * radius
+        p0 = (int(centre[0] + inner * math.sin(a)), int(centre[1] - inner * math.cos(a)))
+        p1 = (int(centre[0] + outer * math.sin(a)), int(centre[1] - outer * math.cos(a)))
+        cv2.line(img, p0, p1, _BLACK, 1, cv2.LINE_AA)
+    tip = (
+        int(centre[0] + 0.8 * radius * math.sin(angle)),
+        int(centre[1] - 0.8 * radius * math.cos(angle)),
+    )
+    cv2.line(img, centre, tip, _RED, 3, cv2.LINE_AA)
+    cv2.circle(img, centre, 3, _RED, -1, cv2.LINE_AA)
+
+
+def _place_counter(
+    face: Image, window: Image, style: DrumStyle, top: float, max_w: int
+) -> tuple[int, int, int, int]:
+    """Paste the window centred (left of centre when dials sit beside it); its box."""
+    wh, ww = window.shape[:2]
+    scale = min(1.0, max_w / ww)
+    window = cv2.resize(window, (int(ww * scale), int(wh * scale)), interpolation=cv2.INTER_AREA)
+    wh, ww = window.shape[:2]
+    fw = face.shape[1]
+    x0 = (fw - ww) // 2 - (40 if style.dials else 0)
+    y0 = int(face.shape[0] * top)
+    face[y0 : y0 + wh, x0 : x0 + ww] = window
+    if style.window_frame:
+        cv2.rectangle(face, (x0 - 7, y0 - 7), (x0 + ww + 6, y0 + wh + 6), (70, 70, 70), 4)
+    return x0, y0, x0 + ww, y0 + wh
+
+
+def _ferraris_face(
+    window: Image, style: DrumStyle, rng: np.random.Generator, number: str | None
+) -> Image:
+    w, h = 560, 640
+    body = np.zeros((h, w, 3), np.uint8)
+    body[:] = style.housing
+    face = np.zeros((h - 80, w - 60, 3), np.uint8)
+    face[:] = style.plate
+    x0, _, x1, y1 = _place_counter(face, window, style, 0.12, 360)
+    ink = _BLACK
+    _put_text(face, style.unit, (x1 + 12, y1 - 8), 30, ink)
+    for k, p in enumerate(("10000", "1000", "100")):
+        _put_text(face, p, (x0 + 8 + 60 * k, y1 + 26), 14, ink)
+    # the disc's window: a slit with the disc's edge and its red mark
+    dy = y1 + 70
+    cv2.rectangle(face, (110, dy), (w - 170, dy + 34), (30, 30, 30), -1)
+    cv2.rectangle(face, (118, dy + 10), (w - 178, dy + 24), (170, 175, 178), -1)
+    mark = int(rng.integers(130, w - 200))
+    cv2.rectangle(face, (mark, dy + 10), (mark + 14, dy + 24), _RED, -1)
+    revolutions = int(rng.choice([75, 96, 120, 150, 187, 375, 600]))
+    _put_text(face, f"{revolutions} Umdrehungen/kWh", (90, dy + 80), 24, ink)
+    _put_text(face, "230 V  10(40) A  50 Hz", (90, dy + 120), 24, ink)
+    name = str(rng.choice(["Wechselstromzaehler", "Drehstromzaehler"]))
+    _put_text(face, name, (90, dy + 160), 28, ink)
+    if number:
+        _put_text(face, f"Nr. {number}", (90, dy + 200), 28, ink)
+    body[40 : 40 + face.shape[0], 30 : 30 + face.shape[1]] = face
+    return body
+
+
+def _gas_face(
+    window: Image, style: DrumStyle, rng: np.random.Generator, number: str | None
+) -> Image:
+    w, h = 600, 520
+    body = np.zeros((h, w, 3), np.uint8)
+    body[:] = style.housing
+    face = np.zeros((260, 500, 3), np.uint8)
+    face[:] = style.plate
+    _, _, x1, y1 = _place_counter(face, window, style, 0.3, 400)
+    ink = _WHITE if sum(style.plate) < 300 else _BLACK
+    _put_text(face, style.unit, (x1 + 10, y1 - 6), 32, ink)
+    size = str(rng.choice(["G4", "G6", "G2,5"]))
+    _put_text(face, f"{size}  Qmax 6 m3/h  pmax 0,5 bar", (30, 40), 22, ink)
+    _put_text(face, "Vmin 2 dm3  Balgengaszaehler", (30, y1 + 44), 22, ink)
+    body[60:320, 50:550] = face
+    if number:
+        _put_text(body, f"Nr {number}", (60, 400), 30, _BLACK)
+    _put_text(body, "1 U = 2 dm3", (60, 450), 24, _BLACK)
+    return body
+
+
+def _water_face(
+    window: Image, style: DrumStyle, rng: np.random.Generator, number: str | None
+) -> Image:
+    size = 600
+    body = np.zeros((size, size, 3), np.uint8)
+    c = size // 2
+    cv2.circle(body, (c, c), c - 2, style.housing, -1, cv2.LINE_AA)
+    cv2.circle(body, (c, c), int(c * 0.88), style.plate, -1, cv2.LINE_AA)
+    _, y0, x1, y1 = _place_counter(body, window, style, 0.34, 300)
+    _put_text(body, style.unit, (x1 + 8, y0 - 8), 28, _BLACK)
+    # x0,1 beside the drums, x0,01 x0,001 x0,0001 below them
+    centres = [(min(x1 + 44, size - 90), y1 + 70)]
+    centres += [(150 + 95 * k, y1 + 150) for k in range(style.dials - 1)]
+    for k, centre in enumerate(centres):
+        _pointer_dial(body, centre, 30, float(rng.uniform(0, 2 * math.pi)))
+        _put_text(body, "x0," + "0" * k + "1", (centre[0] - 26, centre[1] + 48), 14, _BLACK)
+    _put_text(body, "Qn 2,5 m3/h", (c - 80, int(size * 0.25)), 24, _BLACK)
+    if number:
+        _put_text(body, f"Nr {number}", (c - 100, int(size * 0.85)), 28, _BLACK)
+    return body
+
+
+_FACES = {"ferraris": _ferraris_face, "gas": _gas_face, "water": _water_face}
+
+
+def render_counter_meter(
+    reading: str,
+    fraction: str,
+    style: DrumStyle,
+    *,
+    angle: float = 0,
+    perspective: float = 0,
+    blur: float = 0,
+    glare: bool = False,
+    noise: float = 0,
+    seed: int = 0,
+    roll: float = 0.0,
+    meter_number: str | None = None,
+) -> Image:
+    """A photo of a drum counter in `style` showing `reading` and `fraction` (as many digits
+    as the style's drums). `roll` in [0, 1) catches the last drum between its digit and the
+    next (by convention the lower one is the reading); the other arguments as in
+    `ocr.synth.render_drum_meter`."""
+    if len(reading) != style.integer_digits or len(fraction) != style.decimals:
+        raise ValueError("reading and fraction must have the style's drum counts")
+    if not (reading + fraction).isdigit():
+        raise ValueError("reading and fraction must be digits")
+    rng = np.random.default_rng(seed)
+    window = counter_window(reading, fraction, style, roll)
+    body = _FACES[style.kind](window, style, rng, meter_number)
+    img, _ = _warp(body, angle, perspective, rng)
+    return _photo_effects(img, blur=blur, glare=glare, noise=noise, rng=rng)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A rendered photo with what it shows and what master data would say of its meter."""
+
+    image: Image
+    reading: str  # integer drums as shown, leading zeros kept
+    fraction: str
+    integer_digits: int
+
+
+def random_meter(kind: Kind, seed: int) -> Sample:
+    """A photo of a meter of `kind` in a style, reading and photograph all drawn from `seed`:
+    readings spread over the orders of magnitude (leading zeros common), rotation up to 20
+    degrees, some perspective, blur, glare, noise, the last drum rolling in a third."""
+    rng = np.random.default_rng([seed, KINDS.index(kind)])
+    style = random_style(kind, rng)
+    value = int(10 ** rng.uniform(1, style.integer_digits)) % 10**style.integer_digits
+    reading = str(value).zfill(style.integer_digits)
+    fraction = "".join(str(d) for d in rng.integers(0, 10, style.decimals))
+    image = render_counter_meter(
+        reading,
+        fraction,
+        style,
+        angle=float(rng.uniform(-20, 20)),
+        perspective=float(rng.uniform(0, 0.15)),
+        blur=float(rng.choice([0, 0.6, 1.0])),
+        glare=bool(rng.random() < 0.3),
+        noise=float(rng.uniform(0, 6)),
+        seed=int(rng.integers(1 << 30)),
+        roll=float(rng.uniform(0.2, 0.45)) if rng.random() < 0.33 else 0.0,
+        meter_number=str(rng.integers(10**6, 10**8)) if rng.random() < 0.8 else None,
+    )
+    return Sample(image, reading, fraction, style.integer_digits)

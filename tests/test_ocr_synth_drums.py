@@ -1,0 +1,84 @@
+"""Synthetic drum counters of many makes (ocr/synth_drums.py), their bench, and reading them:
+Ferraris counters with a red-framed decimal drum, gas meters with three red drums."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench import synthetic_drums
+from ocr import read_meter
+from ocr.counter import _framed, _red_sums
+from ocr.digits import NO_DIGIT
+from ocr.digits_logic import find_run
+from ocr.synth_drums import KINDS, random_meter, random_style, render_counter_meter
+
+
+def test_the_same_seed_gives_the_same_photo_and_another_seed_another() -> None:
+    a, b, c = random_meter("gas", 7), random_meter("gas", 7), random_meter("gas", 8)
+    assert np.array_equal(a.image, b.image) and (a.reading, a.fraction) == (b.reading, b.fraction)
+    assert not np.array_equal(a.image, c.image)
+
+
+def test_styles_cover_the_makes_of_each_kind() -> None:
+    rng = np.random.default_rng(0)
+    styles = {kind: [random_style(kind, rng) for _ in range(60)] for kind in KINDS}
+    ferraris = styles["ferraris"]
+    assert {s.integer_digits for s in ferraris} == {5, 6, 7}
+    assert {s.decimals for s in ferraris} == {1} and {s.unit for s in ferraris} == {"kWh"}
+    assert {s.red_frame for s in ferraris} == {s.white_drums for s in ferraris} == {True, False}
+    assert {(s.integer_digits, s.decimals, s.unit) for s in styles["gas"]} == {(5, 3, "m3")}
+    assert min(s.dials for s in styles["water"]) >= 3
+    assert {s.decimals for s in styles["water"]} == {0, 1, 2, 3}
+
+
+def test_a_reading_must_fill_the_styles_drums() -> None:
+    style = random_style("gas", np.random.default_rng(1))
+    with pytest.raises(ValueError, match="drum counts"):
+        render_counter_meter("1234", "567", style)
+
+
+def test_a_red_frame_around_a_drum_makes_it_red_and_a_mark_beside_one_does_not() -> None:
+    strip = np.full((48, 150, 3), 30, np.uint8)
+    strip[:, 90:92] = strip[:, 118:120] = (40, 40, 200)  # a frame around the cell at 90..120
+    strip[:, 28:30] = (40, 40, 200)  # a red mark between the first two cells
+    sums = _red_sums(strip)
+    framed = _framed(sums, 90, 30, 30)
+    beside_mark, beside_frame = _framed(sums, 30, 30, 30), _framed(sums, 60, 30, 30)
+    plain = _framed(sums, 0, 30, 30)
+    assert framed > 15 and max(beside_mark, beside_frame) < 5 and plain < 5
+
+
+def test_a_drum_framed_in_red_is_the_decimal_only_where_no_drum_is_red() -> None:
+    probs = np.zeros((7, NO_DIGIT + 1))
+    probs[:, 3] = 1.0  # seven sure digit cells
+    black, red = [2.0] * 7, [2.0] * 4 + [40.0] * 3
+    one = (2.0,) * 6 + (30.0,)
+    two = (2.0,) * 5 + (30.0, 30.0)
+    framed_run, red_run = find_run(probs, black, one), find_run(probs, red, one)
+    assert framed_run is not None and framed_run.decimals == 1
+    assert red_run is not None and red_run.decimals == 3  # red drums speak first
+    around_two = find_run(probs, black, two)
+    assert around_two is not None and around_two.decimals == 0  # a frame holds one drum
+
+
+@pytest.mark.parametrize(("kind", "seed"), [("gas", 0), ("ferraris", 2), ("ferraris", 11)])
+def test_drum_counters_of_other_makes_are_read_with_their_decimals(kind: str, seed: int) -> None:
+    """Ferraris seeds 2 and 11: black drums, the decimal drum black too and framed in red (read
+    as `001199` and `0033` where only red drums counted as red)."""
+    sample = random_meter(kind, seed)  # type: ignore[arg-type]
+    result = read_meter(
+        sample.image, integer_digits=sample.integer_digits, display="drum", meter_number=False
+    )
+    assert (result.reading, result.fraction) == (sample.reading, sample.fraction)
+
+
+def test_the_bench_reports_exact_digits_and_fraction_per_set() -> None:
+    def outcome(truth: str, reading: str | None, fraction: str | None) -> synthetic_drums.Outcome:
+        return synthetic_drums.Outcome("gas", 0, truth, "123", reading, fraction, 0.5)
+
+    rows = [outcome("00042", "00042", "123"), outcome("00042", "00043", "123")]
+    rows.append(outcome("00042", "00042", "124"))
+    header, gas = synthetic_drums.report(rows)
+    assert header.split()[:5] == ["set", "n", "exact", "digits", "fraction"]
+    assert gas.split()[1:6] == ["3", "66.7%", "93.3%", "33.3%", "0.500"]
