@@ -14,13 +14,17 @@ random (seeded) so that every source is in the folds.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from multiprocessing import Pool
+from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# one BLAS thread: the head's fit runs beside the reading workers on a shared machine, where
+# BLAS's own threads slow it down many times over
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 from tqdm import tqdm
 
@@ -82,7 +86,8 @@ def water_photos(photos_dir: Path, limit: int | None, seed: int = 0) -> list[Ver
 def _mapped(
     jobs: int, heads: dict[str, Head] | None, fn: Callable[[Any], Any], items: list[Any], what: str
 ) -> list[Any]:
-    with Pool(jobs, initializer=_init, initargs=(heads,)) as pool:
+    # spawned, not forked: the parent holds OpenCV nets (and their threads' locks) by then
+    with get_context("spawn").Pool(jobs, initializer=_init, initargs=(heads,)) as pool:
         return list(tqdm(pool.imap(fn, items, chunksize=2), total=len(items), desc=what))
 
 

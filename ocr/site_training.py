@@ -34,7 +34,7 @@ Progress = Callable[[Iterable[T], str, int], Iterable[T]]  # items, what is done
 # the pull towards the shipped head's weights, per cell of training data (the loss is a mean):
 # more keeps the site head nearer the shipped one, less lets a few photos move it further
 PULL = 0.05
-ITERATIONS = 300
+ITERATIONS = 100
 # share of a read's integer digits that may differ from the booked value for its cells to be
 # labelled with it (a clerk's correction of one or two digits); more is another row
 MAX_DIFFERING = 1 / 3
@@ -217,9 +217,11 @@ def fit_head(
         while True:
             trial = w - step * grad
             trial_loss, trial_grad = _loss(trial, xs, targets, start, pull)
-            if trial_loss <= loss - 0.5 * step * float((grad * grad).sum()) or step < 1e-9:
+            if trial_loss <= loss - 0.5 * step * float((grad * grad).sum()):
                 break
             step *= 0.5
+            if step < 1e-8:  # no step lowers the loss any more: converged
+                return Head(w[:, :-1] / scale, w[:, -1].copy())
         w, loss, grad, step = trial, trial_loss, trial_grad, step * 1.5
     return Head(w[:, :-1] / scale, w[:, -1].copy())
 
