@@ -33,7 +33,7 @@ Progress = Callable[[Iterable[T], str, int], Iterable[T]]  # items, what is done
 
 # the pull towards the shipped head's weights, per cell of training data (the loss is a mean):
 # more keeps the site head nearer the shipped one, less lets a few photos move it further
-PULL = 0.05
+PULL = 0.5
 ITERATIONS = 100
 # share of a read's integer digits that may differ from the booked value for its cells to be
 # labelled with it (a clerk's correction of one or two digits); more is another row
