@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from app.cli_ops import add_backup, add_customer, add_purge
+from app.cli_train import add_train
 from app.context import migrated_context
 from core.errors import MeterIntakeError, UsageError
 from core.logging_setup import configure_logging
@@ -311,6 +312,7 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
     add_backup,
     add_purge,
     add_customer,
+    add_train,
 )
 
 

@@ -310,6 +310,11 @@ class Settings(BaseSettings):
         return self.blob_dir or self.var_dir / "blobs"
 
     @property
+    def site_model_dir(self) -> Path:
+        """Site models (`meter-intake train`): var_dir/models, never the repository."""
+        return self.var_dir / "models"
+
+    @property
     def effective_maildir(self) -> Path:
         return self.maildir_path or self.var_dir / "mail"
 

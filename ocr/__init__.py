@@ -23,6 +23,7 @@ import numpy as np
 
 from core.settings import Settings
 from core.types import DigitRead, Display, MeterRead
+from ocr import site_model
 from ocr.reader import Hypothesis, OcrEngine
 
 __all__ = [
@@ -40,17 +41,24 @@ _lock = threading.Lock()
 
 
 def default_engine(settings: Settings | None = None) -> OcrEngine:
-    """One engine per distinct OCR configuration, built on first use (the model loads once)."""
+    """One engine per distinct OCR configuration, built on first use (the model loads once),
+    with the active site model (`ocr/site_model.py`: checked on every call, so a model that
+    `meter-intake train` switches to is used from the next photo on)."""
     settings = settings or Settings()
-    key = (
+    root = settings.site_model_dir
+    configuration = (
         settings.tesseract_data_dir,
         settings.tesseract_timeout_seconds,
         settings.max_image_pixels,
         settings.auto_accept_min_confidence,
+        str(root.resolve()),
     )
+    key = (*configuration, site_model.active_version(root))
     with _lock:
         if key not in _engines:
-            _engines[key] = OcrEngine(settings)
+            for stale in [k for k in _engines if k[:-1] == configuration]:
+                del _engines[stale]  # the site model this configuration used before
+            _engines[key] = OcrEngine(settings, site=site_model.load_active(root))
         return _engines[key]
 
 

@@ -6,7 +6,9 @@ drum comes out as two neighbouring digits sharing the probability.
 
 from __future__ import annotations
 
+import re
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -47,13 +49,29 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return np.asarray(e / e.sum(axis=1, keepdims=True))
 
 
-class DigitModel:
-    """Loads the ONNX file once; `predict` is thread-safe (one net per thread)."""
+@dataclass(frozen=True)
+class Head:
+    """The net's last layer (penultimate features -> 11 logits): `weights` (11, k), `bias` (11,).
+    A site model replaces the shipped one (`ocr/site_model.py`)."""
 
-    def __init__(self, path: Path = MODEL_PATH) -> None:
+    weights: np.ndarray
+    bias: np.ndarray
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(features @ self.weights.T + self.bias, np.float32)
+
+
+class DigitModel:
+    """Loads the ONNX file once; `predict` is thread-safe (one net per thread). With a `head`
+    the net runs up to its penultimate layer and the head gives the logits."""
+
+    def __init__(self, path: Path = MODEL_PATH, *, head: Head | None = None) -> None:
         self.path = path
+        self.head = head
         self._local = threading.local()
-        self._net()  # fail early if the file is missing or broken
+        self._penultimate, self.shipped_head = _last_layer(self._net())
+        if head is not None and head.weights.shape != self.shipped_head.weights.shape:
+            raise ValueError(f"head {head.weights.shape} does not fit {path.name}")
 
     def _net(self) -> cv2.dnn.Net:
         net = getattr(self._local, "net", None)
@@ -66,6 +84,16 @@ class DigitModel:
         """Probabilities (n, 11) for gray cells of any size."""
         if not cells:
             return np.zeros((0, NO_DIGIT + 1), np.float32)
+        if self.head is not None:
+            return _softmax(self.head.logits(self.features(cells)))
+        return _softmax(self._forward(cells, None))
+
+    def features(self, cells: list[np.ndarray]) -> np.ndarray:
+        """The penultimate layer's output (n, k) for gray cells: what the head turns into
+        logits, and what a site head is fitted on."""
+        return self._forward(cells, self._penultimate)
+
+    def _forward(self, cells: list[np.ndarray], output: str | None) -> np.ndarray:
         sized = np.stack(
             [cv2.resize(c, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA) for c in cells]
         )
@@ -74,5 +102,34 @@ class DigitModel:
         out = []
         for start in range(0, len(batch), BATCH):
             net.setInput(batch[start : start + BATCH])
-            out.append(np.asarray(net.forward(), np.float32))
-        return _softmax(np.concatenate(out))
+            out.append(np.asarray(net.forward(output) if output else net.forward(), np.float32))
+        return np.concatenate(out).reshape(len(batch), -1)
+
+
+def _last_layer(net: cv2.dnn.Net) -> tuple[str, Head]:
+    """The name of the tensor the net's last (fully connected) layer reads, and that layer's
+    weights; checked on a probe batch: the head applied to that tensor gives the net's logits."""
+    last = net.getLayerNames()[-1]
+    weights, bias = (np.asarray(b, np.float64) for b in net.getLayer(net.getLayerId(last)).blobs)
+    head = Head(weights.reshape(NO_DIGIT + 1, -1), bias.reshape(-1))
+    probe = np.random.default_rng(0).normal(size=(2, 1, INPUT_H, INPUT_W)).astype(np.float32)
+    for name in (*_inputs_of(net.dump(), last), last):
+        try:
+            net.setInput(probe)
+            features = np.asarray(net.forward(name), np.float32).reshape(len(probe), -1)
+            net.setInput(probe)
+            logits = np.asarray(net.forward(), np.float32)
+        except cv2.error:
+            continue
+        if features.shape[1] == head.weights.shape[1] and np.allclose(
+            head.logits(features), logits, atol=1e-3
+        ):
+            return name, head
+    raise ValueError("the digit model's last layer is not a fully connected head")
+
+
+def _inputs_of(dump: str, layer: str) -> list[str]:
+    """The input tensors of `layer` in OpenCV's text dump of a net."""
+    at = dump.find(f'name: "{layer}"')
+    found = re.search(r"inputs: \[\s*\"([^\"]+)\"", dump[at:]) if at >= 0 else None
+    return [found.group(1)] if found else []

@@ -23,7 +23,7 @@ from core.errors import ImageError, ToolMissingError
 from core.settings import Settings
 from core.types import Display, MeterRead
 from ocr import candidates, choice, counts, ranking, trust
-from ocr.digits import SECOND_OPINION_PATHS, DigitModel
+from ocr.digits import MODEL_PATH, SECOND_OPINION_PATHS, DigitModel
 from ocr.display_labels import read_labels
 from ocr.geometry import read_boxes
 from ocr.loading import ImageInput, load_image, upright_size
@@ -31,6 +31,7 @@ from ocr.locate import WORK_SIDE, Row
 from ocr.plate import read_plate
 from ocr.reads import Described
 from ocr.search import Memo, Search
+from ocr.site_model import SiteModel
 from ocr.tesseract import Tesseract, TesseractFailed
 
 log = logging.getLogger(__name__)
@@ -63,14 +64,18 @@ class OcrEngine:
         second_opinions: tuple[DigitModel, ...] | None = None,
         ranker: dict[str, ranking.Model] | None = None,
         promise: ranking.Model | None = None,
+        site: SiteModel | None = None,
     ) -> None:
         self.settings = settings
+        self.site = site  # a site model's digit-model heads (None: the shipped models)
         self.tesseract = tesseract or Tesseract(
             settings.tesseract_data_dir, timeout=settings.tesseract_timeout_seconds
         )
+        heads = site.heads if site is not None else {}
         self.search = Search(
-            model or DigitModel(),
-            second_opinions or tuple(map(DigitModel, SECOND_OPINION_PATHS)),
+            model or DigitModel(MODEL_PATH, head=heads.get(MODEL_PATH.name)),
+            second_opinions
+            or tuple(DigitModel(p, head=heads.get(p.name)) for p in SECOND_OPINION_PATHS),
             promise if promise is not None else ranking.load_promise(),
         )
         self.ranker = ranker if ranker is not None else ranking.load()
@@ -113,6 +118,16 @@ class OcrEngine:
             results.append(_guarded(read, start))
             start = time.perf_counter()
         return results
+
+    def read_located(
+        self, work: np.ndarray, integer_digits: int | None, display: Display | None, memo: Memo
+    ) -> MeterRead:
+        """A work image (`load_work_image`) read under one hypothesis without the plate, with
+        `memo` keeping its search for the caller (`ocr/site_training.py` labels its cells); the
+        boxes are in work-image pixels."""
+        start = time.perf_counter()
+        read = partial(self._read, work, integer_digits, display, False, memo, (1.0, 1.0))
+        return _guarded(read, start)
 
     def _read(
         self,
