@@ -82,14 +82,14 @@ def test_loop_stops_promptly_on_event(ctx: AppContext) -> None:
 
 def test_sigterm_ends_the_cli_loop(ctx: AppContext) -> None:
     ctx.settings = ctx.settings.model_copy(update={"poll_interval_seconds": 0.05})
-    autoreply = {"sender": "x@example.de", "extra_headers": [("X-Autoreply", "yes")]}
-    deliver(ctx, customer_mail(**autoreply))
+    autoreply = [("X-Autoreply", "yes")]
+    deliver(ctx, customer_mail(sender="x@example.de", extra_headers=autoreply))
     decided: list[int] = []
 
     def second_mail_then_sigterm(ledger_id: int, _status: str) -> None:
         decided.append(ledger_id)
         if len(decided) == 1:
-            deliver(ctx, customer_mail(**autoreply, subject="noch eine"))
+            deliver(ctx, customer_mail(sender="x@example.de", extra_headers=autoreply, subject="2"))
         else:
             os.kill(os.getpid(), signal.SIGTERM)
 
