@@ -67,7 +67,8 @@ def choose_reading(
     that a display read with a decimal point contradicts is not accepted, and is read again
     as a display: the display ranker's choice replaces it where that is a display read with
     a decimal point, surer than the counted read (a drum counter's printed digits rarely give
-    a sure read with a point)."""
+    a sure read with a point). Light-segment reads do not count against a counted read with
+    red decimal drums (`may_be_the_display`)."""
     counted = None if display == "lcd" else integer_digits
     model = rankers[ranking.mode(counted)]
     memo = memo or Memo(image)
@@ -78,7 +79,7 @@ def choose_reading(
         return found, model, False
     uncounted = rankers[ranking.mode(None)]
     again = choose(search, image, None, uncounted, None, memo)
-    if again is not None and again[0].candidate.point and again[1] > found[1]:
+    if again is not None and may_be_the_display(again[0], found[0]) and again[1] > found[1]:
         return again, uncounted, True
     return found, model, True
 
@@ -89,7 +90,18 @@ def display_disagrees(best: Described, described: list[Described]) -> bool:
     digits (`00` for `36`). Printed numbers on a drum meter's dial can match 7-segment patterns
     too, so this only withholds acceptance."""
     value = _integer_value(best)
-    return any(d.candidate.point and d.integer and _integer_value(d) != value for d in described)
+    return any(
+        may_be_the_display(d, best) and d.integer and _integer_value(d) != value for d in described
+    )
+
+
+def may_be_the_display(read: Described, counted: Described) -> bool:
+    """May a read stand as a display's against the counted read: a 7-segment read with a decimal
+    point, and not of light segments where the counted read shows red decimal drums (white
+    digits on black drums read as light segments too, and a display has no red drums)."""
+    blobs = read.candidate.row.blobs
+    light = bool(blobs) and blobs[0].polarity == 1
+    return read.candidate.point > 0 and not (light and counted.red_anywhere)
 
 
 def _integer_value(d: Described) -> int | None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from core.types import DigitCountHypothesis, Display
 from ocr import candidates, digits_logic, ranking, trust
-from ocr.choice import Found, choose, complete, display_disagrees
+from ocr.choice import Found, choose, complete, display_disagrees, may_be_the_display
 from ocr.digits import NO_DIGIT
 from ocr.reads import Candidate, Described
 from ocr.search import Memo, Search, Stage
@@ -251,7 +251,7 @@ def choose_by_counts(
     if display is not None or not display_disagrees(best, by_count.stage.described):
         return found, model, False, by_count
     again = choose(search, image, None, uncounted, None, memo)
-    if again is not None and again[0].candidate.point and again[1] > by_count.likely:
+    if again is not None and may_be_the_display(again[0], best) and again[1] > by_count.likely:
         return again, uncounted, False, None  # the display's read, as without drum counts
     return found, model, True, by_count
 

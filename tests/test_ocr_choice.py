@@ -11,6 +11,7 @@ import pytest
 from core.types import DigitRead
 from ocr import ranking, trust
 from ocr.candidates import described, geometric, zero_led
+from ocr.choice import display_disagrees
 from ocr.counter import Cells
 from ocr.digits_logic import Run
 from ocr.locate import Blob, Row
@@ -19,8 +20,8 @@ from ocr.reads import Candidate
 SHAPE = (1000, 800, 3)
 
 
-def _row(y: float, height: float, *, lcd: bool = False) -> Row:
-    blobs = tuple(Blob(300 + 30 * i, y, height, height / 2, 0.0, 0) for i in range(4))
+def _row(y: float, height: float, *, lcd: bool = False, light: bool = False) -> Row:
+    blobs = tuple(Blob(300 + 30 * i, y, height, height / 2, 0.0, int(light)) for i in range(4))
     return Row(blobs, (345.0, y), (1.0, 0.0), height, 30.0, 0.0, lcd=lcd)
 
 
@@ -216,3 +217,20 @@ def test_a_doubtful_leading_drum_is_also_offered_as_zero() -> None:
     sure = replace(read, integer=[DigitRead(9, 0.99, ((9, 0.99), (8, 0.01))), *read.integer[1:]])
     assert zero_led(sure) is None  # the model never saw a 0 there
     assert zero_led(read) is None  # already 0 where it may be
+
+
+@pytest.mark.parametrize(
+    ("red_drums", "light", "disagrees"),
+    [(True, True, False), (True, False, True), (False, True, True)],
+)
+def test_light_segments_do_not_stand_against_red_drums(red_drums, light, disagrees) -> None:
+    """White digits on black drums read as light segments too (`1.77` of an upside-down
+    `0471123`); a display has no red drums, so such a read neither withholds nor replaces a
+    counted read with red decimal drums. Dark segments and counters without red drums do."""
+    counter = _candidate("0471123", _row(500, 40), decimals=2)
+    red = [0.0] * 5 + [40.0 * red_drums] * 2  # the cells' redness as `Cells.red` measures it
+    counter = replace(counter, cells=replace(counter.cells, red=red))
+    segments = _candidate("177", _row(500, 40, lcd=True, light=light), point=1)
+    reads = [described(c, 5, 40.0) for c in (counter, segments)]
+    assert reads[0].red_anywhere is red_drums
+    assert display_disagrees(reads[0], reads) is disagrees
