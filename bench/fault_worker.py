@@ -22,6 +22,7 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -43,11 +44,11 @@ def marked_photo(reading: str) -> bytes:
     return b"\xff\xd8\xff\xe0" + b"METER-READING=" + reading.encode() + b"\n"
 
 
-def marked_reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
+def marked_reader(data: bytes, hints: Sequence[MeterHint], settings: Settings) -> list[MeterRead]:
     found = MARK.search(data)
     if found is None:
-        return MeterRead(reading=None, reason="unreadable")
-    return MeterRead(reading=found.group(1).decode(), confidence=0.99, accepted=True)
+        return [MeterRead(reading=None, reason="unreadable")] * len(hints)
+    return [MeterRead(reading=found.group(1).decode(), confidence=0.99, accepted=True)] * len(hints)
 
 
 def pause(point: str) -> None:
@@ -112,7 +113,7 @@ def main() -> int:
     reader = marked_reader
     if args.pause_at == "read":
 
-        def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
+        def reader(data: bytes, hints: Sequence[MeterHint], settings: Settings) -> list[MeterRead]:
             pause("read")
             raise AssertionError("unreachable")
 

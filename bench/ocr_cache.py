@@ -3,8 +3,9 @@
 `cached_reader(folder)` wraps the pipeline's OCR reader: a photo read once under a hint (digit
 count, display) is stored as JSON in `folder`, keyed by the image data (EXIF times blanked, so a
 photo re-stamped as taken today hits the same entry), the hint and a fingerprint of the OCR's code
-and models. Changing anything under ocr/ or core/types.py starts a fresh cache; the decision code
-is not part of the key, so decision runs after the first reuse every read.
+and models; the hints of a photo not cached yet are read in one call. Changing anything under ocr/
+or core/types.py starts a fresh cache; the decision code is not part of the key, so decision runs
+after the first reuse every read.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -79,15 +81,22 @@ def from_json(record: dict[str, Any]) -> MeterRead:
 def cached_reader(folder: Path = DEFAULT_FOLDER, reader: Reader = ocr_reader) -> Reader:
     folder.mkdir(parents=True, exist_ok=True)
 
-    def read(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
-        path = folder / f"{cache_key(data, hint, settings)}.json"
-        if path.is_file():
-            return from_json(json.loads(path.read_text()))
-        result = reader(data, hint, settings)
-        handle, temp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(handle, "w") as out:
-            json.dump(to_json(result), out)
-        os.replace(temp, path)  # atomic: parallel jobs never see half an entry
-        return result
+    def read(data: bytes, hints: Sequence[MeterHint], settings: Settings) -> list[MeterRead]:
+        paths = [folder / f"{cache_key(data, hint, settings)}.json" for hint in hints]
+        cached = {p: from_json(json.loads(p.read_text())) for p in paths if p.is_file()}
+        missing = [(hint, p) for hint, p in zip(hints, paths, strict=True) if p not in cached]
+        if missing:  # the hints not cached yet, read in one call
+            fresh = reader(data, [hint for hint, _ in missing], settings)
+            for (_, path), result in zip(missing, fresh, strict=True):
+                _store(path, result)
+                cached[path] = result
+        return [cached[p] for p in paths]
 
     return read
+
+
+def _store(path: Path, result: MeterRead) -> None:
+    handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(handle, "w") as out:
+        json.dump(to_json(result), out)
+    os.replace(temp, path)  # atomic: parallel jobs never see half an entry

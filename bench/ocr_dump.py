@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 count, kind = args.as_meter.split(",")
                 digits, display = int(count), "lcd" if kind == "lcd" else "drum"
             data = (corpus / row["file"]).read_bytes()
-            read = reader(data, MeterHint(digits, display), settings)  # as the worker reads it
+            [read] = reader(data, [MeterHint(digits, display)], settings)  # as the worker reads it
             out.write(json.dumps(record(row["file"], group, row, read)) + "\n")
             out.flush()
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -39,7 +39,8 @@ from matching.record import record_decision
 from notifications.bounces import record_bounce
 
 log = logging.getLogger(__name__)
-Reader = Callable[[bytes, MeterHint, Settings], MeterRead]
+# one photo read under each hint (the meters the sender may mean): one MeterRead per hint, in order
+Reader = Callable[[bytes, Sequence[MeterHint], Settings], list[MeterRead]]
 RESULT = {
     "accept": ("accepted", PROCESSED),
     "review": ("review", NEEDS_REVIEW),
@@ -48,17 +49,17 @@ RESULT = {
 }
 
 
-def ocr_reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
-    from ocr import read_meter
+def ocr_reader(data: bytes, hints: Sequence[MeterHint], settings: Settings) -> list[MeterRead]:
+    """Each hint's read as `read_meter` gives it, the photo loaded and its counter located once."""
+    from ocr import read_meter_hypotheses
 
-    return read_meter(
-        data, integer_digits=hint.integer_digits, display=hint.display, settings=settings
-    )
+    hypotheses = [(hint.integer_digits, hint.display) for hint in hints]
+    return read_meter_hypotheses(data, hypotheses, settings=settings)
 
 
 @dataclass(frozen=True)
 class PhotoRead:
-    """One photo, read once per way the candidate meters show their counter."""
+    """One photo, read under each way the candidate meters show their counter."""
 
     image: ImageAttachment
     reads: dict[MeterHint, MeterRead]
@@ -144,20 +145,21 @@ def _loop_note(submission: Submission) -> str:
 def read_photo(
     reader: Reader, image: ImageAttachment, hints: list[MeterHint], settings: Settings
 ) -> PhotoRead:
-    """OCR one photo once per hint; a crash on one photo degrades to an unreadable read, never
-    the whole mail."""
-    reads: dict[MeterHint, MeterRead] = {}
-    for hint in hints:
-        try:
-            with metrics.stage_timer("ocr"):
-                read = reader(image.data, hint, settings)
-            metrics.observe_ocr(read.confidence, readable=read.reading is not None)
-            reads[hint] = read
-        except ToolMissingError:
-            raise
-        except Exception as exc:
-            log.exception("Texterkennung für %s abgestürzt", image.filename or image.content_type)
-            reads[hint] = MeterRead(reading=None, reason=f"ocr_error: {type(exc).__name__}")
+    """OCR one photo under all hints in one reader call (the counter is located once); a crash
+    degrades this photo's reads to unreadable ones, never the whole mail."""
+    if not hints:
+        return PhotoRead(image=image, reads={})
+    try:
+        with metrics.stage_timer("ocr"):
+            reads = dict(zip(hints, reader(image.data, hints, settings), strict=True))
+    except ToolMissingError:
+        raise
+    except Exception as exc:
+        log.exception("Texterkennung für %s abgestürzt", image.filename or image.content_type)
+        failed = MeterRead(reading=None, reason=f"ocr_error: {type(exc).__name__}")
+        return PhotoRead(image=image, reads=dict.fromkeys(hints, failed))
+    for read in reads.values():
+        metrics.observe_ocr(read.confidence, readable=read.reading is not None)
     return PhotoRead(image=image, reads=reads)
 
 

@@ -14,12 +14,14 @@ from core.models import InboundMessage
 from core.settings import Settings
 from core.types import MeterHint, MeterRead
 from intake.worker import run_worker
+from tests.readers import per_hint
 from tests.samples import customer_mail, seed_meter
 
 SURE_PHOTO = b"\xff\xd8\xff\xe0 sure meter photo"
 UNSURE_PHOTO = b"\xff\xd8\xff\xe0 unsure meter photo LOW"
 
 
+@per_hint
 def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     if data.endswith(b"LOW"):
         return MeterRead(reading="04521", confidence=0.31, accepted=False)

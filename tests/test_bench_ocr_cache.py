@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image
@@ -30,18 +32,21 @@ def with_exif_time(jpeg: bytes) -> bytes:
 
 
 def test_a_photo_is_read_once_per_hint_and_comes_back_whole(tmp_path: Path) -> None:
-    calls: list[MeterHint] = []
+    calls: list[list[MeterHint]] = []
 
-    def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
-        calls.append(hint)
-        return READ
+    def reader(data: bytes, hints: Sequence[MeterHint], settings: Settings) -> list[MeterRead]:
+        calls.append(list(hints))
+        return [replace(READ, display=hint.display) for hint in hints]
 
     read = cached_reader(tmp_path, reader)
     photo, settings = with_exif_time(meter_photo("00123", seed=3)), Settings()
     today = taken_recently(photo, dt.datetime(2026, 12, 1, 9, 0))
     later = taken_recently(photo, dt.datetime(2027, 1, 5, 18, 30))
     assert today != later
-    assert read(today, MeterHint(5, "drum"), settings) == READ
-    assert read(later, MeterHint(5, "drum"), settings) == READ  # the same photo, re-stamped
-    assert read(today, MeterHint(6, "lcd"), settings) == READ
-    assert calls == [MeterHint(5, "drum"), MeterHint(6, "lcd")]
+    drum, lcd, unknown = MeterHint(5, "drum"), MeterHint(6, "lcd"), MeterHint()
+    assert read(today, [drum], settings) == [READ]
+    assert read(later, [drum], settings) == [READ]  # the same photo, re-stamped
+    both = read(today, [lcd, drum, unknown], settings)  # in the order asked, each its own
+    assert [r.display for r in both] == ["lcd", "drum", None] and both[1] == READ
+    assert read(later, [unknown, lcd], settings) == [both[2], both[0]]
+    assert calls == [[drum], [lcd, unknown]]  # the hints not cached yet, in one call

@@ -23,6 +23,7 @@ from intake.worker import run_worker
 from tests.conftest import FrozenClock
 from tests.fixtures_s3 import S3TestServer
 from tests.ports import free_port
+from tests.readers import per_hint
 from tests.samples import customer_mail, seed_meter
 
 
@@ -92,6 +93,7 @@ def test_settings_choose_the_backend(tmp_path: Path, s3_server: S3TestServer) ->
         load_settings(var_dir=tmp_path, blob_backend="s3", _env_file=None)
 
 
+@per_hint
 def _reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     return MeterRead(reading="04521", confidence=0.99, accepted=True)
 

@@ -19,6 +19,7 @@ from core.types import MeterHint, MeterRead
 from intake.imap import ImapSource
 from intake.worker import PassContext, run_pass, run_worker
 from tests.fixtures_dovecot import DovecotServer
+from tests.readers import per_hint
 from tests.samples import customer_mail, seed_meter
 from tests.tcp_proxy import proxied
 from tests.test_intake_imap import client, folder_count, imap_settings
@@ -29,6 +30,7 @@ CUSTOMER = "erika@example.de"
 IDLE_LIMIT = 5.0
 
 
+@per_hint
 def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     return MeterRead(reading="04521", confidence=0.99, accepted=True)
 
@@ -71,6 +73,7 @@ def test_folder_recreated_mid_pass_loses_nothing(
     append(dovecot, 1, 2, 3)
     recreated = {"done": False}
 
+    @per_hint
     def recreating_reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
         if not recreated["done"]:  # an operator rebuilds the folder while the pass runs
             recreated["done"] = True
@@ -81,7 +84,7 @@ def test_folder_recreated_mid_pass_loses_nothing(
                 imap.delete_folder(FOLDER)
                 imap.create_folder(FOLDER)
             append(dovecot, 4, 5)  # new mails, UIDs 1 and 2 again
-        return reader(data, hint, settings)
+        return reader(data, [hint], settings)[0]
 
     source = ImapSource(service.settings)
     work = PassContext(service, source, reader=recreating_reader)

@@ -17,6 +17,7 @@ from core.types import MeterHint, MeterRead
 from intake.imap import ImapSource, connect
 from intake.worker import run_pass
 from tests.fixtures_dovecot import DovecotServer
+from tests.readers import per_hint
 from tests.samples import customer_mail, meter_photo, seed_meter
 
 pytestmark = pytest.mark.imap
@@ -25,6 +26,7 @@ CLEAR = meter_photo("04521", seed=1)
 BLURRY = meter_photo("04521", seed=2)
 
 
+@per_hint
 def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     if data == CLEAR:
         return MeterRead(reading="04521", confidence=0.99, accepted=True)

@@ -6,6 +6,8 @@ import datetime as dt
 import mailbox
 import struct
 import zlib
+from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,8 +26,9 @@ from core.types import DigitRead, MeterHint, MeterRead
 from intake.claims import claim_next
 from intake.ledger import fetch_new
 from intake.maildir import MaildirSource
-from intake.pipeline import process_one
+from intake.pipeline import Reader, process_one
 from tests.conftest import FrozenClock
+from tests.readers import per_hint
 from tests.samples import customer_mail, meter_photo, seed_meter
 from tests.test_intake_mime import DSN
 
@@ -33,10 +36,12 @@ CUSTOMER = "erika@example.de"
 JPEG = meter_photo("04521", seed=1)
 
 
+@per_hint
 def good_read(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     return MeterRead(reading="04521", confidence=0.99, accepted=True, seconds=0.1)
 
 
+@per_hint
 def unsure_read(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     return MeterRead(reading="04521", confidence=0.3, accepted=False, reason="low_confidence")
 
@@ -60,14 +65,14 @@ def seeded(ctx: AppContext) -> AppContext:
     return ctx
 
 
-def run_one(ctx: AppContext, raw: bytes, reader: object = good_read) -> InboundMessage:
+def run_one(ctx: AppContext, raw: bytes, reader: Reader = good_read) -> InboundMessage:
     path = ctx.settings.effective_maildir
     path.parent.mkdir(parents=True, exist_ok=True)
     mailbox.Maildir(path, create=True).add(raw)
     fetch_new(ctx, MaildirSource(path))
     claim = claim_next(ctx)
     assert claim is not None
-    process_one(ctx, claim, reader=reader)  # type: ignore[arg-type]
+    process_one(ctx, claim, reader=reader)
     with ctx.sessions() as session:
         row = session.get(InboundMessage, claim.ledger_id)
         assert row is not None
@@ -82,10 +87,11 @@ def all_of(ctx: AppContext, model: type) -> list[Any]:
 def test_accepted_photo_books_reading_and_queues_confirmation(seeded: AppContext) -> None:
     seen: list[int | None] = []
 
+    @per_hint
     def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
         seen.append(current_mail.get())
         assert hint == MeterHint(5, "drum")  # one water meter: drums, 5 digits
-        return good_read(data, hint, settings)
+        return good_read(data, [hint], settings)[0]
 
     raw = customer_mail(sender=f"Erika <{CUSTOMER}>", photos=[("z.jpg", JPEG)], message_id="<a@b>")
     row = run_one(seeded, raw, reader)
@@ -110,7 +116,9 @@ def test_ocr_row_keeps_the_counter_and_digit_boxes(seeded: AppContext) -> None:
         reading="04521", confidence=0.3, reason="low_confidence", counter_box=counter,
         digit_boxes=digits, digits=(DigitRead(0, 0.9, ((0, 0.9), (8, 0.07))),) * 5,
     )  # fmt: skip
-    run_one(seeded, customer_mail(sender=CUSTOMER, photos=[("z.jpg", JPEG)]), lambda *_: read)
+    run_one(
+        seeded, customer_mail(sender=CUSTOMER, photos=[("z.jpg", JPEG)]), per_hint(lambda *_: read)
+    )
     [ocr] = all_of(seeded, OcrResult)
     assert ocr.details["counter_box"] == [list(p) for p in counter]
     assert ocr.details["digit_boxes"][4] == [list(p) for p in digits[4]]
@@ -141,14 +149,27 @@ def test_the_reader_learns_the_senders_meter_from_master_data(
         if len(meters) > 1:
             for customer in session.scalars(select(Customer)):
                 customer.email = "m0@example.de"
-    seen: list[MeterHint] = []
+    calls: list[list[MeterHint]] = []
 
-    def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
-        seen.append(hint)
-        return unsure_read(data, hint, settings)
+    def reader(data: bytes, asked: Sequence[MeterHint], settings: Settings) -> list[MeterRead]:
+        calls.append(list(asked))
+        return unsure_read(data, asked, settings)
 
     run_one(ctx, customer_mail(sender="m0@example.de", photos=[("z.jpg", JPEG)]), reader)
-    assert sorted(seen, key=str) == sorted(hints, key=str)
+    [asked] = calls  # the photo is read once, under all of the sender's hints
+    assert sorted(asked, key=str) == sorted(hints, key=str)
+
+
+def test_the_ocr_reader_reads_each_hint_as_a_read_meter_call_of_its_own() -> None:
+    from intake.pipeline import ocr_reader
+    from ocr import read_meter
+
+    photo = meter_photo("04521", seed=1)
+    hints = [MeterHint(5, "drum"), MeterHint(6, "lcd"), MeterHint(6, None), MeterHint()]
+    at_once = ocr_reader(photo, hints, Settings())
+    alone = [read_meter(photo, integer_digits=h.integer_digits, display=h.display) for h in hints]
+    assert [replace(r, seconds=0.0) for r in at_once] == [replace(r, seconds=0.0) for r in alone]
+    assert (at_once[0].reading, at_once[0].accepted) == ("04521", True)
 
 
 def test_unsure_read_goes_to_review_with_notice(seeded: AppContext) -> None:
@@ -261,6 +282,7 @@ def test_failure_rolls_back_and_is_recorded(seeded: AppContext) -> None:
 
 
 def test_photo_crash_degrades_to_review(seeded: AppContext) -> None:
+    @per_hint
     def crash(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
         raise RuntimeError("segfault-ish")
 
@@ -271,6 +293,7 @@ def test_photo_crash_degrades_to_review(seeded: AppContext) -> None:
 
 
 def test_missing_tool_releases_the_claim(seeded: AppContext, tmp_path: Path) -> None:
+    @per_hint
     def missing(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
         raise ToolMissingError("tesseract fehlt")
 

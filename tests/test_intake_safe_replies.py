@@ -14,7 +14,7 @@ from core.models import InboundMessage, Outbox, ReviewTask
 from intake.claims import claim_next
 from intake.ledger import fetch_new
 from intake.maildir import MaildirSource
-from intake.pipeline import process_one
+from intake.pipeline import Reader, process_one
 from intake.reply_policy import ReplyTarget, reply_target
 from tests.samples import customer_mail, meter_photo, seed_meter
 from tests.test_intake_pipeline import all_of, good_read, run_one, unsure_read
@@ -101,7 +101,7 @@ def test_where_allowed_the_reply_about_janas_meter_goes_to_jana_and_says_so(
 
 @pytest.mark.parametrize("reader", [good_read, unsure_read], ids=["confirmed", "review"])
 def test_a_hostile_display_name_and_subject_never_appear_in_a_reply(
-    customers: AppContext, reader: object
+    customers: AppContext, reader: Reader
 ) -> None:
     raw = customer_mail(
         sender=f'"{HOSTILE} Bob" <{ERIKA}>', subject=f"<script>alert(1)</script> {HOSTILE}",

@@ -13,6 +13,7 @@ from core.settings import Settings
 from core.types import MeterHint, MeterRead
 from intake.hints import extract_hints, find_readings
 from intake.typed_values import says_correction, unquoted, without_lines_of
+from tests.readers import per_hint
 from tests.samples import customer_mail, meter_photo, seed_meter
 from tests.test_intake_pipeline import all_of, run_one
 
@@ -135,6 +136,7 @@ def test_the_year_as_reading_mail_proposes_the_reading(electricity: AppContext) 
 
 
 def test_the_year_does_not_contradict_the_photo(electricity: AppContext) -> None:
+    @per_hint
     def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
         return MeterRead(reading="012345", fraction="6", confidence=0.5, accepted=False)
 

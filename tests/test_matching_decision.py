@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -19,16 +18,17 @@ from core.db import transaction
 from core.models import AuditLog, Customer, Meter, OcrResult, Outbox, Reading, ReviewTask
 from core.settings import Settings
 from core.types import DigitRead, MeterHint, MeterRead
+from intake.pipeline import Reader
 from matching import reasons
 from matching.export import export_readings
 from matching.review import resolve_task
+from tests.readers import per_hint
 from tests.samples import customer_mail, meter_photo, seed_meter
 from tests.test_intake_pipeline import all_of, run_one
 
 CUSTOMER = "erika@example.de"
 PHOTO_A = meter_photo("00200", seed=11)
 PHOTO_B = meter_photo("00080", seed=12)
-Reader = Callable[[bytes, MeterHint, Settings], MeterRead]
 
 
 def read(reading: str, *, accepted: bool = True, number: str | None = None) -> MeterRead:
@@ -41,6 +41,7 @@ def read(reading: str, *, accepted: bool = True, number: str | None = None) -> M
 def reader_for(table: dict[tuple[bytes, MeterHint | None], MeterRead]) -> Reader:
     """Per photo and hint; a (photo, None) entry answers for any hint."""
 
+    @per_hint
     def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
         return table.get((data, hint)) or table.get((data, None)) or MeterRead(reading=None)
 
@@ -432,6 +433,7 @@ def test_a_meter_number_on_a_photo_from_an_unknown_sender_gets_that_meters_read(
     cold, _ = cold_and_warm(ctx)
     seen: list[MeterHint] = []
 
+    @per_hint
     def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
         seen.append(hint)
         return (

@@ -27,6 +27,7 @@ from intake.worker import run_worker
 from review_ui.app import create_app
 from tests.conftest import FrozenClock
 from tests.fixtures_smtp import SmtpTestServer
+from tests.readers import per_hint
 from tests.samples import customer_mail, seed_meter
 from tests.ui_seed import add_clerk
 
@@ -99,6 +100,7 @@ def test_serve_metrics_parse_and_show_the_heartbeat(
     assert samples[("meter_intake_oldest_pending_mail_age_seconds", ())] == 0
 
 
+@per_hint
 def _reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     return MeterRead(reading="04521", confidence=0.93, accepted=True)
 

@@ -18,12 +18,14 @@ from intake.claims import claim_next
 from intake.ledger import fetch_new, mailbox_lock
 from intake.maildir import MaildirSource
 from intake.pipeline import process_one
+from tests.readers import per_hint
 from tests.samples import customer_mail, seed_meter
 
 MAILS = 12
 WORKERS = 3
 
 
+@per_hint
 def slow_reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     time.sleep(0.05)  # long enough for the workers to overlap
     return MeterRead(reading="04521", confidence=0.99, accepted=True)

@@ -18,11 +18,13 @@ from intake.imap import ImapSource
 from intake.maildir import MaildirSource
 from intake.worker import WorkerReport, make_source, run_worker
 from tests.fixtures_smtp import SmtpTestServer
+from tests.readers import per_hint
 from tests.samples import customer_mail, seed_meter
 
 CUSTOMER = "erika@example.de"
 
 
+@per_hint
 def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     return MeterRead(reading="04521", confidence=0.99, accepted=True)
 

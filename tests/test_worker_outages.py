@@ -21,12 +21,14 @@ from core.types import MeterHint, MeterRead
 from intake.maildir import MaildirSource
 from intake.worker import PassContext, run_pass
 from tests.fixtures_smtp import SmtpTestServer
+from tests.readers import per_hint
 from tests.samples import customer_mail, seed_meter
 from tests.tcp_proxy import proxied
 
 OUTAGE_PASSES = 5
 
 
+@per_hint
 def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
     return MeterRead(reading="04521", confidence=0.99, accepted=True)
 
