@@ -20,7 +20,7 @@ MODEL_PATH = Path(__file__).parent / "models" / "digits.onnx"
 # models that read the likeliest reads again: cells cut looser and a hand-drawn flagged "1"
 # (scripts/train_digits.py --jitter --flagged-ones 0.3 --seed 41 --name digits_second.onnx); its
 # mistakes differ, so combining it with the first corrects some of them. Each path added here
-# adds an opinion with an equal say (third and fourth models measured: docs/ocr.md)
+# adds an opinion with an equal say
 SECOND_OPINION_PATHS = (MODEL_PATH.with_name("digits_second.onnx"),)
 # OpenCV 5.0's new DNN engine runs this small net at half the speed of its classic one; 5.1
 # dropped the classic engine, and its new one runs the net ~15 % faster than 5.0's classic
