@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ocr.synth import _paste, _put_text, _text_box, _warp
+from ocr.synth import _DIGIT_SEGMENTS, _paste, _put_text, _text_box, _warp
 
 Image = np.ndarray
 Colour = tuple[int, int, int]  # BGR
@@ -36,19 +36,7 @@ _ENDS = {
     "f": ((0, 0), (0, 1)),
     "g": ((0, 1), (1, 1)),
 }
-_LIT = {
-    "0": "abcdef",
-    "1": "bc",
-    "2": "abdeg",
-    "3": "abcdg",
-    "4": "bcfg",
-    "5": "acdfg",
-    "6": "acdefg",
-    "7": "abc",
-    "8": "abcdefg",
-    "9": "abcdfg",
-    "-": "g",
-}
+_LIT = {**_DIGIT_SEGMENTS, "-": "g"}
 # (panel colour, lit segment colour) per look, BGR
 _LOOKS: dict[str, tuple[Colour, Colour]] = {
     "grey": ((168, 182, 176), (30, 38, 34)),  # reflective LCD, no backlight
