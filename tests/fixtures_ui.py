@@ -4,6 +4,8 @@ through `pytest_plugins` in conftest.py).
 `running_ui(ctx)` -> context manager giving the base URL (`http://127.0.0.1:PORT`) once `/health`
 answers with the database reachable; the server stops when the block ends.
 `live_ui` -> the same as a fixture, for the `ctx` fixture's context.
+`client` -> a TestClient of the app with the clerk of `tests.ui_seed` added (not logged in);
+`seeded` -> one open review task (`tests.ui_seed.seed_task`). A test file may define its own.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 
 from core.context import AppContext
+from review_ui.app import create_app
 from review_ui.server import make_server
 from tests.ports import free_port
+from tests.ui_seed import Seeded, add_clerk, seed_task
 
 
 def _wait_healthy(base: str, thread: threading.Thread, *, timeout: float = 15.0) -> None:
@@ -57,3 +62,15 @@ def running_ui(ctx: AppContext) -> Iterator[str]:
 def live_ui(ctx: AppContext) -> Iterator[str]:
     with running_ui(ctx) as base:
         yield base
+
+
+@pytest.fixture
+def client(ctx: AppContext) -> Iterator[TestClient]:
+    add_clerk(ctx)
+    with TestClient(create_app(ctx)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def seeded(ctx: AppContext) -> Seeded:
+    return seed_task(ctx)

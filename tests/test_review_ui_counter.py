@@ -7,21 +7,17 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator
 
 import numpy as np
-import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from core.context import AppContext
-from review_ui.app import create_app
 from review_ui.counter_view import CROP_WIDTH
 from tests.conftest import FrozenClock
 from tests.ui_seed import (
     PHOTO_COUNTER,
     Seeded,
-    add_clerk,
     add_ocr_details,
     counter_details,
     login,
@@ -29,18 +25,6 @@ from tests.ui_seed import (
     post_decision,
     seed_task,
 )
-
-
-@pytest.fixture
-def client(ctx: AppContext) -> Iterator[TestClient]:
-    add_clerk(ctx)
-    with TestClient(create_app(ctx)) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def seeded(ctx: AppContext) -> Seeded:
-    return seed_task(ctx)
 
 
 def _crop(client: TestClient, photo_id: int) -> np.ndarray:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -16,18 +15,6 @@ from core.models import AuditLog, Outbox, Reading, ReviewTask, User
 from review_ui.app import create_app
 from tests.conftest import FrozenClock
 from tests.ui_seed import CLERK, Seeded, add_clerk, csrf_from, login, post_decision, seed_task
-
-
-@pytest.fixture
-def client(ctx: AppContext) -> Iterator[TestClient]:
-    add_clerk(ctx)
-    with TestClient(create_app(ctx)) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def seeded(ctx: AppContext) -> Seeded:
-    return seed_task(ctx)
 
 
 def _clerk_readings(ctx: AppContext) -> list[Reading]:

@@ -5,7 +5,6 @@ are audited, and a reading billing has taken is corrected by a new row, never ch
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -22,23 +21,9 @@ from tests.ui_seed import (
     ADMIN_PASSWORD,
     Seeded,
     add_admin,
-    add_clerk,
     login,
     post_decision,
-    seed_task,
 )
-
-
-@pytest.fixture
-def client(ctx: AppContext) -> Iterator[TestClient]:
-    add_clerk(ctx)
-    with TestClient(create_app(ctx)) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def seeded(ctx: AppContext) -> Seeded:
-    return seed_task(ctx)
 
 
 def _booked(ctx: AppContext) -> list[Reading]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -20,14 +19,7 @@ from review_ui.chart import Period, build_chart, nice_step
 from review_ui.i18n import choose_language
 from review_ui.web import page_clerk
 from tests.conftest import FrozenClock
-from tests.ui_seed import add_clerk, login, seed_task
-
-
-@pytest.fixture
-def client(ctx: AppContext) -> Iterator[TestClient]:
-    add_clerk(ctx)
-    with TestClient(create_app(ctx)) as test_client:
-        yield test_client
+from tests.ui_seed import login, seed_task
 
 
 def _mail(ctx: AppContext, key: str, status: str, received: dt.datetime, error: str = "") -> int:

@@ -4,10 +4,8 @@ and the reply line on the ledger and task pages. SQLite and PostgreSQL (the `ctx
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from email.message import EmailMessage
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -15,19 +13,11 @@ from core.context import AppContext
 from core.models import AuditLog, Outbox
 from notifications.dispatch import send_due
 from notifications.smtp import SmtpSender
-from review_ui.app import create_app
 from tests.conftest import FrozenClock
-from tests.ui_seed import add_clerk, login, seed_outbox, seed_task
+from tests.ui_seed import login, seed_outbox, seed_task
 
 SCRIPT = "<script>alert('x')</script>"
 ESCAPED = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
-
-
-@pytest.fixture
-def client(ctx: AppContext) -> Iterator[TestClient]:
-    add_clerk(ctx)
-    with TestClient(create_app(ctx)) as test_client:
-        yield test_client
 
 
 class _Recording(SmtpSender):

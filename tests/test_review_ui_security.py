@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.routing import APIRoute
@@ -24,13 +23,6 @@ from tests.ui_seed import CLERK, CLERK_PASSWORD, add_clerk, csrf_from, login, se
 PUBLIC = {"/login", "/health", "/abmelden/1"}
 CSRF_FREE = {"/login", "/abmelden/1"}
 SCRIPT = "<script>alert('x')</script>"
-
-
-@pytest.fixture
-def client(ctx: AppContext) -> Iterator[TestClient]:
-    add_clerk(ctx)
-    with TestClient(create_app(ctx)) as test_client:
-        yield test_client
 
 
 def _routes(client: TestClient) -> list[tuple[str, str]]:

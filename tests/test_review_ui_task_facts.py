@@ -3,24 +3,13 @@ the old and new value of a correction; German labels and formats."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 
 from core.context import AppContext
 from core.db import transaction
 from core.models import ReviewTask
 from matching import reasons
-from review_ui.app import create_app
-from tests.ui_seed import Seeded, add_clerk, login, seed_task
-
-
-@pytest.fixture
-def client(ctx: AppContext) -> Iterator[TestClient]:
-    add_clerk(ctx)
-    with TestClient(create_app(ctx)) as test_client:
-        yield test_client
+from tests.ui_seed import Seeded, login, seed_task
 
 
 def _set(ctx: AppContext, task_id: int, codes: list[str], details: dict[str, object]) -> None:
