@@ -233,9 +233,9 @@ def confident(
     drums: int | None = None,
 ) -> bool:
     """Whether the photo supports the decoded value enough to book it unseen (`max_doubt` and
-    `min_photo_confidence`: `HISTORY_MAX_DOUBT` and `MIN_PHOTO_CONFIDENCE` for the counter the
-    photo was read as; `drums`: the integer drums of a drum meter, all of which the read must
-    show for the history to vouch for it)."""
+    `min_photo_confidence`: `HISTORY_MAX_DOUBT` and `MIN_PHOTO_CONFIDENCE` for the meter's kind
+    of counter, else the one the photo was read as; `drums`: the integer drums of a drum meter,
+    all of which the read must show for the history to vouch for it)."""
     if decoded.from_alternative or decoded.codes:
         return False
     if read.accepted and read.confidence >= min_confidence:

@@ -421,6 +421,19 @@ def test_an_unsure_read_far_from_the_expected_use_goes_to_a_clerk_though_in_the_
     assert task.proposed_value == Decimal(290)
 
 
+@pytest.mark.parametrize(("display", "status"), [("drum", "accepted"), ("lcd", "review")])
+def test_a_display_meters_read_is_booked_only_when_the_ocr_accepted_it(
+    ctx: AppContext, display: str, status: str
+) -> None:
+    with ctx.sessions.begin() as session:
+        add_meter(session, "KW-1", history=STEADY, display=display)
+    # the OCR took the display for drums and is not sure: the history vouches for drum
+    # counters only (a display's misreads, a wrong last digit, fit any band)
+    unsure = tens_in_doubt("00250", 4, 0.05, confidence=0.8)
+    reader = reader_for({(PHOTO_A, None): unsure})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == status
+
+
 def test_a_clerk_books_the_register_the_decision_proposed(ctx: AppContext) -> None:
     meter = two_register_meter(ctx)
     unsure = read("006000", accepted=False)
