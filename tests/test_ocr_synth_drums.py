@@ -27,6 +27,9 @@ def test_styles_cover_the_makes_of_each_kind() -> None:
     assert {s.integer_digits for s in ferraris} == {5, 6, 7}
     assert {s.decimals for s in ferraris} == {1} and {s.unit for s in ferraris} == {"kWh"}
     assert {s.red_frame for s in ferraris} == {s.white_drums for s in ferraris} == {True, False}
+    assert {bool(s.drum_frame) for s in ferraris} == {s.scale for s in ferraris} == {True, False}
+    assert {s.metallic for s in ferraris} == {s.bezel[0] > 150 for s in ferraris} == {True, False}
+    assert {s.dark_face > 50 for s in ferraris} == {True, False}
     assert {(s.integer_digits, s.decimals, s.unit) for s in styles["gas"]} == {(5, 3, "m3")}
     assert min(s.dials for s in styles["water"]) >= 3
     assert {s.decimals for s in styles["water"]} == {0, 1, 2, 3}
@@ -62,10 +65,10 @@ def test_a_drum_framed_in_red_is_the_decimal_only_where_no_drum_is_red() -> None
     assert around_two is not None and around_two.decimals == 0  # a frame holds one drum
 
 
-@pytest.mark.parametrize(("kind", "seed"), [("gas", 0), ("ferraris", 2), ("ferraris", 11)])
+@pytest.mark.parametrize(("kind", "seed"), [("gas", 0), ("ferraris", 2), ("ferraris", 7)])
 def test_drum_counters_of_other_makes_are_read_with_their_decimals(kind: str, seed: int) -> None:
-    """Ferraris seeds 2 and 11: black drums, the decimal drum black too and framed in red (read
-    as `001199` and `0033` where only red drums counted as red)."""
+    """Ferraris seeds 2 and 7: black drums, the decimal drum black too and framed in red (seed
+    7 also with light frames around the drums, a bright bezel and the place values below)."""
     sample = random_meter(kind, seed)  # type: ignore[arg-type]
     result = read_meter(
         sample.image, integer_digits=sample.integer_digits, display="drum", meter_number=False
