@@ -85,3 +85,15 @@ def test_the_bench_reports_exact_digits_and_fraction_per_set() -> None:
     header, gas = synthetic_drums.report(rows)
     assert header.split()[:5] == ["set", "n", "exact", "digits", "fraction"]
     assert gas.split()[1:6] == ["3", "66.7%", "93.3%", "33.3%", "0.500"]
+
+
+@pytest.mark.parametrize("seed", [24, 39])
+def test_small_light_digits_on_metallic_grey_drums_are_found(seed: int) -> None:
+    """Ferraris seeds 24 and 39: white digits on grey drums, photographed from afar and out of
+    focus; the local thresholds fill the digits solid, and only the stroke pass on light
+    strokes at full size finds them (without it the meter number is read)."""
+    sample = random_meter("ferraris", seed)
+    result = read_meter(
+        sample.image, integer_digits=sample.integer_digits, display="drum", meter_number=False
+    )
+    assert result.reading == sample.reading
