@@ -198,6 +198,20 @@ def counter_window(reading: str, fraction: str, style: DrumStyle, roll: float) -
     return win
 
 
+def _pen_marks(win: Image, count: int, rng: np.random.Generator) -> None:
+    """`count` strokes of a marker pen across the glass (installers and readers write on
+    meters), each a wavy line from above the window to below it, light or dark."""
+    h, w = win.shape[:2]
+    for _ in range(count):
+        x = float(rng.uniform(0.1, 0.9)) * w
+        ys = np.linspace(-0.2 * h, 1.2 * h, 6)
+        xs = x + np.cumsum(rng.normal(0, 0.12 * h, 6))
+        points = np.stack([xs, ys], axis=1).astype(np.int32)
+        colour = _WHITE if rng.random() < 0.7 else (150, 60, 30)
+        thickness = max(2, int(h * float(rng.uniform(0.05, 0.1))))
+        cv2.polylines(win, [points], False, colour, thickness, cv2.LINE_AA)
+
+
 def _frame_width(style: DrumStyle) -> int:
     return max(2, style.drum_h // 14) if style.drum_frame else 0
 
@@ -367,11 +381,13 @@ def render_counter_meter(
     roll: float = 0.0,
     meter_number: str | None = None,
     distance: float = 1.0,
+    pen_marks: int = 0,
 ) -> Image:
     """A photo of a drum counter in `style` showing `reading` and `fraction` (as many digits
     as the style's drums). `roll` in [0, 1) catches the last drum between its digit and the
     next (by convention the lower one is the reading); `distance` > 1 photographs the meter
-    from further away (smaller in the photo); the other arguments as in
+    from further away (smaller in the photo); `pen_marks` strokes of a marker pen cross the
+    drums; the other arguments as in
     `ocr.synth.render_drum_meter`."""
     if len(reading) != style.integer_digits or len(fraction) != style.decimals:
         raise ValueError("reading and fraction must have the style's drum counts")
@@ -379,6 +395,8 @@ def render_counter_meter(
         raise ValueError("reading and fraction must be digits")
     rng = np.random.default_rng(seed)
     window = counter_window(reading, fraction, style, roll)
+    if pen_marks:
+        _pen_marks(window, pen_marks, rng)
     body = _FACES[style.kind](window, style, rng, meter_number)
     if distance != 1.0:
         shrink = 1 / distance
@@ -404,7 +422,10 @@ def random_meter(kind: Kind, seed: int) -> Sample:
     rng = np.random.default_rng([seed, KINDS.index(kind)])
     style = random_style(kind, rng)
     # Ferraris meters are often photographed whole, round housing and all: smaller digits
-    distance = float(rng.uniform(1.0, 1.6)) if kind == "ferraris" else 1.0
+    distance, pen_marks = 1.0, 0
+    if kind == "ferraris":
+        distance = float(rng.uniform(1.0, 1.6))
+        pen_marks = int(rng.integers(1, 3)) if rng.random() < 0.3 else 0
     value = int(10 ** rng.uniform(1, style.integer_digits)) % 10**style.integer_digits
     reading = str(value).zfill(style.integer_digits)
     fraction = "".join(str(d) for d in rng.integers(0, 10, style.decimals))
@@ -421,5 +442,6 @@ def random_meter(kind: Kind, seed: int) -> Sample:
         roll=float(rng.uniform(0.2, 0.45)) if rng.random() < 0.33 else 0.0,
         meter_number=str(rng.integers(10**6, 10**8)) if rng.random() < 0.8 else None,
         distance=distance,
+        pen_marks=pen_marks,
     )
     return Sample(image, reading, fraction, style.integer_digits)
