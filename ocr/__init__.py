@@ -96,9 +96,13 @@ def read_meter_hypotheses(
     settings: Settings | None = None,
     engine: OcrEngine | None = None,
     meter_number: bool = True,
+    decimal_digits: int | None = None,
 ) -> list[MeterRead]:
     """One `MeterRead` per (integer_digits, display) hypothesis, in order, each the same as
-    `read_meter` gives under that hypothesis; the photo is loaded and its counter located once,
-    so each further hypothesis costs only its own choice (see `OcrEngine.read_hypotheses`)."""
+    `read_meter` gives under that hypothesis (`decimal_digits` for all of them); the photo is
+    loaded and its counter located once, so each further hypothesis costs only its own choice
+    (see `OcrEngine.read_hypotheses`)."""
     engine = engine or default_engine(settings)
-    return engine.read_hypotheses(image, hypotheses, meter_number=meter_number)
+    return engine.read_hypotheses(
+        image, hypotheses, meter_number=meter_number, decimal_digits=decimal_digits
+    )

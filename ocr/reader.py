@@ -113,7 +113,8 @@ class OcrEngine:
         sender may mean: each result as `read` gives it for that hypothesis, but the photo is
         loaded and its counter located once (rows, display reads, refined rows, the models'
         outputs, plate reads are shared). A result's `seconds` is the time spent on it: the
-        first one's includes loading and what the others reuse."""
+        first one's includes loading and what the others reuse. `decimal_digits` as in `read`,
+        for every hypothesis."""
         start = time.perf_counter()
         try:
             work = load_work_image(image, max_pixels=self.settings.max_image_pixels)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bench import synthetic_drums
-from ocr import read_meter
+from ocr import read_meter, read_meter_hypotheses
 from ocr.counter import _framed, _red_sums
 from ocr.digits import NO_DIGIT
 from ocr.digits_logic import find_run
@@ -107,3 +107,20 @@ def test_small_light_digits_on_metallic_grey_drums_are_found() -> None:
     )
     result = read_meter(image, integer_digits=6, display="drum", meter_number=False)
     assert (result.reading, result.fraction) == ("010238", "7")
+
+
+def test_one_decimal_from_master_data_makes_a_single_red_drum_no_doubt() -> None:
+    """A Ferraris meter's single red drum is its tenth drum where master data says so: the read
+    is surer than without the hint, through `read_meter` and `read_meter_hypotheses` alike."""
+    sample = random_meter("ferraris", 1)
+    digits = sample.integer_digits
+    plain = read_meter(sample.image, integer_digits=digits, display="drum", meter_number=False)
+    told = read_meter(
+        sample.image, integer_digits=digits, display="drum", meter_number=False, decimal_digits=1
+    )
+    (both,) = read_meter_hypotheses(
+        sample.image, [(digits, "drum")], meter_number=False, decimal_digits=1
+    )
+    assert plain.reading == told.reading == both.reading == sample.reading
+    assert told.fraction == sample.fraction
+    assert told.confidence > plain.confidence and both.confidence == told.confidence
