@@ -4,16 +4,17 @@
                                   [--compare earlier.csv] [--lcd-as uncounted|lcd|unknown]
                                   [--water-as counted|drum|unknown] [--source PREFIX]
 
-Water meters (drum counters) are read with `integer_digits=5` and `display="drum"`, as master
-data gives them (a water meter is a drum counter); the electricity drum counters of group `emic`
+Water meters (drum counters) are read with `integer_digits=5` and `display="drum"`, as master data
+gives them (a water meter is a drum counter); the electricity drum counters of group `emic`
 (anhkhoi-emic: 5 black drums and a red tenth drum, kWh) likewise with `integer_digits=5` and
-`display="drum"`: they are for measuring only, nothing is fitted on them (`photo_tasks` leaves
-them out of the groups the fitting benches read); LCD photos without a digit count, or as the
-pipeline reads them when master data gives one (every meter has one; a display shows no unlit
-leading digits): `--lcd-as lcd` with their label's digit count and `display="lcd"` (the meter's
-`anzeige` column filled in), `--lcd-as unknown` with the count and no display kind (an electricity
-meter imported without it). `--water-as unknown` reads the water photos with neither digit count
-nor kind (a sender with several meters, or unknown), `--water-as drum` with the kind only.
+`display="drum"`, and `decimal_digits=1` (the water photos without it): they are for measuring
+only, nothing is fitted on them (`photo_tasks` leaves them out of the groups the fitting benches
+read); LCD photos without a digit count, or as the pipeline reads them when master data gives one
+(every meter has one; a display shows no unlit leading digits): `--lcd-as lcd` with their label's
+digit count and `display="lcd"` (the meter's `anzeige` column filled in), `--lcd-as unknown` with
+the count and no display kind (an electricity meter imported without it). `--water-as unknown`
+reads the water photos with neither digit count nor kind (a sender with several meters, or
+unknown), `--water-as drum` with the kind only.
 `--source toloka` keeps the photos whose file name starts so. Label convention: `reading` in
 labels.csv has no leading zeros (the meter shows `00092` for `92`), so a reading is exact when
 its integer value equals the label; a display's label may also be its value rounded up where it
@@ -43,6 +44,7 @@ from core.types import MeterHint
 REPO = Path(__file__).resolve().parents[1]
 WATER_DIGITS = 5
 EMIC_DIGITS = 5
+EMIC_DECIMALS = 1
 GROUPS = ("water", "lcd", "emic")
 TUNED_GROUPS = ("water", "lcd")  # the photos thresholds and the ranker are fitted on
 GROUP_PREFIX = {"toloka": "water", "sacha-7seg": "lcd", "anhkhoi-emic": "emic"}
@@ -136,7 +138,11 @@ def _read(task: tuple[str, str, str, str, bool]) -> Outcome:
     path, file, group, label, plate = task
     hint = meter_hint(group, label, _LCD_AS, _WATER_AS)
     r = read_meter(
-        Path(path), integer_digits=hint.integer_digits, display=hint.display, meter_number=plate
+        Path(path),
+        integer_digits=hint.integer_digits,
+        display=hint.display,
+        meter_number=plate,
+        decimal_digits=EMIC_DECIMALS if group == "emic" else None,
     )
     return Outcome(
         file,

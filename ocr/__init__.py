@@ -70,16 +70,22 @@ def read_meter(
     settings: Settings | None = None,
     engine: OcrEngine | None = None,
     meter_number: bool = True,
+    decimal_digits: int | None = None,
 ) -> MeterRead:
     """Read the counter of one meter photo; `integer_digits` (master data) helps pick drums,
-    `display` (master data: "drum" or "lcd", None when not known) says which kind to look for.
+    `display` (master data: "drum" or "lcd", None when not known) says which kind to look for,
+    `decimal_digits` (master data) how many decimal drums the meter has.
 
     `meter_number=False` skips reading the serial number from the plate (saves the Tesseract
     call when the meter is already known); `engine` is a seam for tests and workers.
     """
     engine = engine or default_engine(settings)
     return engine.read(
-        image, integer_digits=integer_digits, display=display, meter_number=meter_number
+        image,
+        integer_digits=integer_digits,
+        display=display,
+        meter_number=meter_number,
+        decimal_digits=decimal_digits,
     )
 
 
@@ -90,9 +96,13 @@ def read_meter_hypotheses(
     settings: Settings | None = None,
     engine: OcrEngine | None = None,
     meter_number: bool = True,
+    decimal_digits: int | None = None,
 ) -> list[MeterRead]:
     """One `MeterRead` per (integer_digits, display) hypothesis, in order, each the same as
-    `read_meter` gives under that hypothesis; the photo is loaded and its counter located once,
-    so each further hypothesis costs only its own choice (see `OcrEngine.read_hypotheses`)."""
+    `read_meter` gives under that hypothesis (`decimal_digits` for all of them); the photo is
+    loaded and its counter located once, so each further hypothesis costs only its own choice
+    (see `OcrEngine.read_hypotheses`)."""
     engine = engine or default_engine(settings)
-    return engine.read_hypotheses(image, hypotheses, meter_number=meter_number)
+    return engine.read_hypotheses(
+        image, hypotheses, meter_number=meter_number, decimal_digits=decimal_digits
+    )

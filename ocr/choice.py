@@ -19,10 +19,15 @@ Found = tuple[Described, float, Stage]  # the chosen read, its probability, the 
 
 
 def choice(
-    described: list[Described], shape: tuple[int, ...], model: ranking.Model
+    described: list[Described],
+    shape: tuple[int, ...],
+    model: ranking.Model,
+    decimal_digits: int | None = None,
 ) -> tuple[Described, float]:
-    """The ranker's choice among candidate reads and the probability that its reading is right."""
-    probs = ranking.probabilities(ranking.features(described, shape), model)
+    """The ranker's choice among candidate reads and the probability that its reading is right
+    (`decimal_digits`: the meter's decimal drums where master data gives them)."""
+    x = ranking.features(described, shape, decimal_digits=decimal_digits)
+    probs = ranking.probabilities(x, model)
     chosen = int(np.argmax(probs))
     return described[chosen], ranking.reading_probability(
         [d.text for d in described], probs, chosen
@@ -36,6 +41,7 @@ def choose(
     model: ranking.Model,
     display: Display | None = None,
     memo: Memo | None = None,
+    decimal_digits: int | None = None,
 ) -> Found | None:
     """The likeliest read, its probability and the search so far, from the first stage of
     the search at which the read is sure (or from the last)."""
@@ -43,7 +49,7 @@ def choose(
     for stage in search.stages(image, integer_digits, display, memo):
         if not stage.described:
             continue
-        best, likely = choice(stage.described, image.shape, model)
+        best, likely = choice(stage.described, image.shape, model, decimal_digits)
         found = (best, likely, stage)
         log.debug("%d rows refined: %s at p %.3f", stage.refined, best.text, likely)
         if sure(best, likely, integer_digits):
@@ -58,6 +64,7 @@ def choose_reading(
     integer_digits: int | None,
     display: Display | None,
     memo: Memo | None = None,
+    decimal_digits: int | None = None,
 ) -> tuple[Found | None, ranking.Model, bool]:
     """The choice, the ranker that made it, and whether the meter's kind was unknown and a
     display read disagreed with the drums. The counted ranker is fitted on drum counters
@@ -72,13 +79,13 @@ def choose_reading(
     counted = None if display == "lcd" else integer_digits
     model = rankers[ranking.mode(counted)]
     memo = memo or Memo(image)
-    found = choose(search, image, counted, model, display, memo)
+    found = choose(search, image, counted, model, display, memo, decimal_digits)
     if display is not None or counted is None or found is None:
         return found, model, False
     if not display_disagrees(found[0], found[2].described):
         return found, model, False
     uncounted = rankers[ranking.mode(None)]
-    again = choose(search, image, None, uncounted, None, memo)
+    again = choose(search, image, None, uncounted, None, memo, decimal_digits)
     if again is not None and may_be_the_display(again[0], found[0]) and again[1] > found[1]:
         return again, uncounted, True
     return found, model, True

@@ -21,8 +21,9 @@ LINK_MAX_ANGLE = 14.0  # degrees off the line across their axis
 THRESH_C = 8  # local threshold offset (gray levels)
 SAME_POLARITY = True
 COARSE = 0.4  # scale of the second pass for large / segmented digits
-# a pass on dark strokes at full size: dark digits on grey drums inside a white dial, where the
-# local mean puts the whole drum band below the threshold and the digits merge with it
+# a pass on strokes at full size, both polarities: dark digits on grey drums inside a white dial,
+# where the local mean puts the whole drum band below the threshold and the digits merge with it;
+# small light digits on grey drums between light frames, which the local thresholds fill solid
 FINE_KERNEL, FINE_WINDOW, FINE_FLOOR = 9, 25, 10
 CLOSE_KERNELS = (  # gaps closed in that pass (7-segment digits)
     np.ones((7, 3), np.uint8),
@@ -177,7 +178,8 @@ def find_blobs(gray: np.ndarray) -> list[Blob]:
 
     A second pass at 40 % scale on stroke contrast, with small gaps closed, finds large digits
     and 7-segment digits whose segments do not touch, also on a darker display panel. A third,
-    at full size on dark strokes, finds thin dark digits on shaded grey drums (see FINE_KERNEL).
+    at full size on thin strokes, finds thin dark digits on shaded grey drums and small light
+    digits on grey drums in light frames (see FINE_KERNEL).
     """
     side = max(gray.shape)
     min_h, max_h = side * 0.012, side * 0.2  # digit heights looked for at full size
@@ -195,7 +197,19 @@ def find_blobs(gray: np.ndarray) -> list[Blob]:
             blobs += [_scaled(b, 1 / COARSE) for b in found]
     fine = _strokes(gray, 0, FINE_KERNEL, FINE_WINDOW, FINE_FLOOR)
     blobs += _blobs(fine, 0, min_h, max_h)
+    fine = _strokes(gray, 1, FINE_KERNEL, FINE_WINDOW, FINE_FLOOR)
+    blobs += [b for b in _blobs(fine, 1, min_h, max_h) if _on_dark(gray, b)]
     return _dedupe(blobs)
+
+
+def _on_dark(gray: np.ndarray, blob: Blob) -> bool:
+    """Is the square of three lengths around a light blob mostly dark (below the middle of its
+    range): a light digit on a dark drum, not a gap or a hole in dark print on a light face?"""
+    r = int(1.5 * blob.length)
+    x, y = int(blob.cx), int(blob.cy)
+    patch = gray[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1]
+    lo, hi = np.percentile(patch, (5, 95))
+    return float(patch.mean()) < (lo + hi) / 2
 
 
 def _dedupe(blobs: list[Blob]) -> list[Blob]:

@@ -59,7 +59,8 @@ FEATURES = (
     # a print such as the litre factor `x0,0001` or a lone mark read as a row is not
     "one_digit",
     # a single red drum: water meters show three or four, so one alone is mostly a red mark or a
-    # misplaced split
+    # misplaced split; not counted where master data gives the meter one decimal (a Ferraris
+    # meter's red tenth drum)
     "lone_red",
     "extra_black",  # more black drums before the red ones than the meter has
     # a thin "1" on a worn drum is the digit model's commonest confident mistake (read as 7, 4
@@ -117,13 +118,20 @@ def _model(m: dict[str, Any], path: Path) -> Model:
     return Model(weights, float(m["bias"]), m.get("knot"))
 
 
-def features(described: list[Described], shape: tuple[int, ...]) -> np.ndarray:
-    """One row of FEATURES per candidate (`shape`: the work image's)."""
+def features(
+    described: list[Described], shape: tuple[int, ...], *, decimal_digits: int | None = None
+) -> np.ndarray:
+    """One row of FEATURES per candidate (`shape`: the work image's; `decimal_digits`: the
+    meter's decimal drums where master data gives them)."""
+    lone_red_expected = decimal_digits == 1
     tallest = max(d.candidate.row.height for d in described)
     best_fit = max(d.fit for d in described)
     counts = Counter(d.text for d in described)
     x = np.array(
-        [_features(d, shape, tallest, best_fit, counts[d.text] - 1) for d in described],
+        [
+            _features(d, shape, tallest, best_fit, counts[d.text] - 1, lone_red_expected)
+            for d in described
+        ],
         dtype=np.float64,
     ).reshape(len(described), len(FEATURES))
     more, lead = FEATURES.index("more_digits"), FEATURES.index("no_leading_zero")
@@ -133,7 +141,12 @@ def features(described: list[Described], shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _features(
-    d: Described, shape: tuple[int, ...], tallest: float, best_fit: float, agreeing: int
+    d: Described,
+    shape: tuple[int, ...],
+    tallest: float,
+    best_fit: float,
+    agreeing: int,
+    lone_red_expected: bool,
 ) -> list[float]:
     c = d.candidate
     confidences = [x.confidence for x in c.digits]
@@ -165,7 +178,7 @@ def _features(
         len(significant) / 5,  # made relative in `features`
         float(d.text[:1] == "0"),  # made relative in `features`
         float(len(significant) <= 1),
-        float(c.run.decimals == 1),
+        float(c.run.decimals == 1 and not lone_red_expected),
         float(c.decimals > 0 and len(c.digits) - c.decimals > len(d.integer)),
         max(ones, default=0.0),
         max((x.alternatives[1][1] for x in d.integer if len(x.alternatives) > 1), default=0.0),

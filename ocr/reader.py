@@ -89,23 +89,34 @@ class OcrEngine:
         integer_digits: int | None = None,
         display: Display | None = None,
         meter_number: bool = True,
+        decimal_digits: int | None = None,
     ) -> MeterRead:
         """One photo; `meter_number=False` skips the plate (Tesseract, a few hundredths of a
         second). `display` is the meter's kind of counter where master data knows it (see
-        `choice.choose_reading`)."""
+        `choice.choose_reading`), `decimal_digits` its decimal drums (one: a single red drum
+        is the expected tenth drum, not a red mark)."""
         (result,) = self.read_hypotheses(
-            image, [(integer_digits, display)], meter_number=meter_number
+            image,
+            [(integer_digits, display)],
+            meter_number=meter_number,
+            decimal_digits=decimal_digits,
         )
         return result
 
     def read_hypotheses(
-        self, image: ImageInput, hypotheses: Sequence[Hypothesis], *, meter_number: bool = True
+        self,
+        image: ImageInput,
+        hypotheses: Sequence[Hypothesis],
+        *,
+        meter_number: bool = True,
+        decimal_digits: int | None = None,
     ) -> list[MeterRead]:
         """One photo read under each (digit count, kind) hypothesis, e.g. one per meter the
         sender may mean: each result as `read` gives it for that hypothesis, but the photo is
         loaded and its counter located once (rows, display reads, refined rows, the models'
         outputs, plate reads are shared). A result's `seconds` is the time spent on it: the
-        first one's includes loading and what the others reuse."""
+        first one's includes loading and what the others reuse. `decimal_digits` as in `read`,
+        for every hypothesis."""
         start = time.perf_counter()
         try:
             work, memo, scale = self._located(image)
@@ -113,7 +124,16 @@ class OcrEngine:
             return [_failed(exc, start)] * len(hypotheses)
         results = []
         for integer_digits, display in hypotheses:
-            read = partial(self._read, work, integer_digits, display, meter_number, memo, scale)
+            read = partial(
+                self._read,
+                work,
+                integer_digits,
+                display,
+                meter_number,
+                memo,
+                scale,
+                decimal_digits=decimal_digits,
+            )
             results.append(_guarded(read, start))
             start = time.perf_counter()
         return results
@@ -150,6 +170,7 @@ class OcrEngine:
         meter_number: bool,
         memo: Memo,
         scale: tuple[float, float],
+        decimal_digits: int | None = None,
     ) -> MeterRead:
         by_count = None
         if integer_digits is None and display != "lcd":
@@ -158,7 +179,7 @@ class OcrEngine:
             )
         else:
             found, model, disagrees = choice.choose_reading(
-                self.search, self.ranker, image, integer_digits, display, memo
+                self.search, self.ranker, image, integer_digits, display, memo, decimal_digits
             )
         if found is None or not found[0].integer:
             return MeterRead(reading=None, reason="no_counter_found")

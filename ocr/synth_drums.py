@@ -3,7 +3,8 @@ meters and water meters with pointer dials, each drawn in a style drawn at rando
 
 `DrumStyle` says what a make looks like (how many black and red drums, black drums with white
 digits or white drums with black digits, a red frame instead of a red drum, the window's frame,
-the housing, the unit, the disc window or the pointer dials); `random_style(kind, rng)` draws one;
+light frames around the drums, the place values under them, the housing, the unit, the disc
+window or the pointer dials); `random_style(kind, rng)` draws one;
 `render_counter_meter` draws a meter in a style and photographs it like `ocr.synth` does
 (background, rotation, perspective, glare, blur, noise). Everything is seeded: the same arguments
 give the same pixels (text in Pillow's built-in face, as in `ocr.synth`).
@@ -49,12 +50,19 @@ class DrumStyle:
     condensed: float  # digit width relative to the face's
     dials: int  # small red pointer dials beside the drums (water)
     disc: bool  # the Ferraris disc's window below the counter
+    # light (white or metallic) frames around each drum: rims above and below, bars between
+    drum_frame: int = 0  # their grey level, 0: none
+    bezel: Colour = (70, 70, 70)  # the window's frame (with `window_frame`): dark or bright
+    scale: bool = False  # each drum's place value printed under it (10000 ... 1 1/10)
+    metallic: bool = False  # a brushed metal faceplate (a grey gradient) instead of a flat one
+    dark_face: int = _BLACK[0]  # grey level of the dark drums (black, or metallic grey)
 
 
 def random_style(kind: Kind, rng: np.random.Generator) -> DrumStyle:
     """A make of `kind` drawn at random: Ferraris 5-7 integer drums and one decimal drum (red,
-    or framed in red); gas 5 black and 3 red drums in a yellow or grey housing; water 5 black
-    drums, 0-3 red ones and 3-4 pointer dials."""
+    or framed in red), often with light frames around the drums, a bright bezel, the place
+    values under the drums, grey drums or a metal faceplate; gas 5 black and 3 red drums in a
+    yellow or grey housing; water 5 black drums, 0-3 red ones and 3-4 pointer dials."""
     drum_h = int(rng.integers(44, 64))
     look = _Look(
         drum_w=int(drum_h * rng.uniform(0.62, 0.8)),
@@ -77,6 +85,11 @@ def random_style(kind: Kind, rng: np.random.Generator) -> DrumStyle:
             unit="kWh",
             dials=0,
             disc=True,
+            drum_frame=int(rng.integers(150, 236)) if rng.random() < 0.5 else 0,
+            bezel=_grey(int(rng.integers(190, 246))) if rng.random() < 0.4 else (70, 70, 70),
+            scale=bool(rng.random() < 0.5),
+            metallic=bool(rng.random() < 0.3),
+            dark_face=int(rng.integers(60, 120)) if rng.random() < 0.4 else _BLACK[0],
         )
     if kind == "gas":
         return look.style(
@@ -121,6 +134,10 @@ class _Look:
         return DrumStyle(kind=kind, **features, **self.__dict__)
 
 
+def _grey(level: int) -> Colour:
+    return (level, level, level)
+
+
 def _pick(rng: np.random.Generator, colours: list[Colour]) -> Colour:
     return colours[int(rng.integers(len(colours)))]
 
@@ -149,7 +166,7 @@ def _digit_strip(ch: str, style: DrumStyle, face: Colour, ink: Colour) -> Image:
 
 def _drum(ch: str, style: DrumStyle, *, decimal: bool, roll: float) -> Image:
     """One drum as seen through the window, shaded by its curvature."""
-    face, ink = (_WHITE, _BLACK) if style.white_drums else (_BLACK, _WHITE)
+    face, ink = (_WHITE, _BLACK) if style.white_drums else (_grey(style.dark_face), _WHITE)
     if decimal and not style.red_frame:
         face, ink = (_WHITE, _RED) if style.red_digits else (_RED, _WHITE)
     h = style.drum_h
@@ -164,16 +181,65 @@ def counter_window(reading: str, fraction: str, style: DrumStyle, roll: float) -
     """The drums in their window; `roll` > 0 catches the last drum between two digits."""
     chars = [(c, False) for c in reading] + [(c, True) for c in fraction]
     w, h, gap = style.drum_w, style.drum_h, style.gap
-    pad = max(gap, 4)
-    win = np.zeros((h + 2 * pad, len(chars) * (w + gap) - gap + 2 * pad, 3), np.uint8)
+    pad = max(gap, 4, _frame_width(style) + 2)
+    scale_h = int(0.42 * h) if style.scale else 0
+    win = np.zeros((h + 2 * pad + scale_h, len(chars) * (w + gap) - gap + 2 * pad, 3), np.uint8)
     win[:] = (20, 20, 20) if not style.white_drums else (90, 90, 90)
     for i, (c, decimal) in enumerate(chars):
         x = pad + i * (w + gap)
         last = i == len(chars) - 1
         win[pad : pad + h, x : x + w] = _drum(c, style, decimal=decimal, roll=roll if last else 0)
+        if style.drum_frame:
+            _drum_frame(win, (x, pad), style)
         if decimal and style.red_frame:
             cv2.rectangle(win, (x - 2, pad - 3), (x + w + 1, pad + h + 2), _RED, 3)
+    if style.scale:
+        _place_values(win, len(reading), len(fraction), pad, style)
     return win
+
+
+def _pen_marks(win: Image, count: int, rng: np.random.Generator) -> None:
+    """`count` strokes of a marker pen across the glass (installers and readers write on
+    meters), each a wavy line from above the window to below it, light or dark."""
+    h, w = win.shape[:2]
+    for _ in range(count):
+        x = float(rng.uniform(0.1, 0.9)) * w
+        ys = np.linspace(-0.2 * h, 1.2 * h, 6)
+        xs = x + np.cumsum(rng.normal(0, 0.12 * h, 6))
+        points = np.stack([xs, ys], axis=1).astype(np.int32)
+        colour = _WHITE if rng.random() < 0.7 else (150, 60, 30)
+        thickness = max(2, int(h * float(rng.uniform(0.05, 0.1))))
+        cv2.polylines(win, [points], False, colour, thickness, cv2.LINE_AA)
+
+
+def _frame_width(style: DrumStyle) -> int:
+    return max(2, style.drum_h // 14) if style.drum_frame else 0
+
+
+def _drum_frame(win: Image, corner: tuple[int, int], style: DrumStyle) -> None:
+    """A light frame around one drum: rims above and below, thinner bars at its sides."""
+    x, y = corner
+    w, h, t = style.drum_w, style.drum_h, _frame_width(style)
+    grey = _grey(style.drum_frame)
+    cv2.rectangle(win, (x - t, y - t), (x + w + t - 1, y - 1), grey, -1)
+    cv2.rectangle(win, (x - t, y + h), (x + w + t - 1, y + h + t - 1), grey, -1)
+    side = max(1, t // 2)
+    cv2.rectangle(win, (x - side, y), (x - 1, y + h - 1), grey, -1)
+    cv2.rectangle(win, (x + w, y), (x + w + side - 1, y + h - 1), grey, -1)
+
+
+def _place_values(win: Image, integers: int, decimals: int, pad: int, style: DrumStyle) -> None:
+    """`10000 1000 100 10 1 1/10` under the drums, light on the window's dark band."""
+    labels = [str(10 ** (integers - 1 - i)) for i in range(integers)]
+    labels += [f"1/{10 ** (k + 1)}" for k in range(decimals)]
+    size = max(8, int(style.drum_h * 0.26))
+    while size > 8 and _text_box(labels[0], size)[2] > style.drum_w + style.gap - 2:
+        size -= 1
+    baseline = pad + style.drum_h + _frame_width(style) + int(style.drum_h * 0.34)
+    for i, text in enumerate(labels):
+        left, _, right, _ = _text_box(text, size)
+        centre = pad + i * (style.drum_w + style.gap) + style.drum_w // 2
+        _put_text(win, text, (centre - (right - left) // 2 - left, baseline), size, _WHITE)
 
 
 def _pointer_dial(img: Image, centre: tuple[int, int], radius: int, angle: float) -> None:
@@ -207,7 +273,7 @@ def _place_counter(
     y0 = int(face.shape[0] * top)
     face[y0 : y0 + wh, x0 : x0 + ww] = window
     if style.window_frame:
-        cv2.rectangle(face, (x0 - 7, y0 - 7), (x0 + ww + 6, y0 + wh + 6), (70, 70, 70), 4)
+        cv2.rectangle(face, (x0 - 7, y0 - 7), (x0 + ww + 6, y0 + wh + 6), style.bezel, 4)
     return x0, y0, x0 + ww, y0 + wh
 
 
@@ -219,11 +285,14 @@ def _ferraris_face(
     body[:] = style.housing
     face = np.zeros((h - 80, w - 60, 3), np.uint8)
     face[:] = style.plate
+    if style.metallic:
+        face[:] = _brushed_metal(face.shape[:2], rng)
     x0, _, x1, y1 = _place_counter(face, window, style, 0.12, 360)
     ink = _BLACK
     _put_text(face, style.unit, (x1 + 12, y1 - 8), 30, ink)
-    for k, p in enumerate(("10000", "1000", "100")):
-        _put_text(face, p, (x0 + 8 + 60 * k, y1 + 26), 14, ink)
+    if not style.scale:
+        for k, p in enumerate(("10000", "1000", "100")):
+            _put_text(face, p, (x0 + 8 + 60 * k, y1 + 26), 14, ink)
     # the disc's window: a slit with the disc's edge and its red mark
     dy = y1 + 70
     cv2.rectangle(face, (110, dy), (w - 170, dy + 34), (30, 30, 30), -1)
@@ -239,6 +308,17 @@ def _ferraris_face(
         _put_text(face, f"Nr. {number}", (90, dy + 200), 28, ink)
     body[40 : 40 + face.shape[0], 30 : 30 + face.shape[1]] = face
     return body
+
+
+def _brushed_metal(shape: tuple[int, ...], rng: np.random.Generator) -> Image:
+    """A metal faceplate: a diagonal light gradient with fine horizontal streaks."""
+    h, w = shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    lo, hi = float(rng.uniform(120, 170)), float(rng.uniform(200, 245))
+    ramp = lo + (hi - lo) * np.abs(np.sin((xs / w + ys / h) * math.pi * rng.uniform(0.6, 1.2)))
+    streaks = rng.normal(0, 6, (h, 1)).astype(np.float32)
+    grey = np.clip(ramp + streaks, 0, 255).astype(np.uint8)
+    return np.dstack([grey, grey, np.clip(grey.astype(np.int16) + 4, 0, 255).astype(np.uint8)])
 
 
 def _gas_face(
@@ -300,10 +380,14 @@ def render_counter_meter(
     seed: int = 0,
     roll: float = 0.0,
     meter_number: str | None = None,
+    distance: float = 1.0,
+    pen_marks: int = 0,
 ) -> Image:
     """A photo of a drum counter in `style` showing `reading` and `fraction` (as many digits
     as the style's drums). `roll` in [0, 1) catches the last drum between its digit and the
-    next (by convention the lower one is the reading); the other arguments as in
+    next (by convention the lower one is the reading); `distance` > 1 photographs the meter
+    from further away (smaller in the photo); `pen_marks` strokes of a marker pen cross the
+    drums; the other arguments as in
     `ocr.synth.render_drum_meter`."""
     if len(reading) != style.integer_digits or len(fraction) != style.decimals:
         raise ValueError("reading and fraction must have the style's drum counts")
@@ -311,7 +395,12 @@ def render_counter_meter(
         raise ValueError("reading and fraction must be digits")
     rng = np.random.default_rng(seed)
     window = counter_window(reading, fraction, style, roll)
+    if pen_marks:
+        _pen_marks(window, pen_marks, rng)
     body = _FACES[style.kind](window, style, rng, meter_number)
+    if distance != 1.0:
+        shrink = 1 / distance
+        body = cv2.resize(body, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
     img, _ = _warp(body, angle, perspective, rng)
     return _photo_effects(img, blur=blur, glare=glare, noise=noise, rng=rng)
 
@@ -332,6 +421,11 @@ def random_meter(kind: Kind, seed: int) -> Sample:
     degrees, some perspective, blur, glare, noise, the last drum rolling in a third."""
     rng = np.random.default_rng([seed, KINDS.index(kind)])
     style = random_style(kind, rng)
+    # Ferraris meters are often photographed whole, round housing and all: smaller digits
+    distance, pen_marks = 1.0, 0
+    if kind == "ferraris":
+        distance = float(rng.uniform(1.0, 1.6))
+        pen_marks = int(rng.integers(1, 3)) if rng.random() < 0.3 else 0
     value = int(10 ** rng.uniform(1, style.integer_digits)) % 10**style.integer_digits
     reading = str(value).zfill(style.integer_digits)
     fraction = "".join(str(d) for d in rng.integers(0, 10, style.decimals))
@@ -347,5 +441,7 @@ def random_meter(kind: Kind, seed: int) -> Sample:
         seed=int(rng.integers(1 << 30)),
         roll=float(rng.uniform(0.2, 0.45)) if rng.random() < 0.33 else 0.0,
         meter_number=str(rng.integers(10**6, 10**8)) if rng.random() < 0.8 else None,
+        distance=distance,
+        pen_marks=pen_marks,
     )
     return Sample(image, reading, fraction, style.integer_digits)

@@ -113,6 +113,21 @@ def test_a_lone_red_drum_makes_a_read_less_sure(monkeypatch: pytest.MonkeyPatch)
     assert sure < _sure_without("lone_red", lone, monkeypatch) - 0.02
 
 
+def test_a_single_red_drum_is_no_lone_red_where_the_meter_has_one_decimal() -> None:
+    """A Ferraris meter's red tenth drum, where master data gives one decimal: the read is not
+    trusted less for it (it is where master data gives three, or nothing)."""
+    lone = _candidate("004366", _row(500, 40), decimals=1)
+    reads = [described(lone, 5, 40.0)]
+    model = ranking.load()["counted"]
+    column = ranking.FEATURES.index("lone_red")
+    sure = {}
+    for decimals in (None, 3, 1):
+        x = ranking.features(reads, SHAPE, decimal_digits=decimals)
+        assert x[0, column] == float(decimals != 1)
+        sure[decimals] = ranking.probabilities(x, model)[0]
+    assert sure[1] > sure[None] + 0.02 and sure[None] == sure[3]
+
+
 def test_more_black_drums_than_the_meter_has_make_a_read_less_sure(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

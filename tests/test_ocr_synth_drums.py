@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bench import synthetic_drums
-from ocr import read_meter
+from ocr import read_meter, read_meter_hypotheses
 from ocr.counter import _framed, _red_sums
 from ocr.digits import NO_DIGIT
 from ocr.digits_logic import find_run
@@ -27,6 +27,9 @@ def test_styles_cover_the_makes_of_each_kind() -> None:
     assert {s.integer_digits for s in ferraris} == {5, 6, 7}
     assert {s.decimals for s in ferraris} == {1} and {s.unit for s in ferraris} == {"kWh"}
     assert {s.red_frame for s in ferraris} == {s.white_drums for s in ferraris} == {True, False}
+    assert {bool(s.drum_frame) for s in ferraris} == {s.scale for s in ferraris} == {True, False}
+    assert {s.metallic for s in ferraris} == {s.bezel[0] > 150 for s in ferraris} == {True, False}
+    assert {s.dark_face > 50 for s in ferraris} == {True, False}
     assert {(s.integer_digits, s.decimals, s.unit) for s in styles["gas"]} == {(5, 3, "m3")}
     assert min(s.dials for s in styles["water"]) >= 3
     assert {s.decimals for s in styles["water"]} == {0, 1, 2, 3}
@@ -62,10 +65,10 @@ def test_a_drum_framed_in_red_is_the_decimal_only_where_no_drum_is_red() -> None
     assert around_two is not None and around_two.decimals == 0  # a frame holds one drum
 
 
-@pytest.mark.parametrize(("kind", "seed"), [("gas", 0), ("ferraris", 2), ("ferraris", 11)])
+@pytest.mark.parametrize(("kind", "seed"), [("gas", 0), ("ferraris", 2), ("ferraris", 7)])
 def test_drum_counters_of_other_makes_are_read_with_their_decimals(kind: str, seed: int) -> None:
-    """Ferraris seeds 2 and 11: black drums, the decimal drum black too and framed in red (read
-    as `001199` and `0033` where only red drums counted as red)."""
+    """Ferraris seeds 2 and 7: black drums, the decimal drum black too and framed in red (seed
+    7 also with light frames around the drums, a bright bezel and the place values below)."""
     sample = random_meter(kind, seed)  # type: ignore[arg-type]
     result = read_meter(
         sample.image, integer_digits=sample.integer_digits, display="drum", meter_number=False
@@ -82,3 +85,42 @@ def test_the_bench_reports_exact_digits_and_fraction_per_set() -> None:
     header, gas = synthetic_drums.report(rows)
     assert header.split()[:5] == ["set", "n", "exact", "digits", "fraction"]
     assert gas.split()[1:6] == ["3", "66.7%", "93.3%", "33.3%", "0.500"]
+
+
+def test_small_light_digits_on_metallic_grey_drums_are_found() -> None:
+    """White digits on grey drums, the meter photographed from afar: the local thresholds fill
+    the digits solid, and only the stroke pass on light strokes at full size finds them
+    (without it the meter number is read)."""
+    style = random_style("ferraris", np.random.default_rng([24, 0]))
+    assert (style.dark_face, style.drum_frame, style.integer_digits) == (104, 0, 6)
+    image = render_counter_meter(
+        "010238",
+        "7",
+        style,
+        angle=-6.704,
+        perspective=0.0567,
+        glare=True,
+        noise=3.856,
+        seed=63312635,
+        meter_number="44484848",
+        distance=1.4818,
+    )
+    result = read_meter(image, integer_digits=6, display="drum", meter_number=False)
+    assert (result.reading, result.fraction) == ("010238", "7")
+
+
+def test_one_decimal_from_master_data_makes_a_single_red_drum_no_doubt() -> None:
+    """A Ferraris meter's single red drum is its tenth drum where master data says so: the read
+    is surer than without the hint, through `read_meter` and `read_meter_hypotheses` alike."""
+    sample = random_meter("ferraris", 1)
+    digits = sample.integer_digits
+    plain = read_meter(sample.image, integer_digits=digits, display="drum", meter_number=False)
+    told = read_meter(
+        sample.image, integer_digits=digits, display="drum", meter_number=False, decimal_digits=1
+    )
+    (both,) = read_meter_hypotheses(
+        sample.image, [(digits, "drum")], meter_number=False, decimal_digits=1
+    )
+    assert plain.reading == told.reading == both.reading == sample.reading
+    assert told.fraction == sample.fraction
+    assert told.confidence > plain.confidence and both.confidence == told.confidence
