@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
                 at_once = read_meter_hypotheses(data, HYPOTHESES, engine=engine)
                 together.append(time.perf_counter() - start)
             else:
-                one_by_one = [
-                    read_meter(data, integer_digits=d, display=k, engine=engine)
+                one_by_one = [  # by path: the engine keeps the location of photos given as bytes
+                    read_meter(path, integer_digits=d, display=k, engine=engine)
                     for d, k in HYPOTHESES
                 ]
                 apart.append(time.perf_counter() - start)

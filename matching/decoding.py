@@ -6,15 +6,17 @@ The photo proposes, the history disposes:
 - when it does not, the history may pick the one single-digit alternative the OCR itself offered
   that does fit (never a digit the OCR did not see) — proposed to a clerk, never booked unseen;
 - a value the OCR did not accept on its own may still be booked when it fits a band that starts
-  at the register's own last reading (or the replaced meter's), the photo supports it on its
-  own (the OCR's confidence at least `MIN_PHOTO_CONFIDENCE`), and the OCR's doubt that the
-  history cannot settle is small (`Decoded.doubt`, at most `HISTORY_MAX_DOUBT`): among the
-  integer values the OCR saw (the read with one or two integer digits replaced by their
-  alternatives, weighted by the alternatives' probabilities relative to the digits read, and
-  again by how likely the history makes each, `prior`) that fit the band, the share of the
-  weight on other values than the read. The history thus settles the OCR's doubts on the digits
-  whose alternatives it rules out; the OCR must be sure of the ones it cannot
-  (`bench/calibrate_decision.py` chooses both constants on held-out folds of the dev photos with
+  at the register's own last reading (or the replaced meter's), the OCR's confidence is at least
+  `MIN_PHOTO_CONFIDENCE`, and the doubt the history cannot settle is small (`Decoded.doubt`, at
+  most `HISTORY_MAX_DOUBT`). The doubt is the share, among the integer values that fit the band,
+  of the weight on other values than the read, each value weighed by the OCR's probability of it
+  and again by how likely the history makes it (`prior`: the consumption since the last reading
+  against the expected one, as sure as the meter's history allows). The OCR's probabilities cover
+  the values it saw (`integer_rivals`: one or two integer digits replaced by their alternatives)
+  and those it did not (`unseen_weight`: a read it is unsure of may be wrong in any digit, most
+  likely the one it doubts most). The history thus settles the OCR's doubts on the digits whose
+  alternatives it rules out or finds unlikely; the OCR must be sure of the ones it cannot
+  (`bench/calibrate_decision.py` chooses the constants on held-out folds of the dev photos with
   simulated histories).
 
 A display meter's register may count fewer decimals than its display shows: the value is cut to
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
@@ -39,15 +42,17 @@ from matching.values import ocr_alternatives, photo_value
 # needs at least: more doubt or less confidence books more readings unseen and lets more misreads
 # through; None: only reads the OCR accepted are booked. Chosen on held-out folds
 # (bench/calibrate_decision.py; docs/decisions.md has the figures).
-HISTORY_MAX_DOUBT: dict[str | None, float | None] = {"drum": 0.15, "lcd": None, None: None}
+HISTORY_MAX_DOUBT: dict[str | None, float | None] = {"drum": 0.4, "lcd": None, None: None}
 MIN_PHOTO_CONFIDENCE: dict[str | None, float] = {"drum": 0.2, "lcd": 1.0, None: 1.0}
 # bases whose band starts at a reading of the register (or of the meter it replaced); with one
 # earlier reading the band is the kind's widest, so more of the OCR's doubts fall inside it
 HISTORY_BASES = frozenset({"history", "predecessor", "kind_default"})
 ALTERNATIVES = 6
-# the spread of the log of a period's consumption around the expected one: the band's
-# tolerances (a quarter to three times the expected use) lie about 2.5 spreads out
-PRIOR_SPREAD = 0.5
+# how much one billing period's use varies around the meter's mean rate (the spread of its log):
+# the history's expected use is the mean of the last `Expectation.periods` periods, so a new
+# period's use spreads by PERIOD_SPREAD * sqrt(1 + 1/periods) around it, plus the last reading's
+# resolution (`consumption_spread`). Chosen on held-out folds (bench/calibrate_decision.py).
+PERIOD_SPREAD = 0.15
 MAX_CHANGED_DIGITS = 2  # rivals differ from the read in at most this many integer digits
 _FLOOR = 1e-3  # a digit read with (almost) no probability still weighs this much
 
@@ -59,8 +64,8 @@ class Decoded:
     value: Decimal | None
     codes: tuple[str, ...]  # plausibility codes of the proposed value
     from_alternative: bool = False
-    # the OCR's doubt the history cannot settle: the share of the integer values the OCR saw
-    # that fit the band, weighted by their probability, that is not the proposed value's
+    # the doubt the history cannot settle: the share of the weight of the integer values that fit
+    # the band (the OCR's probability times the history's) that is not the proposed value's
     doubt: float = 0.0
 
 
@@ -114,6 +119,7 @@ def decode(
     spec: MeterSpec,
     *,
     display: str | None = None,
+    period_spread: float | None = None,
 ) -> Decoded:
     """The value to propose for a meter (`display`: its counter kind) and the doubt about it."""
     best = register_value(photo_value(read), spec, display)
@@ -121,7 +127,8 @@ def decode(
         return Decoded(None, ())
     codes = plausibility_codes(best, exp, kind, spec)
     if not codes:
-        return Decoded(best, (), doubt=band_doubt(read, best, exp, kind, spec))
+        doubt = band_doubt(read, best, exp, kind, spec, period_spread)
+        return Decoded(best, (), doubt=doubt)
     others = {
         value: c
         for v, c in ocr_alternatives(read, limit=ALTERNATIVES)
@@ -134,33 +141,85 @@ def decode(
 
 
 def band_doubt(
-    read: MeterRead | None, best: Decimal, exp: Expectation, kind: str, spec: MeterSpec
+    read: MeterRead | None,
+    best: Decimal,
+    exp: Expectation,
+    kind: str,
+    spec: MeterSpec,
+    period_spread: float | None = None,
 ) -> float:
-    """The share of the probability of the band-fitting values the OCR saw that falls on other
-    integer parts than the read's: the OCR's relative probability times the history's (`prior`)."""
+    """The share of the probability of the band-fitting values that falls on other integer parts
+    than the read's. Each value weighs the OCR's probability of it times the history's (`prior`):
+    the values the OCR saw (`integer_rivals`) and those it did not (`unseen_weight`)."""
     fraction = best - int(best)  # red drums move a value by less than one unit
-    own = prior(best, exp)
+    own = prior(best, exp, period_spread)
     if own <= 0:
         return 1.0
-    rivals = sum(
-        ratio * prior(value + fraction, exp) / own
-        for value, ratio in integer_rivals(read)
-        if not plausibility_codes(value + fraction, exp, kind, spec)
-    )
+
+    def weight(value: int) -> float:
+        candidate = value + fraction
+        if plausibility_codes(candidate, exp, kind, spec):
+            return 0.0
+        return prior(candidate, exp, period_spread) / own
+
+    seen = sum(ratio * weight(value) for value, ratio in integer_rivals(read))
+    rivals = seen + unseen_weight(read, weight)
     return rivals / (1.0 + rivals)
 
 
-def prior(value: Decimal, exp: Expectation) -> float:
+def unseen_weight(read: MeterRead | None, weight: Callable[[int], float]) -> float:
+    """The weight, relative to the read's, of the values the OCR may have misread it for without
+    offering them: the read is wrong with the odds (1 - c) / c (c: its calibrated confidence); a
+    wrong read is taken to differ in one integer digit, the more likely the less sure the OCR was
+    of that digit, any other digit there equally likely, each weighed by the history (`weight`:
+    0 outside the band)."""
+    if read is None or read.reading is None or not read.reading.isdigit():
+        return 0.0
+    reading = read.reading
+    n = len(reading)
+    confidence = min(max(read.confidence, _FLOOR), 1 - _FLOOR)
+    doubts = [1 - d.confidence if d.value is not None else 1.0 for d in read.digits[:n]] or [
+        1.0
+    ] * n
+    doubts = [max(d, _FLOOR) for d in doubts] + [_FLOOR] * (n - len(doubts))
+    total = sum(doubts)
+    spread = 0.0
+    for position, doubt in enumerate(doubts):
+        others = (
+            weight(int(reading[:position] + str(digit) + reading[position + 1 :]))
+            for digit in range(10)
+            if str(digit) != reading[position]
+        )
+        spread += doubt / total * sum(others) / 9
+    return (1 - confidence) / confidence * spread
+
+
+def prior(value: Decimal, exp: Expectation, period_spread: float | None = None) -> float:
     """How likely the history makes a value: log-normal in the consumption since the last
-    reading, centred on the expected consumption, `PRIOR_SPREAD` wide (1 without a rate)."""
+    reading, centred on the expected consumption (1 without a rate). Its spread is what the
+    history leaves open (`consumption_spread`)."""
     expected = exp.expected_consumption
     if exp.last_value is None or expected is None or expected <= 0 or exp.basis == "kind_default":
         return 1.0
     used = float(value - exp.last_value)
     if used <= 0:
         return 1.0 if used == 0 else 0.0
-    z = math.log(used / float(expected)) / PRIOR_SPREAD
+    spread = consumption_spread(exp, PERIOD_SPREAD if period_spread is None else period_spread)
+    z = math.log(used / float(expected)) / spread
     return math.exp(-0.5 * z * z) / used
+
+
+def consumption_spread(exp: Expectation, period_spread: float) -> float:
+    """The spread of the log of the consumption since the last reading: a period's own variation
+    around the meter's rate, the rate's uncertainty (a mean over `exp.periods` periods) and the
+    last reading's resolution (rounded or cut to its last place, relative to the expected
+    consumption; the new read carries its red drums)."""
+    assert exp.last_value is not None and exp.expected_consumption is not None
+    periods = max(exp.periods, 1)
+    relative = period_spread * period_spread * (1 + 1 / periods)
+    step = 10.0 ** -decimal_places(exp.last_value)  # billing's resolution of the last reading
+    rounding = step * step / 12 / float(exp.expected_consumption) ** 2
+    return math.sqrt(relative + rounding)
 
 
 def confident(
@@ -174,9 +233,9 @@ def confident(
     drums: int | None = None,
 ) -> bool:
     """Whether the photo supports the decoded value enough to book it unseen (`max_doubt` and
-    `min_photo_confidence`: `HISTORY_MAX_DOUBT` and `MIN_PHOTO_CONFIDENCE` for the counter the
-    photo was read as; `drums`: the integer drums of a drum meter, all of which the read must
-    show for the history to vouch for it)."""
+    `min_photo_confidence`: `HISTORY_MAX_DOUBT` and `MIN_PHOTO_CONFIDENCE` for the meter's kind
+    of counter, else the one the photo was read as; `drums`: the integer drums of a drum meter,
+    all of which the read must show for the history to vouch for it)."""
     if decoded.from_alternative or decoded.codes:
         return False
     if read.accepted and read.confidence >= min_confidence:

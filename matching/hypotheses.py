@@ -67,7 +67,7 @@ def judge(
         evidence.append(
             {"unknown": "no_history", "in_band": "fits_history"}.get(fit, "outside_history")
         )
-        shown = read.display or profile.display
+        shown = profile.display or read.display  # master data knows the counter better
         bookable = confident(
             read, decoded, exp, min_confidence=min_confidence,
             max_doubt=HISTORY_MAX_DOUBT.get(shown),

@@ -11,6 +11,7 @@ raises: it comes back as `MeterRead(reading=None, reason=...)`. Only a missing T
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -79,6 +80,7 @@ class OcrEngine:
             promise if promise is not None else ranking.load_promise(),
         )
         self.ranker = ranker if ranker is not None else ranking.load()
+        self._last = threading.local()  # per thread: the last photo read and its location
 
     def read(
         self,
@@ -106,18 +108,29 @@ class OcrEngine:
         first one's includes loading and what the others reuse."""
         start = time.perf_counter()
         try:
-            work = load_work_image(image, max_pixels=self.settings.max_image_pixels)
-            width, height = upright_size(image)
+            work, memo, scale = self._located(image)
         except Exception as exc:  # sorted by `_failed`
             return [_failed(exc, start)] * len(hypotheses)
-        memo = Memo(work)
-        scale = (width / work.shape[1], height / work.shape[0])  # photo px per work px
         results = []
         for integer_digits, display in hypotheses:
             read = partial(self._read, work, integer_digits, display, meter_number, memo, scale)
             results.append(_guarded(read, start))
             start = time.perf_counter()
         return results
+
+    def _located(self, image: ImageInput) -> tuple[np.ndarray, Memo, tuple[float, float]]:
+        """The photo loaded, with the search that locates its counter and the scale from work
+        pixels to photo pixels. The last photo given as bytes is kept per thread, so reading it
+        again under further hypotheses (a meter its own meter number brought into question)
+        reuses its location instead of searching again."""
+        last = getattr(self._last, "photo", None)
+        if last is not None and isinstance(image, bytes) and (last[0] is image or last[0] == image):
+            return last[1]
+        work = load_work_image(image, max_pixels=self.settings.max_image_pixels)
+        width, height = upright_size(image)
+        located = (work, Memo(work), (width / work.shape[1], height / work.shape[0]))
+        self._last.photo = (image, located) if isinstance(image, bytes) else None
+        return located
 
     def read_located(
         self, work: np.ndarray, integer_digits: int | None, display: Display | None, memo: Memo

@@ -372,6 +372,68 @@ def test_one_earlier_reading_settles_only_small_doubts(
     assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == status
 
 
+# three yearly periods of 50 m³ and half a year since: about 25 m³ expected, band about 229 … 302
+STEADY = [
+    ("2023-11-20", "100"), ("2024-11-20", "150"), ("2025-11-20", "200"), ("2026-05-20", "225"),
+]  # fmt: skip
+
+
+def tens_in_doubt(reading: str, other: int, doubt: float, confidence: float) -> MeterRead:
+    """A read the OCR did not accept whose tens drum may show `other` instead."""
+    digits = [DigitRead(int(d), 0.99, ((int(d), 0.99),)) for d in reading]
+    tens = int(reading[-2])
+    digits[-2] = DigitRead(tens, 1 - doubt, ((tens, 1 - doubt), (other, doubt)))
+    return MeterRead(
+        reading=reading, confidence=confidence, accepted=False, digits=tuple(digits),
+        display="drum",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("history", "status"),
+    [(STEADY, "accepted"), (STEADY[-1:], "review")],  # one reading: any use up to the kind's most
+)
+def test_a_steady_history_settles_a_drum_between_two_digits(
+    ctx: AppContext, history: list[tuple[str, str]], status: str
+) -> None:
+    with ctx.sessions.begin() as session:
+        meter = add_meter(session, "KW-1", history=history)
+    # 00240 fits the band too, but 15 m³ where 25 m³ ± a few are expected is unlikely
+    unsure = tens_in_doubt("00250", 4, 0.4, confidence=0.8)
+    assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == status
+    if status == "accepted":
+        assert booked(ctx) == {(meter, "1.8.0"): Decimal(250)}
+    else:
+        assert only_task(ctx).reason_codes == [reasons.LOW_CONFIDENCE]
+
+
+def test_an_unsure_read_far_from_the_expected_use_goes_to_a_clerk_though_in_the_band(
+    ctx: AppContext,
+) -> None:
+    with ctx.sessions.begin() as session:
+        add_meter(session, "KW-1", history=STEADY)
+    # 00290: 65 m³ where about 25 m³ are expected; the OCR offered no other tens digit, but a
+    # misread tens drum nearer the expected use is far more likely than such a use
+    unsure = tens_in_doubt("00290", 9, 0.0, confidence=0.6)
+    assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == "review"
+    task = only_task(ctx)
+    assert task.reason_codes == [reasons.LOW_CONFIDENCE]
+    assert task.proposed_value == Decimal(290)
+
+
+@pytest.mark.parametrize(("display", "status"), [("drum", "accepted"), ("lcd", "review")])
+def test_a_display_meters_read_is_booked_only_when_the_ocr_accepted_it(
+    ctx: AppContext, display: str, status: str
+) -> None:
+    with ctx.sessions.begin() as session:
+        add_meter(session, "KW-1", history=STEADY, display=display)
+    # the OCR took the display for drums and is not sure: the history vouches for drum
+    # counters only (a display's misreads, a wrong last digit, fit any band)
+    unsure = tens_in_doubt("00250", 4, 0.05, confidence=0.8)
+    reader = reader_for({(PHOTO_A, None): unsure})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == status
+
+
 def test_a_clerk_books_the_register_the_decision_proposed(ctx: AppContext) -> None:
     meter = two_register_meter(ctx)
     unsure = read("006000", accepted=False)

@@ -41,10 +41,12 @@ def _comparable(read: MeterRead) -> tuple[object, ...]:
 def test_each_hypothesis_reads_as_a_read_meter_call_of_its_own() -> None:
     photo = encode_jpeg(render_drum_meter("00472", "315", seed=1, meter_number="12345678"))
     separate_model, together_model = CountingModel(), CountingModel()
-    separate = OcrEngine(Settings(), model=separate_model)
     together = OcrEngine(Settings(), model=together_model)
-    one_by_one = [
-        read_meter(photo, integer_digits=d, display=k, engine=separate) for d, k in HYPOTHESES
+    one_by_one = [  # an engine each: an engine keeps the last photo's location
+        read_meter(
+            photo, integer_digits=d, display=k, engine=OcrEngine(Settings(), model=separate_model)
+        )
+        for d, k in HYPOTHESES
     ]
     at_once = read_meter_hypotheses(photo, HYPOTHESES, engine=together)
     assert [_comparable(r) for r in at_once] == [_comparable(r) for r in one_by_one]
@@ -76,3 +78,21 @@ def test_an_unreadable_photo_gives_its_reason_for_every_hypothesis() -> None:
 def test_no_hypotheses_read_nothing() -> None:
     photo = encode_jpeg(render_drum_meter("00472", "315", seed=1))
     assert read_meter_hypotheses(photo, []) == []
+
+
+def test_reading_a_photo_again_under_further_hypotheses_reuses_its_location() -> None:
+    # the worker reads a photo under its sender's meters first, then under a meter that only the
+    # meter number on the photo brought into question
+    photo = encode_jpeg(render_drum_meter("00472", "315", seed=1, meter_number="12345678"))
+    first: list[Hypothesis] = [(6, "lcd")]
+    further: list[Hypothesis] = [(5, "drum")]
+    fresh_model, reused_model = CountingModel(), CountingModel()
+    fresh = OcrEngine(Settings(), model=fresh_model)
+    reused = OcrEngine(Settings(), model=reused_model)
+    read_meter_hypotheses(photo, first, engine=reused)
+    located = reused_model.cells
+    again = read_meter_hypotheses(bytes(bytearray(photo)), further, engine=reused)  # equal bytes
+    alone = read_meter_hypotheses(photo, further, engine=fresh)
+    assert [_comparable(r) for r in again] == [_comparable(r) for r in alone]
+    assert again[0].reading == "00472"
+    assert reused_model.cells - located < 0.2 * fresh_model.cells

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
 from sqlalchemy import select
 
@@ -28,7 +28,7 @@ def _behind(ctx: AppContext, proxies: str) -> AppContext:
 
 
 def _login(base: str, password: str, *, forwarded_for: str) -> int:
-    with httpx.Client(base_url=base, follow_redirects=False) as client:
+    with httpx2.Client(base_url=base, follow_redirects=False) as client:
         page = client.get("/login")
         data = {"username": CLERK, "password": password, "csrf_token": csrf_from(page.text)}
         response = client.post("/login", data=data, headers={"X-Forwarded-For": forwarded_for})
