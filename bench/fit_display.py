@@ -10,7 +10,8 @@ it is right (`bench.ocr.matches`) are kept. A read that the pipeline would not a
 confidence (no 7-segment read supports it, not shown as a display, a reason code, a display read
 disagreeing, the digit counts not agreeing) gets probability 0. A logistic model (L2 on the
 standardised features) is fitted by Newton steps, its probabilities cross-validated over 5 folds
-on ASSIGNMENTS assignments of the photos, and the knot set as bench/fit_ranker.py sets it: the
+on ASSIGNMENTS assignments of the photos (photos of one label share a fold: the dev set shows
+the same display in several photos), and the knot set as bench/fit_ranker.py sets it: the
 lowest probability from which the cross-validated reads are right >= 99.5 % by the lower Wilson
 bound with at least 20 of them. Held out, the whole procedure (weights and knot, the knot's own
 cross-validation inside) runs without each of HELD_OUT_FOLDS folds and reads that fold, on
@@ -58,6 +59,7 @@ class Photo:
     evidence: dict[str, Any] | None  # the chosen read's evidence, as JSON (None: never accepted)
     right: bool
     reading: str | None
+    label: str = ""  # photos of the same value (often the same display) share a fold
 
     @cached_property
     def x(self) -> np.ndarray | None:
@@ -119,7 +121,7 @@ def read_photo(task: bench_ocr.Task) -> Photo:
         work, hint.integer_digits, hint.display, Memo(work)
     )
     if found is None or not found[0].integer:
-        return Photo(file, None, False, None)
+        return Photo(file, None, False, None, label)
     best, _, stage = found
     fraction = digits_logic.as_text(best.fraction) or None
     right = bench_ocr.matches(group, label, best.text, fraction)
@@ -130,7 +132,7 @@ def read_photo(task: bench_ocr.Task) -> Photo:
         or shown_as(best, stage) != "lcd"
     )
     e = None if vetoed else display_confidence.evidence(best, stage.described)
-    return Photo(file, None if e is None else _as_json(e), right, best.text)
+    return Photo(file, None if e is None else _as_json(e), right, best.text, label)
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
@@ -167,12 +169,27 @@ def _fit_on(photos: list[Photo], l2: float) -> tuple[np.ndarray, float]:
     return fit(x, y, l2)
 
 
+BY_LABEL = True  # folds keep photos of one label together (`--folds-by photo`: not)
+
+
+def folds(photos: list[Photo], count: int, seed: int) -> list[set[int]]:
+    """`count` folds of photo indices, photos with the same label in the same fold: the dev set
+    holds the same display in several photos (other quality, other framing, a moment later),
+    and a fold must not be read by a model that saw its display."""
+    key = [(p.label or p.file) if BY_LABEL else p.file for p in photos]
+    groups = sorted(set(key))
+    order = np.random.default_rng(seed).permutation(len(groups))
+    fold_of = {groups[g]: k % count for k, g in enumerate(order.tolist())}
+    out: list[set[int]] = [set() for _ in range(count)]
+    for i, k in enumerate(key):
+        out[fold_of[k]].add(i)
+    return out
+
+
 def cross_validated(photos: list[Photo], l2: float, seed: int) -> list[tuple[bool, float]]:
     """Each photo's (right?, probability) from the model fitted without its fold."""
-    order = np.random.default_rng(seed).permutation(len(photos))
     out: dict[int, tuple[bool, float]] = {}
-    for fold in range(FOLDS):
-        test = set(order[fold::FOLDS].tolist())
+    for test in folds(photos, FOLDS, seed):
         weights, bias = _fit_on([p for i, p in enumerate(photos) if i not in test], l2)
         for i in test:
             out[i] = (photos[i].right, _probability(photos[i], weights, bias))
@@ -182,10 +199,8 @@ def cross_validated(photos: list[Photo], l2: float, seed: int) -> list[tuple[boo
 def held_out(photos: list[Photo], l2: float, seed: int) -> tuple[int, int]:
     """Accepted and wrong photos when each of HELD_OUT_FOLDS folds is read with the weights
     and the knot set on the other folds only (the knot from their own cross-validation)."""
-    order = np.random.default_rng(1000 + seed).permutation(len(photos))
     accepted = wrong = 0
-    for fold in range(HELD_OUT_FOLDS):
-        test = set(order[fold::HELD_OUT_FOLDS].tolist())
+    for test in folds(photos, HELD_OUT_FOLDS, 1000 + seed):
         train = [p for i, p in enumerate(photos) if i not in test]
         at, _ = knot([cross_validated(train, l2, s) for s in range(ASSIGNMENTS)])
         if at is None:
@@ -258,7 +273,13 @@ def write_constants(
 
 def _save(photos: list[Photo], path: Path) -> None:
     rows = [
-        {"file": p.file, "evidence": p.evidence, "right": p.right, "reading": p.reading}
+        {
+            "file": p.file,
+            "evidence": p.evidence,
+            "right": p.right,
+            "reading": p.reading,
+            "label": p.label,
+        }
         for p in photos
     ]
     path.write_text(json.dumps(rows))
@@ -266,7 +287,9 @@ def _save(photos: list[Photo], path: Path) -> None:
 
 def _load(path: Path) -> list[Photo]:
     rows = json.loads(path.read_text())
-    return [Photo(r["file"], r["evidence"], r["right"], r["reading"]) for r in rows]
+    return [
+        Photo(r["file"], r["evidence"], r["right"], r["reading"], r.get("label", "")) for r in rows
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,7 +301,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--features", type=Path, help="fit on features saved before")
     parser.add_argument("--limit", type=int, help="only the first N photos (a quick check)")
     parser.add_argument("--dry-run", action="store_true", help="print, do not write")
+    parser.add_argument(
+        "--folds-by",
+        choices=["label", "photo"],
+        default="label",
+        help="keep photos of one label in one fold (default), or assign photos alone",
+    )
     args = parser.parse_args(argv)
+    global BY_LABEL
+    BY_LABEL = args.folds_by == "label"
     if args.features:
         photos = _load(args.features)
     else:

@@ -34,7 +34,7 @@ FEATURES = (
 # fitted by bench/fit_display.py (begin)
 WEIGHTS = (1.667036, -0.506292, -0.725162, -1.273735, 2.050366)
 BIAS = 2.118061
-KNOT: float | None = 0.975908
+KNOT: float | None = None
 # fitted by bench/fit_display.py (end)
 
 SEGMENTS = 7  # a..g; the two holes after them only count in the misfits

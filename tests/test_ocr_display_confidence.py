@@ -172,3 +172,15 @@ def test_the_fit_finds_the_sign_of_a_doubt_and_writes_the_module(tmp_path: Path)
     fit_display.write_constants(np.array([-1.5, 0.25]), 2.0, 0.97, module)
     text = module.read_text()
     assert "WEIGHTS = (-1.500000, 0.250000)" in text and "KNOT: float | None = 0.970000" in text
+
+
+def test_photos_of_one_label_share_a_fold() -> None:
+    photos = [
+        fit_display.Photo(f"p{i}", None, True, None, label)
+        for i, label in enumerate(["161", "161", "42", "42", "42", "7", "8", "9"])
+    ]
+    for seed in range(3):
+        folds = fit_display.folds(photos, 3, seed)
+        assert sorted(i for fold in folds for i in fold) == list(range(len(photos)))
+        fold_of = {i: k for k, fold in enumerate(folds) for i in fold}
+        assert fold_of[0] == fold_of[1] and fold_of[2] == fold_of[3] == fold_of[4]
