@@ -6,8 +6,9 @@
 Each set renders its photos from seeds: the tuning seeds (0, 1, ...) are the ones looked at while
 the reader was developed, the held-out seeds (from HELD_OUT_START on) never were. Per set it
 prints exact (integer and decimal digits both right), digits (right-aligned against the truth),
-OBIS-right and unit-right (a code or unit the photo does not show must come back as None), and
-the median seconds per photo inside `read_meter`.
+OBIS-right and unit-right (a code or unit the photo does not show must come back as None), the
+median seconds per photo inside `read_meter`, the share accepted and how many accepted reads have
+a wrong integer value (what a utility would book wrongly).
 
 `SETS` is the registry: a name and a function from a seed to a photo and its `Truth`. A set is
 added by adding an entry.
@@ -72,6 +73,14 @@ class Outcome:
     obis: str | None
     unit: str | None
     seconds: float
+    accepted: bool = False
+
+    @property
+    def integer_right(self) -> bool:
+        """The integer value (what a utility books) is the truth's."""
+        return bool(self.reading and self.reading.isdigit()) and int(self.reading or 0) == int(
+            self.truth.reading
+        )
 
     @property
     def exact(self) -> bool:
@@ -111,12 +120,13 @@ def read_one(task: tuple[str, int]) -> Outcome:
         display=truth.display,  # type: ignore[arg-type]
         meter_number=_PLATE,
     )
-    return Outcome(name, seed, truth, r.reading, r.fraction, r.obis, r.unit, r.seconds)
+    return Outcome(name, seed, truth, r.reading, r.fraction, r.obis, r.unit, r.seconds, r.accepted)
 
 
 def report(outcomes: list[Outcome]) -> list[str]:
     lines = [
         f"{'set':<16} {'n':>4} {'exact':>7} {'digits':>7} {'OBIS':>7} {'unit':>7} {'median s':>9}"
+        f" {'accepted':>8} {'wrong':>5}"
     ]
     for name in SETS:
         rows = [o for o in outcomes if o.set == name]
@@ -128,7 +138,9 @@ def report(outcomes: list[Outcome]) -> list[str]:
             f"{sum(h for h, _ in hits) / sum(n for _, n in hits):>7.1%} "
             f"{sum(o.obis == o.truth.obis for o in rows) / len(rows):>7.1%} "
             f"{sum(o.unit == o.truth.unit for o in rows) / len(rows):>7.1%} "
-            f"{statistics.median(o.seconds for o in rows):>9.3f}"
+            f"{statistics.median(o.seconds for o in rows):>9.3f} "
+            f"{sum(o.accepted for o in rows) / len(rows):>8.1%} "
+            f"{sum(o.accepted and not o.integer_right for o in rows):>5}"
         )
     return lines
 

@@ -59,7 +59,8 @@ def lcd_candidate(lcd: LcdRead) -> Candidate | None:
         return None
     if not point and min(d.confidence for d in digits) < LCD_SURE_WITHOUT_POINT:
         return None
-    return Candidate(lcd.row, run, lcd.cells, digits, point, [])
+    segments = lcd.segments and lcd.segments.part(run.start, run.start + len(run.cells))
+    return Candidate(lcd.row, run, lcd.cells, digits, point, [], segments=segments)
 
 
 def is_counter(c: Candidate) -> bool:

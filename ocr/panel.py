@@ -12,7 +12,7 @@ rest of the pipeline (choice of row, meter number, trust) treats LCDs and drums 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -53,6 +53,7 @@ class LcdRead:
     probs: np.ndarray  # per digit: p(0..9), p(no digit)
     decimals: int  # digits after the decimal point (0: none seen)
     point_confirmed: bool = False  # see `sevenseg.Digits`
+    segments: sevenseg.Segments | None = field(default=None, compare=False)
 
     @property
     def fit(self) -> float:
@@ -283,7 +284,20 @@ def _read(gray: np.ndarray, box: Box) -> LcdRead | None:
         return None
     row = _row(m, digits, light)
     cells = _cells(panel, digits, row)
-    return LcdRead(box, row, cells, digits.probs, digits.point or 0, digits.point_confirmed)
+    return LcdRead(
+        box,
+        row,
+        cells,
+        digits.probs,
+        digits.point or 0,
+        digits.point_confirmed,
+        sevenseg.Segments(
+            digits.coverage,
+            digits.boxes,
+            digits.band[1] - digits.band[0] + 1.0,
+            light,
+        ),
+    )
 
 
 def _padded(box: Box) -> Box:

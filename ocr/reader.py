@@ -23,7 +23,7 @@ import numpy as np
 from core.errors import ImageError, ToolMissingError
 from core.settings import Settings
 from core.types import Display, MeterRead
-from ocr import candidates, choice, counts, ranking, trust
+from ocr import candidates, choice, counts, display_confidence, ranking, trust
 from ocr.digits import MODEL_PATH, SECOND_OPINION_PATHS, DigitModel
 from ocr.display_labels import read_labels
 from ocr.geometry import read_boxes
@@ -31,7 +31,7 @@ from ocr.loading import ImageInput, load_image, upright_size
 from ocr.locate import WORK_SIDE, Row
 from ocr.plate import read_plate
 from ocr.reads import Described
-from ocr.search import Memo, Search
+from ocr.search import Memo, Search, Stage
 from ocr.site_model import SiteModel
 from ocr.tesseract import Tesseract, TesseractFailed
 
@@ -172,23 +172,18 @@ class OcrEngine:
         scale: tuple[float, float],
         decimal_digits: int | None = None,
     ) -> MeterRead:
-        by_count = None
-        if integer_digits is None and display != "lcd":
-            found, model, disagrees, by_count = counts.choose_by_counts(
-                self.search, self.ranker, image, display, memo
-            )
-        else:
-            found, model, disagrees = choice.choose_reading(
-                self.search, self.ranker, image, integer_digits, display, memo, decimal_digits
-            )
+        found, model, disagrees, by_count = self.choose(
+            image, integer_digits, display, memo, decimal_digits
+        )
         if found is None or not found[0].integer:
             return MeterRead(reading=None, reason="no_counter_found")
         best, likely, stage = found
         c = best.candidate
-        on_panel = any(r.lcd and candidates.same_place(r, c.row) for r in stage.rows)
-        shown: Display = "lcd" if c.point or (on_panel and not c.run.decimals) else "drum"
+        shown = shown_as(best, stage)
         numbers = self._plate(image, stage.rows, best, memo) if meter_number else ()
         confidence = trust.calibrated(likely, model.knot)
+        if shown == "lcd":
+            confidence = display_confidence.confidence(best, stage.described, confidence)
         min_confidence = self.settings.auto_accept_min_confidence
         result = choice.meter_read(best, confidence, numbers, shown, min_confidence)
         counter_box, digit_boxes = read_boxes(best, scale, shown)
@@ -203,6 +198,23 @@ class OcrEngine:
                 result = replace(result, accepted=False, reason="digit_count_unclear")
         return replace(result, accepted=False, reason="display_disagrees") if disagrees else result
 
+    def choose(
+        self,
+        image: np.ndarray,
+        integer_digits: int | None,
+        display: Display | None,
+        memo: Memo,
+        decimal_digits: int | None = None,
+    ) -> tuple[choice.Found | None, ranking.Model, bool, counts.Counted | None]:
+        """The chosen read, the ranker that chose it, whether a display read disagreed with
+        it, and the reads by digit count where the count was searched."""
+        if integer_digits is None and display != "lcd":
+            return counts.choose_by_counts(self.search, self.ranker, image, display, memo)
+        found, model, disagrees = choice.choose_reading(
+            self.search, self.ranker, image, integer_digits, display, memo, decimal_digits
+        )
+        return found, model, disagrees, None
+
     def _plate(
         self, image: np.ndarray, rows: list[Row], best: Described, memo: Memo
     ) -> tuple[str, ...]:
@@ -215,6 +227,14 @@ class OcrEngine:
                 self.tesseract, image, rows, c.row, flipped=c.cells.flipped, reading=best.text
             )
         return memo.plates[key]
+
+
+def shown_as(best: Described, stage: Stage) -> Display:
+    """The kind of counter the chosen read shows: a display where it has a 7-segment decimal
+    point, or lies on a display panel without red drums."""
+    c = best.candidate
+    on_panel = any(r.lcd and candidates.same_place(r, c.row) for r in stage.rows)
+    return "lcd" if c.point or (on_panel and not c.run.decimals) else "drum"
 
 
 def _guarded(read: Callable[[], MeterRead], start: float) -> MeterRead:

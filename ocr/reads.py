@@ -14,6 +14,7 @@ from core.types import DigitRead
 from ocr import digits_logic
 from ocr.counter import Cells
 from ocr.locate import Row
+from ocr.sevenseg import Segments
 
 Reading = tuple[Row, Cells, np.ndarray]  # a row cut into cells and the model's probabilities
 
@@ -28,6 +29,8 @@ class Candidate:
     before: list[DigitRead]  # forced reads of the cells left of the run, nearest first
     # the digit model's output for all cells (None: a 7-segment read)
     probs: np.ndarray | None = field(default=None, compare=False)
+    # a 7-segment read's evidence for the run's digits (None: read by the digit model)
+    segments: Segments | None = field(default=None, compare=False)
 
     @property
     def decimals(self) -> int:

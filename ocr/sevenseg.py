@@ -10,7 +10,7 @@ two digits. Nothing here depends on the panel's colour or the digit count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 import cv2
@@ -73,6 +73,24 @@ class Digits:
     point: int | None  # digits after the decimal point (None: no point seen)
     # the free blob and the ink at the foot of a gap put the point at the same place
     point_confirmed: bool = False
+    # one row per box: the coverage 0..1 its segments a..g and holes were matched on
+    coverage: np.ndarray = field(default_factory=lambda: np.zeros((0, 9)), compare=False)
+
+
+@dataclass(frozen=True)
+class Segments:
+    """What a read of 7-segment digits rests on, one entry per digit: the coverage of its
+    segments a..g and holes, its box (deskewed panel px); the digits' height, and whether they
+    were read as light segments on a dark ground."""
+
+    coverage: np.ndarray  # (digits, 9)
+    boxes: list[Box]
+    height: float
+    light: bool
+
+    def part(self, start: int, stop: int) -> Segments:
+        """The evidence of the digits start..stop."""
+        return replace(self, coverage=self.coverage[start:stop], boxes=self.boxes[start:stop])
 
 
 def _runs(profile: np.ndarray, min_value: float, max_gap: int) -> list[Box]:
@@ -317,17 +335,18 @@ def _segments(
     )
 
 
-def _misfits(coverage: np.ndarray) -> np.ndarray:
+def misfits(coverage: np.ndarray) -> np.ndarray:
     """Per pattern (0..9, no digit): how many segments' worth of ink disagree with it."""
     lit = np.clip((coverage - 0.3) / 0.4, 0.0, 1.0)
     return np.abs(PATTERNS - lit).sum(axis=1)
 
 
-def _digit_probs(misfits: np.ndarray) -> np.ndarray:
-    """p(0..9, no digit): each misfitting segment costs alike; a poor best fit is no digit."""
-    p = np.exp(-SHARPNESS * (misfits - misfits.min()))
+def _digit_probs(off: np.ndarray) -> np.ndarray:
+    """p(0..9, no digit) from the patterns' misfits `off`: each misfitting segment costs
+    alike; a poor best fit is no digit."""
+    p = np.exp(-SHARPNESS * (off - off.min()))
     p /= p.sum()
-    doubt = float(np.clip(misfits[:10].min() - MISFIT_OK, 0.0, 1.0))
+    doubt = float(np.clip(off[:10].min() - MISFIT_OK, 0.0, 1.0))
     p[:10] *= 1.0 - doubt
     p[10] = 1.0 - p[:10].sum()
     return p
@@ -345,16 +364,17 @@ def _faint_off(coverage: np.ndarray) -> np.ndarray:
 def _read_box(
     ink: np.ndarray, span: Box, width: float, band: tuple[int, int], thick: int
 ) -> tuple[Box, np.ndarray]:
-    """The box and segment misfits for a span. A narrow span is a "1" (the right edge of a
-    full-width box, nothing left of the stroke) unless, wide enough, it reads well as itself (a
-    narrow "7" or "4")."""
+    """The box and its segments' coverage for a span. A narrow span is a "1" (the right edge
+    of a full-width box, nothing left of the stroke) unless, wide enough, it reads well as
+    itself (a narrow "7" or "4")."""
     a, b = span
-    own = (span, _misfits(_segments(ink, span, band, thick)))
+    own = (span, _segments(ink, span, band, thick))
     if b - a + 1 >= NARROW * width:
         return own
     one_box = (round(b - width + 1), b)
-    one = (one_box, _misfits(_faint_off(_segments(ink, one_box, band, thick, span))))
-    fits_own = own[1][:10].min() <= 0.5 and int(np.argmin(own[1])) != 1
+    one = (one_box, _faint_off(_segments(ink, one_box, band, thick, span)))
+    own_misfits = misfits(own[1])
+    fits_own = own_misfits[:10].min() <= 0.5 and int(np.argmin(own_misfits)) != 1
     return own if b - a + 1 >= 0.55 * width and fits_own else one
 
 
@@ -474,7 +494,8 @@ def read_digits(ink: np.ndarray) -> Digits | None:
     thick = max(1, round(STROKE * h), round(SOLID_STROKE * _stroke_width(straight, band)))
     read = [_read_box(straight, span, width, band, thick) for span in spans]
     boxes = [box for box, _ in read]
-    probs = np.array([_digit_probs(misfits) for _, misfits in read]).reshape(-1, NO_DIGIT + 1)
+    coverage = np.array([cov for _, cov in read]).reshape(-1, PATTERNS.shape[1])
+    probs = np.array([_digit_probs(misfits(cov)) for cov in coverage]).reshape(-1, NO_DIGIT + 1)
     digit = (probs.argmax(axis=1) != NO_DIGIT).tolist()
     plausible = _plausible(boxes, spans, width, digit)
     probs[~np.array(plausible, dtype=bool)] = np.eye(NO_DIGIT + 1)[NO_DIGIT]
@@ -486,4 +507,5 @@ def read_digits(ink: np.ndarray) -> Digits | None:
     probs, keep, point = _trimmed(probs, gap if blob is None else blob)
     if keep.stop - keep.start < 2:
         return None
-    return Digits(boxes[keep], probs[keep], band, shear, point, blob is not None and blob == gap)
+    confirmed = blob is not None and blob == gap
+    return Digits(boxes[keep], probs[keep], band, shear, point, confirmed, coverage[keep])

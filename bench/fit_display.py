@@ -1,0 +1,333 @@
+"""Fit the display acceptance (ocr/display_confidence.py) on the dev LCD photos and write its
+constants into that module.
+
+    .venv/bin/python bench/fit_display.py [--corpus C] [--jobs J] [--l2 3.0] [--dry-run]
+        [--save-features F | --features F]   # reuse the reads' features (seconds, not minutes)
+
+Every LCD photo of ../shared/corpus/meter-photos is read as bench/ocr.py reads it (no digit count,
+no kind) up to the chosen read; the read's features (`display_confidence.features`) and whether
+it is right (`bench.ocr.matches`) are kept. A read that the pipeline would not accept whatever its
+confidence (no 7-segment read supports it, not shown as a display, a reason code, a display read
+disagreeing, the digit counts not agreeing) gets probability 0. A logistic model (L2 on the
+standardised features) is fitted by Newton steps, its probabilities cross-validated over 5 folds
+on ASSIGNMENTS assignments of the photos (photos of one label share a fold: the dev set shows
+the same display in several photos), and the knot set as bench/fit_ranker.py sets it: the
+lowest probability from which the cross-validated reads are right >= 99.5 % by the lower Wilson
+bound with at least 20 of them. Held out, the whole procedure (weights and knot, the knot's own
+cross-validation inside) runs without each of HELD_OUT_FOLDS folds and reads that fold, on
+ASSIGNMENTS assignments of the photos to the folds.
+Re-run after any change to the display reader (ocr/panel.py, ocr/sevenseg.py) or the features.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass
+from functools import cached_property
+from multiprocessing import Pool
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from ocr.display_confidence import Evidence
+    from ocr.reader import OcrEngine
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from bench import ocr as bench_ocr  # noqa: E402 (the repository on the path first)
+from bench.fit_ranker import knot  # noqa: E402
+
+MODULE = REPO / "ocr" / "display_confidence.py"
+FOLDS = 5
+ASSIGNMENTS = 3
+# The knot needs about 200 cross-validated reads above it without a wrong one (a lower Wilson
+# bound of 99.5 % at z=1). Without a fifth of the LCD photos too few are left to ever reach
+# that, so the held-out figure holds out a twentieth at a time.
+HELD_OUT_FOLDS = 20
+NEWTON_STEPS = 50
+
+
+@dataclass(frozen=True)
+class Photo:
+    file: str
+    evidence: dict[str, Any] | None  # the chosen read's evidence, as JSON (None: never accepted)
+    right: bool
+    reading: str | None
+    label: str = ""  # photos of the same value (often the same display) share a fold
+
+    @cached_property
+    def x(self) -> np.ndarray | None:
+        from ocr import display_confidence
+
+        return None if self.evidence is None else display_confidence.features(_evidence(self))
+
+
+def _evidence(photo: Photo) -> Evidence:
+    from ocr.display_confidence import Evidence
+    from ocr.sevenseg import Segments
+
+    e = photo.evidence
+    assert e is not None
+    boxes = [(int(a), int(b)) for a, b in e["boxes"]]
+    segments = Segments(np.array(e["coverage"]).reshape(-1, 9), boxes, e["height"], e["light"])
+    return Evidence(segments, e["agreeing"])
+
+
+def _as_json(e: Evidence) -> dict[str, Any]:
+    s = e.segments
+    return {
+        "coverage": s.coverage.tolist(),
+        "boxes": [list(map(int, b)) for b in s.boxes],
+        "height": float(s.height),
+        "light": bool(s.light),
+        "agreeing": int(e.agreeing),
+    }
+
+
+_ENGINE: OcrEngine | None = None
+
+
+def _engine() -> OcrEngine:
+    """One engine per worker process (the models load once)."""
+    global _ENGINE
+    if _ENGINE is None:
+        import cv2
+
+        from core.settings import Settings
+        from ocr.reader import OcrEngine
+
+        cv2.setNumThreads(1)
+        _ENGINE = OcrEngine(Settings())
+    return _ENGINE
+
+
+def read_photo(task: bench_ocr.Task) -> Photo:
+    """The chosen read of one photo, its features and whether it is right."""
+    from ocr import digits_logic, display_confidence
+    from ocr.reader import load_work_image, shown_as
+    from ocr.search import Memo
+
+    path, file, group, label, _ = task
+    engine = _engine()
+    hint = bench_ocr.meter_hint(group, label)
+    work = load_work_image(Path(path), max_pixels=engine.settings.max_image_pixels)
+    found, _, disagrees, by_count = engine.choose(
+        work, hint.integer_digits, hint.display, Memo(work)
+    )
+    if found is None or not found[0].integer:
+        return Photo(file, None, False, None, label)
+    best, _, stage = found
+    fraction = digits_logic.as_text(best.fraction) or None
+    right = bench_ocr.matches(group, label, best.text, fraction)
+    vetoed = (
+        best.reason is not None
+        or disagrees
+        or (by_count is not None and not by_count.agreed)
+        or shown_as(best, stage) != "lcd"
+    )
+    e = None if vetoed else display_confidence.evidence(best, stage.described)
+    return Photo(file, None if e is None else _as_json(e), right, best.text, label)
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    """Logistic regression by Newton steps, L2 on the standardised weights; weights and bias
+    on the raw features."""
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    w = np.zeros(z.shape[1])
+    penalty = np.full(z.shape[1], l2)
+    penalty[-1] = 0.0
+    for _ in range(NEWTON_STEPS):
+        p = 1.0 / (1.0 + np.exp(-(z @ w)))
+        grad = z.T @ (p - y) + penalty * w
+        hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty) + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    weights = w[:-1] / scale
+    return weights, float(w[-1] - weights @ mean)
+
+
+def _probability(photo: Photo, weights: np.ndarray, bias: float) -> float:
+    if photo.x is None:
+        return 0.0
+    return float(1.0 / (1.0 + np.exp(-(photo.x @ weights + bias))))
+
+
+def _fit_on(photos: list[Photo], l2: float) -> tuple[np.ndarray, float]:
+    usable = [p for p in photos if p.x is not None]
+    x = np.array([p.x for p in usable])
+    y = np.array([float(p.right) for p in usable])
+    return fit(x, y, l2)
+
+
+BY_LABEL = True  # folds keep photos of one label together (`--folds-by photo`: not)
+
+
+def folds(photos: list[Photo], count: int, seed: int) -> list[set[int]]:
+    """`count` folds of photo indices, photos with the same label in the same fold: the dev set
+    holds the same display in several photos (other quality, other framing, a moment later),
+    and a fold must not be read by a model that saw its display."""
+    key = [(p.label or p.file) if BY_LABEL else p.file for p in photos]
+    groups = sorted(set(key))
+    order = np.random.default_rng(seed).permutation(len(groups))
+    fold_of = {groups[g]: k % count for k, g in enumerate(order.tolist())}
+    out: list[set[int]] = [set() for _ in range(count)]
+    for i, k in enumerate(key):
+        out[fold_of[k]].add(i)
+    return out
+
+
+def cross_validated(photos: list[Photo], l2: float, seed: int) -> list[tuple[bool, float]]:
+    """Each photo's (right?, probability) from the model fitted without its fold."""
+    out: dict[int, tuple[bool, float]] = {}
+    for test in folds(photos, FOLDS, seed):
+        weights, bias = _fit_on([p for i, p in enumerate(photos) if i not in test], l2)
+        for i in test:
+            out[i] = (photos[i].right, _probability(photos[i], weights, bias))
+    return [out[i] for i in range(len(photos))]
+
+
+def held_out(photos: list[Photo], l2: float, seed: int) -> tuple[int, int]:
+    """Accepted and wrong photos when each of HELD_OUT_FOLDS folds is read with the weights
+    and the knot set on the other folds only (the knot from their own cross-validation)."""
+    accepted = wrong = 0
+    for test in folds(photos, HELD_OUT_FOLDS, 1000 + seed):
+        train = [p for i, p in enumerate(photos) if i not in test]
+        at, _ = knot([cross_validated(train, l2, s) for s in range(ASSIGNMENTS)])
+        if at is None:
+            continue
+        weights, bias = _fit_on(train, l2)
+        for i in test:
+            p = _probability(photos[i], weights, bias)
+            accepted += p >= at
+            wrong += p >= at and not photos[i].right
+    return accepted, wrong
+
+
+def _in_sample(photos: list[Photo], weights: np.ndarray, bias: float, at: float | None) -> str:
+    if at is None:
+        return "no knot"
+    chosen = [(p.right, _probability(p, weights, bias)) for p in photos]
+    accepted = [ok for ok, p in chosen if p >= at]
+    wrong = len(accepted) - sum(accepted)
+    return f"fitted: accepted {len(accepted) / len(photos):.1%}, {wrong} wrong"
+
+
+def report(photos: list[Photo], l2: float) -> tuple[np.ndarray, float, float | None]:
+    """Print the figures; the weights fitted on all photos, the bias and the knot."""
+    from ocr.display_confidence import FEATURES
+
+    n = len(photos)
+    exact = sum(p.right for p in photos)
+    usable = sum(p.x is not None for p in photos)
+    assignments = [cross_validated(photos, l2, seed) for seed in range(ASSIGNMENTS)]
+    at, accepted = knot(assignments)
+    weights, bias = _fit_on(photos, l2)
+    print(
+        f"{n} photos, {exact} read right, {usable} open to acceptance; cross-validated over "
+        f"{ASSIGNMENTS} fold assignments: accepted {accepted / n:.1%} at p >= "
+        f"{'-' if at is None else f'{at:.4f}'} (knot); {_in_sample(photos, weights, bias, at)}"
+    )
+    for seed in range(ASSIGNMENTS):
+        held, wrong = held_out(photos, l2, seed)
+        precision = f"{1 - wrong / held:.1%}" if held else "-"
+        print(
+            f"  held out (assignment {seed}): accepted {held / n:.1%} ({held}), {wrong} wrong "
+            f"({precision} precise)"
+        )
+    for name, w in zip(FEATURES, weights, strict=True):
+        print(f"  {name:22s} {w:+.3f}")
+    print(f"  {'bias':22s} {bias:+.3f}")
+    return weights, bias, at
+
+
+def write_constants(
+    weights: np.ndarray, bias: float, at: float | None, path: Path = MODULE
+) -> None:
+    """Replace the fitted block of ocr/display_confidence.py."""
+    text = path.read_text()
+    block = (
+        "# fitted by bench/fit_display.py (begin)\n"
+        f"WEIGHTS = ({', '.join(f'{w:.6f}' for w in weights)})\n"
+        f"BIAS = {bias:.6f}\n"
+        f"KNOT: float | None = {'None' if at is None else f'{at:.6f}'}\n"
+        "# fitted by bench/fit_display.py (end)"
+    )
+    pattern = (
+        r"# fitted by bench/fit_display.py \(begin\).*?# fitted by bench/fit_display.py \(end\)"
+    )
+    new, count = re.subn(pattern, block, text, flags=re.S)
+    if count != 1:
+        raise ValueError(f"{path}: no fitted block")
+    path.write_text(new)
+
+
+def _save(photos: list[Photo], path: Path) -> None:
+    rows = [
+        {
+            "file": p.file,
+            "evidence": p.evidence,
+            "right": p.right,
+            "reading": p.reading,
+            "label": p.label,
+        }
+        for p in photos
+    ]
+    path.write_text(json.dumps(rows))
+
+
+def _load(path: Path) -> list[Photo]:
+    rows = json.loads(path.read_text())
+    return [
+        Photo(r["file"], r["evidence"], r["right"], r["reading"], r.get("label", "")) for r in rows
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", help="corpus folder (default ../shared/corpus)")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (one core each)")
+    parser.add_argument("--l2", type=float, default=3.0, help="weight penalty (standardised)")
+    parser.add_argument("--save-features", type=Path, help="keep the features in this file")
+    parser.add_argument("--features", type=Path, help="fit on features saved before")
+    parser.add_argument("--limit", type=int, help="only the first N photos (a quick check)")
+    parser.add_argument("--dry-run", action="store_true", help="print, do not write")
+    parser.add_argument(
+        "--folds-by",
+        choices=["label", "photo"],
+        default="label",
+        help="keep photos of one label in one fold (default), or assign photos alone",
+    )
+    args = parser.parse_args(argv)
+    global BY_LABEL
+    BY_LABEL = args.folds_by == "label"
+    if args.features:
+        photos = _load(args.features)
+    else:
+        photos_dir = bench_ocr.corpus_dir(args.corpus) / "meter-photos"
+        if not (photos_dir / "labels.csv").is_file():
+            sys.stderr.write(f"corpus not found: {photos_dir}/labels.csv\n")
+            return 2
+        tasks = bench_ocr.photo_tasks(photos_dir, "lcd", args.limit, False)
+        with Pool(args.jobs) as pool:
+            photos = list(tqdm(pool.imap(read_photo, tasks, chunksize=4), total=len(tasks)))
+    if args.save_features:
+        _save(photos, args.save_features)
+    weights, bias, at = report(photos, args.l2)
+    if not args.dry_run:
+        write_constants(weights, bias, at)
+        print(f"written: {MODULE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
