@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from app.context import migrated_context
 from core.errors import UsageError
 from core.settings import Settings
+from core.threads import limit_threads
 
 if TYPE_CHECKING:
     from core.context import AppContext
@@ -29,6 +30,7 @@ MIN_PHOTOS = 50  # fewer held-out photos than a tenth of this say nothing about 
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    limit_threads(settings.ocr_threads)  # before the OCR loads OpenCV and BLAS, as the worker
     from ocr import site_model
 
     root = settings.site_model_dir
