@@ -283,11 +283,15 @@ def test_the_site_model_accepts_from_where_its_reads_were_right_as_often_as_the_
     confidences = [0.9 + 0.0004 * i for i in range(250)]
     shipped = [(True, True)] * 200
     assert accept_from(_reads(confidences, set()), shipped) == KNOT_CONFIDENCE
-    # a wrong read at 0.92: accepted only above it, where the rest are all right
-    raised = accept_from(_reads(confidences, {50}), shipped)
-    assert confidences[50] < raised <= confidences[51]
-    # wrong reads everywhere: nothing reaches the shipped reads' precision, nothing accepted
-    assert accept_from(_reads(confidences, set(range(0, 250, 10))), shipped) > max(confidences)
+    assert accept_from(_reads(confidences, {50}), shipped) == KNOT_CONFIDENCE  # 99.6 % right
+    # wrong reads at 0.92 and 0.924: accepted only above them, where the rest are all right
+    raised = accept_from(_reads(confidences, {50, 60}), shipped)
+    assert confidences[60] < raised <= confidences[61]
+    # the shipped model's accepted reads right less often: the bar is theirs
+    less = [(True, True)] * 190 + [(True, False)] * 10
+    assert accept_from(_reads(confidences, {50, 60}), less) == KNOT_CONFIDENCE
+    # wrong reads up to the surest: nothing reaches the shipped reads' precision, none accepted
+    assert accept_from(_reads(confidences, set(range(9, 250, 10))), shipped) > max(confidences)
 
 
 def test_a_site_model_accepting_from_higher_raises_the_rankers_knots(tmp_path: Path) -> None:
