@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from app.context import migrated_context
 from core.errors import UsageError
 from core.settings import Settings
+from core.threads import limit_threads
 
 if TYPE_CHECKING:
     from core.context import AppContext
@@ -29,6 +30,7 @@ MIN_PHOTOS = 50  # fewer held-out photos than a tenth of this say nothing about 
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    limit_threads(settings.ocr_threads)  # before the OCR loads OpenCV and BLAS, as the worker
     from ocr import site_model
 
     root = settings.site_model_dir
@@ -91,9 +93,13 @@ def verified(ctx: AppContext) -> list[Verified]:
 
 
 def report_text(trained: Trained) -> str:
+    from ocr.trust import KNOT_CONFIDENCE
+
     lines = [
         f"Bestätigte Fotos: {trained.photos}; gelernt aus {trained.training_photos} "
         f"({trained.aligned_photos} mit zuordenbaren Ziffern, {trained.cells} Ziffern).",
+        f"Automatisch angenommen ab Konfidenz {trained.accept_from:.3f} (ausgeliefert "
+        f"{KNOT_CONFIDENCE:.3f}), gesetzt an Lernfotos, die ohne sie gelernte Köpfe lasen.",
         f"Prüffotos (nicht gelernt): {trained.shipped.photos}",
         *figures_table({"ausgeliefert": trained.shipped, "Standortmodell": trained.site}),
     ]
@@ -112,6 +118,7 @@ def figures_table(rows: dict[str, Any]) -> list[str]:
 def status_text(settings: Settings) -> str:
     from ocr import site_model
     from ocr.site_training import Figures
+    from ocr.trust import KNOT_CONFIDENCE
 
     root = settings.site_model_dir
     active = site_model.active_version(root)
@@ -122,7 +129,8 @@ def status_text(settings: Settings) -> str:
         mark = "*" if version == active else " "
         lines.append(
             f"{mark} {version}  {m['created']}  {m['photos']} Fotos, "
-            f"{m['labelled_cells']} Ziffern gelernt; Prüffotos:"
+            f"{m['labelled_cells']} Ziffern gelernt, angenommen ab "
+            f"{m.get('accept_from', KNOT_CONFIDENCE):.3f}; Prüffotos:"
         )
         shipped, site = (Figures.from_json(held[k]) for k in ("shipped", "site"))
         lines += figures_table({"ausgeliefert": shipped, "Standortmodell": site})

@@ -1,23 +1,25 @@
 """Site adaptation played with the dev photos: a utility whose clerks verified the water photos.
 
-    .venv/bin/python bench/site_adaptation.py [--folds 5] [--limit N] [--jobs J] [--pull P]
+    .venv/bin/python bench/site_adaptation.py [--folds 5] [--limit N] [--jobs J] [--samples F]
 
 The water photos of ../shared/corpus/meter-photos (label = the booked reading, 5 integer digits,
 drum counters) are split into k folds. Each photo is read once with the shipped models, which
-gives its cells (labelled as `meter-intake train` labels them) and the shipped model's read. For
-each fold a site model is fitted on the cells of the other folds (`ocr.site_training`, the code
-`meter-intake train` runs) and reads the fold's photos; the shipped and the site model are
-compared on the same held-out photos, in the same process. `--limit N` takes N photos drawn at
-random (seeded) so that every source is in the folds.
+gives its cells (labelled as `meter-intake train` labels them) and the shipped model's read
+(`--samples F` keeps them in F and reads them from there the next time). For each fold a site
+model is fitted on the other folds (`ocr.site_training.fit_site`, the code `meter-intake train`
+runs: the heads, and the confidence it accepts from, set on the other folds' photos read by
+heads fitted without them) and reads the fold's photos; the shipped and the site model are
+compared on the same held-out photos. `--limit N` takes N photos drawn at random (seeded).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +33,7 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench import ocr as bench_ocr  # noqa: E402 (the repository on the path first)
+from ocr.trust import KNOT_CONFIDENCE  # noqa: E402
 
 if TYPE_CHECKING:
     from core.types import MeterRead
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
 _ENGINE: OcrEngine | None = None
 
 
-def _init(heads: dict[str, Head] | None) -> None:
+def _init(heads: dict[str, Head] | None, accept_from: float) -> None:
     from core.settings import Settings
     from ocr.reader import OcrEngine
     from ocr.site_training import site_engine
@@ -49,7 +52,7 @@ def _init(heads: dict[str, Head] | None) -> None:
     global _ENGINE
     bench_ocr.init_worker()
     settings = Settings()
-    _ENGINE = OcrEngine(settings) if heads is None else site_engine(settings, heads)
+    _ENGINE = OcrEngine(settings) if heads is None else site_engine(settings, heads, accept_from)
 
 
 def _sample(photo: Verified) -> Sample:
@@ -84,37 +87,56 @@ def water_photos(photos_dir: Path, limit: int | None, seed: int = 0) -> list[Ver
 
 
 def _mapped(
-    jobs: int, heads: dict[str, Head] | None, fn: Callable[[Any], Any], items: list[Any], what: str
+    jobs: int,
+    heads: dict[str, Head] | None,
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    what: str,
+    accept_from: float = KNOT_CONFIDENCE,
 ) -> list[Any]:
     # spawned, not forked: the parent holds OpenCV nets (and their threads' locks) by then
-    with get_context("spawn").Pool(jobs, initializer=_init, initargs=(heads,)) as pool:
+    initargs = (heads, accept_from)
+    with get_context("spawn").Pool(jobs, initializer=_init, initargs=initargs) as pool:
         return list(tqdm(pool.imap(fn, items, chunksize=2), total=len(items), desc=what))
 
 
+def shipped_samples(photos: list[Verified], jobs: int, cache: Path | None) -> list[Sample]:
+    """Each photo's cells, labels and shipped read (from `cache` where it holds them)."""
+    if cache is not None and cache.is_file():
+        with cache.open("rb") as fh:
+            stored: tuple[list[str], list[Sample]] = pickle.load(fh)
+        if stored[0] == [str(p.image) for p in photos]:
+            return stored[1]
+    samples: list[Sample] = _mapped(jobs, None, _sample, photos, "Zellen (ausgeliefert)")
+    if cache is not None:
+        with cache.open("wb") as fh:
+            pickle.dump(([str(p.image) for p in photos], samples), fh)
+    return samples
+
+
 def run(
-    photos: list[Verified], k: int, jobs: int, pull: float
-) -> Iterator[tuple[int, Figures, Figures, int]]:
-    """Per fold: the shipped and the site model's figures on it, and the labelled cells the
-    site model was fitted on."""
+    photos: list[Verified], k: int, jobs: int, cache: Path | None
+) -> Iterator[tuple[int, Figures, Figures, int, float]]:
+    """Per fold: the shipped and the site model's figures on it, the labelled cells the site
+    model was fitted on and the confidence it accepts from."""
     from core.settings import Settings
     from ocr.reader import OcrEngine
-    from ocr.site_training import Figures, digit_models, fit_head, folds
+    from ocr.site_training import Figures, digit_models, fit_site, folds
 
-    samples: list[Sample] = _mapped(jobs, None, _sample, photos, "Zellen (ausgeliefert)")
+    samples = shipped_samples(photos, jobs, cache)
     models = digit_models(OcrEngine(Settings()))
+
+    def read(heads: dict[str, Head], chosen: Sequence[Verified], what: str) -> list[MeterRead]:
+        return _mapped(jobs, heads, _read, chosen, what)
+
     for fold, (training, held) in enumerate(folds(len(photos), k)):
         chosen = [samples[i] for i in training]
-        labels = np.concatenate([s.labels for s in chosen])
-        heads = {
-            name: fit_head(
-                np.vstack([s.features[name] for s in chosen]), labels, m.shipped_head, pull=pull
-            )
-            for name, m in models.items()
-        }
+        heads, accept = fit_site(chosen, [photos[i] for i in training], models, read)
         held_photos = [photos[i] for i in held]
-        site = _mapped(jobs, heads, _read, held_photos, f"Falte {fold + 1}/{k}")
+        site = _mapped(jobs, heads, _read, held_photos, f"Falte {fold + 1}/{k}", accept)
         shipped = Figures.of([samples[i].read for i in held], held_photos)
-        yield fold, shipped, Figures.of(site, held_photos), int((labels >= 0).sum())
+        cells = sum(s.labelled for s in chosen)
+        yield fold, shipped, Figures.of(site, held_photos), cells, accept
 
 
 def _line(name: str, f: Figures) -> str:
@@ -125,14 +147,14 @@ def _line(name: str, f: Figures) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ocr.site_training import PULL, Figures
+    from ocr.site_training import Figures
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", help="corpus folder (default ../shared/corpus)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--limit", type=int, default=None, help="N water photos (seeded draw)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (one core each)")
-    parser.add_argument("--pull", type=float, default=PULL, help="pull towards the shipped head")
+    parser.add_argument("--samples", type=Path, help="file keeping the shipped pass (pickle)")
     args = parser.parse_args(argv)
     photos_dir = bench_ocr.corpus_dir(args.corpus) / "meter-photos"
     if not (photos_dir / "labels.csv").is_file():
@@ -142,9 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     totals = {"shipped": Figures(0, 0, 0, 0), "site": Figures(0, 0, 0, 0)}
     header = f"{'model':<10}{'n':>5}{'exact':>9}{'accepted':>10}{'precision':>11}{'wrong':>7}"
-    print(f"{len(photos)} water photos, {args.folds} folds, pull {args.pull}")
-    for fold, shipped, site, cells in run(photos, args.folds, args.jobs, args.pull):
-        print(f"fold {fold + 1}: site model fitted on {cells} labelled cells\n  {header}")
+    print(f"{len(photos)} water photos, {args.folds} folds")
+    for fold, shipped, site, cells, accept in run(photos, args.folds, args.jobs, args.samples):
+        print(
+            f"fold {fold + 1}: site model fitted on {cells} labelled cells, "
+            f"accepts from {accept:.3f}\n  {header}"
+        )
         for name, f in (("shipped", shipped), ("site", site)):
             print("  " + _line(name, f))
             t = totals[name]

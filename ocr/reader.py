@@ -80,6 +80,11 @@ class OcrEngine:
             promise if promise is not None else ranking.load_promise(),
         )
         self.ranker = ranker if ranker is not None else ranking.load()
+        if site is not None and site.accept_from > trust.KNOT_CONFIDENCE:
+            self.ranker = {
+                mode: replace(m, knot=trust.knot_for(m.knot, site.accept_from))
+                for mode, m in self.ranker.items()
+            }
         self._last = threading.local()  # per thread: the last photo read and its location
 
     def read(

@@ -4,10 +4,12 @@ Each verified photo (photo + the reading finally booked) is read as the worker r
 chosen read's cells (or another candidate's that reads the booked value) are labelled with the
 booked value's digits where the read aligns with it (as many integer digits, at most a third of
 them different). The other cells of the photo's rows keep the shipped model's output as their
-target, so the site head learns the site's digits without forgetting what is no digit. Only the
-net's last layer is fitted (numpy, on the penultimate layer's output that `cv2.dnn` gives),
-starting from the shipped weights and pulled towards them, so a handful of photos moves it little.
-No PyTorch at run time.
+target, so the site head learns the site's digits without forgetting what is no digit; the
+labelled cells carry half the loss however few they are. Only the net's last layer is fitted
+(numpy, on the penultimate layer's output that `cv2.dnn` gives), starting from the shipped
+weights and pulled towards them. A site head is surer of the site's digits than the shipped
+one, so the ranker's knot is raised where reads of the training photos by heads fitted without
+them were right less often than the shipped model's (`accept_from`). No PyTorch at run time.
 """
 
 from __future__ import annotations
@@ -27,14 +29,30 @@ from ocr.reader import OcrEngine, load_work_image
 from ocr.reads import Described
 from ocr.search import Memo
 from ocr.site_model import SiteModel
+from ocr.trust import KNOT_CONFIDENCE
 
 T = TypeVar("T")
 Progress = Callable[[Iterable[T], str, int], Iterable[T]]  # items, what is done, how many
 
-# the pull towards the shipped head's weights, per cell of training data (the loss is a mean):
-# more keeps the site head nearer the shipped one, less lets a few photos move it further
-PULL = 0.5
-ITERATIONS = 100
+# the pull towards the shipped head's weights (the loss is a weighted mean over cells): more keeps
+# the site head nearer the shipped one, less lets a few photos move it further
+PULL = 0.01
+# the labelled cells' share of the loss, the rest keeping the shipped output on the other cells:
+# a photo has a few counter cells and many more elsewhere, so weighted per cell the labels would
+# barely move the head; a larger share fits the site's digits closer and changes more of the
+# other cells' reads
+LABELLED_SHARE = 0.5
+# the other cells kept as targets, drawn seeded: enough to pin the head there, and the fit's time
+# does not grow with the photos
+UNLABELLED_CELLS = 5000
+ITERATIONS = 150
+# inner folds over the training photos whose reads set the confidence the site model accepts
+# from; each training photo is read once more, by heads fitted without it
+INNER_FOLDS = 2
+# the share of accepted reads right that the site model's must reach on its training photos, or
+# the shipped model's on the same photos where that is lower (a booked value a clerk never saw
+# may be wrong for both)
+TARGET_PRECISION = 0.995
 # share of a read's integer digits that may differ from the booked value for its cells to be
 # labelled with it (a clerk's correction of one or two digits); more is another row
 MAX_DIFFERING = 1 / 3
@@ -78,8 +96,13 @@ class Figures:
         return self.accepted_exact / self.accepted if self.accepted else 1.0
 
     def not_worse_than(self, other: Figures) -> bool:
-        """As many exact reads and accepted reads at least as often right."""
-        return self.exact >= other.exact and self.precision >= other.precision
+        """As many exact reads, as many accepted and right, and accepted reads at least as
+        often right."""
+        return (
+            self.exact >= other.exact
+            and self.accepted_exact >= other.accepted_exact
+            and self.precision >= other.precision
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -199,24 +222,44 @@ def integer_cells(d: Described) -> list[int]:
 
 
 def fit_head(
-    features: np.ndarray, labels: np.ndarray, shipped: Head, *, pull: float = PULL
+    features: np.ndarray,
+    labels: np.ndarray,
+    shipped: Head,
+    *,
+    pull: float = PULL,
+    labelled_share: float = LABELLED_SHARE,
 ) -> Head:
     """The last layer fitted on features: cross-entropy against the label (one-hot) or, for
-    unlabelled cells, the shipped head's output; plus `pull` times the squared distance to
-    the shipped weights. Gradient descent with backtracking from the shipped weights."""
+    unlabelled cells, the shipped head's output (at most UNLABELLED_CELLS of them, drawn
+    seeded), the labelled cells carrying `labelled_share` of the loss whatever their number;
+    plus `pull` times the squared distance to the shipped weights. Gradient descent with
+    backtracking from the shipped weights."""
     x = np.asarray(features, np.float64)
-    targets = _softmax(shipped.logits(x).astype(np.float64))
     known = labels >= 0
-    targets[known] = np.eye(NO_DIGIT + 1)[labels[known]]
+    if not known.any():
+        return shipped
+    others = np.flatnonzero(~known)
+    if len(others) > UNLABELLED_CELLS:
+        others = np.sort(np.random.default_rng(0).choice(others, UNLABELLED_CELLS, replace=False))
+    x = np.vstack([x[known], x[others]])
+    targets = _softmax(shipped.logits(x).astype(np.float64))
+    targets[: int(known.sum())] = np.eye(NO_DIGIT + 1)[labels[known]]
+    share = labelled_share if len(others) else 1.0
+    weights = np.concatenate(
+        [
+            np.full(int(known.sum()), share / known.sum()),
+            np.full(len(others), (1 - share) / max(len(others), 1)),
+        ]
+    )
     scale = float(x.std()) or 1.0  # the step works on standardised features
     xs = np.hstack([x / scale, np.ones((len(x), 1))])
     start = np.hstack([shipped.weights * scale, shipped.bias[:, None]])
     w, step = start.copy(), 1.0
-    loss, grad = _loss(w, xs, targets, start, pull)
+    loss, grad = _loss(w, xs, targets, weights, start, pull)
     for _ in range(ITERATIONS):
         while True:
             trial = w - step * grad
-            trial_loss, trial_grad = _loss(trial, xs, targets, start, pull)
+            trial_loss, trial_grad = _loss(trial, xs, targets, weights, start, pull)
             if trial_loss <= loss - 0.5 * step * float((grad * grad).sum()):
                 break
             step *= 0.5
@@ -227,16 +270,22 @@ def fit_head(
 
 
 def _loss(
-    w: np.ndarray, x: np.ndarray, targets: np.ndarray, start: np.ndarray, pull: float
+    w: np.ndarray,
+    x: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    start: np.ndarray,
+    pull: float,
 ) -> tuple[float, np.ndarray]:
     logits = x @ w.T
     top = logits.max(axis=1, keepdims=True)
     log_z = top + np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
     log_p = logits - log_z
-    n = len(x)
     drift = w - start
-    loss = -float((targets * log_p).sum()) / n + 0.5 * pull * float((drift * drift).sum())
-    grad = (np.exp(log_p) - targets).T @ x / n + pull * drift
+    loss = -float((weights[:, None] * targets * log_p).sum()) + 0.5 * pull * float(
+        (drift * drift).sum()
+    )
+    grad = ((np.exp(log_p) - targets) * weights[:, None]).T @ x + pull * drift
     return loss, grad
 
 
@@ -247,17 +296,70 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 def fit_heads(samples: Sequence[Sample], models: dict[str, DigitModel]) -> dict[str, Head]:
     """One head per digit model, fitted on the samples' cells."""
-    labels = np.concatenate([s.labels for s in samples]) if samples else np.zeros(0, np.int64)
-    heads = {}
-    for name, model in models.items():
-        features = np.vstack([s.features[name] for s in samples if len(s.labels)] or [])
-        heads[name] = fit_head(features, labels, model.shipped_head)
-    return heads
+    used = [s for s in samples if len(s.labels)]
+    if not used:
+        return {name: model.shipped_head for name, model in models.items()}
+    labels = np.concatenate([s.labels for s in used])
+    return {
+        name: fit_head(np.vstack([s.features[name] for s in used]), labels, model.shipped_head)
+        for name, model in models.items()
+    }
 
 
-def site_engine(settings: Settings, heads: dict[str, Head], version: str = "") -> OcrEngine:
-    """An engine reading with these heads (and the shipped ranker)."""
-    return OcrEngine(settings, site=SiteModel(version, heads, {}))
+def site_engine(
+    settings: Settings,
+    heads: dict[str, Head],
+    accept_from: float = KNOT_CONFIDENCE,
+    version: str = "",
+) -> OcrEngine:
+    """An engine reading with these heads (and the shipped ranker, accepting from
+    `accept_from`)."""
+    return OcrEngine(settings, site=SiteModel(version, heads, {}, accept_from))
+
+
+# reads photos with an engine of these heads (what it reads, for the progress bar)
+SiteReader = Callable[[dict[str, Head], Sequence[Verified], str], list[MeterRead]]
+
+
+def fit_site(
+    samples: Sequence[Sample],
+    photos: Sequence[Verified],
+    models: dict[str, DigitModel],
+    read: SiteReader,
+    *,
+    inner_folds: int = INNER_FOLDS,
+) -> tuple[dict[str, Head], float]:
+    """The heads fitted on all samples, and the confidence from which their reads are
+    accepted: set on reads of the photos by heads fitted without them (`inner_folds`), so
+    that the heads' sharper outputs do not accept reads the shipped knot would not."""
+    heads = fit_heads(samples, models)
+    reads: list[MeterRead | None] = [None] * len(photos)
+    for inner, held in folds(len(photos), inner_folds, seed=1):
+        inner_heads = fit_heads([samples[i] for i in inner], models)
+        found = read(inner_heads, [photos[i] for i in held], "Fotos, Standortmodell ohne sie")
+        for i, r in zip(held, found, strict=True):
+            reads[i] = r
+    values = [p.value for p in photos]
+    site = [(r.confidence, _exact(r, v)) for r, v in zip(reads, values, strict=True) if r]
+    shipped = [(s.read.accepted, _exact(s.read, v)) for s, v in zip(samples, values, strict=True)]
+    return heads, accept_from(site, shipped)
+
+
+def accept_from(site: Sequence[tuple[float, bool]], shipped: Sequence[tuple[bool, bool]]) -> float:
+    """The lowest confidence >= KNOT_CONFIDENCE from which the site's reads (confidence,
+    right) are right as often as the shipped model's accepted reads (accepted, right) of the
+    same photos, or TARGET_PRECISION where that is lower; above every read (none accepted)
+    where no confidence gets there."""
+    bar = min(TARGET_PRECISION, precision([right for ok, right in shipped if ok]))
+    levels = sorted({c for c, _ in site if c >= KNOT_CONFIDENCE} | {KNOT_CONFIDENCE})
+    for level in levels:
+        if precision([right for c, right in site if c >= level]) >= bar:
+            return level
+    return float(np.nextafter(max(levels), 2.0))
+
+
+def precision(right: Sequence[bool]) -> float:
+    return sum(right) / len(right) if right else 1.0
 
 
 def read_all(
@@ -281,6 +383,7 @@ def folds(count: int, k: int, seed: int = 0) -> Iterator[tuple[list[int], list[i
 @dataclass(frozen=True)
 class Trained:
     heads: dict[str, Head]
+    accept_from: float  # the confidence the site model accepts reads from
     photos: int  # verified photos used
     training_photos: int  # of them, trained on
     aligned_photos: int  # of those, with cells aligned to the booked value
@@ -294,6 +397,7 @@ class Trained:
             "training_photos": self.training_photos,
             "aligned_photos": self.aligned_photos,
             "labelled_cells": self.cells,
+            "accept_from": self.accept_from,
             "held_out": {"shipped": self.shipped.as_json(), "site": self.site.as_json()},
         }
 
@@ -305,21 +409,27 @@ def train(
     held_out_every: int = 5,
     progress: Progress[Any] = _quiet,
 ) -> Trained:
-    """Heads fitted on all but every `held_out_every`-th photo (shuffled), and both the shipped
-    and the site model's figures on the photos held out."""
+    """A site model (`fit_site`) fitted on all but every `held_out_every`-th photo
+    (shuffled), and both the shipped and the site model's figures on the photos held out."""
     training, held = next(folds(len(photos), held_out_every))
     shipped = OcrEngine(settings)
     samples = [
         sample(shipped, photos[i]) for i in progress(training, "Fotos lernen", len(training))
     ]
-    heads = fit_heads(samples, digit_models(shipped))
+
+    def read(heads: dict[str, Head], chosen: Sequence[Verified], what: str) -> list[MeterRead]:
+        return read_all(site_engine(settings, heads), chosen, progress, what)
+
+    training_photos = [photos[i] for i in training]
+    heads, accept = fit_site(samples, training_photos, digit_models(shipped), read)
     held_photos = [photos[i] for i in held]
     before = read_all(shipped, held_photos, progress, "Prüffotos, ausgeliefertes Modell")
     after = read_all(
-        site_engine(settings, heads), held_photos, progress, "Prüffotos, Standortmodell"
+        site_engine(settings, heads, accept), held_photos, progress, "Prüffotos, Standortmodell"
     )
     return Trained(
         heads,
+        accept,
         len(photos),
         len(training),
         sum(s.labelled > 0 for s in samples),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,7 +22,17 @@ from matching.verified_photos import verified_photos
 from ocr import default_engine, read_meter, site_model
 from ocr.digits import Head
 from ocr.reader import OcrEngine
-from ocr.site_training import Figures, digit_models, fit_head
+from ocr.site_training import (
+    Figures,
+    Verified,
+    accept_from,
+    digit_models,
+    fit_head,
+    read_all,
+    sample,
+    site_engine,
+)
+from ocr.trust import KNOT_CONFIDENCE, calibrated
 from tests.samples import meter_photo, seed_meter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -138,6 +149,7 @@ def test_train_stores_a_versioned_site_model_the_engine_uses_and_rolls_back(
     manifest = site_model.manifest(root, "site-0001")
     assert manifest["photos"] == 10 and manifest["training_photos"] == 6
     assert manifest["labelled_cells"] == 5 * manifest["aligned_photos"] > 0
+    assert manifest["accept_from"] >= KNOT_CONFIDENCE
     held = {k: Figures.from_json(v) for k, v in manifest["held_out"].items()}
     assert held["shipped"].photos == held["site"].photos == 4
     switched = held["site"].not_worse_than(held["shipped"])
@@ -149,6 +161,7 @@ def test_train_stores_a_versioned_site_model_the_engine_uses_and_rolls_back(
     status = capsys.readouterr().out
     assert status.startswith(f"Aktiv: site-0001 ({root})")
     assert "* site-0001" in status and "Standortmodell" in status
+    assert f"angenommen ab {manifest['accept_from']:.3f}" in status
     engine = default_engine(settings)
     assert engine.site is not None and engine.site.version == "site-0001"
     assert engine.site.manifest["photos"] == 10
@@ -226,3 +239,72 @@ def test_a_fitted_head_learns_the_labels_and_keeps_the_other_cells_as_shipped() 
     before, after = shipped.logits(x).argmax(axis=1), site.logits(x).argmax(axis=1)
     assert (after[:200] == 3).mean() > 0.9 > 0.1 > (before[:200] == 3).mean()
     assert (after[200:] == before[200:]).mean() > 0.9
+
+
+def test_fine_tuning_fixes_a_systematic_confusion_on_photos_it_did_not_see(
+    tmp_path: Path,
+) -> None:
+    """A deployment whose model reads every 1 as a 4 and back: heads fitted on its verified
+    photos read held-out photos of other readings right."""
+    settings = load_settings(var_dir=tmp_path / "var", _env_file=None)
+    models = digit_models(OcrEngine(settings))
+    confused = {name: _swapped(m.shipped_head, 1, 4) for name, m in models.items()}
+    deployed = site_engine(settings, confused)
+    training = [20815, 30716, 51203, 60231, 72019, 81506, 13579, 90817]
+    held_out = [21035, 50712, 31806, 70219]
+
+    def photo(value: int, seed: int) -> Verified:
+        return Verified(meter_photo(f"{value:05d}", "37", seed=seed), 5, "drum", value)
+
+    samples = [sample(deployed, photo(v, seed=20 + i)) for i, v in enumerate(training)]
+    assert sum(s.labelled for s in samples) >= 5 * 6  # the photos' cells are labelled
+    labels = np.concatenate([s.labels for s in samples])
+    heads = {
+        name: fit_head(np.vstack([s.features[name] for s in samples]), labels, confused[name])
+        for name in models
+    }
+    tested = [photo(v, seed=40 + i) for i, v in enumerate(held_out)]
+    before = Figures.of(read_all(deployed, tested, _each, ""), tested)
+    after = Figures.of(read_all(site_engine(settings, heads), tested, _each, ""), tested)
+    assert before.exact == 0
+    assert after.exact >= 3
+    assert after.not_worse_than(before)
+
+
+def _each(photos: Iterable[Verified], what: str, total: int) -> Iterable[Verified]:
+    return photos
+
+
+def _reads(confidences: list[float], wrong: set[int]) -> list[tuple[float, bool]]:
+    return [(c, i not in wrong) for i, c in enumerate(confidences)]
+
+
+def test_the_site_model_accepts_from_where_its_reads_were_right_as_often_as_the_shipped() -> None:
+    confidences = [0.9 + 0.0004 * i for i in range(250)]
+    shipped = [(True, True)] * 200
+    assert accept_from(_reads(confidences, set()), shipped) == KNOT_CONFIDENCE
+    assert accept_from(_reads(confidences, {50}), shipped) == KNOT_CONFIDENCE  # 99.6 % right
+    # wrong reads at 0.92 and 0.924: accepted only above them, where the rest are all right
+    raised = accept_from(_reads(confidences, {50, 60}), shipped)
+    assert confidences[60] < raised <= confidences[61]
+    # the shipped model's accepted reads right less often: the bar is theirs
+    less = [(True, True)] * 190 + [(True, False)] * 10
+    assert accept_from(_reads(confidences, {50, 60}), less) == KNOT_CONFIDENCE
+    # wrong reads up to the surest: nothing reaches the shipped reads' precision, none accepted
+    assert accept_from(_reads(confidences, set(range(9, 250, 10))), shipped) > max(confidences)
+
+
+def test_a_site_model_accepting_from_higher_raises_the_rankers_knots(tmp_path: Path) -> None:
+    settings = load_settings(var_dir=tmp_path / "var", _env_file=None)
+    shipped = OcrEngine(settings)
+    heads = {name: m.shipped_head for name, m in digit_models(shipped).items()}
+    site = site_engine(settings, heads, 0.95)
+    for mode, model in shipped.ranker.items():
+        knot = site.ranker[mode].knot
+        if model.knot is None:
+            assert knot is None
+            continue
+        assert knot is not None and model.knot < knot < 1
+        assert calibrated(knot, model.knot) == pytest.approx(0.95)
+        assert calibrated(knot, knot) == pytest.approx(KNOT_CONFIDENCE)
+    assert site_engine(settings, heads).ranker == shipped.ranker

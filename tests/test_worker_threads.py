@@ -65,3 +65,24 @@ def test_ocr_threads_0_leaves_the_libraries_their_defaults(worker_settings: Sett
     found = libraries_in_worker(worker_settings, METER_INTAKE_OCR_THREADS="0")
     assert found["cv2"] > 1
     assert found["threads"] > 1
+
+
+TRAIN_CHILD = """
+import json, os
+from app.cli import main
+main(["train", "--status"])
+import cv2, numpy
+numpy.ones((600, 600)) @ numpy.ones((600, 600))
+print(json.dumps({"cv2": cv2.getNumThreads(), "threads": len(os.listdir("/proc/self/task"))}))
+"""
+
+
+def test_train_runs_its_ocr_on_ocr_threads_as_a_worker_does(worker_settings: Settings) -> None:
+    environment = child_env(worker_settings)
+    for name in THREAD_VARIABLES:
+        environment.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-c", TRAIN_CHILD], env=environment, cwd=REPO, capture_output=True,
+        text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"cv2": 1, "threads": 1}
