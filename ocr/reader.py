@@ -22,12 +22,12 @@ import numpy as np
 from core.errors import ImageError, ToolMissingError
 from core.settings import Settings
 from core.types import Display, MeterRead
-from ocr import candidates, choice, counts, ranking, trust
+from ocr import choice, counts, ranking, trust
 from ocr.digits import MODEL_PATH, SECOND_OPINION_PATHS, DigitModel
 from ocr.display_labels import read_labels
 from ocr.geometry import read_boxes
 from ocr.loading import ImageInput, load_image, upright_size
-from ocr.locate import WORK_SIDE, Row
+from ocr.locate import WORK_SIDE, Row, same_place
 from ocr.plate import read_plate
 from ocr.reads import Described
 from ocr.search import Memo, Search
@@ -151,7 +151,7 @@ class OcrEngine:
             return MeterRead(reading=None, reason="no_counter_found")
         best, likely, stage = found
         c = best.candidate
-        on_panel = any(r.lcd and candidates.same_place(r, c.row) for r in stage.rows)
+        on_panel = any(r.lcd and same_place(r, c.row) for r in stage.rows)
         shown: Display = "lcd" if c.point or (on_panel and not c.run.decimals) else "drum"
         numbers = self._plate(image, stage.rows, best, memo) if meter_number else ()
         confidence = trust.calibrated(likely, model.knot)
