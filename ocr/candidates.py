@@ -91,12 +91,6 @@ def span(row: Row) -> tuple[float, float]:
     return min(positions) - SPAN_MARGIN * row.height, max(positions) + SPAN_MARGIN * row.height
 
 
-def same_place(a: Row, b: Row) -> bool:
-    """Two rows through the same digits (found twice, or cut differently)."""
-    (x1, y1), (x2, y2) = a.origin, b.origin
-    return bool(np.hypot(x1 - x2, y1 - y2) <= 0.8 * max(a.height, b.height))
-
-
 def average(a: Reading, b: Reading) -> Reading:
     """Two reads of the same row at the same cell positions: average what the model said."""
     red = [(x + y) / 2 for x, y in zip(a[1].red, b[1].red, strict=True)]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ocr import trust
-from ocr.candidates import same_place
+from ocr.locate import same_place
 from ocr.reads import Described
 from ocr.sevenseg import Segments, misfits
 

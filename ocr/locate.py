@@ -60,6 +60,12 @@ class Row:
         return [(b.cx - ox) * ux + (b.cy - oy) * uy for b in self.blobs]
 
 
+def same_place(a: Row, b: Row) -> bool:
+    """Two rows through the same digits (found twice, or cut differently)."""
+    (x1, y1), (x2, y2) = a.origin, b.origin
+    return bool(np.hypot(x1 - x2, y1 - y2) <= 0.8 * max(a.height, b.height))
+
+
 def _blobs(binary: np.ndarray, polarity: int, min_h: float, max_h: float) -> list[Blob]:
     """Digit-shaped components: axis from their moments, extent along and across that axis.
 

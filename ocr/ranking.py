@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from core.types import DigitRead
+from ocr.locate import Row, same_place
 from ocr.reads import Described
 
 RANKER_PATH = Path(__file__).parent / "models" / "ranker.json"
@@ -71,6 +72,12 @@ FEATURES = (
     "one_doubt_significant",  # the most on any after the leading zeros
     "zero_doubt",  # the most the model gives to "0" on an integer digit not read as 0
     "one_doubts",  # integer digits not read as 1 with at least DOUBT on "1", / 3
+    # what the photo's other cuts say: a counter cut on several grids, at both cell sizes and by
+    # both digit models reads the same where the read is right; a misplaced grid or a misread
+    # digit mostly reads so in one cut only
+    "agreeing_whole",  # other candidates reading the same integer and decimal digits, / 5
+    "other_places",  # other places in the photo (rows not through the same digits) reading the
+    # same integer digits, / 3, at most 1: the counter found twice, or a print (one place only)
 )
 DOUBT = 0.05
 
@@ -137,7 +144,26 @@ def features(
     more, lead = FEATURES.index("more_digits"), FEATURES.index("no_leading_zero")
     x[:, more] -= x[:, more].min()
     x[:, lead] = x[:, lead].max() - x[:, lead]
+    wholes = Counter(_whole(d) for d in described)
+    x[:, FEATURES.index("agreeing_whole")] = [min(wholes[_whole(d)] - 1, 5) / 5 for d in described]
+    x[:, FEATURES.index("other_places")] = other_places(described)
     return x
+
+
+def _whole(d: Described) -> str:
+    return f"{d.text}.{''.join(str(x.value) for x in d.fraction)}"
+
+
+def other_places(described: list[Described]) -> list[float]:
+    """Per candidate: how many other places of the photo (rows not through the same digits,
+    `locate.same_place`) have a candidate reading its integer digits, / 3, at most 1."""
+    places: dict[str, list[Row]] = {}
+    for d in described:
+        seen = places.setdefault(d.text, [])
+        row = d.candidate.row
+        if not any(same_place(row, other) for other in seen):
+            seen.append(row)
+    return [min(len(places[d.text]) - 1, 3) / 3 for d in described]
 
 
 def _features(
@@ -186,6 +212,8 @@ def _features(
         max(_doubts(d.integer[len(d.text) - len(significant) :], 1), default=0.0),
         max(_doubts(d.integer, 0), default=0.0),
         sum(q >= DOUBT for q in ones) / 3,
+        0.0,  # agreeing_whole: set in `features`
+        0.0,  # other_places: set in `features`
     ]
 
 

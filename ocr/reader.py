@@ -23,12 +23,12 @@ import numpy as np
 from core.errors import ImageError, ToolMissingError
 from core.settings import Settings
 from core.types import Display, MeterRead
-from ocr import candidates, choice, counts, display_confidence, ranking, trust
+from ocr import choice, counts, display_confidence, ranking, trust
 from ocr.digits import MODEL_PATH, SECOND_OPINION_PATHS, DigitModel
 from ocr.display_labels import read_labels
 from ocr.geometry import read_boxes
 from ocr.loading import ImageInput, load_image, upright_size
-from ocr.locate import WORK_SIDE, Row
+from ocr.locate import WORK_SIDE, Row, same_place
 from ocr.plate import read_plate
 from ocr.reads import Described
 from ocr.search import Memo, Search, Stage
@@ -238,7 +238,7 @@ def shown_as(best: Described, stage: Stage) -> Display:
     """The kind of counter the chosen read shows: a display where it has a 7-segment decimal
     point, or lies on a display panel without red drums."""
     c = best.candidate
-    on_panel = any(r.lcd and candidates.same_place(r, c.row) for r in stage.rows)
+    on_panel = any(r.lcd and same_place(r, c.row) for r in stage.rows)
     return "lcd" if c.point or (on_panel and not c.run.decimals) else "drum"
 
 

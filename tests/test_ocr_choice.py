@@ -249,3 +249,54 @@ def test_light_segments_do_not_stand_against_red_drums(red_drums, light, disagre
     reads = [described(c, 5, 40.0) for c in (counter, segments)]
     assert reads[0].red_anywhere is red_drums
     assert display_disagrees(reads[0], reads) is disagrees
+
+
+def test_cuts_agreeing_on_the_decimals_too_count_apart() -> None:
+    """Reads of the same integer digits agree more where their red drums read the same too: a
+    grid half a drum off reads other decimals."""
+    first = _candidate("00499494", _row(500, 40), decimals=3)
+    same = _candidate("00499494", _row(500, 40), decimals=3, sure=0.9)
+    off = _candidate("00499071", _row(500, 40), decimals=3, sure=0.9)
+    x = ranking.features([described(c, 5, 40.0) for c in (first, same, off)], SHAPE)
+    assert x[:, ranking.FEATURES.index("agreeing")].tolist() == [0.4, 0.4, 0.4]
+    assert x[:, ranking.FEATURES.index("agreeing_whole")].tolist() == [0.2, 0.2, 0.0]
+
+
+def test_other_places_reading_the_same_are_a_feature() -> None:
+    """The counter found as two rows reads the same at both places; a print at one place only."""
+    reads = [
+        _candidate("00499494", _row(500, 40), decimals=3),
+        _candidate("00499494", _row(505, 40), decimals=3),  # the same place cut again
+        _candidate("00499", _row(200, 40)),
+        _candidate("81234", _row(800, 40)),
+    ]
+    x = ranking.features([described(c, 5, 40.0) for c in reads], SHAPE)
+    assert x[:, ranking.FEATURES.index("other_places")].tolist() == [1 / 3, 1 / 3, 1 / 3, 0.0]
+
+
+def _sure_of(reads: list[Candidate], feature: str | None, monkeypatch: pytest.MonkeyPatch) -> float:
+    """The chosen reading's probability, with the counted ranker blind to `feature` (None: not)."""
+    counted = ranking.load()["counted"]
+    weights = counted.weights.copy()
+    if feature is not None:
+        weights[ranking.FEATURES.index(feature)] = 0.0
+    with monkeypatch.context() as patch:
+        patch.setitem(ranking.load(), "counted", ranking.Model(weights, counted.bias, None))
+        return _choose(reads, integer_digits=5)[1]
+
+
+@pytest.mark.parametrize(
+    ("feature", "second"),
+    [
+        ("agreeing_whole", _candidate("00499494", _row(505, 40), decimals=3, sure=0.6)),
+        ("other_places", _candidate("00499", _row(200, 40), sure=0.6)),
+    ],
+)
+def test_agreement_the_photo_gives_makes_a_read_surer(
+    feature: str, second: Candidate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fitted ranker trusts a read more where another cut agrees on its decimals too, or
+    another place of the photo reads the same."""
+    counter = _candidate("00499494", _row(500, 40), decimals=3, sure=0.6)
+    reads = [counter, second]
+    assert _sure_of(reads, None, monkeypatch) > _sure_of(reads, feature, monkeypatch) + 0.005
