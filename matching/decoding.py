@@ -58,7 +58,7 @@ PERIOD_SPREAD = 0.15
 # goes to a clerk (`ambiguous_meter`). A lower ratio books more photos of customers with several
 # meters and puts more on the wrong meter. Chosen on held-out folds
 # (bench/calibrate_decision.py --several-meters).
-MIN_METER_ODDS = 10.0
+MIN_METER_ODDS = 20.0
 MAX_CHANGED_DIGITS = 2  # rivals differ from the read in at most this many integer digits
 _FLOOR = 1e-3  # a digit read with (almost) no probability still weighs this much
 

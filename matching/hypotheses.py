@@ -10,7 +10,9 @@ One hypothesis wins only when it clearly does:
 - else exactly one hypothesis fits its band and no other could (a meter without history could);
 - else, when several meters' bands hold the value and each has a history, the meter whose history
   makes the value at least `MIN_METER_ODDS` times as likely as every other meter's does
-  (`matching.decoding.value_density`: the same consumption model that weighs the OCR's doubts);
+  (`matching.decoding.value_density`: the same consumption model that weighs the OCR's doubts),
+  booked only when the OCR accepted the read on its own (the history has chosen the meter and
+  cannot also settle the OCR's doubts);
 - a single candidate (one meter, one register) wins by default; its own codes then decide.
 Otherwise the photo goes to a clerk with every hypothesis and why none won. Pure: no database.
 """
@@ -158,7 +160,7 @@ def _winner_item(
     codes = [*blocking, *codes, *winner.codes]
     if winner.value is None:
         codes.append(reasons.UNREADABLE_PHOTO)
-    elif not bookable and not winner.codes:
+    elif not winner.codes and not (bookable and _photo_alone(winner, notes)):
         codes.append(reasons.LOW_CONFIDENCE)
     if winner.fit == "unknown":
         notes.append(reasons.NO_HISTORY)
@@ -175,6 +177,12 @@ def _winner_item(
         expectation=winner.expectation, hypotheses=hypotheses,
         hint=MeterHint(winner.integer_digits, winner.display),
     )  # fmt: skip
+
+
+def _photo_alone(winner: Hypothesis, notes: list[str]) -> bool:
+    """Whether the photo supports the value without the history's help where the history has
+    already chosen the meter (it cannot vouch for the meter and for the OCR's doubts at once)."""
+    return reasons.METER_BY_HISTORY not in notes or winner.ocr_accepted
 
 
 def _marked(h: Hypothesis, winner: Hypothesis, *, likeliest: bool) -> Hypothesis:
