@@ -248,6 +248,20 @@ def test_a_value_both_bands_hold_loosely_is_booked_on_the_meter_it_fits_far_bett
     assert gas not in {meter for meter, _ in booked(ctx)}
 
 
+def test_a_meter_the_history_chose_books_only_a_read_the_ocr_accepted(ctx: AppContext) -> None:
+    water, _gas = water_and_gas(ctx)
+    unsure = MeterRead(reading="04752", confidence=0.9, accepted=False, digits=drum_digits("04752"))
+    reader = reader_for({(PHOTO_A, None): unsure})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    task = only_task(ctx)
+    assert reasons.LOW_CONFIDENCE in task.reason_codes and task.meter_id == water
+    assert booked(ctx) == {}
+
+
+def drum_digits(reading: str) -> tuple[DigitRead, ...]:
+    return tuple(DigitRead(int(c), 0.999, ((int(c), 0.999),)) for c in reading)
+
+
 def test_a_value_both_histories_make_equally_likely_goes_to_a_clerk(ctx: AppContext) -> None:
     with ctx.sessions.begin() as session:  # two water meters with the same use since their last
         cold = add_meter(session, "KW-1", history=[("2025-11-20", "100"), ("2026-05-20", "150")])
