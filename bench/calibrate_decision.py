@@ -15,6 +15,7 @@ to the stricter triple, and the triples one step more lenient in any constant mu
 too) and reported on the fold itself. "fitted" chooses on all photos and reports on the same
 photos, "shipped" measures the constants `matching.decoding` ships; both beside the held-out
 figure. `--one-reading` gives every meter one earlier reading only (the kind's default band).
+`--several-meters` calibrates the meter choice instead (`bench.calibrate_meter_odds`).
 """
 
 from __future__ import annotations
@@ -185,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--one-reading", action="store_true", help="every meter with one earlier reading only"
     )
+    parser.add_argument(
+        "--several-meters",
+        action="store_true",
+        help="calibrate MIN_METER_ODDS with a rival meter per photo (bench.calibrate_meter_odds)",
+    )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     rows = load(args.dump)
@@ -197,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         if not built:
             continue
         print(f"{group}: {len(built)} photos ({unread} without any reading)")
+        if args.several_meters:
+            from bench import calibrate_meter_odds  # it imports this module
+
+            calibrate_meter_odds.report(cases, rng, args.folds, min_conf)
+            continue
         report(cases, unread, args.folds, min_conf, args.max_wrong)
     return 0
 

@@ -53,6 +53,12 @@ ALTERNATIVES = 6
 # period's use spreads by PERIOD_SPREAD * sqrt(1 + 1/periods) around it, plus the last reading's
 # resolution (`consumption_spread`). Chosen on held-out folds (bench/calibrate_decision.py).
 PERIOD_SPREAD = 0.15
+# How many times likelier one meter's history must make the photo's value than any other
+# candidate meter's (`value_density`) before the value is booked on that meter; below it the photo
+# goes to a clerk (`ambiguous_meter`). A lower ratio books more photos of customers with several
+# meters and puts more on the wrong meter. Chosen on held-out folds
+# (bench/calibrate_decision.py --several-meters).
+MIN_METER_ODDS = 20.0
 MAX_CHANGED_DIGITS = 2  # rivals differ from the read in at most this many integer digits
 _FLOOR = 1e-3  # a digit read with (almost) no probability still weighs this much
 
@@ -207,6 +213,21 @@ def prior(value: Decimal, exp: Expectation, period_spread: float | None = None) 
     spread = consumption_spread(exp, PERIOD_SPREAD if period_spread is None else period_spread)
     z = math.log(used / float(expected)) / spread
     return math.exp(-0.5 * z * z) / used
+
+
+def value_density(value: Decimal, exp: Expectation) -> float | None:
+    """How likely the register's history makes `value`, per unit of the counter, so that it
+    compares across meters: the log-normal of `prior` normalised, or evenly spread over the band
+    when the history gives no rate (one earlier reading). None where the history bounds nothing
+    (no earlier reading) or the value shows no use (a density says nothing there)."""
+    if exp.basis == "none" or exp.last_value is None or value <= exp.last_value:
+        return None
+    if exp.basis == "kind_default" or not exp.expected_consumption:
+        if exp.high is None or exp.high <= exp.last_value:
+            return None
+        return 1.0 / float(exp.high - exp.last_value)
+    spread = consumption_spread(exp, PERIOD_SPREAD)
+    return prior(value, exp) / (spread * math.sqrt(2 * math.pi))
 
 
 def consumption_spread(exp: Expectation, period_spread: float) -> float:

@@ -8,6 +8,11 @@ One hypothesis wins only when it clearly does:
 - meters whose counter the photo cannot show (another display kind, more red drums than the
   meter has, a value too large for its digits) are out, unless that leaves none;
 - else exactly one hypothesis fits its band and no other could (a meter without history could);
+- else, when several meters' bands hold the value and each has a history, the meter whose history
+  makes the value at least `MIN_METER_ODDS` times as likely as every other meter's does
+  (`matching.decoding.value_density`: the same consumption model that weighs the OCR's doubts),
+  booked only when the OCR accepted the read on its own (the history has chosen the meter and
+  cannot also settle the OCR's doubts);
 - a single candidate (one meter, one register) wins by default; its own codes then decide.
 Otherwise the photo goes to a clerk with every hypothesis and why none won. Pure: no database.
 """
@@ -20,7 +25,14 @@ from typing import Literal
 
 from core.types import Expectation, Hypothesis, MeterHint, MeterProfile, MeterRead, ReadingItem
 from matching import reasons
-from matching.decoding import HISTORY_MAX_DOUBT, MIN_PHOTO_CONFIDENCE, confident, decode
+from matching.decoding import (
+    HISTORY_MAX_DOUBT,
+    MIN_METER_ODDS,
+    MIN_PHOTO_CONFIDENCE,
+    confident,
+    decode,
+    value_density,
+)
 from matching.meters import spec_of
 from matching.values import normalize_meter_number
 
@@ -112,6 +124,7 @@ def decide_photo(
     *,
     min_confidence: float,
     blocking: tuple[str, ...] = (),
+    min_meter_odds: float = MIN_METER_ODDS,
 ) -> ReadingItem:
     """The outcome for one photo among `candidates` (the meters still in question)."""
     known = {normalize_meter_number(c.profile.number) for c in candidates}
@@ -121,7 +134,7 @@ def decide_photo(
         for c in candidates
         for register in c.profile.registers
     ]
-    winner, codes = _choose([h for h, _ in judged])
+    winner, codes = _choose([h for h, _ in judged], min_meter_odds)
     if winner is None:
         hypotheses = tuple(h for h, _ in judged)
         best = max(hypotheses, key=_proposal_rank, default=None)
@@ -142,17 +155,20 @@ def _winner_item(
     bookable: bool,
     blocking: tuple[str, ...],
 ) -> ReadingItem:
+    notes = [reasons.METER_CHOSEN] if len(judged) > 1 else []
+    notes += [c for c in codes if c in reasons.NOTES]
     codes = [*blocking, *codes, *winner.codes]
     if winner.value is None:
         codes.append(reasons.UNREADABLE_PHOTO)
-    elif not bookable and not winner.codes:
+    elif not winner.codes and not (bookable and _photo_alone(winner, notes)):
         codes.append(reasons.LOW_CONFIDENCE)
-    notes = [reasons.METER_CHOSEN] if len(judged) > 1 else []
     if winner.fit == "unknown":
         notes.append(reasons.NO_HISTORY)
     if winner.expectation is not None and winner.expectation.basis == "predecessor":
         notes.append(reasons.METER_CHANGE)
-    hypotheses = tuple(replace(h, chosen=h is winner) for h, _ in judged)
+    hypotheses = tuple(
+        _marked(h, winner, likeliest=reasons.METER_BY_HISTORY in notes) for h, _ in judged
+    )
     block = reasons.blocking(codes)
     return ReadingItem(
         photo_index=photo_index, outcome="review" if block else "accept",
@@ -163,7 +179,22 @@ def _winner_item(
     )  # fmt: skip
 
 
-def _choose(hypotheses: list[Hypothesis]) -> tuple[Hypothesis | None, list[str]]:
+def _photo_alone(winner: Hypothesis, notes: list[str]) -> bool:
+    """Whether the photo supports the value without the history's help where the history has
+    already chosen the meter (it cannot vouch for the meter and for the OCR's doubts at once)."""
+    return reasons.METER_BY_HISTORY not in notes or winner.ocr_accepted
+
+
+def _marked(h: Hypothesis, winner: Hypothesis, *, likeliest: bool) -> Hypothesis:
+    if h is not winner:
+        return h
+    evidence = (*h.evidence, "likeliest_history") if likeliest else h.evidence
+    return replace(h, chosen=True, evidence=evidence)
+
+
+def _choose(
+    hypotheses: list[Hypothesis], min_meter_odds: float = MIN_METER_ODDS
+) -> tuple[Hypothesis | None, list[str]]:
     """The winning hypothesis (or None) and codes saying why it is not clear-cut."""
     if not hypotheses:
         return None, [reasons.NO_METER]
@@ -182,10 +213,38 @@ def _choose(hypotheses: list[Hypothesis]) -> tuple[Hypothesis | None, list[str]]
         return fitting[0], []
     if not fitting and len(open_) == 1 and len({h.meter_id for h in pool}) > 1:
         return open_[0], [reasons.METER_BY_EXCLUSION]
+    likeliest = None if open_ else _likeliest(fitting, min_meter_odds)
+    if likeliest is not None:
+        return likeliest, [reasons.METER_BY_HISTORY]
     rivals = fitting + open_ or [h for h in pool if h.fit != "unreadable"] or pool
     if len({h.meter_id for h in rivals}) == 1:
         return (rivals[0], []) if len(rivals) == 1 else (None, [reasons.REGISTER_UNCLEAR])
     return None, [reasons.AMBIGUOUS_METER]
+
+
+def _likeliest(fitting: list[Hypothesis], min_odds: float) -> Hypothesis | None:
+    """The one hypothesis whose meter's history makes its value at least `min_odds` times as
+    likely as any other meter's history makes its own; None when no meter wins so clearly, a
+    density is undefined, or the winning meter has several fitting registers."""
+    by_meter: dict[int, list[tuple[float, Hypothesis]]] = {}
+    for h in fitting:
+        density = _density(h)
+        if density is None:
+            return None
+        by_meter.setdefault(h.meter_id, []).append((density, h))
+    if len(by_meter) < 2:
+        return None
+    ranked = sorted(by_meter.values(), key=lambda group: -max(d for d, _ in group))
+    best, runner_up = max(d for d, _ in ranked[0]), max(d for d, _ in ranked[1])
+    if len(ranked[0]) > 1 or best < min_odds * runner_up or best <= 0:
+        return None
+    return ranked[0][0][1]
+
+
+def _density(h: Hypothesis) -> float | None:
+    if h.value is None or h.expectation is None:
+        return None
+    return value_density(h.value, h.expectation)
 
 
 def _proposal_rank(h: Hypothesis) -> tuple[int, bool, float]:

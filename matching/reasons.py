@@ -48,11 +48,20 @@ TYPED_MATCHES_PHOTO = "typed_matches_photo"
 NO_HISTORY = "no_history"
 METER_CHANGE = "meter_change"
 METER_CHOSEN = "meter_chosen"
+METER_BY_HISTORY = "meter_by_history"
 SAME_READING_TWICE = "same_reading_twice"
 PARTLY_BOOKED = "partly_booked"
 
 NOTES = frozenset(
-    {TYPED_MATCHES_PHOTO, NO_HISTORY, METER_CHANGE, METER_CHOSEN, SAME_READING_TWICE, PARTLY_BOOKED}
+    {
+        TYPED_MATCHES_PHOTO,
+        NO_HISTORY,
+        METER_CHANGE,
+        METER_CHOSEN,
+        METER_BY_HISTORY,
+        SAME_READING_TWICE,
+        PARTLY_BOOKED,
+    }
 )
 
 LABELS: dict[str, str] = {
@@ -88,6 +97,7 @@ LABELS: dict[str, str] = {
     NO_HISTORY: "Kein früherer Stand: nur das Foto spricht für den Wert",
     METER_CHANGE: "Zählerwechsel: Verbrauch des alten Zählers als Erwartung",
     METER_CHOSEN: "Zähler anhand der Belege auf dem Foto bestimmt",
+    METER_BY_HISTORY: "Stand passt weit besser zum Verbrauch dieses Zählers als zu den anderen",
     SAME_READING_TWICE: "Mehrere Fotos mit demselben Stand",
     PARTLY_BOOKED: "Andere Stände dieser Mail wurden schon gebucht",
 }
@@ -95,6 +105,7 @@ LABELS: dict[str, str] = {
 # Evidence for or against one meter hypothesis (review task details, "hypotheses" → "evidence").
 EVIDENCE_LABELS: dict[str, str] = {
     "meter_number_photo": "Zählernummer auf dem Foto",
+    "likeliest_history": "Stand passt weit besser zu diesem Zähler als zu den anderen",
     "other_meter_number": "Foto zeigt die Nummer eines anderen Zählers",
     "display_matches": "Anzeigeart passt (Rollen/Display)",
     "display_differs": "Anzeigeart passt nicht",

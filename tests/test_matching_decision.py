@@ -205,7 +205,7 @@ def test_the_meter_number_on_the_photo_picks_the_meter(ctx: AppContext) -> None:
     assert [o.details["hypothesis"]["display"] for o in ocr] == ["lcd", "drum"]
 
 
-def test_the_fit_to_each_history_picks_the_meter(ctx: AppContext) -> None:
+def test_a_value_far_likelier_under_one_history_picks_that_meter(ctx: AppContext) -> None:
     water, power = water_and_electricity(ctx)
     reader = reader_for(
         {
@@ -213,15 +213,67 @@ def test_the_fit_to_each_history_picks_the_meter(ctx: AppContext) -> None:
             (PHOTO_A, MeterHint(6, "lcd")): read("025200"),
         }
     )
-    # as water 215 m³ fits (last 200); as electricity 25 200 kWh fits too: nothing settles it
+    # both bands hold the value (water 215 m³, last 200; electricity 25 200 kWh, last 23 500),
+    # but water's history makes it far likelier per unit of the counter
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
+    assert booked(ctx) == {(water, "1.8.0"): Decimal(215)}
+    audit = [r for r in all_of(ctx, AuditLog) if r.action == "reading_accepted"]
+    assert reasons.METER_BY_HISTORY in audit[0].details["notes"]
+    assert power not in {meter for meter, _ in booked(ctx)}
+
+
+def water_and_gas(ctx: AppContext) -> tuple[int, int]:
+    """Water expecting about 30 m³ and gas about 880 m³ (May to November) since their last
+    readings, both last read in May."""
+    with ctx.sessions.begin() as session:
+        water = add_meter(
+            session, "W-100",
+            history=[("2024-05-20", "4600"), ("2025-05-20", "4660"), ("2026-05-20", "4720")],
+        )  # fmt: skip
+        gas = add_meter(
+            session, "G-300", kind="gas", history=[("2025-05-20", "1150"), ("2026-05-20", "4150")]
+        )  # fmt: skip
+    return water, gas
+
+
+def test_a_value_both_bands_hold_loosely_is_booked_on_the_meter_it_fits_far_better(
+    ctx: AppContext,
+) -> None:
+    water, gas = water_and_gas(ctx)
+    reader = reader_for({(PHOTO_A, None): read("04752")})  # water +32 m³, gas +602 m³
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
+    assert booked(ctx) == {(water, "1.8.0"): Decimal(4752)}
+    audit = [r for r in all_of(ctx, AuditLog) if r.action == "reading_accepted"]
+    assert reasons.METER_BY_HISTORY in audit[0].details["notes"]
+    assert gas not in {meter for meter, _ in booked(ctx)}
+
+
+def test_a_meter_the_history_chose_books_only_a_read_the_ocr_accepted(ctx: AppContext) -> None:
+    water, _gas = water_and_gas(ctx)
+    unsure = MeterRead(reading="04752", confidence=0.9, accepted=False, digits=drum_digits("04752"))
+    reader = reader_for({(PHOTO_A, None): unsure})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    task = only_task(ctx)
+    assert reasons.LOW_CONFIDENCE in task.reason_codes and task.meter_id == water
+    assert booked(ctx) == {}
+
+
+def drum_digits(reading: str) -> tuple[DigitRead, ...]:
+    return tuple(DigitRead(int(c), 0.999, ((int(c), 0.999),)) for c in reading)
+
+
+def test_a_value_both_histories_make_equally_likely_goes_to_a_clerk(ctx: AppContext) -> None:
+    with ctx.sessions.begin() as session:  # two water meters with the same use since their last
+        cold = add_meter(session, "KW-1", history=[("2025-11-20", "100"), ("2026-05-20", "150")])
+        warm = add_meter(session, "WW-2", history=[("2025-11-20", "110"), ("2026-05-20", "160")])
+    reader = reader_for({(PHOTO_A, None): read("00205")})
     assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
     task = only_task(ctx)
     assert reasons.AMBIGUOUS_METER in task.reason_codes and booked(ctx) == {}
     assert task.details is not None
     fits = {h["meter_id"]: h["fit"] for h in task.details["hypotheses"]}
-    assert fits == {water: "in_band", power: "in_band"}
-    expected = {h["meter_id"]: h["expectation"]["last_value"] for h in task.details["hypotheses"]}
-    assert expected == {water: "200", power: "23500"} and task.details["expectation"] is None
+    assert fits == {cold: "in_band", warm: "in_band"}
+    assert not any("likeliest_history" in h["evidence"] for h in task.details["hypotheses"])
 
 
 def test_only_one_meter_fitting_its_history_is_booked(ctx: AppContext) -> None:

@@ -17,6 +17,7 @@ from matching.decoding import (
     integer_rivals,
     prior,
     register_value,
+    value_density,
 )
 from matching.expectation import Point, expect
 from matching.plausibility import MeterSpec
@@ -184,3 +185,16 @@ def test_the_history_is_surer_of_the_use_the_more_periods_it_has() -> None:
     # a tiny expected use is dominated by the last reading's resolution (whole m³)
     tiny = replace(EXP, expected_consumption=Decimal("0.5"))
     assert consumption_spread(tiny, 0.15) > 0.5
+
+
+def test_the_value_density_is_a_density_over_the_counter_that_compares_across_meters() -> None:
+    steps = [Decimal(150) + Decimal(i) / 10 for i in range(1, 4000)]  # 150.1 … 549.9
+    total = sum(value_density(v, EXP) or 0.0 for v in steps) / 10
+    assert total == pytest.approx(1.0, abs=0.01)  # normalised: meters' densities compare
+    near, far = value_density(Decimal(201), EXP), value_density(Decimal(290), EXP)
+    assert near is not None and far is not None and near > 10 * far  # both in the band
+    last = Point(Decimal(150), dt.date(2026, 5, 20))
+    one_reading = expect("water", WATER, "1.8.0", dt.date(2026, 11, 20), [last])
+    assert one_reading.high is not None  # the kind's widest band, evenly
+    assert value_density(Decimal(160), one_reading) == value_density(Decimal(200), one_reading)
+    assert value_density(Decimal(150), EXP) is None  # no use: the density says nothing
