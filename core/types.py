@@ -68,6 +68,7 @@ class MeterHint:
 
     integer_digits: int | None = None
     display: Display | None = None  # None: not known (either kind may be on the photo)
+    decimal_digits: int | None = None  # its decimal drums or digits; None: not known
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ class MeterProfile:
 
     @property
     def hint(self) -> MeterHint:
-        return MeterHint(self.integer_digits, self.display)
+        return MeterHint(self.integer_digits, self.display, self.decimal_digits)
 
 
 @dataclass(frozen=True)

@@ -50,11 +50,17 @@ RESULT = {
 
 
 def ocr_reader(data: bytes, hints: Sequence[MeterHint], settings: Settings) -> list[MeterRead]:
-    """Each hint's read as `read_meter` gives it, the photo loaded and its counter located once."""
+    """Each hint's read as `read_meter` gives it, the photo loaded and its counter located once
+    (hints that differ in their decimal digits reuse the location: see `OcrEngine`)."""
     from ocr import read_meter_hypotheses
 
-    hypotheses = [(hint.integer_digits, hint.display) for hint in hints]
-    return read_meter_hypotheses(data, hypotheses, settings=settings)
+    reads: dict[MeterHint, MeterRead] = {}
+    for decimals in dict.fromkeys(hint.decimal_digits for hint in hints):
+        alike = [hint for hint in hints if hint.decimal_digits == decimals]
+        hypotheses = [(hint.integer_digits, hint.display) for hint in alike]
+        found = read_meter_hypotheses(data, hypotheses, settings=settings, decimal_digits=decimals)
+        reads.update(zip(alike, found, strict=True))
+    return [reads[hint] for hint in hints]
 
 
 @dataclass(frozen=True)
@@ -209,7 +215,11 @@ def store_photos(
 
 def _ocr_row(photo_id: int, read: MeterRead, hint: MeterHint) -> OcrResult:
     details = {
-        "hypothesis": {"integer_digits": hint.integer_digits, "display": hint.display},
+        "hypothesis": {
+            "integer_digits": hint.integer_digits,
+            "display": hint.display,
+            "decimal_digits": hint.decimal_digits,
+        },
         "display": read.display,
         "meter_number_candidates": list(read.meter_number_candidates),
         # per digit: value, confidence and the alternatives ([digit, probability], best first)

@@ -144,7 +144,8 @@ def decide_photo(
             reason_codes=reasons.blocking([*blocking, *codes]), hypotheses=hypotheses,
         )  # fmt: skip
     bookable = dict((id(h), ok) for h, ok in judged)[id(winner)]
-    return _winner_item(photo_index, winner, judged, codes, bookable, blocking)
+    hint = next(c.profile.hint for c in candidates if c.profile.meter_id == winner.meter_id)
+    return _winner_item(photo_index, winner, judged, codes, bookable, blocking, hint)
 
 
 def _winner_item(
@@ -154,6 +155,7 @@ def _winner_item(
     codes: list[str],
     bookable: bool,
     blocking: tuple[str, ...],
+    hint: MeterHint,
 ) -> ReadingItem:
     notes = [reasons.METER_CHOSEN] if len(judged) > 1 else []
     notes += [c for c in codes if c in reasons.NOTES]
@@ -175,7 +177,7 @@ def _winner_item(
         meter_id=winner.meter_id, register=winner.register, value=winner.value,
         value_source="photo", reason_codes=block, notes=tuple(notes),
         expectation=winner.expectation, hypotheses=hypotheses,
-        hint=MeterHint(winner.integer_digits, winner.display),
+        hint=hint,
     )  # fmt: skip
 
 
