@@ -37,6 +37,7 @@ PATTERNS = np.array(
     ],
     dtype=float,
 )
+ROW_SHARE = 0.2  # a row of the digits holds at least this share of the inkiest rows' ink
 SEAM = 0.04  # rows without ink between upper and lower segments, share of the panel height
 HALF = 0.3  # ... when each part holds at least this share of the joined rows
 SHEARS = np.linspace(-0.1, 0.4, 11)  # tan of the slant tried (italic digits lean right)
@@ -50,6 +51,7 @@ WIDEST = 0.75  # a digit is at most this share of its height wide; wider spans a
 NARROW = 0.8  # spans narrower than this share of a digit's width may be a "1"
 JOINED = 1.15  # two narrow spans at most this many digit widths across may be one digit
 LINKED = 0.6  # ... if ink crosses at least this share of the columns between them
+OUTLINE = 0.12  # an outline inks less than this share of its bounding box (a "1" 0.6+, an "8" 0.3+)
 BAR = 0.12  # thickest frame line cut out of the digits' ink, share of the panel height
 BARS = [0, 3, 6]  # the horizontal segments a, d, g
 SOLID = 0.85  # a bar left of a narrow stroke is lit only with this coverage (faint: unlit)
@@ -88,10 +90,13 @@ def _runs(profile: np.ndarray, min_value: float, max_gap: int) -> list[Box]:
 
 def _without_lines(ink: np.ndarray) -> np.ndarray:
     """The ink without long thin horizontal lines (panel edges, reflections): no segment is
-    that long."""
+    that long; and without outlines (a frame drawn around the digits): marks as wide and
+    tall as several digits that ink little of their bounding box."""
     h = ink.shape[0]
     _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    lines = (stats[:, cv2.CC_STAT_HEIGHT] <= 0.1 * h) & (stats[:, cv2.CC_STAT_WIDTH] >= 0.6 * h)
+    width, height = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    hollow = stats[:, cv2.CC_STAT_AREA] < OUTLINE * width * height
+    lines = (width >= 0.6 * h) & ((height <= 0.1 * h) | ((height >= 0.5 * h) & hollow))
     lines[0] = False
     return np.where(lines[labels], 0, ink).astype(ink.dtype) if lines.any() else ink
 
@@ -133,24 +138,38 @@ def _halves(runs: list[Box], seam: int) -> list[Box]:
 
 
 def _band(ink: np.ndarray) -> tuple[int, int] | None:
-    """Rows of the digits: the tallest run of rows with ink."""
-    runs = _runs(ink.sum(axis=1).astype(float), 0.03 * ink.shape[1], 1)
+    """Rows of the digits: the tallest run of rows with ink, without rows at its ends that
+    hold only a little of the ink of its inkiest rows (frame edges running on past the digits
+    ink every row a little)."""
+    profile = ink.sum(axis=1).astype(float)
+    runs = _runs(profile, 0.03 * ink.shape[1], 1)
     bands = _halves(runs, round(SEAM * ink.shape[0]))
     if not bands:
         return None
     y0, y1 = max(bands, key=lambda b: b[1] - b[0])
+    least = ROW_SHARE * float(np.percentile(profile[y0 : y1 + 1], 90))
+    while y0 < y1 and profile[y0] < least:
+        y0 += 1
+    while y1 > y0 and profile[y1] < least:
+        y1 -= 1
     return (y0, y1) if y1 - y0 + 1 >= 0.3 * ink.shape[0] else None
 
 
 def _feet_band(ink: np.ndarray) -> tuple[int, int] | None:
     """The digits' rows without a frame line along their feet or tops: the band of the ink
     without long bars, when that still holds most of the rows (a bar across the digits' middle,
-    a reflection, would cut them in two)."""
-    band, clean = _band(ink), _band(_without_bars(ink))
+    a reflection, would cut them in two) and the rows it leaves out hold little ink once the
+    bars are gone (small digits touching each other join their top segments into a bar too)."""
+    bare = _without_bars(ink)
+    band, clean = _band(ink), _band(bare)
     if band is None or clean is None:
         return band
     inside = band[0] <= clean[0] and clean[1] <= band[1]
-    return clean if inside and clean[1] - clean[0] >= FEET * (band[1] - band[0]) else band
+    if not inside or clean[1] - clean[0] < FEET * (band[1] - band[0]):
+        return band
+    rows = bare.sum(axis=1)
+    left_out = np.r_[rows[band[0] : clean[0]], rows[clean[1] + 1 : band[1] + 1]]
+    return band if left_out.size and left_out.max() > 0.03 * ink.shape[1] else clean
 
 
 def sheared(image: np.ndarray, shear: float, middle: float) -> np.ndarray:

@@ -84,3 +84,19 @@ def test_a_frame_edge_beside_the_digits_is_no_one() -> None:
     digits = sevenseg.read_digits(ink)
     assert digits is not None
     assert [int(p.argmax()) for p in digits.probs] == [3, 4, 2]
+
+
+@pytest.mark.parametrize(
+    ("kind", "seed"),
+    [
+        ("heat", 0),  # a light panel in a dark case: the case is found, the panel by its edges
+        ("water", 32),  # a black panel in a light case on a dark background
+        ("heat", 25),  # no decimals; the serial printed under it read as digits with a point
+        ("water", 17),  # the window's edges run on above and below the digits
+        ("water", 21),  # a frame drawn around the digits
+    ],
+)
+def test_displays_in_cases_and_frames_are_read(kind: str, seed: int) -> None:
+    spec = random_display(kind, seed)
+    result = read_meter(render_display(spec), integer_digits=len(spec.reading), display="lcd")
+    assert (result.reading, result.fraction or "") == (spec.reading, spec.fraction)
