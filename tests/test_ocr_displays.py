@@ -100,3 +100,15 @@ def test_displays_in_cases_and_frames_are_read(kind: str, seed: int) -> None:
     spec = random_display(kind, seed)
     result = read_meter(render_display(spec), integer_digits=len(spec.reading), display="lcd")
     assert (result.reading, result.fraction or "") == (spec.reading, spec.fraction)
+
+
+def test_the_wide_draw_varies_more_and_keeps_the_value() -> None:
+    narrow = [random_display(kind, seed) for kind in KINDS for seed in range(20)]
+    wide = [random_display(kind, seed, wide=True) for kind in KINDS for seed in range(20)]
+    assert [(s.reading, s.fraction, s.obis, s.unit) for s in narrow] == [
+        (s.reading, s.fraction, s.obis, s.unit) for s in wide
+    ]
+    assert len({s.look for s in wide}) > len({s.look for s in narrow})
+    assert any(s.streak for s in wide) and any(s.jpeg for s in wide) and any(s.label for s in wide)
+    assert not any(s.streak or s.jpeg or s.label or s.shade for s in narrow)
+    assert max(s.perspective for s in wide) > max(s.perspective for s in narrow)
