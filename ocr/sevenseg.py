@@ -313,7 +313,10 @@ def _segments(
         return ink[max(0, round(ya)) : max(0, round(yb)), max(0, round(xa)) : max(0, round(xb))]
 
     left, right = (x0 - 0.1 * w, x0 + 0.35 * w), (x1 + 1 - 0.35 * w, x1 + 1 + 0.1 * w)
-    middle = (x0 + 0.25 * w, x1 + 1 - 0.25 * w if stroke is None else stroke[0])
+    # bars and holes lie between the vertical strokes: bold narrow digits leave them little room
+    bold = thick / SOLID_STROKE
+    side, inset = max(0.25 * w, min(bold, 0.4 * w)), max(0.3 * w, min(bold, 0.45 * w))
+    middle = (x0 + side, x1 + 1 - side if stroke is None else stroke[0])
     upper, lower = (y0 + 0.12 * h, ym - 0.1 * h), (ym + 0.1 * h, y1 + 1 - 0.12 * h)
     top, centre, bottom = (
         (y0 - 0.05 * h, y0 + 0.2 * h),
@@ -321,7 +324,7 @@ def _segments(
         (y1 + 1 - 0.2 * h, y1 + 1 + 0.05 * h),
     )
     holes = ((y0 + 0.25 * h, ym - 0.12 * h), (ym + 0.12 * h, y1 + 1 - 0.25 * h))
-    inner = (x0 + 0.3 * w, x1 + 1 - 0.3 * w if stroke is None else min(x1 + 1 - 0.3 * w, stroke[0]))
+    inner = (x0 + inset, x1 + 1 - inset if stroke is None else min(x1 + 1 - inset, stroke[0]))
     return np.array(
         [
             _coverage(cut(top, middle), 1, thick),

@@ -186,3 +186,9 @@ def test_frame_edges_running_on_past_the_digits_do_not_widen_their_rows() -> Non
     ink = _draw("065.091")
     ink[2:94, 6:13] = ink[2:94, -13:-6] = 1  # the window's sides, inking 14 px of every row
     assert _read(ink) == "065.091"
+
+
+def test_bold_narrow_digits_are_read() -> None:
+    """Strokes of 10 px on digits 24 px wide leave 4 px between them: the bars and holes are
+    looked for there, not across the strokes."""
+    assert _read(_draw("04567.0", shape=DigitShape(H, 24, 10, TOP))) == "04567.0"
