@@ -24,7 +24,7 @@ from ocr.locate import Blob, Row
 SEARCH_SIDE = 400  # panels are searched in the photo scaled to this long side
 PANEL_H = 96  # rectified panel height
 MARGIN = PANEL_H // 12  # panel px along the edges taken for the frame, never for ink
-MAX_PANELS = 3
+MAX_PANELS = 5  # largest dark or outlined regions read (a case and dark background come first)
 EDGE_LOW = 20  # Canny's lower gradient threshold for a panel's outline (the upper is 3x)
 NESTED = 1.25  # a box this much larger on a side than another around the same centre is its frame
 CUT = 0.15  # share of the digits' height beyond a dark band: the band is a shadow, not the display

@@ -112,3 +112,10 @@ def test_the_wide_draw_varies_more_and_keeps_the_value() -> None:
     assert any(s.streak for s in wide) and any(s.jpeg for s in wide) and any(s.label for s in wide)
     assert not any(s.streak or s.jpeg or s.label or s.shade for s in narrow)
     assert max(s.perspective for s in wide) > max(s.perspective for s in narrow)
+
+
+def test_a_display_among_larger_dark_regions_is_still_read() -> None:
+    """The case, and dark patches of the background, are larger than the display's window."""
+    spec = random_display("electricity", 39, wide=True)
+    result = read_meter(render_display(spec), integer_digits=len(spec.reading), display="lcd")
+    assert (result.reading, result.fraction or "") == (spec.reading, spec.fraction)
