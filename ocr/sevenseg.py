@@ -38,6 +38,8 @@ PATTERNS = np.array(
     dtype=float,
 )
 ROW_SHARE = 0.2  # a row of the digits holds at least this share of the inkiest rows' ink
+EDGE_MARKS = 3  # ... or more marks than this (a row crossing only the window's edges)
+EDGE_ROWS = 0.1  # rows of edges beyond the digits cut off only this share of the band or more
 SEAM = 0.04  # rows without ink between upper and lower segments, share of the panel height
 HALF = 0.3  # ... when each part holds at least this share of the joined rows
 SHEARS = np.linspace(-0.1, 0.4, 11)  # tan of the slant tried (italic digits lean right)
@@ -139,8 +141,8 @@ def _halves(runs: list[Box], seam: int) -> list[Box]:
 
 def _band(ink: np.ndarray) -> tuple[int, int] | None:
     """Rows of the digits: the tallest run of rows with ink, without rows at its ends that
-    hold only a little of the ink of its inkiest rows (frame edges running on past the digits
-    ink every row a little)."""
+    hold only a little of the ink of its inkiest rows in a few marks (the window's edges
+    running on past the digits ink every row a little, at its sides)."""
     profile = ink.sum(axis=1).astype(float)
     runs = _runs(profile, 0.03 * ink.shape[1], 1)
     bands = _halves(runs, round(SEAM * ink.shape[0]))
@@ -148,10 +150,15 @@ def _band(ink: np.ndarray) -> tuple[int, int] | None:
         return None
     y0, y1 = max(bands, key=lambda b: b[1] - b[0])
     least = ROW_SHARE * float(np.percentile(profile[y0 : y1 + 1], 90))
-    while y0 < y1 and profile[y0] < least:
-        y0 += 1
-    while y1 > y0 and profile[y1] < least:
-        y1 -= 1
+    marks = (np.diff(ink.astype(np.int8), axis=1) == 1).sum(axis=1) + ink[:, 0]
+    edge = (profile < least) & (marks <= EDGE_MARKS)
+    top, bottom = y0, y1
+    while top < bottom and edge[top]:
+        top += 1
+    while bottom > top and edge[bottom]:
+        bottom -= 1
+    least_rows = EDGE_ROWS * (y1 - y0 + 1)  # fewer are the digits' own anti-aliased edge
+    y0, y1 = top if top - y0 >= least_rows else y0, bottom if y1 - bottom >= least_rows else y1
     return (y0, y1) if y1 - y0 + 1 >= 0.3 * ink.shape[0] else None
 
 

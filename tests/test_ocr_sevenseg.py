@@ -175,8 +175,8 @@ def test_a_first_digit_on_the_pitch_stays_when_the_next_is_hidden() -> None:
 
 def test_a_frame_drawn_around_the_digits_is_no_part_of_them() -> None:
     ink = _draw("146.9")
-    ink[4:8, 8:-8] = ink[88:92, 8:-8] = 1  # the frame's top and bottom
-    ink[4:92, 8:12] = ink[4:92, -12:-8] = 1  # ... and its sides: one hollow mark
+    ink[4:7, 8:-8] = ink[89:92, 8:-8] = 1  # the frame's top and bottom
+    ink[4:92, 8:14] = ink[4:92, -14:-8] = 1  # ... and its sides: one hollow mark
     assert _read(ink) == "146.9"
 
 
