@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/synthetic.py [--set electricity_lcd ...] [--seeds tuning|held-out]
                                         [--n N] [--jobs J] [--no-meter-number] [--failures]
+                                        [--wide]
 
 Each set renders its photos from seeds: the tuning seeds (0, 1, ...) are the ones looked at while
 the reader was developed, the held-out seeds (from HELD_OUT_START on) never were. Per set it
@@ -11,7 +12,8 @@ median seconds per photo inside `read_meter`, the share accepted and how many ac
 a wrong integer value (what a utility would book wrongly).
 
 `SETS` is the registry: a name and a function from a seed to a photo and its `Truth`. A set is
-added by adding an entry.
+added by adding an entry. The `_wide` sets draw the displays from the renderer's wider ranges
+(`random_display(..., wide=True)`), run with `--wide`.
 """
 
 from __future__ import annotations
@@ -45,11 +47,11 @@ class Truth:
 Render = Callable[[int], tuple[np.ndarray, Truth]]
 
 
-def _display_set(kind: str) -> Render:
+def _display_set(kind: str, *, wide: bool = False) -> Render:
     def render(seed: int) -> tuple[np.ndarray, Truth]:
         from ocr.synth_display import random_display, render_display
 
-        spec = random_display(kind, seed)
+        spec = random_display(kind, seed, wide=wide)
         truth = Truth(spec.reading, spec.fraction, spec.obis, spec.unit, len(spec.reading), "lcd")
         return render_display(spec), truth
 
@@ -60,7 +62,11 @@ SETS: dict[str, Render] = {
     "electricity_lcd": _display_set("electricity"),
     "heat_lcd": _display_set("heat"),
     "water_lcd": _display_set("water"),
+    "electricity_lcd_wide": _display_set("electricity", wide=True),
+    "heat_lcd_wide": _display_set("heat", wide=True),
+    "water_lcd_wide": _display_set("water", wide=True),
 }
+WIDE = "_wide"  # the sets drawn from the renderer's wider ranges (`--wide`)
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,7 @@ def read_one(task: tuple[str, int]) -> Outcome:
 
 def report(outcomes: list[Outcome]) -> list[str]:
     lines = [
-        f"{'set':<16} {'n':>4} {'exact':>7} {'digits':>7} {'OBIS':>7} {'unit':>7} {'median s':>9}"
+        f"{'set':<21} {'n':>4} {'exact':>7} {'digits':>7} {'OBIS':>7} {'unit':>7} {'median s':>9}"
         f" {'accepted':>8} {'wrong':>5}"
     ]
     for name in SETS:
@@ -134,7 +140,7 @@ def report(outcomes: list[Outcome]) -> list[str]:
             continue
         hits = [o.digit_hits() for o in rows]
         lines.append(
-            f"{name:<16} {len(rows):>4} {sum(o.exact for o in rows) / len(rows):>7.1%} "
+            f"{name:<21} {len(rows):>4} {sum(o.exact for o in rows) / len(rows):>7.1%} "
             f"{sum(h for h, _ in hits) / sum(n for _, n in hits):>7.1%} "
             f"{sum(o.obis == o.truth.obis for o in rows) / len(rows):>7.1%} "
             f"{sum(o.unit == o.truth.unit for o in rows) / len(rows):>7.1%} "
@@ -161,11 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first", type=int, default=0, help="skip the first seeds")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (one core each)")
     parser.add_argument("--no-meter-number", action="store_true", help="skip the plate read")
+    parser.add_argument("--wide", action="store_true", help="the sets of wider variation")
     parser.add_argument("--failures", action="store_true", help="list every photo not all right")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
     start = (HELD_OUT_START if args.seeds == "held-out" else 0) + args.first
-    tasks = [(name, seed) for name in args.set or SETS for seed in range(start, start + args.n)]
+    names = args.set or [name for name in SETS if name.endswith(WIDE) == args.wide]
+    tasks = [(name, seed) for name in names for seed in range(start, start + args.n)]
     plate = not args.no_meter_number
     if args.jobs <= 1:
         _init(plate)

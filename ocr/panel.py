@@ -24,7 +24,8 @@ from ocr.locate import Blob, Row
 SEARCH_SIDE = 400  # panels are searched in the photo scaled to this long side
 PANEL_H = 96  # rectified panel height
 MARGIN = PANEL_H // 12  # panel px along the edges taken for the frame, never for ink
-MAX_PANELS = 3
+MAX_PANELS = 5  # largest dark or outlined regions read (a case and dark background come first)
+EDGE_LOW = 20  # Canny's lower gradient threshold for a panel's outline (the upper is 3x)
 NESTED = 1.25  # a box this much larger on a side than another around the same centre is its frame
 CUT = 0.15  # share of the digits' height beyond a dark band: the band is a shadow, not the display
 ROW_PANELS = 2  # blob-finder rows also tried as displays
@@ -39,6 +40,10 @@ LIGHT_INK = 0.5
 # keeps more dark-segment reads of panels that only look light (glare), lower reads more light
 # displays whose dark read found a few digits in the gaps
 LIGHTER = 1.0
+# a read whose digits are this many times shorter than a clean display read's, and not clean
+# itself, is print beside the display (a serial number), not a second display
+DWARFED = 1.6
+SURE = 0.9  # a box reads a sure digit at this probability
 
 Box = tuple[tuple[float, float], tuple[float, float], float]  # rotated rectangle, photo px
 
@@ -82,6 +87,7 @@ def _panel_boxes(gray: np.ndarray) -> list[Box]:
     for mask in (dark, local):
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
         contours += cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)[0]
+    contours += _outlines(small)
     boxes = []
     for contour in contours:
         area = cv2.contourArea(contour)
@@ -98,6 +104,14 @@ def _panel_boxes(gray: np.ndarray) -> list[Box]:
         if not any(_same_box(box, other) for other in distinct):
             distinct.append(box)
     return distinct[:MAX_PANELS]
+
+
+def _outlines(small: np.ndarray) -> list[np.ndarray]:
+    """Closed outlines of the photo's edges: a display's window, light or dark, inside a case
+    of any colour (a threshold joins a dark panel to a dark background around a light case)."""
+    edges = cv2.Canny(cv2.GaussianBlur(small, (3, 3), 0), EDGE_LOW, 3 * EDGE_LOW)
+    edges = cv2.morphologyEx(edges, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    return list(cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)[0])
 
 
 def _same_box(box: Box, other: Box) -> bool:
@@ -321,7 +335,11 @@ def lcd_reads(gray: np.ndarray, rows: list[Row]) -> list[LcdRead]:
         tried.append(tallest)  # a display's digits are the largest on the meter
     boxes = [_row_box(r, h) for r in tried for h in ROW_HEIGHTS]
     reads += [read for read in (_read(gray, box) for box in boxes) if read is not None]
-    return [r for r in reads if not any(_part_of(r, o) or _outvoted(r, o) for o in reads)]
+    return [
+        r
+        for r in reads
+        if not any(_part_of(r, o) or _outvoted(r, o) or _dwarfed(r, o) for o in reads)
+    ]
 
 
 def _inside(point: tuple[float, float], box: Box) -> bool:
@@ -341,6 +359,19 @@ def _outvoted(read: LcdRead, other: LcdRead) -> bool:
     )
     moved = other.decimals != read.decimals and other.point_confirmed and not read.point_confirmed
     return same and moved and other.covers(read)
+
+
+def _clean(read: LcdRead) -> bool:
+    """Does every box of the read give a sure digit (no gap, no doubtful pattern)?"""
+    return bool((read.probs[:, :10].max(axis=1) >= SURE).all())
+
+
+def _dwarfed(read: LcdRead, other: LcdRead) -> bool:
+    """Is `read` small print beside the display `other` reads: `other`'s digits are much
+    taller and all sure, `read`'s not (printed serials and labels match 7-segment patterns only
+    in part)?"""
+    taller = other.row.height >= DWARFED * read.row.height
+    return taller and _clean(other) and len(other.probs) >= 3 and not _clean(read)
 
 
 def _part_of(read: LcdRead, other: LcdRead) -> bool:

@@ -37,6 +37,9 @@ PATTERNS = np.array(
     ],
     dtype=float,
 )
+ROW_SHARE = 0.2  # a row of the digits holds at least this share of the inkiest rows' ink
+EDGE_MARKS = 3  # ... or more marks than this (a row crossing only the window's edges)
+EDGE_ROWS = 0.1  # rows of edges beyond the digits cut off only this share of the band or more
 SEAM = 0.04  # rows without ink between upper and lower segments, share of the panel height
 HALF = 0.3  # ... when each part holds at least this share of the joined rows
 SHEARS = np.linspace(-0.1, 0.4, 11)  # tan of the slant tried (italic digits lean right)
@@ -50,6 +53,7 @@ WIDEST = 0.75  # a digit is at most this share of its height wide; wider spans a
 NARROW = 0.8  # spans narrower than this share of a digit's width may be a "1"
 JOINED = 1.15  # two narrow spans at most this many digit widths across may be one digit
 LINKED = 0.6  # ... if ink crosses at least this share of the columns between them
+OUTLINE = 0.12  # an outline inks less than this share of its bounding box (a "1" 0.6+, an "8" 0.3+)
 BAR = 0.12  # thickest frame line cut out of the digits' ink, share of the panel height
 BARS = [0, 3, 6]  # the horizontal segments a, d, g
 SOLID = 0.85  # a bar left of a narrow stroke is lit only with this coverage (faint: unlit)
@@ -106,10 +110,13 @@ def _runs(profile: np.ndarray, min_value: float, max_gap: int) -> list[Box]:
 
 def _without_lines(ink: np.ndarray) -> np.ndarray:
     """The ink without long thin horizontal lines (panel edges, reflections): no segment is
-    that long."""
+    that long; and without outlines (a frame drawn around the digits): marks as wide and
+    tall as several digits that ink little of their bounding box."""
     h = ink.shape[0]
     _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    lines = (stats[:, cv2.CC_STAT_HEIGHT] <= 0.1 * h) & (stats[:, cv2.CC_STAT_WIDTH] >= 0.6 * h)
+    width, height = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    hollow = stats[:, cv2.CC_STAT_AREA] < OUTLINE * width * height
+    lines = (width >= 0.6 * h) & ((height <= 0.1 * h) | ((height >= 0.5 * h) & hollow))
     lines[0] = False
     return np.where(lines[labels], 0, ink).astype(ink.dtype) if lines.any() else ink
 
@@ -151,24 +158,43 @@ def _halves(runs: list[Box], seam: int) -> list[Box]:
 
 
 def _band(ink: np.ndarray) -> tuple[int, int] | None:
-    """Rows of the digits: the tallest run of rows with ink."""
-    runs = _runs(ink.sum(axis=1).astype(float), 0.03 * ink.shape[1], 1)
+    """Rows of the digits: the tallest run of rows with ink, without rows at its ends that
+    hold only a little of the ink of its inkiest rows in a few marks (the window's edges
+    running on past the digits ink every row a little, at its sides)."""
+    profile = ink.sum(axis=1).astype(float)
+    runs = _runs(profile, 0.03 * ink.shape[1], 1)
     bands = _halves(runs, round(SEAM * ink.shape[0]))
     if not bands:
         return None
     y0, y1 = max(bands, key=lambda b: b[1] - b[0])
+    least = ROW_SHARE * float(np.percentile(profile[y0 : y1 + 1], 90))
+    marks = (np.diff(ink.astype(np.int8), axis=1) == 1).sum(axis=1) + ink[:, 0]
+    edge = (profile < least) & (marks <= EDGE_MARKS)
+    top, bottom = y0, y1
+    while top < bottom and edge[top]:
+        top += 1
+    while bottom > top and edge[bottom]:
+        bottom -= 1
+    least_rows = EDGE_ROWS * (y1 - y0 + 1)  # fewer are the digits' own anti-aliased edge
+    y0, y1 = top if top - y0 >= least_rows else y0, bottom if y1 - bottom >= least_rows else y1
     return (y0, y1) if y1 - y0 + 1 >= 0.3 * ink.shape[0] else None
 
 
 def _feet_band(ink: np.ndarray) -> tuple[int, int] | None:
     """The digits' rows without a frame line along their feet or tops: the band of the ink
     without long bars, when that still holds most of the rows (a bar across the digits' middle,
-    a reflection, would cut them in two)."""
-    band, clean = _band(ink), _band(_without_bars(ink))
+    a reflection, would cut them in two) and the rows it leaves out hold little ink once the
+    bars are gone (small digits touching each other join their top segments into a bar too)."""
+    bare = _without_bars(ink)
+    band, clean = _band(ink), _band(bare)
     if band is None or clean is None:
         return band
     inside = band[0] <= clean[0] and clean[1] <= band[1]
-    return clean if inside and clean[1] - clean[0] >= FEET * (band[1] - band[0]) else band
+    if not inside or clean[1] - clean[0] < FEET * (band[1] - band[0]):
+        return band
+    rows = bare.sum(axis=1)
+    left_out = np.r_[rows[band[0] : clean[0]], rows[clean[1] + 1 : band[1] + 1]]
+    return band if left_out.size and left_out.max() > 0.03 * ink.shape[1] else clean
 
 
 def sheared(image: np.ndarray, shear: float, middle: float) -> np.ndarray:
@@ -312,7 +338,10 @@ def _segments(
         return ink[max(0, round(ya)) : max(0, round(yb)), max(0, round(xa)) : max(0, round(xb))]
 
     left, right = (x0 - 0.1 * w, x0 + 0.35 * w), (x1 + 1 - 0.35 * w, x1 + 1 + 0.1 * w)
-    middle = (x0 + 0.25 * w, x1 + 1 - 0.25 * w if stroke is None else stroke[0])
+    # bars and holes lie between the vertical strokes: bold narrow digits leave them little room
+    bold = thick / SOLID_STROKE
+    side, inset = max(0.25 * w, min(bold, 0.4 * w)), max(0.3 * w, min(bold, 0.45 * w))
+    middle = (x0 + side, x1 + 1 - side if stroke is None else stroke[0])
     upper, lower = (y0 + 0.12 * h, ym - 0.1 * h), (ym + 0.1 * h, y1 + 1 - 0.12 * h)
     top, centre, bottom = (
         (y0 - 0.05 * h, y0 + 0.2 * h),
@@ -320,7 +349,7 @@ def _segments(
         (y1 + 1 - 0.2 * h, y1 + 1 + 0.05 * h),
     )
     holes = ((y0 + 0.25 * h, ym - 0.12 * h), (ym + 0.12 * h, y1 + 1 - 0.25 * h))
-    inner = (x0 + 0.3 * w, x1 + 1 - 0.3 * w if stroke is None else min(x1 + 1 - 0.3 * w, stroke[0]))
+    inner = (x0 + inset, x1 + 1 - inset if stroke is None else min(x1 + 1 - inset, stroke[0]))
     return np.array(
         [
             _coverage(cut(top, middle), 1, thick),

@@ -13,12 +13,12 @@ drawn in Pillow's built-in face). The truth is on the spec: `reading`, `fraction
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
-from ocr.synth import _DIGIT_SEGMENTS, _paste, _put_text, _text_box, _warp
+from ocr.synth import _DIGIT_SEGMENTS, _paste, _put_text, _text_box, _warp, encode_jpeg
 
 Image = np.ndarray
 Colour = tuple[int, int, int]  # BGR
@@ -47,6 +47,16 @@ _LOOKS: dict[str, tuple[Colour, Colour]] = {
     "black": ((28, 28, 24), (200, 245, 235)),  # dark panel, light segments
     "black_green": ((25, 35, 20), (120, 255, 140)),
 }
+# more looks for the widened draw (`random_display(..., wide=True)`)
+_WIDE_LOOKS: dict[str, tuple[Colour, Colour]] = {
+    "white": ((232, 236, 236), (45, 45, 50)),  # white backlight
+    "yellow": ((110, 215, 220), (35, 50, 45)),  # yellow-green reflective
+    "red_on_black": ((22, 20, 26), (70, 70, 235)),  # red segments (LED-like)
+    "amber_on_black": ((20, 24, 28), (60, 170, 250)),
+    "grey_blue": ((150, 130, 112), (60, 40, 30)),  # dim grey-blue, low contrast
+    "navy": ((90, 30, 10), (250, 220, 180)),  # deep blue backlight, light segments
+}
+_LABELS = ("T1", "T2", "ACT", "MEM", "SUM", "L1 L2 L3", "P+", "INFO")
 UNITS = {"electricity": ("kWh", "MWh"), "heat": ("GJ", "MWh", "kWh"), "water": ("m³",)}
 OBIS = ("1.8.0", "1.8.1", "1.8.2", "2.8.0")
 
@@ -80,14 +90,56 @@ class DisplaySpec:
     glare: float  # 0: none, else the glare's strength (grey levels)
     scale: float  # the body's size in the photo
     seed: int
+    # the widened draw only (the defaults draw what the narrow one does)
+    streak: float = 0.0  # a specular streak across the panel: its strength (grey levels)
+    shade: float = 0.0  # light falling off across the photo: darkest share lost
+    jpeg: int = 0  # JPEG quality the photo went through (0: none)
+    label: str = ""  # small status text left of the value's top (tariff, phase marks)
 
     @property
     def shown(self) -> str:
         return self.reading + ("." + self.fraction if self.fraction else "")
 
 
-def random_display(kind: str, seed: int) -> DisplaySpec:
-    """A display of `kind` ("electricity", "heat", "water") drawn from `seed`."""
+def random_display(kind: str, seed: int, *, wide: bool = False) -> DisplaySpec:
+    """A display of `kind` ("electricity", "heat", "water") drawn from `seed`. `wide` draws
+    from a wider range (more backlights, thinner and bolder, narrower and wider, more slanted
+    segments, lower contrast, stronger perspective, blur, glare streaks, shading, JPEG, status
+    text beside the value); without it the same seed gives the same display as always."""
+    spec = _narrow_display(kind, seed)
+    return _widened(spec, np.random.default_rng([seed, KINDS.index(kind), 2])) if wide else spec
+
+
+def _widened(spec: DisplaySpec, rng: np.random.Generator) -> DisplaySpec:
+    """`spec` redrawn from the wider ranges (its value, OBIS code and unit kept)."""
+    looks = [*_LOOKS, *_WIDE_LOOKS]
+    return replace(
+        spec,
+        look=str(rng.choice(looks)),
+        contrast=float(rng.uniform(0.3, 1.0)),
+        ghost=float(rng.choice([0.0, rng.uniform(0.04, 0.25)])),
+        digit_h=int(rng.integers(34, 80)),
+        width=float(rng.uniform(0.4, 0.7)),
+        spacing=float(rng.uniform(0.25, 0.8)),
+        thick=float(rng.uniform(0.07, 0.2)),
+        gap=float(rng.choice([0.0, rng.uniform(0.01, 0.05)])),
+        slant=float(rng.choice([0.0, rng.uniform(0.03, 0.26)])),
+        symbols=bool(rng.random() < 0.85),
+        housing=tuple(int(c) for c in rng.integers(20, 245, size=3)),  # type: ignore[arg-type]
+        angle=float(rng.uniform(-35, 35)),
+        perspective=float(rng.uniform(0.0, 0.2)),
+        blur=float(rng.uniform(0.0, 2.4)),
+        noise=float(rng.uniform(0.0, 10.0)),
+        glare=float(rng.choice([0.0, rng.uniform(30, 120)])),
+        scale=float(rng.uniform(0.7, 1.2)),
+        streak=float(rng.choice([0.0, rng.uniform(25, 90)])),
+        shade=float(rng.choice([0.0, rng.uniform(0.1, 0.5)])),
+        jpeg=int(rng.choice([0, int(rng.integers(35, 85))])),
+        label=str(rng.choice(_LABELS)) if rng.random() < 0.5 else "",
+    )
+
+
+def _narrow_display(kind: str, seed: int) -> DisplaySpec:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
     rng = np.random.default_rng([seed, KINDS.index(kind)])
@@ -232,7 +284,7 @@ def _panel(spec: DisplaySpec, rng: np.random.Generator) -> Image:
         _symbols(lit, rng, h, left, top, face.advance(spec.shown))
     mask_lit = cv2.resize(lit, (width // SUPER, height // SUPER), interpolation=cv2.INTER_AREA)
     mask_unlit = cv2.resize(unlit, (width // SUPER, height // SUPER), interpolation=cv2.INTER_AREA)
-    back, ink = (np.array(c, np.float32) for c in _LOOKS[spec.look])
+    back, ink = (np.array(c, np.float32) for c in {**_LOOKS, **_WIDE_LOOKS}[spec.look])
     ink = back + spec.contrast * (ink - back)
     panel = np.empty((*mask_lit.shape, 3), np.float32)
     panel[:] = back
@@ -243,6 +295,12 @@ def _panel(spec: DisplaySpec, rng: np.random.Generator) -> Image:
     alpha = (mask_lit.astype(np.float32) / 255)[..., None]
     panel = panel * (1 - alpha) + ink * alpha
     out = np.clip(panel, 0, 255).astype(np.uint8)
+    if spec.label:  # just above the value's first digits, or below them under an OBIS line
+        size = max(9, int(0.28 * spec.digit_h))
+        above = not (spec.obis_above and obis_w)
+        y = top / SUPER - 0.06 * spec.digit_h if above else top / SUPER + spec.digit_h + size + 2
+        colour: Colour = tuple(int(c) for c in ink)  # type: ignore[assignment]
+        _put_text(out, spec.label, (int(left / SUPER), int(y)), size, colour)
     if spec.unit:
         size = int(rng.uniform(0.45, 0.65) * spec.digit_h)
         ux = int((left + face.advance(spec.shown)) / SUPER + 0.15 * spec.digit_h)
@@ -332,7 +390,36 @@ def render_display(spec: DisplaySpec) -> Image:
     if spec.glare:
         img = _glare(img, spec.glare, rng)
     out: np.ndarray = img.astype(np.float32)
+    if spec.streak:
+        out = _streak(out, spec.streak, rng)
+    if spec.shade:
+        out = _shade(out, spec.shade, rng)
     if spec.blur:
         out = cv2.GaussianBlur(out, (0, 0), spec.blur)
     out = out + rng.normal(0, spec.noise, out.shape) if spec.noise else out
-    return np.clip(out, 0, 255).astype(np.uint8)
+    photo = np.clip(out, 0, 255).astype(np.uint8)
+    if spec.jpeg:
+        data = np.frombuffer(encode_jpeg(photo, quality=spec.jpeg), np.uint8)
+        photo = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return photo
+
+
+def _streak(img: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
+    """A narrow bright band of reflected light across the middle of the photo (the panel's
+    glass), at any angle."""
+    h, w = img.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    a = float(rng.uniform(0, np.pi))
+    cx, cy = (float(v) for v in rng.uniform(0.35, 0.65, size=2) * (w, h))
+    dist = (xs - cx) * np.sin(a) - (ys - cy) * np.cos(a)
+    band = np.exp(-0.5 * (dist / float(rng.uniform(6, 22))) ** 2)
+    return img + (strength * band)[..., None]
+
+
+def _shade(img: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """Light falling off linearly across the photo, in a random direction."""
+    h, w = img.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    a = float(rng.uniform(0, 2 * np.pi))
+    ramp = (xs / w - 0.5) * np.cos(a) + (ys / h - 0.5) * np.sin(a) + 0.5
+    return img * (1 - share * np.clip(ramp, 0, 1))[..., None]

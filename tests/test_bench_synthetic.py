@@ -30,3 +30,10 @@ def test_a_set_renders_the_same_photo_for_a_seed() -> None:
     again, same = synthetic.SETS["water_lcd"](7)
     assert (image == again).all() and truth == same
     assert truth.display == "lcd" and truth.integer_digits == len(truth.reading)
+
+
+def test_a_wide_set_draws_another_photo_of_the_same_value() -> None:
+    image, truth = synthetic.SETS["heat_lcd"](5)
+    wide, same = synthetic.SETS["heat_lcd_wide"](5)
+    assert truth == same
+    assert image.shape != wide.shape or (image != wide).any()

@@ -84,3 +84,38 @@ def test_a_frame_edge_beside_the_digits_is_no_one() -> None:
     digits = sevenseg.read_digits(ink)
     assert digits is not None
     assert [int(p.argmax()) for p in digits.probs] == [3, 4, 2]
+
+
+@pytest.mark.parametrize(
+    ("kind", "seed"),
+    [
+        ("heat", 0),  # a light panel in a dark case: the case is found, the panel by its edges
+        ("water", 32),  # a black panel in a light case on a dark background
+        ("heat", 25),  # no decimals; the serial printed under it read as digits with a point
+        ("water", 17),  # the window's edges run on above and below the digits
+        ("water", 21),  # a frame drawn around the digits
+    ],
+)
+def test_displays_in_cases_and_frames_are_read(kind: str, seed: int) -> None:
+    spec = random_display(kind, seed)
+    result = read_meter(render_display(spec), integer_digits=len(spec.reading), display="lcd")
+    assert (result.reading, result.fraction or "") == (spec.reading, spec.fraction)
+
+
+def test_the_wide_draw_varies_more_and_keeps_the_value() -> None:
+    narrow = [random_display(kind, seed) for kind in KINDS for seed in range(20)]
+    wide = [random_display(kind, seed, wide=True) for kind in KINDS for seed in range(20)]
+    assert [(s.reading, s.fraction, s.obis, s.unit) for s in narrow] == [
+        (s.reading, s.fraction, s.obis, s.unit) for s in wide
+    ]
+    assert len({s.look for s in wide}) > len({s.look for s in narrow})
+    assert any(s.streak for s in wide) and any(s.jpeg for s in wide) and any(s.label for s in wide)
+    assert not any(s.streak or s.jpeg or s.label or s.shade for s in narrow)
+    assert max(s.perspective for s in wide) > max(s.perspective for s in narrow)
+
+
+def test_a_display_among_larger_dark_regions_is_still_read() -> None:
+    """The case, and dark patches of the background, are larger than the display's window."""
+    spec = random_display("electricity", 39, wide=True)
+    result = read_meter(render_display(spec), integer_digits=len(spec.reading), display="lcd")
+    assert (result.reading, result.fraction or "") == (spec.reading, spec.fraction)

@@ -8,7 +8,7 @@ from ocr.candidates import lcd_candidate
 from ocr.counter import Cells
 from ocr.digits import NO_DIGIT
 from ocr.locate import Blob, Row
-from ocr.panel import LcdRead, _outvoted, _padded, _part_of, _read
+from ocr.panel import LcdRead, _dwarfed, _outvoted, _padded, _part_of, _read
 from tests.sevenseg_drawing import DigitShape
 
 H, W, PITCH, T = 120, 60, 85, 12  # digit height, width, pitch and stroke in px
@@ -71,3 +71,19 @@ def test_a_point_both_finders_confirm_outvotes_one_finder_elsewhere() -> None:
     assert not _outvoted(speck, _lcd_read(4, 2))  # neither confirmed: the ranker decides
     assert not _outvoted(speck, _lcd_read(4, 1, confirmed=True))  # the same point
     assert not _outvoted(_lcd_read(3, 1), confirmed)  # other digits
+
+
+def _unclean(read: LcdRead, height: float) -> LcdRead:
+    """`read` with shorter digits, one box read as no digit (print matched in part)."""
+    probs = read.probs.copy()
+    probs[1] = np.eye(NO_DIGIT + 1)[NO_DIGIT]
+    row = Row(read.row.blobs, (100.0, 300.0), (1.0, 0.0), height, 40.0, 0.0, lcd=True)
+    return LcdRead(read.box, row, read.cells, probs, 1, False)
+
+
+def test_print_beside_a_display_with_much_taller_digits_is_dropped() -> None:
+    """A serial number printed under a display matches 7-segment patterns in part."""
+    display = _lcd_read(6, 0)  # 60 px digits, all sure
+    assert _dwarfed(_unclean(display, 20.0), display)
+    assert not _dwarfed(_unclean(display, 50.0), display)  # a second display of about its size
+    assert not _dwarfed(display, _lcd_read(6, 0))

@@ -171,3 +171,24 @@ def test_a_first_digit_on_the_pitch_stays_when_the_next_is_hidden() -> None:
     for y0, y1, x0, x1 in SHAPE.lit_boxes("1", LEFT):  # two pitches left of the "3": a digit
         ink[y0:y1, x0:x1] = 1  # between them lost to glare
     assert _read(ink).startswith("1")
+
+
+def test_a_frame_drawn_around_the_digits_is_no_part_of_them() -> None:
+    ink = _draw("146.9")
+    ink[4:7, 8:-8] = ink[89:92, 8:-8] = 1  # the frame's top and bottom
+    ink[4:92, 8:14] = ink[4:92, -14:-8] = 1  # ... and its sides: one hollow mark
+    assert _read(ink) == "146.9"
+
+
+def test_frame_edges_running_on_past_the_digits_do_not_widen_their_rows() -> None:
+    """Two edges of the display's window ink every row a little; the digits' rows are where
+    the ink is."""
+    ink = _draw("065.091")
+    ink[2:94, 6:13] = ink[2:94, -13:-6] = 1  # the window's sides, inking 14 px of every row
+    assert _read(ink) == "065.091"
+
+
+def test_bold_narrow_digits_are_read() -> None:
+    """Strokes of 10 px on digits 24 px wide leave 4 px between them: the bars and holes are
+    looked for there, not across the strokes."""
+    assert _read(_draw("04567.0", shape=DigitShape(H, 24, 10, TOP))) == "04567.0"
