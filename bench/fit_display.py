@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench import ocr as bench_ocr  # noqa: E402 (the repository on the path first)
-from bench.fit_ranker import knot  # noqa: E402
+from bench.fit_ranker import knot, wilson_lower  # noqa: E402
+from bench.synthetic import HELD_OUT_START  # noqa: E402
 
 MODULE = REPO / "ocr" / "display_confidence.py"
 FOLDS = 5
@@ -133,6 +134,42 @@ def read_photo(task: bench_ocr.Task) -> Photo:
     )
     e = None if vetoed else display_confidence.evidence(best, stage.described)
     return Photo(file, None if e is None else _as_json(e), right, best.text, label)
+
+
+SYNTHETIC_KINDS = ("electricity", "heat", "water")
+
+
+def read_render(task: tuple[str, int]) -> Photo:
+    """The chosen read of one synthetic display (`ocr.synth_display`), read as a dev LCD photo
+    is (no digit count, no kind), its features and whether its integer value is the shown one."""
+    from ocr import display_confidence
+    from ocr.reader import load_work_image, shown_as
+    from ocr.search import Memo
+    from ocr.synth_display import random_display, render_display
+
+    kind, seed = task
+    spec = random_display(kind, seed)
+    engine = _engine()
+    work = load_work_image(render_display(spec), max_pixels=engine.settings.max_image_pixels)
+    file, label = f"{kind}:{seed}", spec.reading
+    found, _, disagrees, by_count = engine.choose(work, None, None, Memo(work))
+    if found is None or not found[0].integer:
+        return Photo(file, None, False, None, label)
+    best, _, stage = found
+    right = best.text.isdigit() and int(best.text) == int(label)
+    vetoed = (
+        best.reason is not None
+        or disagrees
+        or (by_count is not None and not by_count.agreed)
+        or shown_as(best, stage) != "lcd"
+    )
+    e = None if vetoed else display_confidence.evidence(best, stage.described)
+    return Photo(file, None if e is None else _as_json(e), right, best.text, label)
+
+
+def synthetic_tasks(n: int, first_seed: int) -> list[tuple[str, int]]:
+    """`n` renders of each kind of display from `first_seed` on, interleaved by seed."""
+    return [(k, s) for s in range(first_seed, first_seed + n) for k in SYNTHETIC_KINDS]
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
@@ -271,8 +308,79 @@ def write_constants(
     path.write_text(new)
 
 
-def _save(photos: list[Photo], path: Path) -> None:
-    rows = [
+def accepted_share(photos: list[Photo], weights: np.ndarray, bias: float, at: float | None) -> str:
+    """Coverage and precision of `photos` at the knot, with the precision's lower Wilson bound."""
+    n = len(photos)
+    if at is None or not n:
+        return f"{n} reads: no knot, none accepted"
+    accepted = [p.right for p in photos if _probability(p, weights, bias) >= at]
+    right, count = sum(accepted), len(accepted)
+    if not count:
+        return f"{n} reads: none accepted"
+    return (
+        f"{n} reads, {sum(p.right for p in photos) / n:.1%} right: accepted {count / n:.1%} "
+        f"({count}), {count - right} wrong ({right / count:.1%} precise, lower Wilson bound "
+        f"{wilson_lower(right, count):.1%})"
+    )
+
+
+def synthetic_fit(
+    tuning: list[Photo], held: list[Photo], real: list[Photo], l2: float
+) -> tuple[np.ndarray, float, float | None]:
+    """Weights and knot from the tuning renders alone (the knot from their cross-validation,
+    each render its own fold member); the held-out renders and the real photos only read."""
+    global BY_LABEL
+    by_label, BY_LABEL = BY_LABEL, False  # each render is its own display
+    try:
+        assignments = [cross_validated(tuning, l2, seed) for seed in range(ASSIGNMENTS)]
+    finally:
+        BY_LABEL = by_label
+    at, accepted = knot(assignments)
+    weights, bias = _fit_on(tuning, l2)
+    print(
+        f"synthetic tuning: {len(tuning)} renders, {sum(p.right for p in tuning)} read right; "
+        f"cross-validated: accepted {accepted / max(len(tuning), 1):.1%} at p >= "
+        f"{'-' if at is None else f'{at:.4f}'} (knot)"
+    )
+    print(f"  synthetic held out: {accepted_share(held, weights, bias, at)}")
+    if real:
+        print(f"  real LCD photos:    {accepted_share(real, weights, bias, at)}")
+    from ocr.display_confidence import FEATURES
+
+    for name, w in zip(FEATURES, weights, strict=True):
+        print(f"  {name:22s} {w:+.3f}")
+    print(f"  {'bias':22s} {bias:+.3f}")
+    return weights, bias, at
+
+
+def read_renders(tasks: list[tuple[str, int]], jobs: int) -> list[Photo]:
+    with Pool(jobs) as pool:
+        return list(tqdm(pool.imap(read_render, tasks, chunksize=2), total=len(tasks)))
+
+
+def synthetic_reads(
+    n: int, held_n: int, jobs: int, cache: Path | None
+) -> tuple[list[Photo], list[Photo]]:
+    """The tuning renders (seeds from 0) and the held-out ones (from HELD_OUT_START), read or
+    taken from `cache` (written when it does not exist yet)."""
+    if cache is not None and cache.is_file():
+        rows = json.loads(cache.read_text())
+        tuning = [p for p in _rows(rows["tuning"]) if _seed(p) < n]
+        held = [p for p in _rows(rows["held_out"]) if _seed(p) < HELD_OUT_START + held_n]
+        return tuning, held
+    tuning = read_renders(synthetic_tasks(n, 0), jobs)
+    held = read_renders(synthetic_tasks(held_n, HELD_OUT_START), jobs)
+    if cache is not None:
+        cache.write_text(json.dumps({"tuning": _as_rows(tuning), "held_out": _as_rows(held)}))
+    return tuning, held
+
+
+def _seed(render: Photo) -> int:
+    return int(render.file.split(":")[1])
+
+
+def _as_rows(photos: list[Photo]) -> list[dict[str, Any]]:
+    return [
         {
             "file": p.file,
             "evidence": p.evidence,
@@ -282,14 +390,20 @@ def _save(photos: list[Photo], path: Path) -> None:
         }
         for p in photos
     ]
-    path.write_text(json.dumps(rows))
 
 
-def _load(path: Path) -> list[Photo]:
-    rows = json.loads(path.read_text())
+def _rows(rows: list[dict[str, Any]]) -> list[Photo]:
     return [
         Photo(r["file"], r["evidence"], r["right"], r["reading"], r.get("label", "")) for r in rows
     ]
+
+
+def _save(photos: list[Photo], path: Path) -> None:
+    path.write_text(json.dumps(_as_rows(photos)))
+
+
+def _load(path: Path) -> list[Photo]:
+    return _rows(json.loads(path.read_text()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -307,26 +421,63 @@ def main(argv: list[str] | None = None) -> int:
         default="label",
         help="keep photos of one label in one fold (default), or assign photos alone",
     )
+    parser.add_argument(
+        "--synthetic",
+        type=int,
+        metavar="N",
+        help="fit weights and knot on N synthetic renders of each display kind (tuning seeds); "
+        "the real LCD photos are then only read (held out)",
+    )
+    parser.add_argument(
+        "--synthetic-held-out",
+        type=int,
+        default=100,
+        metavar="M",
+        help="renders of each kind from the held-out seeds to report on (with --synthetic)",
+    )
+    parser.add_argument(
+        "--synthetic-features", type=Path, help="keep (or reuse) the renders' features here"
+    )
+    parser.add_argument(
+        "--no-real", action="store_true", help="with --synthetic: do not read the LCD photos"
+    )
     args = parser.parse_args(argv)
     global BY_LABEL
     BY_LABEL = args.folds_by == "label"
+    if args.synthetic:
+        tuning, held = synthetic_reads(
+            args.synthetic, args.synthetic_held_out, args.jobs, args.synthetic_features
+        )
+        real = [] if args.no_real else _real_photos(args)
+        if real is None:
+            return 2
+        weights, bias, at = synthetic_fit(tuning, held, real, args.l2)
+    else:
+        photos = _real_photos(args)
+        if photos is None:
+            return 2
+        weights, bias, at = report(photos, args.l2)
+    if not args.dry_run:
+        write_constants(weights, bias, at)
+        print(f"written: {MODULE}")
+    return 0
+
+
+def _real_photos(args: argparse.Namespace) -> list[Photo] | None:
+    """The dev LCD photos' reads: saved before (--features) or read now (None: no corpus)."""
     if args.features:
         photos = _load(args.features)
     else:
         photos_dir = bench_ocr.corpus_dir(args.corpus) / "meter-photos"
         if not (photos_dir / "labels.csv").is_file():
             sys.stderr.write(f"corpus not found: {photos_dir}/labels.csv\n")
-            return 2
+            return None
         tasks = bench_ocr.photo_tasks(photos_dir, "lcd", args.limit, False)
         with Pool(args.jobs) as pool:
             photos = list(tqdm(pool.imap(read_photo, tasks, chunksize=4), total=len(tasks)))
     if args.save_features:
         _save(photos, args.save_features)
-    weights, bias, at = report(photos, args.l2)
-    if not args.dry_run:
-        write_constants(weights, bias, at)
-        print(f"written: {MODULE}")
-    return 0
+    return photos
 
 
 if __name__ == "__main__":
