@@ -311,17 +311,23 @@ def write_constants(
 def accepted_share(photos: list[Photo], weights: np.ndarray, bias: float, at: float | None) -> str:
     """Coverage and precision of `photos` at the knot, with the precision's lower Wilson bound."""
     n = len(photos)
-    if at is None or not n:
-        return f"{n} reads: no knot, none accepted"
-    accepted = [p.right for p in photos if _probability(p, weights, bias) >= at]
+    head = f"{n} reads, {sum(p.right for p in photos) / max(n, 1):.1%} right"
+    accepted = [p.right for p in photos if at is not None and _probability(p, weights, bias) >= at]
     right, count = sum(accepted), len(accepted)
-    if not count:
-        return f"{n} reads: none accepted"
+    if at is None or not count:
+        return f"{head}: none accepted{' (no knot)' if at is None else ''}"
     return (
-        f"{n} reads, {sum(p.right for p in photos) / n:.1%} right: accepted {count / n:.1%} "
-        f"({count}), {count - right} wrong ({right / count:.1%} precise, lower Wilson bound "
-        f"{wilson_lower(right, count):.1%})"
+        f"{head}: accepted {count / n:.1%} ({count}), {count - right} wrong "
+        f"({right / count:.1%} precise, lower Wilson bound {wilson_lower(right, count):.1%})"
     )
+
+
+def first_wrong(photos: list[Photo], weights: np.ndarray, bias: float) -> str:
+    """How many reads the model ranks above the first wrong one: the reads a knot could take."""
+    ranked = sorted(photos, key=lambda p: -_probability(p, weights, bias))
+    k = next((k for k, p in enumerate(ranked) if not p.right), len(ranked))
+    p = _probability(ranked[k], weights, bias) if k < len(ranked) else 0.0
+    return f"ranked by the model, the first wrong read comes after {k} (p = {p:.4f})"
 
 
 def synthetic_fit(
@@ -342,9 +348,10 @@ def synthetic_fit(
         f"cross-validated: accepted {accepted / max(len(tuning), 1):.1%} at p >= "
         f"{'-' if at is None else f'{at:.4f}'} (knot)"
     )
-    print(f"  synthetic held out: {accepted_share(held, weights, bias, at)}")
-    if real:
-        print(f"  real LCD photos:    {accepted_share(real, weights, bias, at)}")
+    for name, photos in (("synthetic held out", held), ("real LCD photos", real)):
+        if photos:
+            print(f"  {name}: {accepted_share(photos, weights, bias, at)}")
+            print(f"    {first_wrong(photos, weights, bias)}")
     from ocr.display_confidence import FEATURES
 
     for name, w in zip(FEATURES, weights, strict=True):
