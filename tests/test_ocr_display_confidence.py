@@ -218,12 +218,13 @@ def test_the_synthetic_fit_sets_the_knot_on_tuning_renders_only(
     )
     read, held_read = fit_display.synthetic_reads(300, 20, 1, cache)
     assert len(read) == 300 and len(held_read) == 20  # only the seeds asked for
-    weights, _, at = fit_display.synthetic_fit(read, held_read, [], l2=1.0)
+    real = [_render(f"p{i}", "305.28", True, False) for i in range(30)]
+    weights, _, at = fit_display.synthetic_fit(read, held_read, real, l2=1.0)
     assert at is not None
     assert weights[FEATURES.index("weakest_margin")] > 0  # a weak segment: a wrong read
     out = capsys.readouterr().out
     assert "synthetic held out: 20 reads" in out and "0 wrong" in out
-    assert "real LCD photos" not in out
+    assert "real LCD photos: 30 reads, 100.0% right: accepted 100.0%" in out
     assert (
         fit_display.main(
             [
@@ -239,3 +240,6 @@ def test_the_synthetic_fit_sets_the_knot_on_tuning_renders_only(
         )
         == 0
     )
+    wrong_photos = [_render(f"p{i}", "305.28", False, False) for i in range(2)]
+    _, _, refused = fit_display.synthetic_fit(read, held_read, wrong_photos, l2=1.0)
+    assert refused is None  # the real photos accepted wrong: no knot written
