@@ -3,6 +3,7 @@ constants into that module.
 
     .venv/bin/python bench/fit_display.py [--corpus C] [--jobs J] [--l2 3.0] [--dry-run]
         [--save-features F | --features F]   # reuse the reads' features (seconds, not minutes)
+        [--synthetic N [--synthetic-held-out M] [--synthetic-features F] [--no-real]]
 
 Every LCD photo of ../shared/corpus/meter-photos is read as bench/ocr.py reads it (no digit count,
 no kind) up to the chosen read; the read's features (`display_confidence.features`) and whether
@@ -16,6 +17,11 @@ lowest probability from which the cross-validated reads are right >= 99.5 % by t
 bound with at least 20 of them. Held out, the whole procedure (weights and knot, the knot's own
 cross-validation inside) runs without each of HELD_OUT_FOLDS folds and reads that fold, on
 ASSIGNMENTS assignments of the photos to the folds.
+
+`--synthetic N` fits weights and knot on N synthetic displays of each kind instead
+(`ocr.synth_display`, tuning seeds from 0, each render its own fold member), and only reads the
+held-out seeds (from bench/synthetic.py's HELD_OUT_START) and the dev LCD photos: their coverage
+and precision at the knot are reported, and the knot is written only where the photos hold it.
 Re-run after any change to the display reader (ocr/panel.py, ocr/sevenseg.py) or the features.
 """
 
