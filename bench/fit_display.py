@@ -3,6 +3,7 @@ constants into that module.
 
     .venv/bin/python bench/fit_display.py [--corpus C] [--jobs J] [--l2 3.0] [--dry-run]
         [--save-features F | --features F]   # reuse the reads' features (seconds, not minutes)
+        [--synthetic N [--synthetic-held-out M] [--synthetic-features F] [--no-real]]
 
 Every LCD photo of ../shared/corpus/meter-photos is read as bench/ocr.py reads it (no digit count,
 no kind) up to the chosen read; the read's features (`display_confidence.features`) and whether
@@ -16,6 +17,11 @@ lowest probability from which the cross-validated reads are right >= 99.5 % by t
 bound with at least 20 of them. Held out, the whole procedure (weights and knot, the knot's own
 cross-validation inside) runs without each of HELD_OUT_FOLDS folds and reads that fold, on
 ASSIGNMENTS assignments of the photos to the folds.
+
+`--synthetic N` fits weights and knot on N synthetic displays of each kind instead
+(`ocr.synth_display`, tuning seeds from 0, each render its own fold member), and only reads the
+held-out seeds (from bench/synthetic.py's HELD_OUT_START) and the dev LCD photos: their coverage
+and precision at the knot are reported, and the knot is written only where the photos hold it.
 Re-run after any change to the display reader (ocr/panel.py, ocr/sevenseg.py) or the features.
 """
 
@@ -41,7 +47,8 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench import ocr as bench_ocr  # noqa: E402 (the repository on the path first)
-from bench.fit_ranker import knot  # noqa: E402
+from bench.fit_ranker import knot, wilson_lower  # noqa: E402
+from bench.synthetic import HELD_OUT_START  # noqa: E402
 
 MODULE = REPO / "ocr" / "display_confidence.py"
 FOLDS = 5
@@ -51,6 +58,9 @@ ASSIGNMENTS = 3
 # that, so the held-out figure holds out a twentieth at a time.
 HELD_OUT_FOLDS = 20
 NEWTON_STEPS = 50
+# A knot fitted on synthetic renders ships only where the real photos hold it.
+TARGET_PRECISION = 0.995
+MOST_WRONG = 1
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,42 @@ def read_photo(task: bench_ocr.Task) -> Photo:
     )
     e = None if vetoed else display_confidence.evidence(best, stage.described)
     return Photo(file, None if e is None else _as_json(e), right, best.text, label)
+
+
+SYNTHETIC_KINDS = ("electricity", "heat", "water")
+
+
+def read_render(task: tuple[str, int]) -> Photo:
+    """The chosen read of one synthetic display (`ocr.synth_display`), read as a dev LCD photo
+    is (no digit count, no kind), its features and whether its integer value is the shown one."""
+    from ocr import display_confidence
+    from ocr.reader import load_work_image, shown_as
+    from ocr.search import Memo
+    from ocr.synth_display import random_display, render_display
+
+    kind, seed = task
+    spec = random_display(kind, seed)
+    engine = _engine()
+    work = load_work_image(render_display(spec), max_pixels=engine.settings.max_image_pixels)
+    file, label = f"{kind}:{seed}", spec.reading
+    found, _, disagrees, by_count = engine.choose(work, None, None, Memo(work))
+    if found is None or not found[0].integer:
+        return Photo(file, None, False, None, label)
+    best, _, stage = found
+    right = best.text.isdigit() and int(best.text) == int(label)
+    vetoed = (
+        best.reason is not None
+        or disagrees
+        or (by_count is not None and not by_count.agreed)
+        or shown_as(best, stage) != "lcd"
+    )
+    e = None if vetoed else display_confidence.evidence(best, stage.described)
+    return Photo(file, None if e is None else _as_json(e), right, best.text, label)
+
+
+def synthetic_tasks(n: int, first_seed: int) -> list[tuple[str, int]]:
+    """`n` renders of each kind of display from `first_seed` on, interleaved by seed."""
+    return [(k, s) for s in range(first_seed, first_seed + n) for k in SYNTHETIC_KINDS]
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
@@ -271,8 +317,99 @@ def write_constants(
     path.write_text(new)
 
 
-def _save(photos: list[Photo], path: Path) -> None:
-    rows = [
+def accepted_share(photos: list[Photo], weights: np.ndarray, bias: float, at: float | None) -> str:
+    """Coverage and precision of `photos` at the knot, with the precision's lower Wilson bound."""
+    n = len(photos)
+    head = f"{n} reads, {sum(p.right for p in photos) / max(n, 1):.1%} right"
+    accepted = [p.right for p in photos if at is not None and _probability(p, weights, bias) >= at]
+    right, count = sum(accepted), len(accepted)
+    if at is None or not count:
+        return f"{head}: none accepted{' (no knot)' if at is None else ''}"
+    return (
+        f"{head}: accepted {count / n:.1%} ({count}), {count - right} wrong "
+        f"({right / count:.1%} precise, lower Wilson bound {wilson_lower(right, count):.1%})"
+    )
+
+
+def first_wrong(photos: list[Photo], weights: np.ndarray, bias: float) -> str:
+    """How many reads the model ranks above the first wrong one: the reads a knot could take."""
+    ranked = sorted(photos, key=lambda p: -_probability(p, weights, bias))
+    k = next((k for k, p in enumerate(ranked) if not p.right), len(ranked))
+    p = _probability(ranked[k], weights, bias) if k < len(ranked) else 0.0
+    return f"ranked by the model, the first wrong read comes after {k} (p = {p:.4f})"
+
+
+def synthetic_fit(
+    tuning: list[Photo], held: list[Photo], real: list[Photo], l2: float
+) -> tuple[np.ndarray, float, float | None]:
+    """Weights and knot from the tuning renders alone (the knot from their cross-validation,
+    each render its own fold member); the held-out renders and the real photos only read."""
+    global BY_LABEL
+    by_label, BY_LABEL = BY_LABEL, False  # each render is its own display
+    try:
+        assignments = [cross_validated(tuning, l2, seed) for seed in range(ASSIGNMENTS)]
+    finally:
+        BY_LABEL = by_label
+    at, accepted = knot(assignments)
+    weights, bias = _fit_on(tuning, l2)
+    print(
+        f"synthetic tuning: {len(tuning)} renders, {sum(p.right for p in tuning)} read right; "
+        f"cross-validated: accepted {accepted / max(len(tuning), 1):.1%} at p >= "
+        f"{'-' if at is None else f'{at:.4f}'} (knot)"
+    )
+    for name, photos in (("synthetic held out", held), ("real LCD photos", real)):
+        if photos:
+            print(f"  {name}: {accepted_share(photos, weights, bias, at)}")
+            print(f"    {first_wrong(photos, weights, bias)}")
+    from ocr.display_confidence import FEATURES
+
+    for name, w in zip(FEATURES, weights, strict=True):
+        print(f"  {name:22s} {w:+.3f}")
+    print(f"  {'bias':22s} {bias:+.3f}")
+    if at is not None and not holds_on(real, weights, bias, at):
+        print("  no knot written: the real LCD photos (read, not fitted on) do not hold it")
+        at = None
+    return weights, bias, at
+
+
+def holds_on(photos: list[Photo], weights: np.ndarray, bias: float, at: float) -> bool:
+    """Do the photos, read and not fitted on, keep the knot's promise: at most MOST_WRONG of
+    them accepted wrong, and the accepted right >= TARGET_PRECISION (none to check: no)."""
+    accepted = [p.right for p in photos if _probability(p, weights, bias) >= at]
+    wrong = len(accepted) - sum(accepted)
+    return (
+        bool(accepted) and wrong <= MOST_WRONG and sum(accepted) / len(accepted) >= TARGET_PRECISION
+    )
+
+
+def read_renders(tasks: list[tuple[str, int]], jobs: int) -> list[Photo]:
+    with Pool(jobs) as pool:
+        return list(tqdm(pool.imap(read_render, tasks, chunksize=2), total=len(tasks)))
+
+
+def synthetic_reads(
+    n: int, held_n: int, jobs: int, cache: Path | None
+) -> tuple[list[Photo], list[Photo]]:
+    """The tuning renders (seeds from 0) and the held-out ones (from HELD_OUT_START), read or
+    taken from `cache` (written when it does not exist yet)."""
+    if cache is not None and cache.is_file():
+        rows = json.loads(cache.read_text())
+        tuning = [p for p in _rows(rows["tuning"]) if _seed(p) < n]
+        held = [p for p in _rows(rows["held_out"]) if _seed(p) < HELD_OUT_START + held_n]
+        return tuning, held
+    tuning = read_renders(synthetic_tasks(n, 0), jobs)
+    held = read_renders(synthetic_tasks(held_n, HELD_OUT_START), jobs)
+    if cache is not None:
+        cache.write_text(json.dumps({"tuning": _as_rows(tuning), "held_out": _as_rows(held)}))
+    return tuning, held
+
+
+def _seed(render: Photo) -> int:
+    return int(render.file.split(":")[1])
+
+
+def _as_rows(photos: list[Photo]) -> list[dict[str, Any]]:
+    return [
         {
             "file": p.file,
             "evidence": p.evidence,
@@ -282,14 +419,20 @@ def _save(photos: list[Photo], path: Path) -> None:
         }
         for p in photos
     ]
-    path.write_text(json.dumps(rows))
 
 
-def _load(path: Path) -> list[Photo]:
-    rows = json.loads(path.read_text())
+def _rows(rows: list[dict[str, Any]]) -> list[Photo]:
     return [
         Photo(r["file"], r["evidence"], r["right"], r["reading"], r.get("label", "")) for r in rows
     ]
+
+
+def _save(photos: list[Photo], path: Path) -> None:
+    path.write_text(json.dumps(_as_rows(photos)))
+
+
+def _load(path: Path) -> list[Photo]:
+    return _rows(json.loads(path.read_text()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -307,26 +450,63 @@ def main(argv: list[str] | None = None) -> int:
         default="label",
         help="keep photos of one label in one fold (default), or assign photos alone",
     )
+    parser.add_argument(
+        "--synthetic",
+        type=int,
+        metavar="N",
+        help="fit weights and knot on N synthetic renders of each display kind (tuning seeds); "
+        "the real LCD photos are then only read (held out)",
+    )
+    parser.add_argument(
+        "--synthetic-held-out",
+        type=int,
+        default=60,
+        metavar="M",
+        help="renders of each kind from the held-out seeds to report on (with --synthetic)",
+    )
+    parser.add_argument(
+        "--synthetic-features", type=Path, help="keep (or reuse) the renders' features here"
+    )
+    parser.add_argument(
+        "--no-real", action="store_true", help="with --synthetic: do not read the LCD photos"
+    )
     args = parser.parse_args(argv)
     global BY_LABEL
     BY_LABEL = args.folds_by == "label"
+    if args.synthetic:
+        tuning, held = synthetic_reads(
+            args.synthetic, args.synthetic_held_out, args.jobs, args.synthetic_features
+        )
+        real = [] if args.no_real else _real_photos(args)
+        if real is None:
+            return 2
+        weights, bias, at = synthetic_fit(tuning, held, real, args.l2)
+    else:
+        photos = _real_photos(args)
+        if photos is None:
+            return 2
+        weights, bias, at = report(photos, args.l2)
+    if not args.dry_run:
+        write_constants(weights, bias, at)
+        print(f"written: {MODULE}")
+    return 0
+
+
+def _real_photos(args: argparse.Namespace) -> list[Photo] | None:
+    """The dev LCD photos' reads: saved before (--features) or read now (None: no corpus)."""
     if args.features:
         photos = _load(args.features)
     else:
         photos_dir = bench_ocr.corpus_dir(args.corpus) / "meter-photos"
         if not (photos_dir / "labels.csv").is_file():
             sys.stderr.write(f"corpus not found: {photos_dir}/labels.csv\n")
-            return 2
+            return None
         tasks = bench_ocr.photo_tasks(photos_dir, "lcd", args.limit, False)
         with Pool(args.jobs) as pool:
             photos = list(tqdm(pool.imap(read_photo, tasks, chunksize=4), total=len(tasks)))
     if args.save_features:
         _save(photos, args.save_features)
-    weights, bias, at = report(photos, args.l2)
-    if not args.dry_run:
-        write_constants(weights, bias, at)
-        print(f"written: {MODULE}")
-    return 0
+    return photos
 
 
 if __name__ == "__main__":

@@ -184,3 +184,62 @@ def test_photos_of_one_label_share_a_fold() -> None:
         assert sorted(i for fold in folds for i in fold) == list(range(len(photos)))
         fold_of = {i: k for k, fold in enumerate(folds) for i in fold}
         assert fold_of[0] == fold_of[1] and fold_of[2] == fold_of[3] == fold_of[4]
+
+
+def test_a_synthetic_display_is_read_against_the_value_it_shows() -> None:
+    from ocr.synth_display import random_display
+
+    render = fit_display.read_render(("water", 1))
+    assert render.file == "water:1" and render.label == random_display("water", 1).reading
+    assert render.right and render.evidence is not None
+    assert render.x is not None and render.x[FEATURES.index("few_digits")] == 0.0
+
+
+def _render(file: str, text: str, right: bool, weak: bool) -> fit_display.Photo:
+    ink = _ink(text)
+    if weak:  # half of the last digit's middle bar lost: nearly another digit
+        y0, y1, x0, x1 = SHAPE.segment_boxes(LEFT + (len(text) - 2) * PITCH)["g"]
+        ink[y0:y1, x0 + (x1 - x0) // 2 : x1] = 0
+    evidence = fit_display._as_json(Evidence(_segments(ink), 0 if weak else 2))
+    return fit_display.Photo(file, evidence, right, text, text)
+
+
+def test_the_synthetic_fit_sets_the_knot_on_tuning_renders_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tuning = [_render(f"water:{s}", "305.28", s % 8 != 0, s % 8 == 0) for s in range(400)]
+    start = fit_display.HELD_OUT_START
+    held = [_render(f"heat:{start + s}", "305.28", s % 8 != 0, s % 8 == 0) for s in range(40)]
+    cache = tmp_path / "renders.json"
+    cache.write_text(
+        fit_display.json.dumps(
+            {"tuning": fit_display._as_rows(tuning), "held_out": fit_display._as_rows(held)}
+        )
+    )
+    read, held_read = fit_display.synthetic_reads(300, 20, 1, cache)
+    assert len(read) == 300 and len(held_read) == 20  # only the seeds asked for
+    real = [_render(f"p{i}", "305.28", True, False) for i in range(30)]
+    weights, _, at = fit_display.synthetic_fit(read, held_read, real, l2=1.0)
+    assert at is not None
+    assert weights[FEATURES.index("weakest_margin")] > 0  # a weak segment: a wrong read
+    out = capsys.readouterr().out
+    assert "synthetic held out: 20 reads" in out and "0 wrong" in out
+    assert "real LCD photos: 30 reads, 100.0% right: accepted 100.0%" in out
+    assert (
+        fit_display.main(
+            [
+                "--synthetic",
+                "300",
+                "--synthetic-features",
+                str(cache),
+                "--synthetic-held-out",
+                "20",
+                "--no-real",
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
+    wrong_photos = [_render(f"p{i}", "305.28", False, False) for i in range(2)]
+    _, _, refused = fit_display.synthetic_fit(read, held_read, wrong_photos, l2=1.0)
+    assert refused is None  # the real photos accepted wrong: no knot written
