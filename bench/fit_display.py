@@ -31,6 +31,7 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from multiprocessing import Pool
@@ -41,8 +42,14 @@ import numpy as np
 from tqdm import tqdm
 
 if TYPE_CHECKING:
+    from ocr.choice import Found
+    from ocr.counts import Counted
     from ocr.display_confidence import Evidence
+    from ocr.ranking import Model
     from ocr.reader import OcrEngine
+    from ocr.reads import Described
+
+    Chosen = tuple[Found | None, Model, bool, Counted | None]  # as OcrEngine.choose gives it
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -119,30 +126,21 @@ def _engine() -> OcrEngine:
 
 def read_photo(task: bench_ocr.Task) -> Photo:
     """The chosen read of one photo, its features and whether it is right."""
-    from ocr import digits_logic, display_confidence
-    from ocr.reader import load_work_image, shown_as
+    from ocr import digits_logic
+    from ocr.reader import load_work_image
     from ocr.search import Memo
 
     path, file, group, label, _ = task
     engine = _engine()
     hint = bench_ocr.meter_hint(group, label)
     work = load_work_image(Path(path), max_pixels=engine.settings.max_image_pixels)
-    found, _, disagrees, by_count = engine.choose(
-        work, hint.integer_digits, hint.display, Memo(work)
-    )
-    if found is None or not found[0].integer:
-        return Photo(file, None, False, None, label)
-    best, _, stage = found
-    fraction = digits_logic.as_text(best.fraction) or None
-    right = bench_ocr.matches(group, label, best.text, fraction)
-    vetoed = (
-        best.reason is not None
-        or disagrees
-        or (by_count is not None and not by_count.agreed)
-        or shown_as(best, stage) != "lcd"
-    )
-    e = None if vetoed else display_confidence.evidence(best, stage.described)
-    return Photo(file, None if e is None else _as_json(e), right, best.text, label)
+    chosen = engine.choose(work, hint.integer_digits, hint.display, Memo(work))
+
+    def right(best: Described) -> bool:
+        fraction = digits_logic.as_text(best.fraction) or None
+        return bench_ocr.matches(group, label, best.text, fraction)
+
+    return _photo(file, label, chosen, right)
 
 
 SYNTHETIC_KINDS = ("electricity", "heat", "water")
@@ -151,8 +149,7 @@ SYNTHETIC_KINDS = ("electricity", "heat", "water")
 def read_render(task: tuple[str, int]) -> Photo:
     """The chosen read of one synthetic display (`ocr.synth_display`), read as a dev LCD photo
     is (no digit count, no kind), its features and whether its integer value is the shown one."""
-    from ocr import display_confidence
-    from ocr.reader import load_work_image, shown_as
+    from ocr.reader import load_work_image
     from ocr.search import Memo
     from ocr.synth_display import random_display, render_display
 
@@ -161,11 +158,22 @@ def read_render(task: tuple[str, int]) -> Photo:
     engine = _engine()
     work = load_work_image(render_display(spec), max_pixels=engine.settings.max_image_pixels)
     file, label = f"{kind}:{seed}", spec.reading
-    found, _, disagrees, by_count = engine.choose(work, None, None, Memo(work))
+    chosen = engine.choose(work, None, None, Memo(work))
+    return _photo(
+        file, label, chosen, lambda best: best.text.isdigit() and int(best.text) == int(label)
+    )
+
+
+def _photo(file: str, label: str, chosen: Chosen, right: Callable[[Described], bool]) -> Photo:
+    """A chosen read (`OcrEngine.choose`) as the fit takes it: its display evidence, unless the
+    read is not a display read the acceptance would judge, and whether it is right."""
+    from ocr import display_confidence
+    from ocr.reader import shown_as
+
+    found, _, disagrees, by_count = chosen
     if found is None or not found[0].integer:
         return Photo(file, None, False, None, label)
     best, _, stage = found
-    right = best.text.isdigit() and int(best.text) == int(label)
     vetoed = (
         best.reason is not None
         or disagrees
@@ -173,7 +181,7 @@ def read_render(task: tuple[str, int]) -> Photo:
         or shown_as(best, stage) != "lcd"
     )
     e = None if vetoed else display_confidence.evidence(best, stage.described)
-    return Photo(file, None if e is None else _as_json(e), right, best.text, label)
+    return Photo(file, None if e is None else _as_json(e), right(best), best.text, label)
 
 
 def synthetic_tasks(n: int, first_seed: int) -> list[tuple[str, int]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ocr import sevenseg
 
 
@@ -36,3 +38,24 @@ class DigitShape:
         boxes = self.segment_boxes(x)
         pattern = sevenseg.PATTERNS[int(digit)][:7]
         return [boxes[s] for s, on in zip("abcdefg", pattern, strict=True) if on]
+
+
+def draw_text(
+    text: str, shape: DigitShape, *, pitch: int, left: int, seam: bool = False
+) -> np.ndarray:
+    """Ink of `text` (digits and "."): digits on a fixed pitch from column `left`, the point in
+    the gap after its digit; with `seam`, no segment crosses the middle rows."""
+    top, h, t = shape.top, shape.height, shape.stroke
+    ink = np.zeros((96, left + pitch * len(text) + 40), np.uint8)
+    x = left
+    for ch in text:
+        if ch == ".":
+            ink[top + h - t : top + h, x - 11 : x - 5] = 1
+            continue
+        for y0, y1, x0, x1 in shape.lit_boxes(ch, x):
+            ink[y0:y1, x0:x1] = 1
+        x += pitch
+    if seam:
+        mid = top + h // 2
+        ink[mid - 2 : mid + 2] = 0
+    return ink

@@ -17,7 +17,7 @@ from ocr.digits_logic import Run
 from ocr.display_confidence import Evidence, features, probability
 from ocr.locate import Blob, Row
 from ocr.reads import Candidate, Described
-from tests.sevenseg_drawing import DigitShape
+from tests.sevenseg_drawing import DigitShape, draw_text
 
 H, W, PITCH, T = 60, 30, 44, 6
 TOP, LEFT = 18, 20
@@ -26,17 +26,7 @@ FEATURES = display_confidence.FEATURES
 
 
 def _ink(text: str) -> np.ndarray:
-    """Ink of `text` (digits and "."), as in tests/test_ocr_sevenseg.py."""
-    ink = np.zeros((96, LEFT + PITCH * len(text) + 40), np.uint8)
-    x = LEFT
-    for ch in text:
-        if ch == ".":
-            ink[TOP + H - T : TOP + H, x - 11 : x - 5] = 1
-            continue
-        for y0, y1, x0, x1 in SHAPE.lit_boxes(ch, x):
-            ink[y0:y1, x0:x1] = 1
-        x += PITCH
-    return ink
+    return draw_text(text, SHAPE, pitch=PITCH, left=LEFT)
 
 
 def _segments(ink: np.ndarray) -> sevenseg.Segments:

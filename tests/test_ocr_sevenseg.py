@@ -6,7 +6,7 @@ import numpy as np
 
 from ocr import sevenseg
 from ocr.digits import NO_DIGIT
-from tests.sevenseg_drawing import DigitShape
+from tests.sevenseg_drawing import DigitShape, draw_text
 
 H, W, PITCH, T = 60, 30, 44, 6  # digit height, width, pitch and stroke in px
 TOP, LEFT = 18, 20  # where the first digit starts in the panel
@@ -14,21 +14,7 @@ SHAPE = DigitShape(H, W, T, TOP)
 
 
 def _draw(text: str, *, seam: bool = False, shape: DigitShape = SHAPE) -> np.ndarray:
-    """Ink of `text` (digits and "."): digits on a fixed pitch, the point in the gap after its
-    digit; with `seam`, no segment crosses the middle rows."""
-    ink = np.zeros((96, LEFT + PITCH * len(text) + 40), np.uint8)
-    x = LEFT
-    for ch in text:
-        if ch == ".":
-            ink[TOP + H - T : TOP + H, x - 11 : x - 5] = 1
-            continue
-        for y0, y1, x0, x1 in shape.lit_boxes(ch, x):
-            ink[y0:y1, x0:x1] = 1
-        x += PITCH
-    if seam:
-        mid = TOP + H // 2
-        ink[mid - 2 : mid + 2] = 0
-    return ink
+    return draw_text(text, shape, pitch=PITCH, left=LEFT, seam=seam)
 
 
 def _text(digits: sevenseg.Digits) -> str:
