@@ -31,7 +31,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from multiprocessing import Pool
@@ -189,15 +189,33 @@ def synthetic_tasks(n: int, first_seed: int) -> list[tuple[str, int]]:
     return [(k, s) for s in range(first_seed, first_seed + n) for k in SYNTHETIC_KINDS]
 
 
-def fit(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+def fit(
+    x: np.ndarray, y: np.ndarray, l2: float, directions: Sequence[int] | None = None
+) -> tuple[np.ndarray, float]:
     """Logistic regression by Newton steps, L2 on the standardised weights; weights and bias
-    on the raw features."""
+    on the raw features. A feature whose weight comes out against its direction (+1 / -1 per
+    feature, as `display_confidence.DIRECTIONS`) is left out and the rest fitted again."""
+    sign = np.zeros(x.shape[1]) if directions is None else np.array(directions)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale = np.where(scale > 1e-9, scale, 1.0)
     z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    used = np.ones(x.shape[1], bool)
+    while True:
+        w = _newton(z[:, [*np.flatnonzero(used), x.shape[1]]], y, l2)
+        full = np.zeros(x.shape[1])
+        full[used] = w[:-1]
+        against = used & (full * sign < 0) & (sign != 0)
+        if not against.any():
+            break
+        used &= ~against
+    weights = full / scale
+    return weights, float(w[-1] - weights @ mean)
+
+
+def _newton(z: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
     w = np.zeros(z.shape[1])
     penalty = np.full(z.shape[1], l2)
-    penalty[-1] = 0.0
+    penalty[-1] = 0.0  # the bias
     for _ in range(NEWTON_STEPS):
         p = 1.0 / (1.0 + np.exp(-(z @ w)))
         grad = z.T @ (p - y) + penalty * w
@@ -206,8 +224,7 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
         w -= step
         if np.abs(step).max() < 1e-8:
             break
-    weights = w[:-1] / scale
-    return weights, float(w[-1] - weights @ mean)
+    return w
 
 
 def _probability(photo: Photo, weights: np.ndarray, bias: float) -> float:
@@ -220,7 +237,9 @@ def _fit_on(photos: list[Photo], l2: float) -> tuple[np.ndarray, float]:
     usable = [p for p in photos if p.x is not None]
     x = np.array([p.x for p in usable])
     y = np.array([float(p.right) for p in usable])
-    return fit(x, y, l2)
+    from ocr.display_confidence import DIRECTIONS
+
+    return fit(x, y, l2, DIRECTIONS)
 
 
 BY_LABEL = True  # folds keep photos of one label together (`--folds-by photo`: not)

@@ -30,11 +30,14 @@ FEATURES = (
     "few_digits",  # at most FEW_DIGITS digits read: a part of a display as often as a whole one
     "agreeing",  # other 7-segment reads of the photo with the same value (other crops), at most 5
 )
+# which way each feature may move the probability (the fit drops a feature that would go the
+# other way on its data: evidence of doubt never makes a read surer)
+DIRECTIONS = (1, -1, -1, -1, 1)
 
 # fitted by bench/fit_display.py (begin)
-WEIGHTS = (1.667036, -0.506292, -0.725162, -1.273735, 2.050366)
-BIAS = 2.118061
-KNOT: float | None = None
+WEIGHTS = (5.198788, 0.000000, -7.405939, -7.398250, 1.476069)
+BIAS = -0.383048
+KNOT: float | None = 0.991356
 # fitted by bench/fit_display.py (end)
 
 SEGMENTS = 7  # a..g; the two holes after them only count in the misfits
