@@ -161,7 +161,7 @@ def _same_last(stored: CoreExpectation, last: PriorReading | None) -> bool:
 
 def _from_core(exp: CoreExpectation, meter: Meter, read_on: dt.date) -> Expectation:
     assert exp.last_value is not None and exp.last_read_on is not None
-    places = Decimal(1).scaleb(-max(meter.decimal_digits, 0))
+    places = _places(meter)
     expected = exp.expected_value
     source = {"history": "history", "predecessor": "predecessor"}.get(exp.basis, "typical")
     return Expectation(
@@ -178,6 +178,11 @@ def _from_core(exp: CoreExpectation, meter: Meter, read_on: dt.date) -> Expectat
         high=exp.high,
         source="decision",
     )
+
+
+def _places(meter: Meter) -> Decimal:
+    """The step of the meter's last decimal (1 where it has none), for quantize."""
+    return Decimal(1).scaleb(-max(meter.decimal_digits, 0))
 
 
 def _basis(raw: Any) -> Basis:
@@ -202,7 +207,7 @@ def _fallback(session: Session, meter: Meter, register: str, read_on: dt.date) -
     if last is not None:
         days = max((read_on - last.read_on).days, 1)
         used = per_day * days
-        places = Decimal(1).scaleb(-max(meter.decimal_digits, 0))
+        places = _places(meter)
         expected = (last.value + used).quantize(places)
         low = last.value
         high = (last.value + used * BAND_FACTOR + per_day * BAND_FLOOR_DAYS).quantize(places)

@@ -56,15 +56,21 @@
     }
   }
 
-  // Select the digit `r` places from the right (the OCR digits align with the value from the right).
-  function selectFromRight(r) {
-    var input = document.getElementById("value");
-    if (!input) { return; }
+  // The index in the value field of the digit `r` places from the right (the OCR digits align
+  // with the value from the right), or undefined.
+  function digitFromRight(input, r) {
     var positions = [];
     for (var i = 0; i < input.value.length; i++) {
       if (/\d/.test(input.value[i])) { positions.push(i); }
     }
-    var at = positions[positions.length - r];
+    return positions[positions.length - r];
+  }
+
+  // Select the digit `r` places from the right.
+  function selectFromRight(r) {
+    var input = document.getElementById("value");
+    if (!input) { return; }
+    var at = digitFromRight(input, r);
     if (at !== undefined) { input.focus(); input.setSelectionRange(at, at + 1); }
   }
 
@@ -72,11 +78,7 @@
   function setFromRight(r, digit) {
     var input = document.getElementById("value");
     if (!input) { return; }
-    var positions = [];
-    for (var i = 0; i < input.value.length; i++) {
-      if (/\d/.test(input.value[i])) { positions.push(i); }
-    }
-    var at = positions[positions.length - r];
+    var at = digitFromRight(input, r);
     if (at === undefined) { return; }
     input.value = input.value.slice(0, at) + digit + input.value.slice(at + 1);
     input.focus();
