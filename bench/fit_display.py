@@ -242,14 +242,11 @@ def _fit_on(photos: list[Photo], l2: float) -> tuple[np.ndarray, float]:
     return fit(x, y, l2, DIRECTIONS)
 
 
-BY_LABEL = True  # folds keep photos of one label together (`--folds-by photo`: not)
-
-
-def folds(photos: list[Photo], count: int, seed: int) -> list[set[int]]:
-    """`count` folds of photo indices, photos with the same label in the same fold: the dev set
-    holds the same display in several photos (other quality, other framing, a moment later),
-    and a fold must not be read by a model that saw its display."""
-    key = [(p.label or p.file) if BY_LABEL else p.file for p in photos]
+def folds(photos: list[Photo], count: int, seed: int, *, by_label: bool = True) -> list[set[int]]:
+    """`count` folds of photo indices, with `by_label` photos with the same label in the same
+    fold: the dev set holds the same display in several photos (other quality, other framing, a
+    moment later), and a fold must not be read by a model that saw its display."""
+    key = [(p.label or p.file) if by_label else p.file for p in photos]
     groups = sorted(set(key))
     order = np.random.default_rng(seed).permutation(len(groups))
     fold_of = {groups[g]: k % count for k, g in enumerate(order.tolist())}
@@ -259,23 +256,25 @@ def folds(photos: list[Photo], count: int, seed: int) -> list[set[int]]:
     return out
 
 
-def cross_validated(photos: list[Photo], l2: float, seed: int) -> list[tuple[bool, float]]:
+def cross_validated(
+    photos: list[Photo], l2: float, seed: int, *, by_label: bool = True
+) -> list[tuple[bool, float]]:
     """Each photo's (right?, probability) from the model fitted without its fold."""
     out: dict[int, tuple[bool, float]] = {}
-    for test in folds(photos, FOLDS, seed):
+    for test in folds(photos, FOLDS, seed, by_label=by_label):
         weights, bias = _fit_on([p for i, p in enumerate(photos) if i not in test], l2)
         for i in test:
             out[i] = (photos[i].right, _probability(photos[i], weights, bias))
     return [out[i] for i in range(len(photos))]
 
 
-def held_out(photos: list[Photo], l2: float, seed: int) -> tuple[int, int]:
+def held_out(photos: list[Photo], l2: float, seed: int, *, by_label: bool) -> tuple[int, int]:
     """Accepted and wrong photos when each of HELD_OUT_FOLDS folds is read with the weights
     and the knot set on the other folds only (the knot from their own cross-validation)."""
     accepted = wrong = 0
-    for test in folds(photos, HELD_OUT_FOLDS, 1000 + seed):
+    for test in folds(photos, HELD_OUT_FOLDS, 1000 + seed, by_label=by_label):
         train = [p for i, p in enumerate(photos) if i not in test]
-        at, _ = knot([cross_validated(train, l2, s) for s in range(ASSIGNMENTS)])
+        at, _ = knot([cross_validated(train, l2, s, by_label=by_label) for s in range(ASSIGNMENTS)])
         if at is None:
             continue
         weights, bias = _fit_on(train, l2)
@@ -295,14 +294,18 @@ def _in_sample(photos: list[Photo], weights: np.ndarray, bias: float, at: float 
     return f"fitted: accepted {len(accepted) / len(photos):.1%}, {wrong} wrong"
 
 
-def report(photos: list[Photo], l2: float) -> tuple[np.ndarray, float, float | None]:
+def report(
+    photos: list[Photo], l2: float, *, by_label: bool
+) -> tuple[np.ndarray, float, float | None]:
     """Print the figures; the weights fitted on all photos, the bias and the knot."""
     from ocr.display_confidence import FEATURES
 
     n = len(photos)
     exact = sum(p.right for p in photos)
     usable = sum(p.x is not None for p in photos)
-    assignments = [cross_validated(photos, l2, seed) for seed in range(ASSIGNMENTS)]
+    assignments = [
+        cross_validated(photos, l2, seed, by_label=by_label) for seed in range(ASSIGNMENTS)
+    ]
     at, accepted = knot(assignments)
     weights, bias = _fit_on(photos, l2)
     print(
@@ -311,7 +314,7 @@ def report(photos: list[Photo], l2: float) -> tuple[np.ndarray, float, float | N
         f"{'-' if at is None else f'{at:.4f}'} (knot); {_in_sample(photos, weights, bias, at)}"
     )
     for seed in range(ASSIGNMENTS):
-        held, wrong = held_out(photos, l2, seed)
+        held, wrong = held_out(photos, l2, seed, by_label=by_label)
         precision = f"{1 - wrong / held:.1%}" if held else "-"
         print(
             f"  held out (assignment {seed}): accepted {held / n:.1%} ({held}), {wrong} wrong "
@@ -371,12 +374,9 @@ def synthetic_fit(
 ) -> tuple[np.ndarray, float, float | None]:
     """Weights and knot from the tuning renders alone (the knot from their cross-validation,
     each render its own fold member); the held-out renders and the real photos only read."""
-    global BY_LABEL
-    by_label, BY_LABEL = BY_LABEL, False  # each render is its own display
-    try:
-        assignments = [cross_validated(tuning, l2, seed) for seed in range(ASSIGNMENTS)]
-    finally:
-        BY_LABEL = by_label
+    assignments = [  # each render is its own display
+        cross_validated(tuning, l2, seed, by_label=False) for seed in range(ASSIGNMENTS)
+    ]
     at, accepted = knot(assignments)
     weights, bias = _fit_on(tuning, l2)
     print(
@@ -498,8 +498,6 @@ def main(argv: list[str] | None = None) -> int:
         "--no-real", action="store_true", help="with --synthetic: do not read the LCD photos"
     )
     args = parser.parse_args(argv)
-    global BY_LABEL
-    BY_LABEL = args.folds_by == "label"
     if args.synthetic:
         tuning, held = synthetic_reads(
             args.synthetic, args.synthetic_held_out, args.jobs, args.synthetic_features
@@ -512,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         photos = _real_photos(args)
         if photos is None:
             return 2
-        weights, bias, at = report(photos, args.l2)
+        weights, bias, at = report(photos, args.l2, by_label=args.folds_by == "label")
     if not args.dry_run:
         write_constants(weights, bias, at)
         print(f"written: {MODULE}")
