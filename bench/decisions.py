@@ -13,9 +13,8 @@ per batch of ten mails) and `meter-intake export readings`. The ledger says what
 Two kinds of wrong bookings are counted apart. "int.wr": on another meter or with another integer
 part, the error that reaches the bill. "dec.wr": the integer part right, the decimals (red drums,
 litres or tenths of a kWh, not billed) off the label by a step of the second-to-last decimal drum or
-more (water 5+3: ten litres; `decimal_tolerance`); a last drum caught between two digits, a
-label with fewer fraction digits than the meter, or a booking that leaves off red drums (every
-decimal it books the label's) is not counted.
+more (water 5+3: ten litres; `decimal_tolerance`); a last drum caught between two digits, or a
+label with fewer fraction digits than the meter, is not counted.
 """
 
 from __future__ import annotations
@@ -91,17 +90,10 @@ def decimal_tolerance(decimals: int) -> Decimal:
 def label_matches(booked: Decimal, photo: sim.LabelledPhoto, decimals: int) -> bool:
     """Integer part equal, and the booked value within `decimal_tolerance` of the labelled value
     (a label with fewer fraction digits than the meter stands for the whole range they leave
-    open: `28,97` for 28,970-28,979; an empty fraction compares the integer part only). A booking
-    with fewer decimals than the label (red drums the photo does not support left off) is right
-    when every decimal it books is the label's."""
+    open: `28,97` for 28,970-28,979; an empty fraction compares the integer part only)."""
     if int(booked) != int(photo.reading):
         return False
     if not photo.fraction:
-        return True
-    places = max(-int(booked.as_tuple().exponent), 0)
-    if places < len(photo.fraction) and booked == Decimal(
-        f"{photo.reading}.{photo.fraction[:places]}" if places else photo.reading
-    ):
         return True
     low = photo.value
     high = low + Decimal(1).scaleb(-len(photo.fraction))

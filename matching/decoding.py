@@ -59,10 +59,6 @@ PERIOD_SPREAD = 0.15
 # meters and puts more on the wrong meter. Chosen on held-out folds
 # (bench/calibrate_decision.py --several-meters).
 MIN_METER_ODDS = 20.0
-# The confidence the OCR needs in a red drum (and in every one before it) for its digit to be
-# booked: the decimals are not billed, a wrong one is still a wrong booking. Chosen on held-out
-# folds (bench/calibrate_decision.py --red-drums).
-RED_DRUM_MIN_CONFIDENCE = 0.7
 MAX_CHANGED_DIGITS = 2  # rivals differ from the read in at most this many integer digits
 _FLOOR = 1e-3  # a digit read with (almost) no probability still weighs this much
 
@@ -92,27 +88,6 @@ def register_value(value: Decimal | None, spec: MeterSpec, display: str | None) 
         return value
     step = Decimal(1).scaleb(-spec.decimal_digits)
     return value.quantize(step, rounding=ROUND_DOWN)
-
-
-def supported_value(
-    read: MeterRead | None, display: str | None, min_red_confidence: float | None = None
-) -> Decimal | None:
-    """The photo's value with the red drums it supports: a drum counter's decimals up to the first
-    red drum the OCR is less sure of than `min_red_confidence` (`RED_DRUM_MIN_CONFIDENCE`; the
-    integer part is billed, a decimal booked must be the meter's, one left off is not wrong)."""
-    floor = RED_DRUM_MIN_CONFIDENCE if min_red_confidence is None else min_red_confidence
-    value = photo_value(read)
-    if value is None or read is None or not read.fraction or (display or read.display) != "drum":
-        return value
-    n = len(read.reading or "")
-    if len(read.digits) != n + len(read.fraction):
-        return value
-    kept = ""
-    for digit, red in zip(read.fraction, read.digits[n:], strict=True):
-        if red.confidence < floor:
-            break
-        kept += digit
-    return Decimal(f"{int(value)}.{kept}") if kept else Decimal(int(value))
 
 
 def integer_rivals(read: MeterRead | None) -> list[tuple[int, float]]:
@@ -180,7 +155,7 @@ def decode(
     period_spread: float | None = None,
 ) -> Decoded:
     """The value to propose for a meter (`display`: its counter kind) and the doubt about it."""
-    best = register_value(supported_value(read, display), spec, display)
+    best = register_value(photo_value(read), spec, display)
     if best is None:
         return Decoded(None, ())
     codes = plausibility_codes(best, exp, kind, spec)

@@ -226,15 +226,3 @@ def test_a_turning_last_drum_is_settled_by_the_red_drum() -> None:
     assert dict(integer_rivals(turning))[213] == pytest.approx(0.3 / 0.7 * 0.05 / 0.9)
     mid_way = red("00212", "44", [*sure[:4], 0.7, 0.9, 0.9], {4: (3, 0.3)})  # a misread
     assert dict(integer_rivals(mid_way))[213] == pytest.approx(0.3 / 0.7)
-
-
-def test_only_the_red_drums_the_ocr_is_sure_of_are_booked() -> None:
-    drums = MeterSpec(5, 3, "m3")
-    unsure_second = red("00212", "345", [0.99] * 5 + [0.95, 0.5, 0.99], {})
-    assert decode(unsure_second, EXP, "water", drums, display="drum").value == Decimal("212.3")
-    unsure_first = red("00212", "345", [0.99] * 5 + [0.3, 0.99, 0.99], {})
-    assert decode(unsure_first, EXP, "water", drums, display="drum").value == Decimal(212)
-    sure = red("00212", "345", [0.99] * 8, {})
-    assert decode(sure, EXP, "water", drums, display="drum").value == Decimal("212.345")
-    as_display = decode(unsure_first, EXP, "water", drums, display="lcd")
-    assert as_display.value == Decimal("212.345")
