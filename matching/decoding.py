@@ -132,8 +132,8 @@ def rolling_odds(read: MeterRead, position: int, alternative: int) -> float:
     0) its previous one. Either alternative is the value only if the red drum is on the other side
     of its wrap: its probability of 0 (or 9) over that of the digit it was read as."""
     n = len(read.reading or "")
-    if position != n - 1 or len(read.digits) <= n or not read.fraction:
-        return 1.0
+    if read.display == "lcd" or position != n - 1 or len(read.digits) <= n or not read.fraction:
+        return 1.0  # a display's digits do not turn
     black, red = read.digits[position], read.digits[n]
     if black.value is None or red.value not in (0, 9):
         return 1.0

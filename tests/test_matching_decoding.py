@@ -226,3 +226,5 @@ def test_a_turning_last_drum_is_settled_by_the_red_drum() -> None:
     assert dict(integer_rivals(turning))[213] == pytest.approx(0.3 / 0.7 * 0.05 / 0.9)
     mid_way = red("00212", "44", [*sure[:4], 0.7, 0.9, 0.9], {4: (3, 0.3)})  # a misread
     assert dict(integer_rivals(mid_way))[213] == pytest.approx(0.3 / 0.7)
+    display = replace(just_turned, display="lcd")  # a display's digits do not turn
+    assert dict(integer_rivals(display))[211] == pytest.approx(0.3 / 0.7)
