@@ -45,7 +45,7 @@ from matching.plausibility import MeterSpec
 
 TODAY = dt.date(2026, 11, 20)
 KINDS = {"water": ("water", "m3", 100.0), "lcd": ("electricity", "kWh", 3500.0)}
-DOUBTS = [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+DOUBTS = [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7]
 FLOORS = [0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0]  # the OCR confidence a booking needs at least
 SPREADS = [0.5, 0.3, 0.2, 0.15, 0.1]  # a period's use around the meter's rate (PERIOD_SPREAD)
 # (max doubt, min photo confidence, period spread); None: OCR acceptance only

@@ -42,7 +42,7 @@ from matching.values import ocr_alternatives, photo_value
 # needs at least: more doubt or less confidence books more readings unseen and lets more misreads
 # through; None: only reads the OCR accepted are booked. Chosen on held-out folds
 # (bench/calibrate_decision.py; docs/decisions.md has the figures).
-HISTORY_MAX_DOUBT: dict[str | None, float | None] = {"drum": 0.4, "lcd": None, None: None}
+HISTORY_MAX_DOUBT: dict[str | None, float | None] = {"drum": 0.35, "lcd": None, None: None}
 MIN_PHOTO_CONFIDENCE: dict[str | None, float] = {"drum": 0.2, "lcd": 1.0, None: 1.0}
 # bases whose band starts at a reading of the register (or of the meter it replaced); with one
 # earlier reading the band is the kind's widest, so more of the OCR's doubts fall inside it
@@ -93,15 +93,21 @@ def register_value(value: Decimal | None, spec: MeterSpec, display: str | None) 
 def integer_rivals(read: MeterRead | None) -> list[tuple[int, float]]:
     """Other integer parts the OCR saw, each with its probability relative to the read's: the
     read with one or two integer digits replaced by their alternatives (the product, over the
-    replaced digits, of the alternative's probability over the read digit's)."""
+    replaced digits, of the alternative's probability over the read digit's). An alternative the
+    last integer drum shows because it is turning (`rolling_odds`) weighs only as much as the
+    red drum's odds of being past its wrap."""
     if read is None or read.reading is None or not read.reading.isdigit():
         return []
     n = len(read.reading)
     if len(read.digits) < n or any(d.value is None for d in read.digits[:n]):
         return []
     options = [
-        [(a, c / max(d.confidence, _FLOOR)) for a, c in d.alternatives[:3] if a != d.value and c]
-        for d in read.digits[:n]
+        [
+            (a, c / max(d.confidence, _FLOOR) * rolling_odds(read, p, a))
+            for a, c in d.alternatives[:3]
+            if a != d.value and c
+        ]
+        for p, d in enumerate(read.digits[:n])
     ]
     found: dict[int, float] = {}
     for count in range(1, MAX_CHANGED_DIGITS + 1):
@@ -116,6 +122,27 @@ def integer_rivals(read: MeterRead | None) -> list[tuple[int, float]]:
                 found[value] = max(found.get(value, 0.0), ratio)
     best = int(read.reading)
     return sorted(((v, r) for v, r in found.items() if v != best), key=lambda i: -i[1])
+
+
+def rolling_odds(read: MeterRead, position: int, alternative: int) -> float:
+    """How far the turning of the last integer drum explains its `alternative`, as the odds that
+    the value really is the alternative's: 1 where it does not. The last integer drum turns to
+    its next digit while the first red drum passes from 9 to 0, so while the red drum shows 9 the
+    black one may show its next digit too (the value is still the lower one), and just after (red
+    0) its previous one. Either alternative is the value only if the red drum is on the other side
+    of its wrap: its probability of 0 (or 9) over that of the digit it was read as."""
+    n = len(read.reading or "")
+    if read.display == "lcd" or position != n - 1 or len(read.digits) <= n or not read.fraction:
+        return 1.0  # a display's digits do not turn
+    black, red = read.digits[position], read.digits[n]
+    if black.value is None or red.value not in (0, 9):
+        return 1.0
+    turning = (black.value + (1 if red.value == 9 else -1)) % 10
+    if alternative != turning:
+        return 1.0
+    past = 0 if red.value == 9 else 9
+    other_side = max((c for a, c in red.alternatives if a == past), default=0.0)
+    return min(1.0, max(other_side, _FLOOR) / max(red.confidence, _FLOOR))
 
 
 def decode(
@@ -256,13 +283,15 @@ def confident(
     """Whether the photo supports the decoded value enough to book it unseen (`max_doubt` and
     `min_photo_confidence`: `HISTORY_MAX_DOUBT` and `MIN_PHOTO_CONFIDENCE` for the meter's kind
     of counter, else the one the photo was read as; `drums`: the integer drums of a drum meter,
-    all of which the read must show for the history to vouch for it)."""
+    all of which the read must show for the history to vouch for it, unless the band is narrower
+    than a decade (`within_a_decade`): a drum missing anywhere but among the leading zeros moves
+    the value by a factor of ten or more, out of such a band)."""
     if decoded.from_alternative or decoded.codes:
         return False
     if read.accepted and read.confidence >= min_confidence:
         return True
     measured = bool(read.digits)  # without per-digit alternatives there is no doubt to measure
-    whole = drums is None or len(read.reading or "") >= drums  # no drum missing or misplaced
+    whole = drums is None or len(read.reading or "") >= drums or within_a_decade(exp)
     return (
         measured
         and whole
@@ -270,4 +299,16 @@ def confident(
         and exp.basis in HISTORY_BASES
         and read.confidence >= min_photo_confidence
         and decoded.doubt <= max_doubt
+    )
+
+
+def within_a_decade(exp: Expectation) -> bool:
+    """Whether the band starts at a reading of the register, above zero, and ends below ten times
+    its start: no value in it is another value in it with a drum more or less."""
+    return (
+        exp.basis in HISTORY_BASES
+        and exp.low is not None
+        and exp.high is not None
+        and exp.low > 0
+        and exp.high < 10 * exp.low
     )

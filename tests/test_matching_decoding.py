@@ -139,16 +139,17 @@ def test_a_display_value_is_cut_to_the_registers_decimals() -> None:
     assert as_drums.codes == (reasons.TOO_MANY_DECIMALS,)
 
 
-def test_the_history_vouches_only_for_a_read_showing_every_drum() -> None:
+def test_the_history_vouches_for_a_short_read_only_within_a_decade() -> None:
     short = read("200", {})  # three of the meter's five drums: one may have been taken for red
     decoded = decode(short, EXP, "water", WATER)
     assert (decoded.value, decoded.codes) == (Decimal(200), ()) and decoded.doubt < 0.01
-    for drums, booked in ((5, False), (3, True)):
+    wide = replace(EXP, high=Decimal(1700))  # 2000 or 20 would be in it too
+    for exp, drums, booked in ((EXP, 5, True), (wide, 5, False), (wide, 3, True)):
         assert (
             confident(
                 short,
                 decoded,
-                EXP,
+                exp,
                 min_confidence=0.9,
                 max_doubt=0.15,
                 min_photo_confidence=0.2,
@@ -198,3 +199,32 @@ def test_the_value_density_is_a_density_over_the_counter_that_compares_across_me
     assert one_reading.high is not None  # the kind's widest band, evenly
     assert value_density(Decimal(160), one_reading) == value_density(Decimal(200), one_reading)
     assert value_density(Decimal(150), EXP) is None  # no use: the density says nothing
+
+
+def red(
+    reading: str,
+    fraction: str,
+    confidences: list[float],
+    alternatives: dict[int, tuple[int, float]],
+) -> MeterRead:
+    """A drum read with per-digit confidences (integer drums then red drums) and alternatives."""
+    digits = []
+    for position, (char, sure) in enumerate(zip(reading + fraction, confidences, strict=True)):
+        others = (alternatives[position],) if position in alternatives else ()
+        digits.append(DigitRead(int(char), sure, ((int(char), sure), *others)))
+    return MeterRead(
+        reading=reading, fraction=fraction, confidence=0.6, accepted=False, digits=tuple(digits),
+        display="drum",
+    )  # fmt: skip
+
+
+def test_a_turning_last_drum_is_settled_by_the_red_drum() -> None:
+    sure = [0.99] * 5
+    just_turned = red("00212", "04", [*sure[:4], 0.7, 0.9, 0.9], {4: (1, 0.3), 5: (9, 0.05)})
+    assert dict(integer_rivals(just_turned))[211] == pytest.approx(0.3 / 0.7 * 0.05 / 0.9)
+    turning = red("00212", "94", [*sure[:4], 0.7, 0.9, 0.9], {4: (3, 0.3), 5: (0, 0.05)})
+    assert dict(integer_rivals(turning))[213] == pytest.approx(0.3 / 0.7 * 0.05 / 0.9)
+    mid_way = red("00212", "44", [*sure[:4], 0.7, 0.9, 0.9], {4: (3, 0.3)})  # a misread
+    assert dict(integer_rivals(mid_way))[213] == pytest.approx(0.3 / 0.7)
+    display = replace(just_turned, display="lcd")  # a display's digits do not turn
+    assert dict(integer_rivals(display))[211] == pytest.approx(0.3 / 0.7)
