@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from core.types import Expectation, Hypothesis, MeterProfile, MeterRead
 from matching import reasons
+from matching.decoding import MIN_METER_ODDS
 from matching.display_evidence import label_evidence
 from matching.meter_likelihood import OUTLIER_SHARE, likelihood, open_density, yearly_use
 
@@ -74,3 +75,9 @@ def test_an_electricity_register_code_names_the_register_and_the_kind() -> None:
     assert label_evidence(two, "1.8.1", shown) == ["other_register_shown"]
     assert label_evidence(meter("water", "m3"), "1.8.0", shown) == ["obis_differs"]
     assert label_evidence(two, "1.8.1", MeterRead(reading="11500")) == []
+
+
+def test_a_meter_without_readings_never_beats_its_own_kind_on_the_others_history_alone() -> None:
+    # a value far outside a water meter's band is an outlier there, at worst OUTLIER_SHARE as
+    # likely as on an unread water meter: not enough odds to book it on the unread one
+    assert OUTLIER_SHARE * MIN_METER_ODDS > 1
