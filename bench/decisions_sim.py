@@ -35,14 +35,21 @@ SEASONAL_KINDS = frozenset({"gas", "heat"})
 HALF_YEARLY_SHARE = 0.2  # meters read twice a year; the rest once a year
 MAX_PAST_READINGS = 4
 PERIOD_SPREAD = 0.15  # one billing period's consumption varies by up to ±15 % from the meter's mean
-# A customer's further meters: other kinds, and never the counter of the photographed meter.
-EXTRA_PROFILES = (
-    ("electricity", "drum", 6, 1),
-    ("electricity", "lcd", 6, 1),
-    ("gas", "drum", 5, 3),
-    ("heat", "lcd", 6, 0),
-    ("water", "drum", 5, 3),
+# A customer's further meters, as a German Stadtwerk's customers have them: one meter per medium
+# (a household heats with gas or with district heat, not both), the medium drawn by how many
+# households of a Stadtwerk have it beside another (electricity almost always, gas or heat for
+# most, water for half), its counter by how common it is: electricity meters half Ferraris drums,
+# half displays; gas on drums; heat on a display. A further meter may have the photographed
+# meter's counter (water and gas on 5+3 drums): then only the histories tell them apart.
+MEDIUM_SHARES = {"electricity": 0.9, "heating": 0.65, "water": 0.5}
+EXTRA_PROFILES = (  # (medium, share within the medium, kind, display, integer, decimal digits)
+    ("electricity", 0.5, "electricity", "drum", 6, 1),
+    ("electricity", 0.5, "electricity", "lcd", 6, 1),
+    ("heating", 0.8, "gas", "drum", 5, 3),
+    ("heating", 0.2, "heat", "lcd", 6, 0),
+    ("water", 1.0, "water", "drum", 5, 3),
 )
+MEDIUM = {kind: medium for medium, _, kind, *_ in EXTRA_PROFILES}
 GROUPS = ("water", "lcd", "emic")
 # the fuel-pump displays show one or two decimals; their labels carry none
 LCD_DECIMALS = 2
@@ -186,19 +193,17 @@ def _extra_current(rng: random.Random, profile: Profile) -> Decimal:
 
 
 def extra_profiles(rng: random.Random, photographed: Profile, count: int) -> list[Profile]:
-    """Further meters of other kinds whose counters differ from the photographed meter's."""
-    pool = [
-        Profile(kind, display, integers, decimals)
-        for kind, display, integers, decimals in EXTRA_PROFILES
-        if kind != photographed.kind
-        and (display, integers, decimals)
-        != (photographed.display, photographed.integer_digits, photographed.decimal_digits)
-    ]
-    rng.shuffle(pool)
-    chosen: list[Profile] = []
-    for profile in pool:
-        if len(chosen) < count and all(p.kind != profile.kind for p in chosen):
-            chosen.append(profile)
+    """Further meters of other media than the photographed meter's (`MEDIUM_SHARES`), drawn
+    without replacement by share, each with a counter drawn by its share within the medium."""
+    own = MEDIUM.get(photographed.kind, photographed.kind)
+    media = [m for m in MEDIUM_SHARES if m != own]
+    # weighted sampling without replacement: the largest rng ** (1 / share) first
+    media.sort(key=lambda m: -(rng.random() ** (1 / MEDIUM_SHARES[m])))
+    chosen = []
+    for medium in media[:count]:
+        options = [p for p in EXTRA_PROFILES if p[0] == medium]
+        _, _, kind, display, integers, decimals = rng.choices(options, [p[1] for p in options])[0]
+        chosen.append(Profile(kind, display, integers, decimals))
     return chosen
 
 

@@ -59,6 +59,8 @@ def to_json(read: MeterRead) -> dict[str, Any]:
         "reason": read.reason,
         "seconds": read.seconds,
         "display": read.display,
+        "obis": read.obis,
+        "unit": read.unit,
         "digits": [[d.value, d.confidence, [list(a) for a in d.alternatives]] for d in read.digits],
     }
 
@@ -74,7 +76,7 @@ def from_json(record: dict[str, Any]) -> MeterRead:
         meter_number=record["meter_number"],
         meter_number_candidates=tuple(record["meter_number_candidates"]),
         reason=record["reason"], seconds=record["seconds"], display=record["display"],
-        digits=digits,
+        obis=record.get("obis"), unit=record.get("unit"), digits=digits,
     )  # fmt: skip
 
 

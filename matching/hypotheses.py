@@ -6,13 +6,14 @@ the register's expected band, whether the meter can show the value at all, the O
 One hypothesis wins only when it clearly does:
 - a meter number on the photo names exactly one candidate meter: that meter;
 - meters whose counter the photo cannot show (another display kind, more red drums than the
-  meter has, a value too large for its digits) are out, unless that leaves none;
+  meter has, a value too large for its digits, another unit or register code on the display:
+  `matching.display_evidence`) are out, unless that leaves none;
 - else exactly one hypothesis fits its band and no other could (a meter without history could);
-- else, when several meters' bands hold the value and each has a history, the meter whose history
-  makes the value at least `MIN_METER_ODDS` times as likely as every other meter's does
-  (`matching.decoding.value_density`: the same consumption model that weighs the OCR's doubts),
-  booked only when the OCR accepted the read on its own (the history has chosen the meter and
-  cannot also settle the OCR's doubts);
+- else the meter that makes the value at least `MIN_METER_ODDS` times as likely as every other
+  meter does (`matching.meter_likelihood`: its history's consumption model, the kind's default
+  use for a meter without readings), the value fitting its band, booked only when the OCR
+  accepted the read on its own (the likelihoods have chosen the meter and cannot also settle
+  the OCR's doubts);
 - a single candidate (one meter, one register) wins by default; its own codes then decide.
 Otherwise the photo goes to a clerk with every hypothesis and why none won. Pure: no database.
 """
@@ -23,7 +24,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from core.types import Expectation, Hypothesis, MeterHint, MeterProfile, MeterRead, ReadingItem
+from core.types import (
+    Display,
+    Expectation,
+    Hypothesis,
+    MeterHint,
+    MeterProfile,
+    MeterRead,
+    ReadingItem,
+)
 from matching import reasons
 from matching.decoding import (
     HISTORY_MAX_DOUBT,
@@ -31,15 +40,21 @@ from matching.decoding import (
     MIN_PHOTO_CONFIDENCE,
     confident,
     decode,
-    value_density,
 )
+from matching.display_evidence import EXCLUDES, label_evidence
+from matching.meter_likelihood import likelihood
 from matching.meters import spec_of
 from matching.values import normalize_meter_number
 
 Fit = Literal["in_band", "out_of_band", "unknown", "unreadable"]
 # evidence that the photo does not show this meter's counter: another kind of display, more red
-# drums than the meter has, a value the counter cannot hold
-PHOTO_EXCLUDES = frozenset({"display_differs", "decimals_differ", "cannot_show_value"})
+# drums than the meter has, a value the counter cannot hold, another unit or register shown
+PHOTO_EXCLUDES = (
+    frozenset({"display_differs", "display_elsewhere", "decimals_differ", "cannot_show_value"})
+    | EXCLUDES
+)
+# notes of a meter chosen by how likely each meter makes the value
+_BY_LIKELIHOOD = frozenset({reasons.METER_BY_HISTORY, reasons.METER_BY_OTHERS_HISTORY})
 
 
 @dataclass(frozen=True)
@@ -62,12 +77,16 @@ def judge(
     numbers: frozenset[str],
     *,
     min_confidence: float,
+    shows: Display | None = None,
 ) -> tuple[Hypothesis, bool]:
-    """One hypothesis, and whether its value could be booked unseen."""
+    """One hypothesis, and whether its value could be booked unseen (`shows`: the kind of counter
+    the photo shows for sure, `accepted_display`)."""
     profile, exp = candidate.profile, candidate.expectations[register]
     spec = spec_of(profile)
     decoded = decode(read, exp, profile.kind, spec, display=profile.display)
-    evidence = _evidence(profile, read, numbers)
+    evidence = _evidence(profile, read, numbers) + label_evidence(profile, register, read)
+    if shows and profile.display and profile.display != shows and "display_differs" not in evidence:
+        evidence.append("display_elsewhere")
     fit: Fit
     if decoded.value is None or read is None:
         fit, bookable = "unreadable", False
@@ -116,6 +135,14 @@ def _evidence(profile: MeterProfile, read: MeterRead | None, numbers: frozenset[
     return found
 
 
+def accepted_display(reads: Mapping[MeterHint, MeterRead]) -> Display | None:
+    """The kind of counter the photo shows for sure: the one its accepted reads show, when the
+    OCR accepted it read as that kind only (a read told to look for drums finds drums on a
+    display, unsure of the digits; the read as a display is the sure one)."""
+    shown = {read.display for read in reads.values() if read.accepted and read.display}
+    return shown.pop() if len(shown) == 1 else None
+
+
 def decide_photo(
     photo_index: int,
     candidates: list[Candidate],
@@ -129,12 +156,15 @@ def decide_photo(
     """The outcome for one photo among `candidates` (the meters still in question)."""
     known = {normalize_meter_number(c.profile.number) for c in candidates}
     named = frozenset(numbers & known)  # numbers on the photo that name a candidate
+    shows = accepted_display(reads)
     judged = [
-        judge(c, register, read_for(reads, c.profile), named, min_confidence=min_confidence)
+        judge(c, register, read, named, min_confidence=min_confidence, shows=shows)
         for c in candidates
+        for read in [read_for(reads, c.profile)]
         for register in c.profile.registers
     ]
-    winner, codes = _choose([h for h, _ in judged], min_meter_odds)
+    profiles = {c.profile.meter_id: c.profile for c in candidates}
+    winner, codes = _choose([h for h, _ in judged], profiles, min_meter_odds)
     if winner is None:
         hypotheses = tuple(h for h, _ in judged)
         best = max(hypotheses, key=_proposal_rank, default=None)
@@ -169,7 +199,7 @@ def _winner_item(
     if winner.expectation is not None and winner.expectation.basis == "predecessor":
         notes.append(reasons.METER_CHANGE)
     hypotheses = tuple(
-        _marked(h, winner, likeliest=reasons.METER_BY_HISTORY in notes) for h, _ in judged
+        _marked(h, winner, likeliest=not _BY_LIKELIHOOD.isdisjoint(notes)) for h, _ in judged
     )
     block = reasons.blocking(codes)
     return ReadingItem(
@@ -184,7 +214,7 @@ def _winner_item(
 def _photo_alone(winner: Hypothesis, notes: list[str]) -> bool:
     """Whether the photo supports the value without the history's help where the history has
     already chosen the meter (it cannot vouch for the meter and for the OCR's doubts at once)."""
-    return reasons.METER_BY_HISTORY not in notes or winner.ocr_accepted
+    return _BY_LIKELIHOOD.isdisjoint(notes) or winner.ocr_accepted
 
 
 def _marked(h: Hypothesis, winner: Hypothesis, *, likeliest: bool) -> Hypothesis:
@@ -195,7 +225,9 @@ def _marked(h: Hypothesis, winner: Hypothesis, *, likeliest: bool) -> Hypothesis
 
 
 def _choose(
-    hypotheses: list[Hypothesis], min_meter_odds: float = MIN_METER_ODDS
+    hypotheses: list[Hypothesis],
+    profiles: Mapping[int, MeterProfile],
+    min_meter_odds: float = MIN_METER_ODDS,
 ) -> tuple[Hypothesis | None, list[str]]:
     """The winning hypothesis (or None) and codes saying why it is not clear-cut."""
     if not hypotheses:
@@ -213,24 +245,31 @@ def _choose(
     open_ = [h for h in pool if h.fit == "unknown"]
     if len(fitting) == 1 and not open_:
         return fitting[0], []
+    likeliest = _likeliest(pool, min_meter_odds, profiles)
+    if likeliest is not None:
+        known = likeliest.fit == "in_band"
+        return likeliest, [reasons.METER_BY_HISTORY if known else reasons.METER_BY_OTHERS_HISTORY]
     if not fitting and len(open_) == 1 and len({h.meter_id for h in pool}) > 1:
         return open_[0], [reasons.METER_BY_EXCLUSION]
-    likeliest = None if open_ else _likeliest(fitting, min_meter_odds)
-    if likeliest is not None:
-        return likeliest, [reasons.METER_BY_HISTORY]
     rivals = fitting + open_ or [h for h in pool if h.fit != "unreadable"] or pool
     if len({h.meter_id for h in rivals}) == 1:
         return (rivals[0], []) if len(rivals) == 1 else (None, [reasons.REGISTER_UNCLEAR])
     return None, [reasons.AMBIGUOUS_METER]
 
 
-def _likeliest(fitting: list[Hypothesis], min_odds: float) -> Hypothesis | None:
-    """The one hypothesis whose meter's history makes its value at least `min_odds` times as
-    likely as any other meter's history makes its own; None when no meter wins so clearly, a
-    density is undefined, or the winning meter has several fitting registers."""
+def _likeliest(
+    pool: list[Hypothesis], min_odds: float, profiles: Mapping[int, MeterProfile]
+) -> Hypothesis | None:
+    """The one hypothesis whose meter makes its value at least `min_odds` times as likely as
+    any other meter makes its own (`matching.meter_likelihood`: a meter's history, or its kind's
+    default without one); None when no meter wins so clearly, a likelihood is undefined, the
+    winner's value does not fit its band, or the winning meter has several registers that could
+    show the value."""
     by_meter: dict[int, list[tuple[float, Hypothesis]]] = {}
-    for h in fitting:
-        density = _density(h)
+    for h in pool:
+        if h.fit == "unreadable":
+            continue
+        density = likelihood(h, profiles[h.meter_id])
         if density is None:
             return None
         by_meter.setdefault(h.meter_id, []).append((density, h))
@@ -238,15 +277,11 @@ def _likeliest(fitting: list[Hypothesis], min_odds: float) -> Hypothesis | None:
         return None
     ranked = sorted(by_meter.values(), key=lambda group: -max(d for d, _ in group))
     best, runner_up = max(d for d, _ in ranked[0]), max(d for d, _ in ranked[1])
-    if len(ranked[0]) > 1 or best < min_odds * runner_up or best <= 0:
+    possible = [h for _, h in ranked[0] if h.fit in ("in_band", "unknown")]
+    if len(possible) != 1 or best < min_odds * runner_up or best <= 0:
         return None
-    return ranked[0][0][1]
-
-
-def _density(h: Hypothesis) -> float | None:
-    if h.value is None or h.expectation is None:
-        return None
-    return value_density(h.value, h.expectation)
+    winner = max(ranked[0], key=lambda item: item[0])[1]
+    return winner if winner is possible[0] else None
 
 
 def _proposal_rank(h: Hypothesis) -> tuple[int, bool, float]:

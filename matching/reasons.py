@@ -49,6 +49,7 @@ NO_HISTORY = "no_history"
 METER_CHANGE = "meter_change"
 METER_CHOSEN = "meter_chosen"
 METER_BY_HISTORY = "meter_by_history"
+METER_BY_OTHERS_HISTORY = "meter_by_others_history"
 SAME_READING_TWICE = "same_reading_twice"
 PARTLY_BOOKED = "partly_booked"
 
@@ -59,6 +60,7 @@ NOTES = frozenset(
         METER_CHANGE,
         METER_CHOSEN,
         METER_BY_HISTORY,
+        METER_BY_OTHERS_HISTORY,
         SAME_READING_TWICE,
         PARTLY_BOOKED,
     }
@@ -98,6 +100,9 @@ LABELS: dict[str, str] = {
     METER_CHANGE: "Zählerwechsel: Verbrauch des alten Zählers als Erwartung",
     METER_CHOSEN: "Zähler anhand der Belege auf dem Foto bestimmt",
     METER_BY_HISTORY: "Stand passt weit besser zum Verbrauch dieses Zählers als zu den anderen",
+    METER_BY_OTHERS_HISTORY: (
+        "Zähler ohne frühere Stände gewählt: zu den anderen Zählern passt der Stand weit schlechter"
+    ),
     SAME_READING_TWICE: "Mehrere Fotos mit demselben Stand",
     PARTLY_BOOKED: "Andere Stände dieser Mail wurden schon gebucht",
 }
@@ -111,6 +116,11 @@ EVIDENCE_LABELS: dict[str, str] = {
     "display_differs": "Anzeigeart passt nicht",
     "digit_count_differs": "Stellenzahl passt nicht",
     "decimals_differ": "Mehr rote Nachkommarollen als der Zähler hat",
+    "unit_differs": "Anzeige zeigt eine andere Einheit (m³ / kWh)",
+    "obis_differs": "Anzeige zeigt ein Stromzählwerk (OBIS-Kennzahl)",
+    "register_shown": "Anzeige zeigt dieses Zählwerk (OBIS-Kennzahl)",
+    "other_register_shown": "Anzeige zeigt ein anderes Zählwerk (OBIS-Kennzahl)",
+    "display_elsewhere": "Foto sicher als andere Anzeigeart gelesen (Rollen/Display)",
     "ocr_accepted": "Texterkennung sicher",
     "ocr_unsure": "Texterkennung unsicher",
     "fits_history": "Stand passt zum bisherigen Verbrauch",

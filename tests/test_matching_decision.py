@@ -179,6 +179,17 @@ def test_a_value_both_registers_could_show_goes_to_a_clerk(ctx: AppContext) -> N
     assert booked(ctx) == {}
 
 
+def test_the_register_code_on_the_display_names_the_register(ctx: AppContext) -> None:
+    meter = two_register_meter(ctx)
+    with ctx.sessions.begin() as session:  # NT close to HT: the value fits both bands
+        for reading in session.scalars(select(Reading).where(Reading.register == "1.8.2")):
+            reading.value += Decimal(5000)
+    shown = MeterRead(reading="011500", confidence=0.99, accepted=True, obis="1.8.2")
+    reader = reader_for({(PHOTO_A, None): shown})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
+    assert booked(ctx) == {(meter, "1.8.2"): Decimal(11500)}
+
+
 def water_and_electricity(ctx: AppContext, *, history: bool = True) -> tuple[int, int]:
     with ctx.sessions.begin() as session:
         water = add_meter(
@@ -322,6 +333,16 @@ def test_a_display_meter_is_out_when_the_photo_shows_drums(ctx: AppContext) -> N
     assert booked(ctx) == {(water, "1.8.0"): Decimal(215)}
     audit = [r for r in all_of(ctx, AuditLog) if r.action == "reading_accepted"]
     assert {reasons.METER_CHOSEN, reasons.NO_HISTORY} <= set(audit[0].details["notes"])
+
+
+def test_a_meter_counting_another_unit_than_the_display_shows_is_out(ctx: AppContext) -> None:
+    with ctx.sessions.begin() as session:
+        water = add_meter(session, "W-100", integer_digits=6, display="lcd")
+        add_meter(session, "H-300", kind="heat", integer_digits=6, display="lcd")
+    shown = MeterRead(reading="000215", confidence=0.99, accepted=True, display="lcd", unit="m³")
+    reader = reader_for({(PHOTO_A, None): shown})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
+    assert booked(ctx) == {(water, "1.8.0"): Decimal(215)}
 
 
 def test_a_meter_with_fewer_red_drums_than_the_photo_shows_is_out(ctx: AppContext) -> None:
@@ -525,6 +546,26 @@ def test_two_photos_of_one_register_with_different_values_go_to_a_clerk(ctx: App
     ]  # fmt: skip
 
 
+def test_a_meter_without_readings_is_booked_when_the_others_histories_rule_the_value_out(
+    ctx: AppContext,
+) -> None:
+    with ctx.sessions.begin() as session:
+        water = add_meter(session, "W-100", history=[("2025-11-20", "180"), ("2026-05-20", "200")])
+        power = add_meter(session, "E-200", kind="electricity", integer_digits=6, display="lcd")
+    reader = reader_for(
+        {
+            (PHOTO_A, MeterHint(5, "drum")): read("25200"),
+            (PHOTO_A, MeterHint(6, "lcd")): read("025200"),
+        }
+    )
+    # 25 000 m³ of water in half a year is no household's; 25 200 kWh fits a meter nobody read
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
+    assert booked(ctx) == {(power, "1.8.0"): Decimal(25200)}
+    audit = [r for r in all_of(ctx, AuditLog) if r.action == "reading_accepted"]
+    assert {reasons.METER_BY_OTHERS_HISTORY, reasons.NO_HISTORY} <= set(audit[0].details["notes"])
+    assert water not in {meter for meter, _ in booked(ctx)}
+
+
 def test_a_meter_chosen_only_by_excluding_the_others_is_confirmed_by_a_clerk(
     ctx: AppContext,
 ) -> None:
@@ -533,14 +574,43 @@ def test_a_meter_chosen_only_by_excluding_the_others_is_confirmed_by_a_clerk(
         power = add_meter(session, "E-200", kind="electricity", integer_digits=6, display="lcd")
     reader = reader_for(
         {
-            (PHOTO_A, MeterHint(5, "drum")): read("25200"),
-            (PHOTO_A, MeterHint(6, "lcd")): read("025200"),
+            (PHOTO_A, MeterHint(5, "drum")): read("00200"),
+            (PHOTO_A, MeterHint(6, "lcd")): read("000200"),
         }
     )
+    # water's last reading again: no use since May, which the history cannot weigh
     assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
     task = only_task(ctx)
     assert task.reason_codes == [reasons.METER_BY_EXCLUSION]
-    assert (task.meter_id, task.proposed_value) == (power, Decimal(25200))
+    assert (task.meter_id, task.proposed_value) == (power, Decimal(200))
+
+
+def test_a_display_meter_without_readings_leaves_the_value_to_the_meter_it_fits(
+    ctx: AppContext,
+) -> None:
+    with ctx.sessions.begin() as session:
+        water = add_meter(session, "W-100", history=[("2025-11-20", "180"), ("2026-05-20", "200")])
+        heat = add_meter(session, "H-300", kind="heat", integer_digits=6, display="lcd")
+    reader = reader_for({(PHOTO_A, None): read("00215")})
+    # 215 kWh of heat is a few days of a heating season: a heat meter nobody read could show
+    # it, but far less likely than a water meter 15 m³ on since May
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
+    assert booked(ctx) == {(water, "1.8.0"): Decimal(215)}
+    audit = [r for r in all_of(ctx, AuditLog) if r.action == "reading_accepted"]
+    assert reasons.METER_BY_HISTORY in audit[0].details["notes"]
+    assert heat not in {meter for meter, _ in booked(ctx)}
+
+
+def test_a_value_a_meter_without_readings_makes_about_as_likely_goes_to_a_clerk(
+    ctx: AppContext,
+) -> None:
+    with ctx.sessions.begin() as session:  # a warm-water meter nobody has read yet
+        add_meter(session, "KW-1", history=[("2025-11-20", "100"), ("2026-05-20", "150")])
+        add_meter(session, "WW-2")
+    reader = reader_for({(PHOTO_A, None): read("00200")})  # just the use cold water expects
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    task = only_task(ctx)
+    assert reasons.AMBIGUOUS_METER in task.reason_codes and booked(ctx) == {}
 
 
 def test_a_meter_number_on_a_photo_from_an_unknown_sender_gets_that_meters_read(

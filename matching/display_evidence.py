@@ -1,0 +1,40 @@
+"""What a display shows beside its value, as evidence for or against a meter and register.
+
+A display shows the unit it counts in (`kWh`, `MWh`, `GJ`, `m³`) and an electricity meter's the
+OBIS code of the register on screen (`1.8.0`, `1.8.1`, `1.8.2`; `ocr.display_labels` reads them
+where shown). A clerk takes them as a meter reader would:
+- a volume (m³) on the photo is not an energy meter's count, and an energy unit not a volume
+  meter's (`unit_differs`);
+- an electricity register's code (`1.8.x`, `2.8.x`) is shown by electricity meters only
+  (`obis_differs` on other kinds);
+- on a meter with that register the code names it (`register_shown`), and rules out the meter's
+  other registers (`other_register_shown`).
+Nothing is concluded from what the OCR did not read.
+"""
+
+from __future__ import annotations
+
+from core.types import MeterProfile, MeterRead
+
+QUANTITY = {"m3": "volume", "m³": "volume", "kWh": "energy", "MWh": "energy", "GJ": "energy"}
+ELECTRICITY_CODES = ("1.", "2.")  # OBIS value groups C = 1, 2: active energy import, export
+# evidence that the photo does not show this meter's register
+EXCLUDES = frozenset({"unit_differs", "obis_differs", "other_register_shown"})
+
+
+def label_evidence(profile: MeterProfile, register: str, read: MeterRead | None) -> list[str]:
+    """Evidence codes from the unit and OBIS code the display shows, for one register."""
+    if read is None:
+        return []
+    found: list[str] = []
+    shown, counted = QUANTITY.get(read.unit or ""), QUANTITY.get(profile.unit)
+    if shown and counted and shown != counted:
+        found.append("unit_differs")
+    if read.obis and read.obis.startswith(ELECTRICITY_CODES):
+        if profile.kind != "electricity":
+            found.append("obis_differs")
+        elif read.obis == register:
+            found.append("register_shown")
+        elif read.obis in profile.registers:
+            found.append("other_register_shown")
+    return found
