@@ -7,6 +7,7 @@ the drum has in fact completed its step): the rule digital meter readers use for
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,12 +51,16 @@ def red_block(red: list[float]) -> tuple[int, int] | None:
     best_score = 0.0
     values = [float(v) for v in red]  # a few dozen cells: plain floats beat numpy's overhead
     total = squares = 0.0
+    before: list[float] = []  # the cells before the block, sorted
     for start in range(1, len(values)):
         total += values[start - 1]
         squares += values[start - 1] ** 2
+        bisect.insort(before, values[start - 1])
+        top = _upper_quartile(before)  # robust: one reddish frame cell must not veto
+        if values[start] - top <= 3:
+            continue  # the block's least red cell is at most its first
         mean = total / start  # of the black cells before the block
         spread = math.sqrt(max(squares / start - mean * mean, 0.0)) + 2.0
-        top = _upper_quartile(values[:start])  # robust: one reddish frame cell must not veto
         block_total, block_min = 0.0, math.inf
         for k in range(1, min(MAX_DECIMALS, len(values) - start) + 1):
             block_total += values[start + k - 1]
@@ -69,9 +74,9 @@ def red_block(red: list[float]) -> tuple[int, int] | None:
     return best
 
 
-def _upper_quartile(values: list[float]) -> float:
-    """The 75th percentile (as numpy's default, linear), without numpy's per-call overhead."""
-    ordered = sorted(values)
+def _upper_quartile(ordered: list[float]) -> float:
+    """The 75th percentile of sorted values (as numpy's default, linear), without numpy's
+    per-call overhead."""
     at = 0.75 * (len(ordered) - 1)
     low = int(at)
     high = min(low + 1, len(ordered) - 1)

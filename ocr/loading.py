@@ -75,8 +75,8 @@ def _decode(data: bytes, max_pixels: int, at_least: int | None) -> np.ndarray:
                     k = at_least / max(img.size)  # JPEG only: 1/2, 1/4 or 1/8 while big enough
                     img.draft(None, (math.ceil(img.width * k), math.ceil(img.height * k)))
                 img.load()
-                upright = ImageOps.exif_transpose(img) or img
-                return _to_bgr(upright)
+                ImageOps.exif_transpose(img, in_place=True)  # not a copy of an upright photo
+                return _to_bgr(img)
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:

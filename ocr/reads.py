@@ -7,6 +7,7 @@ its features from these; it does not depend on the search).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -48,6 +49,6 @@ class Described:
     fit: float
     red_anywhere: bool
 
-    @property
+    @cached_property  # the ranker's features and the choice ask for it many times
     def text(self) -> str:
         return digits_logic.as_text(self.integer)
