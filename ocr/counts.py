@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.types import DigitCountHypothesis, Display
-from ocr import candidates, digits_logic, ranking, trust
+from ocr import candidates, digits_logic, display_confidence, ranking, trust
 from ocr.choice import Found, choose, complete, display_disagrees, may_be_the_display
 from ocr.digits import NO_DIGIT
 from ocr.reads import Candidate, Described
@@ -233,11 +233,14 @@ def choose_by_counts(
 ) -> tuple[Found | None, ranking.Model, bool, Counted | None]:
     """The choice for a meter of unknown digit count that may be a drum counter (`display`
     "drum" or None), as `choice.choose_reading` gives it, and every count's read. Where the
-    kind is unknown too, a photo with a display read with a decimal point and no red drums on
-    the rows' blob grids is read as before (as a display or an unknown counter), the drums are
-    taken for the counter only when the chosen read shows red drums (else as before), and a
-    display read with a decimal point that gives another value withholds acceptance, as with
-    a known count; where that display read is surer, it is the read (as before, unflagged)."""
+    kind is unknown too, a photo with a display read with a decimal point and no red cells
+    along the rows read on their blob grids is read as before (as a display or an unknown
+    counter), the drums are taken for the counter only when the chosen read shows red drums
+    (else as before), and a display read with a decimal point that gives another value weighs
+    against the drums by its segments' evidence (`against_display`): the drum read is flagged
+    where that leaves it below the knot. A drum read below the knot gives way to the display
+    read where the display ranker is surer of that (as before, unflagged); one from the knot
+    on, where it would be accepted with its count known, stands."""
     model = rankers[ranking.mode(COUNTS[0])]
     uncounted = rankers[ranking.mode(None)]
     if display is None and _looks_like_a_display(search, image, memo):
@@ -250,17 +253,52 @@ def choose_by_counts(
     found = (best, by_count.likely, by_count.stage)
     if display is not None or not display_disagrees(best, by_count.stage.described):
         return found, model, False, by_count
-    again = choose(search, image, None, uncounted, None, memo)
+    sure = model.knot is not None and by_count.likely >= model.knot
+    again = None if sure else choose(search, image, None, uncounted, None, memo)
     if again is not None and may_be_the_display(again[0], best) and again[1] > by_count.likely:
         return again, uncounted, False, None  # the display's read, as without drum counts
-    return found, model, True, by_count
+    likely = against_display(by_count.likely, display_probability(best, by_count.stage.described))
+    doubted = model.knot is None or likely < model.knot
+    return (best, likely, by_count.stage), model, doubted, by_count
+
+
+def display_probability(best: Described, described: list[Described]) -> float:
+    """The probability that the surest display read contradicting `best` is right, on its
+    segments' evidence (`display_confidence`; 0 where none does)."""
+    value = _value(best)
+    return max(
+        (
+            segments_probability(d, described)
+            for d in described
+            if may_be_the_display(d, best) and d.integer and _value(d) != value
+        ),
+        default=0.0,
+    )
+
+
+def segments_probability(read: Described, described: list[Described]) -> float:
+    """The probability that a display read is right on its segments' evidence (0: none)."""
+    e = display_confidence.evidence(read, described)
+    return 0.0 if e is None else display_confidence.probability(display_confidence.features(e))
+
+
+def against_display(drums: float, display: float) -> float:
+    """The drum read's probability where a display read of another value contradicts it: both
+    cannot be right, so of the three outcomes left (drums right, display right, neither) the
+    drums' share, each read's probability taken as independent evidence. A display read whose
+    segments barely hold leaves the drums' probability nearly as it is."""
+    kept = drums * (1.0 - display)
+    return kept / (kept + display * (1.0 - drums) + (1.0 - drums) * (1.0 - display))
 
 
 def _looks_like_a_display(search: Search, image: np.ndarray, memo: Memo) -> bool:
-    """A display read with a decimal point, and no row read on its blob grid with red drums:
-    read as a display, not searched for drums under every count first."""
+    """A display read with a decimal point, and no row read on its blob grid with red cells
+    anywhere along it (red drums the grid may have cut badly): read as a display, not searched
+    for drums under every count first."""
     points = any(c.point for c in memo.displays())
-    return points and order_count(search.first(image, memo)) is None
+    return points and not any(
+        digits_logic.red_block(c.cells.red) is not None for c in search.first(image, memo)
+    )
 
 
 def hypotheses(

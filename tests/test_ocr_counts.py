@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -110,3 +112,45 @@ def test_a_value_only_the_sum_across_counts_finds_is_not_agreed() -> None:
     found = counts.pooled(alike, [0.0] * len(counts.COUNTS), 0.5, stage)
     assert found.agreed and found.best.value == 489
     assert found.likely == pytest.approx(np.exp(2.0) / (np.exp(2.0) + 1))
+
+
+def test_a_contradicting_display_read_weighs_by_its_segments() -> None:
+    # a display read whose segments barely hold leaves the drums' probability as it is
+    assert counts.against_display(0.95, 0.0) == pytest.approx(0.95)
+    assert counts.against_display(0.95, 0.05) > 0.94
+    # a sure display read leaves the drums little
+    assert counts.against_display(0.95, 0.99) < 0.2
+    # the drums' share falls as the display read gets surer
+    shares = [counts.against_display(0.8, p) for p in (0.1, 0.3, 0.5, 0.7, 0.9)]
+    assert shares == sorted(shares, reverse=True)
+
+
+class _Located:
+    """The search and memo of a photo as `counts._looks_like_a_display` asks them."""
+
+    def __init__(self, red: list[float], point: int) -> None:
+        c = _window([0.9, 0.1, 0.1, 0.1, 0.1, 0.1], decimals=0)
+        self.row = replace(c, cells=replace(c.cells, red=red))
+        self.display = replace(c, point=point)
+
+    def first(self, image: np.ndarray, memo: object) -> list[Candidate]:
+        return [self.row]
+
+    def displays(self) -> list[Candidate]:
+        return [self.display]
+
+
+@pytest.mark.parametrize(
+    ("red", "point", "display"),
+    [
+        ([0.0] * 6, 1, True),  # a decimal point and nothing red: a display
+        ([0.0, 0.0, 0.0, 0.0, 40.0, 45.0], 1, False),  # red cells along a row: drums searched
+        ([0.0] * 6, 0, False),  # no decimal point: drums searched
+    ],
+)
+def test_red_cells_along_a_row_keep_a_photo_with_a_point_from_the_display_path(
+    red: list[float], point: int, display: bool
+) -> None:
+    located = _Located(red, point)
+    image = np.zeros((8, 8, 3), np.uint8)
+    assert counts._looks_like_a_display(located, image, located) is display  # type: ignore[arg-type]
