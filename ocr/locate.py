@@ -375,8 +375,7 @@ def _row(blobs: list[Blob]) -> Row | None:
 
 
 def find_rows(gray: np.ndarray) -> list[Row]:
-    """Rows of at least three digit-like blobs, likeliest counter first (`drum_likeness`), then
-    straightest."""
+    """Rows of at least three digit-like blobs, largest and straightest first."""
     blobs = find_blobs(gray)
     links = _links(blobs)
     rows = []
@@ -385,8 +384,18 @@ def find_rows(gray: np.ndarray) -> list[Row]:
             row = _row([blobs[i] for i in line])
             if row is not None:
                 rows.append(row)
-    rows.sort(key=lambda r: (-drum_likeness(r), r.residual))
+    rows.sort(key=lambda r: (-len(r.blobs), r.residual))
     return rows
+
+
+def rows_to_read(rows: list[Row], count: int, reserved: int) -> list[Row]:
+    """The `count` rows a search reads of `find_rows`'s: its first, but the last `reserved` of
+    them the likeliest counters among the rest (`drum_likeness`, then the straightest). A
+    counter whose row a pen stroke cut to a few drums ranks behind the lines of print by length;
+    a display's narrow, close digits look like print, so the first rows stay first."""
+    head = rows[: count - reserved]
+    rest = sorted(rows[count - reserved :], key=lambda r: (-drum_likeness(r), r.residual))
+    return head + rest[:reserved]
 
 
 def drum_likeness(row: Row) -> float:

@@ -1,7 +1,7 @@
 """The blob finder's bookkeeping: one blob per digit when several passes find it, the pairs
 of blobs near enough to be neighbouring digits, and components beyond 16-bit labels; a
 counter of thin dark digits on shaded grey drums found as one row; and a counter's row put
-ahead of longer lines of print."""
+ahead of the print around it for the search."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from ocr.locate import (
     _near,
     drum_likeness,
     find_rows,
+    rows_to_read,
 )
 from ocr.synth import _put_text
 
@@ -149,10 +150,11 @@ def test_drum_spacing_outweighs_a_digit_more_and_length_beyond_a_counters_counts
     assert drum_likeness(serial) == drum_likeness(text) == MOST_DRUMS
 
 
-def test_a_counter_comes_before_the_numbers_printed_around_it_in_digits_of_its_size() -> None:
+def test_a_counter_behind_more_rows_of_print_than_a_search_reads_is_read_all_the_same() -> None:
     """Six light digits on dark drums above a dozen printed numbers of four and five digits of
-    the same size (a plate's rating, year, constants): the counter's row comes before every row
-    of that print, so that the search reads it among its first rows."""
+    the same size (a plate's rating, year, constants), its row cut in two: by length more than
+    ten rows rank before the counter's, yet the ten rows read include it, and the first seven
+    of `find_rows` stay."""
     image = np.full((800, 1000, 3), 225, np.uint8)
     numbers = ["2012", "45000", "10400", "22017", "1040", "2007"]
     numbers += ["23050", "37500", "1996", "60000", "12110", "8045"]
@@ -165,12 +167,10 @@ def test_a_counter_comes_before_the_numbers_printed_around_it_in_digits_of_its_s
         cv2.rectangle(image, (left, y1), (left + pitch - 8, y1 + 52), (60, 60, 60), -1)
         _put_text(image, digit, (left + 6, y1 + 44), 44, (225, 225, 225))
     rows = find_rows(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
-    counter = [k for k, r in enumerate(rows) if all(y1 <= b.cy <= y1 + 52 for b in r.blobs)]
-    height = rows[counter[0]].height
-    printed = [
-        k
-        for k, r in enumerate(rows)
-        if r.origin[1] > 300 and 0.8 * height <= r.height <= 1.25 * height
-    ]
-    assert counter and len(printed) >= 8
-    assert counter[0] < min(printed)
+
+    def on_counter(found: list[Row]) -> list[Row]:
+        return [r for r in found if all(y1 <= b.cy <= y1 + 52 for b in r.blobs)]
+
+    read = rows_to_read(rows, 10, 3)
+    assert on_counter(rows) and not on_counter(rows[:10])
+    assert on_counter(read) and read[:7] == rows[:7] and len(read) == 10
