@@ -20,6 +20,13 @@ LINK_MAX_RATIO = 1.6  # and at most this different in height
 LINK_MAX_ANGLE = 14.0  # degrees off the line across their axis
 THRESH_C = 8  # local threshold offset (gray levels)
 SAME_POLARITY = True
+# A counter shows at most 8 drums (5-7 integer and 1-3 decimal ones).
+MOST_DRUMS = 8
+# Drums sit further apart than the digits they show are tall; printed digits, even in a wide
+# face, advance less than 0.9 of their height (about 0.87 in DejaVu Sans, 0.6-0.75 in the
+# condensed faces of meter plates).
+DRUM_SPACING = 0.9
+DRUM_SPACED_BONUS = 2  # digits' worth of precedence for drum spacing
 COARSE = 0.4  # scale of the second pass for large / segmented digits
 # a pass on strokes at full size, both polarities: dark digits on grey drums inside a white dial,
 # where the local mean puts the whole drum band below the threshold and the digits merge with it;
@@ -403,3 +410,22 @@ def find_rows(gray: np.ndarray) -> list[Row]:
                 rows.append(row)
     rows.sort(key=lambda r: (-len(r.blobs), r.residual))
     return rows
+
+
+def rows_to_read(rows: list[Row], count: int, reserved: int) -> list[Row]:
+    """The `count` rows a search reads of `find_rows`'s: its first, but the last `reserved` of
+    them the likeliest counters among the rest (`drum_likeness`, then the straightest). A
+    counter whose row a pen stroke cut to a few drums ranks behind the lines of print by length;
+    a display's narrow, close digits look like print, so the first rows stay first."""
+    head = rows[: count - reserved]
+    rest = sorted(rows[count - reserved :], key=lambda r: (-drum_likeness(r), r.residual))
+    return head + rest[:reserved]
+
+
+def drum_likeness(row: Row) -> float:
+    """How much a row looks like a counter before it is read: its digits, counted up to the
+    most drums a counter shows (a longer row is a line of print), and DRUM_SPACED_BONUS more
+    where they are spaced like drums (each digit on its own drum, with a gap or a frame between
+    drums), wider than printed digits ever are."""
+    spaced = row.pitch >= DRUM_SPACING * row.height
+    return min(len(row.blobs), MOST_DRUMS) + DRUM_SPACED_BONUS * spaced

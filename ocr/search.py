@@ -22,10 +22,11 @@ from ocr.counter import (
     scan_centres,
 )
 from ocr.digits import DigitModel
-from ocr.locate import Row, find_rows
+from ocr.locate import Row, find_rows, rows_to_read
 from ocr.panel import lcd_reads
 from ocr.reads import Candidate, Described, Reading
 from ocr.tuning import (
+    DRUM_ROWS,
     GRIDS,
     HEIGHT_FACTORS,
     MAX_ROWS,
@@ -70,10 +71,9 @@ class Search:
         return [(row, cells, p) for (row, cells), p in zip(cut, probs, strict=True)]
 
     def _first_stage(self, image: np.ndarray, rows: list[Row]) -> list[Candidate]:
-        """All rows cut on the grid through their blobs (in `find_rows` order)."""
-        readings = self._classify(
-            image, [(row, HEIGHT_FACTORS[0], False) for row in rows[:MAX_ROWS]]
-        )
+        """MAX_ROWS rows (`locate.rows_to_read`) cut on the grid through their blobs."""
+        chosen = rows_to_read(rows, MAX_ROWS, DRUM_ROWS)
+        readings = self._classify(image, [(row, HEIGHT_FACTORS[0], False) for row in chosen])
         return [c for c in (candidates.from_reading(r) for r in readings) if c is not None]
 
     def _most_promising(

@@ -278,7 +278,11 @@ def _place_counter(
 
 
 def _ferraris_face(
-    window: Image, style: DrumStyle, rng: np.random.Generator, number: str | None
+    window: Image,
+    style: DrumStyle,
+    rng: np.random.Generator,
+    number: str | None,
+    print_rng: np.random.Generator,
 ) -> Image:
     w, h = 560, 640
     body = np.zeros((h, w, 3), np.uint8)
@@ -300,14 +304,66 @@ def _ferraris_face(
     mark = int(rng.integers(130, w - 200))
     cv2.rectangle(face, (mark, dy + 10), (mark + 14, dy + 24), _RED, -1)
     revolutions = int(rng.choice([75, 96, 120, 150, 187, 375, 600]))
-    _put_text(face, f"{revolutions} Umdrehungen/kWh", (90, dy + 80), 24, ink)
-    _put_text(face, "230 V  10(40) A  50 Hz", (90, dy + 120), 24, ink)
     name = str(rng.choice(["Wechselstromzaehler", "Drehstromzaehler"]))
-    _put_text(face, name, (90, dy + 160), 28, ink)
-    if number:
-        _put_text(face, f"Nr. {number}", (90, dy + 200), 28, ink)
+    digit_px = 0.78 * style.drum_h * (x1 - x0) / window.shape[1]  # the drums' digits on the face
+    _plate_print(face, digit_px, (y1, dy), revolutions, name, number, print_rng)
     body[40 : 40 + face.shape[0], 30 : 30 + face.shape[1]] = face
     return body
+
+
+def _plate_print(
+    face: Image,
+    digit_px: float,
+    counter: tuple[int, int],
+    revolutions: int,
+    name: str,
+    number: str | None,
+    rng: np.random.Generator,
+) -> None:
+    """What a Ferraris meter's plate prints beside its counter, much of it in digits about the
+    size of the drums': the year of make beside the counter, and below the disc's window a
+    ruled table of the type, the meter number, the rating and the revolutions per kWh, and a
+    barcode. `counter`: the bottom of the counter window and the top of the disc's window."""
+    h, w = face.shape[:2]
+    ink = _BLACK
+    big = max(14, int(digit_px * rng.uniform(0.7, 1.1)))  # the number's digits
+    small = max(12, int(digit_px * rng.uniform(0.45, 0.7)))
+    year = str(int(rng.integers(1975, 2016)))
+    _put_text(face, f"PDM {year}" if rng.random() < 0.5 else year, (w - 150, 30), small, ink)
+    typename = str(rng.choice(["CV140", "DZ 6", "AEG C114", "E1F", "D4 TS"]))
+    cells = [
+        (f"{typename}  {name[:5]}", f"Nr. {number}" if number else f"No {year}"),
+        ("230 V  10(40) A", "50 Hz"),
+        (f"{revolutions} U/kWh" if rng.random() < 0.6 else f"{revolutions} Umdr./kWh", year),
+    ]
+    top = counter[1] + 50
+    x_mid = 40 + max(_text_box(left, small)[2] for left, _ in cells)
+    for i, (left, right) in enumerate(cells):
+        size = big if i == 0 else small
+        while size > small and _text_box(right, size)[2] > w - 30 - x_mid:
+            size -= 1
+        line_h = int(size * 1.5)
+        if top + line_h > h - 8:
+            break
+        cv2.rectangle(face, (20, top), (w - 20, top + line_h), ink, 2)
+        cv2.line(face, (x_mid, top), (x_mid, top + line_h), ink, 2)
+        baseline = top + int(size * 1.15)
+        _put_text(face, left, (30, baseline), small, ink)
+        _put_text(face, right, (x_mid + 10, baseline), size, ink)
+        top += line_h
+    if top + 50 < h - 10 and rng.random() < 0.6:
+        _barcode(face, (int(w * rng.uniform(0.1, 0.5)), top + 12), 44, rng)
+
+
+def _barcode(face: Image, corner: tuple[int, int], height: int, rng: np.random.Generator) -> None:
+    """Vertical bars of random widths (a barcode label)."""
+    x, y = corner
+    for _ in range(int(rng.integers(24, 40))):
+        bar = int(rng.integers(1, 5))
+        if x + bar >= face.shape[1] - 10:
+            break
+        cv2.rectangle(face, (x, y), (x + bar - 1, y + height), _BLACK, -1)
+        x += bar + int(rng.integers(1, 5))
 
 
 def _brushed_metal(shape: tuple[int, ...], rng: np.random.Generator) -> Image:
@@ -322,7 +378,11 @@ def _brushed_metal(shape: tuple[int, ...], rng: np.random.Generator) -> Image:
 
 
 def _gas_face(
-    window: Image, style: DrumStyle, rng: np.random.Generator, number: str | None
+    window: Image,
+    style: DrumStyle,
+    rng: np.random.Generator,
+    number: str | None,
+    _print_rng: np.random.Generator,
 ) -> Image:
     w, h = 600, 520
     body = np.zeros((h, w, 3), np.uint8)
@@ -343,7 +403,11 @@ def _gas_face(
 
 
 def _water_face(
-    window: Image, style: DrumStyle, rng: np.random.Generator, number: str | None
+    window: Image,
+    style: DrumStyle,
+    rng: np.random.Generator,
+    number: str | None,
+    _print_rng: np.random.Generator,
 ) -> Image:
     size = 600
     body = np.zeros((size, size, 3), np.uint8)
@@ -397,7 +461,8 @@ def render_counter_meter(
     window = counter_window(reading, fraction, style, roll)
     if pen_marks:
         _pen_marks(window, pen_marks, rng)
-    body = _FACES[style.kind](window, style, rng, meter_number)
+    # the plate's print from a generator of its own: the rest of the photo as without it
+    body = _FACES[style.kind](window, style, rng, meter_number, np.random.default_rng([seed, 1]))
     if distance != 1.0:
         shrink = 1 / distance
         body = cv2.resize(body, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)

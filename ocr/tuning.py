@@ -9,6 +9,10 @@ from __future__ import annotations
 # Rows classified per photo: more rows find a counter hidden among many printed rows, and cost
 # the digit model's work on each.
 MAX_ROWS = 10
+# ... of which this many are not the longest rows but the likeliest drum counters among the rest
+# (`locate.drum_likeness`): more find counters cut short among lines of print, fewer keep the
+# longer rows (displays, counters found whole).
+DRUM_ROWS = 3
 
 # With a digit count, rows the promise model gives at least this probability of being the counter
 # are refined: lower refines more hopeless rows, higher risks skipping the counter.

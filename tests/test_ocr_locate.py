@@ -1,6 +1,7 @@
 """The blob finder's bookkeeping: one blob per digit when several passes find it, the pairs
-of blobs near enough to be neighbouring digits, and components beyond 16-bit labels; and a
-counter of thin dark digits on shaded grey drums found as one row."""
+of blobs near enough to be neighbouring digits, and components beyond 16-bit labels; a
+counter of thin dark digits on shaded grey drums found as one row; and a counter's row put
+ahead of the print around it for the search."""
 
 from __future__ import annotations
 
@@ -10,7 +11,20 @@ import cv2
 import numpy as np
 import pytest
 
-from ocr.locate import LINK_MAX_DIST, Blob, _blobs, _components, _dedupe, _near, find_rows
+from ocr.locate import (
+    LINK_MAX_DIST,
+    MOST_DRUMS,
+    Blob,
+    Row,
+    _blobs,
+    _components,
+    _dedupe,
+    _near,
+    drum_likeness,
+    find_rows,
+    rows_to_read,
+)
+from ocr.synth import _put_text
 
 
 def _kept_by_brute_force(blobs: list[Blob]) -> list[Blob]:
@@ -121,3 +135,42 @@ def test_thin_dark_digits_on_shaded_grey_drums_in_a_white_dial_form_a_row() -> N
         sum(x1 <= b.cx <= x2 and y1 <= b.cy <= y2 for b in row.blobs) for row in find_rows(image)
     ]
     assert max(inside, default=0) >= 6
+
+
+def _row(count: int, height: float, pitch: float) -> Row:
+    blobs = tuple(Blob(k * pitch, 0.0, height, 0.5 * height, math.pi / 2, 0) for k in range(count))
+    return Row(blobs, (0.0, 0.0), (1.0, 0.0), height, pitch, 0.0)
+
+
+def test_drum_spacing_outweighs_a_digit_more_and_length_beyond_a_counters_counts_not() -> None:
+    drums = _row(5, 30, 38)  # each digit on its own drum
+    print_row = _row(6, 30, 20)  # printed digits in a condensed face
+    serial, text = _row(10, 30, 20), _row(26, 13, 10)  # a meter number, a line of small print
+    assert drum_likeness(drums) > drum_likeness(print_row)
+    assert drum_likeness(serial) == drum_likeness(text) == MOST_DRUMS
+
+
+def test_a_counter_behind_more_rows_of_print_than_a_search_reads_is_read_all_the_same() -> None:
+    """Six light digits on dark drums above a dozen printed numbers of four and five digits of
+    the same size (a plate's rating, year, constants), its row cut in two: by length more than
+    ten rows rank before the counter's, yet the ten rows read include it, and the first seven
+    of `find_rows` stay."""
+    image = np.full((800, 1000, 3), 225, np.uint8)
+    numbers = ["2012", "45000", "10400", "22017", "1040", "2007"]
+    numbers += ["23050", "37500", "1996", "60000", "12110", "8045"]
+    for i, text in enumerate(numbers):
+        _put_text(image, text, (40 + 320 * (i % 3), 330 + 110 * (i // 3)), 44, (20, 20, 20))
+    x1, y1, pitch = 300, 120, 44
+    cv2.rectangle(image, (x1 - 8, y1 - 8), (x1 + 6 * pitch + 4, y1 + 60), (30, 30, 30), -1)
+    for k, digit in enumerate("077825"):
+        left = x1 + k * pitch
+        cv2.rectangle(image, (left, y1), (left + pitch - 8, y1 + 52), (60, 60, 60), -1)
+        _put_text(image, digit, (left + 6, y1 + 44), 44, (225, 225, 225))
+    rows = find_rows(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+
+    def on_counter(found: list[Row]) -> list[Row]:
+        return [r for r in found if all(y1 <= b.cy <= y1 + 52 for b in r.blobs)]
+
+    read = rows_to_read(rows, 10, 3)
+    assert on_counter(rows) and not on_counter(rows[:10])
+    assert on_counter(read) and read[:7] == rows[:7] and len(read) == 10

@@ -124,3 +124,25 @@ def test_one_decimal_from_master_data_makes_a_single_red_drum_no_doubt() -> None
     assert plain.reading == told.reading == both.reading == sample.reading
     assert told.fraction == sample.fraction
     assert told.confidence > plain.confidence and both.confidence == told.confidence
+
+
+def _ink_height(a: np.ndarray, b: np.ndarray) -> int:
+    """Height of the band where two photos differ (what changed between them)."""
+    rows = np.nonzero((np.abs(a.astype(int) - b.astype(int)).max(axis=2) > 60).any(axis=1))[0]
+    return int(rows.max() - rows.min() + 1) if rows.size else 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_ferraris_plate_prints_its_meter_number_in_digits_about_the_drums_size(seed: int) -> None:
+    """Real plates print the meter number (and ratings, constants, the year) about as large as
+    the counter's digits: the reader has to tell the counter from a print by more than size."""
+    style = random_style("ferraris", np.random.default_rng(seed))
+    zeros = "0" * style.integer_digits
+
+    def photo(reading: str, number: str) -> np.ndarray:
+        return render_counter_meter(reading, "0", style, seed=seed, meter_number=number)
+
+    plain = photo(zeros, "11111111")
+    counter = _ink_height(plain, photo("4" * style.integer_digits, "11111111"))
+    number = _ink_height(plain, photo(zeros, "44444444"))
+    assert counter > 0 and 0.6 * counter <= number <= 1.2 * counter
