@@ -69,9 +69,12 @@ class DrumRenderer:
     """Drums with printed digits in many fonts, polarities and roll positions; on a share
     `flagged_ones` of the drums a 1 is drawn with a long flag and mostly no foot (`FlaggedOne`)."""
 
-    def __init__(self, fonts: list[Path], *, flagged_ones: float = 0.0) -> None:
+    def __init__(
+        self, fonts: list[Path], *, flagged_ones: float = 0.0, thinnest_one: float = 0.09
+    ) -> None:
         self.fonts = fonts
         self.flagged_ones = flagged_ones
+        self.thinnest_one = thinnest_one
         self._cache: dict[tuple[int, int], ImageFont.FreeTypeFont] = {}
 
     def _font(self, index: int, size: int) -> ImageFont.FreeTypeFont:
@@ -107,7 +110,7 @@ class DrumRenderer:
         draw only then, so that the default recipe's cells stay the same)."""
         if not self.flagged_ones or rng.random() >= self.flagged_ones:
             return None
-        return FlaggedOne.random(digit_h, rng)
+        return FlaggedOne.random(digit_h, rng, thinnest=self.thinnest_one)
 
 
 @dataclass(frozen=True)
@@ -122,10 +125,14 @@ class FlaggedOne:
     foot: float  # half width of the foot (0: none)
 
     @classmethod
-    def random(cls, digit_h: float, rng: np.random.Generator) -> FlaggedOne:
+    def random(
+        cls, digit_h: float, rng: np.random.Generator, *, thinnest: float = 0.09
+    ) -> FlaggedOne:
+        """`thinnest`: the thinnest stroke as a share of the digit's height (the thickest is
+        0.17); worn print and a drum seen at an angle leave a stroke of a pixel or two."""
         return cls(
             digit_h,
-            max(1, round(digit_h * rng.uniform(0.09, 0.17))),
+            max(1, round(digit_h * rng.uniform(thinnest, 0.17))),
             digit_h * rng.uniform(0.22, 0.45),
             digit_h * rng.uniform(0.15, 0.4),
             digit_h * rng.uniform(0.2, 0.3) if rng.random() < 0.25 else 0.0,

@@ -209,9 +209,17 @@ def from_onnx(path: Path) -> DigitNet:
     return net
 
 
-def photo_variation(x: torch.Tensor) -> torch.Tensor:
-    """Per batch on the fly: contrast, brightness, light gradient, noise, either polarity."""
+def photo_variation(x: torch.Tensor, faint: float = 0.0) -> torch.Tensor:
+    """Per batch on the fly: contrast, brightness, light gradient, noise, either polarity; a share
+    `faint` of the cells first loses most of its contrast (worn print, a drum seen through
+    fogged or reflecting glass), so that the noise weighs as it does on such drums."""
     n = x.shape[0]
+    if faint:
+        centre = x.mean(dim=(2, 3), keepdim=True)
+        fade = torch.where(
+            torch.rand(n, 1, 1, 1) < faint, torch.empty(n, 1, 1, 1).uniform_(0.12, 0.5), 1.0
+        )
+        x = centre + (x - centre) * fade
     gain = torch.empty(n, 1, 1, 1).uniform_(0.6, 1.3)
     gradient = torch.linspace(0, 1, INPUT_H).view(1, 1, -1, 1) * torch.empty(n, 1, 1, 1).uniform_(
         -0.4, 0.0
@@ -244,7 +252,7 @@ def train(cells: np.ndarray, targets: np.ndarray, args: argparse.Namespace) -> D
         total = 0.0
         for start in range(0, len(order), batch):
             idx = order[start : start + batch]
-            x = photo_variation(x_all[idx].float()[:, None])
+            x = photo_variation(x_all[idx].float()[:, None], args.faint)
             loss = -(y_all[idx] * torch.log_softmax(net(x), dim=1)).sum(dim=1).mean()
             opt.zero_grad()
             loss.backward()
@@ -277,12 +285,14 @@ def evaluate(net: DigitNet, cells: np.ndarray, targets: np.ndarray) -> float:
 _drums: tuple[digit_strips.DrumRenderer, digit_strips.RealDrums] | None = None
 
 
-def _load_drums(digits_dir: Path, flagged_ones: float) -> None:
+def _load_drums(digits_dir: Path, flagged_ones: float, thinnest_one: float) -> None:
     """Once per worker process: the fonts and the meter-digits crops."""
     global _drums
     crops, targets = load_corpus_crops(digits_dir)
     _drums = (
-        digit_strips.DrumRenderer(digit_strips.find_fonts(), flagged_ones=flagged_ones),
+        digit_strips.DrumRenderer(
+            digit_strips.find_fonts(), flagged_ones=flagged_ones, thinnest_one=thinnest_one
+        ),
         digit_strips.RealDrums(crops, targets),
     )
 
@@ -307,7 +317,7 @@ def strip_cells(args: argparse.Namespace, digits_dir: Path) -> tuple[np.ndarray,
         (per, seed * 1000 + i, args.real_share, cutting, args.drum_windows) for i in range(4 * jobs)
     ]
     with multiprocessing.Pool(
-        jobs, initializer=_load_drums, initargs=(digits_dir, args.flagged_ones)
+        jobs, initializer=_load_drums, initargs=(digits_dir, args.flagged_ones, args.thinnest_one)
     ) as pool:
         parts = pool.map(_strip_worker, work)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -397,6 +407,20 @@ def main() -> None:
         default=0.0,
         help="share of counter strips whose drums each show through a window of their own, "
         "outlined by a dark rim (digit_strips._drum_windows); 0 in the shipped recipe",
+    )
+    parser.add_argument(
+        "--thinnest-one",
+        type=float,
+        default=0.09,
+        help="thinnest stroke of a flagged 1 as a share of its height (thickest 0.17); "
+        "0.09 in the shipped recipe",
+    )
+    parser.add_argument(
+        "--faint",
+        type=float,
+        default=0.0,
+        help="share of training cells faded to 0.12-0.5 of their contrast before the noise; "
+        "0 in the shipped recipe",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

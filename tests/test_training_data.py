@@ -62,6 +62,17 @@ def test_flagged_ones_are_drawn_on_the_share_asked_for() -> None:
     assert 0.1 < np.mean([o.foot > 0 for o in drawn]) < 0.4  # mostly without a foot
 
 
+def test_thin_ones_reach_down_to_the_thinnest_stroke_asked_for() -> None:
+    def strokes(thinnest: float) -> list[int]:
+        renderer = digit_strips.DrumRenderer([], flagged_ones=1.0, thinnest_one=thinnest)
+        rng = np.random.default_rng(8)
+        return [one.stroke for one in (renderer._one(100.0, rng) for _ in range(500)) if one]
+
+    shipped, thin = strokes(0.09), strokes(0.04)
+    assert min(shipped) >= 9 and max(shipped) <= 17
+    assert min(thin) <= 5 and max(thin) <= 17
+
+
 def _plain_drums(n: int) -> list[digit_strips.Drum]:
     face = np.full((digit_strips.DRUM_H, 40, 3), 230, np.uint8)
     return [digit_strips.Drum(face, digit_strips.soft_target(0.0), 40.0) for _ in range(n)]
