@@ -24,6 +24,7 @@ Image = np.ndarray
 Colour = tuple[int, int, int]  # BGR
 
 KINDS = ("electricity", "heat", "water")
+BLANK_SHARE = 0.4  # displays that leave their leading zeros unlit (`blanks`)
 SUPER = 3  # segments are drawn this many times larger, then shrunk (anti-aliasing)
 
 # segment end points in a unit cell (x right, y down; 0..1 wide, 0..2 high)
@@ -95,19 +96,37 @@ class DisplaySpec:
     shade: float = 0.0  # light falling off across the photo: darkest share lost
     jpeg: int = 0  # JPEG quality the photo went through (0: none)
     label: str = ""  # small status text left of the value's top (tariff, phase marks)
+    blank: bool = False  # leading zeros left unlit (their digit cells stay, dark)
 
     @property
     def shown(self) -> str:
         return self.reading + ("." + self.fraction if self.fraction else "")
 
+    @property
+    def lit(self) -> str:
+        """What the display lights: `shown`, with the leading zeros blank where it blanks them."""
+        if not self.blank:
+            return self.shown
+        integer = self.reading.lstrip("0") or "0"
+        return integer.rjust(len(self.reading)) + ("." + self.fraction if self.fraction else "")
 
-def random_display(kind: str, seed: int, *, wide: bool = False) -> DisplaySpec:
+
+def random_display(
+    kind: str, seed: int, *, wide: bool = False, blanks: bool = False
+) -> DisplaySpec:
     """A display of `kind` ("electricity", "heat", "water") drawn from `seed`. `wide` draws
     from a wider range (more backlights, thinner and bolder, narrower and wider, more slanted
     segments, lower contrast, stronger perspective, blur, glare streaks, shading, JPEG, status
-    text beside the value); without it the same seed gives the same display as always."""
+    text beside the value); `blanks` leaves the leading zeros of some displays unlit (a few lit
+    digits in a wider display, as fuel pumps and many heat meters show them). Without either the
+    same seed gives the same display as always; each draws from its own stream."""
     spec = _narrow_display(kind, seed)
-    return _widened(spec, np.random.default_rng([seed, KINDS.index(kind), 2])) if wide else spec
+    if wide:
+        spec = _widened(spec, np.random.default_rng([seed, KINDS.index(kind), 2]))
+    if blanks:
+        rng = np.random.default_rng([seed, KINDS.index(kind), 3])
+        spec = replace(spec, blank=bool(rng.random() < BLANK_SHARE))
+    return spec
 
 
 def _widened(spec: DisplaySpec, rng: np.random.Generator) -> DisplaySpec:
@@ -274,7 +293,7 @@ def _panel(spec: DisplaySpec, rng: np.random.Generator) -> Image:
     lit = np.zeros((height, width), np.uint8)
     unlit = np.zeros_like(lit)
     face.draw(unlit, "8" * len(spec.reading) + "." + "8" * len(spec.fraction), left, top, lit=False)
-    face.draw(lit, spec.shown, left, top)
+    face.draw(lit, spec.lit, left, top)
     if obis_w:
         ox, oy = (left, 0.25 * h) if spec.obis_above else (0.35 * h, top)
         small.draw(unlit, "8.8.8", ox, oy, lit=False)
