@@ -19,7 +19,8 @@ cross-validation inside) runs without each of HELD_OUT_FOLDS folds and reads tha
 ASSIGNMENTS assignments of the photos to the folds.
 
 `--synthetic N` fits weights and knot on N synthetic displays of each kind instead
-(`ocr.synth_display`, some leaving their leading zeros unlit, `blanks=True`; tuning seeds from
+(`ocr.synth_display`, worn as real panels are, `worn=True`, and some leaving their leading zeros
+unlit, `blanks=True`; tuning seeds from
 0, each render its own fold member), and only reads the held-out seeds (from bench/synthetic.py's
 HELD_OUT_START) and the dev LCD photos: their coverage and precision at the knot are reported,
 and the knot is written only where the photos hold it.
@@ -165,7 +166,7 @@ def read_render(task: tuple[str, int]) -> Photo:
     from ocr.synth_display import random_display, render_display
 
     kind, seed = task
-    spec = random_display(kind, seed, blanks=True)
+    spec = random_display(kind, seed, blanks=True, worn=True)
     engine = _engine()
     work = load_work_image(render_display(spec), max_pixels=engine.settings.max_image_pixels)
     file, label = f"{kind}:{seed}", spec.reading

@@ -126,6 +126,17 @@ def test_some_displays_leave_their_leading_zeros_unlit() -> None:
     assert all(s.lit == s.shown for s in drawn if not s.blank)
 
 
+def test_the_worn_draw_adds_wear_and_leaves_the_plain_draw_alone() -> None:
+    plain = [random_display(kind, seed) for kind in KINDS for seed in range(20)]
+    worn = [random_display(kind, seed, worn=True) for kind in KINDS for seed in range(20)]
+    assert all(s.fade == s.patchy == 0.0 and s.point_scale == 1.0 for s in plain)
+    assert any(s.patchy > 0 for s in worn) and any(s.point_scale < 1.0 for s in worn)
+    assert any(len(s.reading) <= 3 for s in worn) and all(len(s.reading) >= 4 for s in plain)
+    spec = next(s for s in worn if s.patchy > 0.5 and s.fade > 0.2)
+    spotless = replace(spec, fade=0.0, segment_fade=0.0, patchy=0.0)
+    assert not np.array_equal(render_display(spec), render_display(spotless))
+
+
 def test_a_display_among_larger_dark_regions_is_still_read() -> None:
     """The case, and dark patches of the background, are larger than the display's window."""
     spec = random_display("electricity", 39, wide=True)
