@@ -21,7 +21,7 @@ import numpy as np
 from ocr import trust
 from ocr.locate import same_place
 from ocr.reads import Described
-from ocr.sevenseg import PATTERNS, Segments, misfits
+from ocr.sevenseg import Segments, misfits
 
 FEATURES = (
     "weakest_margin",  # the segment nearest the on/off threshold: its distance from it, 0..1
@@ -29,19 +29,17 @@ FEATURES = (
     "uneven_width",  # the largest digit box width off the median, share of it
     "few_digits",  # at most FEW_DIGITS digits read: a part of a display as often as a whole one
     "agreeing",  # other 7-segment reads of the photo with the same value (other crops), at most 5
-    "faint_digit",  # 1 minus the lit segments' mean coverage of the digit they cover least
-    "uneven_strokes",  # the spread of the digits' lit-segment coverage, most to least
     "beside",  # digit boxes of the display left out of the read (it reads a part of it)
     "unconfirmed_point",  # a decimal point seen as a free blob or at a gap's foot, not both
 )
 # which way each feature may move the probability (the fit drops a feature that would go the
 # other way on its data: evidence of doubt never makes a read surer)
-DIRECTIONS = (1, -1, -1, -1, 1, -1, -1, -1, -1)
+DIRECTIONS = (1, -1, -1, -1, 1, -1, -1)
 
 # fitted by bench/fit_display.py (begin)
-WEIGHTS = (5.198788, 0.000000, -7.405939, -7.398250, 1.476069, 0.0, 0.0, 0.0, 0.0)
-BIAS = -0.383048
-KNOT: float | None = 0.991356
+WEIGHTS = (0.438740, -5.495745, -14.209508, -0.091684, 1.096851, -7.266677, -1.423994)
+BIAS = 11.284419
+KNOT: float | None = 0.992294
 # fitted by bench/fit_display.py (end)
 
 SEGMENTS = 7  # a..g; the two holes after them only count in the misfits
@@ -97,8 +95,6 @@ def features(e: Evidence) -> np.ndarray:
             uneven_width(e.segments.boxes),
             float(len(e.segments.boxes) <= FEW_DIGITS),
             float(min(e.agreeing, MOST_AGREEING)),
-            1.0 - lit_coverage(coverage).min(),
-            float(np.ptp(lit_coverage(coverage))),
             float(e.segments.beside > 0),
             float(e.point > 0 and not e.segments.point_confirmed),
         ]
@@ -119,14 +115,6 @@ def ambiguity(coverage: np.ndarray) -> float:
     off = np.array([misfits(c)[:10] for c in coverage])
     ranked = np.sort(off, axis=1)
     return float(np.clip(2.0 - (ranked[:, 1] - ranked[:, 0]).min(), 0.0, 2.0))
-
-
-def lit_coverage(coverage: np.ndarray) -> np.ndarray:
-    """Per digit, the mean coverage of the segments its read lights (a "1" its two): a digit
-    of one display is drawn with the strokes of the others, so one lit more faintly than its
-    neighbours is often no digit of the display (an edge, a reflection) or misread."""
-    patterns = PATTERNS[[int(np.argmin(misfits(c)[:10])) for c in coverage], :SEGMENTS] > 0
-    return np.array([c[:SEGMENTS][lit].mean() for c, lit in zip(coverage, patterns, strict=True)])
 
 
 def uneven_width(boxes: list[tuple[int, int]]) -> float:

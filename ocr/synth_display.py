@@ -25,6 +25,7 @@ Colour = tuple[int, int, int]  # BGR
 
 KINDS = ("electricity", "heat", "water")
 BLANK_SHARE = 0.4  # displays that leave their leading zeros unlit (`blanks`)
+WORN_SHARE = 0.5  # displays the worn draw wears (the others stay as drawn)
 FEW_INTEGER_SHARE = 0.35  # worn displays showing only 2-3 integer digits (pumps, heat meters)
 SUPER = 3  # segments are drawn this many times larger, then shrunk (anti-aliasing)
 
@@ -143,23 +144,25 @@ def random_display(
 def _worn(spec: DisplaySpec, rng: np.random.Generator) -> DisplaySpec:
     """`spec` with the wear photos of real panels show: digits and segments lit unevenly
     (fading, uneven contact), an uneven backlight, unlit segments showing, a decimal point tiny
-    or off its place, and some displays with only 2-3 integer digits."""
+    or off its place, and some displays with only 2-3 integer digits (WORN_SHARE of them)."""
+    if rng.random() >= WORN_SHARE:
+        return spec
     reading = spec.reading
     if rng.random() < FEW_INTEGER_SHARE:
         rest = rng.integers(0, 10, size=int(rng.integers(1, 3)))
         reading = str(int(rng.integers(1, 10))) + "".join(str(d) for d in rest)
-    odd_point = rng.random() < 0.3
+    odd_point = rng.random() < 0.15
     return replace(
         spec,
         reading=reading,
-        fade=float(rng.uniform(0.0, 0.45)),
-        segment_fade=float(rng.uniform(0.0, 0.35)),
-        patchy=float(rng.choice([0.0, rng.uniform(0.2, 0.8)], p=[0.3, 0.7])),
-        backlight=float(rng.uniform(0.06, 0.3)),
+        fade=float(rng.uniform(0.0, 0.3)),
+        segment_fade=float(rng.uniform(0.0, 0.2)),
+        patchy=float(rng.choice([0.0, rng.uniform(0.15, 0.5)], p=[0.4, 0.6])),
+        backlight=float(rng.uniform(0.06, 0.2)),
         ghost=max(spec.ghost, float(rng.choice([0.0, rng.uniform(0.05, 0.3)]))),
-        point_scale=float(rng.uniform(0.35, 0.7)) if odd_point else 1.0,
+        point_scale=float(rng.uniform(0.5, 0.8)) if odd_point else 1.0,
         point_shift=(
-            (float(rng.uniform(-0.12, 0.12)), float(rng.uniform(-0.12, 0.02)))
+            (float(rng.uniform(-0.05, 0.05)), float(rng.uniform(-0.06, 0.02)))
             if odd_point
             else (0.0, 0.0)
         ),

@@ -93,18 +93,6 @@ def test_other_crops_reading_the_same_make_a_read_likelier() -> None:
     assert probability(_x(segments, agreeing=2)) > probability(_x(segments, agreeing=0))
 
 
-def test_a_digit_lit_fainter_than_the_others_shows_in_its_strokes() -> None:
-    ink = _ink("305.28")
-    five = slice(LEFT + 2 * PITCH - T, LEFT + 2 * PITCH + W + T)
-    ink[::2, five][:, ::2] = 0  # the "5" inked in a checkerboard: every stroke half as dark
-    ink[1::2, five][:, 1::2] = 0
-    clear, faint = _x(_segments(_ink("305.28"))), _x(_segments(ink))
-    for name in ("faint_digit", "uneven_strokes"):
-        assert faint[FEATURES.index(name)] > clear[FEATURES.index(name)] + 0.1
-        assert _worse(name, 0.5)[1] <= _worse(name, 0.5)[0]
-    assert clear[FEATURES.index("uneven_strokes")] < 0.05
-
-
 def test_a_read_of_part_of_the_display_counts_the_digits_beside_it() -> None:
     segments = _segments(_ink("305.28"))
     part = segments.part(1, 5)
