@@ -19,9 +19,11 @@ cross-validation inside) runs without each of HELD_OUT_FOLDS folds and reads tha
 ASSIGNMENTS assignments of the photos to the folds.
 
 `--synthetic N` fits weights and knot on N synthetic displays of each kind instead
-(`ocr.synth_display`, tuning seeds from 0, each render its own fold member), and only reads the
-held-out seeds (from bench/synthetic.py's HELD_OUT_START) and the dev LCD photos: their coverage
-and precision at the knot are reported, and the knot is written only where the photos hold it.
+(`ocr.synth_display`, worn as real panels are, `worn=True`, and some leaving their leading zeros
+unlit, `blanks=True`; tuning seeds from
+0, each render its own fold member), and only reads the held-out seeds (from bench/synthetic.py's
+HELD_OUT_START) and the dev LCD photos: their coverage and precision at the knot are reported,
+and the knot is written only where the photos hold it.
 Re-run after any change to the display reader (ocr/panel.py, ocr/sevenseg.py) or the features.
 """
 
@@ -92,8 +94,15 @@ def _evidence(photo: Photo) -> Evidence:
     e = photo.evidence
     assert e is not None
     boxes = [(int(a), int(b)) for a, b in e["boxes"]]
-    segments = Segments(np.array(e["coverage"]).reshape(-1, 9), boxes, e["height"], e["light"])
-    return Evidence(segments, e["agreeing"])
+    segments = Segments(
+        np.array(e["coverage"]).reshape(-1, 9),
+        boxes,
+        e["height"],
+        e["light"],
+        e.get("point_confirmed", False),
+        e.get("beside", 0),
+    )
+    return Evidence(segments, e["agreeing"], e.get("point", 0))
 
 
 def _as_json(e: Evidence) -> dict[str, Any]:
@@ -104,6 +113,9 @@ def _as_json(e: Evidence) -> dict[str, Any]:
         "height": float(s.height),
         "light": bool(s.light),
         "agreeing": int(e.agreeing),
+        "point_confirmed": bool(s.point_confirmed),
+        "beside": int(s.beside),
+        "point": int(e.point),
     }
 
 
@@ -154,7 +166,7 @@ def read_render(task: tuple[str, int]) -> Photo:
     from ocr.synth_display import random_display, render_display
 
     kind, seed = task
-    spec = random_display(kind, seed)
+    spec = random_display(kind, seed, blanks=True, worn=True)
     engine = _engine()
     work = load_work_image(render_display(spec), max_pixels=engine.settings.max_image_pixels)
     file, label = f"{kind}:{seed}", spec.reading

@@ -29,15 +29,17 @@ FEATURES = (
     "uneven_width",  # the largest digit box width off the median, share of it
     "few_digits",  # at most FEW_DIGITS digits read: a part of a display as often as a whole one
     "agreeing",  # other 7-segment reads of the photo with the same value (other crops), at most 5
+    "beside",  # digit boxes of the display left out of the read (it reads a part of it)
+    "unconfirmed_point",  # a decimal point seen as a free blob or at a gap's foot, not both
 )
 # which way each feature may move the probability (the fit drops a feature that would go the
 # other way on its data: evidence of doubt never makes a read surer)
-DIRECTIONS = (1, -1, -1, -1, 1)
+DIRECTIONS = (1, -1, -1, -1, 1, -1, -1)
 
 # fitted by bench/fit_display.py (begin)
-WEIGHTS = (5.198788, 0.000000, -7.405939, -7.398250, 1.476069)
-BIAS = -0.383048
-KNOT: float | None = 0.991356
+WEIGHTS = (0.438740, -5.495745, -14.209508, -0.091684, 1.096851, -7.266677, -1.423994)
+BIAS = 11.284419
+KNOT: float | None = 0.992294
 # fitted by bench/fit_display.py (end)
 
 SEGMENTS = 7  # a..g; the two holes after them only count in the misfits
@@ -48,11 +50,13 @@ MOST_AGREEING = 5
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the chosen display read rests on: its digits' segments, and how many other
-    7-segment reads of the photo (other crops of the display) read the same value."""
+    """What the chosen display read rests on: its digits' segments, how many other 7-segment
+    reads of the photo (other crops of the display) read the same value, and the digits it
+    reads after a decimal point (0: none)."""
 
     segments: Segments
     agreeing: int
+    point: int = 0
 
 
 def supporting(best: Described, described: list[Described]) -> Segments | None:
@@ -78,7 +82,7 @@ def evidence(best: Described, described: list[Described]) -> Evidence | None:
         and d.candidate is not best.candidate
         for d in described
     )
-    return Evidence(segments, agreeing)
+    return Evidence(segments, agreeing, best.candidate.point)
 
 
 def features(e: Evidence) -> np.ndarray:
@@ -91,6 +95,8 @@ def features(e: Evidence) -> np.ndarray:
             uneven_width(e.segments.boxes),
             float(len(e.segments.boxes) <= FEW_DIGITS),
             float(min(e.agreeing, MOST_AGREEING)),
+            float(e.segments.beside > 0),
+            float(e.point > 0 and not e.segments.point_confirmed),
         ]
     )
 

@@ -310,6 +310,7 @@ def _read(gray: np.ndarray, box: Box) -> LcdRead | None:
             digits.boxes,
             digits.band[1] - digits.band[0] + 1.0,
             light,
+            digits.point_confirmed,
         ),
     )
 

@@ -84,17 +84,27 @@ class Digits:
 @dataclass(frozen=True)
 class Segments:
     """What a read of 7-segment digits rests on, one entry per digit: the coverage of its
-    segments a..g and holes, its box (deskewed panel px); the digits' height, and whether they
-    were read as light segments on a dark ground."""
+    segments a..g and holes, its box (deskewed panel px); the digits' height, whether they
+    were read as light segments on a dark ground, whether the decimal point was seen both as
+    a free blob and at the foot of a gap (`Digits.point_confirmed`), and how many digit boxes
+    of the display lie beside these digits (a part of the display read)."""
 
     coverage: np.ndarray  # (digits, 9)
     boxes: list[Box]
     height: float
     light: bool
+    point_confirmed: bool = False
+    beside: int = 0
 
     def part(self, start: int, stop: int) -> Segments:
-        """The evidence of the digits start..stop."""
-        return replace(self, coverage=self.coverage[start:stop], boxes=self.boxes[start:stop])
+        """The evidence of the digits start..stop (the other boxes counted as beside them)."""
+        kept = self.boxes[start:stop]
+        return replace(
+            self,
+            coverage=self.coverage[start:stop],
+            boxes=kept,
+            beside=self.beside + len(self.boxes) - len(kept),
+        )
 
 
 def _runs(profile: np.ndarray, min_value: float, max_gap: int) -> list[Box]:

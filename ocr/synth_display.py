@@ -24,6 +24,9 @@ Image = np.ndarray
 Colour = tuple[int, int, int]  # BGR
 
 KINDS = ("electricity", "heat", "water")
+BLANK_SHARE = 0.4  # displays that leave their leading zeros unlit (`blanks`)
+WORN_SHARE = 0.5  # displays the worn draw wears (the others stay as drawn)
+FEW_INTEGER_SHARE = 0.35  # worn displays showing only 2-3 integer digits (pumps, heat meters)
 SUPER = 3  # segments are drawn this many times larger, then shrunk (anti-aliasing)
 
 # segment end points in a unit cell (x right, y down; 0..1 wide, 0..2 high)
@@ -95,19 +98,75 @@ class DisplaySpec:
     shade: float = 0.0  # light falling off across the photo: darkest share lost
     jpeg: int = 0  # JPEG quality the photo went through (0: none)
     label: str = ""  # small status text left of the value's top (tariff, phase marks)
+    blank: bool = False  # leading zeros left unlit (their digit cells stay, dark)
+    # the worn draw only (`random_display(..., worn=True)`; the defaults draw as before)
+    fade: float = 0.0  # lit digits fade unevenly: the weakest digit's lost share of its ink
+    segment_fade: float = 0.0  # each lit segment loses up to this share of its ink
+    patchy: float = 0.0  # ink lost in blotches about a segment long (share at the worst)
+    backlight: float = 0.06  # the backlight's unevenness across the panel (share of it)
+    point_scale: float = 1.0  # the decimal point's size (of the usual size)
+    point_shift: tuple[float, float] = (0.0, 0.0)  # the point moved (x, y), of the digit height
 
     @property
     def shown(self) -> str:
         return self.reading + ("." + self.fraction if self.fraction else "")
 
+    @property
+    def lit(self) -> str:
+        """What the display lights: `shown`, with the leading zeros blank where it blanks them."""
+        if not self.blank:
+            return self.shown
+        integer = self.reading.lstrip("0") or "0"
+        return integer.rjust(len(self.reading)) + ("." + self.fraction if self.fraction else "")
 
-def random_display(kind: str, seed: int, *, wide: bool = False) -> DisplaySpec:
+
+def random_display(
+    kind: str, seed: int, *, wide: bool = False, blanks: bool = False, worn: bool = False
+) -> DisplaySpec:
     """A display of `kind` ("electricity", "heat", "water") drawn from `seed`. `wide` draws
     from a wider range (more backlights, thinner and bolder, narrower and wider, more slanted
     segments, lower contrast, stronger perspective, blur, glare streaks, shading, JPEG, status
-    text beside the value); without it the same seed gives the same display as always."""
+    text beside the value); `blanks` leaves the leading zeros of some displays unlit (a few lit
+    digits in a wider display, as fuel pumps and many heat meters show them); `worn` draws the
+    wear of real panels (`_worn`). Without them the same seed gives the same display as always;
+    each draws from its own stream."""
     spec = _narrow_display(kind, seed)
-    return _widened(spec, np.random.default_rng([seed, KINDS.index(kind), 2])) if wide else spec
+    if wide:
+        spec = _widened(spec, np.random.default_rng([seed, KINDS.index(kind), 2]))
+    if blanks:
+        rng = np.random.default_rng([seed, KINDS.index(kind), 3])
+        spec = replace(spec, blank=bool(rng.random() < BLANK_SHARE))
+    if worn:
+        spec = _worn(spec, np.random.default_rng([seed, KINDS.index(kind), 4]))
+    return spec
+
+
+def _worn(spec: DisplaySpec, rng: np.random.Generator) -> DisplaySpec:
+    """`spec` with the wear photos of real panels show: digits and segments lit unevenly
+    (fading, uneven contact), an uneven backlight, unlit segments showing, a decimal point tiny
+    or off its place, and some displays with only 2-3 integer digits (WORN_SHARE of them)."""
+    if rng.random() >= WORN_SHARE:
+        return spec
+    reading = spec.reading
+    if rng.random() < FEW_INTEGER_SHARE:
+        rest = rng.integers(0, 10, size=int(rng.integers(1, 3)))
+        reading = str(int(rng.integers(1, 10))) + "".join(str(d) for d in rest)
+    odd_point = rng.random() < 0.15
+    return replace(
+        spec,
+        reading=reading,
+        fade=float(rng.uniform(0.0, 0.3)),
+        segment_fade=float(rng.uniform(0.0, 0.2)),
+        patchy=float(rng.choice([0.0, rng.uniform(0.15, 0.5)], p=[0.4, 0.6])),
+        backlight=float(rng.uniform(0.06, 0.2)),
+        ghost=max(spec.ghost, float(rng.choice([0.0, rng.uniform(0.05, 0.3)]))),
+        point_scale=float(rng.uniform(0.5, 0.8)) if odd_point else 1.0,
+        point_shift=(
+            (float(rng.uniform(-0.05, 0.05)), float(rng.uniform(-0.06, 0.02)))
+            if odd_point
+            else (0.0, 0.0)
+        ),
+    )
 
 
 def _widened(spec: DisplaySpec, rng: np.random.Generator) -> DisplaySpec:
@@ -180,6 +239,28 @@ def _narrow_display(kind: str, seed: int) -> DisplaySpec:
     )
 
 
+def _ink(spec: DisplaySpec, rng: np.random.Generator) -> np.ndarray | None:
+    """How much ink each lit segment gets (None: all of it): each digit faded by its own share
+    of `spec.fade` (one of them by all of it), each segment by its own of `spec.segment_fade`."""
+    if not spec.fade and not spec.segment_fade:
+        return None
+    chars = len(spec.lit)
+    digit = 1 - spec.fade * rng.uniform(0, 1, size=(chars, 1))
+    digit[int(rng.integers(chars))] = 1 - spec.fade
+    return np.asarray(digit * (1 - spec.segment_fade * rng.uniform(0, 1, size=(chars, 7))))
+
+
+def _patchy(mask: np.ndarray, share: float, h: float, rng: np.random.Generator) -> np.ndarray:
+    """`mask` losing up to `share` of its ink in smooth blotches about half a digit across."""
+    cells = (max(2, round(mask.shape[0] / (0.5 * h))), max(2, round(mask.shape[1] / (0.5 * h))))
+    blotches = cv2.resize(
+        rng.uniform(0, 1, cells).astype(np.float32),
+        mask.shape[::-1],
+        interpolation=cv2.INTER_CUBIC,
+    )
+    return np.asarray(mask * (1 - share * np.clip(blotches, 0, 1))).astype(np.uint8)
+
+
 def _value(kind: str, rng: np.random.Generator) -> tuple[str, str]:
     """Integer digits (leading zeros kept) and decimals as the kind's displays show them."""
     if kind == "electricity":
@@ -219,6 +300,8 @@ class Face:
     gap: float
     slant: float
     bevel: bool
+    point_scale: float = 1.0
+    point_shift: tuple[float, float] = (0.0, 0.0)  # px
 
     @property
     def pitch(self) -> float:
@@ -227,16 +310,26 @@ class Face:
     def advance(self, text: str) -> float:
         return sum(self.pitch for ch in text if ch != ".")
 
-    def draw(self, mask: np.ndarray, text: str, x: float, y: float, *, lit: bool = True) -> None:
+    def draw(
+        self,
+        mask: np.ndarray,
+        text: str,
+        x: float,
+        y: float,
+        *,
+        lit: bool = True,
+        ink: np.ndarray | None = None,
+    ) -> None:
         """`text` (digits, '-', ' ', '.') with its top left at (x, y); '.' sits in the gap after
-        the digit before it. `lit=False` draws every segment and point (the unlit pattern)."""
+        the digit before it. `lit=False` draws every segment and point (the unlit pattern).
+        `ink` (characters of `text` x 7 segments, 0..1) draws each segment that much inked."""
         t, h2 = self.thick * self.height, self.height / 2
-        for ch in text:
+        for i, ch in enumerate(text):
             if ch == ".":
-                r = min(0.6 * t, 0.35 * self.width * self.spacing)  # room on both sides
-                cx = x - self.width * self.spacing / 2
-                cy = y + self.height - max(r, t / 2)
-                cv2.circle(mask, (round(cx), round(cy)), round(r), 255, -1)
+                r = min(0.6 * t, 0.35 * self.width * self.spacing) * self.point_scale
+                cx = x - self.width * self.spacing / 2 + self.point_shift[0]
+                cy = y + self.height - max(r, t / 2) + self.point_shift[1]
+                cv2.circle(mask, (round(cx), round(cy)), max(1, round(r)), 255, -1)
                 continue
             segments = "abcdefg" if not lit else _LIT.get(ch, "")
             for s in segments:
@@ -248,7 +341,8 @@ class Face:
                 poly = _segment(
                     p0 + inset + vert, p1 + inset + vert, t, self.gap * self.height, self.bevel
                 )
-                cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 255, cv2.LINE_AA)
+                value = 255 if ink is None else round(255 * ink[i, "abcdefg".index(s)])
+                cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], value, cv2.LINE_AA)
             x += self.pitch
 
 
@@ -256,6 +350,8 @@ def _panel(spec: DisplaySpec, rng: np.random.Generator) -> Image:
     """The display panel with its value, OBIS code, unit and symbols."""
     h = spec.digit_h * SUPER
     face = Face(h, spec.width * h, spec.spacing, spec.thick, spec.gap, spec.slant, spec.bevel)
+    shifted = (spec.point_shift[0] * h, spec.point_shift[1] * h)
+    point_face = replace(face, point_scale=spec.point_scale, point_shift=shifted)
     small = Face(
         0.5 * h,
         0.5 * spec.width * h,
@@ -274,7 +370,7 @@ def _panel(spec: DisplaySpec, rng: np.random.Generator) -> Image:
     lit = np.zeros((height, width), np.uint8)
     unlit = np.zeros_like(lit)
     face.draw(unlit, "8" * len(spec.reading) + "." + "8" * len(spec.fraction), left, top, lit=False)
-    face.draw(lit, spec.shown, left, top)
+    point_face.draw(lit, spec.lit, left, top, ink=_ink(spec, rng))
     if obis_w:
         ox, oy = (left, 0.25 * h) if spec.obis_above else (0.35 * h, top)
         small.draw(unlit, "8.8.8", ox, oy, lit=False)
@@ -282,6 +378,8 @@ def _panel(spec: DisplaySpec, rng: np.random.Generator) -> Image:
             small.draw(lit, spec.obis, ox, oy)
     if spec.symbols:
         _symbols(lit, rng, h, left, top, face.advance(spec.shown))
+    if spec.patchy:
+        lit = _patchy(lit, spec.patchy, spec.digit_h * SUPER, rng)
     mask_lit = cv2.resize(lit, (width // SUPER, height // SUPER), interpolation=cv2.INTER_AREA)
     mask_unlit = cv2.resize(unlit, (width // SUPER, height // SUPER), interpolation=cv2.INTER_AREA)
     back, ink = (np.array(c, np.float32) for c in {**_LOOKS, **_WIDE_LOOKS}[spec.look])
@@ -289,7 +387,7 @@ def _panel(spec: DisplaySpec, rng: np.random.Generator) -> Image:
     panel = np.empty((*mask_lit.shape, 3), np.float32)
     panel[:] = back
     glow = cv2.GaussianBlur(rng.normal(0, 1, (4, 8)).astype(np.float32), (0, 0), 1)
-    panel *= (1 + 0.06 * cv2.resize(glow, mask_lit.shape[::-1]))[..., None]  # uneven backlight
+    panel *= (1 + spec.backlight * cv2.resize(glow, mask_lit.shape[::-1]))[..., None]
     ghost = (mask_unlit.astype(np.float32) / 255 * spec.ghost)[..., None]
     panel = panel + ghost * (ink - back)
     alpha = (mask_lit.astype(np.float32) / 255)[..., None]

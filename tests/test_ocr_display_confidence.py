@@ -93,6 +93,32 @@ def test_other_crops_reading_the_same_make_a_read_likelier() -> None:
     assert probability(_x(segments, agreeing=2)) > probability(_x(segments, agreeing=0))
 
 
+def test_a_read_of_part_of_the_display_counts_the_digits_beside_it() -> None:
+    segments = _segments(_ink("305.28"))
+    part = segments.part(1, 5)
+    assert part.beside == 1 and part.part(0, 3).beside == 2
+    beside = FEATURES.index("beside")
+    assert _x(segments)[beside] == 0.0 and _x(part)[beside] == 1.0
+    plain, cut = _worse("beside", 1.0)
+    assert cut <= plain
+
+
+def test_a_decimal_point_seen_only_one_way_is_unconfirmed() -> None:
+    segments = _segments(_ink("305.28"))
+    unconfirmed = FEATURES.index("unconfirmed_point")
+    assert features(Evidence(segments, 1, point=2))[unconfirmed] == 1.0
+    confirmed = replace(segments, point_confirmed=True)
+    assert features(Evidence(confirmed, 1, point=2))[unconfirmed] == 0.0
+    assert features(Evidence(segments, 1, point=0))[unconfirmed] == 0.0  # no point read
+
+
+def test_the_fit_keeps_what_the_evidence_rests_on() -> None:
+    segments = replace(_segments(_ink("305.28")), point_confirmed=True, beside=1)
+    photo = fit_display.Photo("p", fit_display._as_json(Evidence(segments, 2, 2)), True, "305", "")
+    assert photo.x is not None
+    assert (photo.x == features(Evidence(segments, 2, 2))).all()
+
+
 def test_a_box_much_wider_than_the_others_is_uneven() -> None:
     assert display_confidence.uneven_width([(0, 29), (44, 73), (88, 132)]) == pytest.approx(0.5)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,28 @@ def test_the_wide_draw_varies_more_and_keeps_the_value() -> None:
     assert any(s.streak for s in wide) and any(s.jpeg for s in wide) and any(s.label for s in wide)
     assert not any(s.streak or s.jpeg or s.label or s.shade for s in narrow)
     assert max(s.perspective for s in wide) > max(s.perspective for s in narrow)
+
+
+def test_some_displays_leave_their_leading_zeros_unlit() -> None:
+    plain = [random_display(kind, seed) for kind in KINDS for seed in range(20)]
+    drawn = [random_display(kind, seed, blanks=True) for kind in KINDS for seed in range(20)]
+    assert [replace(s, blank=False) for s in drawn] == plain  # nothing else drawn otherwise
+    blank = [s for s in drawn if s.blank and s.reading.startswith("0")]
+    assert blank and not any(s.blank for s in plain)
+    for s in blank:
+        assert s.lit.replace(" ", "0") == s.shown and s.lit.startswith(" ")
+    assert all(s.lit == s.shown for s in drawn if not s.blank)
+
+
+def test_the_worn_draw_adds_wear_and_leaves_the_plain_draw_alone() -> None:
+    plain = [random_display(kind, seed) for kind in KINDS for seed in range(20)]
+    worn = [random_display(kind, seed, worn=True) for kind in KINDS for seed in range(20)]
+    assert all(s.fade == s.patchy == 0.0 and s.point_scale == 1.0 for s in plain)
+    assert any(s.patchy > 0 for s in worn) and any(s.point_scale < 1.0 for s in worn)
+    assert any(len(s.reading) <= 3 for s in worn) and all(len(s.reading) >= 4 for s in plain)
+    spec = next(s for s in worn if s.patchy > 0.3 and s.fade > 0.15)
+    spotless = replace(spec, fade=0.0, segment_fade=0.0, patchy=0.0)
+    assert not np.array_equal(render_display(spec), render_display(spotless))
 
 
 def test_a_display_among_larger_dark_regions_is_still_read() -> None:
