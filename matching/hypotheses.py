@@ -243,8 +243,9 @@ def _choose(
         return pool[0], []
     fitting = [h for h in pool if h.fit == "in_band"]
     open_ = [h for h in pool if h.fit == "unknown"]
-    if len(fitting) == 1 and not open_:
-        return fitting[0], []
+    if len(fitting) == 1 and not open_:  # the other meters' histories rule the value out
+        others = len({h.meter_id for h in pool}) > 1
+        return fitting[0], [reasons.METER_BY_HISTORY] if others else []
     likeliest = _likeliest(pool, min_meter_odds, profiles)
     if likeliest is not None:
         known = likeliest.fit == "in_band"

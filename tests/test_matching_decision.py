@@ -271,6 +271,31 @@ def test_a_meter_the_history_chose_books_only_a_read_the_ocr_accepted(ctx: AppCo
     assert booked(ctx) == {}
 
 
+def test_a_meter_only_its_band_holds_the_value_for_books_only_a_read_the_ocr_accepted(
+    ctx: AppContext,
+) -> None:
+    """The water meter's history rules 5030 out and the gas meter's holds it: the history chose
+    the meter, so it cannot also settle the read's doubts (a water photo misread would be booked
+    on the gas meter)."""
+    _water, gas = water_and_gas(ctx)
+    unsure = MeterRead(
+        reading="05030", confidence=0.6, accepted=False,
+        digits=doubtful_digits("05030", 0.05), display="drum",
+    )  # fmt: skip
+    assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == "review"
+    task = only_task(ctx)
+    assert reasons.LOW_CONFIDENCE in task.reason_codes and task.meter_id == gas
+    assert booked(ctx) == {}
+
+
+def test_a_meter_only_its_band_holds_an_accepted_read_for_is_booked(ctx: AppContext) -> None:
+    _water, gas = water_and_gas(ctx)
+    assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): read("05030")})).status == (
+        "accepted"
+    )
+    assert booked(ctx) == {(gas, "1.8.0"): Decimal(5030)}
+
+
 def drum_digits(reading: str) -> tuple[DigitRead, ...]:
     return tuple(DigitRead(int(c), 0.999, ((int(c), 0.999),)) for c in reading)
 
