@@ -190,7 +190,11 @@ def test_the_register_code_on_the_display_names_the_register(ctx: AppContext) ->
     assert booked(ctx) == {(meter, "1.8.2"): Decimal(11500)}
 
 
-def water_and_electricity(ctx: AppContext, *, history: bool = True) -> tuple[int, int]:
+def water_and_electricity(
+    ctx: AppContext, *, history: bool = True, power_history: bool = True
+) -> tuple[int, int]:
+    """A water drum meter (5 digits) and an electricity display (6 digits); `power_history`
+    False leaves the electricity meter without readings."""
     with ctx.sessions.begin() as session:
         water = add_meter(
             session, "W-100", history=[("2025-11-20", "180"), ("2026-05-20", "200")] if history
@@ -198,9 +202,21 @@ def water_and_electricity(ctx: AppContext, *, history: bool = True) -> tuple[int
         )  # fmt: skip
         power = add_meter(
             session, "E-200", kind="electricity", integer_digits=6, display="lcd",
-            history=[("2025-05-20", "20000"), ("2026-05-20", "23500")] if history else [],
+            history=[("2025-05-20", "20000"), ("2026-05-20", "23500")]
+            if history and power_history else [],
         )  # fmt: skip
     return water, power
+
+
+def drums_or_display(drums: str, display: str | None = None) -> Reader:
+    """The photo read as the water meter's drums and as the electricity display (by default
+    the same value with the display's sixth digit)."""
+    return reader_for(
+        {
+            (PHOTO_A, MeterHint(5, "drum")): read(drums),
+            (PHOTO_A, MeterHint(6, "lcd")): read(display or f"0{drums}"),
+        }
+    )
 
 
 def test_the_meter_number_on_the_photo_picks_the_meter(ctx: AppContext) -> None:
@@ -220,12 +236,7 @@ def test_the_meter_number_on_the_photo_picks_the_meter(ctx: AppContext) -> None:
 
 def test_a_value_far_likelier_under_one_history_picks_that_meter(ctx: AppContext) -> None:
     water, power = water_and_electricity(ctx)
-    reader = reader_for(
-        {
-            (PHOTO_A, MeterHint(5, "drum")): read("00215"),
-            (PHOTO_A, MeterHint(6, "lcd")): read("025200"),
-        }
-    )
+    reader = drums_or_display("00215", "025200")
     # both bands hold the value (water 215 m³, last 200; electricity 25 200 kWh, last 23 500),
     # but water's history makes it far likelier per unit of the counter
     assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
@@ -316,12 +327,7 @@ def test_a_value_both_histories_make_equally_likely_goes_to_a_clerk(ctx: AppCont
 
 def test_only_one_meter_fitting_its_history_is_booked(ctx: AppContext) -> None:
     water, _power = water_and_electricity(ctx)
-    reader = reader_for(
-        {
-            (PHOTO_A, MeterHint(5, "drum")): read("00215"),
-            (PHOTO_A, MeterHint(6, "lcd")): read("000215"),
-        }
-    )
+    reader = drums_or_display("00215")
     assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
     assert booked(ctx) == {(water, "1.8.0"): Decimal(215)}
     audit = [r for r in all_of(ctx, AuditLog) if r.action == "reading_accepted"]
@@ -574,15 +580,8 @@ def test_two_photos_of_one_register_with_different_values_go_to_a_clerk(ctx: App
 def test_a_meter_without_readings_is_booked_when_the_others_histories_rule_the_value_out(
     ctx: AppContext,
 ) -> None:
-    with ctx.sessions.begin() as session:
-        water = add_meter(session, "W-100", history=[("2025-11-20", "180"), ("2026-05-20", "200")])
-        power = add_meter(session, "E-200", kind="electricity", integer_digits=6, display="lcd")
-    reader = reader_for(
-        {
-            (PHOTO_A, MeterHint(5, "drum")): read("25200"),
-            (PHOTO_A, MeterHint(6, "lcd")): read("025200"),
-        }
-    )
+    water, power = water_and_electricity(ctx, power_history=False)
+    reader = drums_or_display("25200")
     # 25 000 m³ of water in half a year is no household's; 25 200 kWh fits a meter nobody read
     assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
     assert booked(ctx) == {(power, "1.8.0"): Decimal(25200)}
@@ -594,15 +593,8 @@ def test_a_meter_without_readings_is_booked_when_the_others_histories_rule_the_v
 def test_a_meter_chosen_only_by_excluding_the_others_is_confirmed_by_a_clerk(
     ctx: AppContext,
 ) -> None:
-    with ctx.sessions.begin() as session:
-        add_meter(session, "W-100", history=[("2025-11-20", "180"), ("2026-05-20", "200")])
-        power = add_meter(session, "E-200", kind="electricity", integer_digits=6, display="lcd")
-    reader = reader_for(
-        {
-            (PHOTO_A, MeterHint(5, "drum")): read("00200"),
-            (PHOTO_A, MeterHint(6, "lcd")): read("000200"),
-        }
-    )
+    _water, power = water_and_electricity(ctx, power_history=False)
+    reader = drums_or_display("00200")
     # water's last reading again: no use since May, which the history cannot weigh
     assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
     task = only_task(ctx)
