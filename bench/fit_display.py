@@ -306,6 +306,19 @@ def _in_sample(photos: list[Photo], weights: np.ndarray, bias: float, at: float 
     return f"fitted: accepted {len(accepted) / len(photos):.1%}, {wrong} wrong"
 
 
+def _fit_with_knot(
+    photos: list[Photo], l2: float, *, by_label: bool
+) -> tuple[np.ndarray, float, float | None, float]:
+    """Weights and bias fitted on all `photos`, the knot their cross-validation over
+    `ASSIGNMENTS` fold assignments sets, and how many reads it accepts (mean over them)."""
+    assignments = [
+        cross_validated(photos, l2, seed, by_label=by_label) for seed in range(ASSIGNMENTS)
+    ]
+    at, accepted = knot(assignments)
+    weights, bias = _fit_on(photos, l2)
+    return weights, bias, at, accepted
+
+
 def report(
     photos: list[Photo], l2: float, *, by_label: bool
 ) -> tuple[np.ndarray, float, float | None]:
@@ -315,11 +328,7 @@ def report(
     n = len(photos)
     exact = sum(p.right for p in photos)
     usable = sum(p.x is not None for p in photos)
-    assignments = [
-        cross_validated(photos, l2, seed, by_label=by_label) for seed in range(ASSIGNMENTS)
-    ]
-    at, accepted = knot(assignments)
-    weights, bias = _fit_on(photos, l2)
+    weights, bias, at, accepted = _fit_with_knot(photos, l2, by_label=by_label)
     print(
         f"{n} photos, {exact} read right, {usable} open to acceptance; cross-validated over "
         f"{ASSIGNMENTS} fold assignments: accepted {accepted / n:.1%} at p >= "
@@ -386,11 +395,7 @@ def synthetic_fit(
 ) -> tuple[np.ndarray, float, float | None]:
     """Weights and knot from the tuning renders alone (the knot from their cross-validation,
     each render its own fold member); the held-out renders and the real photos only read."""
-    assignments = [  # each render is its own display
-        cross_validated(tuning, l2, seed, by_label=False) for seed in range(ASSIGNMENTS)
-    ]
-    at, accepted = knot(assignments)
-    weights, bias = _fit_on(tuning, l2)
+    weights, bias, at, accepted = _fit_with_knot(tuning, l2, by_label=False)  # a render each
     print(
         f"synthetic tuning: {len(tuning)} renders, {sum(p.right for p in tuning)} read right; "
         f"cross-validated: accepted {accepted / max(len(tuning), 1):.1%} at p >= "
