@@ -76,15 +76,19 @@ def test_drum_counters_of_other_makes_are_read_with_their_decimals(kind: str, se
     assert (result.reading, result.fraction) == (sample.reading, sample.fraction)
 
 
-def test_the_bench_reports_exact_digits_and_fraction_per_set() -> None:
-    def outcome(truth: str, reading: str | None, fraction: str | None) -> synthetic_drums.Outcome:
-        return synthetic_drums.Outcome("gas", 0, truth, "123", reading, fraction, 0.5)
+def test_the_bench_reports_exact_digits_fraction_and_acceptance_per_set() -> None:
+    def outcome(
+        truth: str, reading: str | None, fraction: str | None, accepted: bool
+    ) -> synthetic_drums.Outcome:
+        return synthetic_drums.Outcome("gas", 0, truth, "123", reading, fraction, 0.5, accepted)
 
-    rows = [outcome("00042", "00042", "123"), outcome("00042", "00043", "123")]
-    rows.append(outcome("00042", "00042", "124"))
+    rows = [outcome("00042", "00042", "123", True), outcome("00042", "00043", "123", True)]
+    rows.append(outcome("00042", "00042", "124", False))
     header, gas = synthetic_drums.report(rows)
-    assert header.split()[:5] == ["set", "n", "exact", "digits", "fraction"]
-    assert gas.split()[1:6] == ["3", "66.7%", "93.3%", "33.3%", "0.500"]
+    assert header.split() == [
+        "set", "n", "exact", "digits", "fraction", "accepted", "precision", "median", "s"
+    ]  # fmt: skip
+    assert gas.split()[1:8] == ["3", "66.7%", "93.3%", "33.3%", "66.7%", "50.0%", "0.500"]
 
 
 def test_small_light_digits_on_metallic_grey_drums_are_found() -> None:
