@@ -65,6 +65,33 @@ def test_a_drum_framed_in_red_is_the_decimal_only_where_no_drum_is_red() -> None
     assert around_two is not None and around_two.decimals == 0  # a frame holds one drum
 
 
+def test_red_just_right_of_a_framed_drum_is_the_frame_and_the_framed_drum_the_decimal() -> None:
+    """A cell cut half a drum right of a red-framed decimal drum sees the frame's right side in
+    its middle: the framed drum is the decimal, not the last integer drum."""
+    probs = np.zeros((8, NO_DIGIT + 1))
+    probs[:, 3] = 1.0
+    spill = [1.0] * 7 + [8.0]
+    framed = (0.3,) * 6 + (36.0, 8.0)
+    run = find_run(probs, spill, framed)
+    assert run is not None and (len(run.cells), run.decimals) == (7, 1)
+    red_drums = find_run(probs, [1.0] * 5 + [40.0] * 3, (0.3,) * 4 + (6.0, 8.0, 8.0, 8.0))
+    assert red_drums is not None and (len(red_drums.cells), red_drums.decimals) == (8, 3)
+
+
+def test_a_ferraris_counter_whose_frame_spills_into_the_next_cell_reads_its_tenth_drum() -> None:
+    """Held-out seed 1008: seven drums and a red-framed tenth drum; the frame's right side once
+    made the framed drum the last integer drum (`0008611`, accepted)."""
+    sample = random_meter("ferraris", 1008)
+    result = read_meter(
+        sample.image,
+        integer_digits=sample.integer_digits,
+        display="drum",
+        decimal_digits=1,
+        meter_number=False,
+    )
+    assert (result.reading, result.fraction) == (sample.reading, sample.fraction)
+
+
 @pytest.mark.parametrize(("kind", "seed"), [("gas", 0), ("ferraris", 2), ("ferraris", 7)])
 def test_drum_counters_of_other_makes_are_read_with_their_decimals(kind: str, seed: int) -> None:
     """Ferraris seeds 2 and 7: black drums, the decimal drum black too and framed in red (seed
