@@ -5,10 +5,13 @@
 Each set is a seeded renderer: photo k of a set is `SETS[name](first_seed + k)`, so a run is the
 same photos every time, and another `--first-seed` gives photos never looked at (report the
 seeds used for tuning beside a held-out range). A photo is read as master data gives its meter:
-its integer drum count and `display="drum"`, without the plate. `exact`: the integer reading as
-shown (leading zeros included) equals the rendered one; `digits`: integer digits right,
-right-aligned; `fraction`: the decimal drums right too (the last drum may be caught rolling, by
-convention its lower digit counts); `median s`: seconds per photo inside `read_meter`.
+its integer and decimal drum counts and `display="drum"`, without the plate. `exact`: the
+integer reading as shown (leading zeros included) equals the rendered one; `digits`: integer
+digits right, right-aligned; `fraction`: the decimal drums right too (the last drum may be caught
+rolling, by convention its lower digit counts); `accepted`: share of the photos whose read the
+OCR accepted, `precision`: share of those with the integer reading exact (nothing is fitted on
+these renders, so both are held-out figures for each range of seeds); `median s`: seconds per
+photo inside `read_meter`.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class Outcome:
     reading: str | None
     read_fraction: str | None
     seconds: float
+    accepted: bool = False
 
     @property
     def exact(self) -> bool:
@@ -66,13 +70,19 @@ def read_one(task: tuple[str, int]) -> Outcome:
     name, seed = task
     sample = SETS[name](seed)
     r = read_meter(
-        sample.image, integer_digits=sample.integer_digits, display="drum", meter_number=False
+        sample.image,
+        integer_digits=sample.integer_digits,
+        display="drum",
+        decimal_digits=len(sample.fraction),
+        meter_number=False,
     )
-    return Outcome(name, seed, sample.reading, sample.fraction, r.reading, r.fraction, r.seconds)
+    truth = (sample.reading, sample.fraction)
+    return Outcome(name, seed, *truth, r.reading, r.fraction, r.seconds, r.accepted)
 
 
 def report(outcomes: list[Outcome]) -> list[str]:
-    lines = [f"{'set':<12} {'n':>4} {'exact':>7} {'digits':>7} {'fraction':>9} {'median s':>9}"]
+    head = f"{'set':<12} {'n':>4} {'exact':>7} {'digits':>7} {'fraction':>9}"
+    lines = [f"{head} {'accepted':>9} {'precision':>9} {'median s':>9}"]
     for name in SETS:
         rows = [o for o in outcomes if o.name == name]
         if not rows:
@@ -81,9 +91,12 @@ def report(outcomes: list[Outcome]) -> list[str]:
         hits = [o.digits for o in rows]
         digits = sum(h for h, _ in hits) / sum(n for _, n in hits)
         fraction = sum(o.exact and (o.read_fraction or "") == o.fraction for o in rows) / len(rows)
+        accepted = [o.exact for o in rows if o.accepted]
+        precision = f"{sum(accepted) / len(accepted):>9.1%}" if accepted else f"{'-':>9}"
         median = statistics.median(o.seconds for o in rows)
         rates = f"{exact:>7.1%} {digits:>7.1%} {fraction:>9.1%}"
-        lines.append(f"{name:<12} {len(rows):>4} {rates} {median:>9.3f}")
+        share = f"{len(accepted) / len(rows):>9.1%} {precision}"
+        lines.append(f"{name:<12} {len(rows):>4} {rates} {share} {median:>9.3f}")
     return lines
 
 
@@ -107,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.failures:
         for o in outcomes:
             if not o.exact:
-                read = f"{o.reading}.{o.read_fraction}"
+                read = f"{o.reading}.{o.read_fraction}{' (accepted)' if o.accepted else ''}"
                 print(f"{o.name} seed {o.seed}: {o.truth}.{o.fraction} read {read}")
     return 0
 

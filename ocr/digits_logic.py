@@ -104,7 +104,8 @@ def digit_strength(probs: np.ndarray) -> np.ndarray:
 def find_run(probs: np.ndarray, red: list[float], framed: Sequence[float] = ()) -> Run | None:
     """Longest run of digit cells; trailing red cells are the decimals, or where no cell is
     red, a trailing drum framed in red (`framed`, per cell: a Ferraris counter's decimal drum;
-    a cell's edges tell a frame around it, not one around several)."""
+    a cell's edges tell a frame around it, not one around several). A framed drum right before
+    the red cells is the decimal drum too: a cell cut beside it sees the frame's right side."""
     span = _longest_run((probs[:, NO_DIGIT] < DIGIT_MIN).tolist())
     if span is None:
         return None
@@ -115,9 +116,10 @@ def find_run(probs: np.ndarray, red: list[float], framed: Sequence[float] = ()) 
     # red drums may follow the run: white on red is faint for the model, the colour is not
     reach = list(range(cells[0], min(len(red), cells[-1] + 1 + MAX_DECIMALS)))
     block = red_block([red[i] for i in reach])
-    if block is None and framed:
-        block = red_block([framed[i] for i in reach])
-        block = block if block is not None and block[1] == 1 else None  # a frame holds one drum
+    frame = red_block([framed[i] for i in reach]) if framed else None
+    frame = frame if frame is not None and frame[1] == 1 else None  # a frame holds one drum
+    if frame is not None and (block is None or block[0] == frame[0] + 1):
+        block = frame  # red just right of a framed drum is the frame's own right side
     decimals = 0
     if block is not None and block[0] <= len(cells):
         cells = reach[: block[0] + block[1]]

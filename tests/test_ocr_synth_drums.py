@@ -65,6 +65,33 @@ def test_a_drum_framed_in_red_is_the_decimal_only_where_no_drum_is_red() -> None
     assert around_two is not None and around_two.decimals == 0  # a frame holds one drum
 
 
+def test_red_just_right_of_a_framed_drum_is_the_frame_and_the_framed_drum_the_decimal() -> None:
+    """A cell cut half a drum right of a red-framed decimal drum sees the frame's right side in
+    its middle: the framed drum is the decimal, not the last integer drum."""
+    probs = np.zeros((8, NO_DIGIT + 1))
+    probs[:, 3] = 1.0
+    spill = [1.0] * 7 + [8.0]
+    framed = (0.3,) * 6 + (36.0, 8.0)
+    run = find_run(probs, spill, framed)
+    assert run is not None and (len(run.cells), run.decimals) == (7, 1)
+    red_drums = find_run(probs, [1.0] * 5 + [40.0] * 3, (0.3,) * 4 + (6.0, 8.0, 8.0, 8.0))
+    assert red_drums is not None and (len(red_drums.cells), red_drums.decimals) == (8, 3)
+
+
+def test_a_ferraris_counter_whose_frame_spills_into_the_next_cell_reads_its_tenth_drum() -> None:
+    """Held-out seed 1008: seven drums and a red-framed tenth drum; the frame's right side once
+    made the framed drum the last integer drum (`0008611`, accepted)."""
+    sample = random_meter("ferraris", 1008)
+    result = read_meter(
+        sample.image,
+        integer_digits=sample.integer_digits,
+        display="drum",
+        decimal_digits=1,
+        meter_number=False,
+    )
+    assert (result.reading, result.fraction) == (sample.reading, sample.fraction)
+
+
 @pytest.mark.parametrize(("kind", "seed"), [("gas", 0), ("ferraris", 2), ("ferraris", 7)])
 def test_drum_counters_of_other_makes_are_read_with_their_decimals(kind: str, seed: int) -> None:
     """Ferraris seeds 2 and 7: black drums, the decimal drum black too and framed in red (seed
@@ -76,15 +103,19 @@ def test_drum_counters_of_other_makes_are_read_with_their_decimals(kind: str, se
     assert (result.reading, result.fraction) == (sample.reading, sample.fraction)
 
 
-def test_the_bench_reports_exact_digits_and_fraction_per_set() -> None:
-    def outcome(truth: str, reading: str | None, fraction: str | None) -> synthetic_drums.Outcome:
-        return synthetic_drums.Outcome("gas", 0, truth, "123", reading, fraction, 0.5)
+def test_the_bench_reports_exact_digits_fraction_and_acceptance_per_set() -> None:
+    def outcome(
+        truth: str, reading: str | None, fraction: str | None, accepted: bool
+    ) -> synthetic_drums.Outcome:
+        return synthetic_drums.Outcome("gas", 0, truth, "123", reading, fraction, 0.5, accepted)
 
-    rows = [outcome("00042", "00042", "123"), outcome("00042", "00043", "123")]
-    rows.append(outcome("00042", "00042", "124"))
+    rows = [outcome("00042", "00042", "123", True), outcome("00042", "00043", "123", True)]
+    rows.append(outcome("00042", "00042", "124", False))
     header, gas = synthetic_drums.report(rows)
-    assert header.split()[:5] == ["set", "n", "exact", "digits", "fraction"]
-    assert gas.split()[1:6] == ["3", "66.7%", "93.3%", "33.3%", "0.500"]
+    assert header.split() == [
+        "set", "n", "exact", "digits", "fraction", "accepted", "precision", "median", "s"
+    ]  # fmt: skip
+    assert gas.split()[1:8] == ["3", "66.7%", "93.3%", "33.3%", "66.7%", "50.0%", "0.500"]
 
 
 def test_small_light_digits_on_metallic_grey_drums_are_found() -> None:
