@@ -20,6 +20,7 @@ from ocr.locate import (
     _components,
     _dedupe,
     _near,
+    _pixels,
     drum_likeness,
     find_rows,
     rows_to_read,
@@ -106,6 +107,20 @@ def test_16_bit_labels_give_the_same_components() -> None:
     assert labels.dtype == np.uint16
     _, expected, expected_stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     assert np.array_equal(labels, expected) and np.array_equal(stats, expected_stats)
+
+
+def test_component_pixels_come_component_by_component_in_row_order() -> None:
+    rng = np.random.default_rng(5)
+    binary = (rng.random((200, 300)) < 0.45).astype(np.uint8) * 255
+    labels, stats = _components(binary)
+    ids = np.flatnonzero(stats[:, 4] >= 3)[1:]  # some components, the background left out
+    x, y, counts = _pixels(labels, stats, ids)
+    ys, xs = np.nonzero(np.isin(labels, ids))  # row by row over the image
+    order = np.argsort(labels[ys, xs], kind="stable")
+    box = stats[labels[ys, xs][order], :2]
+    assert np.array_equal(counts, stats[ids, 4])
+    assert np.array_equal(x, xs[order] - box[:, 0]) and np.array_equal(y, ys[order] - box[:, 1])
+    assert x.dtype == y.dtype == np.float64
 
 
 def _grey_drums_in_white_dial(digits: str) -> tuple[np.ndarray, tuple[int, int, int, int]]:
