@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -65,6 +66,12 @@ class Row:
         ox, oy = self.origin
         ux, uy = self.direction
         return [(b.cx - ox) * ux + (b.cy - oy) * uy for b in self.blobs]
+
+    @cached_property  # the ranker asks for it once per candidate read of the row
+    def centre(self) -> tuple[float, float]:
+        """The mean of its blobs' centres (image px)."""
+        xs, ys = [b.cx for b in self.blobs], [b.cy for b in self.blobs]
+        return float(np.mean(xs)), float(np.mean(ys))
 
 
 def same_place(a: Row, b: Row) -> bool:
