@@ -20,6 +20,7 @@ LINK_MAX_DIST = 2.2  # neighbours at most this many digit heights apart
 LINK_MAX_RATIO = 1.6  # and at most this different in height
 LINK_MAX_ANGLE = 14.0  # degrees off the line across their axis
 THRESH_C = 8  # local threshold offset (gray levels)
+BLOCKS = (25, 61)  # local threshold block sizes (px at WORK_SIDE)
 SAME_POLARITY = True
 # A counter shows at most 8 drums (5-7 integer and 1-3 decimal ones).
 MOST_DRUMS = 8
@@ -206,6 +207,25 @@ def _strokes(
     return cv2.bitwise_and(strong, cv2.threshold(hat, floor, 255, cv2.THRESH_BINARY)[1])
 
 
+def local_thresholds(
+    gray: np.ndarray, blocks: tuple[int, ...]
+) -> dict[tuple[int, int], np.ndarray]:
+    """Per polarity and block size, the pixels more than THRESH_C brighter than their block's
+    mean (polarity 1) or at least THRESH_C darker (0): to the pixel `cv2.adaptiveThreshold` with
+    ADAPTIVE_THRESH_MEAN_C and THRESH_BINARY, -THRESH_C (THRESH_BINARY_INV, THRESH_C), with each
+    block's mean taken once for both polarities."""
+    out = {}
+    for block in blocks:
+        mean = cv2.boxFilter(
+            gray, -1, (block, block), borderType=cv2.BORDER_REPLICATE | cv2.BORDER_ISOLATED
+        )
+        above = cv2.subtract(gray, mean, dtype=cv2.CV_16S)
+        # OpenCV takes a scalar for the second operand; its stubs want an array
+        out[1, block] = cv2.compare(above, THRESH_C, cv2.CMP_GT)  # type: ignore[call-overload]
+        out[0, block] = cv2.compare(above, -THRESH_C, cv2.CMP_LE)  # type: ignore[call-overload]
+    return out
+
+
 def find_blobs(gray: np.ndarray) -> list[Blob]:
     """Digit-like components of both polarities in a gray image (already at working size).
 
@@ -217,12 +237,11 @@ def find_blobs(gray: np.ndarray) -> list[Blob]:
     side = max(gray.shape)
     min_h, max_h = side * 0.012, side * 0.2  # digit heights looked for at full size
     small = cv2.resize(gray, None, fx=COARSE, fy=COARSE, interpolation=cv2.INTER_AREA)
+    thresholded = local_thresholds(gray, BLOCKS)
     blobs: list[Blob] = []
-    for polarity, mode in ((1, cv2.THRESH_BINARY), (0, cv2.THRESH_BINARY_INV)):
-        c = -THRESH_C if polarity else THRESH_C
-        for block in (25, 61):
-            binary = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, block, c)
-            blobs += _blobs(binary, polarity, min_h, max_h)
+    for polarity in (1, 0):
+        for block in BLOCKS:
+            blobs += _blobs(thresholded[polarity, block], polarity, min_h, max_h)
         strokes = _strokes(small, polarity)
         for kernel in CLOSE_KERNELS:
             closed = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, kernel)
