@@ -1,8 +1,10 @@
 """Image loading: bytes / path / array in, upright BGR array out, or an `ImageError` with a reason.
 
-Pillow decodes (JPEG, PNG, WebP, HEIC through pillow-heif, ...) and applies the EXIF orientation.
-The pixel limit is checked from the header before anything is decoded, so a decompression bomb is
-refused cheaply.
+Pillow reads the header and decodes (PNG, WebP, HEIC through pillow-heif, ...) and applies the
+EXIF orientation. A complete colour or gray JPEG is decoded by OpenCV instead: the same
+libjpeg-turbo settings give the same pixels, straight in BGR, in about half the time. The pixel
+limit is checked from the header before anything is decoded, so a decompression bomb is refused
+cheaply.
 """
 
 from __future__ import annotations
@@ -62,6 +64,55 @@ def _to_bgr(img: Image.Image) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # a fresh array, ~8x faster than numpy's flip
 
 
+_ORIENTATION = 0x0112  # the EXIF tag, as `ImageOps.exif_transpose` reads it
+_REDUCED = {  # OpenCV's flags for the scales `Image.draft` picks
+    1: cv2.IMREAD_COLOR,
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
+
+
+def _plain_jpeg(img: Image.Image, data: bytes) -> bool:
+    """A JPEG that OpenCV decodes to Pillow's pixels: colour or gray (Pillow converts CMYK its
+    own way), and complete up to its end marker (Pillow refuses a truncated one, OpenCV would
+    fill the missing rows)."""
+    return (
+        img.format == "JPEG"
+        and img.mode in ("RGB", "L")
+        and data.rstrip(b"\0").endswith(b"\xff\xd9")
+    )
+
+
+def _decode_jpeg(data: bytes, scale: int, orientation: object) -> np.ndarray | None:
+    """The JPEG decoded by OpenCV at 1/`scale` and turned as `ImageOps.exif_transpose` turns it
+    for `orientation` (None where OpenCV cannot decode it)."""
+    flags = _REDUCED[scale] | cv2.IMREAD_IGNORE_ORIENTATION
+    try:
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error:
+        return None
+    if bgr is None:
+        return None
+    turn = _TURNS.get(orientation)  # type: ignore[call-overload]
+    return bgr if turn is None else np.ascontiguousarray(turn(bgr))
+
+
+def _transposed(a: np.ndarray) -> np.ndarray:
+    return a.transpose(1, 0, 2)
+
+
+_TURNS = {  # per EXIF orientation, what `ImageOps.exif_transpose` does to the pixels
+    2: lambda a: a[:, ::-1],  # FLIP_LEFT_RIGHT
+    3: lambda a: a[::-1, ::-1],  # ROTATE_180
+    4: lambda a: a[::-1],  # FLIP_TOP_BOTTOM
+    5: _transposed,  # TRANSPOSE
+    6: lambda a: cv2.rotate(a, cv2.ROTATE_90_CLOCKWISE),  # ROTATE_270 (counter-clockwise)
+    7: lambda a: _transposed(a)[::-1, ::-1],  # TRANSVERSE
+    8: lambda a: cv2.rotate(a, cv2.ROTATE_90_COUNTERCLOCKWISE),  # ROTATE_90
+}
+
+
 def _decode(data: bytes, max_pixels: int, at_least: int | None) -> np.ndarray:
     if not data:
         raise ImageError("image_empty", "no image data")
@@ -71,9 +122,16 @@ def _decode(data: bytes, max_pixels: int, at_least: int | None) -> np.ndarray:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 _check_size(img.width, img.height, max_pixels)
+                scale = 1
                 if at_least is not None and max(img.size) > at_least:
                     k = at_least / max(img.size)  # JPEG only: 1/2, 1/4 or 1/8 while big enough
-                    img.draft(None, (math.ceil(img.width * k), math.ceil(img.height * k)))
+                    full = img.width
+                    drafted = img.draft(None, (math.ceil(img.width * k), math.ceil(img.height * k)))
+                    scale = round(full / drafted[1][2]) if drafted else 1
+                if _plain_jpeg(img, data):
+                    decoded = _decode_jpeg(data, scale, img.getexif().get(_ORIENTATION, 1))
+                    if decoded is not None:
+                        return decoded
                 img.load()
                 ImageOps.exif_transpose(img, in_place=True)  # not a copy of an upright photo
                 return _to_bgr(img)

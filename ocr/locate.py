@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -19,6 +20,7 @@ LINK_MAX_DIST = 2.2  # neighbours at most this many digit heights apart
 LINK_MAX_RATIO = 1.6  # and at most this different in height
 LINK_MAX_ANGLE = 14.0  # degrees off the line across their axis
 THRESH_C = 8  # local threshold offset (gray levels)
+BLOCKS = (25, 61)  # local threshold block sizes (px at WORK_SIDE)
 SAME_POLARITY = True
 # A counter shows at most 8 drums (5-7 integer and 1-3 decimal ones).
 MOST_DRUMS = 8
@@ -66,6 +68,12 @@ class Row:
         ux, uy = self.direction
         return [(b.cx - ox) * ux + (b.cy - oy) * uy for b in self.blobs]
 
+    @cached_property  # the ranker asks for it once per candidate read of the row
+    def centre(self) -> tuple[float, float]:
+        """The mean of its blobs' centres (image px)."""
+        xs, ys = [b.cx for b in self.blobs], [b.cy for b in self.blobs]
+        return float(np.mean(xs)), float(np.mean(ys))
+
 
 def same_place(a: Row, b: Row) -> bool:
     """Two rows through the same digits (found twice, or cut differently)."""
@@ -87,17 +95,9 @@ def _blobs(binary: np.ndarray, polarity: int, min_h: float, max_h: float) -> lis
     keep[0] = False  # background
     if not keep.any():
         return []
-    # np.take gathers the label image ~2x faster than keep[labels] (same result)
-    points = cv2.findNonZero(np.take(keep.view(np.uint8), labels)).reshape(-1, 2)  # row by row
-    xs, ys = points[:, 0], points[:, 1]
-    label = labels[ys, xs]
-    order = np.argsort(label, kind="stable")
-    label = label[order]
-    starts = np.flatnonzero(np.r_[True, label[1:] != label[:-1]])  # label is sorted
-    ids, counts = label[starts], np.diff(np.r_[starts, len(label)])
-    x = (xs[order] - stats[label, 0]).astype(np.float64)  # inside each component's box
-    y = (ys[order] - stats[label, 1]).astype(np.float64)
-    groups = _Groups(starts, counts)
+    ids = np.flatnonzero(keep)
+    x, y, counts = _pixels(labels, stats, ids)
+    groups = _Groups(np.cumsum(counts) - counts, counts)
     theta, spread_long, spread_short = _axes(x, y, groups)
     cx, cy, extent_long, extent_short = _extents(x, y, theta, groups)
     # hollow 7-segment digits: the extent is right; digits touching a frame: the moments are
@@ -110,6 +110,22 @@ def _blobs(binary: np.ndarray, polarity: int, min_h: float, max_h: float) -> lis
         Blob(x, y, along, across, angle, polarity)
         for x, y, along, across, angle in zip(*fields, strict=True)
     ]
+
+
+def _pixels(
+    labels: np.ndarray, stats: np.ndarray, ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels of the components `ids` (ascending), component after component and row by
+    row within one: x and y inside the component's box, and each component's pixel count.
+    Each component is looked for in its own box only (gathering the kept labels over the
+    whole image and sorting its pixels by label took several times longer)."""
+    xs, ys = [], []
+    for i, (x0, y0, w, h) in zip(ids.tolist(), stats[ids, :4].tolist(), strict=True):
+        row, col = np.nonzero(labels[y0 : y0 + h, x0 : x0 + w] == i)
+        xs.append(col)
+        ys.append(row)
+    counts = np.array([len(c) for c in xs])
+    return np.concatenate(xs).astype(np.float64), np.concatenate(ys).astype(np.float64), counts
 
 
 def _components(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -191,6 +207,25 @@ def _strokes(
     return cv2.bitwise_and(strong, cv2.threshold(hat, floor, 255, cv2.THRESH_BINARY)[1])
 
 
+def local_thresholds(
+    gray: np.ndarray, blocks: tuple[int, ...]
+) -> dict[tuple[int, int], np.ndarray]:
+    """Per polarity and block size, the pixels more than THRESH_C brighter than their block's
+    mean (polarity 1) or at least THRESH_C darker (0): to the pixel `cv2.adaptiveThreshold` with
+    ADAPTIVE_THRESH_MEAN_C and THRESH_BINARY, -THRESH_C (THRESH_BINARY_INV, THRESH_C), with each
+    block's mean taken once for both polarities."""
+    out = {}
+    for block in blocks:
+        mean = cv2.boxFilter(
+            gray, -1, (block, block), borderType=cv2.BORDER_REPLICATE | cv2.BORDER_ISOLATED
+        )
+        above = cv2.subtract(gray, mean, dtype=cv2.CV_16S)
+        # OpenCV takes a scalar for the second operand; its stubs want an array
+        out[1, block] = cv2.compare(above, THRESH_C, cv2.CMP_GT)  # type: ignore[call-overload]
+        out[0, block] = cv2.compare(above, -THRESH_C, cv2.CMP_LE)  # type: ignore[call-overload]
+    return out
+
+
 def find_blobs(gray: np.ndarray) -> list[Blob]:
     """Digit-like components of both polarities in a gray image (already at working size).
 
@@ -202,12 +237,11 @@ def find_blobs(gray: np.ndarray) -> list[Blob]:
     side = max(gray.shape)
     min_h, max_h = side * 0.012, side * 0.2  # digit heights looked for at full size
     small = cv2.resize(gray, None, fx=COARSE, fy=COARSE, interpolation=cv2.INTER_AREA)
+    thresholded = local_thresholds(gray, BLOCKS)
     blobs: list[Blob] = []
-    for polarity, mode in ((1, cv2.THRESH_BINARY), (0, cv2.THRESH_BINARY_INV)):
-        c = -THRESH_C if polarity else THRESH_C
-        for block in (25, 61):
-            binary = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, block, c)
-            blobs += _blobs(binary, polarity, min_h, max_h)
+    for polarity in (1, 0):
+        for block in BLOCKS:
+            blobs += _blobs(thresholded[polarity, block], polarity, min_h, max_h)
         strokes = _strokes(small, polarity)
         for kernel in CLOSE_KERNELS:
             closed = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, kernel)

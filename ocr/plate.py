@@ -118,14 +118,16 @@ def cleaned(token: str) -> str:
 def read_plate(
     tesseract: Tesseract,
     image: np.ndarray,
+    gray: np.ndarray,
     rows: list[Row],
     counter: Row,
     *,
     flipped: bool = False,
     reading: str = "",
 ) -> tuple[str, ...]:
-    """Meter number candidates for the meter whose counter is `counter` (read turned if flipped)."""
-    candidates = _codes(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+    """Meter number candidates for the meter whose counter is `counter` (read turned if flipped)
+    in the BGR `image` and its `gray`."""
+    candidates = _codes(gray)
     ux, uy = counter.direction
     direction = (-ux, -uy) if flipped else (ux, uy)
     lines = [_line_image(image, row, direction) for row in serial_rows(rows, counter)]

@@ -175,11 +175,10 @@ def _features(
     lone_red_expected: bool,
 ) -> list[float]:
     c = d.candidate
-    confidences = [x.confidence for x in c.digits]
+    least, mean, logs = c.certainty
     integer = [x.confidence for x in d.integer] or [0.0]
     h, w = shape[:2]
-    cx = float(np.mean([b.cx for b in c.row.blobs])) / w
-    cy = float(np.mean([b.cy for b in c.row.blobs])) / h
+    cx, cy = c.row.centre[0] / w, c.row.centre[1] / h
     significant = d.text.lstrip("0")
     ones = _doubts(d.integer, 1)
     return [
@@ -187,10 +186,10 @@ def _features(
         d.fit - best_fit,
         c.run.score,
         c.row.height / tallest,
-        min(confidences),
-        float(np.mean(confidences)),
+        least,
+        mean,
         min(integer),
-        float(np.sum(np.log(np.maximum(confidences, 1e-6)))) / 10,
+        logs / 10,
         float(c.run.decimals > 0),
         float(c.point > 0),
         float(c.cells.flipped),

@@ -229,7 +229,13 @@ class OcrEngine:
         key = (id(c.row), c.cells.flipped, best.text, tuple(map(id, rows)))
         if key not in memo.plates:
             memo.plates[key] = read_plate(
-                self.tesseract, image, rows, c.row, flipped=c.cells.flipped, reading=best.text
+                self.tesseract,
+                image,
+                memo.gray,
+                rows,
+                c.row,
+                flipped=c.cells.flipped,
+                reading=best.text,
             )
         return memo.plates[key]
 

@@ -37,6 +37,14 @@ class Candidate:
     def decimals(self) -> int:
         return self.run.decimals or self.point
 
+    @cached_property  # the ranker asks for it once per way the read is described
+    def certainty(self) -> tuple[float, float, float]:
+        """Its digits' least and mean confidence, and the sum of their logs (each at least
+        1e-6)."""
+        confidences = [x.confidence for x in self.digits]
+        logs = float(np.sum(np.log(np.maximum(confidences, 1e-6))))
+        return min(confidences), float(np.mean(confidences)), logs
+
 
 @dataclass(frozen=True)
 class Described:

@@ -274,6 +274,32 @@ def test_other_places_reading_the_same_are_a_feature() -> None:
     assert x[:, ranking.FEATURES.index("other_places")].tolist() == [1 / 3, 1 / 3, 1 / 3, 0.0]
 
 
+def test_the_certainty_and_place_features_are_each_reads_own() -> None:
+    """Confidences and the row's place are computed once per read and once per row (the ranker
+    describes a read several ways); each read's features still hold its own values."""
+    row = Row(
+        tuple(Blob(100 + 40 * i, 300 + 5 * i, 30, 15, 0.0, 0) for i in range(5)),
+        (180.0, 310.0),
+        (1.0, 0.0),
+        30.0,
+        40.0,
+        0.0,
+    )
+    sure, doubtful = _candidate("12345", row), _candidate("12345", row, sure=0.5)
+    doubtful.digits[2] = DigitRead(3, 1e-9)
+    x = ranking.features([described(c, 5, 30.0) for c in (sure, doubtful, sure)], SHAPE)
+    column = {name: x[:, ranking.FEATURES.index(name)].tolist() for name in ranking.FEATURES}
+    assert column["weakest"] == [0.97, 1e-9, 0.97]
+    assert column["mean_confidence"] == pytest.approx([0.97, (4 * 0.5 + 1e-9) / 5, 0.97])
+    logs = (4 * np.log(0.5) + np.log(1e-6)) / 10
+    assert column["log_likelihood"] == pytest.approx(
+        [5 * np.log(0.97) / 10, logs, 5 * np.log(0.97) / 10]
+    )
+    assert row.centre == (180.0, 310.0)
+    off_centre = abs(180 / SHAPE[1] - 0.5) + abs(310 / SHAPE[0] - 0.5)
+    assert column["off_centre"] == pytest.approx([off_centre] * 3)
+
+
 def _sure_of(reads: list[Candidate], feature: str | None, monkeypatch: pytest.MonkeyPatch) -> float:
     """The chosen reading's probability, with the counted ranker blind to `feature` (None: not)."""
     counted = ranking.load()["counted"]

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from core.errors import ImageError
 from core.settings import Settings
 from ocr import read_meter
-from ocr.loading import load_image
+from ocr.loading import _decode_jpeg, _plain_jpeg, load_image
 from ocr.synth import encode_jpeg, render_drum_meter
 
 LIMIT = 60_000_000
@@ -57,6 +57,47 @@ def test_a_big_jpeg_is_decoded_at_a_reduced_scale_still_large_enough(meter: np.n
     assert np.abs(reduced.astype(int) - expected.astype(int)).mean() < 6
     result = read_meter(data, integer_digits=5, meter_number=False)
     assert (result.reading, result.reason) == ("00472", None)
+
+
+def _pillow_pixels(data: bytes, scale: int = 1) -> np.ndarray:
+    """The photo as Pillow decodes it (at 1/scale) and turns it by its EXIF orientation."""
+    with Image.open(io.BytesIO(data)) as img:
+        img.draft(None, (img.width // scale, img.height // scale))
+        img.load()
+        upright = ImageOps.exif_transpose(img)
+        return np.asarray(upright.convert("RGB"))[:, :, ::-1]
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_jpeg_decoded_by_opencv_has_pillows_pixels_in_every_orientation(
+    meter: np.ndarray, orientation: int
+) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = _encode(_pil(meter[:, 100:800]), "JPEG", exif=exif.tobytes(), quality=90)
+    for scale in (1, 2, 4, 8):
+        decoded = _decode_jpeg(data, scale, orientation)
+        assert decoded is not None and decoded.flags.c_contiguous
+        assert np.array_equal(decoded, _pillow_pixels(data, scale))
+
+
+def test_a_gray_jpeg_decoded_by_opencv_has_pillows_pixels(meter: np.ndarray) -> None:
+    data = _encode(_pil(meter).convert("L"), "JPEG", quality=85)
+    decoded = _decode_jpeg(data, 1, 1)
+    assert decoded is not None and np.array_equal(decoded, _pillow_pixels(data))
+
+
+def test_only_complete_colour_or_gray_jpegs_are_left_to_opencv(meter: np.ndarray) -> None:
+    """A truncated JPEG goes to Pillow, which refuses it; CMYK to Pillow, which converts it."""
+    jpeg = encode_jpeg(meter)
+    cmyk = _encode(_pil(meter).convert("CMYK"), "JPEG")
+    png = _encode(_pil(meter), "PNG")
+    kinds = {"jpeg": jpeg, "padded": jpeg + bytes(8), "cut": jpeg[:-1], "cmyk": cmyk, "png": png}
+    plain = {}
+    for kind, data in kinds.items():
+        with Image.open(io.BytesIO(data)) as img:
+            plain[kind] = _plain_jpeg(img, data)
+    assert plain == {"jpeg": True, "padded": True, "cut": False, "cmyk": False, "png": False}
 
 
 def test_heic_is_decoded(meter: np.ndarray) -> None:

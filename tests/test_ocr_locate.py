@@ -14,14 +14,17 @@ import pytest
 from ocr.locate import (
     LINK_MAX_DIST,
     MOST_DRUMS,
+    THRESH_C,
     Blob,
     Row,
     _blobs,
     _components,
     _dedupe,
     _near,
+    _pixels,
     drum_likeness,
     find_rows,
+    local_thresholds,
     rows_to_read,
 )
 from ocr.synth import _put_text
@@ -106,6 +109,37 @@ def test_16_bit_labels_give_the_same_components() -> None:
     assert labels.dtype == np.uint16
     _, expected, expected_stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     assert np.array_equal(labels, expected) and np.array_equal(stats, expected_stats)
+
+
+def test_component_pixels_come_component_by_component_in_row_order() -> None:
+    rng = np.random.default_rng(5)
+    binary = (rng.random((200, 300)) < 0.45).astype(np.uint8) * 255
+    labels, stats = _components(binary)
+    ids = np.flatnonzero(stats[:, 4] >= 3)[1:]  # some components, the background left out
+    x, y, counts = _pixels(labels, stats, ids)
+    ys, xs = np.nonzero(np.isin(labels, ids))  # row by row over the image
+    order = np.argsort(labels[ys, xs], kind="stable")
+    box = stats[labels[ys, xs][order], :2]
+    assert np.array_equal(counts, stats[ids, 4])
+    assert np.array_equal(x, xs[order] - box[:, 0]) and np.array_equal(y, ys[order] - box[:, 1])
+    assert x.dtype == y.dtype == np.float64
+
+
+def test_local_thresholds_are_opencvs_adaptive_thresholds_of_both_polarities() -> None:
+    rng = np.random.default_rng(9)
+    noise = rng.integers(0, 256, (240, 320), dtype=np.uint8)
+    image = cv2.GaussianBlur(noise, (0, 0), 3.0)
+    image[:40] = 0  # black and white areas: the offset must not wrap around
+    image[40:80] = 255
+    image[80:90, ::7] = 9
+    for block in (25, 61):
+        found = local_thresholds(image, (block,))
+        for polarity, mode, c in (
+            (1, cv2.THRESH_BINARY, -THRESH_C),
+            (0, cv2.THRESH_BINARY_INV, THRESH_C),
+        ):
+            expected = cv2.adaptiveThreshold(image, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, block, c)
+            assert np.array_equal(found[polarity, block], expected)
 
 
 def _grey_drums_in_white_dial(digits: str) -> tuple[np.ndarray, tuple[int, int, int, int]]:
