@@ -63,7 +63,7 @@ MIN_METER_ODDS = 20.0
 # accept may carry on a drum meter the histories chose among several; above it the photo goes to
 # a clerk (`low_confidence`). Chosen on held-out folds with rival meters drawn as households have
 # them (bench/calibrate_decision.py --several-meters).
-MAX_METER_DOUBT = 0.25
+MAX_METER_DOUBT = 0.05
 MAX_CHANGED_DIGITS = 2  # rivals differ from the read in at most this many integer digits
 _FLOOR = 1e-3  # a digit read with (almost) no probability still weighs this much
 

@@ -303,21 +303,6 @@ def test_an_unsure_read_a_drum_away_from_a_likely_value_of_another_meter_goes_to
     assert booked(ctx) == {}
 
 
-def test_an_unsure_read_only_one_meters_band_holds_is_booked_when_no_other_meter_could_show_it(
-    ctx: AppContext,
-) -> None:
-    """05030 fits only the gas meter's band, and no value one drum away fits the water meter's."""
-    _water, gas = water_and_gas(ctx)
-    unsure = MeterRead(
-        reading="05030", confidence=0.8, accepted=False,
-        digits=doubtful_digits("05030", 0.05), display="drum",
-    )  # fmt: skip
-    assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == (
-        "accepted"
-    )
-    assert booked(ctx) == {(gas, "1.8.0"): Decimal(5030)}
-
-
 def test_a_meter_only_its_band_holds_an_accepted_read_for_is_booked(ctx: AppContext) -> None:
     _water, gas = water_and_gas(ctx)
     assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): read("05030")})).status == (
@@ -501,6 +486,27 @@ def test_one_earlier_reading_settles_only_small_doubts(
 STEADY = [
     ("2023-11-20", "100"), ("2024-11-20", "150"), ("2025-11-20", "200"), ("2026-05-20", "225"),
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("confidence", "status"), [(0.9, "accepted"), (0.6, "review")])
+def test_an_unsure_read_only_one_meters_band_holds_is_booked_when_the_doubt_is_small(
+    ctx: AppContext, confidence: float, status: str
+) -> None:
+    """00250 fits only the cold-water meter's narrow band (25 m³ expected; the warm-water meter's
+    band ends at 123) and no value one drum away fits the warm-water meter's: the doubt among both
+    meters is the cold-water meter's own, small for a sure read, too large for an unsure one."""
+    with ctx.sessions.begin() as session:
+        cold = add_meter(session, "KW-1", history=STEADY)
+        add_meter(session, "WW-2", history=[("2025-11-20", "40"), ("2026-05-20", "60")])
+    unsure = MeterRead(
+        reading="00250", confidence=confidence, accepted=False, digits=drum_digits("00250"),
+        display="drum",
+    )  # fmt: skip
+    assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == status
+    if status == "accepted":
+        assert booked(ctx) == {(cold, "1.8.0"): Decimal(250)}
+    else:
+        assert only_task(ctx).reason_codes == [reasons.LOW_CONFIDENCE]
 
 
 def tens_in_doubt(reading: str, other: int, doubt: float, confidence: float) -> MeterRead:
