@@ -25,20 +25,31 @@ without the rival's history, and is reported on the fold itself.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from dataclasses import dataclass
 from decimal import Decimal
 
 from bench.calibrate_decision import TODAY, Case, decoded_as
 from core.types import Expectation, MeterHint, MeterProfile
-from matching.decoding import MIN_METER_ODDS
+from matching.decoding import MAX_METER_DOUBT, MIN_METER_ODDS
 from matching.expectation import Point, band_codes, expect
 from matching.hypotheses import Candidate, decide_photo
 from matching.meters import spec_of
+from matching.values import photo_value
 
 ODDS = [1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1000.0]
+# the most doubt among all meters a read the OCR did not accept may carry on a meter the
+# histories chose (`matching.meter_doubt`); 0: only reads the OCR accepted
+DOUBTS = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6]
 DRAWS = 5  # rival meters drawn per photo
-SCENARIOS = ("history", "rival_open")
+NATURAL_DRAWS = 10  # rival meters drawn per photo as customers have them (`natural`)
+# own_out: a photo whose read does not fit its own band, the rival's band holding the read (a
+# misread that only the rival meter's history could take: a stress case, every such misread
+# landing in a rival's band); natural: a rival meter whose count is drawn as a household's
+# (`bench.decisions_sim`), its band holding the photo's value only by chance
+SCENARIOS = ("history", "rival_open", "own_out", "natural")
+CHOSEN_ON = ("history", "rival_open", "natural")
 RIVALS = {"water": 100.0, "gas": 1500.0}  # the rival's kind and its typical yearly use (m³)
 
 
@@ -73,81 +84,141 @@ def _rival_points(value: Decimal, kind: str, yearly: float, rng: random.Random) 
 
 
 def pair(c: Case, rng: random.Random) -> Pair | None:
-    """The photo's case with a rival meter whose band holds its value; None when the photo's
-    value does not fit its own band or the rival's history would start below zero."""
+    """The photo's case with a rival meter whose band holds its value (the read as it is,
+    `own_out`, where it does not fit the photo's own band); None when there is no value, the
+    photographed meter has no reading or the rival's history would start below zero."""
     decoded = decoded_as(c, None)
-    if decoded.value is None or decoded.codes or c.exp.basis == "none":
+    if decoded.value is None or c.exp.basis == "none":
+        return None
+    value = decoded.value if not decoded.codes else photo_value(c.read)
+    if value is None:
         return None
     kind = rng.choice(sorted(RIVALS))
-    relative = _rival_points(decoded.value, kind, RIVALS[kind] * rng.lognormvariate(0, 0.5), rng)
+    relative = _rival_points(value, kind, RIVALS[kind] * rng.lognormvariate(0, 0.5), rng)
     profile = _profile(2, kind, c)
     spec = spec_of(profile)
     probe = expect(kind, spec, "1.8.0", TODAY, relative)
     assert probe.low is not None and probe.high is not None
     used = Decimal(int(rng.uniform(float(probe.low), float(probe.high))))
-    shift = decoded.value - used
+    shift = value - used
     points = [q for p in relative if (q := Point(p.value + shift, p.read_on)).value >= 0]
     exp = expect(kind, spec, "1.8.0", TODAY, points)  # a young meter: fewer earlier readings
-    if not points or band_codes(decoded.value, exp, kind, spec):
+    if not points or band_codes(value, exp, kind, spec):
         return None
     rival = Candidate(profile, {"1.8.0": exp})
     own = Candidate(_profile(1, c.kind, c), {"1.8.0": c.exp})
-    return Pair(own, rival, c)
+    return Pair(own, rival, c, "own_out" if decoded.codes else "history")
+
+
+def natural(c: Case, rng: random.Random) -> Pair | None:
+    """The photo's case with a rival meter (water or gas, the same drums) whose count is a
+    household's after 0.5 to 15 years (`bench.decisions_sim`), three yearly readings before."""
+    if decoded_as(c, None).value is None or c.exp.basis == "none":
+        return None
+    kind = rng.choice(sorted(RIVALS))
+    yearly = RIVALS[kind] * rng.lognormvariate(0, 0.5)
+    current = Decimal(int(min(yearly * rng.uniform(0.5, 15.0), 0.95 * 10**c.spec.integer_digits)))
+    relative = _rival_points(current, kind, yearly, rng)
+    used = Decimal(int(yearly * rng.uniform(150, 400) / 365))
+    points = [q for p in relative if (q := Point(p.value + current - used, p.read_on)).value >= 0]
+    if not points:
+        return None
+    profile = _profile(2, kind, c)
+    rival = Candidate(profile, {"1.8.0": expect(kind, spec_of(profile), "1.8.0", TODAY, points)})
+    own = Candidate(_profile(1, c.kind, c), {"1.8.0": c.exp})
+    return Pair(own, rival, c, "natural")
 
 
 def without_history(p: Pair) -> list[Pair]:
     """The pair with its rival meter nobody has read yet (`rival_open`): the photographed
     meter's history against the rival kind's default use (`matching.meter_likelihood`)."""
+    if p.scenario != "history":
+        return []
     none = {"1.8.0": Expectation(register="1.8.0", read_on=TODAY, basis="none")}
     return [Pair(p.own, Candidate(p.rival.profile, none), p.case, "rival_open")]
 
 
-def booked_on(p: Pair, odds: float, min_conf: float) -> int | None:
-    """The meter the decision books the photo on (1: its own, 2: the rival), or None (a clerk)."""
+@functools.cache
+def booked_on(
+    p: Pair, odds: float, min_conf: float, doubt: float = MAX_METER_DOUBT, *, unsure: bool = False
+) -> int | None:
+    """The meter the decision books the photo on (1: its own, 2: the rival), or None (a clerk);
+    `unsure`: only a booking of a read the OCR did not accept counts (the OCR's own accepted
+    misreads do not depend on the meter choice)."""
+    if unsure and p.case.read.accepted:
+        return None
     reads = {MeterHint(p.case.spec.integer_digits, "drum"): p.case.read}
     item = decide_photo(
-        0, [p.own, p.rival], reads, frozenset(), min_confidence=min_conf, min_meter_odds=odds
-    )
+        0, [p.own, p.rival], reads, frozenset(), min_confidence=min_conf, min_meter_odds=odds,
+        max_meter_doubt=doubt,
+    )  # fmt: skip
     return item.meter_id if item.outcome == "accept" else None
 
 
-def tally(pairs: list[Pair], odds: float, min_conf: float) -> tuple[int, int, int]:
+def tally(
+    pairs: list[Pair], odds: float, min_conf: float, doubt: float = MAX_METER_DOUBT, **kw: bool
+) -> tuple[int, int, int]:
     """(photos, booked on their own meter, booked on the rival meter)."""
-    picks = [booked_on(p, odds, min_conf) for p in pairs]
+    picks = [booked_on(p, odds, min_conf, doubt, **kw) for p in pairs]
     return len(pairs), picks.count(1), picks.count(2)
 
 
 def choose(pairs: list[Pair], min_conf: float) -> float:
+    pairs = [p for p in pairs if p.scenario in ("history", "rival_open")]
     wrong = {odds: tally(pairs, odds, min_conf)[2] for odds in ODDS}
     safe = [odds for i, odds in enumerate(ODDS) if i and wrong[odds] == wrong[ODDS[i - 1]] == 0]
     return min(safe, default=ODDS[-1])
 
 
+def choose_doubt(pairs: list[Pair], min_conf: float) -> float:
+    """The largest doubt on the grid under which no read the OCR did not accept is booked on the
+    rival meter (at the shipped odds), with the next larger one error-free too (`CHOSEN_ON`)."""
+    pairs = [p for p in pairs if p.scenario in CHOSEN_ON]
+    wrong = {d: tally(pairs, MIN_METER_ODDS, min_conf, d, unsure=True)[2] for d in DOUBTS}
+    safe = [d for i, d in enumerate(DOUBTS[:-1]) if wrong[d] == wrong[DOUBTS[i + 1]] == 0]
+    return max(safe, default=0.0)
+
+
 def report(cases: list[Case], rng: random.Random, folds: int, min_conf: float) -> None:
     drawn = [[p for _ in range(DRAWS) if (p := pair(c, rng)) is not None] for c in cases]
     drawn = [group + [v for p in group for v in without_history(p)] for group in drawn]
+    drawn = [
+        group + [p for _ in range(NATURAL_DRAWS) if (p := natural(c, rng)) is not None]
+        for group, c in zip(drawn, cases, strict=True)
+    ]
     pairs = [p for group in drawn for p in group]
+    counts = {s: sum(p.scenario == s for p in pairs) for s in SCENARIOS}
     print(
-        f"  several meters: {sum(map(bool, drawn))} photos whose value fits their own band and "
-        f"a rival's ({len(pairs) // len(SCENARIOS)} rivals, each also without its history)"
+        f"  several meters: {sum(map(bool, drawn))} photos with a rival meter whose band holds "
+        f"the value ({counts['history']} rivals where it fits the own band too, each also "
+        f"without its history; {counts['own_out']} where it does not; {counts['natural']} "
+        f"drawn as households' meters)"
     )
     held_out: dict[str, list[int]] = {s: [0, 0, 0] for s in SCENARIOS}
     for k in range(folds):  # folds by photo: a photo's rivals stay in one fold
         held = [p for group in drawn[k::folds] for p in group]
         train = [p for i, group in enumerate(drawn) if i % folds != k for p in group]
-        odds = choose(train, min_conf)
+        odds, doubt = choose(train, min_conf), choose_doubt(train, min_conf)
         line = []
         for scenario in SCENARIOS:
-            n, r, w = tally([p for p in held if p.scenario == scenario], odds, min_conf)
+            n, r, w = tally([p for p in held if p.scenario == scenario], odds, min_conf, doubt)
             line.append(f"{scenario} {r}/{n} own, {w} rival")
             held_out[scenario] = [a + b for a, b in zip(held_out[scenario], (n, r, w), strict=True)]
-        print(f"  fold {k}: odds {odds:g}: " + "; ".join(line))
-    for name, odds in (("fitted", choose(pairs, min_conf)), ("shipped", MIN_METER_ODDS)):
+        print(f"  fold {k}: odds {odds:g}, doubt {doubt:g}: " + "; ".join(line))
+    knots = [
+        ("fitted", choose(pairs, min_conf), choose_doubt(pairs, min_conf)),
+        ("shipped", MIN_METER_ODDS, MAX_METER_DOUBT),
+        ("OCR acceptance only", MIN_METER_ODDS, -1.0),
+    ]
+    for name, odds, limit in knots:
         for scenario in SCENARIOS:
-            n, r, w = tally([p for p in pairs if p.scenario == scenario], odds, min_conf)
+            chosen = [p for p in pairs if p.scenario == scenario]
+            n, r, w = tally(chosen, odds, min_conf, limit)
+            beyond = tally(chosen, odds, min_conf, limit, unsure=True)[2]
             print(
-                f"  {name} odds {odds:g}, {scenario}: booked on the own meter {r}/{n} = "
-                f"{r / max(n, 1):.1%}, rival {w}"
+                f"  {name}: odds {odds:g}, doubt {limit:g}, "
+                f"{scenario}: booked on the own meter {r}/{n} = {r / max(n, 1):.1%}, rival {w} "
+                f"({beyond} not accepted by the OCR)"
             )
     for scenario, (n, r, w) in held_out.items():
         print(

@@ -59,6 +59,11 @@ PERIOD_SPREAD = 0.15
 # meters and puts more on the wrong meter. Chosen on held-out folds
 # (bench/calibrate_decision.py --several-meters).
 MIN_METER_ODDS = 20.0
+# The most doubt among all of a customer's meters (`matching.meter_doubt`) a read the OCR did not
+# accept may carry on a drum meter the histories chose among several; above it the photo goes to
+# a clerk (`low_confidence`). Chosen on held-out folds with rival meters drawn as households have
+# them (bench/calibrate_decision.py --several-meters).
+MAX_METER_DOUBT = 0.05
 MAX_CHANGED_DIGITS = 2  # rivals differ from the read in at most this many integer digits
 _FLOOR = 1e-3  # a digit read with (almost) no probability still weighs this much
 
@@ -180,10 +185,13 @@ def band_doubt(
     kind: str,
     spec: MeterSpec,
     period_spread: float | None = None,
+    elsewhere: Callable[[Decimal], float] | None = None,
 ) -> float:
     """The share of the probability of the band-fitting values that falls on other integer parts
     than the read's. Each value weighs the OCR's probability of it times the history's (`prior`):
-    the values the OCR saw (`integer_rivals`) and those it did not (`unseen_weight`)."""
+    the values the OCR saw (`integer_rivals`) and those it did not (`unseen_weight`).
+    `elsewhere`: the weight of a value on the customer's other meters and registers, relative to
+    the read on this one (`matching.meter_doubt`); the read's own value counts there too."""
     fraction = best - int(best)  # red drums move a value by less than one unit
     own = prior(best, exp, period_spread)
     if own <= 0:
@@ -191,12 +199,13 @@ def band_doubt(
 
     def weight(value: int) -> float:
         candidate = value + fraction
+        other = elsewhere(candidate) if elsewhere else 0.0
         if plausibility_codes(candidate, exp, kind, spec):
-            return 0.0
-        return prior(candidate, exp, period_spread) / own
+            return other
+        return prior(candidate, exp, period_spread) / own + other
 
     seen = sum(ratio * weight(value) for value, ratio in integer_rivals(read))
-    rivals = seen + unseen_weight(read, weight)
+    rivals = seen + unseen_weight(read, weight) + (elsewhere(best) if elsewhere else 0.0)
     return rivals / (1.0 + rivals)
 
 

@@ -11,9 +11,11 @@ One hypothesis wins only when it clearly does:
 - else exactly one hypothesis fits its band and no other could (a meter without history could);
 - else the meter that makes the value at least `MIN_METER_ODDS` times as likely as every other
   meter does (`matching.meter_likelihood`: its history's consumption model, the kind's default
-  use for a meter without readings), the value fitting its band, booked only when the OCR
-  accepted the read on its own (the likelihoods have chosen the meter and cannot also settle
-  the OCR's doubts);
+  use for a meter without readings), the value fitting its band;
+  a meter the histories chose (either of the two above, among other meters) books a read the OCR
+  did not accept only when the doubt among every meter in question is small
+  (`matching.meter_doubt`: the histories have chosen the meter, so the OCR's doubts are weighed
+  on all of them, not on the chosen one's alone);
 - a single candidate (one meter, one register) wins by default; its own codes then decide.
 Otherwise the photo goes to a clerk with every hypothesis and why none won. Pure: no database.
 """
@@ -36,12 +38,14 @@ from core.types import (
 from matching import reasons
 from matching.decoding import (
     HISTORY_MAX_DOUBT,
+    MAX_METER_DOUBT,
     MIN_METER_ODDS,
     MIN_PHOTO_CONFIDENCE,
     confident,
     decode,
 )
 from matching.display_evidence import EXCLUDES, label_evidence
+from matching.meter_doubt import joint_doubt
 from matching.meter_likelihood import likelihood
 from matching.meters import spec_of
 from matching.values import normalize_meter_number
@@ -152,8 +156,11 @@ def decide_photo(
     min_confidence: float,
     blocking: tuple[str, ...] = (),
     min_meter_odds: float = MIN_METER_ODDS,
+    max_meter_doubt: float = MAX_METER_DOUBT,
 ) -> ReadingItem:
-    """The outcome for one photo among `candidates` (the meters still in question)."""
+    """The outcome for one photo among `candidates` (the meters still in question;
+    `max_meter_doubt`: the most doubt among all of them a read the OCR did not accept may carry
+    on a meter the histories chose)."""
     known = {normalize_meter_number(c.profile.number) for c in candidates}
     named = frozenset(numbers & known)  # numbers on the photo that name a candidate
     shows = accepted_display(reads)
@@ -174,8 +181,32 @@ def decide_photo(
             reason_codes=reasons.blocking([*blocking, *codes]), hypotheses=hypotheses,
         )  # fmt: skip
     bookable = dict((id(h), ok) for h, ok in judged)[id(winner)]
-    hint = next(c.profile.hint for c in candidates if c.profile.meter_id == winner.meter_id)
-    return _winner_item(photo_index, winner, judged, codes, bookable, blocking, hint)
+    profile = profiles[winner.meter_id]
+    if bookable and not (_BY_LIKELIHOOD.isdisjoint(codes) or winner.ocr_accepted):
+        judged_only = [h for h, _ in judged]
+        bookable = _settled(
+            winner, judged_only, profiles, read_for(reads, profile), max_meter_doubt
+        )
+    return _winner_item(photo_index, winner, judged, codes, bookable, blocking, profile.hint)
+
+
+def _settled(
+    winner: Hypothesis,
+    hypotheses: list[Hypothesis],
+    profiles: Mapping[int, MeterProfile],
+    read: MeterRead | None,
+    limit: float,
+) -> bool:
+    """Whether a read the OCR did not accept, on a meter the histories chose, leaves at most
+    `limit` doubt among every register the photo leaves in question (`matching.meter_doubt`): the
+    histories have chosen the meter, so the OCR's doubts are weighed on every meter at once."""
+    profile = profiles[winner.meter_id]
+    if read is None or winner.value is None or winner.expectation is None:
+        return False
+    pool = _in_question(hypotheses)
+    others = [(profiles[h.meter_id], h.expectation) for h in pool if h is not winner]
+    doubt = joint_doubt(read, winner.value, profile, winner.expectation, others)
+    return doubt <= limit
 
 
 def _winner_item(
@@ -192,7 +223,7 @@ def _winner_item(
     codes = [*blocking, *codes, *winner.codes]
     if winner.value is None:
         codes.append(reasons.UNREADABLE_PHOTO)
-    elif not winner.codes and not (bookable and _photo_alone(winner, notes)):
+    elif not winner.codes and not bookable:
         codes.append(reasons.LOW_CONFIDENCE)
     if winner.fit == "unknown":
         notes.append(reasons.NO_HISTORY)
@@ -209,12 +240,6 @@ def _winner_item(
         expectation=winner.expectation, hypotheses=hypotheses,
         hint=hint,
     )  # fmt: skip
-
-
-def _photo_alone(winner: Hypothesis, notes: list[str]) -> bool:
-    """Whether the photo supports the value without the history's help where the history has
-    already chosen the meter (it cannot vouch for the meter and for the OCR's doubts at once)."""
-    return _BY_LIKELIHOOD.isdisjoint(notes) or winner.ocr_accepted
 
 
 def _marked(h: Hypothesis, winner: Hypothesis, *, likeliest: bool) -> Hypothesis:
@@ -234,11 +259,7 @@ def _choose(
         return None, [reasons.NO_METER]
     if len(hypotheses) == 1:
         return hypotheses[0], []
-    named = {h.meter_id for h in hypotheses if "meter_number_photo" in h.evidence}
-    pool = [h for h in hypotheses if h.meter_id in named] if len(named) == 1 else hypotheses
-    shown = [h for h in pool if not PHOTO_EXCLUDES.intersection(h.evidence)]
-    if shown:  # meters whose counter the photo cannot show are out (unless that is every one)
-        pool = shown
+    pool = _in_question(hypotheses)
     if len(pool) == 1:
         return pool[0], []
     fitting = [h for h in pool if h.fit == "in_band"]
@@ -256,6 +277,15 @@ def _choose(
     if len({h.meter_id for h in rivals}) == 1:
         return (rivals[0], []) if len(rivals) == 1 else (None, [reasons.REGISTER_UNCLEAR])
     return None, [reasons.AMBIGUOUS_METER]
+
+
+def _in_question(hypotheses: list[Hypothesis]) -> list[Hypothesis]:
+    """The hypotheses the photo leaves in question: the meter its meter number names, else every
+    meter whose counter it can show (every one when it can show none)."""
+    named = {h.meter_id for h in hypotheses if "meter_number_photo" in h.evidence}
+    pool = [h for h in hypotheses if h.meter_id in named] if len(named) == 1 else hypotheses
+    shown = [h for h in pool if not PHOTO_EXCLUDES.intersection(h.evidence)]
+    return shown or pool
 
 
 def _likeliest(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from core.types import Hypothesis, MeterProfile
+from core.types import Expectation, Hypothesis, MeterProfile
 from matching import reasons
 from matching.decoding import value_density
 from matching.expectation import KIND_USE, KWH_PER_M3
@@ -59,14 +59,23 @@ def open_density(value: Decimal, profile: MeterProfile) -> float:
 
 def likelihood(h: Hypothesis, profile: MeterProfile) -> float | None:
     """How likely the hypothesis's meter makes its value (None: it cannot say)."""
-    exp = h.expectation
     if h.value is None:
         return None
+    return value_likelihood(
+        h.value, h.expectation, profile, rolled=reasons.METER_ROLLOVER in h.codes
+    )
+
+
+def value_likelihood(
+    value: Decimal, exp: Expectation | None, profile: MeterProfile, *, rolled: bool = False
+) -> float | None:
+    """How likely a register of the meter (`exp`: its expectation) makes `value` (None: it
+    cannot say; `rolled`: the counter may have rolled over below its last reading)."""
     if exp is None or exp.basis == "none" or exp.last_value is None:
-        return open_density(h.value, profile)
-    if h.value < exp.last_value:
-        return None if reasons.METER_ROLLOVER in h.codes else 0.0
-    density = value_density(h.value, exp)
+        return open_density(value, profile)
+    if value < exp.last_value:
+        return None if rolled else 0.0
+    density = value_density(value, exp)
     if density is None:
         return None
-    return (1 - OUTLIER_SHARE) * density + OUTLIER_SHARE * open_density(h.value, profile)
+    return (1 - OUTLIER_SHARE) * density + OUTLIER_SHARE * open_density(value, profile)

@@ -272,26 +272,30 @@ def test_a_value_both_bands_hold_loosely_is_booked_on_the_meter_it_fits_far_bett
     assert gas not in {meter for meter, _ in booked(ctx)}
 
 
-def test_a_meter_the_history_chose_books_only_a_read_the_ocr_accepted(ctx: AppContext) -> None:
+def test_a_meter_the_history_chose_books_an_unsure_read_no_other_meter_makes_likely(
+    ctx: AppContext,
+) -> None:
+    """Water +32 m³ where about 30 are expected, gas +602 m³ where about 880 are: the histories
+    chose the water meter, and no value the OCR may have misread is likely on either meter."""
     water, _gas = water_and_gas(ctx)
     unsure = MeterRead(reading="04752", confidence=0.9, accepted=False, digits=drum_digits("04752"))
     reader = reader_for({(PHOTO_A, None): unsure})
-    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
-    task = only_task(ctx)
-    assert reasons.LOW_CONFIDENCE in task.reason_codes and task.meter_id == water
-    assert booked(ctx) == {}
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
+    assert booked(ctx) == {(water, "1.8.0"): Decimal(4752)}
+    audit = [r for r in all_of(ctx, AuditLog) if r.action == "reading_accepted"]
+    assert reasons.METER_BY_HISTORY in audit[0].details["notes"]
 
 
-def test_a_meter_only_its_band_holds_the_value_for_books_only_a_read_the_ocr_accepted(
+def test_an_unsure_read_a_drum_away_from_a_likely_value_of_another_meter_goes_to_a_clerk(
     ctx: AppContext,
 ) -> None:
-    """The water meter's history rules 5030 out and the gas meter's holds it: the history chose
-    the meter, so it cannot also settle the read's doubts (a water photo misread would be booked
-    on the gas meter)."""
+    """05752 fits only the gas meter's wide band, but 04752, one drum away, is the water meter's
+    expected use: a misread water photo, so the gas meter's history cannot settle the OCR's
+    doubts (it has already chosen the meter)."""
     _water, gas = water_and_gas(ctx)
     unsure = MeterRead(
-        reading="05030", confidence=0.6, accepted=False,
-        digits=doubtful_digits("05030", 0.05), display="drum",
+        reading="05752", confidence=0.6, accepted=False,
+        digits=doubtful_digits("05752", 0.05), display="drum",
     )  # fmt: skip
     assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == "review"
     task = only_task(ctx)
@@ -482,6 +486,27 @@ def test_one_earlier_reading_settles_only_small_doubts(
 STEADY = [
     ("2023-11-20", "100"), ("2024-11-20", "150"), ("2025-11-20", "200"), ("2026-05-20", "225"),
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("confidence", "status"), [(0.9, "accepted"), (0.6, "review")])
+def test_an_unsure_read_only_one_meters_band_holds_is_booked_when_the_doubt_is_small(
+    ctx: AppContext, confidence: float, status: str
+) -> None:
+    """00250 fits only the cold-water meter's narrow band (25 m³ expected; the warm-water meter's
+    band ends at 123) and no value one drum away fits the warm-water meter's: the doubt among both
+    meters is the cold-water meter's own, small for a sure read, too large for an unsure one."""
+    with ctx.sessions.begin() as session:
+        cold = add_meter(session, "KW-1", history=STEADY)
+        add_meter(session, "WW-2", history=[("2025-11-20", "40"), ("2026-05-20", "60")])
+    unsure = MeterRead(
+        reading="00250", confidence=confidence, accepted=False, digits=drum_digits("00250"),
+        display="drum",
+    )  # fmt: skip
+    assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == status
+    if status == "accepted":
+        assert booked(ctx) == {(cold, "1.8.0"): Decimal(250)}
+    else:
+        assert only_task(ctx).reason_codes == [reasons.LOW_CONFIDENCE]
 
 
 def tens_in_doubt(reading: str, other: int, doubt: float, confidence: float) -> MeterRead:
