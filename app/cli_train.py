@@ -1,8 +1,8 @@
 """`meter-intake train`: a site model from the deployment's verified photos, its status, and the
 way back to the shipped model. Declared and run like the commands in `app.cli`.
 
-    meter-intake train                 fit, report the held-out photos, switch when not worse
-    meter-intake train --force         switch even when the held-out photos read worse
+    meter-intake train                 fit, report the held-out photos, switch when they pass
+    meter-intake train --force         switch even when the held-out photos do not pass
     meter-intake train --status        the active model and each stored one's held-out figures
     meter-intake train --rollback      back to the shipped model
     meter-intake train --activate V    switch to a stored version
@@ -21,7 +21,7 @@ from core.threads import limit_threads
 
 if TYPE_CHECKING:
     from core.context import AppContext
-    from ocr.site_training import Trained, Verified
+    from ocr.site_training import Figures, Trained, Verified
 
     Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -65,16 +65,39 @@ def _train(ctx: AppContext, args: argparse.Namespace) -> int:
     print(report_text(trained))
     root = ctx.settings.site_model_dir
     version = site_model.save(root, trained.heads, trained.manifest())
-    better = trained.site.not_worse_than(trained.shipped)
-    if better or args.force:
+    refused = refusals(trained.site, trained.shipped)
+    if not refused or args.force:
         site_model.activate(root, version)
         print(f"Gespeichert und aktiv: {version} ({root / version}).")
         return 0
     print(
-        f"Gespeichert, nicht aktiviert: {version} liest die Prüffotos schlechter als das "
-        f"ausgelieferte Modell (mit --force trotzdem aktivieren)."
+        f"Gespeichert, nicht aktiviert: {version} {'; '.join(refused)} "
+        f"(mit --force trotzdem aktivieren)."
     )
     return 1
+
+
+def refusals(site: Figures, shipped: Figures) -> list[str]:
+    """Why a site model with these held-out figures does not replace the shipped model, one
+    clause per `Figures.shortfalls` (empty: it does)."""
+    from ocr.site_training import TARGET_PRECISION
+
+    clauses = {
+        "exact": f"liest weniger Prüffotos genau ({site.exact} statt {shipped.exact})",
+        "accepted_exact": (
+            f"nimmt weniger richtige Stände an ({site.accepted_exact} statt "
+            f"{shipped.accepted_exact})"
+        ),
+        "precision": (
+            f"angenommene Stände seltener richtig ({site.precision:.1%} statt "
+            f"{shipped.precision:.1%} beim ausgelieferten Modell)"
+        ),
+        "target": (
+            f"angenommene Stände nur zu {site.precision:.1%} richtig (mindestens "
+            f"{TARGET_PRECISION:.1%})"
+        ),
+    }
+    return [clauses[name] for name in site.shortfalls(shipped)]
 
 
 def verified(ctx: AppContext) -> list[Verified]:
@@ -93,13 +116,11 @@ def verified(ctx: AppContext) -> list[Verified]:
 
 
 def report_text(trained: Trained) -> str:
-    from ocr.trust import KNOT_CONFIDENCE
-
     lines = [
         f"Bestätigte Fotos: {trained.photos}; gelernt aus {trained.training_photos} "
         f"({trained.aligned_photos} mit zuordenbaren Ziffern, {trained.cells} Ziffern).",
-        f"Automatisch angenommen ab Konfidenz {trained.accept_from:.3f} (ausgeliefert "
-        f"{KNOT_CONFIDENCE:.3f}), gesetzt an Lernfotos, die ohne sie gelernte Köpfe lasen.",
+        "Automatisch angenommen wird ein Stand nur, wo das ausgelieferte Modell denselben "
+        "Stand annimmt.",
         f"Prüffotos (nicht gelernt): {trained.shipped.photos}",
         *figures_table({"ausgeliefert": trained.shipped, "Standortmodell": trained.site}),
     ]
@@ -118,7 +139,6 @@ def figures_table(rows: dict[str, Any]) -> list[str]:
 def status_text(settings: Settings) -> str:
     from ocr import site_model
     from ocr.site_training import Figures
-    from ocr.trust import KNOT_CONFIDENCE
 
     root = settings.site_model_dir
     active = site_model.active_version(root)
@@ -129,11 +149,14 @@ def status_text(settings: Settings) -> str:
         mark = "*" if version == active else " "
         lines.append(
             f"{mark} {version}  {m['created']}  {m['photos']} Fotos, "
-            f"{m['labelled_cells']} Ziffern gelernt, angenommen ab "
-            f"{m.get('accept_from', KNOT_CONFIDENCE):.3f}; Prüffotos:"
+            f"{m['labelled_cells']} Ziffern gelernt; Prüffotos:"
         )
         shipped, site = (Figures.from_json(held[k]) for k in ("shipped", "site"))
         lines += figures_table({"ausgeliefert": shipped, "Standortmodell": site})
+        refused = refusals(site, shipped)
+        lines.append(
+            f"  Prüfung nicht bestanden: {'; '.join(refused)}" if refused else "  Prüfung bestanden"
+        )
     return "\n".join(lines)
 
 
@@ -156,7 +179,9 @@ def add_train(commands: Commands) -> None:
     what.add_argument("--rollback", action="store_true", help="zurück zum ausgelieferten Modell")
     what.add_argument("--activate", metavar="VERSION", help="ein gespeichertes Modell aktivieren")
     train.add_argument(
-        "--force", action="store_true", help="auch aktivieren, wenn die Prüffotos schlechter sind"
+        "--force",
+        action="store_true",
+        help="auch aktivieren, wenn das Modell die Prüfung nicht besteht",
     )
     train.add_argument(
         "--min-photos", type=int, default=MIN_PHOTOS, help="so viele bestätigte Fotos mindestens"

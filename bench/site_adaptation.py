@@ -6,10 +6,11 @@ The water photos of ../shared/corpus/meter-photos (label = the booked reading, 5
 drum counters) are split into k folds. Each photo is read once with the shipped models, which
 gives its cells (labelled as `meter-intake train` labels them) and the shipped model's read
 (`--samples F` keeps them in F and reads them from there the next time). For each fold a site
-model is fitted on the other folds (`ocr.site_training.fit_site`, the code `meter-intake train`
-runs: the heads, and the confidence it accepts from, set on the other folds' photos read by
-heads fitted without them) and reads the fold's photos; the shipped and the site model are
-compared on the same held-out photos. `--limit N` takes N photos drawn at random (seeded).
+model is fitted on the other folds (`ocr.site_training.fit_heads`, the code `meter-intake train`
+runs) and reads the fold's photos, accepting as `meter-intake train`'s models accept (where the
+shipped models accept the same reading); the shipped and the site model are compared on the
+same held-out photos, with what the switch rule (`Figures.shortfalls`) says of the site model.
+`--limit N` takes N photos drawn at random (seeded).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench import ocr as bench_ocr  # noqa: E402 (the repository on the path first)
-from ocr.trust import KNOT_CONFIDENCE  # noqa: E402
 
 if TYPE_CHECKING:
     from core.types import MeterRead
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 _ENGINE: OcrEngine | None = None
 
 
-def _init(heads: dict[str, Head] | None, accept_from: float) -> None:
+def _init(heads: dict[str, Head] | None) -> None:
     from core.settings import Settings
     from ocr.reader import OcrEngine
     from ocr.site_training import site_engine
@@ -52,7 +52,7 @@ def _init(heads: dict[str, Head] | None, accept_from: float) -> None:
     global _ENGINE
     bench_ocr.init_worker()
     settings = Settings()
-    _ENGINE = OcrEngine(settings) if heads is None else site_engine(settings, heads, accept_from)
+    _ENGINE = OcrEngine(settings) if heads is None else site_engine(settings, heads)
 
 
 def _sample(photo: Verified) -> Sample:
@@ -92,11 +92,9 @@ def _mapped(
     fn: Callable[[Any], Any],
     items: Sequence[Any],
     what: str,
-    accept_from: float = KNOT_CONFIDENCE,
 ) -> list[Any]:
     # spawned, not forked: the parent holds OpenCV nets (and their threads' locks) by then
-    initargs = (heads, accept_from)
-    with get_context("spawn").Pool(jobs, initializer=_init, initargs=initargs) as pool:
+    with get_context("spawn").Pool(jobs, initializer=_init, initargs=(heads,)) as pool:
         return list(tqdm(pool.imap(fn, items, chunksize=2), total=len(items), desc=what))
 
 
@@ -116,27 +114,23 @@ def shipped_samples(photos: list[Verified], jobs: int, cache: Path | None) -> li
 
 def run(
     photos: list[Verified], k: int, jobs: int, cache: Path | None
-) -> Iterator[tuple[int, Figures, Figures, int, float]]:
-    """Per fold: the shipped and the site model's figures on it, the labelled cells the site
-    model was fitted on and the confidence it accepts from."""
+) -> Iterator[tuple[int, Figures, Figures, int]]:
+    """Per fold: the shipped and the site model's figures on it and the labelled cells the
+    site model was fitted on."""
     from core.settings import Settings
     from ocr.reader import OcrEngine
-    from ocr.site_training import Figures, digit_models, fit_site, folds
+    from ocr.site_training import Figures, digit_models, fit_heads, folds
 
     samples = shipped_samples(photos, jobs, cache)
     models = digit_models(OcrEngine(Settings()))
-
-    def read(heads: dict[str, Head], chosen: Sequence[Verified], what: str) -> list[MeterRead]:
-        return _mapped(jobs, heads, _read, chosen, what)
-
     for fold, (training, held) in enumerate(folds(len(photos), k)):
         chosen = [samples[i] for i in training]
-        heads, accept = fit_site(chosen, [photos[i] for i in training], models, read)
+        heads = fit_heads(chosen, models)
         held_photos = [photos[i] for i in held]
-        site = _mapped(jobs, heads, _read, held_photos, f"Falte {fold + 1}/{k}", accept)
+        site = _mapped(jobs, heads, _read, held_photos, f"Falte {fold + 1}/{k}")
         shipped = Figures.of([samples[i].read for i in held], held_photos)
         cells = sum(s.labelled for s in chosen)
-        yield fold, shipped, Figures.of(site, held_photos), cells, accept
+        yield fold, shipped, Figures.of(site, held_photos), cells
 
 
 def _line(name: str, f: Figures) -> str:
@@ -165,10 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     totals = {"shipped": Figures(0, 0, 0, 0), "site": Figures(0, 0, 0, 0)}
     header = f"{'model':<10}{'n':>5}{'exact':>9}{'accepted':>10}{'precision':>11}{'wrong':>7}"
     print(f"{len(photos)} water photos, {args.folds} folds")
-    for fold, shipped, site, cells, accept in run(photos, args.folds, args.jobs, args.samples):
+    for fold, shipped, site, cells in run(photos, args.folds, args.jobs, args.samples):
+        refused = ", ".join(site.shortfalls(shipped)) or "none"
         print(
-            f"fold {fold + 1}: site model fitted on {cells} labelled cells, "
-            f"accepts from {accept:.3f}\n  {header}"
+            f"fold {fold + 1}: site model fitted on {cells} labelled cells; "
+            f"switch refused for: {refused}\n  {header}"
         )
         for name, f in (("shipped", shipped), ("site", site)):
             print("  " + _line(name, f))
@@ -183,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, f in totals.items():
         print("  " + _line(name, f))
     gain = totals["site"].exact - totals["shipped"].exact
-    print(f"gain: {gain:+d} exact photos; {time.perf_counter() - start:.0f} s")
+    refused = ", ".join(totals["site"].shortfalls(totals["shipped"])) or "none"
+    print(f"gain: {gain:+d} exact photos; all folds' switch refused for: {refused}")
+    print(f"{time.perf_counter() - start:.0f} s")
     return 0
 
 

@@ -16,6 +16,8 @@ from ocr.tuning import EARLY_EXIT
 log = logging.getLogger(__name__)
 
 Found = tuple[Described, float, Stage]  # the chosen read, its probability, the search so far
+# the reason of a read refused for its confidence only, followed by its weakest digit's position
+LOW_CONFIDENCE = "low_confidence_digit_"
 
 
 def choice(
@@ -137,7 +139,7 @@ def meter_read(
     reason = best.reason
     accepted = reason is None and confidence >= min_confidence
     if reason is None and not accepted:
-        reason = f"low_confidence_digit_{trust.weakest_digit(best.integer)}"
+        reason = f"{LOW_CONFIDENCE}{trust.weakest_digit(best.integer)}"
     return MeterRead(
         reading=best.text,
         fraction=digits_logic.as_text(best.fraction) or None,

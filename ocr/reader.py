@@ -80,11 +80,13 @@ class OcrEngine:
             promise if promise is not None else ranking.load_promise(),
         )
         self.ranker = ranker if ranker is not None else ranking.load()
-        if site is not None and site.accept_from > trust.KNOT_CONFIDENCE:
-            self.ranker = {
-                mode: replace(m, knot=trust.knot_for(m.knot, site.accept_from))
-                for mode, m in self.ranker.items()
-            }
+        # a site model's reads are accepted only as the shipped models accept them
+        # (`_confirmed`): its heads are surer of the site's digits than they are right
+        self.shipped = (
+            None
+            if site is None
+            else OcrEngine(settings, tesseract=self.tesseract, ranker=ranker, promise=promise)
+        )
         self._last = threading.local()  # per thread: the last photo read and its location
 
     def read(
@@ -201,7 +203,40 @@ class OcrEngine:
             result = replace(result, digit_count_hypotheses=alternatives)
             if result.accepted and not by_count.agreed:
                 result = replace(result, accepted=False, reason="digit_count_unclear")
-        return replace(result, accepted=False, reason="display_disagrees") if disagrees else result
+        if disagrees:
+            result = replace(result, accepted=False, reason="display_disagrees")
+        if self.shipped is not None:
+            hypothesis = (integer_digits, display, decimal_digits)
+            result = self._confirmed(result, image, hypothesis, memo.beside(), scale)
+        return result
+
+    def _confirmed(
+        self,
+        site: MeterRead,
+        image: np.ndarray,
+        hypothesis: tuple[int | None, Display | None, int | None],
+        memo: Memo,
+        scale: tuple[float, float],
+    ) -> MeterRead:
+        """A site model's read, accepted (with the shipped read's confidence) where the shipped
+        models, reading the photo under the same hypothesis, accept the same integer reading,
+        and not accepted otherwise: the site heads choose the value, the shipped ranker and
+        knot, whose acceptance is measured held out, decide whether it is booked unseen. A read
+        refused for another reason than its confidence stays refused."""
+        assert self.shipped is not None
+        unsure = (site.reason or "").startswith(choice.LOW_CONFIDENCE)
+        if site.reading is None or not (site.accepted or unsure):
+            return site
+        integer_digits, display, decimal_digits = hypothesis
+        shipped = self.shipped._read(
+            image, integer_digits, display, False, memo, scale, decimal_digits
+        )
+        if shipped.accepted and shipped.reading == site.reading:
+            return replace(site, accepted=True, confidence=shipped.confidence, reason=None)
+        if not site.accepted:
+            return site
+        weakest = trust.weakest_digit(list(site.digits[: len(site.reading)]))
+        return replace(site, accepted=False, reason=f"{choice.LOW_CONFIDENCE}{weakest}")
 
     def choose(
         self,

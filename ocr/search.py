@@ -3,6 +3,7 @@ most promising rows refined on the grids the digit model finds along them."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from itertools import pairwise
 from typing import NamedTuple
@@ -272,6 +273,17 @@ class Memo:
         self.refined: dict[int, list[Candidate]] = {}
         self.opinions: dict[int, list[np.ndarray]] = {}
         self.plates: dict[tuple[object, ...], tuple[str, ...]] = {}
+        self._beside: Memo | None = None
+
+    def beside(self) -> Memo:
+        """The memo of reading the same photo with other digit-model heads (a site model's
+        check by the shipped ones): the rows and the display reads, which no head reads, are
+        shared; one per memo, so several hypotheses share it too."""
+        if self._beside is None:
+            other = copy.copy(self)
+            other.first, other.refined, other.opinions, other.plates = None, {}, {}, {}
+            self._beside = other
+        return self._beside
 
     def rows(self) -> list[Row]:
         if self._rows is None:

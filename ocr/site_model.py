@@ -1,8 +1,7 @@
 """Site models: digit-model heads fitted on a deployment's own verified photos (`meter-intake
 train`), stored under the var dir, one folder per version, never in the repository.
 
-    <site_model_dir>/site-0003/manifest.json   version, created, photos, cells, held-out figures,
-                                           the confidence reads are accepted from
+    <site_model_dir>/site-0003/manifest.json   version, created, photos, cells, held-out figures
     <site_model_dir>/site-0003/heads.npz       per digit model file: its last layer's weights
     <site_model_dir>/active                    the active version's name; absent: the shipped model
 
@@ -25,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from ocr.digits import Head
-from ocr.trust import KNOT_CONFIDENCE
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +36,6 @@ class SiteModel:
     version: str
     heads: dict[str, Head]  # by the digit model's file name (digits.onnx, digits_second.onnx)
     manifest: dict[str, Any]
-    # the confidence (as the shipped ranker's knot calibrates it) from which the site's reads are
-    # accepted: at least the knot's, higher where the site heads' reads were right less often
-    accept_from: float = KNOT_CONFIDENCE
 
 
 def versions(root: Path) -> list[str]:
@@ -106,8 +101,7 @@ def load(root: Path, version: str) -> SiteModel:
                     np.asarray(arrays[key], np.float64),
                     np.asarray(arrays[f"{name}:bias"], np.float64),
                 )
-    stored = manifest(root, version)
-    return SiteModel(version, heads, stored, float(stored.get("accept_from", KNOT_CONFIDENCE)))
+    return SiteModel(version, heads, manifest(root, version))
 
 
 def load_active(root: Path) -> SiteModel | None:

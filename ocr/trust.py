@@ -25,14 +25,6 @@ def calibrated(probability: float, knot: float | None) -> float:
     return KNOT_CONFIDENCE + (1 - KNOT_CONFIDENCE) * (p - knot) / (1 - knot)
 
 
-def knot_for(knot: float | None, confidence: float) -> float | None:
-    """The knot at which `calibrated` gives KNOT_CONFIDENCE to the probability it gives
-    `confidence` (>= KNOT_CONFIDENCE) with `knot`: a model with it accepts from there."""
-    if knot is None or confidence <= KNOT_CONFIDENCE:
-        return knot
-    return knot + (min(confidence, 1.0) - KNOT_CONFIDENCE) * (1 - knot) / (1 - KNOT_CONFIDENCE)
-
-
 def weakest_digit(integer: list[DigitRead]) -> int:
     """1-based position of the least certain integer digit (for the reason code)."""
     return 1 + min(range(len(integer)), key=lambda i: integer[i].confidence)
