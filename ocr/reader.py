@@ -221,8 +221,10 @@ class OcrEngine:
         """A site model's read, accepted (with the shipped read's confidence) where the shipped
         models, reading the photo under the same hypothesis, accept the same integer reading,
         and not accepted otherwise: the site heads choose the value, the shipped ranker and
-        knot, whose acceptance is measured held out, decide whether it is booked unseen. A read
-        refused for another reason than its confidence stays refused."""
+        knot, whose acceptance is measured held out, decide whether it is booked unseen. An
+        unconfirmed read's confidence is capped by the shipped read's (the decision core lets a
+        meter's history settle only the doubt the confidence admits). A read refused for another
+        reason than its confidence stays refused."""
         assert self.shipped is not None
         unsure = (site.reason or "").startswith(choice.LOW_CONFIDENCE)
         if site.reading is None or not (site.accepted or unsure):
@@ -233,6 +235,10 @@ class OcrEngine:
         )
         if shipped.accepted and shipped.reading == site.reading:
             return replace(site, accepted=True, confidence=shipped.confidence, reason=None)
+        # unconfirmed, the site read is no surer than the shipped models leave it: as sure as
+        # their read of the same value, or as their read of another value is likely wrong
+        vouched = shipped.confidence if shipped.reading == site.reading else 1 - shipped.confidence
+        site = replace(site, confidence=min(site.confidence, vouched))
         if not site.accepted:
             return site
         weakest = trust.weakest_digit(list(site.digits[: len(site.reading)]))

@@ -290,8 +290,10 @@ def test_a_site_read_is_accepted_only_where_the_shipped_models_accept_the_same(
         right = shipped.read(photo, integer_digits=5, display="drum", meter_number=False)
         assert right.reading == value and right.accepted
         misread = swapped.read(photo, integer_digits=5, display="drum", meter_number=False)
-        assert misread.reading != value and misread.confidence >= KNOT_CONFIDENCE
-        assert not misread.accepted and misread.reason is not None
+        assert misread.reading != value and not misread.accepted
+        # no surer than the shipped read of another value is wrong: no history books it unseen
+        assert misread.confidence <= 1 - right.confidence < 1 - KNOT_CONFIDENCE
+        assert misread.reason is not None
         assert misread.reason.startswith("low_confidence_digit_")
         (agreed,) = same.read_hypotheses(photo, [(5, "drum")], meter_number=False)
         assert (agreed.reading, agreed.accepted) == (value, True)
