@@ -238,11 +238,11 @@ class OcrEngine:
         # unconfirmed, the site read is no surer than the shipped models leave it: as sure as
         # their read of the same value, or as their read of another value is likely wrong
         vouched = shipped.confidence if shipped.reading == site.reading else 1 - shipped.confidence
-        site = replace(site, confidence=min(site.confidence, vouched))
+        capped = replace(site, confidence=min(site.confidence, vouched))
         if not site.accepted:
-            return site
+            return capped
         weakest = trust.weakest_digit(list(site.digits[: len(site.reading)]))
-        return replace(site, accepted=False, reason=f"{choice.LOW_CONFIDENCE}{weakest}")
+        return replace(capped, accepted=False, reason=f"{choice.LOW_CONFIDENCE}{weakest}")
 
     def choose(
         self,
