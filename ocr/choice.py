@@ -135,8 +135,12 @@ def meter_read(
     min_confidence: float,
 ) -> MeterRead:
     """The chosen read as the pipeline gets it: accepted at `min_confidence` when no reason
-    code speaks against it, else with the reason (the weakest digit when only unsure)."""
+    code speaks against it, else with the reason (the weakest digit when only unsure). A drum
+    read is no surer than a digit the digit model is torn on (`trust.torn_digit`)."""
     reason = best.reason
+    torn = trust.torn_digit(best.integer) if best.candidate.probs is not None else None
+    if torn is not None:
+        confidence = min(confidence, torn.confidence)
     accepted = reason is None and confidence >= min_confidence
     if reason is None and not accepted:
         reason = f"{LOW_CONFIDENCE}{trust.weakest_digit(best.integer)}"

@@ -11,11 +11,11 @@ import pytest
 from core.types import DigitRead
 from ocr import ranking, trust
 from ocr.candidates import described, geometric, zero_led
-from ocr.choice import display_disagrees
+from ocr.choice import display_disagrees, meter_read
 from ocr.counter import Cells
 from ocr.digits_logic import Run
 from ocr.locate import Blob, Row
-from ocr.reads import Candidate
+from ocr.reads import Candidate, Described
 
 SHAPE = (1000, 800, 3)
 
@@ -326,3 +326,32 @@ def test_agreement_the_photo_gives_makes_a_read_surer(
     counter = _candidate("00499494", _row(500, 40), decimals=3, sure=0.6)
     reads = [counter, second]
     assert _sure_of(reads, None, monkeypatch) > _sure_of(reads, feature, monkeypatch) + 0.005
+
+
+def _torn_read(alternatives: tuple[tuple[int, float], ...], *, at: int = 3) -> Described:
+    row = _row(500, 40)
+    c = _candidate("004625", row, decimals=0)
+    digits = list(c.digits)
+    value, confidence = alternatives[0]
+    digits[at] = DigitRead(value, confidence, alternatives)
+    c = replace(c, digits=digits)
+    return replace(described(c, 6, row.height), integer=digits)
+
+
+@pytest.mark.parametrize(
+    ("alternatives", "at", "torn"),
+    [
+        (((7, 0.47), (8, 0.42), (2, 0.05)), 3, True),  # a stroke across a drum: 7 or 8
+        (((7, 0.47), (1, 0.42), (4, 0.05)), 3, False),  # a thin 1: the ranker weighs it itself
+        (((0, 0.42), (9, 0.30), (4, 0.05)), 0, False),  # a leading zero: left to the ranker
+        (((7, 0.62), (8, 0.35), (2, 0.02)), 3, False),  # likelier right than wrong
+    ],
+)
+def test_a_drum_read_is_no_surer_than_a_digit_the_model_is_torn_on(
+    alternatives: tuple[tuple[int, float], ...], at: int, torn: bool
+) -> None:
+    read = meter_read(_torn_read(alternatives, at=at), 0.96, (), "drum", 0.9)
+    assert read.accepted is not torn
+    assert (read.confidence == alternatives[0][1]) is torn
+    if torn:
+        assert read.reason == f"low_confidence_digit_{at + 1}"
