@@ -185,13 +185,14 @@ def decide_photo(
     if bookable and not (_BY_LIKELIHOOD.isdisjoint(codes) or winner.ocr_accepted):
         judged_only = [h for h, _ in judged]
         bookable = _settled(
-            winner, judged_only, profiles, read_for(reads, profile), max_meter_doubt
+            winner, profile, judged_only, profiles, read_for(reads, profile), max_meter_doubt
         )
     return _winner_item(photo_index, winner, judged, codes, bookable, blocking, profile.hint)
 
 
 def _settled(
     winner: Hypothesis,
+    profile: MeterProfile,
     hypotheses: list[Hypothesis],
     profiles: Mapping[int, MeterProfile],
     read: MeterRead | None,
@@ -200,7 +201,6 @@ def _settled(
     """Whether a read the OCR did not accept, on a meter the histories chose, leaves at most
     `limit` doubt among every register the photo leaves in question (`matching.meter_doubt`): the
     histories have chosen the meter, so the OCR's doubts are weighed on every meter at once."""
-    profile = profiles[winner.meter_id]
     if read is None or winner.value is None or winner.expectation is None:
         return False
     pool = _in_question(hypotheses)

@@ -4,10 +4,11 @@ counted read against a display read, and the `MeterRead` made of the pick."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 
-from core.types import Display, MeterRead
+from core.types import DigitRead, Display, MeterRead
 from ocr import digits_logic, ranking, trust
 from ocr.reads import Described
 from ocr.search import Memo, Search, Stage
@@ -135,15 +136,13 @@ def meter_read(
     min_confidence: float,
 ) -> MeterRead:
     """The chosen read as the pipeline gets it: accepted at `min_confidence` when no reason
-    code speaks against it, else with the reason (the weakest digit when only unsure). A drum
-    read is no surer than a digit the digit model is torn on (`trust.torn_digit`)."""
+    code speaks against it, else with the reason (the weakest digit when only unsure); the
+    confidence as `vouched` leaves it."""
     reason = best.reason
-    torn = trust.torn_digit(best.integer) if best.candidate.probs is not None else None
-    if torn is not None:
-        confidence = min(confidence, torn.confidence)
+    confidence = vouched(best, confidence)
     accepted = reason is None and confidence >= min_confidence
     if reason is None and not accepted:
-        reason = f"{LOW_CONFIDENCE}{trust.weakest_digit(best.integer)}"
+        reason = unsure_reason(best.integer)
     return MeterRead(
         reading=best.text,
         fraction=digits_logic.as_text(best.fraction) or None,
@@ -155,3 +154,16 @@ def meter_read(
         display=display,
         digits=tuple(best.integer + best.fraction),
     )
+
+
+def vouched(best: Described, confidence: float) -> float:
+    """A read's confidence, no higher than a digit the digit model is torn on
+    (`trust.torn_digit`; reads by the digit model only, a display's segments are weighed by
+    `display_confidence`)."""
+    torn = trust.torn_digit(best.integer) if best.candidate.probs is not None else None
+    return confidence if torn is None else min(confidence, torn.confidence)
+
+
+def unsure_reason(integer: Sequence[DigitRead]) -> str:
+    """The reason of a read refused for its confidence only: its weakest integer digit."""
+    return f"{LOW_CONFIDENCE}{trust.weakest_digit(list(integer))}"

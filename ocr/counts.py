@@ -23,7 +23,7 @@ import numpy as np
 
 from core.types import DigitCountHypothesis, Display
 from ocr import candidates, digits_logic, display_confidence, ranking, trust
-from ocr.choice import Found, choose, complete, display_disagrees, may_be_the_display
+from ocr.choice import Found, choose, complete, display_disagrees, may_be_the_display, vouched
 from ocr.digits import NO_DIGIT
 from ocr.reads import Candidate, Described
 from ocr.search import Memo, Search, Stage
@@ -308,7 +308,7 @@ def hypotheses(
     master data gave that count) and the count's share of the window's evidence."""
     out = []
     for r in by_count.reads:
-        confidence = trust.calibrated(r.likely, knot)
+        confidence = vouched(r.best, trust.calibrated(r.likely, knot))
         out.append(
             DigitCountHypothesis(
                 integer_digits=r.count,

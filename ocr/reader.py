@@ -241,8 +241,8 @@ class OcrEngine:
         capped = replace(site, confidence=min(site.confidence, vouched))
         if not site.accepted:
             return capped
-        weakest = trust.weakest_digit(list(site.digits[: len(site.reading)]))
-        return replace(capped, accepted=False, reason=f"{choice.LOW_CONFIDENCE}{weakest}")
+        unsure_reason = choice.unsure_reason(site.digits[: len(site.reading)])
+        return replace(capped, accepted=False, reason=unsure_reason)
 
     def choose(
         self,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.types import DigitRead
-from ocr import ranking, trust
+from ocr import counts, ranking, trust
 from ocr.candidates import described, geometric, zero_led
 from ocr.choice import display_disagrees, meter_read
 from ocr.counter import Cells
@@ -355,3 +355,12 @@ def test_a_drum_read_is_no_surer_than_a_digit_the_model_is_torn_on(
     assert (read.confidence == alternatives[0][1]) is torn
     if torn:
         assert read.reason == f"low_confidence_digit_{at + 1}"
+
+
+def test_a_digit_count_hypothesis_is_no_surer_than_a_digit_the_model_is_torn_on() -> None:
+    """`read --json` lists a read per digit count: a torn digit keeps each from being accepted
+    as it keeps the chosen read."""
+    torn = _torn_read(((7, 0.47), (8, 0.42), (2, 0.05)))
+    counted = counts.Counted([counts.CountRead(6, torn, 0.999, 0.0, 1.0)], 0.999, None)  # type: ignore[arg-type]
+    (hypothesis,) = counts.hypotheses(counted, knot=0.8, min_confidence=0.9)
+    assert (hypothesis.accepted, hypothesis.confidence) == (False, 0.47)
