@@ -8,7 +8,8 @@ where shown). A clerk takes them as a meter reader would:
 - an electricity register's code (`1.8.x`, `2.8.x`) is shown by electricity meters only
   (`obis_differs` on other kinds);
 - on a meter with that register the code names it (`register_shown`), and rules out the meter's
-  other registers (`other_register_shown`).
+  other registers (`other_register_shown`), as a code of another quantity does (`2.8.x`, the
+  energy fed in, is no count of the energy drawn, `1.8.x`).
 Nothing is concluded from what the OCR did not read.
 """
 
@@ -35,6 +36,11 @@ def label_evidence(profile: MeterProfile, register: str, read: MeterRead | None)
             found.append("obis_differs")
         elif read.obis == register:
             found.append("register_shown")
-        elif read.obis in profile.registers:
+        elif read.obis in profile.registers or quantity(read.obis) != quantity(register):
             found.append("other_register_shown")
     return found
+
+
+def quantity(obis: str) -> str:
+    """An OBIS code's value group C (what is counted: 1 energy drawn, 2 energy fed in)."""
+    return obis.split(".", 1)[0]

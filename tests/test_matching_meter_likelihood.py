@@ -75,6 +75,10 @@ def test_an_electricity_register_code_names_the_register_and_the_kind() -> None:
     assert label_evidence(two, "1.8.1", shown) == ["other_register_shown"]
     assert label_evidence(meter("water", "m3"), "1.8.0", shown) == ["obis_differs"]
     assert label_evidence(two, "1.8.1", MeterRead(reading="11500")) == []
+    fed_in = MeterRead(reading="11500", confidence=0.9, obis="2.8.0")
+    assert label_evidence(meter("electricity", "kWh"), "1.8.0", fed_in) == ["other_register_shown"]
+    tariff = MeterRead(reading="11500", confidence=0.9, obis="1.8.1")
+    assert label_evidence(meter("electricity", "kWh"), "1.8.0", tariff) == []
 
 
 def test_a_meter_without_readings_never_beats_its_own_kind_on_the_others_history_alone() -> None:
