@@ -53,8 +53,13 @@ KINDS = {
     "water": "water", "wasser": "water", "kaltwasser": "water", "warmwasser": "water",
     "heat": "heat", "waerme": "heat", "fernwaerme": "heat",
 }  # fmt: skip
-UNITS = {"kwh": "kWh", "m3": "m3", "m³": "m3", "m^3": "m3", "cbm": "m3"}
-UNITS_BY_KIND = {"electricity": "kWh", "gas": "m3", "water": "m3", "heat": "kWh"}
+UNITS = {
+    "kwh": "kWh", "mwh": "MWh", "gj": "GJ", "m3": "m3", "m³": "m3", "m^3": "m3", "cbm": "m3",
+}  # fmt: skip
+# the units each kind of meter counts in (a heat meter's calculator in kWh, MWh or GJ)
+UNITS_BY_KIND = {
+    "electricity": ("kWh",), "gas": ("m3",), "water": ("m3",), "heat": ("kWh", "MWh", "GJ"),
+}  # fmt: skip
 DISPLAYS = {
     "rollen": "drum", "rollenzaehlwerk": "drum", "walzen": "drum", "mechanisch": "drum",
     "analog": "drum", "drum": "drum", "drums": "drum", "mechanical": "drum",
@@ -297,9 +302,10 @@ def _unit_for(kind: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         unit = UNITS.get(raw.lower())
         if unit is None:
-            raise ValueError("erlaubt: kWh, m3")
-        if unit != UNITS_BY_KIND[kind]:
-            raise ValueError(f"passt nicht zur Art {kind} (erwartet {UNITS_BY_KIND[kind]})")
+            raise ValueError("erlaubt: kWh, MWh, GJ, m3")
+        allowed = UNITS_BY_KIND[kind]
+        if unit not in allowed:
+            raise ValueError(f"passt nicht zur Art {kind} (erwartet {' oder '.join(allowed)})")
         return unit
 
     return parse

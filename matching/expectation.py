@@ -32,6 +32,7 @@ from core.types import Expectation
 from matching import reasons
 from matching.plausibility import MeterSpec, consumption
 from matching.seasons import period_weight
+from matching.units import converted
 
 RATE_PERIODS = 3
 RATE_YEARS = 3
@@ -59,7 +60,6 @@ KIND_USE = {
     "water": KindUse("m3", Decimal(100), Decimal(400)),
     "heat": KindUse("kWh", Decimal(12000), Decimal(80000)),
 }
-KWH_PER_M3 = Decimal(10)  # natural gas; used where a kind comes in the other unit
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,7 @@ class Point:
 def per_standard_day(kind: str, unit: str, *, highest: bool = False) -> Decimal:
     """The kind's typical (or highest plausible) use per standard day, in `unit`."""
     use = KIND_USE.get(kind, KIND_USE["electricity"])
-    yearly = use.highest if highest else use.typical
-    if unit != use.unit:
-        yearly = yearly * KWH_PER_M3 if unit == "kWh" else yearly / KWH_PER_M3
-    return yearly / 365
+    return converted(use.highest if highest else use.typical, use.unit, unit) / 365
 
 
 def history_rate(kind: str, spec: MeterSpec, points: list[Point]) -> tuple[Decimal, int] | None:

@@ -7,7 +7,9 @@ One hypothesis wins only when it clearly does:
 - a meter number on the photo names exactly one candidate meter: that meter;
 - meters whose counter the photo cannot show (another display kind, more red drums than the
   meter has, a value too large for its digits, another unit or register code on the display:
-  `matching.display_evidence`) are out, unless that leaves none;
+  `matching.display_evidence`) are out, unless that leaves none; a meter whose unit or register
+  the display contradicts is never booked unseen (`other_counter_shown`: a heat meter's volume
+  screen, an electricity meter's feed-in register);
 - else exactly one hypothesis fits its band and no other could (a meter without history could);
 - else the meter that makes the value at least `MIN_METER_ODDS` times as likely as every other
   meter does (`matching.meter_likelihood`: its history's consumption model, the kind's default
@@ -181,6 +183,8 @@ def decide_photo(
             reason_codes=reasons.blocking([*blocking, *codes]), hypotheses=hypotheses,
         )  # fmt: skip
     bookable = dict((id(h), ok) for h, ok in judged)[id(winner)]
+    if EXCLUDES.intersection(winner.evidence):  # chosen for want of a meter the display fits
+        bookable, codes = False, [*codes, reasons.OTHER_COUNTER_SHOWN]
     profile = profiles[winner.meter_id]
     if bookable and not (_BY_LIKELIHOOD.isdisjoint(codes) or winner.ocr_accepted):
         judged_only = [h for h, _ in judged]

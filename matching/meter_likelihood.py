@@ -17,7 +17,8 @@ from decimal import Decimal
 from core.types import Expectation, Hypothesis, MeterProfile
 from matching import reasons
 from matching.decoding import value_density
-from matching.expectation import KIND_USE, KWH_PER_M3
+from matching.expectation import KIND_USE
+from matching.units import converted
 
 # The share of a register's readings its history's consumption model does not foresee (a new
 # tenant, a leak, a long absence): they are taken to be as likely as on a meter without readings.
@@ -30,19 +31,13 @@ OUTLIER_SHARE = 0.1
 # electricity and gas meters, fewer for water and heat): no meter without readings is taken to
 # have counted more than that many years of its kind's highest household use.
 SERVICE_YEARS = 16
-# units a meter of an energy kind may count in, per kWh
-_PER_KWH = {"kWh": Decimal(1), "MWh": Decimal("0.001"), "GJ": Decimal("0.0036")}
 
 
 def yearly_use(kind: str, unit: str, *, highest: bool = False) -> Decimal:
     """A household's typical (or highest plausible) yearly use of the kind, in `unit` (the
     counter's)."""
     use = KIND_USE.get(kind, KIND_USE["electricity"])
-    yearly = use.highest if highest else use.typical
-    if unit == use.unit or unit not in {*_PER_KWH, "m3"}:
-        return yearly
-    kwh = yearly * KWH_PER_M3 if use.unit == "m3" else yearly
-    return kwh / KWH_PER_M3 if unit == "m3" else kwh * _PER_KWH[unit]
+    return converted(use.highest if highest else use.typical, use.unit, unit)
 
 
 def open_density(value: Decimal, profile: MeterProfile) -> float:

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from core.models import Meter, Reading
 from matching import reasons
+from matching.units import converted
 
 DEFAULT_MAX_DAILY_CONSUMPTION = 500.0
-M3_PER_KWH = Decimal("0.1")
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,7 @@ class PriorReading:
 
 def daily_limit(unit: str, max_daily_consumption: float) -> Decimal:
     """The highest plausible average consumption per day, in the meter's unit."""
-    limit = Decimal(str(max_daily_consumption))
-    return limit * M3_PER_KWH if unit == "m3" else limit
+    return converted(Decimal(str(max_daily_consumption)), "kWh", unit)
 
 
 def decimal_places(value: Decimal) -> int:

@@ -42,6 +42,7 @@ PRIOR_CHOSE_ALTERNATIVE = "prior_chose_alternative"
 REGISTER_UNCLEAR = "register_unclear"
 CONFLICTING_PHOTOS = "conflicting_photos"
 METER_BY_EXCLUSION = "meter_by_exclusion"
+OTHER_COUNTER_SHOWN = "other_counter_shown"
 
 # informational (do not block auto-accept)
 TYPED_MATCHES_PHOTO = "typed_matches_photo"
@@ -95,6 +96,9 @@ LABELS: dict[str, str] = {
     REGISTER_UNCLEAR: "Unklar, welches Zählwerk (HT/NT) das Foto zeigt",
     CONFLICTING_PHOTOS: "Fotos desselben Zählwerks zeigen verschiedene Stände",
     METER_BY_EXCLUSION: "Zähler nur durch Ausschluss der anderen bestimmt",
+    OTHER_COUNTER_SHOWN: (
+        "Anzeige zeigt eine andere Größe oder ein anderes Zählwerk (Einheit / OBIS-Kennzahl)"
+    ),
     TYPED_MATCHES_PHOTO: "Getippter Stand bestätigt das Foto",
     NO_HISTORY: "Kein früherer Stand: nur das Foto spricht für den Wert",
     METER_CHANGE: "Zählerwechsel: Verbrauch des alten Zählers als Erwartung",
@@ -116,7 +120,7 @@ EVIDENCE_LABELS: dict[str, str] = {
     "display_differs": "Anzeigeart passt nicht",
     "digit_count_differs": "Stellenzahl passt nicht",
     "decimals_differ": "Mehr rote Nachkommarollen als der Zähler hat",
-    "unit_differs": "Anzeige zeigt eine andere Einheit (m³ / kWh)",
+    "unit_differs": "Anzeige zeigt eine andere Einheit (m³ / kWh / MWh / GJ)",
     "obis_differs": "Anzeige zeigt ein Stromzählwerk (OBIS-Kennzahl)",
     "register_shown": "Anzeige zeigt dieses Zählwerk (OBIS-Kennzahl)",
     "other_register_shown": "Anzeige zeigt ein anderes Zählwerk (OBIS-Kennzahl)",

@@ -256,6 +256,7 @@ _CODES_EN: dict[str, str] = {
     reasons.PHOTO_SIMILAR: "Photo resembles one sent before",
     reasons.PHOTO_OLD: "Photo is older than the mail or the last reading",
     reasons.CORRECTION_REQUEST: "Customer corrects a confirmed reading",
+    reasons.OTHER_COUNTER_SHOWN: "Display shows another quantity or register (unit / OBIS code)",
     "corrected": "Corrected",
     "superseded": "Replaced by a correction",
     "typed": "Typed",

@@ -701,3 +701,33 @@ def test_a_clerk_is_warned_when_the_value_leaves_the_expected_band(ctx: AppConte
         )  # fmt: skip
     assert result.warnings == (reasons.CONSUMPTION_ABOVE_EXPECTED,)
     assert booked(ctx) == {(cold, "1.8.0"): Decimal(900)}
+
+
+def test_a_heat_meters_volume_screen_is_not_booked_as_its_energy(ctx: AppContext) -> None:
+    with ctx.sessions.begin() as session:
+        heat = add_meter(
+            session, "H-300", kind="heat", integer_digits=6, display="lcd",
+            history=[("2024-11-20", "10000"), ("2025-11-20", "11000")],
+        )  # fmt: skip
+    volume = MeterRead(reading="011500", confidence=0.99, accepted=True, display="lcd", unit="m³")
+    reader = reader_for({(PHOTO_A, None): volume})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    task = only_task(ctx)
+    assert task.meter_id == heat
+    assert reasons.OTHER_COUNTER_SHOWN in task.reason_codes
+    assert booked(ctx) == {}
+
+
+def test_the_export_register_on_the_display_is_not_booked_as_consumption(
+    ctx: AppContext,
+) -> None:
+    with ctx.sessions.begin() as session:
+        add_meter(
+            session, "EHZ-9", kind="electricity", integer_digits=6, display="lcd",
+            history=[("2024-11-20", "10000"), ("2025-11-20", "11000")],
+        )  # fmt: skip
+    export = MeterRead(reading="011500", confidence=0.99, accepted=True, obis="2.8.0")
+    reader = reader_for({(PHOTO_A, None): export})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    assert reasons.OTHER_COUNTER_SHOWN in only_task(ctx).reason_codes
+    assert booked(ctx) == {}

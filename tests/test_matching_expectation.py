@@ -118,3 +118,20 @@ def test_a_new_meter_expects_the_consumption_of_the_meter_it_replaced(ctx: AppCo
     assert band_codes(Decimal(48), exp, "water", spec) == ()
     # the old meter's count carried on by mistake is far above the band
     assert band_codes(Decimal(848), exp, "water", spec) == (reasons.CONSUMPTION_ABOVE_EXPECTED,)
+
+
+def test_a_heat_meter_in_mwh_expects_a_thousandth_of_one_in_kwh() -> None:
+    one_reading = [Point(Decimal(20), dt.date(2025, 11, 20))]
+    in_mwh = expect("heat", MeterSpec(5, 3, "MWh"), "1.8.0", DAY, one_reading)
+    in_kwh = expect(
+        "heat",
+        MeterSpec(6, 0, "kWh"),
+        "1.8.0",
+        DAY,
+        [Point(Decimal(20000), one_reading[0].read_on)],
+    )
+    assert in_mwh.expected_consumption is not None and in_kwh.expected_consumption is not None
+    assert in_mwh.expected_consumption * 1000 == pytest.approx(in_kwh.expected_consumption)
+    # a year's heat in MWh fits; the same count in kWh (a thousand times too little) does not
+    assert band_codes(Decimal(32), in_mwh, "heat", MeterSpec(5, 3, "MWh")) == ()
+    assert band_codes(Decimal(32), in_kwh, "heat", MeterSpec(6, 0, "kWh")) != ()

@@ -257,3 +257,17 @@ def test_installment_and_tariff_are_imported_and_checked(ctx: AppContext, tmp_pa
         assert account.monthly_installment == Decimal("85.50")
         prices = {m.number: (m.unit_price, m.base_price) for m in session.scalars(select(Meter))}
     assert prices == {"E-1": (Decimal("0.3215"), Decimal("148.80")), "G-1": (Decimal("1.12"), None)}
+
+
+def test_a_heat_meter_counts_in_kwh_mwh_or_gj(ctx: AppContext, tmp_path: Path) -> None:
+    heat = (
+        "vertragskonto;name;zaehlernummer;art;einheit;vorkommastellen;nachkommastellen\n"
+        "1;Max;WMZ-1;Wärme;MWh;5;3\n"
+        "1;Max;WMZ-2;Wärme;GJ;4;3\n"
+        "1;Max;E-1;Strom;MWh;6;0\n"
+    )
+    report = import_csv(ctx, write(tmp_path, heat), progress=False)
+    assert [(e.row, e.field) for e in report.errors] == [(4, "einheit")]
+    with ctx.sessions() as session:
+        units = {m.number: m.unit for m in session.scalars(select(Meter))}
+    assert units == {"WMZ-1": "MWh", "WMZ-2": "GJ"}

@@ -65,7 +65,9 @@ def test_a_unit_of_another_quantity_rules_a_meter_out() -> None:
     shown = MeterRead(reading="215", confidence=0.9, unit="m³")
     assert label_evidence(meter("heat", "kWh"), "1.8.0", shown) == ["unit_differs"]
     assert label_evidence(meter("water", "m3"), "1.8.0", shown) == []
-    assert label_evidence(meter("heat", "MWh"), "1.8.0", MeterRead("215", unit="GJ")) == []
+    assert label_evidence(meter("heat", "MWh"), "1.8.0", MeterRead("215", unit="MWh")) == []
+    in_gigajoule = MeterRead("215", unit="GJ")  # 215 GJ are 59.7 MWh
+    assert label_evidence(meter("heat", "MWh"), "1.8.0", in_gigajoule) == ["unit_differs"]
 
 
 def test_an_electricity_register_code_names_the_register_and_the_kind() -> None:
@@ -75,6 +77,10 @@ def test_an_electricity_register_code_names_the_register_and_the_kind() -> None:
     assert label_evidence(two, "1.8.1", shown) == ["other_register_shown"]
     assert label_evidence(meter("water", "m3"), "1.8.0", shown) == ["obis_differs"]
     assert label_evidence(two, "1.8.1", MeterRead(reading="11500")) == []
+    fed_in = MeterRead(reading="11500", confidence=0.9, obis="2.8.0")
+    assert label_evidence(meter("electricity", "kWh"), "1.8.0", fed_in) == ["other_register_shown"]
+    tariff = MeterRead(reading="11500", confidence=0.9, obis="1.8.1")
+    assert label_evidence(meter("electricity", "kWh"), "1.8.0", tariff) == []
 
 
 def test_a_meter_without_readings_never_beats_its_own_kind_on_the_others_history_alone() -> None:

@@ -1,0 +1,23 @@
+"""The units a meter counts in, and amounts of energy or gas volume converted between them.
+
+Electricity and heat count energy (`kWh`; heat meters also `MWh` or `GJ`), gas and water count
+volume (`m3`). Where a kind's typical use is known in one unit and a meter counts in another,
+gas volume and energy convert at a natural gas's calorific value: a rule of thumb for the
+plausibility bands, never for a booked value.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+KWH_PER_M3 = Decimal(10)  # natural gas, about 10 kWh per m³
+PER_KWH = {"kWh": Decimal(1), "MWh": Decimal("0.001"), "GJ": Decimal("0.0036")}
+UNITS = frozenset({*PER_KWH, "m3"})
+
+
+def converted(amount: Decimal, unit: str, to: str) -> Decimal:
+    """`amount` counted in `unit` as counted in `to`; unknown units are left as they are."""
+    if unit == to or unit not in UNITS or to not in UNITS:
+        return amount
+    kwh = amount * KWH_PER_M3 if unit == "m3" else amount / PER_KWH[unit]
+    return kwh / KWH_PER_M3 if to == "m3" else kwh * PER_KWH[to]
