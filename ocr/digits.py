@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ocr.first_block import Split, split
+
 INPUT_H, INPUT_W = 40, 24
 NO_DIGIT = 10
 MODEL_PATH = Path(__file__).parent / "models" / "digits.onnx"
@@ -69,7 +71,9 @@ class DigitModel:
         self.path = path
         self.head = head
         self._local = threading.local()
-        self._penultimate, self.shipped_head = _last_layer(self._net())
+        net = self._net()
+        self._penultimate, self.shipped_head = _last_layer(net)
+        self._split = _exact_split(path, net, self._penultimate)
         if head is not None and head.weights.shape != self.shipped_head.weights.shape:
             raise ValueError(f"head {head.weights.shape} does not fit {path.name}")
 
@@ -78,6 +82,13 @@ class DigitModel:
         if net is None:
             net = cv2.dnn.readNetFromONNX(str(self.path), engine=DNN_ENGINE)
             self._local.net = net
+        return net
+
+    def _tail(self, tail: bytes) -> cv2.dnn.Net:
+        net = getattr(self._local, "tail", None)
+        if net is None:
+            net = _read_net(tail)
+            self._local.tail = net
         return net
 
     def predict(self, cells: list[np.ndarray]) -> np.ndarray:
@@ -98,12 +109,48 @@ class DigitModel:
             [cv2.resize(c, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA) for c in cells]
         )
         batch = normalise_batch(sized)[:, None]
-        net = self._net()
+        whole = self._split
+        net = self._net() if whole is None else self._tail(whole.tail)
         out = []
         for start in range(0, len(batch), BATCH):
-            net.setInput(batch[start : start + BATCH])
+            chunk = batch[start : start + BATCH]
+            net.setInput(chunk if whole is None else whole.block(chunk))
             out.append(np.asarray(net.forward(output) if output else net.forward(), np.float32))
         return np.concatenate(out).reshape(len(batch), -1)
+
+
+def _read_net(model: bytes) -> cv2.dnn.Net:
+    return cv2.dnn.readNetFromONNX(np.frombuffer(model, np.uint8), engine=DNN_ENGINE)
+
+
+def _exact_split(path: Path, net: cv2.dnn.Net, penultimate: str) -> Split | None:
+    """The net split after its first block (`ocr/first_block.py`) where `exact`; else None
+    (the whole net is run)."""
+    try:
+        found = split(path.read_bytes(), INPUT_H, INPUT_W)
+        return found if found is not None and exact(found, net, penultimate) else None
+    except (ValueError, cv2.error):
+        return None
+
+
+def exact(found: Split, net: cv2.dnn.Net, penultimate: str) -> bool:
+    """Does the split give the whole net's pooled first block, penultimate layer and logits to
+    the bit, on a probe of a full batch and a partial one?"""
+    tail = _read_net(found.tail)
+    probe = np.random.default_rng(1).normal(size=(BATCH + 3, 1, INPUT_H, INPUT_W))
+    for chunk in np.split(probe.astype(np.float32), [BATCH]):
+        block = found.block(chunk)
+        for name in (found.tail_input, penultimate, None):
+            net.setInput(chunk)
+            whole = net.forward(name) if name else net.forward()
+            if name == found.tail_input:
+                rest = block
+            else:
+                tail.setInput(block)
+                rest = tail.forward(name) if name else tail.forward()
+            if not np.array_equal(whole, rest):
+                return False
+    return True
 
 
 def _last_layer(net: cv2.dnn.Net) -> tuple[str, Head]:
