@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 _VARINT, _FIXED64, _BYTES, _FIXED32 = 0, 1, 2, 5
 # field numbers of onnx.proto
@@ -171,7 +172,8 @@ def _input(name: str, dims: list[int | str]) -> bytes:
 class FirstBlock:
     """relu(maxpool2x2(conv3x3(x, weights, pad 1) + bias)) for cells x (n, 1, h, w), h and w
     even: per pooling offset one product of the (c, 9) weights with the (9, n*h*w/4) pixels
-    under the kernel, OpenCV's order of operations for this convolution."""
+    under the kernel (OpenCV's order of operations for this convolution), the bias added to
+    the pooled maximum."""
 
     weights: np.ndarray  # (c, 9) float32
     bias: np.ndarray  # (c, 1) float32
@@ -183,17 +185,18 @@ class FirstBlock:
             return np.concatenate([self(x[i : i + CELLS_PER_PRODUCT]) for i in parts])
         padded = np.zeros((n, h + 2, w + 2), np.float32)
         padded[:, 1:-1, 1:-1] = x[:, 0]
-        under = np.empty((9, n, h // 2, w // 2), np.float32)
-        pooled: np.ndarray | None = None
-        for oy in (0, 1):
-            for ox in (0, 1):
-                for k in range(9):
-                    dy, dx = oy + k // 3, ox + k % 3
-                    under[k] = padded[:, dy : dy + h : 2, dx : dx + w : 2]
-                out = self.weights @ under.reshape(9, -1)
-                out += self.bias
-                pooled = out if pooled is None else np.maximum(pooled, out, out=pooled)
-        assert pooled is not None
+        # under[oy, ox, ky, kx, cell, i, j] = padded[cell, 2i + oy + ky, 2j + ox + kx]
+        _, down, right = padded.strides
+        under = as_strided(
+            padded,
+            (2, 2, 3, 3, n, h // 2, w // 2),
+            (down, right, down, right, padded.strides[0], 2 * down, 2 * right),
+            writeable=False,
+        )
+        products = np.matmul(self.weights, np.ascontiguousarray(under).reshape(4, 9, -1))
+        # adding the bias after the pooling gives the same floats (rounding is monotonic)
+        pooled = products.max(axis=0)
+        pooled += self.bias
         np.maximum(pooled, 0, out=pooled)
         c = len(self.weights)
         return np.ascontiguousarray(pooled.reshape(c, n, h // 2, w // 2).transpose(1, 0, 2, 3))
