@@ -1,4 +1,5 @@
-"""The digit model: a small CNN (trained by scripts/train_digits.py) run through OpenCV's DNN.
+"""The digit model: a small CNN (trained by scripts/train_digits.py) run through OpenCV's DNN,
+its first block as matrix products where that gives the same floats (`ocr/first_block.py`).
 
 Input: gray digit cells; output per cell: probabilities for 0-9 and class 10 "no digit". A rolling
 drum comes out as two neighbouring digits sharing the probability.
@@ -6,6 +7,7 @@ drum comes out as two neighbouring digits sharing the probability.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -15,6 +17,8 @@ import cv2
 import numpy as np
 
 from ocr.first_block import Split, split
+
+log = logging.getLogger(__name__)
 
 INPUT_H, INPUT_W = 40, 24
 NO_DIGIT = 10
@@ -27,8 +31,10 @@ SECOND_OPINION_PATHS = (MODEL_PATH.with_name("digits_second.onnx"),)
 # OpenCV 5.0's new DNN engine runs this small net at half the speed of its classic one; 5.1
 # dropped the classic engine, and its new one runs the net ~15 % faster than 5.0's classic
 DNN_ENGINE = getattr(cv2.dnn, "ENGINE_CLASSIC", cv2.dnn.ENGINE_AUTO)
-# cells per forward pass: on one core 4-8 cells run at 0.205 ms each, 32 at 0.225 ms, 1,000 at
-# 0.36 ms (the activations of a big batch no longer fit the caches); the outputs are the same
+# cells per forward pass: on one core the split net (`ocr/first_block.py`) runs 6-16 cells at
+# about 0.15 ms each, 4 at 0.17-0.2 ms; the whole net 4-8 cells at 0.205 ms, 32 at 0.225 ms,
+# 1,000 at 0.36 ms (the activations of a big batch no longer fit the caches); the outputs are
+# the same
 BATCH = 8
 
 
@@ -128,9 +134,12 @@ def _exact_split(path: Path, net: cv2.dnn.Net, penultimate: str) -> Split | None
     (the whole net is run)."""
     try:
         found = split(path.read_bytes(), INPUT_H, INPUT_W)
-        return found if found is not None and exact(found, net, penultimate) else None
+        if found is not None and exact(found, net, penultimate):
+            return found
     except (ValueError, cv2.error):
-        return None
+        pass
+    log.info("%s runs whole: its first block cannot be split off exactly here", path.name)
+    return None
 
 
 def exact(found: Split, net: cv2.dnn.Net, penultimate: str) -> bool:
