@@ -239,10 +239,16 @@ def split(model: bytes, input_h: int, input_w: int) -> Split | None:
     if not chained:
         return None
     blocked = set(conv_in[1:])
-    weights = dict(_tensor(bytes(f.value)) for f in graph if f.number == _GRAPH_INITIALIZER)
-    w, b = weights.get(conv_in[1]), weights.get(conv_in[2])
+    initializers = {
+        _strings(bytes(f.value), _TENSOR_NAME)[0]: bytes(f.value)
+        for f in graph
+        if f.number == _GRAPH_INITIALIZER
+    }
+    if not blocked <= initializers.keys():
+        return None
+    (_, w), (_, b) = (_tensor(initializers[name]) for name in conv_in[1:])
     later = {name for n in nodes[3:] for name in _strings(n, _NODE_INPUT)}
-    if w is None or b is None or w.shape[1:] != (1, 3, 3) or b.shape != w.shape[:1]:
+    if w.shape[1:] != (1, 3, 3) or b.shape != w.shape[:1]:
         return None
     if later & (blocked | {image[0], *outs[0], *outs[1]}):
         return None  # the rest of the net reads more than the pooled block
