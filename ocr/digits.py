@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ocr.first_block import Split, split
+from ocr.first_block import Split, load_split
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +133,10 @@ def _exact_split(path: Path, net: cv2.dnn.Net, penultimate: str) -> Split | None
     """The net split after its first block (`ocr/first_block.py`) where `exact`; else None
     (the whole net is run)."""
     try:
-        found = split(path.read_bytes(), INPUT_H, INPUT_W)
+        found = load_split(path)
         if found is not None and exact(found, net, penultimate):
             return found
-    except (ValueError, cv2.error):
+    except (OSError, ValueError, KeyError, cv2.error):
         pass
     log.info("%s runs whole: its first block cannot be split off exactly here", path.name)
     return None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -52,7 +55,7 @@ def test_the_split_net_gives_the_whole_nets_outputs_to_the_bit(path) -> None:
 
 
 def test_the_first_block_is_the_nets_pooled_first_layer_for_any_number_of_cells() -> None:
-    found = first_block.split(MODEL_PATH.read_bytes(), INPUT_H, INPUT_W)
+    found = first_block.load_split(MODEL_PATH)
     assert found is not None
     x = np.random.default_rng(3).normal(size=(21, 1, INPUT_H, INPUT_W)).astype(np.float32)
     pooled = found.block(x)
@@ -62,18 +65,21 @@ def test_the_first_block_is_the_nets_pooled_first_layer_for_any_number_of_cells(
     assert np.array_equal(pooled[:8], expected)
 
 
-def test_a_net_not_starting_with_a_gray_convolution_block_is_not_split() -> None:
-    found = first_block.split(MODEL_PATH.read_bytes(), INPUT_H, INPUT_W)
-    assert found is not None
-    # the rest of the net starts with a convolution of 24 channels, not of the gray cell
-    assert first_block.split(found.tail, INPUT_H // 2, INPUT_W // 2) is None
-    assert first_block.split(MODEL_PATH.read_bytes(), INPUT_H + 1, INPUT_W) is None
-    with pytest.raises(ValueError):
-        first_block.split(b"\xff\xff\xff", INPUT_H, INPUT_W)
+def test_a_net_without_its_split_or_with_another_nets_runs_whole(tmp_path: Path) -> None:
+    alone = tmp_path / "digits.onnx"
+    shutil.copy(MODEL_PATH, alone)
+    assert DigitModel(alone)._split is None
+    cells = _cells(5)
+    assert np.array_equal(DigitModel(alone).predict(cells), DigitModel(MODEL_PATH).predict(cells))
+    # a split left over from another net (here the second opinion's) is not used
+    (other,) = SECOND_OPINION_PATHS
+    for suffix in (".first.npz", ".tail.onnx"):
+        shutil.copy(other.with_suffix(suffix), alone.with_suffix(suffix))
+    assert DigitModel(alone)._split is None
 
 
 def test_a_split_that_differs_from_the_whole_net_in_the_last_bit_is_not_used() -> None:
-    found = first_block.split(MODEL_PATH.read_bytes(), INPUT_H, INPUT_W)
+    found = first_block.load_split(MODEL_PATH)
     assert found is not None
     net = cv2.dnn.readNetFromONNX(str(MODEL_PATH))
     penultimate = DigitModel(MODEL_PATH)._penultimate
