@@ -1,4 +1,5 @@
-"""The digit model: a small CNN (trained by scripts/train_digits.py) run through OpenCV's DNN.
+"""The digit model: a small CNN (trained by scripts/train_digits.py) run through OpenCV's DNN,
+its first block as matrix products where that gives the same floats (`ocr/first_block.py`).
 
 Input: gray digit cells; output per cell: probabilities for 0-9 and class 10 "no digit". A rolling
 drum comes out as two neighbouring digits sharing the probability.
@@ -6,6 +7,7 @@ drum comes out as two neighbouring digits sharing the probability.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -13,6 +15,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from ocr.first_block import Split, load_split
+
+log = logging.getLogger(__name__)
 
 INPUT_H, INPUT_W = 40, 24
 NO_DIGIT = 10
@@ -25,8 +31,10 @@ SECOND_OPINION_PATHS = (MODEL_PATH.with_name("digits_second.onnx"),)
 # OpenCV 5.0's new DNN engine runs this small net at half the speed of its classic one; 5.1
 # dropped the classic engine, and its new one runs the net ~15 % faster than 5.0's classic
 DNN_ENGINE = getattr(cv2.dnn, "ENGINE_CLASSIC", cv2.dnn.ENGINE_AUTO)
-# cells per forward pass: on one core 4-8 cells run at 0.205 ms each, 32 at 0.225 ms, 1,000 at
-# 0.36 ms (the activations of a big batch no longer fit the caches); the outputs are the same
+# cells per forward pass: on one core the split net (`ocr/first_block.py`) runs 6-16 cells at
+# about 0.15 ms each, 4 at 0.17-0.2 ms; the whole net 4-8 cells at 0.205 ms, 32 at 0.225 ms,
+# 1,000 at 0.36 ms (the activations of a big batch no longer fit the caches); the outputs are
+# the same
 BATCH = 8
 
 
@@ -69,7 +77,9 @@ class DigitModel:
         self.path = path
         self.head = head
         self._local = threading.local()
-        self._penultimate, self.shipped_head = _last_layer(self._net())
+        net = self._net()
+        self._penultimate, self.shipped_head = _last_layer(net)
+        self._split = _exact_split(path, net, self._penultimate)
         if head is not None and head.weights.shape != self.shipped_head.weights.shape:
             raise ValueError(f"head {head.weights.shape} does not fit {path.name}")
 
@@ -78,6 +88,13 @@ class DigitModel:
         if net is None:
             net = cv2.dnn.readNetFromONNX(str(self.path), engine=DNN_ENGINE)
             self._local.net = net
+        return net
+
+    def _tail(self, tail: bytes) -> cv2.dnn.Net:
+        net = getattr(self._local, "tail", None)
+        if net is None:
+            net = _read_net(tail)
+            self._local.tail = net
         return net
 
     def predict(self, cells: list[np.ndarray]) -> np.ndarray:
@@ -98,12 +115,51 @@ class DigitModel:
             [cv2.resize(c, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA) for c in cells]
         )
         batch = normalise_batch(sized)[:, None]
-        net = self._net()
+        whole = self._split
+        net = self._net() if whole is None else self._tail(whole.tail)
         out = []
         for start in range(0, len(batch), BATCH):
-            net.setInput(batch[start : start + BATCH])
+            chunk = batch[start : start + BATCH]
+            net.setInput(chunk if whole is None else whole.block(chunk))
             out.append(np.asarray(net.forward(output) if output else net.forward(), np.float32))
         return np.concatenate(out).reshape(len(batch), -1)
+
+
+def _read_net(model: bytes) -> cv2.dnn.Net:
+    return cv2.dnn.readNetFromONNX(np.frombuffer(model, np.uint8), engine=DNN_ENGINE)
+
+
+def _exact_split(path: Path, net: cv2.dnn.Net, penultimate: str) -> Split | None:
+    """The net split after its first block (`ocr/first_block.py`) where `exact`; else None
+    (the whole net is run)."""
+    try:
+        found = load_split(path)
+        if found is not None and exact(found, net, penultimate):
+            return found
+    except (OSError, ValueError, KeyError, cv2.error):
+        pass
+    log.info("%s runs whole: its first block cannot be split off exactly here", path.name)
+    return None
+
+
+def exact(found: Split, net: cv2.dnn.Net, penultimate: str) -> bool:
+    """Does the split give the whole net's pooled first block, penultimate layer and logits to
+    the bit, on a probe of a full batch and a partial one?"""
+    tail = _read_net(found.tail)
+    probe = np.random.default_rng(1).normal(size=(BATCH + 3, 1, INPUT_H, INPUT_W))
+    for chunk in np.split(probe.astype(np.float32), [BATCH]):
+        block = found.block(chunk)
+        for name in (found.tail_input, penultimate, None):
+            net.setInput(chunk)
+            whole = net.forward(name) if name else net.forward()
+            if name == found.tail_input:
+                rest = block
+            else:
+                tail.setInput(block)
+                rest = tail.forward(name) if name else tail.forward()
+            if not np.array_equal(whole, rest):
+                return False
+    return True
 
 
 def _last_layer(net: cv2.dnn.Net) -> tuple[str, Head]:

@@ -447,6 +447,9 @@ def main() -> None:
         dynamo=False,
     )
     log.info("wrote %s", args.out / args.name)
+    from split_digits import split  # beside this script: the reader's faster path
+
+    split(args.out / args.name)
 
 
 if __name__ == "__main__":
