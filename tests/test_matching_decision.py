@@ -731,3 +731,25 @@ def test_the_export_register_on_the_display_is_not_booked_as_consumption(
     assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
     assert reasons.OTHER_COUNTER_SHOWN in only_task(ctx).reason_codes
     assert booked(ctx) == {}
+
+
+def test_a_sure_read_of_a_gj_display_on_a_meter_billed_in_mwh_is_not_called_unsure(
+    ctx: AppContext,
+) -> None:
+    with ctx.sessions.begin() as session:
+        heat = add_meter(
+            session, "H-400", kind="heat", integer_digits=5, display="lcd",
+            history=[("2024-11-20", "80"), ("2025-11-20", "88.1")],
+        )  # fmt: skip
+        meter = session.get(Meter, heat)
+        assert meter is not None
+        meter.unit, meter.decimal_digits = "MWh", 3
+    # 96,150 GJ would fit the MWh history as it stands (8,05 MWh in a year)
+    gj = MeterRead(
+        reading="00096", fraction="150", confidence=0.99, accepted=True, display="lcd", unit="GJ"
+    )
+    reader = reader_for({(PHOTO_A, None): gj})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    task = only_task(ctx)
+    assert (task.meter_id, task.reason_codes) == (heat, [reasons.OTHER_COUNTER_SHOWN])
+    assert booked(ctx) == {}
