@@ -30,7 +30,7 @@ from matching.values import normalize_meter_number
 from notifications.errors import InvalidRecipientError
 from notifications.outbox import ConfirmedReading, queue_confirmation, queue_resend_request
 from review_ui.claims import require_claim_free
-from review_ui.expectation import GUARDS, expectation_for, guard_codes
+from review_ui.expectation import GUARDS, expectation_for, task_guard_codes
 from review_ui.undo import UndoRefused, book_correction, exported_reading, plain
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ def _require_confirmed(session: Session, task: ReviewTask, decision: DecisionInp
     if meter is None or value is None or digit_codes(Decimal(value), MeterSpec.of(meter)):
         return  # nothing to confirm, or a value the meter cannot show (refused when booking)
     expectation = expectation_for(session, meter, read_date(task), task=task)
-    codes = guard_codes(Decimal(value), expectation, proposed=task.proposed_value)
+    codes = task_guard_codes(Decimal(value), expectation, task)
     missing = tuple(c for c in codes if c not in decision.confirmed)
     if missing:
         raise NeedsConfirmation(codes)
