@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.context import AppContext
 from core.db import transaction
-from core.models import AuditLog, Outbox, Reading, ReviewTask, User
+from core.models import AuditLog, Meter, Outbox, Reading, ReviewTask, User
 from review_ui.app import create_app
 from tests.conftest import FrozenClock
 from tests.ui_seed import CLERK, Seeded, add_clerk, csrf_from, login, post_decision, seed_task
@@ -220,6 +220,26 @@ def test_task_page_shows_german_formats_photo_ocr_and_history(
     assert "Strom · Digitalanzeige" in meter
     gas = client.get(f"/meters/{seeded.other_meter_id}").text
     assert "Gas · Rollenzählwerk" in gas  # not in master data: a gas meter's usual counter
+
+
+def test_a_meter_billed_in_mwh_shows_its_daily_use_in_significant_digits(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    with transaction(ctx.sessions) as session:
+        meter = session.get(Meter, seeded.meter_id)
+        assert meter is not None
+        meter.kind, meter.unit, meter.decimal_digits = "heat", "MWh", 3
+        for reading in session.scalars(select(Reading)):
+            reading.value = (reading.value / 1000).quantize(Decimal("0.001"))  # 10,123 / 11,457
+        task = session.get(ReviewTask, seeded.task_id)
+        assert task is not None
+        task.proposed_value, task.details = Decimal("12.346"), None
+    login(client)
+    html = client.get(f"/tasks/{seeded.task_id}").text
+    assert "11,457 MWh" in html
+    assert ">0,0073</td>" in html  # the history's 1,334 MWh in 182 days, not 0,01
+    assert "0,0073 MWh/Tag" in html  # the chart's bar
+    assert "<dd>0,005 MWh " in html  # the expectation's rate
 
 
 def test_decided_reading_shows_in_the_meter_history(
