@@ -277,7 +277,7 @@ def _queue_reply(
         if resolution.decision != "rejected":
             queue_confirmation(
                 session,
-                readings=[_confirmed(resolution)],
+                readings=[_confirmed(session, resolution)],
                 review_task_id=resolution.task_id,
                 **common,
             )
@@ -291,13 +291,17 @@ def _queue_reply(
         log.warning("task %s: reply not queued: %s", resolution.task_id, exc)
 
 
-def _confirmed(resolution: TaskResolution) -> ConfirmedReading:
+def _confirmed(session: Session, resolution: TaskResolution) -> ConfirmedReading:
+    """The booked reading as the confirmation shows it; the register named only for a meter with
+    several (HT/NT), not for a water or heat meter's only one."""
     assert resolution.value is not None and resolution.meter_number and resolution.read_on
+    meter = session.get(Meter, resolution.meter_id) if resolution.meter_id else None
+    several = meter is not None and len(meter.registers.split(",")) > 1
     return ConfirmedReading(
         meter_number=resolution.meter_number,
         value=resolution.value,
         unit=resolution.unit or "",
         read_on=resolution.read_on,
         decimal_digits=resolution.decimal_digits,
-        register=resolution.register,
+        register=resolution.register if several else None,
     )

@@ -119,6 +119,7 @@ def test_two_photos_in_one_mail_book_two_meters(ctx: AppContext) -> None:
     assert len({r.photo_id for r in readings}) == 2 and None not in {r.photo_id for r in readings}
     [mail] = all_of(ctx, Outbox)
     assert mail.kind == "confirmation" and "KW-1" in mail.body_text and "WW-2" in mail.body_text
+    assert "Zählwerk" not in mail.body_text  # a water meter's only register is no news
 
 
 def test_the_same_reading_twice_books_once(ctx: AppContext) -> None:
@@ -165,6 +166,8 @@ def test_a_two_register_meter_books_both_registers(ctx: AppContext) -> None:
     reader = reader_for({(PHOTO_A, None): read("011500"), (PHOTO_B, None): read("006000")})
     assert run_one(ctx, photos(PHOTO_B, PHOTO_A), reader).status == "accepted"
     assert booked(ctx) == {(meter, "1.8.1"): Decimal(11500), (meter, "1.8.2"): Decimal(6000)}
+    [mail] = all_of(ctx, Outbox)
+    assert "Zählwerk:      1.8.1" in mail.body_text and "Zählwerk:      1.8.2" in mail.body_text
 
 
 def test_a_value_both_registers_could_show_goes_to_a_clerk(ctx: AppContext) -> None:

@@ -242,6 +242,23 @@ def test_a_meter_billed_in_mwh_shows_its_daily_use_in_significant_digits(
     assert "<dd>0,005 MWh " in html  # the expectation's rate
 
 
+@pytest.mark.parametrize(("registers", "named"), [("1.8.0", False), ("1.8.0,1.8.2", True)])
+def test_the_confirmation_names_the_register_only_of_a_meter_with_several(
+    ctx: AppContext, client: TestClient, seeded: Seeded, registers: str, named: bool
+) -> None:
+    with transaction(ctx.sessions) as session:
+        meter = session.get(Meter, seeded.meter_id)
+        assert meter is not None
+        meter.registers = registers
+    csrf = login(client)
+    fields = {"action": "accept", "value": "12.345,6", "meter_id": str(seeded.meter_id)}
+    assert post_decision(client, csrf, seeded.task_id, **fields).status_code == 303
+    with ctx.sessions() as session:
+        text = session.scalars(select(Outbox.body_text).where(Outbox.kind == "confirmation")).one()
+    assert "Zählerstand:   12.345,6 kWh" in text
+    assert ("Zählwerk:      1.8.0" in text) == named
+
+
 def test_decided_reading_shows_in_the_meter_history(
     ctx: AppContext, client: TestClient, seeded: Seeded
 ) -> None:
