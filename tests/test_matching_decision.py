@@ -756,3 +756,4 @@ def test_a_sure_read_of_a_gj_display_on_a_meter_billed_in_mwh_is_not_called_unsu
     task = only_task(ctx)
     assert (task.meter_id, task.reason_codes) == (heat, [reasons.OTHER_COUNTER_SHOWN])
     assert booked(ctx) == {}
+    assert {r.details["unit"] for r in all_of(ctx, OcrResult)} == {"GJ"}  # for the clerk

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.context import AppContext
 from core.db import transaction
-from core.models import AuditLog, Meter, Outbox, Reading, ReviewTask, User
+from core.models import AuditLog, Meter, OcrResult, Outbox, Reading, ReviewTask, User
 from review_ui.app import create_app
 from tests.conftest import FrozenClock
 from tests.ui_seed import CLERK, Seeded, add_clerk, csrf_from, login, post_decision, seed_task
@@ -257,6 +257,18 @@ def test_the_confirmation_names_the_register_only_of_a_meter_with_several(
         text = session.scalars(select(Outbox.body_text).where(Outbox.kind == "confirmation")).one()
     assert "Zählerstand:   12.345,6 kWh" in text
     assert ("Zählwerk:      1.8.0" in text) == named
+
+
+def test_the_task_shows_the_unit_the_display_showed_beside_the_meters(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    with transaction(ctx.sessions) as session:
+        [ocr] = session.scalars(select(OcrResult)).all()
+        ocr.details = {**ocr.details, "unit": "GJ", "obis": None}
+    login(client)
+    html = client.get(f"/tasks/{seeded.task_id}").text
+    assert "Auf der Anzeige: <strong>GJ</strong>" in html
+    assert '<span class="tag">Zähler rechnet in kWh</span>' in html
 
 
 def test_decided_reading_shows_in_the_meter_history(
