@@ -437,6 +437,10 @@ def test_the_history_vetoes_an_implausible_read_and_proposes_the_alternative_tha
     assert task.reason_codes == [reasons.PRIOR_CHOSE_ALTERNATIVE]
     assert task.proposed_value == Decimal(200) and task.meter_id == cold
     assert booked(ctx) == {}
+    values = [(c["value"], c["source"], c["confidence"]) for c in task.candidates
+              if c["kind"] == "value"]  # fmt: skip
+    # the clerk sees the alternative's doubt beside the proposal, and what the OCR read
+    assert values[:2] == [("200", "photo", 0.4), ("800", "ocr_alternative", 0.97)]
 
 
 def doubtful_digits(reading: str, doubt: float) -> tuple[DigitRead, ...]:
