@@ -19,6 +19,17 @@ def format_number(value: Decimal | float | int, places: int = 0, *, lang: str = 
     return english.replace(",", "\0").replace(".", ",").replace("\0", ".")
 
 
+def rate_places(value: Decimal | float | int, places: int = 2) -> int:
+    """Decimals for a consumption per day: `places`, more where that would leave fewer than two
+    significant digits (0,022 MWh a day on a heat meter billed in MWh, not 0,02), but none the
+    value does not have (0,005, not 0,0050)."""
+    size = abs(Decimal(str(value)))
+    if size == 0 or not size.is_finite() or size.adjusted() + places >= 1:
+        return places
+    own = -int(size.as_tuple().exponent)
+    return min(1 - size.adjusted(), max(own, places), 6)
+
+
 def format_reading(value: Decimal, decimal_digits: int, unit: str, *, lang: str = "de") -> str:
     return f"{format_number(value, decimal_digits, lang=lang)} {UNIT_LABELS.get(unit, unit)}"
 

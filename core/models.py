@@ -107,7 +107,7 @@ class Meter(Base):
     number: Mapped[str] = mapped_column(String(40), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("contract_account.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # electricity | gas | water | heat
-    unit: Mapped[str] = mapped_column(String(8))  # kWh | m3
+    unit: Mapped[str] = mapped_column(String(8))  # kWh | MWh | GJ (heat) | m3
     integer_digits: Mapped[int] = mapped_column(Integer)
     decimal_digits: Mapped[int] = mapped_column(Integer, default=0)
     display: Mapped[str | None] = mapped_column(String(8))  # drum | lcd | None: see shown_on

@@ -221,6 +221,8 @@ def _ocr_row(photo_id: int, read: MeterRead, hint: MeterHint) -> OcrResult:
             "decimal_digits": hint.decimal_digits,
         },
         "display": read.display,
+        "unit": read.unit,  # what the display shows beside the value ("GJ", "1.8.0")
+        "obis": read.obis,
         "meter_number_candidates": list(read.meter_number_candidates),
         # per digit: value, confidence and the alternatives ([digit, probability], best first)
         "digits": [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections import Counter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -160,9 +161,11 @@ def resend_reason_for(
 
 
 def _confirmed_all(outcome: RecordOutcome, read_on: dt.date) -> list[ConfirmedReading]:
-    """Every reading booked for the mail (one per photo and register)."""
+    """Every reading booked for the mail (one per photo and register); the register is named
+    where the mail booked several of one meter (HT and NT), not for a water meter's only one."""
     if not outcome.booked:
         return [_confirmed(outcome, read_on)]
+    per_meter = Counter(b.meter_id for b in outcome.booked)
     return [
         ConfirmedReading(
             meter_number=b.meter_number,
@@ -170,7 +173,7 @@ def _confirmed_all(outcome: RecordOutcome, read_on: dt.date) -> list[ConfirmedRe
             unit=b.unit,
             read_on=read_on,
             decimal_digits=b.decimal_digits,
-            register=b.register if len(outcome.booked) > 1 else None,
+            register=b.register if per_meter[b.meter_id] > 1 else None,
         )
         for b in outcome.booked
     ]

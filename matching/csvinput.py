@@ -60,6 +60,7 @@ UNITS = {
 UNITS_BY_KIND = {
     "electricity": ("kWh",), "gas": ("m3",), "water": ("m3",), "heat": ("kWh", "MWh", "GJ"),
 }  # fmt: skip
+KIND_NAMES_DE = {"electricity": "Strom", "gas": "Gas", "water": "Wasser", "heat": "Wärme"}
 DISPLAYS = {
     "rollen": "drum", "rollenzaehlwerk": "drum", "walzen": "drum", "mechanisch": "drum",
     "analog": "drum", "drum": "drum", "drums": "drum", "mechanical": "drum",
@@ -305,7 +306,10 @@ def _unit_for(kind: str) -> Callable[[str], str]:
             raise ValueError("erlaubt: kWh, MWh, GJ, m3")
         allowed = UNITS_BY_KIND[kind]
         if unit not in allowed:
-            raise ValueError(f"passt nicht zur Art {kind} (erwartet {' oder '.join(allowed)})")
+            expected = " oder ".join(
+                [", ".join(allowed[:-1]), allowed[-1]] if allowed[:-1] else allowed
+            )
+            raise ValueError(f"passt nicht zur Art {KIND_NAMES_DE[kind]} (erwartet {expected})")
         return unit
 
     return parse

@@ -1,8 +1,8 @@
 """Accepted readings as CSV for the billing system (format: docs/masterdata.md, "Export").
 
 Machine format on purpose: `;` as delimiter, UTF-8 without BOM, the reading with a *dot* as decimal
-separator and exactly the meter's decimal digits, ISO dates. Readings that came from the import
-(billing's own values) are not exported back.
+separator and exactly the meter's decimal digits, ISO dates, the meter's unit last (`kWh`, `MWh`,
+`GJ`, `m3`). Readings that came from the import (billing's own values) are not exported back.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ COLUMNS = (
     "quelle",
     "angenommen_von",
     "reading_id",
+    "einheit",
 )
 BATCH = 1000
 
@@ -51,6 +52,7 @@ def export_readings(ctx: AppContext, out: TextIO, *, since: dt.date, mark: bool)
                     row.source,
                     row.accepted_by or "",
                     row.id,
+                    row.unit,
                 )
             )
             exported.append(row.id)
@@ -70,6 +72,7 @@ def _query(since: dt.date) -> Select[*tuple[Any, ...]]:
             Reading.accepted_by,
             Meter.number.label("meter"),
             Meter.decimal_digits,
+            Meter.unit,
             ContractAccount.number.label("account"),
         )
         .join(Reading.meter)

@@ -14,7 +14,7 @@ from core.models import ContractAccount, Customer, Meter, Reading
 from matching.plausibility import MeterSpec, consumption
 from matching.values import normalize_meter_number
 
-PER_DAY_PLACES = Decimal("0.001")
+PER_DAY_PLACES = Decimal("0.000001")  # fine enough for a meter billed in MWh or GJ
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,7 @@ def decide_photo(
         )  # fmt: skip
     bookable = dict((id(h), ok) for h, ok in judged)[id(winner)]
     if EXCLUDES.intersection(winner.evidence):  # chosen for want of a meter the display fits
-        bookable, codes = False, [*codes, reasons.OTHER_COUNTER_SHOWN]
+        codes = [*codes, reasons.OTHER_COUNTER_SHOWN]  # blocks on its own: the read may be sure
     profile = profiles[winner.meter_id]
     if bookable and not (_BY_LIKELIHOOD.isdisjoint(codes) or winner.ocr_accepted):
         judged_only = [h for h, _ in judged]

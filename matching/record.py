@@ -34,7 +34,7 @@ from matching.rows import (
     task_for_message,
     text,
 )
-from matching.values import ocr_alternatives
+from matching.values import ocr_alternatives, photo_value
 
 __all__ = [
     "BookedReading",
@@ -247,7 +247,9 @@ def task_candidates(match: MatchResult, read: MeterRead | None) -> list[dict[str
 
     - `meter`: `meter_id`, `meter_number`, `account_number`, `why` (evidence codes), best first;
     - `value`: `value` (string), `source` (photo | typed | ocr_alternative), `confidence`,
-      `proposed` (true for the proposed value);
+      `proposed` (true for the proposed value); where the history chose one of the OCR's
+      alternatives, the proposal carries that alternative's confidence and the OCR's own read
+      is listed among the alternatives;
     - `ocr_meter_number`: `meter_number` as read from the photo.
     """
     entries: list[dict[str, Any]] = [
@@ -260,10 +262,16 @@ def task_candidates(match: MatchResult, read: MeterRead | None) -> list[dict[str
         }
         for c in match.candidates
     ]
+    alternatives = ocr_alternatives(read)
     if match.value is not None:
         confidence = read.confidence if read is not None and match.value_source == "photo" else None
+        chosen = dict(alternatives).get(match.value) if confidence is not None else None
+        if read is not None and chosen is not None:  # the history chose an alternative digit
+            confidence, shown = chosen, photo_value(read)
+            others = [(v, c) for v, c in alternatives if v != match.value]
+            alternatives = [(shown, read.confidence), *others] if shown is not None else others
         entries.append(_value_entry(match.value, match.value_source or "photo", confidence, True))
-    entries.extend(_value_entry(v, "ocr_alternative", c, False) for v, c in ocr_alternatives(read))
+    entries.extend(_value_entry(v, "ocr_alternative", c, False) for v, c in alternatives)
     if read is not None:
         numbers = dict.fromkeys(n for n in (read.meter_number, *read.meter_number_candidates) if n)
         entries.extend({"kind": "ocr_meter_number", "meter_number": n} for n in numbers)

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from PIL import Image, ImageDraw, ImageFont
 
-from core.formatting import format_number
+from core.formatting import format_number, rate_places
 from notifications.consumption import Comparison, Period
 
 WIDTH, HEIGHT = 520, 220
@@ -95,4 +95,4 @@ def _average_line(
 
 
 def _places(value: Decimal) -> int:
-    return 0 if value >= 100 else 1 if value >= 1 else 2
+    return 0 if value >= 100 else 1 if value >= 1 else rate_places(value)

@@ -25,7 +25,7 @@ from jinja2 import (
 )
 from jinja2.runtime import Context
 
-from core.formatting import format_date, format_number, format_reading
+from core.formatting import format_date, format_number, format_reading, rate_places
 from notifications.errors import TemplateContextError
 from notifications.headers import clean_header_text
 
@@ -124,6 +124,7 @@ def _environment() -> Environment:
     env.filters["reading"] = _reading_filter
     env.filters["meter_kind"] = _meter_kind_filter
     env.filters["number"] = _number_filter
+    env.filters["rate"] = _rate_filter
     env.filters["unit"] = _unit_filter
     env.filters["euros"] = _euros_filter
     return env
@@ -147,6 +148,12 @@ def _reading_filter(ctx: Context, reading: Mapping[str, Any]) -> str:
 @pass_context
 def _number_filter(ctx: Context, value: Decimal | float | int, places: int = 0) -> str:
     return format_number(Decimal(str(value)), places, lang=ctx["lang"])
+
+
+@pass_context
+def _rate_filter(ctx: Context, value: Decimal | float | int) -> str:
+    """A consumption per day: two decimals, more for a small one (`rate_places`)."""
+    return format_number(Decimal(str(value)), rate_places(value), lang=ctx["lang"])
 
 
 @pass_context

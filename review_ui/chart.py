@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from core.formatting import format_date, format_number
+from core.formatting import format_date, format_number, rate_places
 
 WIDTH = 720
 HEIGHT = 240
@@ -91,7 +91,7 @@ def build_chart(periods: list[Period], *, unit: str, places: int = 1) -> Chart |
         x0, x1 = x_of(period.start), x_of(period.end)
         title = (
             f"{format_date(period.start)} – {format_date(period.end)}: "
-            f"{format_number(period.per_day, places)} {unit}/Tag"
+            f"{format_number(period.per_day, rate_places(period.per_day, places))} {unit}/Tag"
         )
         chart.bars.append(
             Bar(

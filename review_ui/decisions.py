@@ -30,7 +30,7 @@ from matching.values import normalize_meter_number
 from notifications.errors import InvalidRecipientError
 from notifications.outbox import ConfirmedReading, queue_confirmation, queue_resend_request
 from review_ui.claims import require_claim_free
-from review_ui.expectation import GUARDS, expectation_for, guard_codes
+from review_ui.expectation import GUARDS, expectation_for, task_guard_codes
 from review_ui.undo import UndoRefused, book_correction, exported_reading, plain
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ def _require_confirmed(session: Session, task: ReviewTask, decision: DecisionInp
     if meter is None or value is None or digit_codes(Decimal(value), MeterSpec.of(meter)):
         return  # nothing to confirm, or a value the meter cannot show (refused when booking)
     expectation = expectation_for(session, meter, read_date(task), task=task)
-    codes = guard_codes(Decimal(value), expectation, proposed=task.proposed_value)
+    codes = task_guard_codes(Decimal(value), expectation, task)
     missing = tuple(c for c in codes if c not in decision.confirmed)
     if missing:
         raise NeedsConfirmation(codes)
@@ -277,7 +277,7 @@ def _queue_reply(
         if resolution.decision != "rejected":
             queue_confirmation(
                 session,
-                readings=[_confirmed(resolution)],
+                readings=[_confirmed(session, resolution)],
                 review_task_id=resolution.task_id,
                 **common,
             )
@@ -291,13 +291,17 @@ def _queue_reply(
         log.warning("task %s: reply not queued: %s", resolution.task_id, exc)
 
 
-def _confirmed(resolution: TaskResolution) -> ConfirmedReading:
+def _confirmed(session: Session, resolution: TaskResolution) -> ConfirmedReading:
+    """The booked reading as the confirmation shows it; the register named only for a meter with
+    several (HT/NT), not for a water or heat meter's only one."""
     assert resolution.value is not None and resolution.meter_number and resolution.read_on
+    meter = session.get(Meter, resolution.meter_id) if resolution.meter_id else None
+    several = meter is not None and len(meter.registers.split(",")) > 1
     return ConfirmedReading(
         meter_number=resolution.meter_number,
         value=resolution.value,
         unit=resolution.unit or "",
         read_on=resolution.read_on,
         decimal_digits=resolution.decimal_digits,
-        register=resolution.register,
+        register=resolution.register if several else None,
     )

@@ -1,6 +1,6 @@
 """What the decision form expects for a meter: the value and tolerance band, and the checks a
 clerk must confirm explicitly before a value is booked (below the last reading, a lost decimal, a
-rollover, an implausible jump).
+rollover, an implausible jump, the value of a display that showed another counter).
 
 `expectation_for` is the single place the form gets its expectation from, in this order:
 
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from core.models import Meter, Reading, ReviewTask
 from core.types import Expectation as CoreExpectation
 from matching import meters as core_meters
+from matching import reasons
 from matching.expectation import Basis
 from matching.plausibility import (
     MeterSpec,
@@ -57,7 +58,8 @@ BELOW_LAST = "below_last_reading"
 LOST_DECIMAL = "lost_decimal"
 ROLLOVER = "meter_rollover"
 IMPLAUSIBLE_JUMP = "implausible_jump"
-GUARDS = (BELOW_LAST, LOST_DECIMAL, ROLLOVER, IMPLAUSIBLE_JUMP)
+OTHER_COUNTER = reasons.OTHER_COUNTER_SHOWN  # the proposal as shown in another unit or register
+GUARDS = (BELOW_LAST, LOST_DECIMAL, ROLLOVER, IMPLAUSIBLE_JUMP, OTHER_COUNTER)
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,17 @@ def guard_codes(
     if truncated or _lost_decimal(value, expectation):
         codes.append(LOST_DECIMAL)
     return tuple(codes)
+
+
+def task_guard_codes(value: Decimal, expectation: Expectation, task: ReviewTask) -> tuple[str, ...]:
+    """`guard_codes` for a value decided on `task`; also the proposal of a display that showed
+    another counter (a heat meter's GJ or volume screen, another OBIS register) booked as it
+    stands: a value the clerk converted or read off the right screen needs no confirmation."""
+    codes = guard_codes(value, expectation, proposed=task.proposed_value)
+    shown_other = OTHER_COUNTER in (task.reason_codes or ())
+    if shown_other and task.proposed_value is not None and value == task.proposed_value:
+        return (OTHER_COUNTER, *codes)
+    return codes
 
 
 def _drops_fraction(value: Decimal, proposed: Decimal) -> bool:

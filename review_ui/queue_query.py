@@ -17,6 +17,7 @@ from sqlalchemy import Select, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.models import ContractAccount, Customer, InboundMessage, Meter, Photo, ReviewTask
+from matching.plausibility import decimal_places
 from review_ui.claims import free_for
 
 PAGE_SIZE = 100  # rows per queue page; filters and search narrow it down
@@ -164,12 +165,19 @@ def _row(row: Any, photos: dict[int, int], clerk: str, now: dt.datetime) -> Queu
         meter_number=row.meter_number,
         meter_kind=row.kind or "",
         unit=row.unit or "",
-        decimal_digits=row.decimal_digits or 0,
+        decimal_digits=_places(row.decimal_digits, row.proposed_value),
         customer_name=row.customer_name or "",
         account_number=row.account_number or "",
         photo_id=photos.get(row.id),
         claimed_by=held if held != clerk else None,
     )
+
+
+def _places(meter_digits: int | None, proposed: Decimal | None) -> int:
+    """The meter's decimal digits; without a meter, the proposal's own (262,612, not 263)."""
+    if meter_digits is not None or proposed is None:
+        return meter_digits or 0
+    return decimal_places(Decimal(proposed))
 
 
 def next_task_id(session: Session, *, clerk: str, now: dt.datetime) -> int | None:

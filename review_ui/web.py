@@ -13,7 +13,13 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from core.context import AppContext
-from core.formatting import UNIT_LABELS, format_date, format_datetime, format_number
+from core.formatting import (
+    UNIT_LABELS,
+    format_date,
+    format_datetime,
+    format_number,
+    rate_places,
+)
 from review_ui.auth import Clerk, csrf_matches, load_session, remember_language
 from review_ui.i18n import LANG_COOKIE, LANGUAGES, code_label, translator
 from review_ui.task_facts import task_facts
@@ -34,6 +40,11 @@ class CsrfFailed(Exception):
 
 def _num(value: Decimal | float | int | None, places: int = 0) -> str:
     return "" if value is None else format_number(value, places)
+
+
+def _rate(value: Decimal | float | int | None) -> str:
+    """A consumption per day: two decimals, more for a small one (`rate_places`)."""
+    return "" if value is None else format_number(value, rate_places(value))
 
 
 def _reading(value: Decimal | None, places: int, unit: str) -> str:
@@ -63,6 +74,7 @@ def make_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(num=_num, reading=_reading, date=_date, datetime=_datetime, percent=_percent)
+    env.filters["rate"] = _rate
     env.filters["unit"] = lambda unit: UNIT_LABELS.get(unit, unit)
     env.filters["task_facts"] = task_facts
     return env

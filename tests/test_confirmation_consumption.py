@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.context import AppContext
 from core.db import transaction
-from core.models import ContractAccount, Customer, InboundMessage, Meter, Reading
+from core.models import ContractAccount, Customer, InboundMessage, Meter, Outbox, Reading
 from notifications.consumption import Point, compare
 from notifications.dispatch import send_due
 from notifications.outbox import ConfirmedReading, queue_confirmation
@@ -174,3 +174,34 @@ def test_no_installment_hint_when_the_installments_fit(
 ) -> None:
     text = _confirmation_text(smtp_ctx, smtp_server, ("110", "0.40", "150"))  # 1,320 € a year
     assert "Abschlag" not in text
+
+
+def test_a_heat_meter_billed_in_mwh_shows_its_daily_use_in_significant_digits(
+    ctx: AppContext,
+) -> None:
+    history = [("2024-12-03", "10.210"), ("2025-12-05", "18.450"), ("2026-12-07", "26.712")]
+    with transaction(ctx.sessions) as session:
+        customer = Customer(name="Heinz Wärme", email="heinz@example.org")
+        account = ContractAccount(number="300100", customer=customer)
+        meter = Meter(number="20932602", account=account, kind="heat", unit="MWh",
+                      integer_digits=5, decimal_digits=3)  # fmt: skip
+        session.add(meter)
+        session.flush()
+        for day, value in history:
+            session.add(Reading(meter_id=meter.id, value=Decimal(value), status="accepted",
+                                read_on=dt.date.fromisoformat(day), source="import"))  # fmt: skip
+        inbound = InboundMessage(mailbox="INBOX", source_key="maildir:mwh", sha256="1" * 64)
+        session.add(inbound)
+        session.flush()
+        reading = ConfirmedReading(
+            "20932602", Decimal("26.712"), "MWh", dt.date(2026, 12, 7), decimal_digits=3
+        )
+        assert queue_confirmation(session, recipient="heinz@example.org", language="de",
+                                  inbound_message_id=inbound.id, readings=[reading],
+                                  now=ctx.clock())  # fmt: skip
+    with ctx.sessions() as session:
+        plain = session.scalars(select(Outbox.body_text)).one()
+    assert "Zählerstand:   26,712 MWh" in plain
+    assert "Verbrauch:     8,262 MWh seit 05.12.2025 (367 Tage), 0,023 MWh pro Tag" in plain
+    assert "Durchschnitt:  0,022 MWh pro Tag" in plain  # 8,24 MWh in 367 days
+    assert "05.12.2025 bis 07.12.2026: 0,023 MWh" in plain

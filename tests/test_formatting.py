@@ -11,6 +11,7 @@ from core.formatting import (
     format_reading,
     parse_date,
     parse_german_decimal,
+    rate_places,
 )
 
 
@@ -20,6 +21,23 @@ from core.formatting import (
 )
 def test_german_numbers(value: Decimal, places: int, expected: str) -> None:
     assert format_number(value, places) == expected
+
+
+@pytest.mark.parametrize(
+    ("per_day", "expected"),
+    [
+        ("11.58", "11,58"),
+        ("0.22", "0,22"),
+        ("0.022512", "0,023"),
+        ("0.0004", "0,0004"),
+        ("0", "0,00"),
+    ],
+)
+def test_a_small_consumption_per_day_keeps_two_significant_digits(
+    per_day: str, expected: str
+) -> None:
+    value = Decimal(per_day)
+    assert format_number(value, rate_places(value)) == expected
 
 
 def test_english_numbers_and_units() -> None:

@@ -119,6 +119,7 @@ def test_two_photos_in_one_mail_book_two_meters(ctx: AppContext) -> None:
     assert len({r.photo_id for r in readings}) == 2 and None not in {r.photo_id for r in readings}
     [mail] = all_of(ctx, Outbox)
     assert mail.kind == "confirmation" and "KW-1" in mail.body_text and "WW-2" in mail.body_text
+    assert "Zählwerk" not in mail.body_text  # a water meter's only register is no news
 
 
 def test_the_same_reading_twice_books_once(ctx: AppContext) -> None:
@@ -165,6 +166,8 @@ def test_a_two_register_meter_books_both_registers(ctx: AppContext) -> None:
     reader = reader_for({(PHOTO_A, None): read("011500"), (PHOTO_B, None): read("006000")})
     assert run_one(ctx, photos(PHOTO_B, PHOTO_A), reader).status == "accepted"
     assert booked(ctx) == {(meter, "1.8.1"): Decimal(11500), (meter, "1.8.2"): Decimal(6000)}
+    [mail] = all_of(ctx, Outbox)
+    assert "Zählwerk:      1.8.1" in mail.body_text and "Zählwerk:      1.8.2" in mail.body_text
 
 
 def test_a_value_both_registers_could_show_goes_to_a_clerk(ctx: AppContext) -> None:
@@ -434,6 +437,10 @@ def test_the_history_vetoes_an_implausible_read_and_proposes_the_alternative_tha
     assert task.reason_codes == [reasons.PRIOR_CHOSE_ALTERNATIVE]
     assert task.proposed_value == Decimal(200) and task.meter_id == cold
     assert booked(ctx) == {}
+    values = [(c["value"], c["source"], c["confidence"]) for c in task.candidates
+              if c["kind"] == "value"]  # fmt: skip
+    # the clerk sees the alternative's doubt beside the proposal, and what the OCR read
+    assert values[:2] == [("200", "photo", 0.4), ("800", "ocr_alternative", 0.97)]
 
 
 def doubtful_digits(reading: str, doubt: float) -> tuple[DigitRead, ...]:
@@ -731,3 +738,26 @@ def test_the_export_register_on_the_display_is_not_booked_as_consumption(
     assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
     assert reasons.OTHER_COUNTER_SHOWN in only_task(ctx).reason_codes
     assert booked(ctx) == {}
+
+
+def test_a_sure_read_of_a_gj_display_on_a_meter_billed_in_mwh_is_not_called_unsure(
+    ctx: AppContext,
+) -> None:
+    with ctx.sessions.begin() as session:
+        heat = add_meter(
+            session, "H-400", kind="heat", integer_digits=5, display="lcd",
+            history=[("2024-11-20", "80"), ("2025-11-20", "88.1")],
+        )  # fmt: skip
+        meter = session.get(Meter, heat)
+        assert meter is not None
+        meter.unit, meter.decimal_digits = "MWh", 3
+    # 96,150 GJ would fit the MWh history as it stands (8,05 MWh in a year)
+    gj = MeterRead(
+        reading="00096", fraction="150", confidence=0.99, accepted=True, display="lcd", unit="GJ"
+    )
+    reader = reader_for({(PHOTO_A, None): gj})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    task = only_task(ctx)
+    assert (task.meter_id, task.reason_codes) == (heat, [reasons.OTHER_COUNTER_SHOWN])
+    assert booked(ctx) == {}
+    assert {r.details["unit"] for r in all_of(ctx, OcrResult)} == {"GJ"}  # for the clerk

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.context import AppContext
 from core.db import transaction
-from core.models import Reading
+from core.models import Meter, Reading
 from matching.export import COLUMNS, export_readings, machine_decimal
 from tests.test_matching_resolve import seed
 
@@ -46,6 +46,7 @@ def test_export_accepted_readings_since_date_and_mark(ctx: AppContext) -> None:
         ["100200300", "1ESY1160123456", "1.8.0", "12345.0", "2026-11-02", "photo", "auto"],
         ["100200301", "W-123", "1.8.0", "101.500", "2026-11-03", "clerk", "petra"],
     ]
+    assert [line[8] for line in lines[1:]] == ["kWh", "m3"]
     with ctx.sessions() as session:
         marked = session.scalars(select(Reading.id).where(Reading.exported_at.is_not(None)))
         assert sorted(marked) == sorted(int(line[7]) for line in lines[1:])
@@ -67,6 +68,22 @@ def test_export_without_mark_changes_nothing(ctx: AppContext) -> None:
     assert export_readings(ctx, io.StringIO(), since=dt.date(2026, 1, 1), mark=False) == 1
     with ctx.sessions() as session:
         assert session.scalars(select(Reading.exported_at)).all() == [None] * 4
+
+
+def test_a_heat_meter_billed_in_mwh_is_exported_with_its_unit(ctx: AppContext) -> None:
+    with transaction(ctx.sessions) as session:
+        ids = seed(session)
+        meter = session.get(Meter, ids.e_meter)
+        assert meter is not None
+        meter.kind, meter.unit, meter.decimal_digits = "heat", "MWh", 3
+        session.add(
+            Reading(meter_id=ids.e_meter, value=Decimal("26.712"), read_on=dt.date(2026, 11, 2),
+                    source="photo", status="accepted", accepted_by="auto")
+        )  # fmt: skip
+    out = io.StringIO()
+    assert export_readings(ctx, out, since=dt.date(2026, 11, 1), mark=False) == 1
+    [row] = list(csv.DictReader(io.StringIO(out.getvalue()), delimiter=";"))
+    assert (row["stand"], row["einheit"]) == ("26.712", "MWh")
 
 
 def test_machine_decimal_pads_but_never_rounds() -> None:

@@ -265,9 +265,13 @@ def test_a_heat_meter_counts_in_kwh_mwh_or_gj(ctx: AppContext, tmp_path: Path) -
         "1;Max;WMZ-1;Wärme;MWh;5;3\n"
         "1;Max;WMZ-2;Wärme;GJ;4;3\n"
         "1;Max;E-1;Strom;MWh;6;0\n"
+        "1;Max;WMZ-3;Wärme;m3;5;3\n"
     )
     report = import_csv(ctx, write(tmp_path, heat), progress=False)
-    assert [(e.row, e.field) for e in report.errors] == [(4, "einheit")]
+    assert [str(e) for e in report.errors] == [
+        "Zeile 4, Feld 'einheit': 'MWh': passt nicht zur Art Strom (erwartet kWh)",
+        "Zeile 5, Feld 'einheit': 'm3': passt nicht zur Art Wärme (erwartet kWh, MWh oder GJ)",
+    ]
     with ctx.sessions() as session:
         units = {m.number: m.unit for m in session.scalars(select(Meter))}
     assert units == {"WMZ-1": "MWh", "WMZ-2": "GJ"}

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.context import AppContext
 from core.db import transaction
-from core.models import AuditLog, Outbox, Reading, ReviewTask, User
+from core.models import AuditLog, Meter, OcrResult, Outbox, Reading, ReviewTask, User
 from review_ui.app import create_app
 from tests.conftest import FrozenClock
 from tests.ui_seed import CLERK, Seeded, add_clerk, csrf_from, login, post_decision, seed_task
@@ -220,6 +220,55 @@ def test_task_page_shows_german_formats_photo_ocr_and_history(
     assert "Strom · Digitalanzeige" in meter
     gas = client.get(f"/meters/{seeded.other_meter_id}").text
     assert "Gas · Rollenzählwerk" in gas  # not in master data: a gas meter's usual counter
+
+
+def test_a_meter_billed_in_mwh_shows_its_daily_use_in_significant_digits(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    with transaction(ctx.sessions) as session:
+        meter = session.get(Meter, seeded.meter_id)
+        assert meter is not None
+        meter.kind, meter.unit, meter.decimal_digits = "heat", "MWh", 3
+        for reading in session.scalars(select(Reading)):
+            reading.value = (reading.value / 1000).quantize(Decimal("0.001"))  # 10,123 / 11,457
+        task = session.get(ReviewTask, seeded.task_id)
+        assert task is not None
+        task.proposed_value, task.details = Decimal("12.346"), None
+    login(client)
+    html = client.get(f"/tasks/{seeded.task_id}").text
+    assert "11,457 MWh" in html
+    assert ">0,0073</td>" in html  # the history's 1,334 MWh in 182 days, not 0,01
+    assert "0,0073 MWh/Tag" in html  # the chart's bar
+    assert "<dd>0,005 MWh " in html  # the expectation's rate
+
+
+@pytest.mark.parametrize(("registers", "named"), [("1.8.0", False), ("1.8.0,1.8.2", True)])
+def test_the_confirmation_names_the_register_only_of_a_meter_with_several(
+    ctx: AppContext, client: TestClient, seeded: Seeded, registers: str, named: bool
+) -> None:
+    with transaction(ctx.sessions) as session:
+        meter = session.get(Meter, seeded.meter_id)
+        assert meter is not None
+        meter.registers = registers
+    csrf = login(client)
+    fields = {"action": "accept", "value": "12.345,6", "meter_id": str(seeded.meter_id)}
+    assert post_decision(client, csrf, seeded.task_id, **fields).status_code == 303
+    with ctx.sessions() as session:
+        text = session.scalars(select(Outbox.body_text).where(Outbox.kind == "confirmation")).one()
+    assert "Zählerstand:   12.345,6 kWh" in text
+    assert ("Zählwerk:      1.8.0" in text) == named
+
+
+def test_the_task_shows_the_unit_the_display_showed_beside_the_meters(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    with transaction(ctx.sessions) as session:
+        [ocr] = session.scalars(select(OcrResult)).all()
+        ocr.details = {**ocr.details, "unit": "GJ", "obis": None}
+    login(client)
+    html = client.get(f"/tasks/{seeded.task_id}").text
+    assert "Auf der Anzeige: <strong>GJ</strong>" in html
+    assert '<span class="tag">Zähler rechnet in kWh</span>' in html
 
 
 def test_decided_reading_shows_in_the_meter_history(

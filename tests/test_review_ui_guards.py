@@ -1,6 +1,7 @@
 """Server-side rules of a clerk's decision: the prefill keeps decimals, guards (below the last
-reading, lost decimal, rollover, implausible jump) block until confirmed by name, undo and reopen
-are audited, and a reading billing has taken is corrected by a new row, never changed."""
+reading, lost decimal, rollover, implausible jump, the value of another counter's display) block
+until confirmed by name, undo and reopen are audited, and a reading billing has taken is
+corrected by a new row, never changed."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from sqlalchemy import select
 from core.context import AppContext
 from core.db import transaction
 from core.models import AuditLog, Outbox, Reading, ReviewTask
+from matching import reasons
 from review_ui.app import create_app
+from review_ui.batch import accept_batch
 from tests.conftest import FrozenClock
 from tests.ui_seed import (
     ADMIN,
     ADMIN_PASSWORD,
+    CLERK,
     Seeded,
     add_admin,
     login,
@@ -170,6 +174,52 @@ def test_rollover_needs_confirmation(ctx: AppContext, client: TestClient, seeded
         == 303
     )
     assert [r.value for r in _booked(ctx)] == [Decimal("30.0")]
+
+
+def _shows_another_counter(ctx: AppContext, task_id: int) -> None:
+    """The task's display showed another unit or register than the meter's (a GJ screen on a
+    meter billed in kWh); the proposal 12.345,6 fits the history as it stands."""
+    with transaction(ctx.sessions) as session:
+        task = session.get(ReviewTask, task_id)
+        assert task is not None
+        task.reason_codes = [reasons.OTHER_COUNTER_SHOWN]
+
+
+def test_another_counters_value_is_booked_only_when_confirmed(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    _shows_another_counter(ctx, seeded.task_id)
+    csrf = login(client)
+    page = client.get(f"/tasks/{seeded.task_id}").text
+    assert "Achtung – vor dem Buchen zu bestätigen" in page
+    accept = {"action": "accept", "value": "12.345,6", "meter_id": str(seeded.meter_id)}
+    blocked = post_decision(client, csrf, seeded.task_id, **accept)
+    assert blocked.status_code == 422 and 'value="other_counter_shown"' in blocked.text
+    assert _booked(ctx) == []
+    confirmed = post_decision(client, csrf, seeded.task_id, **accept, confirm="other_counter_shown")
+    assert confirmed.status_code == 303
+    assert [r.value for r in _booked(ctx)] == [Decimal("12345.6")]
+    [row] = _audit(ctx, "task_accepted")
+    assert row.details["confirmed"] == ["other_counter_shown"]
+
+
+def test_a_value_the_clerk_read_off_the_right_screen_needs_no_confirmation(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    _shows_another_counter(ctx, seeded.task_id)
+    csrf = login(client)
+    fields = {"action": "correct", "value": "12.301,2", "meter_id": str(seeded.meter_id)}
+    assert post_decision(client, csrf, seeded.task_id, **fields).status_code == 303
+    assert [r.value for r in _booked(ctx)] == [Decimal("12301.2")]
+
+
+def test_batch_accept_leaves_another_counters_value_open(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    _shows_another_counter(ctx, seeded.task_id)
+    outcome = accept_batch(ctx, [seeded.task_id], clerk=CLERK)
+    assert (outcome.accepted, outcome.skipped) == (0, 1)
+    assert _booked(ctx) == []
 
 
 def test_api_enforces_the_guards_too(ctx: AppContext, client: TestClient, seeded: Seeded) -> None:

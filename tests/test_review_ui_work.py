@@ -148,6 +148,20 @@ def test_queue_filters_search_and_sort(
     assert thumb.headers["cache-control"] == "no-store"
 
 
+def test_the_queue_keeps_the_decimals_of_a_proposal_without_a_meter(
+    ctx: AppContext, clerks: tuple[TestClient, TestClient], two_tasks: tuple[Seeded, Seeded]
+) -> None:
+    erika, _ = clerks
+    older, _ = two_tasks
+    with transaction(ctx.sessions) as session:
+        task = session.get(ReviewTask, older.task_id)
+        assert task is not None
+        task.meter_id, task.proposed_value = None, Decimal("262.612")
+    login(erika)
+    page = erika.get("/queue").text
+    assert 'nowrap">262,612' in page and 'nowrap">263' not in page
+
+
 def test_batch_accept_books_plain_cases_and_leaves_guarded_ones(
     ctx: AppContext, clerks: tuple[TestClient, TestClient], two_tasks: tuple[Seeded, Seeded]
 ) -> None:

@@ -22,7 +22,7 @@ from review_ui.decisions import (
     parse_decision,
     read_date,
 )
-from review_ui.expectation import expectation_for, guard_codes
+from review_ui.expectation import expectation_for, task_guard_codes
 from review_ui.outbox_view import replies_for
 from review_ui.queries import format_age, meter_candidate, task_view
 from review_ui.queue_query import next_task_id
@@ -85,9 +85,7 @@ def task_page(
             **task_context(session, task, clerk=clerk, now=now, blobs=ctx.blobs),
         }
         if expectation is not None and context["entered"] is not None and not confirm:
-            context["pre_guards"] = guard_codes(
-                context["entered"], expectation, proposed=task.proposed_value
-            )
+            context["pre_guards"] = task_guard_codes(context["entered"], expectation, task)
         return no_store(render(request, "task.html", context, status_code=status_code))
 
 
