@@ -4,7 +4,8 @@ the register's expected reading.
 The photo proposes, the history disposes:
 - the OCR's best value is kept when it fits the expected band;
 - when it does not, the history may pick the one single-digit alternative the OCR itself offered
-  that does fit (never a digit the OCR did not see) — proposed to a clerk, never booked unseen;
+  that does fit (never a digit the OCR did not see; over a read the OCR accepted, only an
+  alternative the digit model gave some weight) — proposed to a clerk, never booked unseen;
 - a value the OCR did not accept on its own may still be booked when it fits a band that starts
   at the register's own last reading (or the replaced meter's), the OCR's confidence is at least
   `MIN_PHOTO_CONFIDENCE`, and the doubt the history cannot settle is small (`Decoded.doubt`, at
@@ -48,6 +49,10 @@ MIN_PHOTO_CONFIDENCE: dict[str | None, float] = {"drum": 0.2, "lcd": 1.0, None: 
 # earlier reading the band is the kind's widest, so more of the OCR's doubts fall inside it
 HISTORY_BASES = frozenset({"history", "predecessor", "kind_default"})
 ALTERNATIVES = 6
+# A read the OCR accepted is proposed over a digit alternative that fits the band unless the
+# digit model gives that alternative at least this much: a sure read outside the band is mostly
+# the meter's own story (a leak, an absence, the same photo sent again), not a misread.
+MIN_ALTERNATIVE_CONFIDENCE = 0.1
 # how much one billing period's use varies around the meter's mean rate (the spread of its log):
 # the history's expected use is the mean of the last `Expectation.periods` periods, so a new
 # period's use spreads by PERIOD_SPREAD * sqrt(1 + 1/periods) around it, plus the last reading's
@@ -172,7 +177,10 @@ def decode(
         for v, c in ocr_alternatives(read, limit=ALTERNATIVES)
         if (value := register_value(v, spec, display)) is not None and value != best
     }
-    fitting = [v for v in others if not plausibility_codes(v, exp, kind, spec)]
+    least = MIN_ALTERNATIVE_CONFIDENCE if read is not None and read.accepted else 0.0
+    fitting = [
+        v for v, c in others.items() if c >= least and not plausibility_codes(v, exp, kind, spec)
+    ]
     if len(fitting) == 1 and exp.basis != "none":
         return Decoded(fitting[0], (reasons.PRIOR_CHOSE_ALTERNATIVE,), from_alternative=True)
     return Decoded(best, codes)

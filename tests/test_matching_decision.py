@@ -443,6 +443,24 @@ def test_the_history_vetoes_an_implausible_read_and_proposes_the_alternative_tha
     assert values[:2] == [("200", "photo", 0.4), ("800", "ocr_alternative", 0.97)]
 
 
+def test_a_sure_read_outside_the_band_is_proposed_over_an_alternative_it_hardly_saw(
+    ctx: AppContext,
+) -> None:
+    cold, _ = cold_and_warm(ctx)  # last reading 150 in May: 350 is far above the band
+    digits = (
+        DigitRead(0, 0.99), DigitRead(0, 0.99), DigitRead(3, 0.97, ((3, 0.97), (2, 0.02))),
+        DigitRead(5, 0.99), DigitRead(0, 0.99),
+    )  # fmt: skip
+    sure = MeterRead(
+        reading="00350", confidence=0.97, accepted=True, meter_number="KW-1", digits=digits
+    )
+    reader = reader_for({(PHOTO_A, None): sure})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    task = only_task(ctx)
+    assert task.reason_codes == [reasons.CONSUMPTION_ABOVE_EXPECTED]
+    assert task.proposed_value == Decimal(350) and task.meter_id == cold
+
+
 def doubtful_digits(reading: str, doubt: float) -> tuple[DigitRead, ...]:
     """Per-digit reads of `reading`; the last digit doubted at `doubt` (another value)."""
     digits = [DigitRead(int(d), 0.99) for d in reading]
