@@ -63,44 +63,51 @@ def occluded_digit(image: np.ndarray, best: Described) -> int | None:
 
 def crossings(image: np.ndarray, best: Described) -> list[int]:
     """Integer digits (0-based) of the read with a line of foreign ink across their drum: ink
-    where the other drums show none, running from well above the digits to well below them,
-    thin there, and crossing the digits' middle row over the drum."""
-    found = differences(image, best)
-    return [] if found is None else lines_across(*found, len(best.integer))
-
-
-def lines_across(
-    differ: np.ndarray, above: np.ndarray, below: np.ndarray, pitch: float, count: int
-) -> list[int]:
-    """The drums (0-based, of `count` side by side at `pitch`) that a line of foreign ink
-    crosses, from `differences`: thin runs of ink through the LINE_REACH rows just above and
-    just below the digits, the one above and the one below at most SLANT apart, their middle
-    within CORE of a drum's centre (where its digit is, not on the bar beside it), and within
-    END of it on the first and the last drum's outer side."""
-    ink = differ > FOREIGN
+    the drums beside it do not show (`_unlike_the_others`), in thin runs through the LINE_REACH
+    rows just above and just below the digits, the one above and the one below at most SLANT
+    apart, their middle within CORE of a drum's centre (where its digit is, not on the bar
+    beside it; within END of it on the first and the last drum's outer side), joined through
+    the digits. The rows above and below are looked at first: most reads end there."""
+    cut = _cut(image, best)
+    if cut is None:
+        return []
+    wide, steps, above, below, pitch = cut
+    level = _levels(wide, steps, np.concatenate([above, below]))
     reach = round(LINE_REACH * UNIT)
-    tops, bottoms = _runs(ink[above[-reach:]]), _runs(ink[below[:reach]])
+    tops, bottoms = above[-reach:], below[:reach]
+    ink = _unlike_the_others(wide[:, np.concatenate([tops, bottoms])], steps, level) > FOREIGN
+    pairs = _pairs(_runs(ink[: len(tops)]), _runs(ink[len(tops) :]), pitch, len(best.integer))
+    if not pairs:
+        return []
+    through = np.arange(tops[-1], bottoms[0] + 1)
+    ink = _unlike_the_others(wide[:, through], steps, level) > FOREIGN
     near = cv2.dilate(ink.astype(np.uint8), np.ones((3, 2 * round(WAVER * UNIT) + 1), np.uint8))
+    return sorted({drum for drum, top, bottom in pairs if _joined(near, top, bottom)})
+
+
+def _pairs(
+    tops: list[float], bottoms: list[float], pitch: float, count: int
+) -> list[tuple[int, float, float]]:
+    """(drum, x above, x below) of the runs above and below the digits that may be one line
+    across a drum (of `count` side by side at `pitch`): steep, and through the drum's middle."""
     inner = (pitch * (0.5 - END), pitch * (count - 0.5 + END))
-    out = set()
+    out = []
     for top in tops:
         for bottom in bottoms:
             x = (top + bottom) / 2
             drum, off = divmod(x, pitch)
             across = abs(off / pitch - 0.5) <= CORE and inner[0] <= x <= inner[1]
-            steep = abs(top - bottom) <= SLANT * UNIT
-            if across and steep and _joined(near, (top, int(above[-1])), (bottom, int(below[0]))):
-                out.add(int(drum))
-    return sorted(out)
+            if across and abs(top - bottom) <= SLANT * UNIT:
+                out.append((int(drum), top, bottom))
+    return out
 
 
-def _joined(near: np.ndarray, top: tuple[float, int], bottom: tuple[float, int]) -> bool:
-    """Does ink (`near`: within WAVER of it) run from `top` to `bottom` (x, row) through the
-    digits, JOINED of the way at least?"""
-    rows = np.arange(top[1], bottom[1] + 1)
-    xs = np.rint(np.interp(rows, [top[1], bottom[1]], [top[0], bottom[0]])).astype(int)
-    xs = np.clip(xs, 0, near.shape[1] - 1)
-    return bool(near[rows, xs].mean() >= JOINED)
+def _joined(near: np.ndarray, top: float, bottom: float) -> bool:
+    """Does ink (`near`: within WAVER of it, the rows from above the digits to below them) run
+    from x `top` in the first row to x `bottom` in the last, JOINED of the way at least?"""
+    rows = np.arange(len(near))
+    xs = np.rint(np.interp(rows, [0, len(near) - 1], [top, bottom])).astype(int)
+    return bool(near[rows, np.clip(xs, 0, near.shape[1] - 1)].mean() >= JOINED)
 
 
 def _runs(ink: np.ndarray) -> list[float]:
@@ -120,13 +127,13 @@ def _runs(ink: np.ndarray) -> list[float]:
     return out
 
 
-def differences(
+def _cut(
     image: np.ndarray, best: Described
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
-    """The read's integer drums side by side in a tall strip (one drum pitch each, digits in the
-    middle rows): how much each pixel differs from the same place on the drums beside it
-    (`_unlike_the_others`), with the rows above and below the digits and the pitch in strip
-    pixels; None where the read has fewer than three integer drums."""
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, float] | None:
+    """The read's integer drums cut from a tall strip, each a drum pitch wide and `steps` pixels
+    more on either side (to shift the drums beside a drum by), with the rows above and below
+    the digits and the pitch in strip pixels; None where the read has fewer than three integer
+    drums."""
     c = best.candidate
     first, _ = read_cells(best)
     count = len(best.integer)
@@ -138,7 +145,7 @@ def differences(
         return None
     k = UNIT / c.row.height
     half = max(2, int(pitch * k / 2))
-    steps = max(1, round(ALIGN * 2 * half))  # the drums beside are cut wider by this, to shift
+    steps = max(1, round(ALIGN * 2 * half))
     start = positions[first] - pitch / 2 - (steps + 1) / k
     end = positions[first + count - 1] + pitch / 2 + (steps + 1) / k
     tall = _tall_strip(image, c.row, (start, end), k)
@@ -151,9 +158,7 @@ def differences(
     if rows is None:
         return None
     above, below = rows
-    differ = _unlike_the_others(wide, steps, np.concatenate([above, below]))
-    side_by_side = np.concatenate(list(differ), axis=1)  # (rows, drums x columns)
-    return side_by_side, above, below, float(2 * half)
+    return wide, steps, above, below, float(2 * half)
 
 
 def read_cells(best: Described) -> tuple[int, int]:
@@ -164,20 +169,27 @@ def read_cells(best: Described) -> tuple[int, int]:
     return end - len(best.integer), end + len(best.fraction)
 
 
-def _unlike_the_others(wide: np.ndarray, steps: int, zone: np.ndarray) -> np.ndarray:
-    """Per drum and pixel (of `wide`: each drum cut `steps` pixels wider on either side), how
-    much it differs from the same place on the drums beside it, up to NEIGHBOURS away on either
-    side (each drum's brightness over `zone` taken out; the most different colour channel; the
-    least over shifts of up to `steps` pixels), the second least over those drums (the least
-    for a drum with only two): a counter's own marks (bars between the drums, rims, print)
-    recur on the next drums, drifting a little along a counter seen at a slant; a stroke across
-    the glass does not (a second stroke may cross another drum alike)."""
+def _levels(wide: np.ndarray, steps: int, zone: np.ndarray) -> np.ndarray:
+    """Each drum's brightness (per colour channel) over the rows `zone`."""
     count, _, cut, channels = wide.shape
+    own = wide[:, zone, steps : cut - steps]
+    return np.median(own.reshape(count, -1, channels), axis=1)
+
+
+def _unlike_the_others(wide: np.ndarray, steps: int, level: np.ndarray) -> np.ndarray:
+    """Per pixel of the drums side by side (of `wide`: each drum cut `steps` pixels wider on
+    either side), how much it differs from the same place on the drums beside it, up to
+    NEIGHBOURS away on either side (each drum's brightness `level` taken out; the most
+    different colour channel; the least over shifts of up to `steps` pixels), the second least
+    over those drums (the least for a drum with only two): a counter's own marks (bars between
+    the drums, rims, print) recur on the next drums, drifting a little along a counter seen at
+    a slant; a stroke across the glass does not (a second stroke may cross another drum
+    alike)."""
+    count, _, cut, _ = wide.shape
     width = cut - 2 * steps
-    level = np.median(wide[:, zone, steps : steps + width].reshape(count, -1, channels), axis=1)
     flat = wide - level[:, None, None, :]
     own = flat[:, :, steps : steps + width]
-    shifted = [flat[:, :, s : s + width] for s in range(2 * steps + 1)]
+    shifted = np.stack([flat[:, :, s : s + width] for s in range(2 * steps + 1)])
     against = []  # per neighbour offset: each drum's difference from that neighbour
     for gap in [g for n in range(1, NEIGHBOURS + 1) for g in (-n, n)]:
         if abs(gap) >= count:
@@ -185,14 +197,13 @@ def _unlike_the_others(wide: np.ndarray, steps: int, zone: np.ndarray) -> np.nda
         differ = np.full(own.shape[:3], np.inf, np.float32)
         mine = slice(max(0, -gap), count - max(0, gap))  # drums i with a drum i + gap
         theirs = slice(max(0, gap), count - max(0, -gap))
-        for moved in shifted:
-            d = np.abs(own[mine] - moved[theirs]).max(axis=3)
-            differ[mine] = np.minimum(differ[mine], d)
+        differ[mine] = np.abs(own[None, mine] - shifted[:, theirs]).max(axis=4).min(axis=0)
         against.append(differ)
     ranked = np.sort(np.stack(against), axis=0)  # a missing neighbour's difference is inf
     neighbours = np.isfinite(ranked[:, :, 0, 0]).sum(axis=0)
     second = np.where(neighbours >= 3, 1, 0)  # the first and last drums: the nearer like them
-    return np.take_along_axis(ranked, second[None, :, None, None], axis=0)[0]
+    chosen = np.take_along_axis(ranked, second[None, :, None, None], axis=0)[0]
+    return np.concatenate(list(chosen), axis=1)  # (rows, drums x columns)
 
 
 def _margins(drums: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.types import DigitRead
-from ocr import occluders, read_meter
+from ocr import counts, occluders, read_meter
 from ocr.choice import meter_read
 from ocr.counter import Cells
 from ocr.digits_logic import Run
@@ -141,3 +141,17 @@ def test_reading_a_photo_with_a_stroke_across_a_digit_asks_a_clerk() -> None:
     )
     assert seen.reading == READING and seen.accepted
     assert not crossed.accepted and crossed.reason == occluders.OCCLUDED
+
+
+def test_a_digit_count_hypothesis_with_a_line_across_a_digit_is_not_accepted() -> None:
+    """`read --json` lists a read per digit count: a line across a digit keeps each from being
+    accepted as it keeps the chosen read."""
+    image = _counter()
+    xs, _ = _centres(STYLE)
+    _stroke(image, xs[3], WHITE)
+    counted = counts.Counted([counts.CountRead(6, _read(), 0.999, 0.0, 1.0)], 0.999, None)  # type: ignore[arg-type]
+    (clean,) = counts.hypotheses(counted, knot=0.8, min_confidence=0.9, image=_counter())
+    (crossed,) = counts.hypotheses(counted, knot=0.8, min_confidence=0.9, image=image)
+    assert clean.accepted and clean.reason is None
+    assert not crossed.accepted and crossed.reason == occluders.OCCLUDED
+    assert crossed.confidence < 0.9
