@@ -171,8 +171,8 @@ def vetted(
     best: Described, confidence: float, min_confidence: float, image: np.ndarray | None
 ) -> tuple[float, str | None]:
     """A read's confidence as `vouched` leaves it, and the reason against it: its own, or, for
-    a read sure enough to be accepted, something lying across one of its drums in `image`
-    (`occluders.occluded_digit`; the confidence is then capped below the knot)."""
+    a read sure enough to be accepted, a line across one of its drums in `image`
+    (`occluders.occluded_digit`; the confidence is then capped below `min_confidence`)."""
     confidence = vouched(best, confidence)
     if best.reason is not None or image is None or confidence < min_confidence:
         return confidence, best.reason

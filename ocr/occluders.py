@@ -24,7 +24,8 @@ UNIT = 20.0  # pixels per digit height of the tall strip the check looks at
 TALL = 1.5  # the strip reaches this many digit heights above and below the row's line
 MIDDLE = 0.28  # half a drum's middle, in drum widths: where its digit is uneven
 # A line counts where it crosses the digits within this many drum widths of a drum's centre
-# (nearer its edge it crosses the bar or gap between two drums).
+# (nearer its edge it crosses the bar or gap between two drums): wider refuses more reads with a
+# line beside a digit, and more counters whose own bars drift off the drums' grid.
 CORE = 0.42
 # ... and within this many of the centre on the first drum's left and the last drum's right
 # side: the window's frame and the decimal drums' red frame are like no drum.
@@ -34,8 +35,9 @@ NEIGHBOURS = 2  # drums on either side each drum is compared with
 BAND_LEVEL = 0.4  # rows where the drums' median unevenness reaches this share of its peak: digits
 MARGIN_GAP = 0.12  # the bands above and below the digits start this many digit heights off them
 MARGIN_REACH = 0.6  # ... and reach this far
-# A pixel differs from the same place on the other drums by this much (grey levels, the most
-# different colour channel): foreign ink.
+# A pixel differs from the same place on the drums beside it by this much (grey levels, the most
+# different colour channel): foreign ink. Lower finds faint lines, and takes shading and dirt
+# for ink more often.
 FOREIGN = 40.0
 # A line of foreign ink runs on this many digit heights above and below the digits (beyond
 # MARGIN_GAP: further than a rolling drum's digit reaches) ...
