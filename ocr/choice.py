@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.types import DigitRead, Display, MeterRead
-from ocr import digits_logic, ranking, trust
+from ocr import digits_logic, occluders, ranking, trust
 from ocr.reads import Described
 from ocr.search import Memo, Search, Stage
 from ocr.tuning import EARLY_EXIT
@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 Found = tuple[Described, float, Stage]  # the chosen read, its probability, the search so far
 # the reason of a read refused for its confidence only, followed by its weakest digit's position
 LOW_CONFIDENCE = "low_confidence_digit_"
+# an occluded read's confidence, as a share of the acceptance threshold: below it, yet high
+# enough for the decision core to see a read that is likely right but must be looked at
+OCCLUDED_CONFIDENCE = trust.NEVER
 
 
 def choice(
@@ -134,12 +137,12 @@ def meter_read(
     numbers: tuple[str, ...],
     display: Display,
     min_confidence: float,
+    image: np.ndarray | None = None,
 ) -> MeterRead:
     """The chosen read as the pipeline gets it: accepted at `min_confidence` when no reason
     code speaks against it, else with the reason (the weakest digit when only unsure); the
-    confidence as `vouched` leaves it."""
-    reason = best.reason
-    confidence = vouched(best, confidence)
+    confidence and reason as `vetted` leaves them (`image`: the work image it was read from)."""
+    confidence, reason = vetted(best, confidence, min_confidence, image)
     accepted = reason is None and confidence >= min_confidence
     if reason is None and not accepted:
         reason = unsure_reason(best.integer)
@@ -162,6 +165,20 @@ def vouched(best: Described, confidence: float) -> float:
     `display_confidence`)."""
     torn = trust.torn_digit(best.integer) if best.candidate.probs is not None else None
     return confidence if torn is None else min(confidence, torn.confidence)
+
+
+def vetted(
+    best: Described, confidence: float, min_confidence: float, image: np.ndarray | None
+) -> tuple[float, str | None]:
+    """A read's confidence as `vouched` leaves it, and the reason against it: its own, or, for
+    a read sure enough to be accepted, a line across one of its drums in `image`
+    (`occluders.occluded_digit`; the confidence is then capped below `min_confidence`)."""
+    confidence = vouched(best, confidence)
+    if best.reason is not None or image is None or confidence < min_confidence:
+        return confidence, best.reason
+    if occluders.occluded_digit(image, best) is None:
+        return confidence, None
+    return min(confidence, OCCLUDED_CONFIDENCE * min_confidence), occluders.OCCLUDED
 
 
 def unsure_reason(integer: Sequence[DigitRead]) -> str:

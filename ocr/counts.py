@@ -23,7 +23,7 @@ import numpy as np
 
 from core.types import DigitCountHypothesis, Display
 from ocr import candidates, digits_logic, display_confidence, ranking, trust
-from ocr.choice import Found, choose, complete, display_disagrees, may_be_the_display, vouched
+from ocr.choice import Found, choose, complete, display_disagrees, may_be_the_display, vetted
 from ocr.digits import NO_DIGIT
 from ocr.reads import Candidate, Described
 from ocr.search import Memo, Search, Stage
@@ -302,22 +302,24 @@ def _looks_like_a_display(search: Search, image: np.ndarray, memo: Memo) -> bool
 
 
 def hypotheses(
-    by_count: Counted, knot: float | None, min_confidence: float
+    by_count: Counted, knot: float | None, min_confidence: float, image: np.ndarray | None = None
 ) -> tuple[DigitCountHypothesis, ...]:
-    """Every count's read as the pipeline gets it, surest first: its own confidence (as if
-    master data gave that count) and the count's share of the window's evidence."""
+    """Every count's read as the pipeline gets it, surest first: its own confidence and reason
+    (as if master data gave that count; `image`: the work image, see `choice.vetted`) and the
+    count's share of the window's evidence."""
     out = []
     for r in by_count.reads:
-        confidence = vouched(r.best, trust.calibrated(r.likely, knot))
+        calibrated = trust.calibrated(r.likely, knot)
+        confidence, reason = vetted(r.best, calibrated, min_confidence, image)
         out.append(
             DigitCountHypothesis(
                 integer_digits=r.count,
                 reading=r.best.text or None,
                 fraction=digits_logic.as_text(r.best.fraction) or None,
                 confidence=confidence,
-                accepted=r.best.reason is None and confidence >= min_confidence,
+                accepted=reason is None and confidence >= min_confidence,
                 evidence=r.weight,
-                reason=r.best.reason,
+                reason=reason,
             )
         )
     return tuple(out)

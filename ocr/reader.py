@@ -192,14 +192,15 @@ class OcrEngine:
         if shown == "lcd":
             confidence = display_confidence.confidence(best, stage.described, confidence)
         min_confidence = self.settings.auto_accept_min_confidence
-        result = choice.meter_read(best, confidence, numbers, shown, min_confidence)
+        drum = image if shown == "drum" else None  # a display's segments are weighed apart
+        result = choice.meter_read(best, confidence, numbers, shown, min_confidence, drum)
         counter_box, digit_boxes = read_boxes(best, scale, shown)
         result = replace(result, counter_box=counter_box, digit_boxes=digit_boxes)
         if c.row.lcd:
             labels = read_labels(self.tesseract, memo.gray, c.row)
             result = replace(result, obis=labels.obis, unit=labels.unit)
         if by_count is not None:
-            alternatives = counts.hypotheses(by_count, model.knot, min_confidence)
+            alternatives = counts.hypotheses(by_count, model.knot, min_confidence, image)
             result = replace(result, digit_count_hypotheses=alternatives)
             if result.accepted and not by_count.agreed:
                 result = replace(result, accepted=False, reason="digit_count_unclear")

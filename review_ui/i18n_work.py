@@ -241,6 +241,7 @@ EN: dict[str, str] = {
 CODES_DE: dict[str, str] = {
     "no_counter_found": "kein Zählwerk auf dem Foto gefunden",
     "display_disagrees": "Anzeigeart passt nicht zum Zähler",
+    "digit_occluded": "Ziffer verdeckt (Strich oder Spiegelung über dem Zählwerk)",
     "ocr_internal_error": "interner Fehler der Texterkennung",
     "file_not_found": "Datei fehlt",
     "image_corrupt": "Bild beschädigt",
@@ -273,6 +274,7 @@ CODES_DE: dict[str, str] = {
 CODES_EN: dict[str, str] = {
     "no_counter_found": "no counter found on the photo",
     "display_disagrees": "display kind does not match the meter",
+    "digit_occluded": "a digit is covered (a line or reflection across the counter)",
     "ocr_internal_error": "internal recognition error",
     "file_not_found": "file missing",
     "image_corrupt": "image corrupt",
