@@ -420,18 +420,22 @@ def test_a_value_above_the_band_goes_to_a_clerk_with_the_expectation(ctx: AppCon
     assert task.details["consumption"] == "398"
 
 
+def accepted_with_a_doubt(
+    reading: str, read: tuple[int, float], alternative: tuple[int, float]
+) -> MeterRead:
+    """A read of KW-1 the OCR accepted at 0.97, its third digit `read` with `alternative`."""
+    digits = [DigitRead(int(d), 0.99) for d in reading]
+    digits[2] = DigitRead(read[0], read[1], (read, alternative))
+    return MeterRead(
+        reading=reading, confidence=0.97, accepted=True, meter_number="KW-1", digits=tuple(digits)
+    )
+
+
 def test_the_history_vetoes_an_implausible_read_and_proposes_the_alternative_that_fits(
     ctx: AppContext,
 ) -> None:
     cold, _ = cold_and_warm(ctx)
-    digits = (
-        DigitRead(0, 0.99), DigitRead(0, 0.99), DigitRead(8, 0.55, ((8, 0.55), (2, 0.4))),
-        DigitRead(0, 0.99), DigitRead(0, 0.99),
-    )  # fmt: skip
-    doubtful = MeterRead(
-        reading="00800", confidence=0.97, accepted=True, meter_number="KW-1", digits=digits
-    )
-    reader = reader_for({(PHOTO_A, None): doubtful})
+    reader = reader_for({(PHOTO_A, None): accepted_with_a_doubt("00800", (8, 0.55), (2, 0.4))})
     assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
     task = only_task(ctx)
     assert task.reason_codes == [reasons.PRIOR_CHOSE_ALTERNATIVE]
@@ -447,14 +451,7 @@ def test_a_sure_read_outside_the_band_is_proposed_over_an_alternative_it_hardly_
     ctx: AppContext,
 ) -> None:
     cold, _ = cold_and_warm(ctx)  # last reading 150 in May: 350 is far above the band
-    digits = (
-        DigitRead(0, 0.99), DigitRead(0, 0.99), DigitRead(3, 0.97, ((3, 0.97), (2, 0.02))),
-        DigitRead(5, 0.99), DigitRead(0, 0.99),
-    )  # fmt: skip
-    sure = MeterRead(
-        reading="00350", confidence=0.97, accepted=True, meter_number="KW-1", digits=digits
-    )
-    reader = reader_for({(PHOTO_A, None): sure})
+    reader = reader_for({(PHOTO_A, None): accepted_with_a_doubt("00350", (3, 0.97), (2, 0.02))})
     assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
     task = only_task(ctx)
     assert task.reason_codes == [reasons.CONSUMPTION_ABOVE_EXPECTED]
