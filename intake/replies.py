@@ -5,17 +5,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections import Counter
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from core.formatting import format_number
+from core.models import Meter
 from core.types import Decision, MatchResult, Submission
 from intake.autoreply import is_loop
 from intake.reply_policy import ReplyTarget, reply_target
 from matching import reasons
 from matching.corrections import Correction
+from matching.meters import named_register
 from matching.record import RecordOutcome
 from matching.resolve import sender_customers
 from notifications.errors import InvalidRecipientError
@@ -64,7 +65,9 @@ def queue_reply(
         if correction is not None:
             queue_correction_notice(session, **common, **_correction_values(correction))
         elif kind == "confirmation":
-            queue_confirmation(session, **common, readings=_confirmed_all(outcome, read_on))
+            queue_confirmation(
+                session, **common, readings=_confirmed_all(session, outcome, read_on)
+            )
         elif kind == "received_review":
             queue_review_notice(session, **common, meter_number=outcome.meter_number)
         else:
@@ -160,12 +163,13 @@ def resend_reason_for(
     return None
 
 
-def _confirmed_all(outcome: RecordOutcome, read_on: dt.date) -> list[ConfirmedReading]:
-    """Every reading booked for the mail (one per photo and register); the register is named
-    where the mail booked several of one meter (HT and NT), not for a water meter's only one."""
+def _confirmed_all(
+    session: Session, outcome: RecordOutcome, read_on: dt.date
+) -> list[ConfirmedReading]:
+    """Every reading booked for the mail (one per photo and register), the register named as
+    `named_register` names it."""
     if not outcome.booked:
         return [_confirmed(outcome, read_on)]
-    per_meter = Counter(b.meter_id for b in outcome.booked)
     return [
         ConfirmedReading(
             meter_number=b.meter_number,
@@ -173,7 +177,9 @@ def _confirmed_all(outcome: RecordOutcome, read_on: dt.date) -> list[ConfirmedRe
             unit=b.unit,
             read_on=read_on,
             decimal_digits=b.decimal_digits,
-            register=b.register if per_meter[b.meter_id] > 1 else None,
+            register=named_register(meter, b.register)
+            if (meter := session.get(Meter, b.meter_id))
+            else None,
         )
         for b in outcome.booked
     ]

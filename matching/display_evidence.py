@@ -17,8 +17,8 @@ Nothing is concluded from what the OCR did not read.
 from __future__ import annotations
 
 from core.types import MeterProfile, MeterRead
+from matching.units import canonical
 
-UNITS = {"m3": "m³", "m³": "m³", "kWh": "kWh", "MWh": "MWh", "GJ": "GJ"}
 ELECTRICITY_CODES = ("1.", "2.")  # OBIS value groups C = 1, 2: active energy import, export
 # evidence that the photo does not show this meter's register
 EXCLUDES = frozenset({"unit_differs", "obis_differs", "other_register_shown"})
@@ -29,7 +29,7 @@ def label_evidence(profile: MeterProfile, register: str, read: MeterRead | None)
     if read is None:
         return []
     found: list[str] = []
-    shown, counted = UNITS.get(read.unit or ""), UNITS.get(profile.unit)
+    shown, counted = canonical(read.unit), canonical(profile.unit)
     if shown and counted and shown != counted:
         found.append("unit_differs")
     if read.obis and read.obis.startswith(ELECTRICITY_CODES):

@@ -17,8 +17,19 @@ from matching.plausibility import MeterSpec, newest_accepted
 HISTORY_LIMIT = 12  # the newest readings per register the expectation may use
 
 
+def registers_of(meter: Meter) -> tuple[str, ...]:
+    """The meter's registers (OBIS codes) as master data lists them; `1.8.0` where none."""
+    return tuple(r.strip() for r in meter.registers.split(",") if r.strip()) or ("1.8.0",)
+
+
+def named_register(meter: Meter, register: str) -> str | None:
+    """The register as a confirmation names it: only on a meter with several (HT/NT), not on a
+    water or heat meter's only one."""
+    return register if len(registers_of(meter)) > 1 else None
+
+
 def profile_of(meter: Meter) -> MeterProfile:
-    registers = tuple(r.strip() for r in meter.registers.split(",") if r.strip()) or ("1.8.0",)
+    registers = registers_of(meter)
     return MeterProfile(
         meter_id=meter.id,
         number=meter.number,

@@ -13,6 +13,13 @@ from decimal import Decimal
 KWH_PER_M3 = Decimal(10)  # natural gas, about 10 kWh per m³
 PER_KWH = {"kWh": Decimal(1), "MWh": Decimal("0.001"), "GJ": Decimal("0.0036")}
 UNITS = frozenset({*PER_KWH, "m3"})
+_SPELLINGS = {"m³": "m3"}  # as a display shows it
+
+
+def canonical(unit: str | None) -> str | None:
+    """A unit as master data spells it (`m³` on a display is `m3`); None where not a unit."""
+    unit = _SPELLINGS.get(unit or "", unit)
+    return unit if unit in UNITS else None
 
 
 def converted(amount: Decimal, unit: str, to: str) -> Decimal:

@@ -24,6 +24,7 @@ from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.formatting import parse_german_decimal
 from core.models import AuditLog, Meter, Reading, ReviewTask
 from matching.history import find_meters
+from matching.meters import named_register
 from matching.plausibility import MeterSpec, digit_codes
 from matching.record import TaskResolution, resolve_task
 from matching.values import normalize_meter_number
@@ -292,16 +293,17 @@ def _queue_reply(
 
 
 def _confirmed(session: Session, resolution: TaskResolution) -> ConfirmedReading:
-    """The booked reading as the confirmation shows it; the register named only for a meter with
-    several (HT/NT), not for a water or heat meter's only one."""
+    """The booked reading as the confirmation shows it (the register as `named_register`
+    names it)."""
     assert resolution.value is not None and resolution.meter_number and resolution.read_on
     meter = session.get(Meter, resolution.meter_id) if resolution.meter_id else None
-    several = meter is not None and len(meter.registers.split(",")) > 1
     return ConfirmedReading(
         meter_number=resolution.meter_number,
         value=resolution.value,
         unit=resolution.unit or "",
         read_on=resolution.read_on,
         decimal_digits=resolution.decimal_digits,
-        register=resolution.register if several else None,
+        register=named_register(meter, resolution.register)
+        if meter and resolution.register
+        else None,
     )

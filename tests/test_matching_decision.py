@@ -191,6 +191,8 @@ def test_the_register_code_on_the_display_names_the_register(ctx: AppContext) ->
     reader = reader_for({(PHOTO_A, None): shown})
     assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
     assert booked(ctx) == {(meter, "1.8.2"): Decimal(11500)}
+    [mail] = all_of(ctx, Outbox)  # one register of an HT/NT meter: the confirmation names it
+    assert "Zählwerk:      1.8.2" in mail.body_text
 
 
 def water_and_electricity(
