@@ -136,26 +136,36 @@ def rectify(
     """Warp the part `span` (positions along the row) of the row upright, or turned 180 degrees."""
     cell_h_img = row.height * height_factor
     k = CELL_H / cell_h_img
-    start, end = span
-    ux, uy = row.direction
-    nx, ny = -uy, ux
-    ox, oy = row.origin
-    x0 = ox + start * ux - cell_h_img * nx
-    y0 = oy + start * uy - cell_h_img * ny
-    m = np.array([[ux / k, nx / k, x0], [uy / k, ny / k, y0]], np.float32)
-    tall = cv2.warpAffine(
-        image,
-        m,
-        (max(round((end - start) * k), 1), 2 * CELL_H),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
+    start = span[0]
+    tall = level_strip(image, row, span, k, reach=cell_h_img, height=2 * CELL_H)
     top = _digit_band(cv2.cvtColor(tall, cv2.COLOR_BGR2GRAY), height_factor)
     color = tall[top : top + CELL_H]
     if flipped:
         color = cv2.rotate(color, cv2.ROTATE_180)
     gray = cv2.cvtColor(color, cv2.COLOR_BGR2GRAY)
     return Strip(_red_sums(color), gray, start, k, flipped, CELL_H / height_factor)
+
+
+def level_strip(
+    image: np.ndarray, row: Row, span: tuple[float, float], k: float, *, reach: float, height: int
+) -> np.ndarray:
+    """The part `span` (positions along the row) of the row warped level at `k` strip pixels per
+    image pixel, from `reach` image pixels above its line down, `height` strip pixels tall (the
+    image's colours; the border replicated)."""
+    start, end = span
+    ux, uy = row.direction
+    nx, ny = -uy, ux
+    ox, oy = row.origin
+    x0 = ox + start * ux - reach * nx
+    y0 = oy + start * uy - reach * ny
+    m = np.array([[ux / k, nx / k, x0], [uy / k, ny / k, y0]], np.float32)
+    return cv2.warpAffine(
+        image,
+        m,
+        (max(round((end - start) * k), 1), height),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
 
 
 def cells_at(

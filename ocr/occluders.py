@@ -15,6 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ocr.counter import level_strip
 from ocr.locate import Row
 from ocr.reads import Described
 
@@ -238,14 +239,5 @@ def _tall_strip(image: np.ndarray, row: Row, span: tuple[float, float], k: float
     """The row's part `span` (positions along it) warped level at `k` strip pixels per image
     pixel, TALL digit heights above and below its line (colour; not turned upside down: the
     check is the same both ways)."""
-    ux, uy = row.direction
-    nx, ny = -uy, ux
-    ox, oy = row.origin
     reach = TALL * row.height
-    start, end = span
-    x0 = ox + start * ux - reach * nx
-    y0 = oy + start * uy - reach * ny
-    m = np.array([[ux / k, nx / k, x0], [uy / k, ny / k, y0]], np.float32)
-    size = (max(1, round((end - start) * k)), max(1, round(2 * reach * k)))
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    return cv2.warpAffine(image, m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    return level_strip(image, row, span, k, reach=reach, height=max(1, round(2 * reach * k)))
