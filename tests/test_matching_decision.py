@@ -142,6 +142,18 @@ def test_a_readable_and_an_unreadable_photo_book_one_and_ask_a_clerk_for_the_oth
     assert {h["meter_id"] for h in task.details["hypotheses"]} == {cold, warm}
 
 
+def test_an_unreadable_photo_of_a_customer_with_several_meters_says_so(ctx: AppContext) -> None:
+    cold_and_warm(ctx)
+    reader = reader_for({})  # no read on any meter: a blank, corrupt or refused image
+    row = run_one(ctx, photos(PHOTO_A), reader)
+    assert row.status == "review" and booked(ctx) == {}
+    task = only_task(ctx)
+    assert reasons.UNREADABLE_PHOTO in task.reason_codes
+    assert reasons.AMBIGUOUS_METER not in task.reason_codes  # which meter is not the question
+    [reply] = all_of(ctx, Outbox)
+    assert reply.kind == "resend_request"
+
+
 def two_register_meter(ctx: AppContext) -> int:
     with ctx.sessions.begin() as session:
         meter_id = add_meter(
