@@ -52,6 +52,7 @@ class Correction:
         return {
             "corrects_reading_id": self.booked.reading_id,
             "corrected_ledger_id": self.booked.ledger_id,
+            "register": self.booked.register,
             "old_value": _plain(self.booked.value),
             "new_value": _plain(self.new_value),
             "booked_photo_id": self.booked.photo_id,
@@ -124,11 +125,14 @@ def supersede_corrected(
 ) -> None:
     """When a clerk books the value of a correction task, the corrected reading is superseded:
     the new one takes its read date, the old one no longer counts (status `superseded`) and is
-    not exported again. Other tasks are left alone."""
+    not exported again (only when the clerk booked the corrected reading's meter and register).
+    Other tasks are left alone."""
     corrects = (task.details or {}).get("corrects_reading_id")
     old = session.get(Reading, corrects) if isinstance(corrects, int) else None
-    if old is None or old.status != "accepted" or old.meter_id != reading.meter_id:
+    if old is None or old.status != "accepted":
         return
+    if (old.meter_id, old.register) != (reading.meter_id, reading.register):
+        return  # the clerk booked another meter or register: nothing of it is replaced
     old.status = "superseded"
     reading.read_on = old.read_on
     session.flush()
@@ -137,3 +141,10 @@ def supersede_corrected(
         details={"by_reading_id": reading.id, "review_task_id": task.id,
                  "old_value": _plain(old.value), "new_value": _plain(reading.value)},
     )  # fmt: skip
+
+
+def history_excluded(task: ReviewTask) -> int | None:
+    """The mail whose readings a booking on `task` is not judged against: for a correction the
+    corrected mail (its value is the one being replaced), else the task's own mail."""
+    corrected = (task.details or {}).get("corrected_ledger_id")
+    return corrected if isinstance(corrected, int) else task.inbound_message_id

@@ -29,6 +29,7 @@ from core.models import Meter, Reading, ReviewTask
 from core.types import Expectation as CoreExpectation
 from matching import meters as core_meters
 from matching import reasons
+from matching.corrections import history_excluded
 from matching.expectation import Basis
 from matching.plausibility import (
     MeterSpec,
@@ -104,7 +105,7 @@ def expectation_for(
     """The expected value and band for `meter` on `read_on` when deciding `task` (see the module
     docstring for where it comes from)."""
     register = _register(task, meter)
-    exclude = task.inbound_message_id if task is not None else None
+    exclude = history_excluded(task) if task is not None else None
     last = last_accepted(session, meter.id, register, exclude_message_id=exclude)
     stored = _stored(task, meter, register)
     if stored is not None and _same_last(stored, last):

@@ -30,6 +30,7 @@ from matching import reasons
 from matching.corrections import BookedReading
 from matching.record import resolve_task
 from notifications.dispatch import send_due
+from review_ui.expectation import expectation_for as ui_expectation
 from tests.fixtures_smtp import SmtpTestServer
 from tests.readers import per_hint
 from tests.samples import customer_mail, meter_photo, seed_meter
@@ -62,8 +63,8 @@ def test_a_correction_is_read_from_the_customers_own_words(
     assert correction is not None
     assert correction.new_value == (Decimal(new_value) if new_value else None)
     assert correction.details() == {
-        "corrects_reading_id": 7, "corrected_ledger_id": 3, "old_value": "4521",
-        "new_value": new_value, "booked_photo_id": 2,
+        "corrects_reading_id": 7, "corrected_ledger_id": 3, "register": "1.8.0",
+        "old_value": "4521", "new_value": new_value, "booked_photo_id": 2,
     }  # fmt: skip
 
 
@@ -164,7 +165,7 @@ def test_a_correction_reply_becomes_a_task_linked_to_the_booked_reading(
     assert task.proposed_value == Decimal(4512)
     assert task.photo_id == photo.id and photo.message_id == first.id  # the clerk sees the photo
     assert task.details == {
-        "corrects_reading_id": reading.id, "corrected_ledger_id": first.id,
+        "corrects_reading_id": reading.id, "corrected_ledger_id": first.id, "register": "1.8.0",
         "old_value": "4521", "new_value": "4512", "booked_photo_id": photo.id,
     }  # fmt: skip
     with ctx.sessions() as session:
@@ -283,3 +284,56 @@ def test_a_correction_of_one_of_two_confirmed_readings_goes_to_the_meter_named(
     assert task.photo_id == booked.photo_id  # the clerk sees the electricity photo
     assert "1ESY1160123456" in reply.subject and "W123" not in reply.body_text
     assert "17.512,3 kWh" in reply.body_text and "17.600,0 kWh" in reply.body_text
+
+
+NT_JPEG = meter_photo("8020", "5", seed=4)  # stands for the display photo: the reader decides
+
+
+@per_hint
+def _nt_read(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
+    if data == NT_JPEG and hint.display == "lcd":
+        return MeterRead(reading="008020", fraction="5", confidence=0.99, accepted=True,
+                         display="lcd", unit="kWh", obis="1.8.2")  # fmt: skip
+    return MeterRead(reading=None, reason="no_counter")
+
+
+def test_a_clerk_booking_the_correction_of_a_low_tariff_reading_books_that_register(
+    smtp_ctx: AppContext, smtp_server: SmtpTestServer
+) -> None:
+    ctx = smtp_ctx
+    with ctx.sessions.begin() as session:
+        customer = Customer(name="Erika Mustermann", email=CUSTOMER, language="de")
+        account = ContractAccount(number="100200300", customer=customer)
+        meter = Meter(number="1ESY1160123456", account=account, kind="electricity", unit="kWh",
+                      integer_digits=6, decimal_digits=1, registers="1.8.1,1.8.2",
+                      display="lcd")  # fmt: skip
+        session.add_all([customer, account, meter])
+        for register, values in (("1.8.1", ("12500", "15000")), ("1.8.2", ("6000", "7000"))):
+            for years_ago, value in zip((2, 1), values, strict=True):
+                session.add(Reading(
+                    meter=meter, register=register, value=Decimal(value), source="import",
+                    read_on=dt.date(2026 - years_ago, 11, 20), accepted_by="import",
+                ))  # fmt: skip
+    mail = customer_mail(
+        sender=CUSTOMER, photos=[("nt.jpg", NT_JPEG)], message_id="<m1@kunde.example>"
+    )
+    assert run_one(ctx, mail, _nt_read).status == "accepted"
+    assert send_due(ctx).sent == 1
+    [confirmation] = smtp_server.wait_for(1)
+    body = "Der Stand ist falsch, richtig ist 8.100,0"
+    assert run_one(ctx, _reply(confirmation, body), _nt_read).status == "review"
+    [task] = all_of(ctx, ReviewTask)
+    with ctx.sessions() as session:
+        meter = session.scalars(select(Meter)).one()
+        form = ui_expectation(session, meter, dt.date(2026, 11, 20), task=task)
+    assert form.last is not None and form.last.value == Decimal(7000)  # NT before the booking
+    with ctx.sessions.begin() as session:
+        resolution = resolve_task(
+            session, task.id, action="accept", value=None, meter_id=None, clerk="anna",
+            now=ctx.clock(),
+        )  # fmt: skip
+    assert resolution.warnings == ()  # 8.100,0 fits the NT history: nothing to confirm
+    booked = {(r.register, r.status): r.value for r in all_of(ctx, Reading) if r.source != "import"}
+    assert booked == {
+        ("1.8.2", "superseded"): Decimal("8020.5"), ("1.8.2", "accepted"): Decimal(8100),
+    }  # fmt: skip
