@@ -323,6 +323,10 @@ def test_a_clerk_booking_the_correction_of_a_low_tariff_reading_books_that_regis
     body = "Der Stand ist falsch, richtig ist 8.100,0"
     assert run_one(ctx, _reply(confirmation, body), _nt_read).status == "review"
     [task] = all_of(ctx, ReviewTask)
+    notice = max(all_of(ctx, Outbox), key=lambda m: m.id)
+    assert notice.kind == "correction_received"
+    assert "Zählwerk:          1.8.2\n  Bisher übernommen:  8.020,5 kWh" in notice.body_text
+    assert "<td" in (notice.body_html or "") and ">1.8.2</td>" in (notice.body_html or "")
     with ctx.sessions() as session:
         meter = session.scalars(select(Meter)).one()
         form = ui_expectation(session, meter, dt.date(2026, 11, 20), task=task)
