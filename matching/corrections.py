@@ -135,6 +135,7 @@ def supersede_corrected(
         return  # the clerk booked another meter or register: nothing of it is replaced
     old.status = "superseded"
     reading.read_on = old.read_on
+    reading.corrects_id = old.id  # billing may have taken the old one: the new row says so
     session.flush()
     audit(
         session, actor=clerk, action="reading_superseded", entity="reading", entity_id=old.id,

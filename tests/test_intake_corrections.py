@@ -217,6 +217,7 @@ def test_the_clerk_booking_the_correction_supersedes_the_confirmed_reading(
     old = next(r for r in readings.values() if r.inbound_message_id == first.id)
     new = readings[resolution.reading_id]  # type: ignore[index]
     assert (old.status, new.status) == ("superseded", "accepted")
+    assert new.corrects_id == old.id
     assert (new.value, new.read_on) == (Decimal(4512), old.read_on)
     assert resolution.read_on == old.read_on
 
