@@ -109,12 +109,13 @@ def parse_decision(
     final: Action = "accept" if action == "accept" and unchanged else "correct"
     known = frozenset(c for c in confirmed if c in GUARDS)
     meter = session.get(Meter, chosen)
+    registers = registers_of(meter) if meter is not None else ()
     register = register.strip()
-    if register and (meter is None or register not in registers_of(meter)):
+    if not register or len(registers) < 2:  # a meter with one register: nothing to choose
+        return DecisionInput(final, parsed, chosen, confirmed=known)
+    if register not in registers:
         raise DecisionInvalid("task.error_register")
-    if register and meter is not None and len(registers_of(meter)) > 1:
-        return DecisionInput(final, parsed, chosen, confirmed=known, register=register)
-    return DecisionInput(final, parsed, chosen, confirmed=known)
+    return DecisionInput(final, parsed, chosen, confirmed=known, register=register)
 
 
 def _chosen_meter(session: Session, meter_id: str | int | None, meter_number: str) -> int | None:

@@ -306,6 +306,11 @@ def test_a_register_the_meter_does_not_have_is_refused(
         and "Dieses Zählwerk hat der gewählte Zähler nicht" in refused.text
     )
     assert _clerk_readings(ctx) == []
+    other = {"action": "accept", "value": "1.234,567", "meter_id": str(seeded.other_meter_id)}
+    moved = post_decision(client, csrf, seeded.task_id, **other, register="1.8.1")
+    assert moved.status_code == 303  # the gas meter has one register: the HT choice is moot
+    [reading] = _clerk_readings(ctx)
+    assert (reading.meter_id, reading.register) == (seeded.other_meter_id, "1.8.0")
 
 
 def test_the_task_shows_the_unit_the_display_showed_beside_the_meters(
