@@ -63,7 +63,7 @@ def queue_reply(
     }  # fmt: skip
     try:
         if correction is not None:
-            queue_correction_notice(session, **common, **_correction_values(correction))
+            queue_correction_notice(session, **common, **_correction_values(session, correction))
         elif kind == "confirmation":
             queue_confirmation(
                 session, **common, readings=_confirmed_all(session, outcome, read_on)
@@ -92,11 +92,13 @@ def _target(
     )
 
 
-def _correction_values(correction: Correction) -> dict[str, Any]:
+def _correction_values(session: Session, correction: Correction) -> dict[str, Any]:
     booked = correction.booked
+    meter = session.get(Meter, booked.meter_id)
     old = ConfirmedReading(
         meter_number=booked.meter_number, value=booked.value, unit=booked.unit,
         read_on=booked.read_on, decimal_digits=booked.decimal_digits,
+        register=named_register(meter, booked.register) if meter else None,
     )  # fmt: skip
     new = None
     if correction.new_value is not None:

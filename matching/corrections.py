@@ -1,9 +1,10 @@
 """A reply to our confirmation that says the confirmed value is wrong: a clerk task linked to the
 booked reading it would correct.
 
-`confirmed_reading` finds the reading a mail replies to: one of its In-Reply-To/References ids is
+`confirmed_readings` finds the readings a mail replies to: one of its In-Reply-To/References ids is
 the Message-ID of a confirmation we sent (the outbox keeps it), and that confirmation's mail booked
-the reading. Whether the reply *is* a correction is read from its text by `intake.corrections`.
+them (one mail may book several meters or registers). Whether the reply *is* a correction, and of
+which of them, is read from its text by `intake.corrections`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class BookedReading:
     ledger_id: int
     meter_id: int
     meter_number: str
+    kind: str  # electricity | gas | water | heat
+    register: str
     value: Decimal
     unit: str
     decimal_digits: int
@@ -49,6 +52,7 @@ class Correction:
         return {
             "corrects_reading_id": self.booked.reading_id,
             "corrected_ledger_id": self.booked.ledger_id,
+            "register": self.booked.register,
             "old_value": _plain(self.booked.value),
             "new_value": _plain(self.new_value),
             "booked_photo_id": self.booked.photo_id,
@@ -71,10 +75,11 @@ def _plain(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
 
 
-def confirmed_reading(session: Session, references: Sequence[str]) -> BookedReading | None:
-    """The reading booked from the mail whose confirmation `references` point at (latest first)."""
+def confirmed_readings(session: Session, references: Sequence[str]) -> tuple[BookedReading, ...]:
+    """The readings booked from the mail whose confirmation `references` point at (latest
+    confirmation first; its readings in booking order)."""
     if not references:
-        return None
+        return ()
     query = (
         select(Outbox)
         .where(
@@ -87,30 +92,32 @@ def confirmed_reading(session: Session, references: Sequence[str]) -> BookedRead
     for mail in session.scalars(query.limit(5)):
         assert mail.inbound_message_id is not None  # the query says so
         booked = _booked(session, mail.inbound_message_id, mail.body_text)
-        if booked is not None:
+        if booked:
             return booked
-    return None
+    return ()
 
 
-def _booked(session: Session, ledger_id: int, our_text: str) -> BookedReading | None:
+def _booked(session: Session, ledger_id: int, our_text: str) -> tuple[BookedReading, ...]:
     query = (
         select(Reading, Meter)
         .join(Meter, Reading.meter_id == Meter.id)
         .where(Reading.inbound_message_id == ledger_id, Reading.status == "accepted")
         .order_by(Reading.id)
     )
-    row = session.execute(query.limit(1)).first()
-    if row is None:
-        return None
-    reading, meter = row
-    photo_id = session.scalar(
+    rows = session.execute(query).all()
+    first_photo = session.scalar(
         select(Photo.id).where(Photo.message_id == ledger_id).order_by(Photo.id).limit(1)
     )
-    return BookedReading(
-        reading_id=reading.id, ledger_id=ledger_id, meter_id=meter.id, meter_number=meter.number,
-        value=reading.value, unit=meter.unit, decimal_digits=meter.decimal_digits,
-        read_on=reading.read_on, photo_id=photo_id, confirmation_text=our_text,
-    )  # fmt: skip
+    booked = []
+    for reading, meter in rows:
+        photo_id = reading.photo_id or first_photo
+        booked.append(BookedReading(
+            reading_id=reading.id, ledger_id=ledger_id, meter_id=meter.id,
+            meter_number=meter.number, kind=meter.kind, register=reading.register,
+            value=reading.value, unit=meter.unit, decimal_digits=meter.decimal_digits,
+            read_on=reading.read_on, photo_id=photo_id, confirmation_text=our_text,
+        ))  # fmt: skip
+    return tuple(booked)
 
 
 def supersede_corrected(
@@ -118,16 +125,27 @@ def supersede_corrected(
 ) -> None:
     """When a clerk books the value of a correction task, the corrected reading is superseded:
     the new one takes its read date, the old one no longer counts (status `superseded`) and is
-    not exported again. Other tasks are left alone."""
+    not exported again (only when the clerk booked the corrected reading's meter and register).
+    Other tasks are left alone."""
     corrects = (task.details or {}).get("corrects_reading_id")
     old = session.get(Reading, corrects) if isinstance(corrects, int) else None
-    if old is None or old.status != "accepted" or old.meter_id != reading.meter_id:
+    if old is None or old.status != "accepted":
         return
+    if (old.meter_id, old.register) != (reading.meter_id, reading.register):
+        return  # the clerk booked another meter or register: nothing of it is replaced
     old.status = "superseded"
     reading.read_on = old.read_on
+    reading.corrects_id = old.id  # billing may have taken the old one: the new row says so
     session.flush()
     audit(
         session, actor=clerk, action="reading_superseded", entity="reading", entity_id=old.id,
         details={"by_reading_id": reading.id, "review_task_id": task.id,
                  "old_value": _plain(old.value), "new_value": _plain(reading.value)},
     )  # fmt: skip
+
+
+def history_excluded(task: ReviewTask) -> int | None:
+    """The mail whose readings a booking on `task` is not judged against: for a correction the
+    corrected mail (its value is the one being replaced), else the task's own mail."""
+    corrected = (task.details or {}).get("corrected_ledger_id")
+    return corrected if isinstance(corrected, int) else task.inbound_message_id

@@ -2,7 +2,8 @@
 
 Machine format on purpose: `;` as delimiter, UTF-8 without BOM, the reading with a *dot* as decimal
 separator and exactly the meter's decimal digits, ISO dates, the meter's unit last (`kWh`, `MWh`,
-`GJ`, `m3`). Readings that came from the import (billing's own values) are not exported back.
+`GJ`, `m3`), then the reading a row replaces (a correction). Readings that came from the import
+(billing's own values) are not exported back.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ COLUMNS = (
     "angenommen_von",
     "reading_id",
     "einheit",
+    "ersetzt_reading_id",
 )
 BATCH = 1000
 
@@ -53,6 +55,7 @@ def export_readings(ctx: AppContext, out: TextIO, *, since: dt.date, mark: bool)
                     row.accepted_by or "",
                     row.id,
                     row.unit,
+                    row.corrects_id or "",
                 )
             )
             exported.append(row.id)
@@ -70,6 +73,7 @@ def _query(since: dt.date) -> Select[*tuple[Any, ...]]:
             Reading.read_on,
             Reading.source,
             Reading.accepted_by,
+            Reading.corrects_id,
             Meter.number.label("meter"),
             Meter.decimal_digits,
             Meter.unit,

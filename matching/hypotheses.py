@@ -266,6 +266,8 @@ def _choose(
     pool = _in_question(hypotheses)
     if len(pool) == 1:
         return pool[0], []
+    if all(h.fit == "unreadable" for h in pool):  # no meter read a value: which one is moot
+        return None, [reasons.UNREADABLE_PHOTO]
     fitting = [h for h in pool if h.fit == "in_band"]
     open_ = [h for h in pool if h.fit == "unknown"]
     if len(fitting) == 1 and not open_:  # the other meters' histories rule the value out

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import Meter, Reading, ReviewTask
@@ -50,6 +51,24 @@ def book_items(
         if meter is None or item.value is None or item.register is None:
             raise ValueError("an accepted item needs a meter, a register and a value")
         photo_id = _photo_id(item, photo_ids)
+        repeated = _same_reading(session, meter.id, item.register, read_on, item.value)
+        if repeated is not None:  # the customer sent it again the same day: booked once
+            audit(
+                session, actor="auto", action="reading_repeated", entity="reading",
+                entity_id=repeated.id, details={"ledger_id": ledger_id, "photo_id": photo_id},
+            )  # fmt: skip
+            booked.append(
+                BookedReading(
+                    repeated.id,
+                    meter.id,
+                    meter.number,
+                    item.register,
+                    item.value,
+                    meter.unit,
+                    meter.decimal_digits,
+                )
+            )
+            continue
         reading = Reading(
             meter_id=meter.id, register=item.register, value=item.value, read_on=read_on,
             source=item.value_source or "photo", status="accepted", accepted_by="auto",
@@ -79,6 +98,17 @@ def book_items(
             )
         )
     return booked
+
+
+def _same_reading(
+    session: Session, meter_id: int, register: str, read_on: dt.date, value: Decimal
+) -> Reading | None:
+    """An accepted reading of the register with this value on this day, from any mail."""
+    query = select(Reading).where(
+        Reading.meter_id == meter_id, Reading.register == register, Reading.read_on == read_on,
+        Reading.value == value, Reading.status == "accepted",
+    )  # fmt: skip
+    return session.scalars(query.order_by(Reading.id).limit(1)).first()
 
 
 def open_task(

@@ -9,6 +9,7 @@ identify the meter, flagged `unknown_sender` so a clerk confirms it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -94,6 +95,9 @@ def resolve_pool(
     evidence = _Evidence()
     own = _active(_meters_of_customers(session, [c.id for c in customers]), today)
     evidence.add(own, "sender")
+    named = _own_numbers_in_text(submission, own)
+    if named - hints.text_numbers:
+        hints = _Hints(hints.accounts, hints.text_numbers | named, hints.photo_numbers)
     codes = _gather_hinted(session, evidence, hints, today)
     pool, pool_codes = _narrow(evidence, own, hints, sender_known=bool(customers))
     return MeterPool(
@@ -149,6 +153,30 @@ def _hints(submission: Submission, photo: Iterable[str]) -> _Hints:
         text_numbers=frozenset(normalize_meter_number(n) for n in submission.hints.meter_numbers),
         photo_numbers=frozenset(normalize_meter_number(n) for n in photo if n),
     )
+
+
+_SEPARATOR = r"[\s\-./_]?"
+MIN_NAMED_LENGTH = 4  # shorter numbers ("W12") occur in text by chance
+
+
+def _own_numbers_in_text(submission: Submission, own: Iterable[Meter]) -> frozenset[str]:
+    """The sender's meter numbers the mail names in its own words, in any spelling master data
+    allows ("Zähler GAS-0815", "gas 0815", "W123"): numbers of letters and digits in any shape,
+    which the text hints' patterns (`intake.hints`) cannot know. Quoted lines ('>') are not read."""
+    text = "\n".join(
+        line
+        for line in f"{submission.subject}\n{submission.body_text}".splitlines()
+        if not line.lstrip().startswith(">")
+    )
+    found = set()
+    for meter in own:
+        number = normalize_meter_number(meter.number)
+        if len(number) < MIN_NAMED_LENGTH or number.isdigit() or number.isalpha():
+            continue  # digits alone may be a reading: those need a keyword (intake.hints)
+        spelled = _SEPARATOR.join(re.escape(ch) for ch in number)
+        if re.search(rf"(?<![0-9A-Za-z]){spelled}(?![0-9A-Za-z])", text, re.IGNORECASE):
+            found.add(number)
+    return frozenset(found)
 
 
 def _clean_account(number: str) -> str:

@@ -19,7 +19,7 @@ from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.formatting import format_number
 from core.models import InboundMessage, Meter, Reading, ReviewTask
 from matching import reasons
-from matching.corrections import supersede_corrected
+from matching.corrections import history_excluded, supersede_corrected
 from matching.expectation import band_codes
 from matching.meters import expectation_for
 from matching.plausibility import (
@@ -96,7 +96,7 @@ def resolve_task(
         read_on,
         register=register,
         max_daily_consumption=max_daily_consumption,
-        exclude_message_id=task.inbound_message_id,
+        exclude_message_id=history_excluded(task),
     )
     warnings = _with_band(session, task, meter, register, booked, read_on, warnings)
     decision: Literal["accepted", "corrected"] = "accepted" if action == "accept" else "corrected"
@@ -119,7 +119,7 @@ def _with_band(
 ) -> tuple[str, ...]:
     """The clerk is also told when the value leaves the register's expected band."""
     exp = expectation_for(
-        session, meter, register, read_on, exclude_message_id=task.inbound_message_id
+        session, meter, register, read_on, exclude_message_id=history_excluded(task)
     )
     band = band_codes(value, exp, meter.kind, MeterSpec.of(meter))
     return tuple(dict.fromkeys([*warnings, *band]))

@@ -14,6 +14,7 @@
 | `old_value` | correction | the booked value (string) |
 | `new_value` | correction | the value the customer gives now (string, or null) |
 | `booked_photo_id` | correction | the photo the booked reading was read from (or null) |
+| `register` | correction | the corrected reading's register (the clerk books on it) |
 
 Values are JSON-safe: Decimals and dates as strings.
 """

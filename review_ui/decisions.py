@@ -24,7 +24,7 @@ from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.formatting import parse_german_decimal
 from core.models import AuditLog, Meter, Reading, ReviewTask
 from matching.history import find_meters
-from matching.meters import named_register
+from matching.meters import named_register, registers_of
 from matching.plausibility import MeterSpec, digit_codes
 from matching.record import TaskResolution, resolve_task
 from matching.values import normalize_meter_number
@@ -72,6 +72,7 @@ class DecisionInput:
     reason: str = ""
     ask_resend: bool = False
     confirmed: frozenset[str] = frozenset()
+    register: str | None = None  # the register the clerk chose (HT/NT meters); None: the task's
 
 
 def parse_decision(
@@ -85,6 +86,7 @@ def parse_decision(
     reason: str = "",
     ask_resend: bool = False,
     confirmed: Iterable[str] = (),
+    register: str = "",
 ) -> DecisionInput:
     """Turn form/API fields into a decision. "Accept" with a changed value is a correction."""
     if action == "reject":
@@ -106,7 +108,14 @@ def parse_decision(
     unchanged = task.proposed_value is not None and parsed == task.proposed_value
     final: Action = "accept" if action == "accept" and unchanged else "correct"
     known = frozenset(c for c in confirmed if c in GUARDS)
-    return DecisionInput(final, parsed, chosen, confirmed=known)
+    meter = session.get(Meter, chosen)
+    registers = registers_of(meter) if meter is not None else ()
+    register = register.strip()
+    if not register or len(registers) < 2:  # a meter with one register: nothing to choose
+        return DecisionInput(final, parsed, chosen, confirmed=known)
+    if register not in registers:
+        raise DecisionInvalid("task.error_register")
+    return DecisionInput(final, parsed, chosen, confirmed=known, register=register)
 
 
 def _chosen_meter(session: Session, meter_id: str | int | None, meter_number: str) -> int | None:
@@ -154,6 +163,7 @@ def decide(ctx: AppContext, task_id: int, decision: DecisionInput, *, clerk: str
                 meter_id=decision.meter_id,
                 clerk=clerk,
                 now=now,
+                register=decision.register,
                 max_daily_consumption=ctx.settings.max_daily_consumption,
             )
             _annotate(session, task, decision, proposal)
@@ -174,7 +184,9 @@ def _require_confirmed(session: Session, task: ReviewTask, decision: DecisionInp
     value = task.proposed_value if decision.action == "accept" else decision.value
     if meter is None or value is None or digit_codes(Decimal(value), MeterSpec.of(meter)):
         return  # nothing to confirm, or a value the meter cannot show (refused when booking)
-    expectation = expectation_for(session, meter, read_date(task), task=task)
+    expectation = expectation_for(
+        session, meter, read_date(task), task=task, register=decision.register
+    )
     codes = task_guard_codes(Decimal(value), expectation, task)
     missing = tuple(c for c in codes if c not in decision.confirmed)
     if missing:

@@ -29,7 +29,9 @@ from core.models import Meter, Reading, ReviewTask
 from core.types import Expectation as CoreExpectation
 from matching import meters as core_meters
 from matching import reasons
+from matching.corrections import history_excluded
 from matching.expectation import Basis
+from matching.meters import registers_of
 from matching.plausibility import (
     MeterSpec,
     PriorReading,
@@ -99,12 +101,18 @@ class Expectation:
 
 
 def expectation_for(
-    session: Session, meter: Meter, read_on: dt.date, *, task: ReviewTask | None = None
+    session: Session,
+    meter: Meter,
+    read_on: dt.date,
+    *,
+    task: ReviewTask | None = None,
+    register: str | None = None,
 ) -> Expectation:
     """The expected value and band for `meter` on `read_on` when deciding `task` (see the module
-    docstring for where it comes from)."""
-    register = _register(task, meter)
-    exclude = task.inbound_message_id if task is not None else None
+    docstring for where it comes from); `register`: the one the clerk chose, if any of the
+    meter's."""
+    register = booking_register(task, meter, register)
+    exclude = history_excluded(task) if task is not None else None
     last = last_accepted(session, meter.id, register, exclude_message_id=exclude)
     stored = _stored(task, meter, register)
     if stored is not None and _same_last(stored, last):
@@ -115,6 +123,11 @@ def expectation_for(
     if core.high is not None and core.last_value is not None:
         return _from_core(core, meter, read_on)
     return _fallback(session, meter, register, read_on)
+
+
+def booking_register(task: ReviewTask | None, meter: Meter, chosen: str | None = None) -> str:
+    """The register a booking on `meter` goes to: the one the clerk chose, else the task's."""
+    return chosen if chosen in registers_of(meter) else _register(task, meter)
 
 
 def _register(task: ReviewTask | None, meter: Meter) -> str:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from email.message import EmailMessage
 
 import pillow_heif
+import pytest
 from PIL import Image
 
 from intake.html_text import html_to_text
@@ -100,6 +101,43 @@ def test_html_only_body_drops_script_and_style() -> None:
     assert "color" not in sub.body_text
     assert sub.body_text == "Zählerstand: 12.345 kWh\n\nGruß"
     assert sub.hints.readings == (Decimal("12345"),)
+
+
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        (  # a header row over a row of values: one 'Name: value' line per cell
+            "<p>Guten Tag,</p><table><tr><th>Zähler</th><th>Stand</th></tr>"
+            "<tr><td>GAS-0815</td><td>4.630,500</td></tr></table><p>Gruß</p>",
+            "Guten Tag,\n\nZähler: GAS-0815\nStand: 4.630,500\n\nGruß",
+        ),
+        (  # name and value side by side: kept apart on one line
+            "<table><tr><td>Zählerstand</td><td>4.630,500</td></tr>"
+            "<tr><td>Datum</td><td>01.12.2026</td></tr></table>",
+            "Zählerstand 4.630,500\nDatum 01.12.2026",
+        ),
+        (  # a layout table around a data table: each cell its own lines
+            "<table><tr><td><p>Hallo,</p><table><tr><th>Zählernummer</th><th>Zählerstand</th>"
+            "</tr><tr><td>W123</td><td>402,5</td></tr></table></td></tr>"
+            "<tr><td>Gruß<br>Erika</td></tr></table>",
+            "Hallo,\nZählernummer: W123\nZählerstand: 402,5\nGruß\nErika",
+        ),
+        ("<table><tr><td>a<td>b<tr><td>c", "a b\nc"),  # never closed
+    ],
+)
+def test_html_tables_keep_their_cells_apart(html: str, text: str) -> None:
+    assert html_to_text(html) == text
+
+
+def test_a_reading_typed_into_an_html_table_is_found() -> None:
+    msg = _mail()
+    msg.set_content(
+        "<table><tr><th>Zähler</th><th>Stand</th></tr>"
+        "<tr><td>GAS-0815</td><td>4.630,500</td></tr></table>",
+        subtype="html",
+    )
+    sub = parse_message(msg.as_bytes(), ledger_id=1, received_at=NOW)
+    assert sub.hints.readings == (Decimal("4630.500"),)
 
 
 def test_html_to_text_survives_garbage() -> None:

@@ -129,6 +129,21 @@ def test_the_same_reading_twice_books_once(ctx: AppContext) -> None:
     assert booked(ctx) == {(cold, "1.8.0"): Decimal(200)}
 
 
+def test_the_same_reading_in_a_second_mail_the_same_day_is_booked_once(ctx: AppContext) -> None:
+    cold, _ = cold_and_warm(ctx)
+    reader = reader_for({(PHOTO_A, None): read("00200"), (PHOTO_B, None): read("00200")})
+    first = run_one(ctx, photos(PHOTO_A), reader)
+    second = run_one(ctx, photos(PHOTO_B), reader)
+    assert (first.status, second.status) == ("accepted", "accepted")
+    [reading] = [r for r in all_of(ctx, Reading) if r.source != "import"]
+    assert (reading.meter_id, reading.value, reading.inbound_message_id) == (
+        cold, Decimal(200), first.id,
+    )  # fmt: skip
+    replies = sorted(all_of(ctx, Outbox), key=lambda m: m.id)
+    assert [m.kind for m in replies] == ["confirmation", "confirmation"]
+    assert "200 m³" in replies[1].body_text
+
+
 def test_a_readable_and_an_unreadable_photo_book_one_and_ask_a_clerk_for_the_other(
     ctx: AppContext,
 ) -> None:
@@ -140,6 +155,18 @@ def test_a_readable_and_an_unreadable_photo_book_one_and_ask_a_clerk_for_the_oth
     assert reasons.PARTLY_BOOKED in task.reason_codes
     assert task.details is not None and task.details["booked"][0]["meter_id"] == cold
     assert {h["meter_id"] for h in task.details["hypotheses"]} == {cold, warm}
+
+
+def test_an_unreadable_photo_of_a_customer_with_several_meters_says_so(ctx: AppContext) -> None:
+    cold_and_warm(ctx)
+    reader = reader_for({})  # no read on any meter: a blank, corrupt or refused image
+    row = run_one(ctx, photos(PHOTO_A), reader)
+    assert row.status == "review" and booked(ctx) == {}
+    task = only_task(ctx)
+    assert reasons.UNREADABLE_PHOTO in task.reason_codes
+    assert reasons.AMBIGUOUS_METER not in task.reason_codes  # which meter is not the question
+    [reply] = all_of(ctx, Outbox)
+    assert reply.kind == "resend_request"
 
 
 def two_register_meter(ctx: AppContext) -> int:

@@ -90,3 +90,41 @@ def test_machine_decimal_pads_but_never_rounds() -> None:
     assert machine_decimal(Decimal("12345"), 1) == "12345.0"
     assert machine_decimal(Decimal("12345.67"), 1) == "12345.67"
     assert machine_decimal(Decimal("12.0000"), 0) == "12"
+
+
+def test_a_correction_names_the_reading_it_replaces(ctx: AppContext) -> None:
+    with transaction(ctx.sessions) as session:
+        ids = seed(session)
+        day = dt.date(2026, 11, 2)
+        old = Reading(meter_id=ids.w_meter, value=Decimal("101.5"), read_on=day, source="photo",
+                      status="superseded", accepted_by="auto", exported_at=ctx.clock())  # fmt: skip
+        session.add(old)
+        session.flush()
+        session.add(
+            Reading(
+                meter_id=ids.w_meter,
+                value=Decimal("110"),
+                read_on=day,
+                source="typed",
+                status="accepted",
+                accepted_by="petra",
+                corrects_id=old.id,
+            )
+        )
+        session.add(
+            Reading(
+                meter_id=ids.e_meter,
+                value=Decimal("12345"),
+                read_on=day,
+                source="photo",
+                status="accepted",
+                accepted_by="auto",
+            )
+        )
+    out = io.StringIO()
+    assert export_readings(ctx, out, since=day, mark=False) == 2
+    lines = list(csv.reader(io.StringIO(out.getvalue()), delimiter=";"))
+    assert lines[0][-1] == "ersetzt_reading_id"
+    assert {(line[1], line[3], line[9]) for line in lines[1:]} == {
+        ("W-123", "110.000", str(old.id)), ("1ESY1160123456", "12345.0", ""),
+    }  # fmt: skip

@@ -4,9 +4,10 @@ other matching DB tests."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
+import pytest
 from sqlalchemy.orm import Session
 
 from core.context import AppContext
@@ -158,6 +159,27 @@ def test_typed_meter_number_picks_the_meter_and_account_hint_alone_does_not(
             today=TODAY,
         )
     assert both.meter is None and reasons.AMBIGUOUS_METER in both.reason_codes
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ("Zähler: GAS-0815\nStand: 4.630,500", True),  # an HTML table's cells as text
+        ("hier der Gaszähler gas 0815", True),
+        ("Zählerstand GAS-08150", False),  # not the number: a longer token
+        ("> Zählernummer:  GAS-0815\nHier mein Stromzähler", False),  # quoted from our mail
+    ],
+)
+def test_the_senders_meter_number_in_any_spelling_picks_the_meter(
+    ctx: AppContext, body: str, named: bool
+) -> None:
+    sub = replace(submission("erika@example.org"), body_text=body)
+    ids, match = _match(ctx, sub, photo("01234", "567"))
+    if named:
+        assert match.meter is not None and match.meter.meter_id == ids.g_meter
+        assert match.meter.why == ("sender", "meter_number_text")
+    else:
+        assert match.meter is None and reasons.AMBIGUOUS_METER in match.reason_codes
 
 
 def test_unknown_sender_with_meter_number_identifies_meter_but_is_flagged(

@@ -259,6 +259,60 @@ def test_the_confirmation_names_the_register_only_of_a_meter_with_several(
     assert ("Zählwerk:      1.8.0" in text) == named
 
 
+def _ht_nt(ctx: AppContext, seeded: Seeded) -> None:
+    """The seeded meter counts HT (1.8.1, the seeded readings) and NT (1.8.2, about 6.000)."""
+    with transaction(ctx.sessions) as session:
+        meter = session.get(Meter, seeded.meter_id)
+        assert meter is not None
+        meter.registers = "1.8.1,1.8.2"
+        for reading in session.scalars(select(Reading).where(Reading.meter_id == meter.id)):
+            reading.register = "1.8.1"
+        for day, value in ((dt.date(2025, 11, 3), "5000.0"), (dt.date(2026, 5, 4), "5600.0")):
+            session.add(Reading(meter_id=meter.id, register="1.8.2", value=Decimal(value),
+                                read_on=day, source="import", accepted_by="import"))  # fmt: skip
+
+
+def test_the_clerk_chooses_the_register_of_an_ht_nt_meter(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    _ht_nt(ctx, seeded)
+    csrf = login(client)
+    page = client.get(f"/tasks/{seeded.task_id}").text
+    assert "Zählwerk (HT/NT)" in page
+    assert 'name="register" value="1.8.1" checked>' in page  # the meter's first: no proposal
+    assert 'name="register" value="1.8.2">' in page
+    fields = {"action": "accept", "value": "6.100,0", "meter_id": str(seeded.meter_id)}
+    refused = post_decision(client, csrf, seeded.task_id, **fields)
+    assert refused.status_code == 422  # on HT, 6.100,0 lies far below the last 11.456,7
+    assert "Stand liegt unter dem letzten Stand" in refused.text
+    booked = post_decision(client, csrf, seeded.task_id, **fields, register="1.8.2")
+    assert booked.status_code == 303, booked.text  # fits the NT history: nothing to confirm
+    [reading] = _clerk_readings(ctx)
+    assert (reading.register, reading.value) == ("1.8.2", Decimal("6100.0"))
+    with ctx.sessions() as session:
+        text = session.scalars(select(Outbox.body_text).where(Outbox.kind == "confirmation")).one()
+    assert "Zählwerk:      1.8.2" in text
+
+
+def test_a_register_the_meter_does_not_have_is_refused(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    _ht_nt(ctx, seeded)
+    csrf = login(client)
+    fields = {"action": "accept", "value": "6.100,0", "meter_id": str(seeded.meter_id)}
+    refused = post_decision(client, csrf, seeded.task_id, **fields, register="2.8.0")
+    assert (
+        refused.status_code == 422
+        and "Dieses Zählwerk hat der gewählte Zähler nicht" in refused.text
+    )
+    assert _clerk_readings(ctx) == []
+    other = {"action": "accept", "value": "1.234,567", "meter_id": str(seeded.other_meter_id)}
+    moved = post_decision(client, csrf, seeded.task_id, **other, register="1.8.1")
+    assert moved.status_code == 303  # the gas meter has one register: the HT choice is moot
+    [reading] = _clerk_readings(ctx)
+    assert (reading.meter_id, reading.register) == (seeded.other_meter_id, "1.8.0")
+
+
 def test_the_task_shows_the_unit_the_display_showed_beside_the_meters(
     ctx: AppContext, client: TestClient, seeded: Seeded
 ) -> None:

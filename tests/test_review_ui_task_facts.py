@@ -46,8 +46,18 @@ def test_a_correction_shows_old_and_new_value(ctx: AppContext, client: TestClien
     assert "Bisher gebucht" in html and "12.345,6 kWh" in html
     assert "Vom Kunden jetzt angegeben" in html and "12.354,6 kWh" in html
     assert f'src="/photos/{seeded.photo_id}"' in html
+    # we told the customer no new photo is needed: rejecting does not ask for one unless ticked
+    assert 'name="ask_resend" value="1">' in html
     details = client.get(f"/api/tasks/{seeded.task_id}").json()["details"]
     assert (details["corrects_reading_id"], details["new_value"]) == (5, "12354.6")
+
+
+def test_rejecting_an_ordinary_task_asks_for_a_new_photo_by_default(
+    ctx: AppContext, client: TestClient
+) -> None:
+    seeded = seed_task(ctx)
+    login(client)
+    assert 'name="ask_resend" value="1" checked>' in client.get(f"/tasks/{seeded.task_id}").text
 
 
 def test_a_task_without_facts_shows_no_facts_box(ctx: AppContext, client: TestClient) -> None:

@@ -148,6 +148,15 @@ def test_queue_filters_search_and_sort(
     assert thumb.headers["cache-control"] == "no-store"
 
 
+def test_one_day_is_one_tag(
+    ctx: AppContext, clerks: tuple[TestClient, TestClient], two_tasks: tuple[Seeded, Seeded]
+) -> None:
+    erika, _ = clerks
+    login(erika)
+    page = erika.get("/queue").text
+    assert ">1 Tag</option>" in page and ">3 Tage</option>" in page and "1 Tage" not in page
+
+
 def test_the_queue_keeps_the_decimals_of_a_proposal_without_a_meter(
     ctx: AppContext, clerks: tuple[TestClient, TestClient], two_tasks: tuple[Seeded, Seeded]
 ) -> None:

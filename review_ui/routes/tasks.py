@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from core.formatting import format_number, parse_german_decimal
 from core.models import Meter
+from matching.meters import registers_of
 from matching.plausibility import decimal_places
 from review_ui.claims import ClaimedElsewhere, claim, current_claim
 from review_ui.decisions import (
@@ -22,7 +23,7 @@ from review_ui.decisions import (
     parse_decision,
     read_date,
 )
-from review_ui.expectation import expectation_for, task_guard_codes
+from review_ui.expectation import booking_register, expectation_for, task_guard_codes
 from review_ui.outbox_view import replies_for
 from review_ui.queries import format_age, meter_candidate, task_view
 from review_ui.queue_query import next_task_id
@@ -62,7 +63,12 @@ def task_page(
         extra = [c for c in found if c.meter_id not in known]
         chosen = _chosen_meter_id(form, task.meter_id, view.candidates)
         meter = session.get(Meter, chosen) if chosen else None
-        expectation = expectation_for(session, meter, read_date(task), task=task) if meter else None
+        chosen_register = (form or {}).get("register") or None
+        expectation = (
+            expectation_for(session, meter, read_date(task), task=task, register=chosen_register)
+            if meter
+            else None
+        )
         shown_form = form or _default_form(task.proposed_value, meter)
         context: dict[str, Any] = {
             "view": view,
@@ -73,6 +79,8 @@ def task_page(
             "searched": bool(query),
             "form": shown_form,
             "chosen_meter_id": chosen,
+            "registers": registers_of(meter) if meter is not None else [],
+            "chosen_register": booking_register(task, meter, chosen_register) if meter else None,
             "panel": meter_panel(session, chosen) if chosen else None,
             "picked": meter_candidate(session, chosen, []) if chosen else None,
             "error": error,
@@ -147,8 +155,10 @@ def task_decide(
     reason: FormText = "",
     ask_resend: FormText = "",
     confirm: FormList | None = None,
+    chosen_register: Annotated[str, Form(alias="register", max_length=20)] = "",
 ) -> Response:
-    form = {"value": value, "meter_id": meter_id, "meter_number": meter_number, "reason": reason}
+    form = {"value": value, "meter_id": meter_id, "meter_number": meter_number, "reason": reason,
+            "register": chosen_register}  # fmt: skip
     page: dict[str, Any] = {"clerk": clerk.username, "form": form}
     with ctx.sessions() as session:
         view = task_view(session, task_id)
@@ -167,6 +177,7 @@ def task_decide(
                 reason=reason,
                 ask_resend=ask_resend == "1",
                 confirmed=[code for item in confirm or () for code in item.split(",")],
+                register=chosen_register,
             )
         except DecisionInvalid as exc:
             return task_page(request, ctx, task_id, **page, error=exc.key, status_code=422)
