@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.meter_choice [--group lcd] [--seed 1] [--several-share 1]
         [--no-history-share 0.1] [--lcd-kind water] [--corpus DIR] [--ocr-cache DIR] [--detail]
+        [--alone]
 
 The same simulated customers, meters and histories as `bench/decisions.py` (same seed and
 shares), the photo as read for each of the customer's meters taken from the OCR cache that
@@ -10,6 +11,9 @@ shares), the photo as read for each of the customer's meters taken from the OCR 
 and what the rival meters were (kind, display, digits, with or without history, how each was
 judged), so the losses among several meters can be read off in seconds instead of a full run.
 The figures follow the full pipeline closely but not exactly (no typed values, no ceiling).
+`--alone` decides every photo once more with the customer's photographed meter alone (the same
+history) and counts, by cause, the photos booked right alone but not among the customer's meters:
+what the other meters cost, apart from the histories a run with `--several-share 0` would draw.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import datetime as dt
 import json
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,7 +34,7 @@ from core.models import shown_on
 from core.settings import Settings
 from core.types import MeterHint, MeterProfile, MeterRead, ReadingItem
 from matching.expectation import Point, expect
-from matching.hypotheses import Candidate, decide_photo
+from matching.hypotheses import PHOTO_EXCLUDES, Candidate, decide_photo
 from matching.meters import spec_of
 
 
@@ -102,6 +106,59 @@ def replay(
     return done, missing
 
 
+def alone(customer: sim.SimCustomer) -> sim.SimCustomer:
+    """The customer with the photographed meter only (its history unchanged)."""
+    return replace(customer, meters=customer.meters[:1])
+
+
+def history_of(meter: sim.SimMeter) -> str:
+    readings = len(meter.history)
+    return "no reading" if not readings else "one reading" if readings == 1 else "history"
+
+
+def cause(r: Replay) -> str:
+    """Why a photo booked right with its meter alone is not booked among the customer's meters:
+    the reason codes, and what the other meters still in question are (kind, and their fit:
+    a meter without readings, a band holding the value, every band out)."""
+    codes = ",".join(r.item.reason_codes) or "-"
+    if r.outcome == "wrong":
+        return f"wrong: {codes}"
+    others = sorted(
+        {
+            f"{r.customer.meters[h.meter_id].profile.kind} {h.fit}"
+            for h in r.item.hypotheses
+            if h.meter_id != 0 and not PHOTO_EXCLUDES.intersection(h.evidence)
+        }
+    )
+    own = history_of(r.customer.meters[0])
+    if any(o.endswith((" unknown", " in_band")) for o in others):
+        rivals = " + ".join(o for o in others if o.endswith((" unknown", " in_band")))
+        return f"{codes}: photographed meter with {own}; beside {rivals}"
+    return f"{codes}: photographed meter with {own}; every other meter out of its band"
+
+
+def lost_alone(together: list[Replay], apart: list[Replay]) -> Counter[str]:
+    """Causes of the photos booked right with their meter alone (`apart`) but not among all the
+    customer's meters (`together`), matched by photo."""
+    booked_apart = {r.customer.photo.file for r in apart if r.outcome == "booked"}
+    return Counter(
+        cause(r)
+        for r in together
+        if r.customer.photo.file in booked_apart and r.outcome != "booked"
+    )
+
+
+def print_alone(together: list[Replay], apart: list[Replay]) -> None:
+    booked = sum(r.outcome == "booked" for r in apart)
+    lost = lost_alone(together, apart)
+    print(
+        f"alone: booked {booked} ({booked / max(len(apart), 1):.1%}); booked alone, not among "
+        f"the customer's meters: {sum(lost.values())}"
+    )
+    for key, count in lost.most_common():
+        print(f"{count:4d} {key}")
+
+
 def describe(meter: sim.SimMeter) -> str:
     p = meter.profile
     history = f"h{len(meter.history)}" if meter.history else "nohist"
@@ -145,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lcd-kind", default="water", choices=sorted(sim.ANNUAL_CONSUMPTION))
     parser.add_argument("--ocr-cache", type=Path, default=DEFAULT_FOLDER)
     parser.add_argument("--detail", action="store_true", help="each judged meter per reason")
+    parser.add_argument(
+        "--alone", action="store_true", help="compare with each photographed meter decided alone"
+    )
     args = parser.parse_args(argv)
     labels = corpus_dir(args.corpus) / "meter-photos" / "labels.csv"
     if not labels.is_file():
@@ -156,6 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     customers = sim.build_customers(photos, seed=args.seed, shares=shares, today=today)
     replays, missing = replay(customers, labels.parent, args.ocr_cache, today)
     print_report(replays, missing, detail=args.detail)
+    if args.alone:
+        decided = {r.customer.photo.file for r in replays}
+        apart, _ = replay(
+            [alone(c) for c in customers if c.photo.file in decided], labels.parent,
+            args.ocr_cache, today,
+        )  # fmt: skip
+        print_alone(replays, apart)
     return 0
 
 
