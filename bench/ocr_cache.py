@@ -1,11 +1,11 @@
 """A per-photo OCR cache for benchmarks that run the real worker again and again.
 
-`cached_reader(folder)` wraps the pipeline's OCR reader: a photo read once under a hint (digit
-count, display) is stored as JSON in `folder`, keyed by the image data (EXIF times blanked, so a
-photo re-stamped as taken today hits the same entry), the hint and a fingerprint of the OCR's code
-and models; the hints of a photo not cached yet are read in one call. Changing anything under ocr/
-or core/types.py starts a fresh cache; the decision code is not part of the key, so decision runs
-after the first reuse every read.
+`cached_reader(folder)` wraps the pipeline's OCR reader: a photo read once under a hint (integer
+and decimal digit counts, display) is stored as JSON in `folder`, keyed by the image data (EXIF
+times blanked, so a photo re-stamped as taken today hits the same entry), the whole hint and a
+fingerprint of the OCR's code and models; the hints of a photo not cached yet are read in one
+call. Changing anything under ocr/ or core/types.py starts a fresh cache; the decision code is not
+part of the key, so decision runs after the first reuse every read.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def code_version() -> str:
     digest = hashlib.sha256()
     files = [*sorted((REPO / "ocr").rglob("*")), REPO / "core" / "types.py"]
     for path in files:
-        if path.is_file() and path.suffix in {".py", ".onnx", ".json", ".traineddata"}:
+        if path.is_file() and path.suffix in {".py", ".onnx", ".npz", ".json", ".traineddata"}:
             digest.update(str(path.relative_to(REPO)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -43,7 +43,8 @@ def code_version() -> str:
 
 def cache_key(data: bytes, hint: MeterHint, settings: Settings) -> str:
     digest = hashlib.sha256(_EXIF_TIME.sub(b"0000:00:00 00:00:00", data))
-    digest.update(f"|{hint.integer_digits}|{hint.display}|{code_version()}".encode())
+    hinted = f"|{hint.integer_digits}|{hint.display}|{hint.decimal_digits}"
+    digest.update(f"{hinted}|{code_version()}".encode())
     digest.update(f"|{settings.auto_accept_min_confidence}|{settings.max_image_pixels}".encode())
     return digest.hexdigest()
 

@@ -50,6 +50,7 @@ from matching.display_evidence import EXCLUDES, label_evidence
 from matching.meter_doubt import joint_doubt
 from matching.meter_likelihood import likelihood
 from matching.meters import spec_of
+from matching.red_drums import missed_red_drums, red_drums_likelihood
 from matching.values import normalize_meter_number
 
 Fit = Literal["in_band", "out_of_band", "unknown", "unreadable"]
@@ -136,6 +137,8 @@ def _evidence(profile: MeterProfile, read: MeterRead | None, numbers: frozenset[
         found.append("digit_count_differs")
     if drums and read is not None and len(read.fraction or "") > profile.decimal_digits:
         found.append("decimals_differ")  # more red drums on the photo than the meter has
+    elif missed_red_drums(read, profile):
+        found.append("fewer_decimals")  # weighed in `_likeliest` (matching.red_drums)
     if read is not None and read.reading is not None:
         found.append("ocr_accepted" if read.accepted else "ocr_unsure")
     return found
@@ -173,7 +176,11 @@ def decide_photo(
         for register in c.profile.registers
     ]
     profiles = {c.profile.meter_id: c.profile for c in candidates}
-    winner, codes = _choose([h for h, _ in judged], profiles, min_meter_odds)
+    red_drums = {
+        c.profile.meter_id: red_drums_likelihood(read_for(reads, c.profile), c.profile)
+        for c in candidates
+    }
+    winner, codes = _choose([h for h, _ in judged], profiles, min_meter_odds, red_drums)
     if winner is None:
         hypotheses = tuple(h for h, _ in judged)
         best = max(hypotheses, key=_proposal_rank, default=None)
@@ -188,8 +195,9 @@ def decide_photo(
     profile = profiles[winner.meter_id]
     if bookable and not (_BY_LIKELIHOOD.isdisjoint(codes) or winner.ocr_accepted):
         judged_only = [h for h, _ in judged]
+        read = read_for(reads, profile)
         bookable = _settled(
-            winner, profile, judged_only, profiles, read_for(reads, profile), max_meter_doubt
+            winner, profile, judged_only, profiles, read, max_meter_doubt, red_drums
         )
     return _winner_item(photo_index, winner, judged, codes, bookable, blocking, profile.hint)
 
@@ -201,6 +209,7 @@ def _settled(
     profiles: Mapping[int, MeterProfile],
     read: MeterRead | None,
     limit: float,
+    red_drums: Mapping[int, float],
 ) -> bool:
     """Whether a read the OCR did not accept, on a meter the histories chose, leaves at most
     `limit` doubt among every register the photo leaves in question (`matching.meter_doubt`): the
@@ -208,7 +217,12 @@ def _settled(
     if read is None or winner.value is None or winner.expectation is None:
         return False
     pool = _in_question(hypotheses)
-    others = [(profiles[h.meter_id], h.expectation) for h in pool if h is not winner]
+    own = red_drums.get(winner.meter_id, 1.0)
+    others = [
+        (profiles[h.meter_id], h.expectation, red_drums.get(h.meter_id, 1.0) / own)
+        for h in pool
+        if h is not winner
+    ]
     doubt = joint_doubt(read, winner.value, profile, winner.expectation, others)
     return doubt <= limit
 
@@ -257,8 +271,10 @@ def _choose(
     hypotheses: list[Hypothesis],
     profiles: Mapping[int, MeterProfile],
     min_meter_odds: float = MIN_METER_ODDS,
+    red_drums: Mapping[int, float] | None = None,
 ) -> tuple[Hypothesis | None, list[str]]:
-    """The winning hypothesis (or None) and codes saying why it is not clear-cut."""
+    """The winning hypothesis (or None) and codes saying why it is not clear-cut (`red_drums`:
+    per meter, how likely it makes the red drums the photo shows; 1.0 where not given)."""
     if not hypotheses:
         return None, [reasons.NO_METER]
     if len(hypotheses) == 1:
@@ -273,7 +289,7 @@ def _choose(
     if len(fitting) == 1 and not open_:  # the other meters' histories rule the value out
         others = len({h.meter_id for h in pool}) > 1
         return fitting[0], [reasons.METER_BY_HISTORY] if others else []
-    likeliest = _likeliest(pool, min_meter_odds, profiles)
+    likeliest = _likeliest(pool, min_meter_odds, profiles, red_drums or {})
     if likeliest is not None:
         known = likeliest.fit == "in_band"
         return likeliest, [reasons.METER_BY_HISTORY if known else reasons.METER_BY_OTHERS_HISTORY]
@@ -295,11 +311,15 @@ def _in_question(hypotheses: list[Hypothesis]) -> list[Hypothesis]:
 
 
 def _likeliest(
-    pool: list[Hypothesis], min_odds: float, profiles: Mapping[int, MeterProfile]
+    pool: list[Hypothesis],
+    min_odds: float,
+    profiles: Mapping[int, MeterProfile],
+    red_drums: Mapping[int, float],
 ) -> Hypothesis | None:
     """The one hypothesis whose meter makes its value at least `min_odds` times as likely as
     any other meter makes its own (`matching.meter_likelihood`: a meter's history, or its kind's
-    default without one); None when no meter wins so clearly, a likelihood is undefined, the
+    default without one; times how likely it makes the red drums shown, `matching.red_drums`);
+    None when no meter wins so clearly, a likelihood is undefined, the
     winner's value does not fit its band, or the winning meter has several registers that could
     show the value."""
     by_meter: dict[int, list[tuple[float, Hypothesis]]] = {}
@@ -309,6 +329,7 @@ def _likeliest(
         density = likelihood(h, profiles[h.meter_id])
         if density is None:
             return None
+        density *= red_drums.get(h.meter_id, 1.0)
         by_meter.setdefault(h.meter_id, []).append((density, h))
     if len(by_meter) < 2:
         return None

@@ -9,7 +9,8 @@ the values it saw and those it did not) times how likely the meter makes it
 (`matching.meter_likelihood.value_likelihood`, per unit of its counter, so meters compare; a meter
 that cannot say counts as one nobody has read). A water photo's misread 08410 on the gas meter
 whose wide band holds it is thus doubted by the water meter's value one drum away, which its
-narrow history makes far likelier.
+narrow history makes far likelier. Another meter's weight is scaled by how much likelier it makes
+the rest of the photo (its red drums, `matching.red_drums`) than the chosen meter does.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from matching.expectation import band_codes
 from matching.meter_likelihood import open_density, value_likelihood
 from matching.meters import spec_of
 
-# another meter's register the photo may show instead: its meter and expectation
-Elsewhere = tuple[MeterProfile, Expectation | None]
+# another meter's register the photo may show instead: its meter, expectation, and how much likelier
+# it makes the rest of the photo than the chosen meter does (1.0: alike)
+Elsewhere = tuple[MeterProfile, Expectation | None, float]
 
 
 def joint_doubt(
@@ -43,7 +45,7 @@ def joint_doubt(
         return 1.0
 
     def elsewhere(candidate: Decimal) -> float:
-        return sum(_density(candidate, p, e) for p, e in others) / own
+        return sum(_density(candidate, p, e) * odds for p, e, odds in others) / own
 
     return band_doubt(read, value, exp, profile.kind, spec_of(profile), elsewhere=elsewhere)
 

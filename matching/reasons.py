@@ -120,6 +120,7 @@ EVIDENCE_LABELS: dict[str, str] = {
     "display_differs": "Anzeigeart passt nicht",
     "digit_count_differs": "Stellenzahl passt nicht",
     "decimals_differ": "Mehr rote Nachkommarollen als der Zähler hat",
+    "fewer_decimals": "Weniger rote Nachkommarollen erkannt als der Zähler hat",
     "unit_differs": "Anzeige zeigt eine andere Einheit (m³ / kWh / MWh / GJ)",
     "obis_differs": "Anzeige zeigt ein Stromzählwerk (OBIS-Kennzahl)",
     "register_shown": "Anzeige zeigt dieses Zählwerk (OBIS-Kennzahl)",

@@ -50,3 +50,14 @@ def test_a_photo_is_read_once_per_hint_and_comes_back_whole(tmp_path: Path) -> N
     assert [r.display for r in both] == ["lcd", "drum", None] and both[1] == READ
     assert read(later, [unknown, lcd], settings) == [both[2], both[0]]
     assert calls == [[drum], [lcd, unknown]]  # the hints not cached yet, in one call
+
+
+def test_hints_that_differ_only_in_their_decimal_drums_are_read_apart(tmp_path: Path) -> None:
+    def reader(data: bytes, hints: Sequence[MeterHint], settings: Settings) -> list[MeterRead]:
+        return [replace(READ, confidence=0.5 + 0.1 * (hint.decimal_digits or 0)) for hint in hints]
+
+    read = cached_reader(tmp_path, reader)
+    photo, settings = meter_photo("00123", seed=3), Settings()
+    electricity, water = MeterHint(5, "drum", 1), MeterHint(5, "drum", 3)
+    assert [r.confidence for r in read(photo, [electricity], settings)] == [0.6]
+    assert [r.confidence for r in read(photo, [water, electricity], settings)] == [0.8, 0.6]

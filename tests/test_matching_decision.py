@@ -71,7 +71,8 @@ def add_meter(
         meter = Meter(
             number=number, account=account, kind=kind,
             unit="m3" if kind in ("water", "gas") else "kWh", registers="1.8.0",
-            integer_digits=columns.get("integer_digits", 5), decimal_digits=0,
+            integer_digits=columns.get("integer_digits", 5),
+            decimal_digits=columns.get("decimal_digits", 0),
             display=columns.get("display"),
         )  # fmt: skip
         session.add(meter)
@@ -424,6 +425,47 @@ def test_a_meter_with_fewer_red_drums_than_the_photo_shows_is_out(ctx: AppContex
     )
     assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
     assert booked(ctx) == {(water, "1.8.0"): Decimal("215.123")}
+
+
+def ferraris_gas_and_water(ctx: AppContext) -> int:
+    """An electricity drum meter (5 black drums and one red) nobody has read, beside a gas and a
+    water meter with three red drums each, whose histories hold nothing near 7 064."""
+    with ctx.sessions.begin() as session:
+        power = add_meter(
+            session, "E-1", kind="electricity", display="drum", decimal_digits=1
+        )  # fmt: skip
+        add_meter(
+            session, "G-2", kind="gas", display="drum", decimal_digits=3,
+            history=[("2025-05-20", "338.761"), ("2026-05-20", "2169.695")],
+        )  # fmt: skip
+        add_meter(
+            session, "W-3", display="drum", decimal_digits=3,
+            history=[("2025-05-20", "865.918"), ("2026-05-20", "985.639")],
+        )  # fmt: skip
+    return power
+
+
+def test_one_red_drum_where_the_other_meters_have_three_picks_the_meter_with_one(
+    ctx: AppContext,
+) -> None:
+    power = ferraris_gas_and_water(ctx)
+    reader = reader_for({(PHOTO_A, None): drums("07064", "0")})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "accepted"
+    assert booked(ctx) == {(power, "1.8.0"): Decimal("7064.0")}
+    audit = [r for r in all_of(ctx, AuditLog) if r.action == "reading_accepted"]
+    assert reasons.METER_BY_OTHERS_HISTORY in audit[0].details["notes"]
+
+
+def test_as_many_red_drums_as_every_meter_shows_leave_a_meter_nobody_read_to_a_clerk(
+    ctx: AppContext,
+) -> None:
+    power = ferraris_gas_and_water(ctx)  # the photo shows three red drums: not the Ferraris
+    reader = reader_for({(PHOTO_A, None): drums("07064", "012")})
+    assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
+    assert power not in {meter for meter, _ in booked(ctx)}
+    evidence = {h["meter_number"]: h["evidence"] for h in only_task(ctx).details["hypotheses"]}
+    assert "decimals_differ" in evidence["E-1"]
+    assert not any("fewer_decimals" in found for found in evidence.values())
 
 
 def test_a_photo_that_excludes_every_meter_excludes_none(ctx: AppContext) -> None:

@@ -11,6 +11,7 @@ from matching import reasons
 from matching.decoding import MIN_METER_ODDS
 from matching.display_evidence import label_evidence
 from matching.meter_likelihood import OUTLIER_SHARE, likelihood, open_density, yearly_use
+from matching.red_drums import MISSED_RED_SHARE, red_drums_likelihood
 
 TODAY = dt.date(2026, 11, 20)
 
@@ -87,3 +88,18 @@ def test_a_meter_without_readings_never_beats_its_own_kind_on_the_others_history
     # a value far outside a water meter's band is an outlier there, at worst OUTLIER_SHARE as
     # likely as on an unread water meter: not enough odds to book it on the unread one
     assert OUTLIER_SHARE * MIN_METER_ODDS > 1
+
+
+def test_red_drums_the_photo_lacks_make_a_meter_less_likely_the_more_it_lacks() -> None:
+    gas = MeterProfile(1, "G-1", "1", 1, "gas", "m3", 5, 3, "drum", ("1.8.0",))
+    display = MeterProfile(2, "E-2", "1", 1, "electricity", "kWh", 6, 1, "lcd", ("1.8.0",))
+
+    def drum_read(fraction: str) -> MeterRead:
+        return MeterRead(reading="07064", fraction=fraction, confidence=0.99, display="drum")
+
+    shown = [red_drums_likelihood(drum_read(f), gas) for f in ("012", "01", "0", "")]
+    assert shown[0] == 1.0 and shown == sorted(shown, reverse=True)
+    assert shown[2] == MISSED_RED_SHARE[2] / MISSED_RED_SHARE[0] < 0.1  # one of three found
+    assert red_drums_likelihood(drum_read("0123"), gas) == 1.0  # more: `decimals_differ`'s
+    assert red_drums_likelihood(drum_read("0"), display) == 1.0  # a display has no red drums
+    assert red_drums_likelihood(MeterRead(reading=None), gas) == 1.0
