@@ -32,7 +32,12 @@ from decimal import Decimal
 
 from bench.calibrate_decision import TODAY, Case, decoded_as
 from core.types import Expectation, MeterHint, MeterProfile
-from matching.decoding import MAX_METER_DOUBT, MIN_METER_ODDS
+from matching.decoding import (
+    FAR_RIVALS_MAX_DOUBT,
+    FAR_RIVALS_MIN_CONFIDENCE,
+    MAX_METER_DOUBT,
+    MIN_METER_ODDS,
+)
 from matching.expectation import Point, band_codes, expect
 from matching.hypotheses import Candidate, decide_photo
 from matching.meters import spec_of
@@ -42,6 +47,9 @@ ODDS = [1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1000.0]
 # the most doubt among all meters a read the OCR did not accept may carry on a meter the
 # histories chose (`matching.meter_doubt`); 0: only reads the OCR accepted
 DOUBTS = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6]
+# the OCR confidence a read needs where the other meters hold next to none of the doubt
+# (`FAR_RIVALS_MIN_CONFIDENCE`); above 1: never on those grounds
+FLOORS = [0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.1]
 DRAWS = 5  # rival meters drawn per photo
 NATURAL_DRAWS = 10  # rival meters drawn per photo as customers have them (`natural`)
 # own_out: a photo whose read does not fit its own band, the rival's band holding the read (a
@@ -140,7 +148,13 @@ def without_history(p: Pair) -> list[Pair]:
 
 @functools.cache
 def booked_on(
-    p: Pair, odds: float, min_conf: float, doubt: float = MAX_METER_DOUBT, *, unsure: bool = False
+    p: Pair,
+    odds: float,
+    min_conf: float,
+    doubt: float = MAX_METER_DOUBT,
+    floor: float = FAR_RIVALS_MIN_CONFIDENCE,
+    *,
+    unsure: bool = False,
 ) -> int | None:
     """The meter the decision books the photo on (1: its own, 2: the rival), or None (a clerk);
     `unsure`: only a booking of a read the OCR did not accept counts (the OCR's own accepted
@@ -150,16 +164,21 @@ def booked_on(
     reads = {MeterHint(p.case.spec.integer_digits, "drum"): p.case.read}
     item = decide_photo(
         0, [p.own, p.rival], reads, frozenset(), min_confidence=min_conf, min_meter_odds=odds,
-        max_meter_doubt=doubt,
+        max_meter_doubt=doubt, far_rivals_min_confidence=floor,
     )  # fmt: skip
     return item.meter_id if item.outcome == "accept" else None
 
 
 def tally(
-    pairs: list[Pair], odds: float, min_conf: float, doubt: float = MAX_METER_DOUBT, **kw: bool
+    pairs: list[Pair],
+    odds: float,
+    min_conf: float,
+    doubt: float = MAX_METER_DOUBT,
+    floor: float = FAR_RIVALS_MIN_CONFIDENCE,
+    **kw: bool,
 ) -> tuple[int, int, int]:
     """(photos, booked on their own meter, booked on the rival meter)."""
-    picks = [booked_on(p, odds, min_conf, doubt, **kw) for p in pairs]
+    picks = [booked_on(p, odds, min_conf, doubt, floor, **kw) for p in pairs]
     return len(pairs), picks.count(1), picks.count(2)
 
 
@@ -225,3 +244,14 @@ def report(cases: list[Case], rng: random.Random, folds: int, min_conf: float) -
             f"  held-out, {scenario}: booked on the own meter {r}/{n} = {r / max(n, 1):.1%}, "
             f"rival {w}"
         )
+    print(
+        f"  far rivals (the other meters' share of the doubt at most {FAR_RIVALS_MAX_DOUBT:g}), "
+        f"by the OCR confidence they need (shipped {FAR_RIVALS_MIN_CONFIDENCE:g}):"
+    )
+    for floor in FLOORS:
+        line = []
+        for scenario in SCENARIOS:
+            chosen = [p for p in pairs if p.scenario == scenario]
+            n, r, w = tally(chosen, MIN_METER_ODDS, min_conf, MAX_METER_DOUBT, floor)
+            line.append(f"{scenario} {r / max(n, 1):.1%} own, {w} rival")
+        print(f"    {floor:g}: " + "; ".join(line))

@@ -69,6 +69,13 @@ MIN_METER_ODDS = 20.0
 # a clerk (`low_confidence`). Chosen on held-out folds with rival meters drawn as households have
 # them (bench/calibrate_decision.py --several-meters).
 MAX_METER_DOUBT = 0.05
+# Where the other meters hold at most this share of that doubt (no value the photo may show is
+# likely on any of them: their counts are far away), the chosen meter's read is booked as a
+# customer's only meter's would be (`HISTORY_MAX_DOUBT`), if the OCR's confidence in it is at
+# least `FAR_RIVALS_MIN_CONFIDENCE`: an unsure read far off the truth may still land in another
+# meter's band. Chosen on held-out rival sets (bench/calibrate_decision.py --several-meters).
+FAR_RIVALS_MAX_DOUBT = 0.001
+FAR_RIVALS_MIN_CONFIDENCE = 0.8
 MAX_CHANGED_DIGITS = 2  # rivals differ from the read in at most this many integer digits
 _FLOOR = 1e-3  # a digit read with (almost) no probability still weighs this much
 

@@ -39,6 +39,8 @@ from core.types import (
 )
 from matching import reasons
 from matching.decoding import (
+    FAR_RIVALS_MAX_DOUBT,
+    FAR_RIVALS_MIN_CONFIDENCE,
     HISTORY_MAX_DOUBT,
     MAX_METER_DOUBT,
     MIN_METER_ODDS,
@@ -162,10 +164,12 @@ def decide_photo(
     blocking: tuple[str, ...] = (),
     min_meter_odds: float = MIN_METER_ODDS,
     max_meter_doubt: float = MAX_METER_DOUBT,
+    far_rivals_min_confidence: float = FAR_RIVALS_MIN_CONFIDENCE,
 ) -> ReadingItem:
     """The outcome for one photo among `candidates` (the meters still in question;
     `max_meter_doubt`: the most doubt among all of them a read the OCR did not accept may carry
-    on a meter the histories chose)."""
+    on a meter the histories chose, negative: none; `far_rivals_min_confidence`: the OCR
+    confidence such a read needs where the other meters hold next to none of the doubt)."""
     known = {normalize_meter_number(c.profile.number) for c in candidates}
     named = frozenset(numbers & known)  # numbers on the photo that name a candidate
     shows = accepted_display(reads)
@@ -196,9 +200,8 @@ def decide_photo(
     if bookable and not (_BY_LIKELIHOOD.isdisjoint(codes) or winner.ocr_accepted):
         judged_only = [h for h, _ in judged]
         read = read_for(reads, profile)
-        bookable = _settled(
-            winner, profile, judged_only, profiles, read, max_meter_doubt, red_drums
-        )
+        limits = (max_meter_doubt, far_rivals_min_confidence)
+        bookable = _settled(winner, profile, judged_only, profiles, read, limits, red_drums)
     return _winner_item(photo_index, winner, judged, codes, bookable, blocking, profile.hint)
 
 
@@ -208,13 +211,17 @@ def _settled(
     hypotheses: list[Hypothesis],
     profiles: Mapping[int, MeterProfile],
     read: MeterRead | None,
-    limit: float,
+    limits: tuple[float, float],
     red_drums: Mapping[int, float],
 ) -> bool:
     """Whether a read the OCR did not accept, on a meter the histories chose, leaves at most
     `limit` doubt among every register the photo leaves in question (`matching.meter_doubt`): the
-    histories have chosen the meter, so the OCR's doubts are weighed on every meter at once."""
-    if read is None or winner.value is None or winner.expectation is None:
+    histories have chosen the meter, so the OCR's doubts are weighed on every meter at once.
+    Where the other registers hold next to none of it, the chosen meter's own doubt was judged
+    as for a customer's only meter (`judge`), and a read the OCR was fairly sure of (`limits`:
+    the doubt, and the confidence it needs then) is booked."""
+    limit, floor = limits
+    if read is None or winner.value is None or winner.expectation is None or limit < 0:
         return False
     pool = _in_question(hypotheses)
     own = red_drums.get(winner.meter_id, 1.0)
@@ -224,7 +231,10 @@ def _settled(
         if h is not winner
     ]
     doubt = joint_doubt(read, winner.value, profile, winner.expectation, others)
-    return doubt <= limit
+    if doubt <= limit:
+        return True
+    own = joint_doubt(read, winner.value, profile, winner.expectation, [])
+    return doubt - own <= FAR_RIVALS_MAX_DOUBT and read.confidence >= floor
 
 
 def _winner_item(

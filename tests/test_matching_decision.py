@@ -631,6 +631,31 @@ def test_a_steady_history_settles_a_drum_between_two_digits(
         assert only_task(ctx).reason_codes == [reasons.LOW_CONFIDENCE]
 
 
+FAR_GAS = [("2025-05-20", "16500"), ("2026-05-20", "17715")]
+NEAR_GAS = [("2025-11-20", "170"), ("2026-05-20", "215")]  # 00260 is about its expected use
+
+
+@pytest.mark.parametrize(
+    ("rival", "confidence", "status"),
+    [(FAR_GAS, 0.85, "accepted"), (FAR_GAS, 0.75, "review"), (NEAR_GAS, 0.85, "review")],
+)
+def test_an_unsure_read_the_history_settles_is_booked_where_no_other_meter_could_show_it(
+    ctx: AppContext, rival: list[tuple[str, str]], confidence: float, status: str
+) -> None:
+    """00250 with its tens drum in doubt (00260): the cold-water meter's steady history settles
+    it as for a customer's only meter, where the other meter's count is far from anything the
+    photo may show and the OCR was fairly sure; not where the other meter makes 00260 likely."""
+    with ctx.sessions.begin() as session:
+        cold = add_meter(session, "KW-1", history=STEADY)
+        add_meter(session, "G-2", kind="gas", history=rival)
+    unsure = tens_in_doubt("00250", 6, 0.5, confidence=confidence)
+    assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): unsure})).status == status
+    if status == "accepted":
+        assert booked(ctx) == {(cold, "1.8.0"): Decimal(250)}
+    else:
+        assert reasons.LOW_CONFIDENCE in only_task(ctx).reason_codes
+
+
 def test_an_unsure_read_far_from_the_expected_use_goes_to_a_clerk_though_in_the_band(
     ctx: AppContext,
 ) -> None:
