@@ -29,10 +29,11 @@ LINE_H = 36  # pixel height of a serial line handed to Tesseract
 MAX_LINES = 3
 
 
-def _codes(gray: np.ndarray) -> list[str]:
-    """Barcode and QR code texts. Both are looked for at half size (a third of the time) and
-    decoded at full size only where one was seen: a code too small to be seen at half size is
-    missed, which costs only a meter number candidate."""
+def codes(gray: np.ndarray) -> list[str]:
+    """Barcode and QR code texts of the whole photo (whichever counter is read). Both are looked
+    for at half size (a third of the time) and decoded at full size only where one was seen: a
+    code too small to be seen at half size is missed, which costs only a meter number
+    candidate."""
     found: list[str] = []
     try:
         half = cv2.resize(gray, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
@@ -115,30 +116,27 @@ def cleaned(token: str) -> str:
     return text
 
 
-def read_plate(
-    tesseract: Tesseract,
-    image: np.ndarray,
-    gray: np.ndarray,
-    rows: list[Row],
-    counter: Row,
-    *,
-    flipped: bool = False,
-    reading: str = "",
-) -> tuple[str, ...]:
-    """Meter number candidates for the meter whose counter is `counter` (read turned if flipped)
-    in the BGR `image` and its `gray`."""
-    candidates = _codes(gray)
+def serial_text(
+    tesseract: Tesseract, image: np.ndarray, rows: list[Row], counter: Row, *, flipped: bool
+) -> str:
+    """What Tesseract reads on the most serial-like rows near `counter` (read turned if
+    flipped), one line per word; empty where there are none or Tesseract failed."""
     ux, uy = counter.direction
     direction = (-ux, -uy) if flipped else (ux, uy)
     lines = [_line_image(image, row, direction) for row in serial_rows(rows, counter)]
-    if lines:
-        try:
-            words = tesseract.words(_stack(lines), psm=6)
-        except TesseractFailed as exc:
-            log.info("meter number not read: %s", exc.reason)
-            words = []
-        # no confidence cut: Tesseract gives 0 to whole serials it read right; the pattern and
-        # the digit count filter, and master data confirms a candidate
-        text = "\n".join(w.text for w in words)
-        candidates += serial_candidates(text, exclude=reading)
-    return tuple(dict.fromkeys(candidates))
+    if not lines:
+        return ""
+    try:
+        words = tesseract.words(_stack(lines), psm=6)
+    except TesseractFailed as exc:
+        log.info("meter number not read: %s", exc.reason)
+        return ""
+    # no confidence cut: Tesseract gives 0 to whole serials it read right; the pattern and
+    # the digit count filter, and master data confirms a candidate
+    return "\n".join(w.text for w in words)
+
+
+def meter_numbers(found_codes: list[str], text: str, *, reading: str) -> tuple[str, ...]:
+    """The candidates, codes first, then the serials in `text` (`serial_candidates`) other than
+    the counter's `reading`."""
+    return tuple(dict.fromkeys([*found_codes, *serial_candidates(text, exclude=reading)]))

@@ -23,13 +23,12 @@ import numpy as np
 from core.errors import ImageError, ToolMissingError
 from core.settings import Settings
 from core.types import Display, MeterRead
-from ocr import choice, counts, display_confidence, ranking, trust
+from ocr import choice, counts, display_confidence, plate, ranking, trust
 from ocr.digits import MODEL_PATH, SECOND_OPINION_PATHS, DigitModel
 from ocr.display_labels import read_labels
 from ocr.geometry import read_boxes
 from ocr.loading import ImageInput, load_image, upright_size
 from ocr.locate import WORK_SIDE, Row, same_place
-from ocr.plate import read_plate
 from ocr.reads import Described
 from ocr.search import Memo, Search, Stage
 from ocr.site_model import SiteModel
@@ -265,21 +264,18 @@ class OcrEngine:
     def _plate(
         self, image: np.ndarray, rows: list[Row], best: Described, memo: Memo
     ) -> tuple[str, ...]:
-        """The meter number candidates for the chosen read's counter (once per photo for the
-        same counter, rows and reading)."""
+        """The meter number candidates for the chosen read's counter: the photo's codes once per
+        photo, Tesseract's read of the serial rows once per counter (and way up), whatever the
+        reading (hypotheses of other digit counts read the same counter as another text)."""
         c = best.candidate
-        key = (id(c.row), c.cells.flipped, best.text, tuple(map(id, rows)))
-        if key not in memo.plates:
-            memo.plates[key] = read_plate(
-                self.tesseract,
-                image,
-                memo.gray,
-                rows,
-                c.row,
-                flipped=c.cells.flipped,
-                reading=best.text,
+        if memo.codes is None:
+            memo.codes = plate.codes(memo.gray)
+        key = (id(c.row), c.cells.flipped, tuple(map(id, rows)))
+        if key not in memo.serials:
+            memo.serials[key] = plate.serial_text(
+                self.tesseract, image, rows, c.row, flipped=c.cells.flipped
             )
-        return memo.plates[key]
+        return plate.meter_numbers(memo.codes, memo.serials[key], reading=best.text)
 
 
 def shown_as(best: Described, stage: Stage) -> Display:

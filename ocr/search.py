@@ -262,8 +262,9 @@ class Search:
 class Memo:
     """What the search finds in one photo whatever the digit count and the kind: the rows, the
     display reads, the rows read on their blob grids, the refined rows and the second models'
-    outputs (keyed by the identity of cells this memo keeps alive). Reading the photo under
-    several hypotheses with one memo locates the counter once."""
+    outputs (keyed by the identity of cells this memo keeps alive), and the plate's codes and
+    serial text. Reading the photo under several hypotheses with one memo locates the counter
+    and reads the plate once."""
 
     def __init__(self, image: np.ndarray) -> None:
         self.gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
@@ -272,7 +273,8 @@ class Memo:
         self.first: list[Candidate] | None = None
         self.refined: dict[int, list[Candidate]] = {}
         self.opinions: dict[int, list[np.ndarray]] = {}
-        self.plates: dict[tuple[object, ...], tuple[str, ...]] = {}
+        self.codes: list[str] | None = None  # the photo's barcodes and QR codes (`plate.codes`)
+        self.serials: dict[tuple[object, ...], str] = {}  # Tesseract's text per counter
         self._beside: Memo | None = None
 
     def beside(self) -> Memo:
@@ -281,7 +283,7 @@ class Memo:
         shared; one per memo, so several hypotheses share it too."""
         if self._beside is None:
             other = copy.copy(self)
-            other.first, other.refined, other.opinions, other.plates = None, {}, {}, {}
+            other.first, other.refined, other.opinions, other.serials = None, {}, {}, {}
             self._beside = other
         return self._beside
 

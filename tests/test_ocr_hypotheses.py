@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from core.settings import Settings
 from core.types import MeterRead
-from ocr import read_meter, read_meter_hypotheses
+from ocr import plate, read_meter, read_meter_hypotheses
 from ocr.digits import DigitModel
 from ocr.reader import Hypothesis, OcrEngine
 from ocr.synth import encode_jpeg, render_drum_meter, render_lcd_meter
+from ocr.tesseract import Tesseract, Word
 
 HYPOTHESES: list[Hypothesis] = [(5, "drum"), (6, "drum"), (5, None), (None, "lcd"), (None, None)]
 
@@ -23,6 +25,16 @@ class CountingModel(DigitModel):
     def predict(self, cells: list[np.ndarray]) -> np.ndarray:
         self.cells += len(cells)
         return super().predict(cells)
+
+
+class CountingTesseract(Tesseract):
+    """Tesseract, counting its calls."""
+
+    calls = 0
+
+    def words(self, image: np.ndarray, **options: object) -> list[Word]:
+        self.calls += 1
+        return super().words(image, **options)  # type: ignore[arg-type]
 
 
 def _comparable(read: MeterRead) -> tuple[object, ...]:
@@ -54,6 +66,28 @@ def test_each_hypothesis_reads_as_a_read_meter_call_of_its_own() -> None:
     assert at_once[1].reading != "00472" or at_once[1].reason is not None  # 6 drums: not this
     # located once: the later hypotheses add little of the digit model's work
     assert together_model.cells < 0.6 * separate_model.cells
+
+
+def test_the_plate_is_read_once_for_hypotheses_reading_the_same_counter_as_other_digits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    photo = encode_jpeg(render_drum_meter("00472", "315", seed=1, meter_number="12345678"))
+    hypotheses: list[Hypothesis] = [(5, "drum"), (6, "drum"), (4, "drum")]
+    looked_for_codes: list[np.ndarray] = []
+    codes = plate.codes
+
+    def counted_codes(gray: np.ndarray) -> list[str]:
+        looked_for_codes.append(gray)
+        return codes(gray)
+
+    monkeypatch.setattr(plate, "codes", counted_codes)
+    tesseract = CountingTesseract()
+    reads = read_meter_hypotheses(
+        photo, hypotheses, engine=OcrEngine(Settings(), tesseract=tesseract)
+    )
+    assert [r.reading for r in reads] == ["00472", "000472", "0472"]  # one counter, three texts
+    assert {r.meter_number_candidates for r in reads} == {("12345678", "NR12345678")}
+    assert (tesseract.calls, len(looked_for_codes)) == (1, 1)
 
 
 def test_a_display_photo_under_drum_and_display_hypotheses() -> None:
