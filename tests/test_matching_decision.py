@@ -463,7 +463,8 @@ def test_as_many_red_drums_as_every_meter_shows_leave_a_meter_nobody_read_to_a_c
     reader = reader_for({(PHOTO_A, None): drums("07064", "012")})
     assert run_one(ctx, photos(PHOTO_A), reader).status == "review"
     assert power not in {meter for meter, _ in booked(ctx)}
-    evidence = {h["meter_number"]: h["evidence"] for h in only_task(ctx).details["hypotheses"]}
+    details = only_task(ctx).details or {}
+    evidence = {h["meter_number"]: h["evidence"] for h in details["hypotheses"]}
     assert "decimals_differ" in evidence["E-1"]
     assert not any("fewer_decimals" in found for found in evidence.values())
 
