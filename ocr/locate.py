@@ -510,7 +510,7 @@ def _continues(a: Row, b: Row) -> bool:
 
 
 def find_rows(gray: np.ndarray) -> list[Row]:
-    """Rows of at least three digit-like blobs, largest and straightest first, and pieces of a
+    """Rows of at least three digit-like blobs, largest and straightest first, then pieces of a
     counter's row joined across drums whose digit was lost (`_joined`)."""
     blobs = find_blobs(gray)
     links = _links(blobs)
@@ -524,9 +524,10 @@ def find_rows(gray: np.ndarray) -> list[Row]:
             row = _row([blobs[i] for i in line])
             if row is not None:
                 rows.append(row)
-    rows += _joined(rows, pairs)
     rows.sort(key=lambda r: (-len(r.blobs), r.residual))
-    return rows
+    # last: a search reads them among the likeliest counters (`rows_to_read`), not before the
+    # rows found whole
+    return rows + _joined(rows, pairs)
 
 
 def rows_to_read(rows: list[Row], count: int, reserved: int) -> list[Row]:

@@ -275,3 +275,4 @@ def test_a_counter_whose_third_drum_lost_its_digit_is_found_as_one_row() -> None
     assert len(longest.blobs) >= 5
     lost_x = [longest.origin[0] + p * longest.direction[0] for p in longest.lost]
     assert len(lost_x) == 1 and abs(lost_x[0] - blot) < pitch / 2
+    assert all(r.lost for r in rows[rows.index(longest) :])  # after the rows found whole
