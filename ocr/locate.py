@@ -3,14 +3,16 @@
 Method: threshold the photo locally in both polarities (white digits on black drums, black digits on
 white drums or LCD), keep connected components shaped like a digit, measure each one's size and axis
 from its moments, link neighbours that are alike and lie side by side across their axis, and return
-the linked groups ("rows") that fit a straight line, best first. Nothing here is tuned per photo.
+the linked groups ("rows") that fit a straight line, best first, with the pieces of a counter's row
+that a lost drum broke apart joined. Nothing here is tuned per photo.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -28,6 +30,9 @@ MOST_DRUMS = 8
 # face, advance less than 0.9 of their height (about 0.87 in DejaVu Sans, 0.6-0.75 in the
 # condensed faces of meter plates).
 DRUM_SPACING = 0.9
+PAIR_RATIO = 1.25  # two drums' digits are alike in height
+JOIN_ANGLE = 5.0  # degrees between the directions of two pieces of one row
+MISSED_DRUMS = 2  # drums lost between two pieces of one row
 DRUM_SPACED_BONUS = 2  # digits' worth of precedence for drum spacing
 COARSE = 0.4  # scale of the second pass for large / segmented digits
 # a pass on strokes at full size, both polarities: dark digits on grey drums inside a white dial,
@@ -61,6 +66,9 @@ class Row:
     pitch: float
     residual: float
     lcd: bool = False  # found as a display panel (no red drums there)
+    # positions along the row (as `positions`) of drums whose digit was lost between the pieces
+    # the row was joined from (see `_joined`): something in front of it, or a torn digit
+    lost: tuple[float, ...] = ()
 
     @property
     def positions(self) -> list[float]:
@@ -373,7 +381,7 @@ def _groups(n: int, links: list[tuple[int, int]]) -> list[list[int]]:
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(root(i), []).append(i)
-    return [g for g in groups.values() if len(g) >= 3]
+    return [g for g in groups.values() if len(g) >= 2]
 
 
 def _straight(blobs: list[Blob], group: list[int], links: list[tuple[int, int]]) -> list[list[int]]:
@@ -432,18 +440,94 @@ def _row(blobs: list[Blob]) -> Row | None:
     )
 
 
+def _drum_pair(blobs: list[Blob]) -> Row | None:
+    """Two linked blobs spaced like neighbouring drums (each on its own drum): what is left of a
+    counter's row where marker pen, glare or a torn digit cut the drums around them off."""
+    a, b = sorted(blobs, key=lambda blob: (blob.cx, blob.cy))
+    dx, dy = b.cx - a.cx, b.cy - a.cy
+    pitch = math.hypot(dx, dy)
+    height = (a.length + b.length) / 2
+    alike = max(a.length, b.length) <= PAIR_RATIO * min(a.length, b.length)
+    if pitch < DRUM_SPACING * height or not alike:
+        return None
+    return Row(
+        blobs=(a, b),
+        origin=((a.cx + b.cx) / 2, (a.cy + b.cy) / 2),
+        direction=(dx / pitch, dy / pitch),
+        height=height,
+        pitch=pitch,
+        residual=0.0,
+    )
+
+
+def _joined(rows: list[Row], pairs: list[Row]) -> list[Row]:
+    """Pieces of one counter's row broken apart where a drum's digit was lost (a pen stroke
+    across it, glare): drum-spaced pieces, at least one of them a pair, on one line, alike in
+    height and pitch, the gap between them a whole number of drums (at most MISSED_DRUMS
+    missing), joined into one row of at most MOST_DRUMS drums."""
+    pieces = pairs + [r for r in rows if r.pitch >= DRUM_SPACING * r.height]
+    out = []
+    for i, a in enumerate(pairs):
+        for b in pieces[i + 1 :]:
+            row = _row([*a.blobs, *b.blobs]) if _continues(a, b) else None
+            if row is not None and len(row.blobs) <= MOST_DRUMS:
+                out.append(replace(row, lost=_lost(row.positions, (a.pitch + b.pitch) / 2)))
+    return out
+
+
+def _lost(positions: list[float], pitch: float) -> tuple[float, ...]:
+    """The drums' positions between found ones more than a drum `pitch` apart."""
+    lost: list[float] = []
+    for here, there in pairwise(positions):
+        steps = round((there - here) / pitch)
+        lost += [here + (there - here) * k / steps for k in range(1, steps)]
+    return tuple(lost)
+
+
+def _continues(a: Row, b: Row) -> bool:
+    """Could `b` be more drums of `a`'s counter (see `_joined`)?"""
+    if a.blobs[0].polarity != b.blobs[0].polarity:
+        return False
+    if max(a.height, b.height) > PAIR_RATIO * min(a.height, b.height):
+        return False
+    if max(a.pitch, b.pitch) > PAIR_RATIO * min(a.pitch, b.pitch):
+        return False
+    (ux, uy), (vx, vy) = a.direction, b.direction
+    if abs(ux * vy - uy * vx) > math.sin(math.radians(JOIN_ANGLE)):
+        return False
+    (ox, oy), h = a.origin, (a.height + b.height) / 2
+    along = [(blob.cx - ox) * ux + (blob.cy - oy) * uy for blob in b.blobs]
+    off = [abs(-(blob.cx - ox) * uy + (blob.cy - oy) * ux) for blob in b.blobs]
+    if max(off) > 0.3 * h:
+        return False
+    mine = a.positions
+    gap = min(along) - max(mine) if min(along) > max(mine) else min(mine) - max(along)
+    if gap <= 0:
+        return False
+    pitch = (a.pitch + b.pitch) / 2
+    steps = round(gap / pitch)
+    return 2 <= steps <= MISSED_DRUMS + 1 and abs(gap - steps * pitch) < 0.3 * pitch
+
+
 def find_rows(gray: np.ndarray) -> list[Row]:
-    """Rows of at least three digit-like blobs, largest and straightest first."""
+    """Rows of at least three digit-like blobs, largest and straightest first, then pieces of a
+    counter's row joined across drums whose digit was lost (`_joined`)."""
     blobs = find_blobs(gray)
     links = _links(blobs)
-    rows = []
+    rows, pairs = [], []
     for group in _groups(len(blobs), links):
+        if len(group) == 2:
+            pair = _drum_pair([blobs[i] for i in group])
+            pairs += [pair] if pair is not None else []
+            continue
         for line in _straight(blobs, group, links):
             row = _row([blobs[i] for i in line])
             if row is not None:
                 rows.append(row)
     rows.sort(key=lambda r: (-len(r.blobs), r.residual))
-    return rows
+    # last: a search reads them among the likeliest counters (`rows_to_read`), not before the
+    # rows found whole
+    return rows + _joined(rows, pairs)
 
 
 def rows_to_read(rows: list[Row], count: int, reserved: int) -> list[Row]:

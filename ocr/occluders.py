@@ -6,8 +6,9 @@ the ranker, fitted on clean water drums, has no feature that doubts it. So the c
 are looked at once more, in colour and taller than the model saw them. Just above and below its
 digit a drum shows its face, its rims, the bars beside it and the window's frame, much as the
 drums beside it do; ink there that the neighbouring drums do not show, running thin and steep from
-above the digits through them to below them, lies in front of the drums. Such a read is not
-accepted (`OCCLUDED`).
+above the digits through them to below them, lies in front of the drums. A drum whose digit the
+row finder lost between drums it found (`Row.lost`) is doubted alike: what shows there is often
+the stroke that hid the digit. Such a read is not accepted (`OCCLUDED`).
 """
 
 from __future__ import annotations
@@ -60,8 +61,29 @@ def occluded_digit(image: np.ndarray, best: Described) -> int | None:
     c = best.candidate
     if c.probs is None or c.row.lcd:
         return None
+    lost = lost_digits(best)
+    if lost:
+        return lost[0] + 1
     crossed = crossings(image, best)
     return crossed[0] + 1 if crossed else None
+
+
+def lost_digits(best: Described) -> list[int]:
+    """Integer digits (0-based) of the read on a drum whose digit the row finder lost between
+    drums it found (`Row.lost`: a pen stroke over it, glare, a torn digit; the model may read
+    what covers it as a digit): within half a drum pitch of the drum."""
+    c = best.candidate
+    positions = c.cells.positions
+    if not c.row.lost or len(positions) < 2:
+        return []
+    half = float(np.median(np.diff(positions))) / 2
+    first, _ = read_cells(best)
+    return [
+        k
+        for k in range(len(best.integer))
+        if 0 <= first + k < len(positions)
+        and any(abs(positions[first + k] - x) < half for x in c.row.lost)
+    ]
 
 
 def crossings(image: np.ndarray, best: Described) -> list[int]:

@@ -20,6 +20,8 @@ from ocr.locate import (
     _blobs,
     _components,
     _dedupe,
+    _drum_pair,
+    _joined,
     _near,
     _pixels,
     drum_likeness,
@@ -27,6 +29,7 @@ from ocr.locate import (
     local_thresholds,
     rows_to_read,
 )
+from ocr.locate import _row as _row_of
 from ocr.synth import _put_text
 
 
@@ -208,3 +211,68 @@ def test_a_counter_behind_more_rows_of_print_than_a_search_reads_is_read_all_the
     read = rows_to_read(rows, 10, 3)
     assert on_counter(rows) and not on_counter(rows[:10])
     assert on_counter(read) and read[:7] == rows[:7] and len(read) == 10
+
+
+def _blobs_at(xs: list[float], y: float = 100.0, height: float = 30.0) -> list[Blob]:
+    """Light digits on dark drums, upright, at `xs`."""
+    return [Blob(x, y, height, 0.5 * height, math.pi / 2, 1) for x in xs]
+
+
+def _piece(blobs: list[Blob]) -> Row:
+    """A row found through `blobs` (a pair as `_drum_pair` makes it)."""
+    row = _drum_pair(blobs) if len(blobs) == 2 else _row_of(blobs)
+    assert row is not None
+    return row
+
+
+def test_pieces_of_a_counter_cut_at_a_lost_drum_are_joined_and_the_drum_named() -> None:
+    pair, rest = _piece(_blobs_at([100, 140])), _piece(_blobs_at([220, 260, 300]))
+    [joined] = _joined([rest], [pair])
+    assert [round(b.cx) for b in joined.blobs] == [100, 140, 220, 260, 300]
+    origin, direction = joined.origin, joined.direction
+    lost_x = [origin[0] + p * direction[0] for p in joined.lost]
+    assert [round(x) for x in lost_x] == [180]
+
+
+@pytest.mark.parametrize(
+    "rest",
+    [
+        [240, 280, 320],  # half a drum off the pair's grid
+        [380, 420, 460],  # too many drums lost between
+    ],
+)
+def test_pieces_off_the_drums_grid_are_not_joined(rest: list[float]) -> None:
+    pair = _piece(_blobs_at([100, 140]))
+    assert _joined([_piece(_blobs_at(rest))], [pair]) == []
+
+
+def test_pieces_off_the_line_or_of_another_size_are_not_joined() -> None:
+    pair = _piece(_blobs_at([100, 140]))
+    below = _piece(_blobs_at([220, 260, 300], y=112))
+    smaller = _piece(_blobs_at([220, 260, 300], height=22))
+    assert _joined([below, smaller], [pair]) == []
+
+
+def test_two_printed_digits_close_together_are_no_drum_pair() -> None:
+    assert _drum_pair(_blobs_at([100, 118])) is None
+
+
+def test_a_counter_whose_third_drum_lost_its_digit_is_found_as_one_row() -> None:
+    """Six light digits on dark drums, the third covered by a blot of light ink: the two
+    pieces left are one row, the covered drum named lost."""
+    image = np.full((400, 700, 3), 225, np.uint8)
+    x1, y1, pitch = 150, 150, 52
+    cv2.rectangle(image, (x1 - 8, y1 - 8), (x1 + 6 * pitch + 4, y1 + 60), (30, 30, 30), -1)
+    for k, digit in enumerate("081294"):
+        left = x1 + k * pitch
+        cv2.rectangle(image, (left, y1), (left + pitch - 8, y1 + 52), (60, 60, 60), -1)
+        _put_text(image, digit, (left + 6, y1 + 44), 44, (225, 225, 225))
+    blot = x1 + 2 * pitch + (pitch - 8) // 2
+    cv2.ellipse(image, (blot, y1 + 26), (26, 9), 0, 0, 360, (225, 225, 225), -1)
+    rows = find_rows(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+    on_counter = [r for r in rows if all(y1 <= b.cy <= y1 + 52 for b in r.blobs)]
+    longest = max(on_counter, key=lambda r: len(r.blobs))
+    assert len(longest.blobs) >= 5
+    lost_x = [longest.origin[0] + p * longest.direction[0] for p in longest.lost]
+    assert len(lost_x) == 1 and abs(lost_x[0] - blot) < pitch / 2
+    assert all(r.lost for r in rows[rows.index(longest) :])  # after the rows found whole

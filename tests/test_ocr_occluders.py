@@ -155,3 +155,17 @@ def test_a_digit_count_hypothesis_with_a_line_across_a_digit_is_not_accepted() -
     assert clean.accepted and clean.reason is None
     assert not crossed.accepted and crossed.reason == occluders.OCCLUDED
     assert crossed.confidence < 0.9
+
+
+def test_a_drum_whose_digit_the_row_finder_lost_keeps_its_read_from_being_accepted() -> None:
+    """A row joined across a drum whose digit was lost (`Row.lost`): that drum's digit is
+    doubted as one a line crosses, the others not."""
+    best = _read()
+    xs, _ = _centres(STYLE)
+    lost_row = replace(best.candidate.row, lost=(xs[2] + 3,))
+    lost = replace(best, candidate=replace(best.candidate, row=lost_row))
+    assert occluders.lost_digits(best) == []
+    assert occluders.lost_digits(lost) == [2]
+    read = meter_read(lost, 0.99, (), "drum", 0.9, _counter())
+    assert not read.accepted and read.reason == occluders.OCCLUDED
+    assert read.reading == READING
