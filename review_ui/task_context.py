@@ -45,7 +45,7 @@ def _other_open_tasks(session: Session, task: ReviewTask) -> list[int]:
 
 
 def _reused_photos(session: Session, task: ReviewTask) -> list[int]:
-    """Ids of earlier mails that carried the same photo (same bytes)."""
+    """Ids of the other mails, earlier or later, that carried the same photo (same bytes)."""
     hashes = [p.sha256 for p in task.message.photos]
     if not hashes:
         return []

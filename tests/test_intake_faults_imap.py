@@ -32,7 +32,8 @@ IDLE_LIMIT = 5.0
 
 @per_hint
 def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
-    return MeterRead(reading="04521", confidence=0.99, accepted=True)
+    """Mail n's photo (its last byte n) reads 4520 + n: each mail its own reading, rising."""
+    return MeterRead(reading=f"{4520 + data[-1]:05d}", confidence=0.99, accepted=True)
 
 
 @pytest.fixture

@@ -288,4 +288,5 @@ def test_task_shows_sender_name_mail_text_escaped_and_flags(
     assert "anbei mein Zählerstand &lt;script&gt;x&lt;/script&gt;" in page
     assert "zaehler.png" in page
     assert f'href="/tasks/{newer.task_id}"' in page
-    assert f"Dasselbe Foto kam schon mit Mail {newer.message_id}." in page
+    later = f'Dasselbe Foto kam auch mit Mail <a href="/messages?id={newer.message_id}">'
+    assert later in page
