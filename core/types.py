@@ -30,6 +30,8 @@ class TextHints:
     account_numbers: tuple[str, ...] = ()
     meter_numbers: tuple[str, ...] = ()
     readings: tuple[Decimal, ...] = ()
+    # per reading, the unit written right after it (kWh, MWh, GJ, m3); None where none was
+    reading_units: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from core.formatting import parse_german_decimal
 from core.types import TextHints
 from intake.typed_values import NOT_READINGS, YEAR, unquoted
+from matching.units import canonical
 
 MAX_TEXT = 20_000  # hints come from the first part of a mail only
 
@@ -67,6 +68,9 @@ _KEYWORD_READING = re.compile(
     _READING_KEYWORD + r"\w*" + _FILLER + _BEFORE + "(" + _NUMBER + ")" + _AFTER, re.IGNORECASE
 )
 _UNIT_READING = re.compile(_BEFORE + "(" + _NUMBER + r")\s?" + _UNIT)
+_UNIT_WRITTEN = re.compile(r"[ \t\u00a0]?(kWh|MWh|GJ|m³|m3|cbm|Kubikmeter)\b", re.IGNORECASE)
+_UNIT_SPELLINGS = {"kwh": "kWh", "mwh": "MWh", "gj": "GJ", "m³": "m3", "m3": "m3", "cbm": "m3",
+                   "kubikmeter": "m3"}  # fmt: skip
 _CONSUMPTION = re.compile(r"verbrauch|abschlag|€|euro|preis|ct/", re.IGNORECASE)
 
 
@@ -114,34 +118,50 @@ def _line_of(text: str, pos: int) -> str:
 
 def find_readings(text: str) -> tuple[Decimal, ...]:
     """Typed readings: 'Zählerstand: 12.345,6', '12345 kWh', '123,45 m³' -> Decimals, in order."""
+    return tuple(value for value, _ in find_typed_readings(text))
+
+
+def find_typed_readings(text: str) -> tuple[tuple[Decimal, str | None], ...]:
+    """Typed readings with the unit written right after each ('12.345,6 kWh' -> kWh, '4 cbm' ->
+    m3, as `matching.units` spells them): distinct values, in order; the unit None where none
+    was written, or a value typed twice was written with two units."""
     masks = ((_ACCOUNT, 1), (_METER, 1), (_METER_DIN, 0), *((p, 0) for p in NOT_READINGS))
     masked = _mask(text[:MAX_TEXT], masks)
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, int, str]] = []
     for match in _KEYWORD_READING.finditer(masked):
-        found.append((match.start(1), match.group(1)))
+        found.append((match.start(1), match.end(1), match.group(1)))
     for match in _UNIT_READING.finditer(masked):
         line = _line_of(masked, match.start(1))
         if _CONSUMPTION.search(line) and not re.search(_READING_KEYWORD, line, re.IGNORECASE):
             continue
-        found.append((match.start(1), match.group(1)))
-    values: list[Decimal] = []
+        found.append((match.start(1), match.end(1), match.group(1)))
+    units: dict[Decimal, set[str]] = {}
     seen: set[int] = set()
-    for pos, raw in sorted(found):
-        if pos in seen:
+    for start, end, raw in sorted(found):
+        if start in seen:
             continue
-        seen.add(pos)
+        seen.add(start)
         try:
-            values.append(parse_german_decimal(raw))
+            value = parse_german_decimal(raw)
         except ValueError:
             continue
-    return tuple(dict.fromkeys(values))
+        unit = _unit_after(masked, end)
+        units.setdefault(value, set()).update([unit] if unit else [])
+    return tuple((value, next(iter(u)) if len(u) == 1 else None) for value, u in units.items())
+
+
+def _unit_after(text: str, pos: int) -> str | None:
+    match = _UNIT_WRITTEN.match(text, pos)
+    return canonical(_UNIT_SPELLINGS[match.group(1).lower()]) if match else None
 
 
 def extract_hints(*texts: str) -> TextHints:
     """Hints from subject and body together (subject first), quoted earlier mails left out."""
     joined = unquoted("\n".join(t for t in texts if t))
+    readings = find_typed_readings(joined)
     return TextHints(
         account_numbers=find_account_numbers(joined),
         meter_numbers=find_meter_numbers(joined),
-        readings=find_readings(joined),
+        readings=tuple(value for value, _ in readings),
+        reading_units=tuple(unit for _, unit in readings),
     )

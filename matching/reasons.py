@@ -42,6 +42,7 @@ PRIOR_CHOSE_ALTERNATIVE = "prior_chose_alternative"
 REGISTER_UNCLEAR = "register_unclear"
 CONFLICTING_PHOTOS = "conflicting_photos"
 METER_BY_EXCLUSION = "meter_by_exclusion"
+METER_BY_TYPED_UNIT = "meter_by_typed_unit"
 OTHER_COUNTER_SHOWN = "other_counter_shown"
 
 # informational (do not block auto-accept)
@@ -96,6 +97,7 @@ LABELS: dict[str, str] = {
     REGISTER_UNCLEAR: "Unklar, welches Zählwerk (HT/NT) das Foto zeigt",
     CONFLICTING_PHOTOS: "Fotos desselben Zählwerks zeigen verschiedene Stände",
     METER_BY_EXCLUSION: "Zähler nur durch Ausschluss der anderen bestimmt",
+    METER_BY_TYPED_UNIT: "Zähler nur nach der getippten Einheit (kWh / m³) vorgeschlagen",
     OTHER_COUNTER_SHOWN: (
         "Anzeige zeigt eine andere Größe oder ein anderes Zählwerk (Einheit / OBIS-Kennzahl)"
     ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import parseaddr
@@ -20,9 +20,10 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from core.models import ContractAccount, Customer, Meter
-from core.types import MatchResult, MeterCandidate, MeterRead, Submission
+from core.types import MatchResult, MeterCandidate, MeterRead, Submission, TextHints
 from matching import reasons
 from matching.plausibility import DEFAULT_MAX_DAILY_CONSUMPTION, check_meter
+from matching.units import quantity
 from matching.values import agrees, normalize_meter_number, photo_value
 
 MAX_CANDIDATES = 8
@@ -128,16 +129,37 @@ def match_submission(
     meter = pool.meters[0] if len(pool.meters) == 1 else None
     value, source, value_codes = _value(submission.hints.readings, read)
     codes.extend(value_codes)
+    candidates = pool.candidates
+    if meter is None and source == "typed":
+        meter = meter_by_typed_unit(pool.meters, submission.hints)
+        chosen = meter.id if meter is not None else None
+        if any(c.meter_id == chosen for c in candidates):  # a proposal for the clerk only:
+            codes = [c for c in codes if c != reasons.AMBIGUOUS_METER]  # a typed value is never
+            codes.append(reasons.METER_BY_TYPED_UNIT)  # booked without a photo (`decide`)
+            candidates = tuple(sorted(candidates, key=lambda c: c.meter_id != chosen))
+        else:
+            meter = None
     if meter is not None:
         codes.extend(_meter_codes(session, meter, value, today, max_daily_consumption))
     return MatchResult(
         customer_id=pool.customer_id,
-        meter=pool.candidates[0] if meter else None,
-        candidates=pool.candidates,
+        meter=candidates[0] if meter else None,
+        candidates=candidates,
         value=value,
         value_source=source,
         reason_codes=tuple(dict.fromkeys(codes)),
     )
+
+
+def meter_by_typed_unit(meters: Sequence[Meter], hints: TextHints) -> Meter | None:
+    """The only one of `meters` that counts what the typed values' units count (energy: kWh,
+    MWh, GJ; volume: m3); None unless every typed value has a unit, all of one quantity."""
+    units = [*hints.reading_units, *[None] * (len(hints.readings) - len(hints.reading_units))]
+    quantities = {quantity(unit) for unit in units}
+    if len(quantities) != 1 or None in quantities:
+        return None
+    fitting = [m for m in meters if quantity(m.unit) in quantities]
+    return fitting[0] if len(fitting) == 1 else None
 
 
 def photo_numbers(read: MeterRead | None) -> tuple[str, ...]:

@@ -9,6 +9,9 @@ plausibility bands, never for a booked value.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
+
+Quantity = Literal["energy", "volume"]
 
 KWH_PER_M3 = Decimal(10)  # natural gas, about 10 kWh per m³
 PER_KWH = {"kWh": Decimal(1), "MWh": Decimal("0.001"), "GJ": Decimal("0.0036")}
@@ -20,6 +23,14 @@ def canonical(unit: str | None) -> str | None:
     """A unit as master data spells it (`m³` on a display is `m3`); None where not a unit."""
     unit = _SPELLINGS.get(unit or "", unit)
     return unit if unit in UNITS else None
+
+
+def quantity(unit: str | None) -> Quantity | None:
+    """What a unit counts: energy (kWh, MWh, GJ) or volume (m3); None where not a unit."""
+    unit = canonical(unit)
+    if unit is None:
+        return None
+    return "volume" if unit == "m3" else "energy"
 
 
 def converted(amount: Decimal, unit: str, to: str) -> Decimal:

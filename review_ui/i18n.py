@@ -237,6 +237,7 @@ _CODES_EN: dict[str, str] = {
     reasons.UNKNOWN_SENDER: "Sender is not a known customer",
     reasons.NO_METER: "No meter found",
     reasons.AMBIGUOUS_METER: "Several meters possible",
+    reasons.METER_BY_TYPED_UNIT: "Meter proposed only by the typed unit (kWh / m³)",
     reasons.METER_NUMBER_MISMATCH: "Meter number does not belong to the customer",
     reasons.ACCOUNT_MISMATCH: "Contract account does not belong to the customer",
     reasons.METER_REMOVED: "Meter has been removed",

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 
 from core.context import AppContext
-from core.models import Reading, ReviewTask
+from core.models import ContractAccount, Customer, Meter, Reading, ReviewTask
 from core.settings import Settings
 from core.types import MeterHint, MeterRead
-from intake.hints import extract_hints, find_readings
+from intake.hints import extract_hints, find_readings, find_typed_readings
 from intake.typed_values import says_correction, unquoted, without_lines_of
 from tests.readers import per_hint
 from tests.samples import customer_mail, meter_photo, seed_meter
@@ -145,3 +145,82 @@ def test_the_year_does_not_contradict_the_photo(electricity: AppContext) -> None
     assert row.status == "accepted"  # the typed value confirms an unsure photo read
     [reading] = all_of(electricity, Reading)
     assert reading.value == Decimal("12345.6")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Zählerstand am 01.12.2026: 12.345,6 kWh", [("12345.6", "kWh")]),
+        ("Zählerstand 12.345,6", [("12345.6", None)]),
+        ("Stand 4.521 m³", [("4521", "m3")]),
+        ("Zählerstand: 4.521 cbm", [("4521", "m3")]),
+        ("Zählerstand 4521 Kubikmeter", [("4521", "m3")]),
+        ("Zählerstand 12,345 MWh", [("12.345", "MWh")]),
+        ("Zählerstand 123,4 GJ", [("123.4", "GJ")]),
+        ("Zählerstand 1.234,5\u00a0KWH", [("1234.5", "kWh")]),
+        ("Zählerstand 4521\nkWh", [("4521", None)]),  # a unit on the next line is not its own
+        ("Strom 12.345 kWh, Gas Stand 4.567", [("12345", "kWh"), ("4567", None)]),
+        ("Stand 12.345, also 12.345 kWh", [("12345", "kWh")]),
+        ("Stand 12 m3 oder 12 kWh", [("12", None)]),  # one value, two units: none is its own
+    ],
+)
+def test_typed_readings_keep_the_unit_written_right_after(
+    text: str, expected: list[tuple[str, str | None]]
+) -> None:
+    assert find_typed_readings(text) == tuple((Decimal(v), u) for v, u in expected)
+    hints = extract_hints("Zählerstand", text)
+    assert (hints.readings, hints.reading_units) == (
+        tuple(Decimal(v) for v, _ in expected),
+        tuple(u for _, u in expected),
+    )
+
+
+_KINDS = {"electricity": ("kWh", "E-0001"), "gas": ("m3", "G-0002"), "water": ("m3", "W-0003")}
+
+
+def _meter(account: ContractAccount, kind: str) -> Meter:
+    unit, number = _KINDS[kind]
+    return Meter(number=number, account=account, kind=kind, unit=unit, integer_digits=6,
+                 decimal_digits=1, registers="1.8.0")  # fmt: skip
+
+
+def _meters(ctx: AppContext, kinds: tuple[str, ...]) -> dict[str, int]:
+    """One customer with a meter of each of `kinds` on one contract account."""
+    with ctx.sessions.begin() as session:
+        customer = Customer(name="Erika Mustermann", email="erika@example.de", language="de")
+        account = ContractAccount(number="123456789", customer=customer)
+        meters = {kind: _meter(account, kind) for kind in kinds}
+        session.add_all([customer, account, *meters.values()])
+        session.flush()
+        return {kind: meter.id for kind, meter in meters.items()}
+
+
+@pytest.mark.parametrize(
+    ("kinds", "typed", "proposed"),
+    [
+        (("electricity", "gas", "water"), "12.345,6 kWh", "electricity"),
+        (("electricity", "gas"), "1.234,5 cbm", "gas"),
+        (("electricity", "gas", "water"), "1.234,5 m³", None),  # gas and water count volume
+        (("electricity", "gas", "water"), "12.345,6", None),  # no unit
+        (("electricity", "gas"), "12.345,6 kWh und 1.234,5 m³", None),  # both quantities
+        (("electricity", "gas"), "12.345,6 kWh, Gas: Stand 1.234,5", None),  # one without unit
+    ],
+)
+def test_the_typed_unit_proposes_the_only_meter_counting_its_quantity(
+    ctx: AppContext, kinds: tuple[str, ...], typed: str, proposed: str | None
+) -> None:
+    ids = _meters(ctx, kinds)
+    body = f"Guten Tag,\nZählerstand am 01.12.2026: {typed}\nViele Grüße"
+    row = run_one(ctx, customer_mail(sender="erika@example.de", body=body))
+    assert row.status == "review"  # a typed value without a photo is never booked
+    assert all_of(ctx, Reading) == []
+    [task] = all_of(ctx, ReviewTask)
+    assert "typed_without_photo" in task.reason_codes
+    if proposed is None:
+        assert task.meter_id is None and "ambiguous_meter" in task.reason_codes
+        assert "meter_by_typed_unit" not in task.reason_codes
+    else:
+        assert task.meter_id == ids[proposed]
+        assert task.candidates[0]["meter_id"] == ids[proposed]
+        assert "meter_by_typed_unit" in task.reason_codes
+        assert "ambiguous_meter" not in task.reason_codes

@@ -392,3 +392,47 @@ def test_api_lists_shows_and_decides_tasks(
     assert again.status_code == 409
     assert [r.value for r in _clerk_readings(ctx)] == [Decimal("12345.7")]
     assert client.get("/api/tasks/999").status_code == 404
+
+
+def test_api_books_on_the_register_the_clerk_chooses(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    _ht_nt(ctx, seeded)
+    csrf = login(client)
+    detail = client.get(f"/api/tasks/{seeded.task_id}").json()
+    registers = {c["meter_id"]: c["registers"] for c in detail["candidates"]}
+    assert registers[seeded.meter_id] == ["1.8.1", "1.8.2"]
+    url, headers = f"/api/tasks/{seeded.task_id}/decision", {"X-CSRF-Token": csrf}
+    body = {"action": "accept", "value": "6.100,0", "meter_id": seeded.meter_id}
+    unnamed = client.post(url, json=body, headers=headers)
+    assert unnamed.status_code == 422  # absent: the task's register (HT), far below 11.456,7
+    assert unnamed.json()["detail"] == "confirmation required"
+    lacking = client.post(url, json={**body, "register": "2.8.0"}, headers=headers)
+    assert lacking.status_code == 422 and lacking.json() == {
+        "detail": "task.error_register",
+        "message": "Dieses Zählwerk hat der gewählte Zähler nicht.",
+    }
+    english = client.post(f"{url}?lang=en", json={**body, "register": "2.8.0"}, headers=headers)
+    assert english.json()["message"] == "The chosen meter has no such register."
+    assert _clerk_readings(ctx) == []
+    booked = client.post(url, json={**body, "register": "1.8.2"}, headers=headers)
+    assert booked.status_code == 200, booked.text  # fits the NT history: nothing to confirm
+    assert booked.json()["register"] == "1.8.2"
+    [reading] = _clerk_readings(ctx)
+    assert (reading.register, reading.value) == ("1.8.2", Decimal("6100.0"))
+
+
+def test_api_ignores_a_register_on_a_meter_with_one(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    _ht_nt(ctx, seeded)
+    csrf = login(client)
+    body = {"action": "accept", "value": "1.234,567", "meter_id": seeded.other_meter_id}
+    moved = client.post(
+        f"/api/tasks/{seeded.task_id}/decision",
+        json={**body, "register": "1.8.1"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert moved.status_code == 200, moved.text  # the gas meter has one register: moot
+    [reading] = _clerk_readings(ctx)
+    assert (reading.meter_id, reading.register) == (seeded.other_meter_id, "1.8.0")

@@ -8,7 +8,10 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
+from core.models import Meter
+from matching.meters import registers_of
 from review_ui.claims import ClaimedElsewhere
 from review_ui.decisions import (
     AlreadyDecided,
@@ -18,6 +21,7 @@ from review_ui.decisions import (
     decide,
     parse_decision,
 )
+from review_ui.i18n import translator
 from review_ui.queries import open_tasks, task_view
 from review_ui.web import ApiClerk, ApiPostClerk, Ctx, lang_of
 
@@ -31,6 +35,13 @@ class DecisionBody(BaseModel):
     meter_number: str = Field(default="", max_length=40)
     reason: str = Field(default="", max_length=500)
     ask_resend: bool = False
+    chosen_register: str = Field(  # JSON "register"; the name `register` is BaseModel's
+        default="",
+        alias="register",
+        max_length=20,
+        description="OBIS register of an HT/NT meter the value is booked on, e.g. '1.8.2'; "
+        "empty: the task's (a meter with one register ignores it)",
+    )
     confirm: list[str] = Field(
         default_factory=list, max_length=10, description="Guard codes the clerk confirms by name"
     )
@@ -38,6 +49,11 @@ class DecisionBody(BaseModel):
 
 def _dec(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def _registers(session: Session, meter_id: int) -> list[str]:
+    meter = session.get(Meter, meter_id)
+    return list(registers_of(meter)) if meter is not None else []
 
 
 @router.get("/tasks")
@@ -88,13 +104,21 @@ def api_task(task_id: int, ctx: Ctx, clerk: ApiClerk) -> dict[str, Any]:
             if ocr is None
             else {"reading": ocr.reading, "fraction": ocr.fraction, "confidence": ocr.confidence},
             "candidates": [
-                {"meter_id": c.meter_id, "number": c.number, "why": c.why} for c in view.candidates
+                {
+                    "meter_id": c.meter_id,
+                    "number": c.number,
+                    "why": c.why,
+                    "registers": _registers(session, c.meter_id),
+                }
+                for c in view.candidates
             ],
         }
 
 
 @router.post("/tasks/{task_id}/decision")
-def api_decide(task_id: int, body: DecisionBody, ctx: Ctx, clerk: ApiPostClerk) -> JSONResponse:
+def api_decide(
+    request: Request, task_id: int, body: DecisionBody, ctx: Ctx, clerk: ApiPostClerk
+) -> JSONResponse:
     with ctx.sessions() as session:
         view = task_view(session, task_id)
         if view is None:
@@ -112,9 +136,11 @@ def api_decide(task_id: int, body: DecisionBody, ctx: Ctx, clerk: ApiPostClerk) 
                 reason=body.reason,
                 ask_resend=body.ask_resend,
                 confirmed=body.confirm,
+                register=body.chosen_register,
             )
         except DecisionInvalid as exc:
-            return JSONResponse({"detail": exc.key}, status_code=422)
+            message = translator(lang_of(request))(exc.key)
+            return JSONResponse({"detail": exc.key, "message": message}, status_code=422)
     try:
         outcome = decide(ctx, task_id, decision, clerk=clerk.username)
     except AlreadyDecided:
@@ -132,6 +158,7 @@ def api_decide(task_id: int, body: DecisionBody, ctx: Ctx, clerk: ApiPostClerk) 
             "decision": outcome.decision,
             "value": _dec(outcome.value),
             "meter_number": outcome.meter_number,
+            "register": outcome.register,
             "warnings": list(outcome.warnings),
         }
     )
