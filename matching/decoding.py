@@ -294,6 +294,12 @@ def consumption_spread(exp: Expectation, period_spread: float) -> float:
     return math.sqrt(relative + rounding)
 
 
+# OCR reasons for a read whose digits' own confidences do not say what the photo shows: a line
+# across a drum or a drum whose digit the row lost (the digit model reads the stroke as a digit,
+# sure of it). The history never vouches for such a read.
+UNVOUCHED_READS = frozenset({"digit_occluded"})
+
+
 def confident(
     read: MeterRead,
     decoded: Decoded,
@@ -314,6 +320,8 @@ def confident(
         return False
     if read.accepted and read.confidence >= min_confidence:
         return True
+    if read.reason in UNVOUCHED_READS:
+        return False
     measured = bool(read.digits)  # without per-digit alternatives there is no doubt to measure
     whole = drums is None or len(read.reading or "") >= drums or within_a_decade(exp)
     return (

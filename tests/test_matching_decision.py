@@ -632,6 +632,22 @@ def test_a_steady_history_settles_a_drum_between_two_digits(
         assert only_task(ctx).reason_codes == [reasons.LOW_CONFIDENCE]
 
 
+def test_a_read_with_a_line_across_a_digit_is_not_booked_on_the_strength_of_the_history(
+    ctx: AppContext,
+) -> None:
+    """A pen stroke over a drum read as a sure 0: the digits' confidences say nothing of it, so
+    the steady history that would settle an unsure read does not book it."""
+    with ctx.sessions.begin() as session:
+        add_meter(session, "KW-1", history=STEADY)
+    crossed = MeterRead(
+        reading="00250", confidence=0.89, accepted=False, digits=drum_digits("00250"),
+        display="drum", reason="digit_occluded",
+    )  # fmt: skip
+    assert run_one(ctx, photos(PHOTO_A), reader_for({(PHOTO_A, None): crossed})).status == "review"
+    assert booked(ctx) == {}
+    assert only_task(ctx).proposed_value == Decimal(250)
+
+
 FAR_GAS = [("2025-05-20", "16500"), ("2026-05-20", "17715")]
 NEAR_GAS = [("2025-11-20", "170"), ("2026-05-20", "215")]  # 00260 is about its expected use
 
