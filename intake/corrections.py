@@ -23,6 +23,7 @@ from core.types import Submission
 from intake.hints import find_meter_numbers, find_readings
 from intake.typed_values import says_correction, unquoted, without_lines_of
 from matching.corrections import BookedReading, Correction, confirmed_readings
+from matching.units import quantity
 from matching.values import normalize_meter_number
 
 _REGISTER_WORDS = {
@@ -40,7 +41,6 @@ _UNIT_WORDS = {
     "energy": re.compile(_NUMBER + r"(?:kwh|mwh|gj)\b", re.IGNORECASE),
     "volume": re.compile(_NUMBER + r"(?:m³|m3|cbm|kubikmeter)", re.IGNORECASE),
 }
-_UNIT_GROUP = {"kWh": "energy", "MWh": "energy", "GJ": "energy", "m3": "volume"}
 
 
 def correction_for(session: Session, submission: Submission) -> Correction | None:
@@ -74,7 +74,7 @@ def aimed_at(
         (set(find_meter_numbers(own)), lambda r: normalize_meter_number(r.meter_number)),
         (_named(_REGISTER_WORDS, own), lambda r: r.register),
         (_named(_KIND_WORDS, own), lambda r: r.kind),
-        (_named(_UNIT_WORDS, own), lambda r: _UNIT_GROUP.get(r.unit, "")),
+        (_named(_UNIT_WORDS, own), lambda r: quantity(r.unit) or ""),
     ]
     left = list(readings)
     for wanted, key in said:

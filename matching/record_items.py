@@ -51,41 +51,17 @@ def book_items(
         if meter is None or item.value is None or item.register is None:
             raise ValueError("an accepted item needs a meter, a register and a value")
         photo_id = _photo_id(item, photo_ids)
-        repeated = _same_reading(session, meter.id, item.register, read_on, item.value)
-        if repeated is not None:  # the customer sent it again the same day: booked once
+        reading = _same_reading(session, meter.id, item.register, read_on, item.value)
+        if reading is not None:  # the customer sent it again the same day: booked once
             audit(
                 session, actor="auto", action="reading_repeated", entity="reading",
-                entity_id=repeated.id, details={"ledger_id": ledger_id, "photo_id": photo_id},
+                entity_id=reading.id, details={"ledger_id": ledger_id, "photo_id": photo_id},
             )  # fmt: skip
-            booked.append(
-                BookedReading(
-                    repeated.id,
-                    meter.id,
-                    meter.number,
-                    item.register,
-                    item.value,
-                    meter.unit,
-                    meter.decimal_digits,
-                )
-            )
-            continue
-        reading = Reading(
-            meter_id=meter.id, register=item.register, value=item.value, read_on=read_on,
-            source=item.value_source or "photo", status="accepted", accepted_by="auto",
-            inbound_message_id=ledger_id, photo_id=photo_id,
-        )  # fmt: skip
-        session.add(reading)
-        session.flush()
-        audit(
-            session, actor="auto", action="reading_accepted", entity="reading",
-            entity_id=reading.id,
-            details={
-                "ledger_id": ledger_id, "photo_id": photo_id, "meter_number": meter.number,
-                "register": item.register, "value": text(item.value), "source": reading.source,
-                "notes": list(item.notes),
-                "expectation": item.expectation.as_json() if item.expectation else None,
-            },
-        )  # fmt: skip
+        else:
+            reading = _book(
+                session, item, meter, (item.register, item.value),
+                read_on=read_on, ledger_id=ledger_id, photo_id=photo_id,
+            )  # fmt: skip
         booked.append(
             BookedReading(
                 reading.id,
@@ -98,6 +74,38 @@ def book_items(
             )
         )
     return booked
+
+
+def _book(
+    session: Session,
+    item: ReadingItem,
+    meter: Meter,
+    booked: tuple[str, Decimal],
+    *,
+    read_on: dt.date,
+    ledger_id: int,
+    photo_id: int | None,
+) -> Reading:
+    """The accepted item as a new reading of `booked` (register, value), audited."""
+    register, value = booked
+    reading = Reading(
+        meter_id=meter.id, register=register, value=value, read_on=read_on,
+        source=item.value_source or "photo", status="accepted", accepted_by="auto",
+        inbound_message_id=ledger_id, photo_id=photo_id,
+    )  # fmt: skip
+    session.add(reading)
+    session.flush()
+    audit(
+        session, actor="auto", action="reading_accepted", entity="reading",
+        entity_id=reading.id,
+        details={
+            "ledger_id": ledger_id, "photo_id": photo_id, "meter_number": meter.number,
+            "register": register, "value": text(value), "source": reading.source,
+            "notes": list(item.notes),
+            "expectation": item.expectation.as_json() if item.expectation else None,
+        },
+    )  # fmt: skip
+    return reading
 
 
 def _same_reading(
