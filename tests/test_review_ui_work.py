@@ -282,7 +282,9 @@ def test_task_shows_sender_name_mail_text_escaped_and_flags(
         task.message.sha256 = ctx.blobs.put(raw)
         other.meter_id = task.meter_id  # a second open task on the same meter
         other.message.photos[0].sha256 = task.message.photos[0].sha256  # the same photo again
+        other.message.photos[0].filename = None  # attached without a file name
     login(erika)
+    assert "Foto 1 (ohne Dateinamen)" in erika.get(f"/tasks/{newer.task_id}").text
     page = erika.get(f"/tasks/{older.task_id}").text
     assert "Max Mustermann &lt;max1@example.org&gt;" in page
     assert "anbei mein Zählerstand &lt;script&gt;x&lt;/script&gt;" in page
