@@ -20,7 +20,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from core.types import Submission
-from intake.hints import find_meter_numbers, find_readings
+from intake.hints import find_meter_numbers, find_typed_readings
 from intake.typed_values import says_correction, unquoted, without_lines_of
 from matching.corrections import BookedReading, Correction, confirmed_readings
 from matching.units import quantity
@@ -35,11 +35,6 @@ _KIND_WORDS = {
     "gas": re.compile(r"\bgas", re.IGNORECASE),
     "water": re.compile(r"wasser", re.IGNORECASE),
     "heat": re.compile(r"w(?:ä|ae)rme|heizung", re.IGNORECASE),
-}
-_NUMBER = r"\d[\d.,]*\s*"
-_UNIT_WORDS = {
-    "energy": re.compile(_NUMBER + r"(?:kwh|mwh|gj)\b", re.IGNORECASE),
-    "volume": re.compile(_NUMBER + r"(?:m³|m3|cbm|kubikmeter)", re.IGNORECASE),
 }
 
 
@@ -57,9 +52,9 @@ def judge_reply(
     """Pure: the correction in `body` (a reply to the confirmation of `booked`), if any."""
     readings = (booked,) if isinstance(booked, BookedReading) else tuple(booked)
     own = without_lines_of(unquoted(body), readings[0].confirmation_text)
-    typed = find_readings(own)
+    typed = find_typed_readings(own)
     target = aimed_at(own, readings, typed)
-    others = [value for value in typed if value != target.value]
+    others = [value for value, _ in typed if value != target.value]
     new_value = others[0] if others else None
     if says_correction(own) or (new_value is not None and not has_photo):
         return Correction(booked=target, new_value=new_value)
@@ -67,21 +62,22 @@ def judge_reply(
 
 
 def aimed_at(
-    own: str, readings: Sequence[BookedReading], typed: Sequence[Decimal]
+    own: str, readings: Sequence[BookedReading], typed: Sequence[tuple[Decimal, str | None]]
 ) -> BookedReading:
-    """The confirmed reading the customer's own words are about (the first when they do not say)."""
+    """The confirmed reading the customer's own words are about (the first when they do not
+    say); `typed`: the values typed, each with the unit written after it."""
     said: list[tuple[set[str], Callable[[BookedReading], str]]] = [
         (set(find_meter_numbers(own)), lambda r: normalize_meter_number(r.meter_number)),
         (_named(_REGISTER_WORDS, own), lambda r: r.register),
         (_named(_KIND_WORDS, own), lambda r: r.kind),
-        (_named(_UNIT_WORDS, own), lambda r: quantity(r.unit) or ""),
+        ({quantity(unit) or "" for _, unit in typed if unit}, lambda r: quantity(r.unit) or ""),
     ]
     left = list(readings)
     for wanted, key in said:
         narrowed = [r for r in left if key(r) in wanted]
         if narrowed:
             left = narrowed
-    new = [value for value in typed if all(value != r.value for r in left)]
+    new = [value for value, _ in typed if all(value != r.value for r in left)]
     if len(left) > 1 and new:
         left = [min(left, key=lambda r: _distance(r.value, new[0]))]
     return left[0]

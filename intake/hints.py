@@ -69,8 +69,6 @@ _KEYWORD_READING = re.compile(
 )
 _UNIT_READING = re.compile(_BEFORE + "(" + _NUMBER + r")\s?" + _UNIT)
 _UNIT_WRITTEN = re.compile(r"[ \t\u00a0]?(kWh|MWh|GJ|m³|m3|cbm|Kubikmeter)\b", re.IGNORECASE)
-_UNIT_SPELLINGS = {"kwh": "kWh", "mwh": "MWh", "gj": "GJ", "m³": "m3", "m3": "m3", "cbm": "m3",
-                   "kubikmeter": "m3"}  # fmt: skip
 _CONSUMPTION = re.compile(r"verbrauch|abschlag|€|euro|preis|ct/", re.IGNORECASE)
 
 
@@ -152,7 +150,7 @@ def find_typed_readings(text: str) -> tuple[tuple[Decimal, str | None], ...]:
 
 def _unit_after(text: str, pos: int) -> str | None:
     match = _UNIT_WRITTEN.match(text, pos)
-    return canonical(_UNIT_SPELLINGS[match.group(1).lower()]) if match else None
+    return canonical(match.group(1)) if match else None
 
 
 def extract_hints(*texts: str) -> TextHints:

@@ -19,6 +19,7 @@ from typing import TypeVar
 from core.errors import ImportRowError, UsageError
 from core.formatting import parse_date, parse_german_decimal
 from matching.plausibility import decimal_places
+from matching.units import canonical as canonical_unit
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "vertragskonto": (
@@ -52,9 +53,6 @@ KINDS = {
     "gas": "gas", "erdgas": "gas",
     "water": "water", "wasser": "water", "kaltwasser": "water", "warmwasser": "water",
     "heat": "heat", "waerme": "heat", "fernwaerme": "heat",
-}  # fmt: skip
-UNITS = {
-    "kwh": "kWh", "mwh": "MWh", "gj": "GJ", "m3": "m3", "m³": "m3", "m^3": "m3", "cbm": "m3",
 }  # fmt: skip
 # the units each kind of meter counts in (a heat meter's calculator in kWh, MWh or GJ)
 UNITS_BY_KIND = {
@@ -301,7 +299,7 @@ def _display(raw: str) -> str:
 
 def _unit_for(kind: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
-        unit = UNITS.get(raw.lower())
+        unit = canonical_unit(raw)
         if unit is None:
             raise ValueError("erlaubt: kWh, MWh, GJ, m3")
         allowed = UNITS_BY_KIND[kind]

@@ -16,13 +16,17 @@ Quantity = Literal["energy", "volume"]
 KWH_PER_M3 = Decimal(10)  # natural gas, about 10 kWh per m³
 PER_KWH = {"kWh": Decimal(1), "MWh": Decimal("0.001"), "GJ": Decimal("0.0036")}
 UNITS = frozenset({*PER_KWH, "m3"})
-_SPELLINGS = {"m³": "m3"}  # as a display shows it
+# how units are written on displays, in mails and in master data files (lower-cased)
+_SPELLINGS = {
+    "kwh": "kWh", "mwh": "MWh", "gj": "GJ",
+    "m3": "m3", "m³": "m3", "m^3": "m3", "cbm": "m3", "kubikmeter": "m3",
+}  # fmt: skip
 
 
 def canonical(unit: str | None) -> str | None:
-    """A unit as master data spells it (`m³` on a display is `m3`); None where not a unit."""
-    unit = _SPELLINGS.get(unit or "", unit)
-    return unit if unit in UNITS else None
+    """A unit as master data spells it, however it is written (`m³` on a display, `cbm` in a
+    mail, `KWH` in a file); None where not a unit."""
+    return _SPELLINGS.get((unit or "").strip().lower())
 
 
 def quantity(unit: str | None) -> Quantity | None:
