@@ -224,9 +224,9 @@ def _settled(
     if read is None or winner.value is None or winner.expectation is None or limit < 0:
         return False
     pool = _in_question(hypotheses)
-    own = red_drums.get(winner.meter_id, 1.0)
+    own_red = red_drums.get(winner.meter_id, 1.0)
     others = [
-        (profiles[h.meter_id], h.expectation, red_drums.get(h.meter_id, 1.0) / own)
+        (profiles[h.meter_id], h.expectation, red_drums.get(h.meter_id, 1.0) / own_red)
         for h in pool
         if h is not winner
     ]
