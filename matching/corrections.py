@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from core.models import Meter, Outbox, Photo, Reading, ReviewTask
+from core.models import AuditLog, InboundMessage, Meter, Outbox, Photo, Reading, ReviewTask
 from core.types import Decision
 from matching import reasons
 from matching.rows import audit
@@ -101,7 +101,10 @@ def _booked(session: Session, ledger_id: int, our_text: str) -> tuple[BookedRead
     query = (
         select(Reading, Meter)
         .join(Meter, Reading.meter_id == Meter.id)
-        .where(Reading.inbound_message_id == ledger_id, Reading.status == "accepted")
+        .where(
+            or_(Reading.inbound_message_id == ledger_id, Reading.id.in_(_repeated(ledger_id))),
+            Reading.status == "accepted",
+        )
         .order_by(Reading.id)
     )
     rows = session.execute(query).all()
@@ -118,6 +121,17 @@ def _booked(session: Session, ledger_id: int, our_text: str) -> tuple[BookedRead
             read_on=reading.read_on, photo_id=photo_id, confirmation_text=our_text,
         ))  # fmt: skip
     return tuple(booked)
+
+
+def _repeated(ledger_id: int) -> Select[int | None]:
+    """The readings a mail sent again (booked once, from an earlier mail the same day): its
+    confirmation listed them. Only audit rows written since the mail arrived are searched."""
+    received = select(InboundMessage.received_at).where(InboundMessage.id == ledger_id)
+    return select(AuditLog.entity_id).where(
+        AuditLog.action == "reading_repeated",
+        AuditLog.at >= received.scalar_subquery(),
+        AuditLog.details["ledger_id"].as_integer() == ledger_id,
+    )
 
 
 def supersede_corrected(

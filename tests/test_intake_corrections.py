@@ -342,3 +342,27 @@ def test_a_clerk_booking_the_correction_of_a_low_tariff_reading_books_that_regis
     assert booked == {
         ("1.8.2", "superseded"): Decimal("8020.5"), ("1.8.2", "accepted"): Decimal(8100),
     }  # fmt: skip
+
+
+def test_a_correction_of_a_reading_sent_twice_corrects_the_one_booked(
+    confirmed: tuple[AppContext, InboundMessage, EmailMessage], smtp_server: SmtpTestServer
+) -> None:
+    """The same value sent again the same day is booked once; its second confirmation still
+    names that reading, so a correction replying to it is linked to it."""
+    ctx, first, _ = confirmed
+    again = customer_mail(
+        sender=CUSTOMER, photos=[("z2.jpg", meter_photo("04521", seed=5))],
+        message_id="<m2@kunde.example>",
+    )  # fmt: skip
+    second = run_one(ctx, again, good_read)
+    assert second.status == "accepted"
+    [reading] = all_of(ctx, Reading)
+    assert reading.inbound_message_id == first.id
+    assert send_due(ctx).sent == 1
+    [_, confirmation] = smtp_server.wait_for(2)
+    row = run_one(ctx, _reply(confirmation, "Der Stand ist falsch, richtig ist 04512."), good_read)
+    assert row.status == "review"
+    [task] = all_of(ctx, ReviewTask)
+    assert task.reason_codes == [reasons.CORRECTION_REQUEST]
+    assert task.details["corrects_reading_id"] == reading.id
+    assert task.details["old_value"] == "4521" and task.details["new_value"] == "4512"
