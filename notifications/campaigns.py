@@ -75,7 +75,7 @@ class CampaignResult:
     queued: int = 0  # reminder mails, one per customer
     meters: int = 0  # meters those mails ask for
     already: int = 0  # meters that were in the campaign already
-    skipped: int = 0  # meters whose customer has no usable address
+    skipped: int = 0  # meters whose customer has no address, an invalid or a bounced one
     opted_out: int = 0  # meters whose customer unsubscribed from reminders
     previews: list[PreviewMail] = field(default_factory=list)
 
@@ -95,8 +95,8 @@ class CampaignResult:
             f"{counted(self.queued, 'Erinnerung', 'Erinnerungen')} für "
             f"{counted(self.meters, 'Zähler', 'Zähler')} eingeplant, "
             f"{counted(self.already, 'Zähler war', 'Zähler waren')} schon dabei, "
-            f"{format_number(self.skipped)} übersprungen (E-Mail-Adresse ungültig oder "
-            f"unzustellbar), {format_number(self.opted_out)} abgemeldet."
+            f"{format_number(self.skipped)} übersprungen (keine, ungültige oder "
+            f"unzustellbare E-Mail-Adresse), {format_number(self.opted_out)} abgemeldet."
         )
 
 
@@ -231,9 +231,6 @@ def _due_by_customer(
         .where(
             or_(Meter.installed_on.is_(None), Meter.installed_on <= due_to),
             or_(Meter.removed_on.is_(None), Meter.removed_on > due_to),
-            Customer.email.is_not(None),
-            Customer.email != "",
-            Customer.email_bounced_at.is_(None),
             ~_has_reading(Meter.id, due_from, due_to),
         )
         .order_by(Customer.id, Meter.id)
@@ -291,9 +288,10 @@ def _remind_customer(
     if customer.campaign_opt_out_at is not None:
         result.opted_out += len(meters)
         return
-    if not is_valid_recipient(customer.email):
-        log.warning("campaign %r: customer %d skipped, unusable address %r",
-                    campaign.name, customer.id, customer.email)  # fmt: skip
+    if customer.email_bounced_at is not None or not is_valid_recipient(customer.email or ""):
+        bounced = ", bounced" if customer.email_bounced_at else ""
+        log.warning("campaign %r: customer %d skipped, no usable address (%r%s)",
+                    campaign.name, customer.id, customer.email, bounced)  # fmt: skip
         result.skipped += len(meters)
         return
     new = [meter for meter in meters if _add_recipient(session, campaign, meter, customer)]

@@ -63,7 +63,7 @@ DE: dict[str, str] = {
     "campaigns.read_only": "Kampagnen starten darf nur die Administration.",
     "campaigns.created": (
         "Kampagne „{name}“ ({due_from} bis {due_to}) angelegt: {mails} für {meters} eingeplant, "
-        "{skipped} Zähler übersprungen (E-Mail-Adresse ungültig oder unzustellbar), "
+        "{skipped} Zähler übersprungen (keine, ungültige oder unzustellbare E-Mail-Adresse), "
         "{opted_out} abgemeldet."
     ),
     "campaigns.existed": (
@@ -164,7 +164,8 @@ EN: dict[str, str] = {
     "campaigns.read_only": "Only administrators can start campaigns.",
     "campaigns.created": (
         "Campaign “{name}” ({due_from} to {due_to}) created: {mails} for {meters} queued, "
-        "{skipped} meters skipped (email address invalid or bouncing), {opted_out} unsubscribed."
+        "{skipped} meters skipped (no email address, an invalid or a bouncing one), "
+        "{opted_out} unsubscribed."
     ),
     "campaigns.existed": (
         "Campaign “{name}” ({due_from} to {due_to}) existed already – nothing queued twice: "
