@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -20,6 +22,7 @@ from app.cli_ops import add_backup, add_customer, add_purge
 from app.cli_train import add_train
 from app.context import migrated_context
 from core.errors import MeterIntakeError, UsageError
+from core.formatting import format_number
 from core.logging_setup import configure_logging
 from core.settings import Settings, load_settings
 
@@ -127,31 +130,48 @@ def _add_import(commands: Commands) -> None:
 # export readings
 
 
-def _output_file(path: str) -> TextIO:
-    """A file to write a CSV to; one that cannot be written is the caller's mistake."""
+@contextmanager
+def _output_file(path: str) -> Iterator[TextIO]:
+    """A CSV file written whole or not at all: into a temporary file beside it, renamed over
+    `path` once complete, so that a full disk never leaves a cut-off export in its place."""
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.unfertig")
     try:
-        return open(path, "w", newline="", encoding="utf-8")
+        with open(partial, "w", newline="", encoding="utf-8") as out:
+            yield out
+        os.replace(partial, target)
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         raise UsageError(f"Datei kann nicht geschrieben werden: {path} ({exc.strerror})") from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def cmd_export_readings(args: argparse.Namespace, settings: Settings) -> int:
     from matching.export import export_readings
 
+    if args.since is None and not args.new:
+        raise UsageError("--since DATUM oder --new angeben")
     ctx = migrated_context(settings)
+    options = {"since": args.since, "mark": args.mark, "new_only": args.new}
     if args.output == "-":
-        count = export_readings(ctx, sys.stdout, since=args.since, mark=args.mark)
+        count = export_readings(ctx, sys.stdout, **options)
     else:
         with _output_file(args.output) as out:
-            count = export_readings(ctx, out, since=args.since, mark=args.mark)
-    print(f"{count} Zählerstände exportiert.", file=sys.stderr)
+            count = export_readings(ctx, out, **options)
+    noun = "Zählerstand" if count == 1 else "Zählerstände"
+    print(f"{format_number(count)} {noun} exportiert.", file=sys.stderr)
     return 0
 
 
 def _add_export(commands: Commands) -> None:
     export = _group(commands, "export", "Daten für die Abrechnung exportieren")
     readings = export.add_parser("readings", help="angenommene Zählerstände als CSV")
-    readings.add_argument("--since", type=_parse_date, required=True, metavar="DATE")
+    readings.add_argument("--since", type=_parse_date, metavar="DATE", help="abgelesen ab")
+    readings.add_argument(
+        "--new", action="store_true", help="nur noch nicht exportierte (mit --mark markierte)"
+    )
     readings.add_argument("--output", "-o", default="-", help="Datei (Standard: stdout)")
     readings.add_argument("--mark", action="store_true", help="als exportiert markieren")
     readings.set_defaults(handler=cmd_export_readings)

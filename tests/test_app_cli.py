@@ -46,3 +46,16 @@ def test_an_unreachable_database_gives_its_exit_code_in_one_line(
     assert main(["worker", "--once"]) == DatabaseError.exit_code
     (message,) = _error_lines(capsys.readouterr().err)
     assert message.startswith("Fehler: Datenbank nicht erreichbar")
+
+
+def test_export_new_writes_a_whole_file_and_counts_in_german(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _env(monkeypatch, tmp_path / "var")
+    target = tmp_path / "zaehlerstaende.csv"
+    assert main(["export", "readings", "-o", str(target)]) == 2
+    assert _error_lines(capsys.readouterr().err) == ["Fehler: --since DATUM oder --new angeben"]
+    assert main(["export", "readings", "--new", "--mark", "-o", str(target)]) == 0
+    assert _error_lines(capsys.readouterr().err) == ["0 Zählerstände exportiert."]
+    assert target.read_text(encoding="utf-8").startswith("vertragskonto;")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["var", "zaehlerstaende.csv"]
