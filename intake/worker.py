@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from core import metrics
 from core.context import AppContext
 from core.errors import MailboxError, ToolMissingError
-from core.heartbeat import beat
+from core.heartbeat import beat, stopped
 from core.holders import thread_holder
 from core.retention import purge_if_due
 from core.settings import Settings
@@ -137,6 +137,8 @@ def run_worker(
             if watcher is not None:
                 watcher.stop()
             source.close()
+            if not once:  # a single pass (cron, tests) leaves its beat for the maximum age
+                stopped(ctx, work.holder)
     return total
 
 
