@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import getpass
 import os
 import sys
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     Commands = argparse._SubParsersAction[argparse.ArgumentParser]  # add_subparsers()' result
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR}
 DESCRIPTION = "Zählerstände aus Kundenmails: abholen, lesen, zuordnen, prüfen, beantworten."
 
 
@@ -354,6 +356,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MeterIntakeError as exc:
         print(f"Fehler: {' '.join(str(exc).split())}", file=sys.stderr)  # one line
         return exc.exit_code
+    except OSError as exc:
+        if exc.errno not in UNWRITABLE:
+            raise  # a bug: its traceback is what helps
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"Fehler: {where}{exc.strerror} – Rechte und freien Platz im Datenverzeichnis "
+              "(METER_INTAKE_VAR_DIR, METER_INTAKE_BLOB_DIR) prüfen", file=sys.stderr)  # fmt: skip
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -59,3 +59,14 @@ def test_export_new_writes_a_whole_file_and_counts_in_german(
     assert _error_lines(capsys.readouterr().err) == ["0 Zählerstände exportiert."]
     assert target.read_text(encoding="utf-8").startswith("vertragskonto;")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["var", "zaehlerstaende.csv"]
+
+
+def test_a_var_dir_that_cannot_be_made_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "datei").write_text("kein Verzeichnis")
+    _env(monkeypatch, tmp_path / "var")
+    monkeypatch.setenv("METER_INTAKE_VAR_DIR", str(tmp_path / "datei" / "var"))
+    assert main(["db", "upgrade"]) == 1
+    (message,) = _error_lines(capsys.readouterr().err)
+    assert message.startswith(f"Fehler: {tmp_path / 'datei' / 'var'}: Not a directory – Rechte")
