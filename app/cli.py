@@ -231,6 +231,7 @@ def cmd_campaign_start(args: argparse.Namespace, settings: Settings) -> int:
         send_from=args.send_from,
         dry_run=args.dry_run,
         preview=args.preview,
+        progress=not args.quiet,
     )
     for mail in result.previews:
         print(f"--- an {mail.recipient}: {mail.subject}\n{mail.text}")
@@ -257,6 +258,7 @@ def _add_campaign(commands: Commands) -> None:
     )
     start.add_argument("--dry-run", action="store_true", help="nur zählen, nichts speichern")
     start.add_argument("--preview", type=int, default=0, metavar="N", help="N Mails zeigen")
+    start.add_argument("--quiet", action="store_true", help="kein Fortschrittsbalken")
     start.set_defaults(handler=cmd_campaign_start)
     for action, text in (("pause", "anhalten"), ("resume", "fortsetzen"), ("cancel", "abbrechen")):
         control = campaign.add_parser(action, help=f"Kampagne {text}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -21,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.orm import Session
+from tqdm import tqdm
 
 from core.context import BERLIN, AppContext
 from core.db import transaction
@@ -120,16 +122,20 @@ def start_campaign(
     send_from: dt.datetime | None = None,
     dry_run: bool = False,
     preview: int = 0,
+    progress: bool = False,
 ) -> CampaignResult:
     """Create campaign `name` (or reuse it) and queue one reminder per customer with due meters.
 
     Starting it again queues only meters that became due since; an existing campaign with a
     different window is refused with `UsageError`. `dry_run` does all of it and rolls back;
     `preview` keeps that many rendered mails in the result. `send_from` schedules the first mail.
+    `progress` shows a bar on stderr (the command line), customer by customer.
     """
     plan = _checked_plan(name, due_from, due_to, actor, send_from, ctx.settings)
     with ctx.sessions() as session:
-        result = _start(session, ctx.settings, plan, ctx.clock(), dry_run=dry_run)
+        result = _start(
+            session, ctx.settings, plan, ctx.clock(), dry_run=dry_run, progress=progress
+        )
         result.previews = _previews(session, result.campaign_id, preview)
         session.add(
             AuditLog(at=ctx.clock(), actor=actor, action="campaign_started", entity="campaign",
@@ -167,7 +173,13 @@ def _checked_plan(
 
 
 def _start(
-    session: Session, settings: Settings, plan: CampaignPlan, now: dt.datetime, *, dry_run: bool
+    session: Session,
+    settings: Settings,
+    plan: CampaignPlan,
+    now: dt.datetime,
+    *,
+    dry_run: bool,
+    progress: bool = False,
 ) -> CampaignResult:
     campaign, created = _get_or_create(session, plan, now)
     result = CampaignResult(
@@ -175,7 +187,9 @@ def _start(
     )
     if campaign.status in ACTIVE:
         pacer = Pacer.for_campaign(session, campaign, max(campaign.send_from or now, now))
-        for customer, meters in _due_by_customer(session, plan.due_from, plan.due_to):
+        due = _due_by_customer(session, plan.due_from, plan.due_to)
+        bar = tqdm(due, unit=" Kunden", desc="Kampagne", disable=not progress, file=sys.stderr)
+        for customer, meters in bar:
             _remind_customer(session, settings, campaign, customer, meters, pacer, result)
     return result
 

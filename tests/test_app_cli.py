@@ -70,3 +70,21 @@ def test_a_var_dir_that_cannot_be_made_is_one_line_not_a_traceback(
     assert main(["db", "upgrade"]) == 1
     (message,) = _error_lines(capsys.readouterr().err)
     assert message.startswith(f"Fehler: {tmp_path / 'datei' / 'var'}: Not a directory – Rechte")
+
+
+def test_a_campaign_start_shows_its_progress_not_a_line_per_mail(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _env(monkeypatch, tmp_path / "var")
+    rows = [f"{700000 + i};Kunde {i};k{i}@example.org;Z-{i};Wasser;m3;5\n" for i in range(3)]
+    master = tmp_path / "stammdaten.csv"
+    master.write_text("vertragskonto;name;email;zaehlernummer;art;einheit;vorkommastellen\n"
+                      + "".join(rows), encoding="utf-8")  # fmt: skip
+    assert main(["import", str(master), "--quiet"]) == 0
+    capsys.readouterr()
+    window = ["--due-from", "01.01.2030", "--due-to", "31.01.2030"]
+    assert main(["campaign", "start", "Jahresablesung", *window]) == 0
+    out, err = capsys.readouterr()
+    assert "3 Erinnerungen für 3 Zähler eingeplant" in out
+    assert "Kampagne: 100%" in err and "3/3" in err
+    assert "queued reminder" not in err
