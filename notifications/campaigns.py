@@ -1,4 +1,4 @@
-"""Reading-request campaigns: one reminder per customer listing all of their due meters, one
+"""Reading-request campaigns: one reminder per customer address listing all of its due meters, one
 follow-up for the meters still missing, then finished.
 
 A meter is due when it is installed (not removed) during the window, its customer has a usable,
@@ -17,7 +17,6 @@ import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import groupby
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, or_, select, update
@@ -189,8 +188,8 @@ def _start(
         pacer = Pacer.for_campaign(session, campaign, max(campaign.send_from or now, now))
         due = _due_by_customer(session, plan.due_from, plan.due_to)
         bar = tqdm(due, unit=" Kunden", desc="Kampagne", disable=not progress, file=sys.stderr)
-        for customer, meters in bar:
-            _remind_customer(session, settings, campaign, customer, meters, pacer, result)
+        for household in bar:
+            _remind_customer(session, settings, campaign, household, pacer, result)
     return result
 
 
@@ -235,9 +234,7 @@ def _get_or_create(session: Session, plan: CampaignPlan, now: dt.datetime) -> tu
     return campaign, new_id is not None
 
 
-def _due_by_customer(
-    session: Session, due_from: dt.date, due_to: dt.date
-) -> list[tuple[Customer, list[Meter]]]:
+def _due_by_customer(session: Session, due_from: dt.date, due_to: dt.date) -> list[Household]:
     stmt = (
         select(Customer, Meter)
         .join(ContractAccount, Meter.account_id == ContractAccount.id)
@@ -249,11 +246,48 @@ def _due_by_customer(
         )
         .order_by(Customer.id, Meter.id)
     )
-    rows = session.execute(stmt).all()
-    return [
-        (customer, [meter for _customer, meter in group])
-        for customer, group in groupby(rows, key=lambda row: row[0])
-    ]
+    return by_address([(customer, meter) for customer, meter in session.execute(stmt)])
+
+
+@dataclass
+class Household:
+    """Everyone billing lists under one email address: a customer with several contract accounts
+    comes once per account, and gets one mail for all of their meters."""
+
+    customers: list[Customer] = field(default_factory=list)
+    meters: list[tuple[Customer, Meter]] = field(default_factory=list)  # (the meter's customer, it)
+
+    @property
+    def first(self) -> Customer:
+        return self.customers[0]
+
+    @property
+    def opted_out(self) -> bool:
+        return any(customer.campaign_opt_out_at is not None for customer in self.customers)
+
+    @property
+    def reachable(self) -> bool:
+        bounced = any(customer.email_bounced_at is not None for customer in self.customers)
+        return not bounced and is_valid_recipient(self.first.email or "")
+
+    @property
+    def name(self) -> str | None:
+        """The name to greet, None (a neutral greeting) when the address is several people's."""
+        names = {customer.name for customer in self.customers}
+        return self.first.name if len(names) == 1 else None
+
+
+def by_address(rows: Sequence[tuple[Customer, Meter]]) -> list[Household]:
+    """(customer, meter) rows grouped by the customer's address (case-insensitive), in the order
+    of each address's first row; customers without one stay apart."""
+    households: dict[str, Household] = {}
+    for customer, meter in rows:
+        address = (customer.email or "").strip().lower() or f"#{customer.id}"
+        household = households.setdefault(address, Household())
+        if customer not in household.customers:
+            household.customers.append(customer)
+        household.meters.append((customer, meter))
+    return list(households.values())
 
 
 def _has_reading(meter_id: Any, since: dt.date, until: dt.date) -> ColumnElement[bool]:
@@ -294,26 +328,29 @@ def _remind_customer(
     session: Session,
     settings: Settings,
     campaign: Campaign,
-    customer: Customer,
-    meters: Sequence[Meter],
+    household: Household,
     pacer: Pacer,
     result: CampaignResult,
 ) -> None:
-    if customer.campaign_opt_out_at is not None:
-        result.opted_out += len(meters)
+    customer = household.first
+    if household.opted_out:
+        result.opted_out += len(household.meters)
         return
-    if customer.email_bounced_at is not None or not is_valid_recipient(customer.email or ""):
-        bounced = ", bounced" if customer.email_bounced_at else ""
-        log.warning("campaign %r: customer %d skipped, no usable address (%r%s)",
-                    campaign.name, customer.id, customer.email, bounced)  # fmt: skip
-        result.skipped += len(meters)
+    if not household.reachable:
+        log.warning("campaign %r: customer %d skipped, no usable address (%r)",
+                    campaign.name, customer.id, customer.email)  # fmt: skip
+        result.skipped += len(household.meters)
         return
-    new = [meter for meter in meters if _add_recipient(session, campaign, meter, customer)]
-    result.already += len(meters) - len(new)
+    new = [
+        meter
+        for owner, meter in household.meters
+        if _add_recipient(session, campaign, meter, owner)
+    ]
+    result.already += len(household.meters) - len(new)
     if not new:
         return
     key = f"reminder:{campaign.id}:{customer.id}:{new[0].id}"
-    sent_at = _queue(session, settings, "reminder", campaign, customer, new, key, pacer)
+    sent_at = _queue(session, settings, "reminder", campaign, household, new, key, pacer)
     if sent_at is not None:
         _mark_reminded(session, campaign.id, [meter.id for meter in new], 1, sent_at)
         result.queued += 1
@@ -336,16 +373,17 @@ def _queue(
     settings: Settings,
     kind: str,
     campaign: Campaign,
-    customer: Customer,
+    household: Household,
     meters: Sequence[Meter],
     key: str,
     pacer: Pacer,
 ) -> dt.datetime | None:
     """Queue one campaign mail; return the time it is due to go out, None if not queued."""
+    customer = household.first
     assert customer.email is not None
     link = unsubscribe_url(settings, customer.id)
     context = {
-        "customer_name": customer.name,
+        "customer_name": household.name,
         "meters": [{"number": meter.number, "kind": meter.kind} for meter in meters],
         "due_from": campaign.due_from,
         "due_to": campaign.due_to,
@@ -429,12 +467,13 @@ def _queue_followups(
     )
     pacer = Pacer.for_campaign(session, campaign, now)
     queued = 0
-    for customer, group in groupby(session.execute(stmt).all(), key=lambda row: row[0]):
-        meters = [meter for _customer, meter in group]
-        key = f"reminder_followup:{campaign.id}:{customer.id}"
-        wanted = customer.campaign_opt_out_at is None and is_valid_recipient(customer.email)
+    rows = [(customer, meter) for customer, meter in session.execute(stmt)]
+    for household in by_address(rows):
+        meters = [meter for _owner, meter in household.meters]
+        key = f"reminder_followup:{campaign.id}:{household.first.id}"
+        wanted = not household.opted_out and household.reachable
         if wanted and _queue(
-            session, settings, "reminder_followup", campaign, customer, meters, key, pacer
+            session, settings, "reminder_followup", campaign, household, meters, key, pacer
         ):
             queued += 1
         _mark_reminded(session, campaign.id, [meter.id for meter in meters], 2, now)

@@ -200,3 +200,22 @@ def test_reminder_reaches_the_customer(smtp_ctx: AppContext, smtp_server: SmtpTe
     assert mail["Auto-Submitted"] == "auto-generated"
     body = mail.get_body(preferencelist=("plain",))
     assert body is not None and "01.11.2026 bis 30.11.2026" in body.get_content()
+
+
+def test_a_customer_with_two_contract_accounts_gets_one_reminder_and_one_follow_up(
+    ctx: AppContext, clock: FrozenClock
+) -> None:
+    with transaction(ctx.sessions) as session:
+        _meter(session, "STROM-1", "erika@example.org")
+        _meter(session, "WASSER-1", "Erika@Example.org")  # the same person's second account
+        _meter(session, "GAS-1", "nachbar@example.org")
+    start_campaign(ctx, "Jahresablesung", due_from=NOV_1, due_to=NOV_30, actor="cli")
+    clock.advance(seconds=(FOLLOWUP_AFTER + dt.timedelta(minutes=1)).total_seconds())
+    assert run_campaigns(ctx) == 2
+    with ctx.sessions() as session:
+        mails = session.execute(select(Outbox.kind, Outbox.recipient, Outbox.subject)).all()
+    assert sorted((kind, recipient.lower()) for kind, recipient, _subject in mails) == [
+        ("reminder", "erika@example.org"), ("reminder", "nachbar@example.org"),
+        ("reminder_followup", "erika@example.org"), ("reminder_followup", "nachbar@example.org"),
+    ]  # fmt: skip
+    assert sum("2 Zähler" in subject for _kind, _recipient, subject in mails) == 2
