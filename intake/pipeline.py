@@ -116,7 +116,6 @@ def process_claimed(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reade
         )  # fmt: skip
         photo_ids = store_photos(ctx, session, row, reads, mail.decision.items)
         status = record_and_reply(ctx, session, row, submission, mail, photo_ids, today)
-    log.info("Mail verarbeitet: %s", status)
     return status
 
 
@@ -277,7 +276,11 @@ def record_and_reply(
         allow_unknown=ctx.settings.reply_to_unknown_senders,
     )  # fmt: skip
     status, folder = RESULT[decision.outcome]
-    finish(row, status=status, folder=folder, error=ledger_note(submission, mail, status))
+    note = ledger_note(submission, mail, status)
+    finish(row, status=status, folder=folder, error=note)
+    codes = ", ".join(decision.reason_codes)
+    log.info("Mail verarbeitet: %s%s%s", status, f" ({codes})" if codes else "",
+             f" – {note}" if note else "")  # fmt: skip
     return status
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import mailbox
 import struct
 import zlib
@@ -346,8 +347,12 @@ def test_reading_is_dated_by_the_berlin_day_the_mail_arrived(
     assert "20.11.2026" in mail.body_text and "21.11.2026" not in mail.body_text
 
 
-def test_a_rejected_mail_tells_the_clerk_why(seeded: AppContext) -> None:
+def test_a_rejected_mail_tells_the_clerk_why(
+    seeded: AppContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="intake.pipeline")
     empty = run_one(seeded, b"")
+    assert "Mail verarbeitet: rejected (no_content) – Abgelehnt: Weder Foto" in caplog.text
     assert empty.status == "rejected"
     assert empty.error is not None and empty.error.startswith(
         "Abgelehnt: Weder Foto noch Zählerstand in der Mail"
