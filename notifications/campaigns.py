@@ -290,6 +290,33 @@ def by_address(rows: Sequence[tuple[Customer, Meter]]) -> list[Household]:
     return list(households.values())
 
 
+@dataclass(frozen=True)
+class Unreached:
+    """A due meter no reminder can go to: staff ask its customer another way (letter, phone)."""
+
+    meter_id: int
+    meter_number: str
+    customer_name: str
+    address: str | None
+    why: str  # "no_address" (none, invalid or bounced) | "opted_out"
+
+
+def unreached(session: Session, campaign: Campaign, *, limit: int = 1000) -> list[Unreached]:
+    """The campaign's due meters still without a reading whose customer cannot be reminded by
+    mail, as `start_campaign` counts them (`skipped`, `opted_out`), by meter number."""
+    found = []
+    for household in _due_by_customer(session, campaign.due_from, campaign.due_to):
+        if household.opted_out:
+            why = "opted_out"
+        elif not household.reachable:
+            why = "no_address"
+        else:
+            continue
+        found += [Unreached(meter.id, meter.number, owner.name, owner.email or None, why)
+                  for owner, meter in household.meters]  # fmt: skip
+    return sorted(found, key=lambda row: row.meter_number)[:limit]
+
+
 def _has_reading(meter_id: Any, since: dt.date, until: dt.date) -> ColumnElement[bool]:
     return exists().where(
         Reading.meter_id == meter_id,
