@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import getpass
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -20,6 +23,7 @@ from app.cli_ops import add_backup, add_customer, add_purge
 from app.cli_train import add_train
 from app.context import migrated_context
 from core.errors import MeterIntakeError, UsageError
+from core.formatting import format_number
 from core.logging_setup import configure_logging
 from core.settings import Settings, load_settings
 
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
     Commands = argparse._SubParsersAction[argparse.ArgumentParser]  # add_subparsers()' result
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR}
 DESCRIPTION = "Zählerstände aus Kundenmails: abholen, lesen, zuordnen, prüfen, beantworten."
 
 
@@ -127,31 +132,48 @@ def _add_import(commands: Commands) -> None:
 # export readings
 
 
-def _output_file(path: str) -> TextIO:
-    """A file to write a CSV to; one that cannot be written is the caller's mistake."""
+@contextmanager
+def _output_file(path: str) -> Iterator[TextIO]:
+    """A CSV file written whole or not at all: into a temporary file beside it, renamed over
+    `path` once complete, so that a full disk never leaves a cut-off export in its place."""
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.unfertig")
     try:
-        return open(path, "w", newline="", encoding="utf-8")
+        with open(partial, "w", newline="", encoding="utf-8") as out:
+            yield out
+        os.replace(partial, target)
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         raise UsageError(f"Datei kann nicht geschrieben werden: {path} ({exc.strerror})") from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def cmd_export_readings(args: argparse.Namespace, settings: Settings) -> int:
     from matching.export import export_readings
 
+    if args.since is None and not args.new:
+        raise UsageError("--since DATUM oder --new angeben")
     ctx = migrated_context(settings)
+    options = {"since": args.since, "mark": args.mark, "new_only": args.new}
     if args.output == "-":
-        count = export_readings(ctx, sys.stdout, since=args.since, mark=args.mark)
+        count = export_readings(ctx, sys.stdout, **options)
     else:
         with _output_file(args.output) as out:
-            count = export_readings(ctx, out, since=args.since, mark=args.mark)
-    print(f"{count} Zählerstände exportiert.", file=sys.stderr)
+            count = export_readings(ctx, out, **options)
+    noun = "Zählerstand" if count == 1 else "Zählerstände"
+    print(f"{format_number(count)} {noun} exportiert.", file=sys.stderr)
     return 0
 
 
 def _add_export(commands: Commands) -> None:
     export = _group(commands, "export", "Daten für die Abrechnung exportieren")
     readings = export.add_parser("readings", help="angenommene Zählerstände als CSV")
-    readings.add_argument("--since", type=_parse_date, required=True, metavar="DATE")
+    readings.add_argument("--since", type=_parse_date, metavar="DATE", help="abgelesen ab")
+    readings.add_argument(
+        "--new", action="store_true", help="nur noch nicht exportierte (mit --mark markierte)"
+    )
     readings.add_argument("--output", "-o", default="-", help="Datei (Standard: stdout)")
     readings.add_argument("--mark", action="store_true", help="als exportiert markieren")
     readings.set_defaults(handler=cmd_export_readings)
@@ -209,6 +231,7 @@ def cmd_campaign_start(args: argparse.Namespace, settings: Settings) -> int:
         send_from=args.send_from,
         dry_run=args.dry_run,
         preview=args.preview,
+        progress=not args.quiet,
     )
     for mail in result.previews:
         print(f"--- an {mail.recipient}: {mail.subject}\n{mail.text}")
@@ -235,6 +258,7 @@ def _add_campaign(commands: Commands) -> None:
     )
     start.add_argument("--dry-run", action="store_true", help="nur zählen, nichts speichern")
     start.add_argument("--preview", type=int, default=0, metavar="N", help="N Mails zeigen")
+    start.add_argument("--quiet", action="store_true", help="kein Fortschrittsbalken")
     start.set_defaults(handler=cmd_campaign_start)
     for action, text in (("pause", "anhalten"), ("resume", "fortsetzen"), ("cancel", "abbrechen")):
         control = campaign.add_parser(action, help=f"Kampagne {text}")
@@ -334,6 +358,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MeterIntakeError as exc:
         print(f"Fehler: {' '.join(str(exc).split())}", file=sys.stderr)  # one line
         return exc.exit_code
+    except OSError as exc:
+        if exc.errno not in UNWRITABLE:
+            raise  # a bug: its traceback is what helps
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"Fehler: {where}{exc.strerror} – Rechte und freien Platz im Datenverzeichnis "
+              "(METER_INTAKE_VAR_DIR, METER_INTAKE_BLOB_DIR) prüfen", file=sys.stderr)  # fmt: skip
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -29,7 +29,8 @@ def _connected(settings: Settings) -> AppContext:
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from core.backup import backup
 
-    print(backup(_connected(settings), Path(args.directory)).text("Gesichert"))
+    summary = backup(_connected(settings), Path(args.directory), progress=not args.quiet)
+    print(summary.text("Gesichert"))
     return 0
 
 
@@ -38,7 +39,7 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     from core.migrate import upgrade
 
     ctx = _connected(settings)
-    summary = restore(ctx, Path(args.directory), force=args.force)
+    summary = restore(ctx, Path(args.directory), force=args.force, progress=not args.quiet)
     upgrade(ctx.engine)  # a backup of an older release gets today's schema
     print(summary.text("Wiederhergestellt"))
     return 0
@@ -47,10 +48,12 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
 def add_backup(commands: Commands) -> None:
     save = commands.add_parser("backup", help="Datenbank und Dateispeicher sichern")
     save.add_argument("directory", metavar="DIR", help="neues, leeres Verzeichnis")
+    save.add_argument("--quiet", action="store_true", help="kein Fortschrittsbalken")
     save.set_defaults(handler=cmd_backup)
     back = commands.add_parser("restore", help="eine Sicherung zurückspielen")
     back.add_argument("directory", metavar="DIR")
     back.add_argument("--force", action="store_true", help="eine Datenbank mit Daten ersetzen")
+    back.add_argument("--quiet", action="store_true", help="kein Fortschrittsbalken")
     back.set_defaults(handler=cmd_restore)
 
 

@@ -14,11 +14,14 @@ import json
 import logging
 import os
 import sqlite3
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, inspect, literal, select, table, text
+from tqdm import tqdm
 
 from core import pgtools
 from core.blobstore import BlobStorage, BlobStore
@@ -45,7 +48,15 @@ class BackupSummary:
         )
 
 
-def backup(ctx: AppContext, target: Path) -> BackupSummary:
+def _shown(
+    items: Iterable[str], what: str, *, total: int | None = None, progress: bool
+) -> Iterator[str]:
+    """`items`, with a progress bar on stderr when `progress` (the command line)."""
+    yield from tqdm(items, desc=what, total=total, unit=" Dateien", disable=not progress,
+                    file=sys.stderr)  # fmt: skip
+
+
+def backup(ctx: AppContext, target: Path, *, progress: bool = False) -> BackupSummary:
     if target.exists() and any(target.iterdir()):
         raise UsageError(f"{target} ist nicht leer; Sicherungen gehen in ein neues Verzeichnis")
     target.mkdir(parents=True, exist_ok=True)
@@ -55,7 +66,7 @@ def backup(ctx: AppContext, target: Path) -> BackupSummary:
         _sqlite_copy(_sqlite_path(ctx.engine), db_file)
     else:
         pgtools.dump(ctx.engine.url.render_as_string(hide_password=False), db_file)
-    blobs = _copy_blobs(ctx.blobs, BlobStore(target / "blobs"))
+    blobs = _copy_blobs(ctx.blobs, BlobStore(target / "blobs"), progress=progress)
     manifest = {
         "format": FORMAT,
         "created_at": ctx.clock().isoformat(),
@@ -69,9 +80,9 @@ def backup(ctx: AppContext, target: Path) -> BackupSummary:
     return summary
 
 
-def restore(ctx: AppContext, source: Path, *, force: bool) -> BackupSummary:
+def restore(ctx: AppContext, source: Path, *, force: bool, progress: bool = False) -> BackupSummary:
     """Check the whole backup first, then replace the database and add the blobs."""
-    manifest = verified_manifest(source)
+    manifest = verified_manifest(source, progress=progress)
     kind = _kind(ctx.engine)
     if manifest["database"]["kind"] != kind:
         raise BackupError(
@@ -86,14 +97,15 @@ def restore(ctx: AppContext, source: Path, *, force: bool) -> BackupSummary:
     else:
         pgtools.restore(ctx.engine.url.render_as_string(hide_password=False), db_file)
     stored = BlobStore(source / "blobs")
-    for digest in manifest["blobs"]:
+    blobs = manifest["blobs"]
+    for digest in _shown(blobs, "Zurückspielen", total=len(blobs), progress=progress):
         ctx.blobs.put(stored.get(digest))
     summary = BackupSummary(source, kind, len(manifest["blobs"]), sum(manifest["blobs"].values()))
     log.info("%s", summary.text("Wiederhergestellt"))
     return summary
 
 
-def verified_manifest(source: Path) -> dict[str, Any]:
+def verified_manifest(source: Path, *, progress: bool = False) -> dict[str, Any]:
     """The manifest, after checking the database file's checksum and every blob's content."""
     try:
         manifest: dict[str, Any] = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
@@ -105,7 +117,8 @@ def verified_manifest(source: Path) -> dict[str, Any]:
     if not db_file.is_file() or _file_sha256(db_file) != manifest["database"]["sha256"]:
         raise BackupError(f"{db_file}: fehlt oder Prüfsumme falsch")
     stored = BlobStore(source / "blobs")
-    for digest in manifest["blobs"]:
+    blobs = manifest["blobs"]
+    for digest in _shown(blobs, "Prüfen", total=len(blobs), progress=progress):
         try:
             data = stored.get(digest)
         except FileNotFoundError as exc:
@@ -148,9 +161,9 @@ def _revision(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _copy_blobs(source: BlobStorage, target: BlobStore) -> dict[str, int]:
+def _copy_blobs(source: BlobStorage, target: BlobStore, *, progress: bool) -> dict[str, int]:
     copied: dict[str, int] = {}
-    for digest in source.digests():
+    for digest in _shown(source.digests(), "Sichern", progress=progress):
         try:
             data = source.get(digest)
         except FileNotFoundError:  # purged while we were copying

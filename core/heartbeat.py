@@ -45,6 +45,18 @@ def beat(ctx: AppContext, worker: str) -> None:
     _last_written[key] = now
 
 
+def stopped(ctx: AppContext, worker: str) -> None:
+    """A worker that ends on purpose (SIGTERM, stop) takes its heartbeat with it, so that `/health`
+    and `meter_intake_workers_live` count it gone at once, not after the maximum age."""
+    _last_written.pop((ctx.engine.url.render_as_string(), worker), None)
+    _started.pop(worker, None)
+    try:
+        with transaction(ctx.sessions) as session:
+            session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker == worker))
+    except SQLAlchemyError as exc:
+        log.debug("Herzschlag nicht entfernt: %s", exc)
+
+
 def latest_beat(session: Session) -> dt.datetime | None:
     return session.scalar(select(func.max(WorkerHeartbeat.beat_at)))
 

@@ -69,7 +69,10 @@ class Settings(BaseSettings):
         description="Larger mails are not processed; the sender is asked for a smaller photo.",
     )
     max_image_pixels: int = Field(
-        default=60_000_000, gt=0, description="Larger images are refused (decompression bombs)."
+        default=60_000_000,
+        gt=0,
+        description="Larger images are refused (decompression bombs); a larger JPEG is read at "
+        "1/2, 1/4 or 1/8 of its size where that fits.",
     )
     max_attempts: int = Field(default=3, ge=1, description="Processing tries per mail.")
     tesseract_data_dir: str = Field(

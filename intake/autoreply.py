@@ -22,8 +22,13 @@ MAX_DSN_RECIPIENTS = 50
 def is_loop(submission: Submission, mail_from: str) -> bool:
     """Auto-replies, bounces and our own mails coming back (`mail_from`: our sender address,
     with or without a display name) are never answered."""
-    own = mail_from.rsplit("<", 1)[-1].strip(" >").lower()
+    own = own_address(mail_from)
     return submission.is_auto_reply or submission.is_bounce or submission.sender == own
+
+
+def own_address(mail_from: str) -> str:
+    """Our sender address without its display name, in lower case."""
+    return mail_from.rsplit("<", 1)[-1].strip(" >").lower()
 
 
 def is_auto_reply(msg: EmailMessage, *, subject: str) -> bool:

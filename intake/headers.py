@@ -9,14 +9,17 @@ from email.utils import getaddresses
 
 MAX_HEADER_CHARS = 998
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# bidi embeddings, overrides and isolates: 'rechnung\u202egpj.exe' would show as 'rechnungexe.jpg'
+_BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
 _ADDRESS = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+$"
 )
 
 
 def clean(value: str, *, limit: int = MAX_HEADER_CHARS) -> str:
-    """One line, no control characters (CR/LF header injection), bounded length."""
-    return _CONTROL.sub(" ", value).strip()[:limit]
+    """One line, no control characters (CR/LF header injection) and no bidi overrides (a name
+    that shows other than it is), bounded length."""
+    return _BIDI.sub("", _CONTROL.sub(" ", value)).strip()[:limit]
 
 
 def header(msg: Message, name: str, *, limit: int = MAX_HEADER_CHARS) -> str:

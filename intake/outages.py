@@ -1,4 +1,5 @@
-"""One log line per change of a service's state (database, mailbox, SMTP), not one per failure.
+"""One log line per change of a service's state (database, mailbox, SMTP, the blob store), not one
+per failure.
 
 While a service stays down, repeated failures go to the debug log only; the first failure logs a
 warning naming the service and the cause in one line, the first success after it logs how long
@@ -7,6 +8,7 @@ the outage lasted.
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -14,12 +16,16 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from core.errors import DatabaseError
+from core.errors import BlobStoreError, DatabaseError
 
 log = logging.getLogger(__name__)
 DATABASE = "Datenbank"
 MAILBOX = "Postfach"
 SMTP = "SMTP-Server"
+STORAGE = "Ablage (Mails und Fotos)"
+_FULL_OR_LOCKED = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+_WORDS = {STORAGE: ("nicht beschreibbar", "wieder beschreibbar")}
+_REACHABLE = ("nicht erreichbar", "wieder erreichbar")
 
 
 def one_line(exc: BaseException) -> str:
@@ -38,6 +44,13 @@ def is_database_outage(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and "locked" not in str(exc).lower()
 
 
+def is_storage_outage(exc: BaseException) -> bool:
+    """A full, read-only or forbidden disk, or an unreachable object store: not a bug."""
+    if isinstance(exc, BlobStoreError):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _FULL_OR_LOCKED
+
+
 class Outages:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -50,16 +63,18 @@ class Outages:
             first = service not in self._down
             if first:
                 self._down[service] = self._clock()
+        down, _back = _WORDS.get(service, _REACHABLE)
         if first:
-            log.warning("%s nicht erreichbar: %s", service, cause)
+            log.warning("%s %s: %s", service, down, cause)
         else:
-            log.debug("%s weiter nicht erreichbar: %s", service, cause)
+            log.debug("%s weiter %s: %s", service, down, cause)
 
     def ok(self, service: str) -> None:
         with self._lock:
             since = self._down.pop(service, None)
         if since is not None:
-            log.warning("%s wieder erreichbar nach %.0f s", service, self._clock() - since)
+            _down, back = _WORDS.get(service, _REACHABLE)
+            log.warning("%s %s nach %.0f s", service, back, self._clock() - since)
 
     def is_down(self, service: str) -> bool:
         with self._lock:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 
 from core.context import BERLIN
+from core.image_limits import scale_within
 
 try:  # HEIC/HEIF (iPhone photos)
     from pillow_heif import register_heif_opener
@@ -67,7 +68,7 @@ def photo_facts(data: bytes, *, max_pixels: int) -> PhotoFacts:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
-                if img.width * img.height > max_pixels:
+                if scale_within(img, max_pixels) is None:  # the hash reads a JPEG at 1/8
                     return PhotoFacts(exif_time=_safe_exif(img))
                 taken = _safe_exif(img)
                 img.draft("L", (64, 64))

@@ -27,13 +27,14 @@ from core.models import (
 )
 from core.settings import Settings
 from core.types import ImageAttachment, MeterHint, MeterRead, ReadingItem, Submission
-from intake.autoreply import is_loop
+from intake.autoreply import is_loop, own_address
 from intake.claims import Claim, ClaimLost, finish, lock_claimed, record_failure, release
 from intake.mime import parse_message
 from intake.photos import photo_facts
 from intake.replies import queue_reply, resend_reason_for
 from intake.second_look import second_look
 from intake.sources import NEEDS_REVIEW, PROCESSED, REJECTED
+from matching import reasons
 from matching.mail import MailDecision, candidate_hints, decide_mail, further_hints
 from matching.record import record_decision
 from notifications.bounces import record_bounce
@@ -115,7 +116,6 @@ def process_claimed(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reade
         )  # fmt: skip
         photo_ids = store_photos(ctx, session, row, reads, mail.decision.items)
         status = record_and_reply(ctx, session, row, submission, mail, photo_ids, today)
-    log.info("Mail verarbeitet: %s", status)
     return status
 
 
@@ -137,15 +137,20 @@ def ignore_mail(ctx: AppContext, claim: Claim, submission: Submission) -> str:
                 session, submission.bounced_recipients,
                 references=submission.bounce_references, now=ctx.clock(),
             )  # fmt: skip
-        finish(row, status="ignored", folder=PROCESSED, error=_loop_note(submission))
-    log.info("Mail ignoriert: %s", _loop_note(submission))
+        note = _loop_note(submission, ctx.settings.mail_from)
+        finish(row, status="ignored", folder=PROCESSED, error=note)
+    log.info("Mail ignoriert: %s", note)
     return "ignored"
 
 
-def _loop_note(submission: Submission) -> str:
+def _loop_note(submission: Submission, mail_from: str) -> str:
     if submission.is_bounce:
         return "Unzustellbarkeitsmeldung: " + (", ".join(submission.bounced_recipients) or "-")
-    return "automatische Antwort; nicht beantwortet"
+    if submission.is_auto_reply:
+        return "automatische Antwort; nicht beantwortet"
+    return (
+        f"von unserer eigenen Adresse {own_address(mail_from)} (Mail-Schleife); nicht beantwortet"
+    )
 
 
 def read_photo(
@@ -271,6 +276,20 @@ def record_and_reply(
         allow_unknown=ctx.settings.reply_to_unknown_senders,
     )  # fmt: skip
     status, folder = RESULT[decision.outcome]
-    note = "Teile abgelehnt: " + "; ".join(submission.rejected_parts)
-    finish(row, status=status, folder=folder, error=note if submission.rejected_parts else None)
+    note = ledger_note(submission, mail, status)
+    finish(row, status=status, folder=folder, error=note)
+    codes = ", ".join(decision.reason_codes)
+    log.info("Mail verarbeitet: %s%s%s", status, f" ({codes})" if codes else "",
+             f" – {note}" if note else "")  # fmt: skip
     return status
+
+
+def ledger_note(submission: Submission, mail: MailDecision, status: str) -> str | None:
+    """What the clerk reads in the ledger: why a mail was rejected, and its refused parts."""
+    notes = []
+    if status == "rejected":
+        codes = dict.fromkeys((*mail.decision.reason_codes, *mail.match.reason_codes))
+        notes.append("Abgelehnt: " + "; ".join(reasons.label(code) for code in codes))
+    if submission.rejected_parts:
+        notes.append("Teile abgelehnt: " + "; ".join(submission.rejected_parts))
+    return " – ".join(notes) or None

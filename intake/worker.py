@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from core import metrics
 from core.context import AppContext
 from core.errors import MailboxError, ToolMissingError
-from core.heartbeat import beat
+from core.heartbeat import beat, stopped
 from core.holders import thread_holder
 from core.retention import purge_if_due
 from core.settings import Settings
@@ -31,7 +31,15 @@ from intake.claims import claim_next, keep_alive, reclaim_from_gone
 from intake.imap import ImapSource
 from intake.ledger import apply_pending_moves, fetch_new, lease_renewer, mailbox_lock
 from intake.maildir import MaildirSource
-from intake.outages import DATABASE, MAILBOX, SMTP, Outages, is_database_outage
+from intake.outages import (
+    DATABASE,
+    MAILBOX,
+    SMTP,
+    STORAGE,
+    Outages,
+    is_database_outage,
+    is_storage_outage,
+)
 from intake.pipeline import Reader, ocr_reader, process_one
 from intake.push import start_watcher
 from intake.sources import MailSource
@@ -137,6 +145,8 @@ def run_worker(
             if watcher is not None:
                 watcher.stop()
             source.close()
+            if not once:  # a single pass (cron, tests) leaves its beat for the maximum age
+                stopped(ctx, work.holder)
     return total
 
 
@@ -187,7 +197,7 @@ def run_pass(
     report = WorkerReport(passes=1)
     beat(work.ctx, work.holder)
     metrics.WORKER_PASSES.inc()
-    _stage(work, "Abholen", (DATABASE,), lambda: _fetch(work, report))
+    _stage(work, "Abholen", (DATABASE, STORAGE), lambda: _fetch(work, report))
     _stage(work, "Verarbeiten", (DATABASE,), lambda: _process(work, report))
     _stage(work, "Verschieben", (DATABASE,), lambda: _move(work, report))
     _stage(work, "Versand", (DATABASE,), lambda: _send(work, report))
@@ -210,6 +220,8 @@ def _stage(
     except Exception as exc:
         if is_database_outage(exc):
             work.outages.failed(DATABASE, exc)
+        elif is_storage_outage(exc):
+            work.outages.failed(STORAGE, exc)
         else:
             log.exception("%s fehlgeschlagen; nächster Durchlauf versucht es erneut", name)
         return

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
+import os
 from decimal import Decimal
 from typing import Any, TextIO
 
@@ -36,14 +38,17 @@ COLUMNS = (
 BATCH = 1000
 
 
-def export_readings(ctx: AppContext, out: TextIO, *, since: dt.date, mark: bool) -> int:
-    """Write accepted readings read on or after `since`; with `mark`, set their `exported_at`
-    (first export time is kept). Returns the number of readings written."""
+def export_readings(
+    ctx: AppContext, out: TextIO, *, since: dt.date | None, mark: bool, new_only: bool = False
+) -> int:
+    """Write accepted readings read on or after `since` (None: any date); `new_only`: only those
+    not exported yet. With `mark`, set their `exported_at` (first export time is kept) once the
+    file is written through to the disk. Returns the number of readings written."""
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(COLUMNS)
     exported: list[int] = []
     with transaction(ctx.sessions) as session:
-        for row in session.execute(_query(since)).yield_per(BATCH):
+        for row in session.execute(_query(since, new_only=new_only)).yield_per(BATCH):
             writer.writerow(
                 (
                     row.account,
@@ -60,12 +65,26 @@ def export_readings(ctx: AppContext, out: TextIO, *, since: dt.date, mark: bool)
             )
             exported.append(row.id)
         if mark:
+            _written_through(out)  # a full disk fails here, before anything is marked
             _mark(session, exported, ctx.clock())
     return len(exported)
 
 
-def _query(since: dt.date) -> Select[*tuple[Any, ...]]:
-    return (
+def _written_through(out: TextIO) -> None:
+    out.flush()
+    try:
+        descriptor = out.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's buffer)
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):  # a pipe or a terminal
+            raise
+
+
+def _query(since: dt.date | None, *, new_only: bool) -> Select[*tuple[Any, ...]]:
+    stmt = (
         select(
             Reading.id,
             Reading.register,
@@ -81,13 +100,14 @@ def _query(since: dt.date) -> Select[*tuple[Any, ...]]:
         )
         .join(Reading.meter)
         .join(Meter.account)
-        .where(
-            Reading.status == "accepted",
-            Reading.source != "import",
-            Reading.read_on >= since,
-        )
+        .where(Reading.status == "accepted", Reading.source != "import")
         .order_by(Reading.read_on, Reading.id)
     )
+    if since is not None:
+        stmt = stmt.where(Reading.read_on >= since)
+    if new_only:
+        stmt = stmt.where(Reading.exported_at.is_(None))
+    return stmt
 
 
 def machine_decimal(value: Decimal, decimal_digits: int) -> str:

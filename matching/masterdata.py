@@ -47,26 +47,37 @@ class ImportReport:
     readings_added: int = 0
     encoding: str = "utf-8"
     errors: list[ImportRowError] = field(default_factory=list)
+    duplicates: list[tuple[int, int]] = field(default_factory=list)  # (row, the row it repeats)
 
     def summary(self) -> str:
         n = format_number
         lines = [
             f"Import: {n(self.rows)} Zeilen gelesen ({self.encoding}); Zähler: "
             f"{n(self.created)} neu, {n(self.updated)} geändert, {n(self.unchanged)} unverändert; "
-            f"{n(self.readings_added)} Zählerstände übernommen; "
-            f"{n(len(self.errors))} fehlerhafte Zeilen übersprungen."
+            f"{_counted(self.readings_added, 'Zählerstand', 'Zählerstände')} übernommen; "
+            f"{_counted(len(self.duplicates), 'doppelte Zeile', 'doppelte Zeilen')} und "
+            f"{_counted(len(self.errors), 'fehlerhafte Zeile', 'fehlerhafte Zeilen')} "
+            "übersprungen."
         ]
+        lines.extend(
+            f"  Zeile {row}: gleich wie Zeile {earlier}, übersprungen"
+            for row, earlier in self.duplicates[:MAX_ERRORS_SHOWN]
+        )
         lines.extend(f"  {error}" for error in self.errors[:MAX_ERRORS_SHOWN])
         if len(self.errors) > MAX_ERRORS_SHOWN:
             lines.append(f"  … und {n(len(self.errors) - MAX_ERRORS_SHOWN)} weitere Fehler.")
         return "\n".join(lines)
 
 
+def _counted(count: int, one: str, many: str) -> str:
+    return f"{format_number(count)} {one if count == 1 else many}"
+
+
 def import_csv(ctx: AppContext, path: Path, *, progress: bool) -> ImportReport:
     """Import (or re-import) master data from `path`; see the module docstring."""
     report = ImportReport()
     rows = _parse(path, ctx, report)
-    records = group_rows(rows, report.errors)
+    records = group_rows(rows, report.errors, report.duplicates)
     report.errors.sort(key=lambda error: error.row)
     with tqdm(
         total=len(records), unit=" Zähler", desc="Import", disable=not progress, file=sys.stderr

@@ -4,13 +4,13 @@ A meter with several registers (e.g. HT/NT: 1.8.1 and 1.8.2) has one row per reg
 may come again in further rows that each carry an earlier reading with its own date (the
 meter's reading history). Rows of the same account must agree on name, email and language; rows of
 the same meter on account, kind, unit, display and digits. A row that contradicts an earlier one is
-rejected, naming both rows.
+rejected, naming both rows; a row that repeats an earlier one exactly is skipped as a duplicate.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from core.errors import ImportRowError
@@ -113,11 +113,23 @@ class MeterRecord:
         return self.first.base_price
 
 
-def group_rows(rows: list[MasterRow], errors: list[ImportRowError]) -> list[MeterRecord]:
-    """One record per meter number, in file order; contradicting rows go to `errors`."""
+def group_rows(
+    rows: list[MasterRow],
+    errors: list[ImportRowError],
+    duplicates: list[tuple[int, int]] | None = None,
+) -> list[MeterRecord]:
+    """One record per meter number, in file order; contradicting rows go to `errors`, a row that
+    repeats an earlier one cell for cell goes to `duplicates` as (row, earlier row)."""
     accounts: dict[str, MasterRow] = {}
     meters: dict[str, MeterRecord] = {}
+    seen: dict[MasterRow, int] = {}
     for row in rows:
+        content = replace(row, row=0)
+        if content in seen:
+            if duplicates is not None:
+                duplicates.append((row.row, seen[content]))
+            continue
+        seen[content] = row.row
         try:
             _check_against(row, accounts.get(row.account), _ACCOUNT_FIELDS)
             record = meters.get(row.meter)

@@ -1,4 +1,4 @@
-"""Reading-request campaigns: one reminder per customer listing all of their due meters, one
+"""Reading-request campaigns: one reminder per customer address listing all of its due meters, one
 follow-up for the meters still missing, then finished.
 
 A meter is due when it is installed (not removed) during the window, its customer has a usable,
@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import groupby
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.orm import Session
+from tqdm import tqdm
 
 from core.context import BERLIN, AppContext
 from core.db import transaction
@@ -75,7 +76,7 @@ class CampaignResult:
     queued: int = 0  # reminder mails, one per customer
     meters: int = 0  # meters those mails ask for
     already: int = 0  # meters that were in the campaign already
-    skipped: int = 0  # meters whose customer has no usable address
+    skipped: int = 0  # meters whose customer has no address, an invalid or a bounced one
     opted_out: int = 0  # meters whose customer unsubscribed from reminders
     previews: list[PreviewMail] = field(default_factory=list)
 
@@ -95,8 +96,8 @@ class CampaignResult:
             f"{counted(self.queued, 'Erinnerung', 'Erinnerungen')} für "
             f"{counted(self.meters, 'Zähler', 'Zähler')} eingeplant, "
             f"{counted(self.already, 'Zähler war', 'Zähler waren')} schon dabei, "
-            f"{format_number(self.skipped)} übersprungen (E-Mail-Adresse ungültig oder "
-            f"unzustellbar), {format_number(self.opted_out)} abgemeldet."
+            f"{format_number(self.skipped)} übersprungen (keine, ungültige oder "
+            f"unzustellbare E-Mail-Adresse), {format_number(self.opted_out)} abgemeldet."
         )
 
 
@@ -120,16 +121,20 @@ def start_campaign(
     send_from: dt.datetime | None = None,
     dry_run: bool = False,
     preview: int = 0,
+    progress: bool = False,
 ) -> CampaignResult:
     """Create campaign `name` (or reuse it) and queue one reminder per customer with due meters.
 
     Starting it again queues only meters that became due since; an existing campaign with a
     different window is refused with `UsageError`. `dry_run` does all of it and rolls back;
     `preview` keeps that many rendered mails in the result. `send_from` schedules the first mail.
+    `progress` shows a bar on stderr (the command line), customer by customer.
     """
     plan = _checked_plan(name, due_from, due_to, actor, send_from, ctx.settings)
     with ctx.sessions() as session:
-        result = _start(session, ctx.settings, plan, ctx.clock(), dry_run=dry_run)
+        result = _start(
+            session, ctx.settings, plan, ctx.clock(), dry_run=dry_run, progress=progress
+        )
         result.previews = _previews(session, result.campaign_id, preview)
         session.add(
             AuditLog(at=ctx.clock(), actor=actor, action="campaign_started", entity="campaign",
@@ -167,7 +172,13 @@ def _checked_plan(
 
 
 def _start(
-    session: Session, settings: Settings, plan: CampaignPlan, now: dt.datetime, *, dry_run: bool
+    session: Session,
+    settings: Settings,
+    plan: CampaignPlan,
+    now: dt.datetime,
+    *,
+    dry_run: bool,
+    progress: bool = False,
 ) -> CampaignResult:
     campaign, created = _get_or_create(session, plan, now)
     result = CampaignResult(
@@ -175,8 +186,10 @@ def _start(
     )
     if campaign.status in ACTIVE:
         pacer = Pacer.for_campaign(session, campaign, max(campaign.send_from or now, now))
-        for customer, meters in _due_by_customer(session, plan.due_from, plan.due_to):
-            _remind_customer(session, settings, campaign, customer, meters, pacer, result)
+        due = _due_by_customer(session, plan.due_from, plan.due_to)
+        bar = tqdm(due, unit=" Kunden", desc="Kampagne", disable=not progress, file=sys.stderr)
+        for household in bar:
+            _remind_customer(session, settings, campaign, household, pacer, result)
     return result
 
 
@@ -221,9 +234,7 @@ def _get_or_create(session: Session, plan: CampaignPlan, now: dt.datetime) -> tu
     return campaign, new_id is not None
 
 
-def _due_by_customer(
-    session: Session, due_from: dt.date, due_to: dt.date
-) -> list[tuple[Customer, list[Meter]]]:
+def _due_by_customer(session: Session, due_from: dt.date, due_to: dt.date) -> list[Household]:
     stmt = (
         select(Customer, Meter)
         .join(ContractAccount, Meter.account_id == ContractAccount.id)
@@ -231,18 +242,79 @@ def _due_by_customer(
         .where(
             or_(Meter.installed_on.is_(None), Meter.installed_on <= due_to),
             or_(Meter.removed_on.is_(None), Meter.removed_on > due_to),
-            Customer.email.is_not(None),
-            Customer.email != "",
-            Customer.email_bounced_at.is_(None),
             ~_has_reading(Meter.id, due_from, due_to),
         )
         .order_by(Customer.id, Meter.id)
     )
-    rows = session.execute(stmt).all()
-    return [
-        (customer, [meter for _customer, meter in group])
-        for customer, group in groupby(rows, key=lambda row: row[0])
-    ]
+    return by_address([(customer, meter) for customer, meter in session.execute(stmt)])
+
+
+@dataclass
+class Household:
+    """Everyone billing lists under one email address: a customer with several contract accounts
+    comes once per account, and gets one mail for all of their meters."""
+
+    customers: list[Customer] = field(default_factory=list)
+    meters: list[tuple[Customer, Meter]] = field(default_factory=list)  # (the meter's customer, it)
+
+    @property
+    def first(self) -> Customer:
+        return self.customers[0]
+
+    @property
+    def opted_out(self) -> bool:
+        return any(customer.campaign_opt_out_at is not None for customer in self.customers)
+
+    @property
+    def reachable(self) -> bool:
+        bounced = any(customer.email_bounced_at is not None for customer in self.customers)
+        return not bounced and is_valid_recipient(self.first.email or "")
+
+    @property
+    def name(self) -> str | None:
+        """The name to greet, None (a neutral greeting) when the address is several people's."""
+        names = {customer.name for customer in self.customers}
+        return self.first.name if len(names) == 1 else None
+
+
+def by_address(rows: Sequence[tuple[Customer, Meter]]) -> list[Household]:
+    """(customer, meter) rows grouped by the customer's address (case-insensitive), in the order
+    of each address's first row; customers without one stay apart."""
+    households: dict[str, Household] = {}
+    for customer, meter in rows:
+        address = (customer.email or "").strip().lower() or f"#{customer.id}"
+        household = households.setdefault(address, Household())
+        if customer not in household.customers:
+            household.customers.append(customer)
+        household.meters.append((customer, meter))
+    return list(households.values())
+
+
+@dataclass(frozen=True)
+class Unreached:
+    """A due meter no reminder can go to: staff ask its customer another way (letter, phone)."""
+
+    meter_id: int
+    meter_number: str
+    customer_name: str
+    address: str | None
+    why: str  # "no_address" (none, invalid or bounced) | "opted_out"
+
+
+def unreached(session: Session, campaign: Campaign, *, limit: int = 1000) -> list[Unreached]:
+    """The campaign's due meters still without a reading whose customer cannot be reminded by
+    mail, as `start_campaign` counts them (`skipped`, `opted_out`), by meter number."""
+    found = []
+    for household in _due_by_customer(session, campaign.due_from, campaign.due_to):
+        if household.opted_out:
+            why = "opted_out"
+        elif not household.reachable:
+            why = "no_address"
+        else:
+            continue
+        found += [Unreached(meter.id, meter.number, owner.name, owner.email or None, why)
+                  for owner, meter in household.meters]  # fmt: skip
+    return sorted(found, key=lambda row: row.meter_number)[:limit]
 
 
 def _has_reading(meter_id: Any, since: dt.date, until: dt.date) -> ColumnElement[bool]:
@@ -283,25 +355,29 @@ def _remind_customer(
     session: Session,
     settings: Settings,
     campaign: Campaign,
-    customer: Customer,
-    meters: Sequence[Meter],
+    household: Household,
     pacer: Pacer,
     result: CampaignResult,
 ) -> None:
-    if customer.campaign_opt_out_at is not None:
-        result.opted_out += len(meters)
+    customer = household.first
+    if household.opted_out:
+        result.opted_out += len(household.meters)
         return
-    if not is_valid_recipient(customer.email):
-        log.warning("campaign %r: customer %d skipped, unusable address %r",
+    if not household.reachable:
+        log.warning("campaign %r: customer %d skipped, no usable address (%r)",
                     campaign.name, customer.id, customer.email)  # fmt: skip
-        result.skipped += len(meters)
+        result.skipped += len(household.meters)
         return
-    new = [meter for meter in meters if _add_recipient(session, campaign, meter, customer)]
-    result.already += len(meters) - len(new)
+    new = [
+        meter
+        for owner, meter in household.meters
+        if _add_recipient(session, campaign, meter, owner)
+    ]
+    result.already += len(household.meters) - len(new)
     if not new:
         return
     key = f"reminder:{campaign.id}:{customer.id}:{new[0].id}"
-    sent_at = _queue(session, settings, "reminder", campaign, customer, new, key, pacer)
+    sent_at = _queue(session, settings, "reminder", campaign, household, new, key, pacer)
     if sent_at is not None:
         _mark_reminded(session, campaign.id, [meter.id for meter in new], 1, sent_at)
         result.queued += 1
@@ -324,16 +400,17 @@ def _queue(
     settings: Settings,
     kind: str,
     campaign: Campaign,
-    customer: Customer,
+    household: Household,
     meters: Sequence[Meter],
     key: str,
     pacer: Pacer,
 ) -> dt.datetime | None:
     """Queue one campaign mail; return the time it is due to go out, None if not queued."""
+    customer = household.first
     assert customer.email is not None
     link = unsubscribe_url(settings, customer.id)
     context = {
-        "customer_name": customer.name,
+        "customer_name": household.name,
         "meters": [{"number": meter.number, "kind": meter.kind} for meter in meters],
         "due_from": campaign.due_from,
         "due_to": campaign.due_to,
@@ -417,12 +494,13 @@ def _queue_followups(
     )
     pacer = Pacer.for_campaign(session, campaign, now)
     queued = 0
-    for customer, group in groupby(session.execute(stmt).all(), key=lambda row: row[0]):
-        meters = [meter for _customer, meter in group]
-        key = f"reminder_followup:{campaign.id}:{customer.id}"
-        wanted = customer.campaign_opt_out_at is None and is_valid_recipient(customer.email)
+    rows = [(customer, meter) for customer, meter in session.execute(stmt)]
+    for household in by_address(rows):
+        meters = [meter for _owner, meter in household.meters]
+        key = f"reminder_followup:{campaign.id}:{household.first.id}"
+        wanted = not household.opted_out and household.reachable
         if wanted and _queue(
-            session, settings, "reminder_followup", campaign, customer, meters, key, pacer
+            session, settings, "reminder_followup", campaign, household, meters, key, pacer
         ):
             queued += 1
         _mark_reminded(session, campaign.id, [meter.id for meter in meters], 2, now)

@@ -98,7 +98,9 @@ def enqueue(
     if row_id is None:
         log.debug("not queued %s: already in the outbox", key)
         return False
-    log.info("queued %s mail %s to %s (outbox %d)", kind, key, address, row_id)
+    # a reply is news about one customer mail; a campaign's thousands of reminders are summed up
+    level = logging.DEBUG if campaign_id is not None else logging.INFO
+    log.log(level, "queued %s mail %s to %s (outbox %d)", kind, key, address, row_id)
     return True
 
 

@@ -4,7 +4,7 @@ Pillow reads the header and decodes (PNG, WebP, HEIC through pillow-heif, ...) a
 EXIF orientation. A complete colour or gray JPEG is decoded by OpenCV instead: the same
 libjpeg-turbo settings give the same pixels, straight in BGR, in about half the time. The pixel
 limit is checked from the header before anything is decoded, so a decompression bomb is refused
-cheaply.
+cheaply; a JPEG above it is decoded at 1/2, 1/4 or 1/8 where that fits (`core.image_limits`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import ImageError
+from core.image_limits import draft_at, scale_within
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +122,9 @@ def _decode(data: bytes, max_pixels: int, at_least: int | None) -> np.ndarray:
             # our own limit below is the one that counts; Pillow's default would only warn
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
+                scale = draft_at(img, scale_within(img, max_pixels) or 1)  # a huge JPEG: smaller
                 _check_size(img.width, img.height, max_pixels)
-                scale = 1
-                if at_least is not None and max(img.size) > at_least:
+                if scale == 1 and at_least is not None and max(img.size) > at_least:
                     k = at_least / max(img.size)  # JPEG only: 1/2, 1/4 or 1/8 while big enough
                     full = img.width
                     drafted = img.draft(None, (math.ceil(img.width * k), math.ceil(img.height * k)))

@@ -130,7 +130,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: HTTPException) -> Response:
         if request.url.path.startswith("/api/") or exc.status_code == 401:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-        key = {403: "error.forbidden", 404: "error.not_found"}.get(exc.status_code, "")
+        key = {403: "error.forbidden", 404: "error.not_found", 415: "error.photo_unavailable"}.get(
+            exc.status_code, ""
+        )
         context = {"message_key": key, "detail": str(exc.detail)}
         return render(request, "error.html", context, status_code=exc.status_code)
 

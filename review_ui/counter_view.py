@@ -18,6 +18,7 @@ from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.image_limits import SCALES, draft_at, scale_within
 from review_ui.photos import PhotoUnavailable
 
 CROP_WIDTH = 720  # pixels of the served crop along the counter (small counters are enlarged)
@@ -119,10 +120,13 @@ def _upright(data: bytes, reduce: float, max_pixels: int) -> tuple[Image.Image, 
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
-                if img.width * img.height > max_pixels:
+                least = scale_within(img, max_pixels)
+                if least is None:
                     raise PhotoUnavailable(f"{img.width}x{img.height} exceeds {max_pixels} pixels")
                 full = img.width
-                if reduce >= 2:
+                if least > 1:  # a huge JPEG: at the scale that fits, or smaller still
+                    draft_at(img, max(least, max(s for s in SCALES if s <= reduce)), "RGB")
+                elif reduce >= 2:
                     img.draft("RGB", (math.ceil(full / reduce), math.ceil(img.height / reduce)))
                 scale = img.width / full
                 return (ImageOps.exif_transpose(img) or img).convert("RGB"), scale

@@ -101,6 +101,9 @@ _DE: dict[str, str] = {
     "messages.empty": "Keine E-Mails mit diesem Status.",
     "messages.task": "Aufgabe",
     "error.not_found": "Nicht gefunden.",
+    "error.photo_unavailable": (
+        "Dieses Foto lässt sich nicht anzeigen (beschädigt, zu groß oder ein unbekanntes Format)."
+    ),
     "error.csrf": "Ungültiges Formular-Token. Bitte Seite neu laden.",
     "common.kind": "Art",
     "common.unit": "Einheit",
@@ -193,6 +196,7 @@ _EN: dict[str, str] = {
     "messages.empty": "No mails with this status.",
     "messages.task": "Task",
     "error.not_found": "Not found.",
+    "error.photo_unavailable": "This photo cannot be shown (damaged, too large, unknown kind).",
     "error.csrf": "Invalid form token. Please reload the page.",
     "common.kind": "Kind",
     "common.unit": "Unit",

@@ -63,7 +63,7 @@ DE: dict[str, str] = {
     "campaigns.read_only": "Kampagnen starten darf nur die Administration.",
     "campaigns.created": (
         "Kampagne „{name}“ ({due_from} bis {due_to}) angelegt: {mails} für {meters} eingeplant, "
-        "{skipped} Zähler übersprungen (E-Mail-Adresse ungültig oder unzustellbar), "
+        "{skipped} Zähler übersprungen (keine, ungültige oder unzustellbare E-Mail-Adresse), "
         "{opted_out} abgemeldet."
     ),
     "campaigns.existed": (
@@ -102,6 +102,15 @@ DE: dict[str, str] = {
     "campaigns.reminders_sent": "Erinnerungen",
     "campaigns.last_reminded": "Zuletzt erinnert",
     "campaigns.no_recipients": "Keine Zähler mit diesem Status.",
+    "campaigns.unreached": "Nicht per E-Mail erreichbar: {count} Zähler",
+    "campaigns.unreached_help": (
+        "Fällige Zähler ohne Stand, deren Kunden keine Erinnerung bekommen können – "
+        "bitte auf anderem Weg (Brief, Telefon) um den Stand bitten."
+    ),
+    "campaigns.address": "E-Mail-Adresse",
+    "campaigns.why": "Grund",
+    "campaigns.why_no_address": "keine, ungültige oder unzustellbare E-Mail-Adresse",
+    "campaigns.why_opted_out": "von Erinnerungen abgemeldet",
     "campaigns.all": "Alle",
     "campaigns.back": "Zurück zu den Kampagnen",
 }
@@ -164,7 +173,8 @@ EN: dict[str, str] = {
     "campaigns.read_only": "Only administrators can start campaigns.",
     "campaigns.created": (
         "Campaign “{name}” ({due_from} to {due_to}) created: {mails} for {meters} queued, "
-        "{skipped} meters skipped (email address invalid or bouncing), {opted_out} unsubscribed."
+        "{skipped} meters skipped (no email address, an invalid or a bouncing one), "
+        "{opted_out} unsubscribed."
     ),
     "campaigns.existed": (
         "Campaign “{name}” ({due_from} to {due_to}) existed already – nothing queued twice: "
@@ -201,6 +211,15 @@ EN: dict[str, str] = {
     "campaigns.reminders_sent": "Reminders",
     "campaigns.last_reminded": "Last reminded",
     "campaigns.no_recipients": "No meters with this status.",
+    "campaigns.unreached": "Not reachable by email: {count} meters",
+    "campaigns.unreached_help": (
+        "Due meters without a reading whose customers cannot get a reminder – "
+        "please ask for the reading another way (letter, phone)."
+    ),
+    "campaigns.address": "Email address",
+    "campaigns.why": "Reason",
+    "campaigns.why_no_address": "no email address, an invalid or a bouncing one",
+    "campaigns.why_opted_out": "unsubscribed from reminders",
     "campaigns.all": "All",
     "campaigns.back": "Back to the campaigns",
 }

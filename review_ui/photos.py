@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.image_limits import draft_at, scale_within
+
 log = logging.getLogger(__name__)
 
 try:  # HEIC/HEIF (iPhone photos)
@@ -42,10 +44,12 @@ def prepare_photo(data: bytes, *, max_pixels: int, thumbnail: bool = False) -> S
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
-            if img.width * img.height > max_pixels:
+            scale = scale_within(img, max_pixels)
+            if scale is None:
                 raise PhotoUnavailable(f"{img.width}x{img.height} exceeds {max_pixels} pixels")
             fmt = img.format or ""
-            fits = max(img.size) <= MAX_SIDE and len(data) <= MAX_BYTES
+            fits = scale == 1 and max(img.size) <= MAX_SIDE and len(data) <= MAX_BYTES
+            draft_at(img, scale, "RGB")  # a huge JPEG is decoded smaller
             if fmt in PASS_THROUGH and fits and _upright(img) and not thumbnail:
                 return ServedPhoto(data, PASS_THROUGH[fmt])
             side = THUMB_SIDE if thumbnail else MAX_SIDE

@@ -46,3 +46,45 @@ def test_an_unreachable_database_gives_its_exit_code_in_one_line(
     assert main(["worker", "--once"]) == DatabaseError.exit_code
     (message,) = _error_lines(capsys.readouterr().err)
     assert message.startswith("Fehler: Datenbank nicht erreichbar")
+
+
+def test_export_new_writes_a_whole_file_and_counts_in_german(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _env(monkeypatch, tmp_path / "var")
+    target = tmp_path / "zaehlerstaende.csv"
+    assert main(["export", "readings", "-o", str(target)]) == 2
+    assert _error_lines(capsys.readouterr().err) == ["Fehler: --since DATUM oder --new angeben"]
+    assert main(["export", "readings", "--new", "--mark", "-o", str(target)]) == 0
+    assert _error_lines(capsys.readouterr().err) == ["0 Zählerstände exportiert."]
+    assert target.read_text(encoding="utf-8").startswith("vertragskonto;")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["var", "zaehlerstaende.csv"]
+
+
+def test_a_var_dir_that_cannot_be_made_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "datei").write_text("kein Verzeichnis")
+    _env(monkeypatch, tmp_path / "var")
+    monkeypatch.setenv("METER_INTAKE_VAR_DIR", str(tmp_path / "datei" / "var"))
+    assert main(["db", "upgrade"]) == 1
+    (message,) = _error_lines(capsys.readouterr().err)
+    assert message.startswith(f"Fehler: {tmp_path / 'datei' / 'var'}: Not a directory – Rechte")
+
+
+def test_a_campaign_start_shows_its_progress_not_a_line_per_mail(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _env(monkeypatch, tmp_path / "var")
+    rows = [f"{700000 + i};Kunde {i};k{i}@example.org;Z-{i};Wasser;m3;5\n" for i in range(3)]
+    master = tmp_path / "stammdaten.csv"
+    master.write_text("vertragskonto;name;email;zaehlernummer;art;einheit;vorkommastellen\n"
+                      + "".join(rows), encoding="utf-8")  # fmt: skip
+    assert main(["import", str(master), "--quiet"]) == 0
+    capsys.readouterr()
+    window = ["--due-from", "01.01.2030", "--due-to", "31.01.2030"]
+    assert main(["campaign", "start", "Jahresablesung", *window]) == 0
+    out, err = capsys.readouterr()
+    assert "3 Erinnerungen für 3 Zähler eingeplant" in out
+    assert "Kampagne: 100%" in err and "3/3" in err
+    assert "queued reminder" not in err

@@ -112,7 +112,11 @@ def test_a_damaged_backup_is_refused_before_anything_changes(
 
 
 def test_the_cli_backs_up_and_restores(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FrozenClock
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clock: FrozenClock,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("METER_INTAKE_DATABASE_URL", settings.effective_database_url)
     monkeypatch.setenv("METER_INTAKE_VAR_DIR", str(settings.var_dir))
@@ -122,6 +126,8 @@ def test_the_cli_backs_up_and_restores(
     assert main(["backup", str(tmp_path / "b")]) == 0
     assert main(["restore", str(tmp_path / "b")]) == 2  # the database holds data
     assert main(["restore", "--force", str(tmp_path / "b")]) == 0
+    shown = capsys.readouterr().err  # a long copy shows how far it is
+    assert "Sichern: " in shown and "Prüfen: 100%" in shown and "Zurückspielen: 100%" in shown
     assert main(["restore", str(tmp_path / "nothing-here")]) == 7
 
 

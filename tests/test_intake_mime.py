@@ -290,3 +290,12 @@ def test_bounce_references_come_from_quoted_headers_and_in_reply_to() -> None:
     assert set(sub.bounce_references) == {"<r0@stadtwerke.example>", "<r1@stadtwerke.example>"}
     plain = parse_message(DSN, ledger_id=1, received_at=NOW)
     assert plain.bounce_references == ()
+
+
+def test_bidi_overrides_cannot_disguise_a_file_name_or_a_subject() -> None:
+    msg = _mail(Subject="Zählerstand \u202eftg.exe")
+    msg.add_attachment(_image(), maintype="image", subtype="jpeg",
+                       filename="rechnung\u202egpj.exe")  # fmt: skip
+    sub = parse_message(msg.as_bytes(), ledger_id=1, received_at=NOW)
+    assert sub.subject == "Zählerstand ftg.exe"
+    assert [image.filename for image in sub.images] == ["rechnunggpj.exe"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import mailbox
 import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -343,3 +345,43 @@ def test_reading_is_dated_by_the_berlin_day_the_mail_arrived(
     assert reading.read_on == dt.date(2026, 11, 20)
     [mail] = all_of(seeded, Outbox)
     assert "20.11.2026" in mail.body_text and "21.11.2026" not in mail.body_text
+
+
+def test_a_rejected_mail_tells_the_clerk_why(
+    seeded: AppContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="intake.pipeline")
+    empty = run_one(seeded, b"")
+    assert "Mail verarbeitet: rejected (no_content) – Abgelehnt: Weder Foto" in caplog.text
+    assert empty.status == "rejected"
+    assert empty.error is not None and empty.error.startswith(
+        "Abgelehnt: Weder Foto noch Zählerstand in der Mail"
+    )
+    row = run_one(seeded, _with_pdf(customer_mail(sender=CUSTOMER, body="anbei als PDF")))
+    assert row.status == "rejected"
+    assert row.error == (
+        "Abgelehnt: Weder Foto noch Zählerstand in der Mail – "
+        "Teile abgelehnt: zaehler.pdf: Dateityp application/pdf wird nicht unterstützt"
+    )
+
+
+def _with_pdf(raw: bytes) -> bytes:
+    import email
+    from email import policy
+
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    msg.add_attachment(b"%PDF-1.4\n%%EOF", maintype="application", subtype="pdf",
+                       filename="zaehler.pdf")  # fmt: skip
+    return msg.as_bytes()
+
+
+def test_our_own_mail_coming_back_is_named_a_loop(seeded: AppContext) -> None:
+    own = customer_mail(sender="zaehlerstand@stadtwerke.example", photos=[("z.jpg", JPEG)])
+    row = run_one(seeded, own)
+    assert (row.status, row.error) == (
+        "ignored",
+        "von unserer eigenen Adresse zaehlerstand@stadtwerke.example (Mail-Schleife); "
+        "nicht beantwortet",
+    )
+    assert all_of(seeded, Outbox) == []

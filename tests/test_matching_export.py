@@ -7,7 +7,9 @@ import datetime as dt
 import io
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.context import AppContext
 from core.db import transaction
@@ -128,3 +130,41 @@ def test_a_correction_names_the_reading_it_replaces(ctx: AppContext) -> None:
     assert {(line[1], line[3], line[9]) for line in lines[1:]} == {
         ("W-123", "110.000", str(old.id)), ("1ESY1160123456", "12345.0", ""),
     }  # fmt: skip
+
+
+class FullDisk(io.StringIO):
+    """An export file on a full disk: the rows fit in the buffer, writing them out fails."""
+
+    def flush(self) -> None:
+        raise OSError(28, "No space left on device")
+
+
+def _accepted(session: Session, meter_id: int, value: str, day: dt.date) -> None:
+    session.add(Reading(meter_id=meter_id, value=Decimal(value), read_on=day, source="photo",
+                        status="accepted", accepted_by="auto"))  # fmt: skip
+
+
+def test_a_file_that_cannot_be_written_out_marks_nothing(ctx: AppContext) -> None:
+    with transaction(ctx.sessions) as session:
+        _accepted(session, seed(session).e_meter, "12345", dt.date(2026, 11, 2))
+    with pytest.raises(OSError):
+        export_readings(ctx, FullDisk(), since=dt.date(2026, 11, 1), mark=True)
+    with ctx.sessions() as session:
+        assert session.scalars(
+            select(Reading.exported_at).where(Reading.source == "photo")
+        ).all() == [None]
+
+
+def test_new_only_exports_each_reading_once_also_one_decided_late(ctx: AppContext) -> None:
+    with transaction(ctx.sessions) as session:
+        ids = seed(session)
+        _accepted(session, ids.e_meter, "12345", dt.date(2026, 11, 9))
+    first = io.StringIO()
+    assert export_readings(ctx, first, since=None, mark=True, new_only=True) == 1
+    with transaction(ctx.sessions) as session:  # a clerk decides a mail of the week before
+        _accepted(session, ids.w_meter, "101.5", dt.date(2026, 11, 3))
+    second = io.StringIO()
+    assert export_readings(ctx, second, since=None, mark=True, new_only=True) == 1
+    lines = list(csv.reader(io.StringIO(second.getvalue()), delimiter=";"))
+    assert [(line[1], line[4]) for line in lines[1:]] == [("W-123", "2026-11-03")]
+    assert export_readings(ctx, io.StringIO(), since=None, mark=True, new_only=True) == 0

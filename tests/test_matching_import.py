@@ -275,3 +275,24 @@ def test_a_heat_meter_counts_in_kwh_mwh_or_gj(ctx: AppContext, tmp_path: Path) -
     with ctx.sessions() as session:
         units = {m.number: m.unit for m in session.scalars(select(Meter))}
     assert units == {"WMZ-1": "MWh", "WMZ-2": "GJ"}
+
+
+def test_a_row_billing_wrote_twice_is_skipped_as_a_duplicate_not_an_error(
+    ctx: AppContext, tmp_path: Path
+) -> None:
+    lines = GERMAN.splitlines(keepends=True)
+    text = "".join([*lines, lines[3], lines[1]])  # rows 5 and 6 repeat rows 4 and 2
+    report = import_csv(ctx, write(tmp_path, "\ufeff" + text), progress=False)
+    assert (report.errors, report.duplicates) == ([], [(5, 4), (6, 2)])
+    assert counts(ctx) == (2, 2, 3, 3)
+    assert report.summary().splitlines() == [
+        "Import: 5 Zeilen gelesen (utf-8); Zähler: 3 neu, 0 geändert, 0 unverändert; "
+        "3 Zählerstände übernommen; 2 doppelte Zeilen und 0 fehlerhafte Zeilen übersprungen.",
+        "  Zeile 5: gleich wie Zeile 4, übersprungen",
+        "  Zeile 6: gleich wie Zeile 2, übersprungen",
+    ]
+    again = lines[1].replace("12.345,6", "12.345,7")  # same meter and date, another value
+    report = import_csv(ctx, write(tmp_path, "".join([*lines, again])), progress=False)
+    [error] = report.errors
+    assert (error.row, report.duplicates) == (5, [])
+    assert "1 fehlerhafte Zeile übersprungen" in report.summary()

@@ -78,7 +78,9 @@ def _reminders(ctx: AppContext) -> dict[str, str]:
 def test_start_queues_one_reminder_per_due_meter(ctx: AppContext, clock: FrozenClock) -> None:
     _populate(ctx, clock)
     result = start_campaign(ctx, "Jahresablesung 2026", due_from=NOV_1, due_to=NOV_30, actor="cli")
-    assert (result.created, result.queued, result.already, result.skipped) == (True, 3, 0, 1)
+    # no address, an empty one, a bounced one and an invalid one: 4 meters the staff must reach
+    # another way
+    assert (result.created, result.queued, result.already, result.skipped) == (True, 3, 0, 4)
     assert sorted(_reminders(ctx).values()) == [
         "due1@example.org", "due2@example.org", "due3@example.org"]  # fmt: skip
     assert all(key.startswith(f"reminder:{result.campaign_id}:") for key in _reminders(ctx))
@@ -91,8 +93,8 @@ def test_start_queues_one_reminder_per_due_meter(ctx: AppContext, clock: FrozenC
     assert subject is not None and subject.startswith("Bitte teilen Sie uns Ihren Zählerstand mit")
     assert result.summary() == (
         "Kampagne „Jahresablesung 2026“ (01.11.2026 bis 30.11.2026) angelegt: "
-        "3 Erinnerungen für 3 Zähler eingeplant, 0 Zähler waren schon dabei, 1 übersprungen "
-        "(E-Mail-Adresse ungültig oder unzustellbar), 0 abgemeldet."
+        "3 Erinnerungen für 3 Zähler eingeplant, 0 Zähler waren schon dabei, 4 übersprungen "
+        "(keine, ungültige oder unzustellbare E-Mail-Adresse), 0 abgemeldet."
     )
 
 
@@ -198,3 +200,22 @@ def test_reminder_reaches_the_customer(smtp_ctx: AppContext, smtp_server: SmtpTe
     assert mail["Auto-Submitted"] == "auto-generated"
     body = mail.get_body(preferencelist=("plain",))
     assert body is not None and "01.11.2026 bis 30.11.2026" in body.get_content()
+
+
+def test_a_customer_with_two_contract_accounts_gets_one_reminder_and_one_follow_up(
+    ctx: AppContext, clock: FrozenClock
+) -> None:
+    with transaction(ctx.sessions) as session:
+        _meter(session, "STROM-1", "erika@example.org")
+        _meter(session, "WASSER-1", "Erika@Example.org")  # the same person's second account
+        _meter(session, "GAS-1", "nachbar@example.org")
+    start_campaign(ctx, "Jahresablesung", due_from=NOV_1, due_to=NOV_30, actor="cli")
+    clock.advance(seconds=(FOLLOWUP_AFTER + dt.timedelta(minutes=1)).total_seconds())
+    assert run_campaigns(ctx) == 2
+    with ctx.sessions() as session:
+        mails = session.execute(select(Outbox.kind, Outbox.recipient, Outbox.subject)).all()
+    assert sorted((kind, recipient.lower()) for kind, recipient, _subject in mails) == [
+        ("reminder", "erika@example.org"), ("reminder", "nachbar@example.org"),
+        ("reminder_followup", "erika@example.org"), ("reminder_followup", "nachbar@example.org"),
+    ]  # fmt: skip
+    assert sum("2 Zähler" in subject for _kind, _recipient, subject in mails) == 2

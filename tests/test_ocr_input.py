@@ -150,11 +150,24 @@ def test_decompression_bomb_is_refused_from_the_header() -> None:
 
 
 def test_pixel_limit_comes_from_the_settings(meter: np.ndarray) -> None:
-    data = encode_jpeg(meter)
+    data = _encode(_pil(meter), "PNG")
     strict = Settings(max_image_pixels=500_000)
     assert read_meter(data, settings=strict).reason == "image_too_large"
     with pytest.raises(ImageError) as info:
         load_image(data, max_pixels=500_000)
+    assert info.value.reason == "image_too_large"
+
+
+def test_a_jpeg_above_the_limit_is_read_at_the_scale_that_fits(meter: np.ndarray) -> None:
+    """A phone's 200-megapixel photo is read at 1/2, 1/4 or 1/8, never whole, never refused."""
+    data = encode_jpeg(meter)
+    height, width = meter.shape[:2]
+    limit = (width // 2) * (height // 2) + width  # the photo fits at half its size, not whole
+    half = load_image(data, max_pixels=limit)
+    assert half.shape[:2] == (-(-height // 2), -(-width // 2))
+    assert read_meter(data, settings=Settings(max_image_pixels=limit)).reading == "00472"
+    with pytest.raises(ImageError) as info:  # not even at 1/8
+        load_image(data, max_pixels=(width // 9) * (height // 9))
     assert info.value.reason == "image_too_large"
 
 
@@ -165,3 +178,14 @@ def test_missing_file_path_gives_a_reason(tmp_path: Path) -> None:
 
 def test_unsupported_array_shape_gives_a_reason() -> None:
     assert read_meter(np.zeros((50, 50, 2), np.uint8)).reason == "image_corrupt"
+
+
+def test_the_photo_hash_of_a_jpeg_above_the_limit_is_taken_too(meter: np.ndarray) -> None:
+    from intake.photos import photo_facts
+
+    height, width = meter.shape[:2]
+    limit = (width // 2) * (height // 2) + width
+    within = photo_facts(encode_jpeg(meter), max_pixels=LIMIT).phash
+    assert within is not None
+    assert photo_facts(encode_jpeg(meter), max_pixels=limit).phash == within
+    assert photo_facts(_encode(_pil(meter), "PNG"), max_pixels=limit).phash is None

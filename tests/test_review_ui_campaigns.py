@@ -13,7 +13,15 @@ from sqlalchemy import select, update
 
 from core.context import AppContext
 from core.db import transaction
-from core.models import AuditLog, Campaign, CampaignRecipient, Meter, Outbox, Reading
+from core.models import (
+    AuditLog,
+    Campaign,
+    CampaignRecipient,
+    Customer,
+    Meter,
+    Outbox,
+    Reading,
+)
 from review_ui.app import create_app
 from tests.ui_seed import ADMIN, ADMIN_PASSWORD, Seeded, add_admin, add_clerk, login, seed_task
 
@@ -199,3 +207,21 @@ def test_campaign_name_is_escaped(
     detail = client.get(f"/campaigns/{campaign_id}").text
     assert SCRIPT not in detail and ESCAPED in detail
     assert SCRIPT not in client.get("/outbox").text  # reminders link to the campaign
+
+
+def test_campaign_page_lists_the_due_meters_no_reminder_can_reach(
+    ctx: AppContext, client: TestClient, meters: list[Seeded]
+) -> None:
+    with transaction(ctx.sessions) as session:  # one customer's mails bounce
+        session.execute(
+            update(Customer).where(Customer.email == "max2@example.org")
+            .values(email_bounced_at=ctx.clock())
+        )  # fmt: skip
+    csrf = login(client, ADMIN, ADMIN_PASSWORD)
+    _start(client, csrf, NOVEMBER)
+    with ctx.sessions() as session:
+        campaign_id = session.scalars(select(Campaign.id)).one()
+    page = client.get(f"/campaigns/{campaign_id}").text
+    assert "Nicht per E-Mail erreichbar: 2 Zähler" in page
+    assert page.count("keine, ungültige oder unzustellbare E-Mail-Adresse") == 2
+    assert "max2@example.org" in page and "max1@example.org" not in page.split('id="unreached"')[1]

@@ -85,6 +85,33 @@ def test_crop_of_a_large_jpeg_is_decoded_smaller_and_the_same(
     assert np.abs(crop - small).mean() < 12
 
 
+def test_a_jpeg_above_the_pixel_limit_is_shown_and_cropped_at_the_scale_that_fits(
+    ctx: AppContext, client: TestClient, seeded: Seeded
+) -> None:
+    add_ocr_details(ctx, seeded.photo_id, counter_details(PHOTO_COUNTER, 7))
+    login(client)
+    small = _crop(client, seeded.photo_id)
+    photo = Image.open(io.BytesIO(meter_photo()))
+    big = photo.resize((photo.width * 4, photo.height * 4), Image.Resampling.BICUBIC)
+    data = io.BytesIO()
+    big.save(data, "JPEG", quality=92)
+    other = seed_task(ctx, key="2", photo_bytes=data.getvalue())
+    add_ocr_details(
+        ctx, other.photo_id, counter_details([(4 * x, 4 * y) for x, y in PHOTO_COUNTER], 7)
+    )
+    ctx.settings.max_image_pixels = photo.width * photo.height * 2  # fits at 1/2, not whole
+    shown = client.get(f"/photos/{other.photo_id}")
+    assert (shown.status_code, shown.headers["content-type"]) == (200, "image/jpeg")
+    assert client.get(f"/photos/{other.photo_id}?thumb=1").status_code == 200
+    crop = _crop(client, other.photo_id)
+    assert crop.shape == small.shape
+    assert np.abs(crop - small).mean() < 12
+    as_png = io.BytesIO()
+    big.save(as_png, "PNG")  # no scaled decoding: refused from its header
+    refused = seed_task(ctx, key="3", photo_bytes=as_png.getvalue())
+    assert client.get(f"/photos/{refused.photo_id}").status_code == 415
+
+
 def test_task_page_shows_crop_digit_boxes_and_alternatives(
     ctx: AppContext, client: TestClient, seeded: Seeded
 ) -> None:

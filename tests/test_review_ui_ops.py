@@ -169,6 +169,8 @@ def test_garbage_photo_gives_415_not_a_crash(ctx: AppContext, client: TestClient
     login(client)
     response = client.get(f"/photos/{photo_id}")
     assert response.status_code == 415 and "image" not in response.headers["content-type"]
+    assert "Dieses Foto lässt sich nicht anzeigen" in response.text  # German for the clerk
+    assert "cannot be shown" not in response.text
     assert client.get("/photos/9999").status_code == 404
 
 

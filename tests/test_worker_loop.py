@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import mailbox
 import os
 import signal
@@ -9,8 +10,10 @@ import threading
 import time
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from core.context import AppContext
+from core.heartbeat import live_workers
 from core.models import InboundMessage, Outbox
 from core.settings import Settings
 from core.types import MeterHint, MeterRead
@@ -123,3 +126,22 @@ def test_maildir_watch_wakes_the_worker(ctx: AppContext) -> None:
     finally:
         stop.set()
         thread.join(timeout=30)
+
+
+def test_a_worker_that_stops_is_no_longer_counted_live(ctx: AppContext) -> None:
+    deliver(ctx, customer_mail(sender="x@example.de", extra_headers=[("X-Autoreply", "yes")]))
+    stop = threading.Event()
+    beating: list[int] = []
+
+    def count_then_stop(_ledger_id: int, _status: str) -> None:
+        with ctx.sessions() as session:
+            beating.append(_live(session, ctx))
+        stop.set()
+
+    run_worker(ctx, once=False, stop=stop, reader=reader, on_decided=count_then_stop)
+    with ctx.sessions() as session:
+        assert (beating, _live(session, ctx)) == ([1], 0)
+
+
+def _live(session: Session, ctx: AppContext) -> int:
+    return live_workers(session, now=ctx.clock(), max_age=dt.timedelta(minutes=5))

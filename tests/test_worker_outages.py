@@ -5,6 +5,7 @@ and afterwards finishes every mail: 0 lost, 0 duplicate readings, 0 stuck, each 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import mailbox
 import time
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from core.blobstore import BlobStore
 from core.context import AppContext
 from core.db import make_engine, make_session_factory
 from core.models import InboundMessage, Outbox, Reading
@@ -130,3 +132,38 @@ def test_smtp_down_and_back(
     smtp_server.assert_no_more(3)
     with smtp_ctx.sessions() as session:
         assert set(session.scalars(select(Outbox.attempts))) == {1}  # the outage cost no try
+
+
+class FullDisk(BlobStore):
+    """The blob directory's file system is full until `freed`."""
+
+    full = True
+
+    def put(self, data: bytes) -> str:
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().put(data)
+
+
+def test_a_full_disk_is_one_line_each_way_and_the_mail_waits_in_the_mailbox(
+    ctx: AppContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed(ctx, 1)
+    store = FullDisk(ctx.settings.effective_blob_dir)
+    ctx.blobs = store
+    work = PassContext(ctx, MaildirSource(ctx.settings.effective_maildir), reader=reader)
+    deliver(ctx, 0)
+    caplog.set_level(logging.INFO)
+    for _ in range(OUTAGE_PASSES):
+        assert run_pass(work).fetched == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    [down] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert down == (
+        "Ablage (Mails und Fotos) nicht beschreibbar: OSError: [Errno 28] No space left on device"
+    )
+    store.full = False
+    assert run_pass(work).accepted == 1
+    assert state_lines(caplog, "Ablage") == [
+        "Ablage (Mails und Fotos) nicht beschreibbar",
+        "Ablage (Mails und Fotos) wieder beschreibbar",
+    ]

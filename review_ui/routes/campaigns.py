@@ -9,8 +9,9 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from core.errors import UsageError
+from core.models import Campaign
 from notifications.campaign_control import MOVES, control_campaign
-from notifications.campaigns import CampaignResult, start_campaign
+from notifications.campaigns import CampaignResult, start_campaign, unreached
 from review_ui.auth import Clerk
 from review_ui.campaign_view import (
     MAX_NAME,
@@ -131,9 +132,13 @@ def _detail_page(
         if summary is None:
             raise HTTPException(status_code=404, detail="campaign not found")
         rows = recipients(session, campaign_id, status=chosen or None, offset=offset)
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None
+        missed = unreached(session, campaign) if campaign.status in ("running", "paused") else []
     context = {
         "campaign": summary,
         "rows": rows,
+        "unreached": missed,
         "statuses": RECIPIENT_STATUSES,
         "status": chosen,
         "offset": offset,
