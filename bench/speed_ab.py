@@ -1,6 +1,7 @@
 """Time this checkout's OCR against another checkout's on the same photos, photo by photo.
 
     .venv/bin/python bench/speed_ab.py --baseline DIR [--group water] [--limit 60] [--corpus DIR]
+                                       [--hypotheses]
 
 `DIR` holds the other version (e.g. `git worktree add /tmp/base e6b9253`, or
 `git archive e6b9253 | tar -x -C DIR`). One worker process per version (one core each, OpenCV
@@ -9,7 +10,10 @@ are handed to the two in turn, alternating which goes first, so both see the sam
 photo's time is the CPU time of its `read_meter` call (`time.process_time`: all threads of the
 worker, Tesseract's included), which a machine loaded by other work inflates far less than the
 wall time. Prints both medians and their ratio (this checkout / the baseline), and every photo
-whose reading, acceptance, confidence (to 1e-6) or meter numbers differ.
+whose reading, acceptance, confidence (to 1e-6) or meter numbers differ. With `--hypotheses`
+each photo is read under the four hypotheses of bench/hypotheses.py at once
+(`read_meter_hypotheses`, from its bytes, as the intake reads a photo for a sender with
+several meters), and every hypothesis's read is compared.
 """
 
 from __future__ import annotations
@@ -47,15 +51,34 @@ def serve(root: str) -> None:
         task = json.loads(line)
         group, label = task["group"], task["label"]
         hint = bench_ocr.meter_hint(group, label)
+        decimals = bench_ocr.EMIC_DECIMALS if group == "emic" else None
+        hypotheses = [tuple(h) for h in task.get("hypotheses") or ()]
+        data = Path(task["path"]).read_bytes() if hypotheses else None
         cpu, wall = time.process_time(), time.perf_counter()
-        r = engine.read(
-            Path(task["path"]),
-            integer_digits=hint.integer_digits,
-            display=hint.display,
-            decimal_digits=bench_ocr.EMIC_DECIMALS if group == "emic" else None,
-        )
+        if data is not None:
+            reads = engine.read_hypotheses(data, hypotheses, decimal_digits=decimals)
+        else:
+            reads = [
+                engine.read(
+                    Path(task["path"]),
+                    integer_digits=hint.integer_digits,
+                    display=hint.display,
+                    decimal_digits=decimals,
+                )
+            ]
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        read = [r.reading, r.fraction, r.accepted, list(r.meter_number_candidates)]
+        r = reads[0]
+        read: list[object] = [r.reading, r.fraction, r.accepted, list(r.meter_number_candidates)]
+        for other in reads[1:]:
+            read.append(
+                [
+                    other.reading,
+                    other.fraction,
+                    other.accepted,
+                    list(other.meter_number_candidates),
+                    round(other.confidence, 6),
+                ]
+            )
         print(json.dumps([cpu, wall, read, r.confidence]), flush=True)
 
 
@@ -71,9 +94,10 @@ class Worker:
             cwd=root,
         )
 
-    def read(self, path: str, group: str, label: str) -> Timed:
+    def read(self, path: str, group: str, label: str, hypotheses: list[object] | None) -> Timed:
         assert self.process.stdin and self.process.stdout
-        self.process.stdin.write(json.dumps({"path": path, "group": group, "label": label}) + "\n")
+        task = {"path": path, "group": group, "label": label, "hypotheses": hypotheses}
+        self.process.stdin.write(json.dumps(task) + "\n")
         self.process.stdin.flush()
         cpu, wall, read, confidence = json.loads(self.process.stdout.readline())
         return Timed(cpu, wall, tuple(map(str, read)), confidence)
@@ -112,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group", default="water", help="water, lcd or emic")
     parser.add_argument("--limit", type=int, default=60, help="the first N photos of the group")
     parser.add_argument("--corpus", help="corpus folder (default ../shared/corpus)")
+    parser.add_argument(
+        "--hypotheses", action="store_true", help="read under bench/hypotheses.py's four at once"
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -121,17 +148,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--baseline is required")
     sys.path.insert(0, str(REPO))
     from bench import ocr as bench_ocr
+    from bench.hypotheses import HYPOTHESES
 
+    hypotheses: list[object] | None = list(HYPOTHESES) if args.hypotheses else None
     photos = bench_ocr.corpus_dir(args.corpus) / "meter-photos"
     tasks = bench_ocr.photo_tasks(photos, args.group, args.limit, True, every=True)
     workers = {"baseline": Worker(args.baseline.resolve()), "candidate": Worker(REPO)}
     timed: dict[str, list[Timed]] = {"baseline": [], "candidate": []}
     try:
         for name in workers:  # each loads its models on a first photo, not timed
-            workers[name].read(*_task(tasks[0]))
+            workers[name].read(*_task(tasks[0]), hypotheses)
         for i, task in enumerate(tasks):
             for name in ("baseline", "candidate") if i % 2 == 0 else ("candidate", "baseline"):
-                timed[name].append(workers[name].read(*_task(task)))
+                timed[name].append(workers[name].read(*_task(task), hypotheses))
             b, n = timed["baseline"][-1], timed["candidate"][-1]
             if not same(b, n):
                 print(f"{task[1]}: {b.read} {b.confidence:.9f} -> {n.read} {n.confidence:.9f}")

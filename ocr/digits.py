@@ -1,5 +1,5 @@
 """The digit model: a small CNN (trained by scripts/train_digits.py) run through OpenCV's DNN,
-its first block as matrix products where that gives the same floats (`ocr/first_block.py`).
+its first block in a faster form where that gives the same floats (`ocr/first_block.py`).
 
 Input: gray digit cells; output per cell: probabilities for 0-9 and class 10 "no digit". A rolling
 drum comes out as two neighbouring digits sharing the probability.
@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ocr.first_block import Split, load_split
+from ocr.first_block import Form, load_split, load_taps
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,10 @@ SECOND_OPINION_PATHS = (MODEL_PATH.with_name("digits_second.onnx"),)
 # OpenCV 5.0's new DNN engine runs this small net at half the speed of its classic one; 5.1
 # dropped the classic engine, and its new one runs the net ~15 % faster than 5.0's classic
 DNN_ENGINE = getattr(cv2.dnn, "ENGINE_CLASSIC", cv2.dnn.ENGINE_AUTO)
-# cells per forward pass: on one core the split net (`ocr/first_block.py`) runs 6-16 cells at
-# about 0.15 ms each, 4 at 0.17-0.2 ms; the whole net 4-8 cells at 0.205 ms, 32 at 0.225 ms,
-# 1,000 at 0.36 ms (the activations of a big batch no longer fit the caches); the outputs are
-# the same
+# cells per forward pass: on one core (OpenCV 5.1) the taps form (`ocr/first_block.py`) runs
+# 4-32 cells at about 0.12 ms each, 1 at 0.13 ms, 96 at 0.14 ms; the whole net 8-32 cells at
+# 0.17 ms (on OpenCV 5.0 the split ran 6-16 cells at 0.15 ms, the whole net 1,000 at 0.36 ms:
+# the activations of a big batch no longer fit the caches); the outputs are the same
 BATCH = 8
 
 
@@ -79,7 +79,7 @@ class DigitModel:
         self._local = threading.local()
         net = self._net()
         self._penultimate, self.shipped_head = _last_layer(net)
-        self._split = _exact_split(path, net, self._penultimate)
+        self._form = _exact_form(path, net, self._penultimate)
         if head is not None and head.weights.shape != self.shipped_head.weights.shape:
             raise ValueError(f"head {head.weights.shape} does not fit {path.name}")
 
@@ -90,11 +90,11 @@ class DigitModel:
             self._local.net = net
         return net
 
-    def _tail(self, tail: bytes) -> cv2.dnn.Net:
-        net = getattr(self._local, "tail", None)
+    def _form_net(self, form: Form) -> cv2.dnn.Net:
+        net = getattr(self._local, "form", None)
         if net is None:
-            net = _read_net(tail)
-            self._local.tail = net
+            net = _read_net(form.net)
+            self._local.form = net
         return net
 
     def predict(self, cells: list[np.ndarray]) -> np.ndarray:
@@ -115,12 +115,12 @@ class DigitModel:
             [cv2.resize(c, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA) for c in cells]
         )
         batch = normalise_batch(sized)[:, None]
-        whole = self._split
-        net = self._net() if whole is None else self._tail(whole.tail)
+        form = self._form
+        net = self._net() if form is None else self._form_net(form)
         out = []
         for start in range(0, len(batch), BATCH):
             chunk = batch[start : start + BATCH]
-            net.setInput(chunk if whole is None else whole.block(chunk))
+            net.setInput(chunk if form is None else form.prepare(chunk))
             out.append(np.asarray(net.forward(output) if output else net.forward(), np.float32))
         return np.concatenate(out).reshape(len(batch), -1)
 
@@ -129,34 +129,36 @@ def _read_net(model: bytes) -> cv2.dnn.Net:
     return cv2.dnn.readNetFromONNX(np.frombuffer(model, np.uint8), engine=DNN_ENGINE)
 
 
-def _exact_split(path: Path, net: cv2.dnn.Net, penultimate: str) -> Split | None:
-    """The net split after its first block (`ocr/first_block.py`) where `exact`; else None
-    (the whole net is run)."""
-    try:
-        found = load_split(path)
-        if found is not None and exact(found, net, penultimate):
-            return found
-    except (OSError, ValueError, KeyError, cv2.error):
-        pass
-    log.info("%s runs whole: its first block cannot be split off exactly here", path.name)
+def _exact_form(path: Path, net: cv2.dnn.Net, penultimate: str) -> Form | None:
+    """The first of the net's faster forms (`ocr/first_block.py`: the split, then the taps) that
+    is `exact`; else None (the whole net is run)."""
+    for load in (load_split, load_taps):
+        try:
+            found = load(path)
+            if found is not None and exact(found, net, penultimate):
+                return found
+        except (OSError, ValueError, KeyError, cv2.error):
+            pass
+    log.info("%s runs whole: no faster form of it gives its outputs exactly here", path.name)
     return None
 
 
-def exact(found: Split, net: cv2.dnn.Net, penultimate: str) -> bool:
-    """Does the split give the whole net's pooled first block, penultimate layer and logits to
-    the bit, on a probe of a full batch and a partial one?"""
-    tail = _read_net(found.tail)
+def exact(found: Form, net: cv2.dnn.Net, penultimate: str) -> bool:
+    """Does the form give the whole net's tensor its input is prepared as (the split's pooled
+    first block), penultimate layer and logits to the bit, on a probe of a full batch and a
+    partial one?"""
+    other = _read_net(found.net)
     probe = np.random.default_rng(1).normal(size=(BATCH + 3, 1, INPUT_H, INPUT_W))
     for chunk in np.split(probe.astype(np.float32), [BATCH]):
-        block = found.block(chunk)
-        for name in (found.tail_input, penultimate, None):
+        prepared = found.prepare(chunk)
+        for name in [*filter(None, (found.prepared, penultimate)), None]:
             net.setInput(chunk)
             whole = net.forward(name) if name else net.forward()
-            if name == found.tail_input:
-                rest = block
+            if name is not None and name == found.prepared:
+                rest = prepared
             else:
-                tail.setInput(block)
-                rest = tail.forward(name) if name else tail.forward()
+                other.setInput(prepared)
+                rest = other.forward(name) if name else other.forward()
             if not np.array_equal(whole, rest):
                 return False
     return True

@@ -139,7 +139,7 @@ class Search:
             todo = [(c.row, candidates.ways_up(c)) for c in first[done : min(upto, worth)]]
             refined += self._refined_rows(image, todo, memo)
             done = min(upto, worth)
-            drums = self._second_opinion(first + refined, integer_digits, memo.opinions)
+            drums = self._second_opinion(first + refined, integer_digits, memo)
             reads = drums + displays
             yield Stage(done, candidates.all_described(reads, integer_digits), rows, reads)
             if done >= worth:
@@ -214,32 +214,30 @@ class Search:
         return out
 
     def _second_opinion(
-        self,
-        reads: list[Candidate],
-        integer_digits: int | None,
-        seen: dict[int, list[np.ndarray]],
+        self, reads: list[Candidate], integer_digits: int | None, memo: Memo
     ) -> list[Candidate]:
         """The likeliest of the (non-empty) drum reads read again by the other digit models, all
         models' outputs combined as a product of experts (`candidates.geometric`: a digit one
         model all but rules out stays unlikely, which accepts more reads than their mean).
-        `seen` keeps the other models' outputs per list of cells (reads of one grid share
-        theirs) across the search's stages."""
+        `memo` keeps the other models' outputs per list of cells (reads of one grid share
+        theirs) and the combined reads per read (`reads` are the memo's own) across the
+        search's stages and hypotheses."""
         if not reads:
             return []
         tallest = max(c.row.height for c in reads)
         ranked = sorted(reads, key=lambda c: -candidates.fit(c, integer_digits, tallest))
         chosen = [c for c in ranked if c.probs is not None][:SECOND_OPINIONS]
+        seen = memo.opinions
         new = {id(c.cells.gray): c.cells.gray for c in chosen if id(c.cells.gray) not in seen}
         said = [self._predict(list(new.values()), model) for model in self.second_opinions]
         seen.update((key, [opinion[i] for opinion in said]) for i, key in enumerate(new))
-        combined = {
-            id(c): candidates.from_reading(
-                (c.row, c.cells, candidates.geometric(c.probs, *seen[id(c.cells.gray)]))
-            )
-            for c in chosen
-            if c.probs is not None
-        }
-        out = [combined.get(id(c), c) for c in reads]
+        combined = memo.combined
+        for c in chosen:
+            if id(c) not in combined and c.probs is not None:
+                both = candidates.geometric(c.probs, *seen[id(c.cells.gray)])
+                combined[id(c)] = candidates.from_reading((c.row, c.cells, both))
+        taken = {id(c) for c in chosen}
+        out = [combined[id(c)] if id(c) in taken else c for c in reads]
         return [c for c in out if c is not None]
 
     def _predict(
@@ -261,10 +259,10 @@ class Search:
 
 class Memo:
     """What the search finds in one photo whatever the digit count and the kind: the rows, the
-    display reads, the rows read on their blob grids, the refined rows and the second models'
-    outputs (keyed by the identity of cells this memo keeps alive), and the plate's codes and
-    serial text. Reading the photo under several hypotheses with one memo locates the counter
-    and reads the plate once."""
+    display reads, the rows read on their blob grids, the refined rows, the second models'
+    outputs and the reads combined with them (keyed by the identity of cells and reads this memo
+    keeps alive), and the plate's codes and serial text. Reading the photo under several
+    hypotheses with one memo locates the counter and reads the plate once."""
 
     def __init__(self, image: np.ndarray) -> None:
         self.gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
@@ -273,6 +271,8 @@ class Memo:
         self.first: list[Candidate] | None = None
         self.refined: dict[int, list[Candidate]] = {}
         self.opinions: dict[int, list[np.ndarray]] = {}
+        # per read the memo keeps (by identity): that read with the other models' say
+        self.combined: dict[int, Candidate | None] = {}
         self.codes: list[str] | None = None  # the photo's barcodes and QR codes (`plate.codes`)
         self.serials: dict[tuple[object, ...], str] = {}  # Tesseract's text per counter
         self._beside: Memo | None = None
@@ -284,6 +284,7 @@ class Memo:
         if self._beside is None:
             other = copy.copy(self)
             other.first, other.refined, other.opinions, other.serials = None, {}, {}, {}
+            other.combined = {}
             self._beside = other
         return self._beside
 

@@ -1,11 +1,13 @@
-"""Split each digit net after its first block, for the reader's faster path (`ocr/first_block.py`).
+"""Write each digit net's faster forms of its first block, for the reader (`ocr/first_block.py`).
 
 Writes beside `ocr/models/NAME.onnx`:
 - `NAME.first.npz`: the first convolution's weights (channels x 9) and bias, and the name of the
   pooled block's output;
-- `NAME.tail.onnx`: the rest of the net, fed that output.
-`ocr/digits.py` runs them only where they give the whole net's outputs to the bit (checked at
-load), so a pair left over from an earlier net costs speed, never a read. Run after training a
+- `NAME.tail.onnx`: the rest of the net, fed that output;
+- `NAME.taps.onnx`: the whole net with its first convolution as a 1x1 convolution over the nine
+  pixels under the 3x3 kernel (`first_block.pixel_taps`), fed as nine channels.
+`ocr/digits.py` runs a form only where it gives the whole net's outputs to the bit (checked at
+load), so a form left over from an earlier net costs speed, never a read. Run after training a
 net (needs the `train` extra: onnx):
     .venv/bin/python scripts/split_digits.py [ocr/models/digits.onnx ...]
 """
@@ -60,7 +62,35 @@ def split(path: Path) -> None:
         )
     finally:
         inferred.unlink()
-    print(f"{path.name}: first block {weights.shape} -> {pooled}, tail written")
+    write_taps(model, conv, path.with_suffix(".taps.onnx"))
+    print(f"{path.name}: first block {weights.shape} -> {pooled}, tail and taps written")
+
+
+def write_taps(model: onnx.ModelProto, conv: onnx.NodeProto, path: Path) -> None:
+    """`model` with its first convolution (c, 1, 3, 3) as (c, 9, 1, 1) over the pixel taps."""
+    taps = onnx.ModelProto()
+    taps.CopyFrom(model)
+    graph = taps.graph
+    first = graph.node[0]
+    assert first.output == conv.output
+    (weights,) = (t for t in graph.initializer if t.name == first.input[1])
+    array = numpy_helper.to_array(weights)
+    weights.CopyFrom(
+        numpy_helper.from_array(array.reshape(len(array), 9, 1, 1).astype(np.float32), weights.name)
+    )
+    kept = [a for a in first.attribute if a.name not in ("kernel_shape", "pads")]
+    del first.attribute[:]
+    first.attribute.extend(
+        [
+            *kept,
+            helper.make_attribute("kernel_shape", [1, 1]),
+            helper.make_attribute("pads", [0, 0, 0, 0]),
+        ]
+    )
+    (given,) = (i for i in graph.input if i.name == first.input[0])
+    given.type.tensor_type.shape.dim[1].dim_value = 9
+    onnx.checker.check_model(taps)
+    onnx.save(taps, str(path))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""The digit nets split after their first block give the whole nets' outputs to the bit."""
+"""The digit nets' faster forms (`ocr/first_block.py`) give the whole nets' outputs to the bit,
+and a form that does not is not used."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from ocr.digits import (
 )
 from ocr.synth import render_digit_cell
 
+FORM_FILES = (".first.npz", ".tail.onnx", ".taps.onnx")
+
 
 def _whole_net(path, cells: np.ndarray, output: str | None = None) -> np.ndarray:
-    net = cv2.dnn.readNetFromONNX(str(path))
+    net = cv2.dnn.readNetFromONNX(str(path), engine=digits.DNN_ENGINE)
     net.setInput(cells)
     return np.asarray(net.forward(output) if output else net.forward())
 
@@ -35,9 +38,9 @@ def _cells(count: int) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("path", [MODEL_PATH, *SECOND_OPINION_PATHS])
-def test_the_split_net_gives_the_whole_nets_outputs_to_the_bit(path) -> None:
+def test_the_shipped_nets_run_in_a_form_that_gives_the_whole_nets_outputs_to_the_bit(path) -> None:
     model = DigitModel(path)
-    assert model._split is not None  # the shipped nets are run split
+    assert model._form is not None  # the shipped nets have a form exact on this OpenCV
     cells = _cells(19)  # two full batches and a partial one
     sized = np.stack(
         [cv2.resize(c, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA) for c in cells]
@@ -54,36 +57,46 @@ def test_the_split_net_gives_the_whole_nets_outputs_to_the_bit(path) -> None:
     assert np.array_equal(features, expected.reshape(len(cells), -1))
 
 
-def test_the_first_block_is_the_nets_pooled_first_layer_for_any_number_of_cells() -> None:
-    found = first_block.load_split(MODEL_PATH)
-    assert found is not None
-    x = np.random.default_rng(3).normal(size=(21, 1, INPUT_H, INPUT_W)).astype(np.float32)
-    pooled = found.block(x)
-    assert pooled.shape == (21, len(found.block.weights), INPUT_H // 2, INPUT_W // 2)
-    assert np.array_equal(pooled[:5], found.block(x[:5]))
-    expected = _whole_net(MODEL_PATH, x[:8], found.tail_input)
-    assert np.array_equal(pooled[:8], expected)
+def test_the_pixel_taps_are_the_pixels_under_the_kernel_row_by_row() -> None:
+    x = np.arange(2 * 4 * 6, dtype=np.float32).reshape(2, 1, 4, 6)
+    taps = first_block.pixel_taps(x)
+    assert taps.shape == (2, 9, 4, 6)
+    padded = np.pad(x[:, 0], ((0, 0), (1, 1), (1, 1)))
+    for k in range(9):
+        dy, dx = divmod(k, 3)
+        assert np.array_equal(taps[:, k], padded[:, dy : dy + 4, dx : dx + 6])
 
 
-def test_a_net_without_its_split_or_with_another_nets_runs_whole(tmp_path: Path) -> None:
+def test_a_net_without_its_forms_or_with_another_nets_runs_whole(tmp_path: Path) -> None:
     alone = tmp_path / "digits.onnx"
     shutil.copy(MODEL_PATH, alone)
-    assert DigitModel(alone)._split is None
+    assert DigitModel(alone)._form is None
     cells = _cells(5)
     assert np.array_equal(DigitModel(alone).predict(cells), DigitModel(MODEL_PATH).predict(cells))
-    # a split left over from another net (here the second opinion's) is not used
+    # forms left over from another net (here the second opinion's) are not used
     (other,) = SECOND_OPINION_PATHS
-    for suffix in (".first.npz", ".tail.onnx"):
+    for suffix in FORM_FILES:
         shutil.copy(other.with_suffix(suffix), alone.with_suffix(suffix))
-    assert DigitModel(alone)._split is None
+    assert DigitModel(alone)._form is None
 
 
-def test_a_split_that_differs_from_the_whole_net_in_the_last_bit_is_not_used() -> None:
-    found = first_block.load_split(MODEL_PATH)
-    assert found is not None
-    net = cv2.dnn.readNetFromONNX(str(MODEL_PATH))
+def test_a_form_that_differs_from_the_whole_net_in_the_last_bit_is_not_used() -> None:
+    net = cv2.dnn.readNetFromONNX(str(MODEL_PATH), engine=digits.DNN_ENGINE)
     penultimate = DigitModel(MODEL_PATH)._penultimate
-    assert digits.exact(found, net, penultimate)
-    weights = np.nextafter(found.block.weights, np.float32(np.inf))  # one ulp off
-    off = found._replace(block=first_block.FirstBlock(weights, found.block.bias))
+    taps = first_block.load_taps(MODEL_PATH)
+    assert taps is not None
+    assert digits.exact(taps, net, penultimate)
+
+    def one_ulp_off(x: np.ndarray) -> np.ndarray:
+        prepared = first_block.pixel_taps(x)
+        prepared[:, 4] = np.nextafter(prepared[:, 4], np.float32(np.inf))
+        return prepared
+
+    assert not digits.exact(taps._replace(prepare=one_ulp_off), net, penultimate)
+    split = first_block.load_split(MODEL_PATH)
+    assert split is not None
+    block = split.prepare
+    assert isinstance(block, first_block.FirstBlock)
+    weights = np.nextafter(block.weights, np.float32(np.inf))
+    off = split._replace(prepare=first_block.FirstBlock(weights, block.bias))
     assert not digits.exact(off, net, penultimate)
