@@ -2,7 +2,7 @@
 `matching.meter_kind` (pointer dials around the drums, the unit printed after them).
 
     .venv/bin/python bench/meter_kind.py [--corpus ../shared/corpus] [--renders 100]
-        [--first-seed 3000] [--ocr-cache /tmp/meter-intake-ocr-cache] [--jobs 1]
+        [--first-seed 3000] [--ocr-cache /tmp/meter-intake-ocr-cache] [--cached-only] [--jobs 1]
 
 Each photo is read as the worker reads it for a drum meter, plate included: the dev water photos
 as 5 black and 3 red drums (split by the source's own train / test halves), the `emic`
@@ -64,9 +64,10 @@ def init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def marks(task: Task, cache: Path) -> tuple[str, int | None, str | None]:
-    """The source, the dials found (None: not read as drums) and the printed unit."""
-    from bench.ocr_cache import cached_reader
+def marks(task: Task, cache: Path, cached_only: bool) -> tuple[str, int | None, str | None]:
+    """The source, the dials found (None: not read as drums, or not cached with `cached_only`)
+    and the printed unit."""
+    from bench.ocr_cache import cache_key, cached_reader
     from core.settings import Settings
     from core.types import MeterHint
     from ocr import read_meter
@@ -81,7 +82,10 @@ def marks(task: Task, cache: Path) -> tuple[str, int | None, str | None]:
         )  # fmt: skip
     else:
         hint = MeterHint(integer_digits=integers, display="drum", decimal_digits=decimals)
-        (read,) = cached_reader(cache)(Path(photo).read_bytes(), [hint], Settings())
+        data = Path(photo).read_bytes()
+        if cached_only and not (cache / f"{cache_key(data, hint, Settings())}.json").is_file():
+            return source, None, None
+        (read,) = cached_reader(cache)(data, [hint], Settings())
     if read.reading is None or read.display != "drum":
         return source, None, None
     return source, read.dials or 0, read.printed_unit
@@ -111,13 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-seed", type=int, default=3000)
     parser.add_argument("--no-corpus", action="store_true", help="the renders only")
     parser.add_argument("--ocr-cache", type=Path, default=DEFAULT_FOLDER)
+    parser.add_argument("--cached-only", action="store_true", help="skip photos not cached")
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args(argv)
     seeds = range(args.first_seed, args.first_seed + args.renders)
     tasks: list[Task] = [(name, str(s), 0, 0) for name in RENDERED for s in seeds]
     if not args.no_corpus:
         tasks += corpus_tasks(corpus_dir(args.corpus))
-    work = partial(marks, cache=args.ocr_cache)
+    work = partial(marks, cache=args.ocr_cache, cached_only=args.cached_only)
     if args.jobs <= 1:
         init_worker()
         results = list(map(work, tasks))
