@@ -22,9 +22,15 @@ def kind_marks(
     """The printed unit (None: none read, or `tesseract` None: not looked for) and the number
     of pointer dials around the counter of the drum read `best` on the work image."""
     counter, _ = read_boxes(best, (1.0, 1.0), "drum")
+    if not counter:
+        return None, 0
     height = best.candidate.row.height
-    key = (tuple(counter), tesseract is not None)
-    if key not in memo.kind_marks:
-        unit = printed_unit(tesseract, image, counter, height) if tesseract and counter else None
-        memo.kind_marks[key] = (unit, pointer_dials(image, counter, height) if counter else 0)
-    return memo.kind_marks[key]
+    # the unit's strip starts at the counter's end, where reads of other digit counts ending
+    # on the same drum end too: read once for them all
+    end = (counter[1], counter[2], height, tesseract is not None)
+    if end not in memo.units:
+        memo.units[end] = printed_unit(tesseract, image, counter, height) if tesseract else None
+    box = (*counter, height)
+    if box not in memo.dials:
+        memo.dials[box] = pointer_dials(image, counter, height)
+    return memo.units[end], memo.dials[box]

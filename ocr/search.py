@@ -275,8 +275,10 @@ class Memo:
         self.opinions: dict[int, list[np.ndarray]] = {}
         self.codes: list[str] | None = None  # the photo's barcodes and QR codes (`plate.codes`)
         self.serials: dict[tuple[object, ...], str] = {}  # Tesseract's text per counter
-        # the printed unit and the pointer dials around each counter (`ocr.kind_marks`)
-        self.kind_marks: dict[tuple[object, ...], tuple[str | None, int]] = {}
+        # the unit printed after each counter's end and the pointer dials around each counter
+        # box (`ocr.kind_marks`)
+        self.units: dict[tuple[object, ...], str | None] = {}
+        self.dials: dict[tuple[object, ...], int] = {}
         self._beside: Memo | None = None
 
     def beside(self) -> Memo:
@@ -286,7 +288,7 @@ class Memo:
         if self._beside is None:
             other = copy.copy(self)
             other.first, other.refined, other.opinions, other.serials = None, {}, {}, {}
-            other.kind_marks = {}
+            other.units, other.dials = {}, {}
             self._beside = other
         return self._beside
 
