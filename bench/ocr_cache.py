@@ -62,6 +62,8 @@ def to_json(read: MeterRead) -> dict[str, Any]:
         "display": read.display,
         "obis": read.obis,
         "unit": read.unit,
+        "printed_unit": read.printed_unit,
+        "dials": read.dials,
         "digits": [[d.value, d.confidence, [list(a) for a in d.alternatives]] for d in read.digits],
     }
 
@@ -78,6 +80,7 @@ def from_json(record: dict[str, Any]) -> MeterRead:
         meter_number_candidates=tuple(record["meter_number_candidates"]),
         reason=record["reason"], seconds=record["seconds"], display=record["display"],
         obis=record.get("obis"), unit=record.get("unit"), digits=digits,
+        printed_unit=record.get("printed_unit"), dials=record.get("dials"),
     )  # fmt: skip
 
 

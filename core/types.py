@@ -119,6 +119,11 @@ class MeterRead:
     digit_boxes: tuple[Quad, ...] = ()
     obis: str | None = None  # register code a display shows beside the value ("1.8.0")
     unit: str | None = None  # unit a display shows ("kWh", "MWh", "GJ", "m³")
+    # what a drum counter's face says of the meter's kind: the unit printed after the drums
+    # ("kWh", "m³"; None: none read) and how many pointer dials sit around them (None: not
+    # looked for, as on a display)
+    printed_unit: str | None = None
+    dials: int | None = None
     # read without a digit count: the read under each count, surest first (the first is this)
     digit_count_hypotheses: tuple[DigitCountHypothesis, ...] = ()
 
@@ -138,6 +143,8 @@ class MeterRead:
             "seconds": round(self.seconds, 4),
             "obis": self.obis,
             "unit": self.unit,
+            "printed_unit": self.printed_unit,
+            "dials": self.dials,
         }
         if self.reason:
             record["reason"] = self.reason

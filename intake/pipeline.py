@@ -228,6 +228,9 @@ def _ocr_row(photo_id: int, read: MeterRead, hint: MeterHint) -> OcrResult:
         "display": read.display,
         "unit": read.unit,  # what the display shows beside the value ("GJ", "1.8.0")
         "obis": read.obis,
+        # what a drum counter's face says of the meter's kind (`ocr.kind_marks`)
+        "printed_unit": read.printed_unit,
+        "dials": read.dials,
         "meter_number_candidates": list(read.meter_number_candidates),
         # per digit: value, confidence and the alternatives ([digit, probability], best first)
         "digits": [

@@ -50,6 +50,7 @@ from matching.decoding import (
 )
 from matching.display_evidence import EXCLUDES, label_evidence
 from matching.meter_doubt import joint_doubt
+from matching.meter_kind import kind_evidence, kind_likelihood
 from matching.meter_likelihood import likelihood
 from matching.meters import spec_of
 from matching.red_drums import missed_red_drums, red_drums_likelihood
@@ -94,6 +95,7 @@ def judge(
     spec = spec_of(profile)
     decoded = decode(read, exp, profile.kind, spec, display=profile.display)
     evidence = _evidence(profile, read, numbers) + label_evidence(profile, register, read)
+    evidence += kind_evidence(read, profile)
     if shows and profile.display and profile.display != shows and "display_differs" not in evidence:
         evidence.append("display_elsewhere")
     fit: Fit
@@ -180,11 +182,8 @@ def decide_photo(
         for register in c.profile.registers
     ]
     profiles = {c.profile.meter_id: c.profile for c in candidates}
-    red_drums = {
-        c.profile.meter_id: red_drums_likelihood(read_for(reads, c.profile), c.profile)
-        for c in candidates
-    }
-    winner, codes = _choose([h for h, _ in judged], profiles, min_meter_odds, red_drums)
+    face = {c.profile.meter_id: _face(read_for(reads, c.profile), c.profile) for c in candidates}
+    winner, codes = _choose([h for h, _ in judged], profiles, min_meter_odds, face)
     if winner is None:
         hypotheses = tuple(h for h, _ in judged)
         best = max(hypotheses, key=_proposal_rank, default=None)
@@ -201,8 +200,14 @@ def decide_photo(
         judged_only = [h for h, _ in judged]
         read = read_for(reads, profile)
         limits = (max_meter_doubt, far_rivals_min_confidence)
-        bookable = _settled(winner, profile, judged_only, profiles, read, limits, red_drums)
+        bookable = _settled(winner, profile, judged_only, profiles, read, limits, face)
     return _winner_item(photo_index, winner, judged, codes, bookable, blocking, profile.hint)
+
+
+def _face(read: MeterRead | None, profile: MeterProfile) -> float:
+    """How likely the meter makes what the photo shows besides the value: its red drums
+    (`matching.red_drums`) and the marks of its kind (`matching.meter_kind`)."""
+    return red_drums_likelihood(read, profile) * kind_likelihood(read, profile)
 
 
 def _settled(
@@ -212,7 +217,7 @@ def _settled(
     profiles: Mapping[int, MeterProfile],
     read: MeterRead | None,
     limits: tuple[float, float],
-    red_drums: Mapping[int, float],
+    face: Mapping[int, float],
 ) -> bool:
     """Whether a read the OCR did not accept, on a meter the histories chose, leaves at most
     `limit` doubt among every register the photo leaves in question (`matching.meter_doubt`): the
@@ -224,9 +229,9 @@ def _settled(
     if read is None or winner.value is None or winner.expectation is None or limit < 0:
         return False
     pool = _in_question(hypotheses)
-    own_red = red_drums.get(winner.meter_id, 1.0)
+    own_face = face.get(winner.meter_id, 1.0)
     others = [
-        (profiles[h.meter_id], h.expectation, red_drums.get(h.meter_id, 1.0) / own_red)
+        (profiles[h.meter_id], h.expectation, face.get(h.meter_id, 1.0) / own_face)
         for h in pool
         if h is not winner
     ]
@@ -281,10 +286,11 @@ def _choose(
     hypotheses: list[Hypothesis],
     profiles: Mapping[int, MeterProfile],
     min_meter_odds: float = MIN_METER_ODDS,
-    red_drums: Mapping[int, float] | None = None,
+    face: Mapping[int, float] | None = None,
 ) -> tuple[Hypothesis | None, list[str]]:
-    """The winning hypothesis (or None) and codes saying why it is not clear-cut (`red_drums`:
-    per meter, how likely it makes the red drums the photo shows; 1.0 where not given)."""
+    """The winning hypothesis (or None) and codes saying why it is not clear-cut (`face`: per
+    meter, how likely it makes what the photo shows besides the value, `_face`; 1.0 where not
+    given)."""
     if not hypotheses:
         return None, [reasons.NO_METER]
     if len(hypotheses) == 1:
@@ -299,7 +305,7 @@ def _choose(
     if len(fitting) == 1 and not open_:  # the other meters' histories rule the value out
         others = len({h.meter_id for h in pool}) > 1
         return fitting[0], [reasons.METER_BY_HISTORY] if others else []
-    likeliest = _likeliest(pool, min_meter_odds, profiles, red_drums or {})
+    likeliest = _likeliest(pool, min_meter_odds, profiles, face or {})
     if likeliest is not None:
         known = likeliest.fit == "in_band"
         return likeliest, [reasons.METER_BY_HISTORY if known else reasons.METER_BY_OTHERS_HISTORY]
@@ -324,11 +330,12 @@ def _likeliest(
     pool: list[Hypothesis],
     min_odds: float,
     profiles: Mapping[int, MeterProfile],
-    red_drums: Mapping[int, float],
+    face: Mapping[int, float],
 ) -> Hypothesis | None:
     """The one hypothesis whose meter makes its value at least `min_odds` times as likely as
     any other meter makes its own (`matching.meter_likelihood`: a meter's history, or its kind's
-    default without one; times how likely it makes the red drums shown, `matching.red_drums`);
+    default without one; times how likely it makes the red drums and the marks of its kind
+    shown, `_face`);
     None when no meter wins so clearly, a likelihood is undefined, the
     winner's value does not fit its band, or the winning meter has several registers that could
     show the value."""
@@ -339,7 +346,7 @@ def _likeliest(
         density = likelihood(h, profiles[h.meter_id])
         if density is None:
             return None
-        density *= red_drums.get(h.meter_id, 1.0)
+        density *= face.get(h.meter_id, 1.0)
         by_meter.setdefault(h.meter_id, []).append((density, h))
     if len(by_meter) < 2:
         return None

@@ -134,6 +134,10 @@ EVIDENCE_LABELS: dict[str, str] = {
     "outside_history": "Stand passt nicht zum bisherigen Verbrauch",
     "no_history": "Kein früherer Stand zum Vergleich",
     "cannot_show_value": "Zähler kann diesen Wert nicht anzeigen",
+    "dials_match": "Zeigerwerke neben den Rollen, wie bei Wasserzählern",
+    "dials_differ": "Zeigerwerke neben den Rollen: eher ein Wasserzähler",
+    "printed_unit_matches": "Aufgedruckte Einheit passt (kWh / m³)",
+    "printed_unit_differs": "Aufgedruckte Einheit passt nicht (kWh / m³)",
     "unreadable": "Foto so nicht lesbar",
 }
 

@@ -27,6 +27,7 @@ from ocr import choice, counts, display_confidence, plate, ranking, trust
 from ocr.digits import MODEL_PATH, SECOND_OPINION_PATHS, DigitModel
 from ocr.display_labels import read_labels
 from ocr.geometry import read_boxes
+from ocr.kind_marks import kind_marks
 from ocr.loading import ImageInput, load_image, upright_size
 from ocr.locate import WORK_SIDE, Row, same_place
 from ocr.reads import Described
@@ -97,10 +98,10 @@ class OcrEngine:
         meter_number: bool = True,
         decimal_digits: int | None = None,
     ) -> MeterRead:
-        """One photo; `meter_number=False` skips the plate (Tesseract, a few hundredths of a
-        second). `display` is the meter's kind of counter where master data knows it (see
-        `choice.choose_reading`), `decimal_digits` its decimal drums (one: a single red drum
-        is the expected tenth drum, not a red mark)."""
+        """One photo; `meter_number=False` skips the plate and the unit printed beside a drum
+        counter (Tesseract, a few hundredths of a second). `display` is the meter's kind of
+        counter where master data knows it (see `choice.choose_reading`), `decimal_digits` its
+        decimal drums (one: a single red drum is the expected tenth drum, not a red mark)."""
         (result,) = self.read_hypotheses(
             image,
             [(integer_digits, display)],
@@ -195,6 +196,9 @@ class OcrEngine:
         result = choice.meter_read(best, confidence, numbers, shown, min_confidence, drum)
         counter_box, digit_boxes = read_boxes(best, scale, shown)
         result = replace(result, counter_box=counter_box, digit_boxes=digit_boxes)
+        if shown == "drum":
+            unit, dials = kind_marks(self.tesseract if meter_number else None, image, best, memo)
+            result = replace(result, printed_unit=unit, dials=dials)
         if c.row.lcd:
             labels = read_labels(self.tesseract, memo.gray, c.row)
             result = replace(result, obis=labels.obis, unit=labels.unit)

@@ -275,6 +275,10 @@ class Memo:
         self.combined: dict[int, Candidate | None] = {}
         self.codes: list[str] | None = None  # the photo's barcodes and QR codes (`plate.codes`)
         self.serials: dict[tuple[object, ...], str] = {}  # Tesseract's text per counter
+        # the unit printed after each counter's end and the pointer dials around each counter
+        # box (`ocr.kind_marks`)
+        self.units: dict[tuple[object, ...], str | None] = {}
+        self.dials: dict[tuple[object, ...], int] = {}
         self._beside: Memo | None = None
 
     def beside(self) -> Memo:
@@ -285,6 +289,7 @@ class Memo:
             other = copy.copy(self)
             other.first, other.refined, other.opinions, other.serials = None, {}, {}, {}
             other.combined = {}
+            other.units, other.dials = {}, {}
             self._beside = other
         return self._beside
 

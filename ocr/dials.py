@@ -1,0 +1,150 @@
+"""Pointer dials beside a drum counter: the small round dials with a pointer that water meters
+show beside or under their drums (litres and tenths of litres), and gas and electricity drum
+meters do not.
+
+Looked for around the counter only, in the counter's own measure: the photo cut around the
+counter and scaled so that its digits are `DIGIT_PX` high, circles of `RADIUS` digit heights
+found by OpenCV's Hough transform, each kept only where it holds a pointer: along one direction
+from its centre the dial is much darker or redder than around it, and not along the opposite
+direction (a screw's slot crosses the whole head). What does not look like a dial is not
+counted; nothing is concluded from a dial not found (glare, a dial cut off by the photo's edge).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+DIGIT_PX = 24.0  # the counter's digit height after scaling
+RADIUS = (0.5, 2.6)  # a dial's radius in digit heights
+REACH = 7.0  # digit heights around the counter box where dials are looked for
+ANGLES = 72  # rays sampled around a circle's centre
+RAY = (0.15, 0.65)  # where along a ray (radii) the pointer is sampled: inside the scale's marks
+HUB_RAY = (1.2, 1.9)  # where a pointer is sampled beyond a hub (its radii)
+# a pointer: its rays at least this much darker (grey levels) or redder than the dial's median
+# ray, at least `POINTER_CONTRAST` times the rays' own spread, and at most `POINTER_SPAN` of the
+# circle wide; the opposite rays at most half as dark or red
+POINTER_STEP = 40.0
+POINTER_CONTRAST = 4.0
+POINTER_SPAN = 0.15
+# a rim: on at least `RIM_SUPPORT` of the rays, inside and outside differ by `RIM_STEP` grey levels
+RIM_STEP = 12.0
+RIM_SUPPORT = 0.8
+
+Quad = Sequence[tuple[float, float]]
+
+
+def pointer_dials(image: np.ndarray, counter: Quad, digit_height: float) -> int:
+    """How many pointer dials the photo (BGR) shows around the counter box `counter` (four
+    corners, in the photo's pixels) whose digits are `digit_height` pixels high."""
+    if digit_height <= 0 or len(counter) != 4:
+        return 0
+    cut = _around(image, counter, digit_height)
+    if cut is None:
+        return 0
+    patch, box = cut
+    gray = cv2.medianBlur(cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY), 3)
+    low, high = (round(r * DIGIT_PX) for r in RADIUS)
+    circles = cv2.HoughCircles(
+        gray, cv2.HOUGH_GRADIENT_ALT, dp=1.5, minDist=2 * low, param1=200, param2=0.6,
+        minRadius=low, maxRadius=high,
+    )  # fmt: skip
+    if circles is None:
+        return 0
+    found: list[tuple[float, float, float]] = []
+    for x, y, r in circles[0]:
+        if _inside(box, (float(x), float(y)), r * 0.5) or any(
+            math.hypot(x - fx, y - fy) < fr + r for fx, fy, fr in found
+        ):
+            continue
+        centre = (float(x), float(y))
+        if _dial(patch, gray, centre, float(r)) or _hub(patch, gray, centre, float(r)):
+            found.append((float(x), float(y), float(r)))
+    return len(found)
+
+
+def _around(
+    image: np.ndarray, counter: Quad, digit_height: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The photo around the counter scaled to `DIGIT_PX` digits, and the counter's box in it."""
+    quad = np.asarray(counter, np.float32)
+    reach = REACH * digit_height
+    x0, y0 = np.floor(quad.min(axis=0) - reach).astype(int)
+    x1, y1 = np.ceil(quad.max(axis=0) + reach).astype(int)
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    k = DIGIT_PX / digit_height
+    patch = cv2.resize(image[y0:y1, x0:x1], None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    return patch, ((quad - (x0, y0)) * k).astype(np.float32)
+
+
+def _inside(box: np.ndarray, point: tuple[float, float], margin: float) -> bool:
+    return cv2.pointPolygonTest(box.reshape(-1, 1, 2), point, True) > -margin
+
+
+def _polar(image: np.ndarray, centre: tuple[float, float], radii: np.ndarray) -> np.ndarray:
+    """`image` sampled on `ANGLES` rays from `centre` (rows) at `radii` (columns)."""
+    angles = np.linspace(0, 2 * math.pi, ANGLES, endpoint=False)
+    xs = (centre[0] + np.outer(np.sin(angles), radii)).astype(np.float32)
+    ys = (centre[1] - np.outer(np.cos(angles), radii)).astype(np.float32)
+    return cv2.remap(image, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _rim(gray: np.ndarray, centre: tuple[float, float], r: float) -> bool:
+    """Whether a closed round edge runs at radius `r`: on nearly every ray the grey level
+    steps across it, or a line runs along it, the same way round (a dial's face inside its rim,
+    not a letter's bow)."""
+    rays = _polar(gray, centre, r * np.array([0.8, 0.9, 1.0, 1.1, 1.2])).astype(np.float32)
+    inside, ring, outside = rays[:, :2].mean(axis=1), rays[:, 2], rays[:, 3:].mean(axis=1)
+    return _round(inside - outside) or _round(ring - (inside + outside) / 2)
+
+
+def _round(step: np.ndarray) -> bool:
+    sign = 1.0 if np.median(step) >= 0 else -1.0
+    return bool(np.mean(sign * step > RIM_STEP) >= RIM_SUPPORT)
+
+
+def _dial(patch: np.ndarray, gray: np.ndarray, centre: tuple[float, float], r: float) -> bool:
+    """A dial's face: a round rim with a pointer inside it."""
+    return _rim(gray, centre, r) and _pointer(patch, gray, centre, r * np.linspace(*RAY, 6))
+
+
+def _hub(patch: np.ndarray, gray: np.ndarray, centre: tuple[float, float], r: float) -> bool:
+    """A dial's hub: a filled disc (its inside unlike what surrounds it all round, not a
+    letter's bow) with a pointer reaching out of it."""
+    rays = _polar(gray, centre, r * np.array([0.2, 0.45, 0.7, 1.2, 1.35])).astype(np.float32)
+    if not _round(rays[:, :3].mean(axis=1) - rays[:, 3:].mean(axis=1)):
+        return False
+    return _pointer(patch, gray, centre, r * np.linspace(*HUB_RAY, 6))
+
+
+def _pointer(
+    patch: np.ndarray, gray: np.ndarray, centre: tuple[float, float], radii: np.ndarray
+) -> bool:
+    """Whether one direction from the centre is a pointer at `radii`: far darker or redder
+    than the rest."""
+    grey = _polar(gray, centre, radii)
+    colour = _polar(patch, centre, radii).astype(np.float32)
+    red = colour[..., 2] - colour[..., :2].max(axis=2)
+    darkness = -grey.astype(np.float32).mean(axis=1)
+    return _one_ray_stands_out(darkness) or _one_ray_stands_out(red.mean(axis=1))
+
+
+def _one_ray_stands_out(values: np.ndarray) -> bool:
+    """Whether a narrow span of rays lies far above the others, and its opposite does not."""
+    smooth = (values + np.roll(values, 1) + np.roll(values, -1)) / 3
+    median = float(np.median(smooth))
+    spread = 1.4826 * float(np.median(np.abs(smooth - median))) + 2.0
+    peak = int(np.argmax(smooth))
+    step = float(smooth[peak]) - median
+    if step < POINTER_STEP or step < POINTER_CONTRAST * spread:
+        return False
+    if np.count_nonzero(smooth > median + step / 2) > POINTER_SPAN * len(values):
+        return False
+    opposite = float(smooth[(peak + len(values) // 2) % len(values)]) - median
+    return opposite < step / 2

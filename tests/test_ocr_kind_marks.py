@@ -1,0 +1,76 @@
+"""The marks of a meter's kind beside a drum counter, on rendered meters (`ocr.synth_drums`):
+the pointer dials of water meters and the unit printed after the drums."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from core.types import MeterRead
+from ocr import read_meter
+from ocr.dials import pointer_dials
+from ocr.printed_unit import unit_in, unit_strip
+from ocr.synth_drums import random_meter
+
+
+def read_as_master_data_says(kind: str, seed: int) -> MeterRead:
+    sample = random_meter(kind, seed)  # type: ignore[arg-type]
+    return read_meter(
+        sample.image, integer_digits=sample.integer_digits, display="drum",
+        decimal_digits=len(sample.fraction),
+    )  # fmt: skip
+
+
+def test_water_meters_show_dials_and_gas_and_ferraris_meters_seldom() -> None:
+    seeds = range(4000, 4004)
+    water = [read_as_master_data_says("water", s).dials for s in seeds]
+    others = [read_as_master_data_says(k, s).dials for k in ("gas", "ferraris") for s in seeds]
+    assert sum(bool(d) for d in water) >= 3
+    assert sum(bool(d) for d in others) <= 1  # a round print with a stroke, now and then
+
+
+def dial(image: np.ndarray, centre: tuple[int, int], radius: int, angle: float) -> None:
+    cv2.circle(image, centre, radius, (245, 245, 245), -1)
+    cv2.circle(image, centre, radius, (30, 30, 30), 2)
+    tip = (
+        int(centre[0] + 0.8 * radius * np.sin(angle)),
+        int(centre[1] - 0.8 * radius * np.cos(angle)),
+    )
+    cv2.line(image, centre, tip, (40, 40, 200), 3)
+
+
+COUNTER = ((100.0, 100.0), (400.0, 100.0), (400.0, 150.0), (100.0, 150.0))
+
+
+def test_a_round_dial_with_a_pointer_counts_and_a_ring_or_a_disc_without_one_does_not() -> None:
+    photo = np.full((500, 600, 3), 200, np.uint8)
+    dial(photo, (200, 260), 35, 1.0)
+    assert pointer_dials(photo, COUNTER, 40.0) == 1
+    plain = np.full((500, 600, 3), 200, np.uint8)
+    cv2.circle(plain, (200, 260), 35, (30, 30, 30), 2)  # a ring: no pointer
+    cv2.circle(plain, (400, 300), 30, (160, 60, 20), -1)  # a seal: a filled disc, no pointer
+    assert pointer_dials(plain, COUNTER, 40.0) == 0
+
+
+def test_a_dial_inside_the_counter_window_is_not_counted() -> None:
+    photo = np.full((500, 600, 3), 200, np.uint8)
+    dial(photo, (250, 125), 20, 2.0)  # the counter's own box (a drum's round digit)
+    assert pointer_dials(photo, COUNTER, 40.0) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "unit"),
+    [("kWh", "kWh"), ("KWH", "kWh"), ("m3", "m³"), ("m³", "m³"), ("| m3", "m³"),
+     ("Qn 2,5", None), ("Nr 1234", None), ("", None)],
+)  # fmt: skip
+def test_only_a_units_own_spellings_count(text: str, unit: str | None) -> None:
+    assert unit_in(text) == unit
+
+
+def test_the_strip_after_the_counter_is_cut_upright_with_dark_text() -> None:
+    photo = np.full((300, 600, 3), 30, np.uint8)  # light print on a dark face
+    cv2.putText(photo, "kWh", (410, 140), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (240, 240, 240), 2)
+    strip = unit_strip(photo, COUNTER, 40.0)
+    assert strip is not None and strip.ndim == 2
+    assert np.median(strip) > 128 and strip.min() < 100  # light ground, dark letters
