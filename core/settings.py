@@ -74,7 +74,11 @@ class Settings(BaseSettings):
         description="Larger images are refused (decompression bombs); a larger JPEG is read at "
         "1/2, 1/4 or 1/8 of its size where that fits.",
     )
-    max_attempts: int = Field(default=3, ge=1, description="Processing tries per mail.")
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Processing tries per mail (an outage of disk or database uses none up).",
+    )
     tesseract_data_dir: str = Field(
         default="",
         description="Tesseract's language data folder (empty: TESSDATA_PREFIX or the system's).",

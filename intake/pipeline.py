@@ -30,6 +30,7 @@ from core.types import ImageAttachment, MeterHint, MeterRead, ReadingItem, Submi
 from intake.autoreply import is_loop, own_address
 from intake.claims import Claim, ClaimLost, finish, lock_claimed, record_failure, release
 from intake.mime import parse_message
+from intake.outages import is_infrastructure_fault
 from intake.photos import photo_facts
 from intake.replies import queue_reply, resend_reason_for
 from intake.second_look import second_look
@@ -78,7 +79,9 @@ class PhotoRead:
 
 
 def process_one(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reader) -> str:
-    """Process a claimed mail; never raises for a bad mail. Returns the ledger status."""
+    """Process a claimed mail; never raises for a bad mail. Returns the ledger status.
+    An outage of the database or the disk is raised, the claim untouched: it is not the mail's
+    fault, so the caller hands the mail back without counting the attempt."""
     token = current_mail.set(claim.ledger_id)
     try:
         return process_claimed(ctx, claim, reader=reader)
@@ -89,6 +92,8 @@ def process_one(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reader) -
         release(ctx, claim)  # an installation problem, not this mail's fault
         raise
     except Exception as exc:
+        if is_infrastructure_fault(exc):
+            raise
         status = record_failure(ctx, claim, exc)
         log.exception("Verarbeitung fehlgeschlagen (Versuch %d): %s", claim.attempts, status)
         return status
