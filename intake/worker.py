@@ -68,6 +68,8 @@ class WorkerReport:
     moved: int = 0
     sent: int = 0
     passes: int = 0
+    # why the mailbox could not be fetched in the last pass (None: fetched, or nothing to do)
+    fetch_failure: BaseException | None = field(default=None, compare=False)
 
     def count(self, status: str) -> None:
         if status in ("accepted", "review", "rejected", "ignored", "failed"):
@@ -77,7 +79,9 @@ class WorkerReport:
 
     def add(self, other: WorkerReport) -> None:
         for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+            if f.name != "fetch_failure":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        self.fetch_failure = other.fetch_failure
 
     @property
     def busy(self) -> bool:
@@ -200,7 +204,7 @@ def run_pass(
     report = WorkerReport(passes=1)
     beat(work.ctx, work.holder)
     metrics.WORKER_PASSES.inc()
-    _stage(work, "Abholen", (DATABASE,), lambda: _fetch(work, report))
+    report.fetch_failure = _stage(work, "Abholen", (DATABASE,), lambda: _fetch(work, report))
     _stage(work, "Verarbeiten", (DATABASE,), lambda: _process(work, report))
     _stage(work, "Verschieben", (DATABASE,), lambda: _move(work, report))
     _stage(work, "Versand", (DATABASE,), lambda: _send(work, report))
@@ -212,14 +216,15 @@ def run_pass(
 
 def _stage(
     work: PassContext, name: str, services: tuple[str, ...], action: Callable[[], None]
-) -> None:
+) -> Exception | None:
+    """Run one stage; a failure is logged (an outage once) and returned, never raised."""
     try:
         action()
     except ToolMissingError:
         raise
     except MailboxError as exc:
         work.outages.failed(MAILBOX, exc)
-        return
+        return exc
     except Exception as exc:
         if is_database_outage(exc):
             work.outages.failed(DATABASE, exc)
@@ -227,9 +232,10 @@ def _stage(
             work.outages.failed(STORAGE, exc)
         else:
             log.exception("%s fehlgeschlagen; nächster Durchlauf versucht es erneut", name)
-        return
+        return exc
     for service in services:
         work.outages.ok(service)
+    return None
 
 
 def _fetch(work: PassContext, report: WorkerReport) -> None:
