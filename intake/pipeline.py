@@ -262,10 +262,10 @@ def record_and_reply(
 ) -> str:
     match, decision = mail.match, mail.decision
     read = mail.reads[0] if mail.reads else None
-    # photo reuse and corrections of a confirmed reading (intake/second_look.py)
+    # photo reuse, corrections of a confirmed reading, another reading that day (second_look.py)
     look = second_look(
         session, ctx.settings, submission=submission, match=match, decision=decision,
-        photo_ids=photo_ids,
+        photo_ids=photo_ids, read_on=today,
     )  # fmt: skip
     decision = look.decision
     outcome = record_decision(

@@ -1,6 +1,6 @@
-"""What the decision core does not see in one mail alone: a photo mailed or taken before, and a
-reply that corrects a value we confirmed. Either sends the mail to a clerk, with the facts on the
-task.
+"""What the decision core does not see in one mail alone: a photo mailed or taken before, a
+reply that corrects a value we confirmed, and another value booked for the same register and day
+from another mail. Each sends the mail to a clerk, with the facts on the task.
 
 Called by the pipeline between `decide` and `record_decision`; `annotate` then stores the facts on
 the review task (`review_task.details`, keys in matching/task_details.py).
@@ -8,6 +8,7 @@ the review task (`review_task.details`, keys in matching/task_details.py).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from intake.corrections import correction_for
 from matching.corrections import Correction
 from matching.record import RecordOutcome
 from matching.reuse import find_reuse, reuse_decision
+from matching.same_day import find_same_day, same_day_decision
 from matching.task_details import add_task_details
 
 
@@ -42,8 +44,10 @@ def second_look(
     match: MatchResult,
     decision: Decision,
     photo_ids: Sequence[int],
+    read_on: dt.date,
 ) -> SecondLook:
-    """The decision after checking photo reuse and corrections (unchanged when neither applies)."""
+    """The decision after checking photo reuse, corrections and another reading of the same day
+    (unchanged when none applies)."""
     if decision.outcome == "ignore":
         return SecondLook(decision)
     correction = correction_for(session, submission)
@@ -62,4 +66,8 @@ def second_look(
     if correction is not None:
         decided = correction.decision(decided)
         details.update(correction.details())
+    else:
+        same_day = find_same_day(session, decided, read_on=read_on, ledger_id=submission.ledger_id)
+        decided = same_day_decision(decided, same_day)
+        details.update(same_day.details() if same_day else {})
     return SecondLook(decided, correction, details)
