@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -130,6 +131,16 @@ class Settings(BaseSettings):
             "automatic reply, a clerk sees the mail and may answer."
         ),
     )
+    trusted_authserv_ids: str = Field(
+        default="",
+        description=(
+            "Authserv-ids (comma-separated) of our own mail server's Authentication-Results "
+            "headers (RFC 8601), e.g. mx.stadtwerke.example; a mail whose sender fails "
+            "DMARC (or, without DMARC, SPF with no DKIM pass for the From domain) or that carries "
+            "no such header is never booked automatically (sender_not_verified). Empty = the "
+            "sender is not checked."
+        ),
+    )
     poll_interval_seconds: float = Field(
         default=30.0, gt=0, description="Worker loop pause; with IMAP IDLE the incremental check."
     )
@@ -254,6 +265,12 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return upper
+
+    @property
+    def authserv_ids(self) -> frozenset[str]:
+        return frozenset(
+            part.lower() for part in re.split(r"[,\s]+", self.trusted_authserv_ids) if part
+        )
 
     @field_validator("forwarded_allow_ips")
     @classmethod

@@ -8,6 +8,7 @@ records the error on the mail in a fresh transaction and the worker goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ from intake.outages import is_infrastructure_fault
 from intake.photos import photo_facts
 from intake.replies import queue_reply, resend_reason_for
 from intake.second_look import second_look
+from intake.sender_auth import check_sender
 from intake.sources import NEEDS_REVIEW, PROCESSED, REJECTED
 from matching import reasons
 from matching.mail import MailDecision, candidate_hints, decide_mail, further_hints
@@ -131,7 +133,9 @@ def load_submission(ctx: AppContext, claim: Claim) -> Submission:
             raise ClaimLost(f"Eingang {claim.ledger_id} existiert nicht mehr")
         sha, received_at = row.sha256, row.received_at
     raw = ctx.blobs.get(sha)
-    return parse_message(raw, ledger_id=claim.ledger_id, received_at=received_at)
+    submission = parse_message(raw, ledger_id=claim.ledger_id, received_at=received_at)
+    checked = check_sender(raw, submission.sender, ctx.settings.authserv_ids)
+    return dataclasses.replace(submission, sender_check=checked)
 
 
 def ignore_mail(ctx: AppContext, claim: Claim, submission: Submission) -> str:

@@ -1,6 +1,7 @@
 """What the decision core does not see in one mail alone: a photo mailed or taken before, a
 reply that corrects a value we confirmed, and another value booked for the same register and day
-from another mail. Each sends the mail to a clerk, with the facts on the task.
+from another mail; and a sender our mail server could not confirm (SPF/DKIM/DMARC). Each sends the
+mail to a clerk, with the facts on the task.
 
 Called by the pipeline between `decide` and `record_decision`; `annotate` then stores the facts on
 the review task (`review_task.details`, keys in matching/task_details.py).
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from core.settings import Settings
 from core.types import Decision, MatchResult, Submission
 from intake.corrections import correction_for
+from intake.sender_auth import sender_details, unverified_decision
 from matching.corrections import Correction
 from matching.record import RecordOutcome
 from matching.reuse import find_reuse, reuse_decision
@@ -53,6 +55,28 @@ def second_look(
     correction = correction_for(session, submission)
     if correction is None and decision.outcome == "reject":
         return SecondLook(decision)  # nothing to book and nothing to correct
+    look = _look(
+        session, settings, submission=submission, match=match, decision=decision,
+        photo_ids=photo_ids, read_on=read_on, correction=correction,
+    )  # fmt: skip
+    # a sender our mail server could not confirm is never booked unseen (intake/sender_auth.py)
+    decided = unverified_decision(look.decision, submission.sender_check)
+    if decided is look.decision:
+        return look
+    return replace(look, decision=decided, details={**look.details, **sender_details(submission)})
+
+
+def _look(
+    session: Session,
+    settings: Settings,
+    *,
+    submission: Submission,
+    match: MatchResult,
+    decision: Decision,
+    photo_ids: Sequence[int],
+    read_on: dt.date,
+    correction: Correction | None,
+) -> SecondLook:
     meter_id = decision.meter_id or (match.meter.meter_id if match.meter else None)
     if correction is not None:
         meter_id = correction.booked.meter_id
