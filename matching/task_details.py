@@ -19,7 +19,7 @@
 | `same_day_ledger_id` | same day | the mail that reading was booked from (null: imported) |
 | `same_day_value` | same day | its value (string) |
 | `same_day_register` | same day | its register |
-| `sender_check` | sender check | our mail server's verdict on the From: `fail` (SPF/DKIM/DMARC) or `missing` (no stamp of it) |
+| `sender_check` | sender check | `fail` (SPF/DKIM/DMARC) or `missing` (no stamp of our server) |
 
 Values are JSON-safe: Decimals and dates as strings.
 """
