@@ -18,6 +18,7 @@ from matching import reasons
 from matching.export import export_readings
 from matching.record import resolve_task
 from review_ui.task_facts import task_facts
+from review_ui.undo import undo
 from tests.readers import per_hint
 from tests.samples import customer_mail, meter_photo, seed_meter
 from tests.test_intake_pipeline import all_of, good_read, run_one
@@ -98,6 +99,23 @@ def test_the_clerks_booking_replaces_the_first_reading_in_the_export(
         ).one()
         assert audit.entity_id == old.id and audit.actor == "anna"
     assert exported(ctx) == [("4522", str(first.id))]
+
+
+def test_undoing_the_booking_puts_the_first_reading_back_in_force(
+    booked_once: tuple[AppContext, Reading],
+) -> None:
+    ctx, first = booked_once
+    run_one(ctx, mail(2), other_read)
+    [task] = all_of(ctx, ReviewTask)
+    with ctx.sessions.begin() as session:
+        resolve_task(
+            session, task.id, action="accept", value=None, meter_id=None, clerk="anna",
+            now=ctx.clock(),
+        )  # fmt: skip
+    with ctx.sessions.begin() as session:
+        undo(session, task.id, clerk="anna", now=ctx.clock())
+    assert [(r.id, r.status) for r in all_of(ctx, Reading)] == [(first.id, "accepted")]
+    assert exported(ctx) == [("4521", "")]
 
 
 def test_a_clerk_rejecting_it_keeps_the_first_reading(
