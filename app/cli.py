@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from app.cli_ops import add_backup, add_customer, add_purge
 from app.cli_train import add_train
 from app.context import migrated_context
-from core.errors import MeterIntakeError, UsageError
+from core.errors import DatabaseError, MailboxError, MeterIntakeError, UsageError
 from core.formatting import format_number
 from core.logging_setup import configure_logging
 from core.settings import Settings, load_settings
@@ -271,17 +271,35 @@ def _add_campaign(commands: Commands) -> None:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from core.metrics import MetricsServer
+    from intake.outages import one_line
     from intake.worker import run_worker
 
     ctx = migrated_context(settings)
     port, host = settings.worker_metrics_port, settings.worker_metrics_host
     server = MetricsServer(host, port, token=settings.metrics_token) if port else None
     try:
-        run_worker(ctx, once=args.once)
+        report = run_worker(ctx, once=args.once)
     finally:
         if server is not None:
             server.close()
+    if report.fetch_failure is not None:  # a single pass (cron, a systemd timer) must say so
+        what, code = _fetch_failure(report.fetch_failure)
+        print(f"Fehler: {what}: {one_line(report.fetch_failure)}", file=sys.stderr)  # one line
+        return code
     return 0
+
+
+def _fetch_failure(exc: BaseException) -> tuple[str, int]:
+    """What went wrong while fetching, in German, and the exit code."""
+    from intake.outages import is_database_outage, is_storage_outage
+
+    if isinstance(exc, MailboxError):
+        return "Postfach nicht abgeholt", MailboxError.exit_code
+    if is_database_outage(exc):
+        return "Datenbank nicht erreichbar, Postfach nicht abgeholt", DatabaseError.exit_code
+    if is_storage_outage(exc):
+        return "Ablage (Mails und Fotos) nicht beschreibbar, Postfach nicht abgeholt", 1
+    return "Postfach nicht abgeholt", 1
 
 
 def _add_worker(commands: Commands) -> None:

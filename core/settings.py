@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -74,7 +75,11 @@ class Settings(BaseSettings):
         description="Larger images are refused (decompression bombs); a larger JPEG is read at "
         "1/2, 1/4 or 1/8 of its size where that fits.",
     )
-    max_attempts: int = Field(default=3, ge=1, description="Processing tries per mail.")
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Processing tries per mail (an outage of disk or database uses none up).",
+    )
     tesseract_data_dir: str = Field(
         default="",
         description="Tesseract's language data folder (empty: TESSDATA_PREFIX or the system's).",
@@ -124,6 +129,16 @@ class Settings(BaseSettings):
         description=(
             "Answer mails from addresses that belong to no customer automatically; off = no "
             "automatic reply, a clerk sees the mail and may answer."
+        ),
+    )
+    trusted_authserv_ids: str = Field(
+        default="",
+        description=(
+            "Authserv-ids (comma-separated) of our own mail server's Authentication-Results "
+            "headers (RFC 8601), e.g. mx.stadtwerke.example; a mail whose sender fails "
+            "DMARC (or, without DMARC, SPF with no DKIM pass for the From domain) or that carries "
+            "no such header is never booked automatically (sender_not_verified). Empty = the "
+            "sender is not checked."
         ),
     )
     poll_interval_seconds: float = Field(
@@ -250,6 +265,12 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return upper
+
+    @property
+    def authserv_ids(self) -> frozenset[str]:
+        return frozenset(
+            part.lower() for part in re.split(r"[,\s]+", self.trusted_authserv_ids) if part
+        )
 
     @field_validator("forwarded_allow_ips")
     @classmethod

@@ -53,6 +53,9 @@ class Submission:
     bounce_references: tuple[str, ...] = ()  # Message-IDs of our mails the bounce quotes
     rejected_parts: tuple[str, ...] = ()  # attachments we refused, with why (for clerks)
     references: tuple[str, ...] = ()  # Message-IDs it replies to (In-Reply-To, References)
+    # our mail server's SPF/DKIM/DMARC verdict on the From (intake/sender_auth.py): pass, fail,
+    # none, missing; None when not checked
+    sender_check: str | None = None
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,11 @@ class MaildirSource:
     def list_new(self) -> Iterator[RawMailRef]:
         for sub in ("new", "cur"):
             folder = self.path / sub
-            for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError as exc:
+                raise MailboxError(f"Maildir {self.path} nicht lesbar: {exc}") from exc
+            for entry in entries:
                 if entry.is_file() and not entry.name.startswith("."):
                     key = entry.name.split(mailbox.Maildir.colon, 1)[0]
                     yield RawMailRef(source_key=key, size=entry.stat().st_size)

@@ -51,6 +51,11 @@ def is_storage_outage(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in _FULL_OR_LOCKED
 
 
+def is_infrastructure_fault(exc: BaseException) -> bool:
+    """The database or the disk failed, not the mail being processed: it costs no attempt."""
+    return is_database_outage(exc) or is_storage_outage(exc)
+
+
 class Outages:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock

@@ -8,6 +8,7 @@ records the error on the mail in a fresh transaction and the worker goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
@@ -30,9 +31,11 @@ from core.types import ImageAttachment, MeterHint, MeterRead, ReadingItem, Submi
 from intake.autoreply import is_loop, own_address
 from intake.claims import Claim, ClaimLost, finish, lock_claimed, record_failure, release
 from intake.mime import parse_message
+from intake.outages import is_infrastructure_fault
 from intake.photos import photo_facts
 from intake.replies import queue_reply, resend_reason_for
 from intake.second_look import second_look
+from intake.sender_auth import check_sender
 from intake.sources import NEEDS_REVIEW, PROCESSED, REJECTED
 from matching import reasons
 from matching.mail import MailDecision, candidate_hints, decide_mail, further_hints
@@ -78,7 +81,9 @@ class PhotoRead:
 
 
 def process_one(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reader) -> str:
-    """Process a claimed mail; never raises for a bad mail. Returns the ledger status."""
+    """Process a claimed mail; never raises for a bad mail. Returns the ledger status.
+    An outage of the database or the disk is raised, the claim untouched: it is not the mail's
+    fault, so the caller hands the mail back without counting the attempt."""
     token = current_mail.set(claim.ledger_id)
     try:
         return process_claimed(ctx, claim, reader=reader)
@@ -89,6 +94,8 @@ def process_one(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reader) -
         release(ctx, claim)  # an installation problem, not this mail's fault
         raise
     except Exception as exc:
+        if is_infrastructure_fault(exc):
+            raise
         status = record_failure(ctx, claim, exc)
         log.exception("Verarbeitung fehlgeschlagen (Versuch %d): %s", claim.attempts, status)
         return status
@@ -126,7 +133,9 @@ def load_submission(ctx: AppContext, claim: Claim) -> Submission:
             raise ClaimLost(f"Eingang {claim.ledger_id} existiert nicht mehr")
         sha, received_at = row.sha256, row.received_at
     raw = ctx.blobs.get(sha)
-    return parse_message(raw, ledger_id=claim.ledger_id, received_at=received_at)
+    submission = parse_message(raw, ledger_id=claim.ledger_id, received_at=received_at)
+    checked = check_sender(raw, submission.sender, ctx.settings.authserv_ids)
+    return dataclasses.replace(submission, sender_check=checked)
 
 
 def ignore_mail(ctx: AppContext, claim: Claim, submission: Submission) -> str:
@@ -260,10 +269,10 @@ def record_and_reply(
 ) -> str:
     match, decision = mail.match, mail.decision
     read = mail.reads[0] if mail.reads else None
-    # photo reuse and corrections of a confirmed reading (intake/second_look.py)
+    # photo reuse, corrections of a confirmed reading, another reading that day (second_look.py)
     look = second_look(
         session, ctx.settings, submission=submission, match=match, decision=decision,
-        photo_ids=photo_ids,
+        photo_ids=photo_ids, read_on=today,
     )  # fmt: skip
     decision = look.decision
     outcome = record_decision(

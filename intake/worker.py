@@ -27,7 +27,7 @@ from core.holders import thread_holder
 from core.retention import purge_if_due
 from core.settings import Settings
 from core.threads import limit_threads
-from intake.claims import claim_next, keep_alive, reclaim_from_gone
+from intake.claims import Claim, claim_next, keep_alive, reclaim_from_gone, release
 from intake.imap import ImapSource
 from intake.ledger import apply_pending_moves, fetch_new, lease_renewer, mailbox_lock
 from intake.maildir import MaildirSource
@@ -38,6 +38,7 @@ from intake.outages import (
     STORAGE,
     Outages,
     is_database_outage,
+    is_infrastructure_fault,
     is_storage_outage,
 )
 from intake.pipeline import Reader, ocr_reader, process_one
@@ -67,6 +68,8 @@ class WorkerReport:
     moved: int = 0
     sent: int = 0
     passes: int = 0
+    # why the mailbox could not be fetched in the last pass (None: fetched, or nothing to do)
+    fetch_failure: BaseException | None = field(default=None, compare=False)
 
     def count(self, status: str) -> None:
         if status in ("accepted", "review", "rejected", "ignored", "failed"):
@@ -76,7 +79,9 @@ class WorkerReport:
 
     def add(self, other: WorkerReport) -> None:
         for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+            if f.name != "fetch_failure":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        self.fetch_failure = other.fetch_failure
 
     @property
     def busy(self) -> bool:
@@ -105,6 +110,8 @@ class PassContext:
     outages: Outages = field(default_factory=Outages)
     on_decided: Decided | None = None
     holder: str = field(default_factory=thread_holder)
+    # claims an outage interrupted and that could not be handed back yet (database away)
+    interrupted: list[Claim] = field(default_factory=list)
 
 
 def make_source(settings: Settings) -> MailSource:
@@ -197,7 +204,7 @@ def run_pass(
     report = WorkerReport(passes=1)
     beat(work.ctx, work.holder)
     metrics.WORKER_PASSES.inc()
-    _stage(work, "Abholen", (DATABASE, STORAGE), lambda: _fetch(work, report))
+    report.fetch_failure = _stage(work, "Abholen", (DATABASE,), lambda: _fetch(work, report))
     _stage(work, "Verarbeiten", (DATABASE,), lambda: _process(work, report))
     _stage(work, "Verschieben", (DATABASE,), lambda: _move(work, report))
     _stage(work, "Versand", (DATABASE,), lambda: _send(work, report))
@@ -209,14 +216,15 @@ def run_pass(
 
 def _stage(
     work: PassContext, name: str, services: tuple[str, ...], action: Callable[[], None]
-) -> None:
+) -> Exception | None:
+    """Run one stage; a failure is logged (an outage once) and returned, never raised."""
     try:
         action()
     except ToolMissingError:
         raise
     except MailboxError as exc:
         work.outages.failed(MAILBOX, exc)
-        return
+        return exc
     except Exception as exc:
         if is_database_outage(exc):
             work.outages.failed(DATABASE, exc)
@@ -224,9 +232,10 @@ def _stage(
             work.outages.failed(STORAGE, exc)
         else:
             log.exception("%s fehlgeschlagen; nächster Durchlauf versucht es erneut", name)
-        return
+        return exc
     for service in services:
         work.outages.ok(service)
+    return None
 
 
 def _fetch(work: PassContext, report: WorkerReport) -> None:
@@ -238,6 +247,8 @@ def _fetch(work: PassContext, report: WorkerReport) -> None:
         with metrics.stage_timer("fetch"):
             fetched = fetch_new(ctx, source, renew=lease_renewer(ctx, source.name, work.holder))
     work.outages.ok(MAILBOX)  # the mailbox answered
+    if fetched.fetched:  # and stored what it fetched
+        work.outages.ok(STORAGE)
     metrics.count_fetched(
         new=fetched.fetched, duplicates=fetched.duplicates, rejected=fetched.rejected
     )
@@ -247,6 +258,7 @@ def _fetch(work: PassContext, report: WorkerReport) -> None:
 
 
 def _process(work: PassContext, report: WorkerReport) -> None:
+    _hand_back_interrupted(work)
     reclaimed_at = -RECLAIM_SECONDS
     for _ in range(MAX_MAILS_PER_PASS):
         if work.stop.is_set():
@@ -259,14 +271,30 @@ def _process(work: PassContext, report: WorkerReport) -> None:
         claim = claim_next(work.ctx, holder=work.holder)
         if claim is None:
             return
-        with keep_alive(work.ctx, claim):
-            status = process_one(work.ctx, claim, reader=work.reader)
+        try:
+            with keep_alive(work.ctx, claim):
+                status = process_one(work.ctx, claim, reader=work.reader)
+        except Exception as exc:
+            if is_infrastructure_fault(exc):  # not the mail's fault: the attempt does not count
+                work.interrupted.append(claim)
+                _hand_back_interrupted(work)
+            raise  # the stage notes the outage; the next pass tries again
+        if status != "lost":  # its photos were stored, its decision committed
+            work.outages.ok(STORAGE)
         report.count(status)
         metrics.count_processed(status)
         beat(work.ctx, work.holder)
         _answer_and_move(work, claim.ledger_id, report)
         if work.on_decided is not None:
             work.on_decided(claim.ledger_id, status)
+
+
+def _hand_back_interrupted(work: PassContext) -> None:
+    """Hand mails an outage interrupted back to the queue, their attempt not counted (raises
+    while the database is still away; the mails wait for the next pass)."""
+    while work.interrupted:
+        release(work.ctx, work.interrupted[0])
+        work.interrupted.pop(0)
 
 
 def _answer_and_move(work: PassContext, ledger_id: int, report: WorkerReport) -> None:

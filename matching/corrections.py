@@ -160,6 +160,10 @@ def supersede_corrected(
 
 def history_excluded(task: ReviewTask) -> int | None:
     """The mail whose readings a booking on `task` is not judged against: for a correction the
-    corrected mail (its value is the one being replaced), else the task's own mail."""
-    corrected = (task.details or {}).get("corrected_ledger_id")
-    return corrected if isinstance(corrected, int) else task.inbound_message_id
+    corrected mail, for another reading of the same day that reading's mail (its value is the one
+    being replaced), else the task's own mail."""
+    details = task.details or {}
+    for key in ("corrected_ledger_id", "same_day_ledger_id"):
+        if isinstance(details.get(key), int):
+            return int(details[key])
+    return task.inbound_message_id

@@ -148,12 +148,16 @@ PHOTO_REUSED = "photo_reused"
 PHOTO_SIMILAR = "photo_similar"
 PHOTO_OLD = "photo_old"
 CORRECTION_REQUEST = "correction_request"
+OTHER_READING_SAME_DAY = "other_reading_same_day"  # matching/same_day.py
+SENDER_NOT_VERIFIED = "sender_not_verified"  # intake/sender_auth.py
 LABELS.update(
     {
         PHOTO_REUSED: "Foto wurde schon einmal eingesandt",
         PHOTO_SIMILAR: "Foto gleicht einem früher eingesandten Foto",
         PHOTO_OLD: "Foto ist älter als die Meldung oder der letzte Stand",
         CORRECTION_REQUEST: "Kunde korrigiert einen bestätigten Zählerstand",
+        OTHER_READING_SAME_DAY: "Für diesen Tag ist schon ein anderer Zählerstand gebucht",
+        SENDER_NOT_VERIFIED: "Absender nicht bestätigt (SPF/DKIM/DMARC)",
     }
 )
 

@@ -30,6 +30,7 @@ from matching.plausibility import (
     primary_register,
 )
 from matching.rows import Contact, audit, text
+from matching.same_day import supersede_same_day
 
 Action = Literal["accept", "correct", "reject"]
 DECISIONS: dict[str, str] = {"accept": "accepted", "correct": "corrected", "reject": "rejected"}
@@ -103,6 +104,7 @@ def resolve_task(
     _close(session, task, decision, booked, meter.id, clerk, now)
     reading = _book(session, task, meter, register, booked, read_on, action=action, clerk=clerk)
     supersede_corrected(session, task, reading, clerk=clerk)  # a customer's correction
+    supersede_same_day(session, task, reading, clerk=clerk)  # the day's other reading
     read_on = reading.read_on
     _audit_booking(session, task, reading, meter, clerk=clerk, warnings=warnings)
     return _resolution(task, decision, reading, meter, booked, read_on, warnings)

@@ -15,6 +15,11 @@
 | `new_value` | correction | the value the customer gives now (string, or null) |
 | `booked_photo_id` | correction | the photo the booked reading was read from (or null) |
 | `register` | correction | the corrected reading's register (the clerk books on it) |
+| `same_day_reading_id` | same day | the reading already booked for the register and day |
+| `same_day_ledger_id` | same day | the mail that reading was booked from (null: imported) |
+| `same_day_value` | same day | its value (string) |
+| `same_day_register` | same day | its register |
+| `sender_check` | sender check | `fail` (SPF/DKIM/DMARC) or `missing` (no stamp of our server) |
 
 Values are JSON-safe: Decimals and dates as strings.
 """

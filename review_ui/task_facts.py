@@ -1,6 +1,7 @@
 """The facts stored on a review task beside its reason codes (`review_task.details`), as lines the
 task page shows: the earlier mail of a reused photo (linked), and the booked reading a customer's
-correction is about, with the old and the new value."""
+correction is about, with the old and the new value, and the reading booked for the same day from
+another mail, and why the sender is not confirmed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ from typing import Any, NamedTuple
 
 from core.formatting import UNIT_LABELS, format_date, format_datetime, format_number
 from core.models import ReviewTask
+
+_SENDER_CHECK = {
+    "fail": "SPF/DKIM/DMARC fehlgeschlagen: die Mail kommt wohl nicht vom Kunden",
+    "missing": "Kein Prüfvermerk unseres Mailservers (Authentication-Results)",
+}
 
 
 class Fact(NamedTuple):
@@ -33,6 +39,13 @@ def task_facts(task: ReviewTask) -> list[Fact]:
     corrected = details.get("corrected_ledger_id")
     if isinstance(corrected, int):
         facts.append(Fact("facts.corrected_mail", f"#{corrected}", f"/messages?id={corrected}"))
+    same_day = details.get("same_day_ledger_id")
+    if isinstance(same_day, int):
+        facts.append(Fact("facts.same_day_mail", f"#{same_day}", f"/messages?id={same_day}"))
+    if "same_day_value" in details:
+        facts.append(Fact("facts.same_day_value", _value(task, details["same_day_value"])))
+    if details.get("sender_check") in ("fail", "missing"):
+        facts.append(Fact("facts.sender_check", _SENDER_CHECK[details["sender_check"]]))
     for key in ("old_value", "new_value"):
         if key in details:
             facts.append(Fact(f"facts.{key}", _value(task, details[key])))

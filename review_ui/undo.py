@@ -93,6 +93,12 @@ def reopen(session: Session, task_id: int, *, admin: str, reason: str) -> None:
     _reopen(session, task, reading, actor=admin, action="task_reopened", reason=reason)
 
 
+def _replaced_by(session: Session, reading: Reading) -> Reading | None:
+    """The reading `reading` superseded (a correction, another reading of the same day)."""
+    old = session.get(Reading, reading.corrects_id) if reading.corrects_id else None
+    return old if old is not None and old.status == "superseded" else None
+
+
 def _done_task(session: Session, task_id: int) -> ReviewTask:
     task = session.get(ReviewTask, task_id)
     if task is None or task.status != "done":
@@ -121,6 +127,9 @@ def _reopen(
         details["note"] = task.note
     if reading is not None and reading.exported_at is None:
         details["reading_removed"] = {"id": reading.id, "value": plain(reading.value)}
+        if (replaced := _replaced_by(session, reading)) is not None:
+            replaced.status = "accepted"  # the reading it replaced is in force again
+            details["reading_restored"] = replaced.id
         session.delete(reading)
     elif reading is not None:
         details["exported_reading_kept"] = reading.id

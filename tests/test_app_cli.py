@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.cli import main
-from core.errors import DatabaseError, UsageError
+from core.errors import DatabaseError, MailboxError, UsageError
 from tests.ports import free_port
 
 
@@ -88,3 +88,39 @@ def test_a_campaign_start_shows_its_progress_not_a_line_per_mail(
     assert "3 Erinnerungen für 3 Zähler eingeplant" in out
     assert "Kampagne: 100%" in err and "3/3" in err
     assert "queued reminder" not in err
+
+
+def test_worker_once_exits_non_zero_in_one_line_when_the_imap_server_is_down(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _env(monkeypatch, tmp_path / "var")
+    monkeypatch.setenv("METER_INTAKE_MAILBOX", "imap")
+    monkeypatch.setenv("METER_INTAKE_IMAP_HOST", "127.0.0.1")
+    monkeypatch.setenv("METER_INTAKE_IMAP_PORT", str(free_port()))
+    monkeypatch.setenv("METER_INTAKE_IMAP_SECURITY", "none")
+    monkeypatch.setenv("METER_INTAKE_IMAP_TIMEOUT_SECONDS", "2")
+    assert main(["worker", "--once"]) == MailboxError.exit_code == 5
+    (message,) = _error_lines(capsys.readouterr().err)
+    assert message.startswith("Fehler: Postfach nicht abgeholt: MailboxError: ")
+
+
+def test_worker_once_exits_non_zero_when_the_maildir_cannot_be_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _env(monkeypatch, tmp_path / "var")
+    maildir = tmp_path / "mail"
+    for sub in ("cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "new").write_text("kein Ordner")  # unreadable as a folder, also for root
+    monkeypatch.setenv("METER_INTAKE_MAILDIR_PATH", str(maildir))
+    assert main(["worker", "--once"]) == MailboxError.exit_code
+    (message,) = _error_lines(capsys.readouterr().err)
+    assert message.startswith(f"Fehler: Postfach nicht abgeholt: MailboxError: Maildir {maildir}")
+
+
+def test_worker_once_exits_zero_after_a_pass_that_fetched(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _env(monkeypatch, tmp_path / "var")
+    assert main(["worker", "--once"]) == 0
+    assert _error_lines(capsys.readouterr().err) == []

@@ -288,11 +288,13 @@ def test_corrupt_photo_asks_for_a_new_one(seeded: AppContext) -> None:
 
 
 class PhotoStoreDown(BlobStore):
-    """The blob store fails for photos (disk full) while raw mails still go in."""
+    """The blob store fails for photos (`error`) while raw mails still go in."""
+
+    error: Exception = RuntimeError("kaputt")
 
     def put(self, data: bytes) -> str:
         if data == JPEG:
-            raise OSError(28, "No space left on device")
+            raise self.error
         return super().put(data)
 
 
@@ -300,8 +302,21 @@ def test_failure_rolls_back_and_is_recorded(seeded: AppContext) -> None:
     seeded.blobs = PhotoStoreDown(seeded.settings.effective_blob_dir)
     row = run_one(seeded, customer_mail(sender=CUSTOMER, photos=[("z.jpg", JPEG)]))
     assert (row.status, row.attempts) == ("new", 1)
-    assert row.error and "No space left" in row.error and "Traceback" in row.error
+    assert row.error and "kaputt" in row.error and "Traceback" in row.error
     assert row.next_attempt_at is not None and row.target_folder is None
+    assert all_of(seeded, Photo) == [] and all_of(seeded, Outbox) == []  # rolled back
+
+
+def test_a_full_disk_is_raised_to_the_worker_and_not_recorded_as_the_mails_failure(
+    seeded: AppContext,
+) -> None:
+    store = PhotoStoreDown(seeded.settings.effective_blob_dir)
+    store.error = OSError(28, "No space left on device")
+    seeded.blobs = store
+    with pytest.raises(OSError, match="No space left"):
+        run_one(seeded, customer_mail(sender=CUSTOMER, photos=[("z.jpg", JPEG)]))
+    [row] = all_of(seeded, InboundMessage)
+    assert (row.status, row.error) == ("processing", None)  # the worker hands it back
     assert all_of(seeded, Photo) == [] and all_of(seeded, Outbox) == []  # rolled back
 
 

@@ -13,6 +13,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from core.blobstore import BlobStore
 from core.context import AppContext
@@ -20,6 +21,9 @@ from core.db import make_engine, make_session_factory
 from core.models import InboundMessage, Outbox, Reading
 from core.settings import Settings
 from core.types import MeterHint, MeterRead
+from intake import pipeline, worker
+from intake.claims import Claim
+from intake.ledger import fetch_new
 from intake.maildir import MaildirSource
 from intake.worker import PassContext, run_pass
 from tests.fixtures_smtp import SmtpTestServer
@@ -167,3 +171,82 @@ def test_a_full_disk_is_one_line_each_way_and_the_mail_waits_in_the_mailbox(
         "Ablage (Mails und Fotos) nicht beschreibbar",
         "Ablage (Mails und Fotos) wieder beschreibbar",
     ]
+
+
+def ledger(ctx: AppContext) -> list[tuple[str, int]]:
+    with ctx.sessions() as session:
+        return [tuple(r) for r in session.execute(  # type: ignore[misc]
+            select(InboundMessage.status, InboundMessage.attempts).order_by(InboundMessage.id)
+        )]  # fmt: skip
+
+
+def test_a_disk_full_while_processing_costs_the_mail_no_attempt(
+    ctx: AppContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed(ctx, 1)
+    store = FullDisk(ctx.settings.effective_blob_dir)
+    store.full = False
+    ctx.blobs = store
+    source = MaildirSource(ctx.settings.effective_maildir)
+    work = PassContext(ctx, source, reader=reader)
+    deliver(ctx, 0)
+    fetch_new(ctx, source)  # the raw mail is stored; its photo will not be
+    store.full = True
+    caplog.set_level(logging.INFO)
+    for _ in range(2 * ctx.settings.max_attempts):
+        report = run_pass(work)
+        assert (report.failed, report.retried) == (0, 0)
+        ctx.clock.advance(minutes=10)  # type: ignore[attr-defined]
+    assert ledger(ctx) == [("new", 0)]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert state_lines(caplog, "Ablage") == ["Ablage (Mails und Fotos) nicht beschreibbar"]
+    store.full = False
+    assert run_pass(work).accepted == 1
+    assert ledger(ctx) == [("accepted", 1)]
+
+
+def test_a_mail_the_outage_interrupted_is_handed_back_once_the_database_answers(
+    ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(ctx, 1)
+    store = FullDisk(ctx.settings.effective_blob_dir)
+    store.full = False
+    ctx.blobs = store
+    source = MaildirSource(ctx.settings.effective_maildir)
+    work = PassContext(ctx, source, reader=reader)
+    deliver(ctx, 0)
+    fetch_new(ctx, source)
+    store.full = True
+    release = worker.release
+    calls: list[int] = []
+
+    def database_away_once(ctx: AppContext, claim: Claim) -> None:
+        calls.append(claim.ledger_id)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE", {}, Exception("connection refused"))
+        release(ctx, claim)
+
+    monkeypatch.setattr(worker, "release", database_away_once)
+    run_pass(work)
+    assert ledger(ctx) == [("processing", 1)] and len(work.interrupted) == 1
+    store.full = False
+    assert run_pass(work).accepted == 1  # handed back first, then claimed and booked
+    assert ledger(ctx) == [("accepted", 1)] and not work.interrupted
+
+
+def test_a_mails_own_fault_still_counts_its_attempts(ctx: AppContext) -> None:
+    seed(ctx, 1)
+    source = MaildirSource(ctx.settings.effective_maildir)
+    deliver(ctx, 0)
+    fetch_new(ctx, source)
+
+    def bug(*args: object, **kwargs: object) -> str:
+        raise ValueError("kaputt")
+
+    work = PassContext(ctx, source, reader=reader)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "record_and_reply", bug)
+        for _ in range(ctx.settings.max_attempts):
+            run_pass(work)
+            ctx.clock.advance(minutes=10)  # type: ignore[attr-defined]
+    assert ledger(ctx) == [("failed", ctx.settings.max_attempts)]
