@@ -26,13 +26,20 @@ from tests.test_intake_imap import client, folder_count, imap_settings
 
 pytestmark = pytest.mark.imap
 FOLDER = "Zaehlerstaende"
-CUSTOMER = "erika@example.de"
+MAILS = range(1, 6)
+
+
+def customer(n: int) -> str:
+    return f"kunde{n}@example.de"
+
+
 IDLE_LIMIT = 5.0
 
 
 @per_hint
 def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
-    """Mail n's photo (its last byte n) reads 4520 + n: each mail its own reading, rising."""
+    """Mail n's photo (its last byte n) reads 4520 + n: each mail its own reading, on its own
+    meter (a second value of one meter the same day would go to a clerk)."""
     return MeterRead(reading=f"{4520 + data[-1]:05d}", confidence=0.99, accepted=True)
 
 
@@ -40,14 +47,15 @@ def reader(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
 def service(ctx: AppContext, dovecot: DovecotServer) -> AppContext:
     ctx.settings = imap_settings(ctx.settings, dovecot).model_copy(update={"imap_folder": FOLDER})
     with ctx.sessions.begin() as session:
-        seed_meter(session, email=CUSTOMER, account="123456789", meter="12345678")
+        for n in MAILS:
+            seed_meter(session, email=customer(n), account=f"12345678{n}", meter=f"1234567{n}")
     with client(dovecot) as imap:
         imap.create_folder(FOLDER)
     return ctx
 
 
 def mail(n: int) -> bytes:
-    return customer_mail(sender=CUSTOMER, photos=[(f"{n}.jpg", b"\xff\xd8\xff" + bytes([n]))],
+    return customer_mail(sender=customer(n), photos=[(f"{n}.jpg", b"\xff\xd8\xff" + bytes([n]))],
                          message_id=f"<{n}@kunde.example>")  # fmt: skip
 
 
@@ -96,7 +104,7 @@ def test_folder_recreated_mid_pass_loses_nothing(
     for _ in range(3):
         if not run_pass(work).busy:
             break
-    expected = {f"<{n}@kunde.example>": "accepted" for n in range(1, 6)}
+    expected = {f"<{n}@kunde.example>": "accepted" for n in MAILS}
     assert ledger(service) == expected  # 0 lost, 0 stuck
     assert readings(service) == 5  # 0 duplicated
     assert folder_count(dovecot, FOLDER) == 0 and folder_count(dovecot, "Processed") == 2
