@@ -12,7 +12,7 @@ from core.types import DigitRead
 from ocr import digits_logic, ranking
 from ocr.counter import Grid
 from ocr.digits_logic import MAX_DECIMALS
-from ocr.locate import Row
+from ocr.locate import MOST_DRUMS, Row
 from ocr.panel import LcdRead
 from ocr.reads import Candidate, Described, Reading
 from ocr.tuning import (
@@ -89,6 +89,26 @@ def span(row: Row) -> tuple[float, float]:
     """The part of the row searched for drums: its blobs and SPAN_MARGIN digit heights more."""
     positions = row.positions
     return min(positions) - SPAN_MARGIN * row.height, max(positions) + SPAN_MARGIN * row.height
+
+
+def wider_span(span: tuple[float, float], reads: list[Candidate]) -> tuple[float, float]:
+    """The part of a row to search again where a read of it ends in red drums and its run of
+    digits starts at the strip's first cell: the counter may go on before the strip (a row found
+    on the unit's letters and the last drums, its digit heights short of the first drums). The
+    span grows by the drums a counter may still have before the run (`MOST_DRUMS`), at the
+    run's pitch; `span` itself where no read needs more."""
+    start, end = span
+    for c in reads:
+        positions = c.cells.positions
+        if c.run.decimals == 0 or c.run.start != 0 or len(positions) < 2:
+            continue
+        pitch = positions[1] - positions[0]  # negative: the row read upside down
+        more = (MOST_DRUMS - len(c.run.cells)) * abs(pitch)
+        if pitch > 0:
+            start = min(start, positions[0] - abs(pitch) / 2 - more)
+        else:
+            end = max(end, positions[0] + abs(pitch) / 2 + more)
+    return start, end
 
 
 def average(a: Reading, b: Reading) -> Reading:
