@@ -180,7 +180,8 @@ class Search:
         for reading in self._refined(image, [(row, ways, spans[id(row)]) for row, ways in todo]):
             candidate = candidates.from_reading(reading)
             if candidate is not None:
-                out[id(reading[0])].append(candidate)
+                more = candidates.bridged(candidate)
+                out[id(reading[0])] += [candidate] if more is None else [candidate, more]
         return out
 
     def _refined(
@@ -251,9 +252,7 @@ class Search:
         said = [self._predict(list(new.values()), model) for model in self.second_opinions]
         seen.update((key, [opinion[i] for opinion in said]) for i, key in enumerate(new))
         combined = {
-            id(c): candidates.from_reading(
-                (c.row, c.cells, candidates.geometric(c.probs, *seen[id(c.cells.gray)]))
-            )
+            id(c): _again(c, candidates.geometric(c.probs, *seen[id(c.cells.gray)]))
             for c in chosen
             if c.probs is not None
         }
@@ -275,6 +274,15 @@ class Search:
         fits the ranker on these."""
         *_, last = self.stages(image, integer_digits)
         return last.described, last.rows
+
+
+def _again(c: Candidate, probs: np.ndarray) -> Candidate | None:
+    """`c` read again from other probabilities for its cells (bridged again where it was: a
+    bridge the new probabilities do not hold keeps `c` as it was)."""
+    again = candidates.from_reading((c.row, c.cells, probs))
+    if not c.lost or again is None:
+        return again
+    return candidates.bridged(again) or c
 
 
 class Memo:

@@ -1,16 +1,19 @@
-"""A row whose strip ends before the counter's first drums is cut again over a wider span
-(`ocr.candidates.wider_span`, `ocr.search.Search`)."""
+"""A counter's row cut short: a strip ending before the first drums is cut again over a wider
+span (`ocr.candidates.wider_span`), a run of digits broken at one drum is bridged
+(`ocr.candidates.bridged`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ocr.candidates import wider_span
+from ocr.candidates import bridged, from_reading, wider_span
 from ocr.counter import Cells
+from ocr.digits import NO_DIGIT
 from ocr.digits_logic import Run
 from ocr.locate import MOST_DRUMS, Blob, Row
-from ocr.reads import Candidate
+from ocr.occluders import lost_digits
+from ocr.reads import Candidate, Described
 
 ROW = Row(
     tuple(Blob(300 + 30 * i, 100, 20, 10, 0.0, 1) for i in range(3)),
@@ -59,3 +62,59 @@ def test_a_run_inside_the_strip_or_without_red_drums_keeps_the_span(
 ) -> None:
     positions = [100.0 + 30 * i for i in range(7)]
     assert wider_span((85.0, 310.0), [_read(positions, first, 5, decimals)]) == (85.0, 310.0)
+
+
+def _cells(values: list[int | None], red: list[float]) -> tuple[Cells, np.ndarray]:
+    """Cells the model reads as `values` (None: no digit) at a pitch of 30."""
+    probs = np.array([np.eye(11)[NO_DIGIT if v is None else v] * 0.98 + 0.002 for v in values])
+    positions = [100.0 + 30 * i for i in range(len(values))]
+    n = len(values)
+    cells = Cells([], red, [True] * n, False, np.zeros((1, 1), np.uint8), [], 8, positions)
+    return cells, probs
+
+
+def _bridged(values: list[int | None], red_cells: int = 1) -> Candidate | None:
+    red = [2.0] * (len(values) - red_cells) + [40.0] * red_cells
+    cells, probs = _cells(values, red)
+    read = from_reading((ROW, cells, probs))
+    assert read is not None
+    return bridged(read)
+
+
+def test_a_counters_run_broken_at_one_drum_is_bridged_and_that_drum_named_lost() -> None:
+    read = _bridged([0, 8, None, 9, 8, 1])  # 08?98 and a red tenth drum: the 4 under a stroke
+    assert read is not None
+    assert [d.value for d in read.digits][:2] == [0, 8] and len(read.digits) == 6
+    assert read.run.start == 0 and read.run.decimals == 1 and read.lost == (160.0,)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [0, 8, None, None, 9, 8, 1],  # two cells without a digit: not one lost drum
+        [None, 9, 8, 1],  # nothing before the gap
+        [1, 2, 3, 4, 5, None, 0, 8, 9, 1],  # more drums than a counter has
+    ],
+)
+def test_no_bridge_over_more_than_one_cell_to_nothing_or_beyond_a_counters_drums(
+    values: list[int | None],
+) -> None:
+    assert _bridged(values) is None
+
+
+def test_a_run_without_red_drums_is_not_bridged() -> None:
+    assert _bridged([0, 8, None, 9, 8, 1], red_cells=0) is None
+
+
+def test_a_digit_on_a_bridged_drum_keeps_its_value_and_is_doubted() -> None:
+    read = _bridged([0, 8, 4, 9, 8, 1])
+    assert read is None  # no gap: nothing to bridge
+    cells, probs = _cells([0, 8, None, 9, 8, 1], [2.0] * 5 + [40.0])
+    probs[2] = np.eye(11)[4] * 0.3 + np.eye(11)[NO_DIGIT] * 0.7  # a 4 the model half sees
+    plain = from_reading((ROW, cells, probs))
+    assert plain is not None
+    read = bridged(plain)
+    assert read is not None and [d.value for d in read.digits][:5] == [0, 8, 4, 9, 8]
+    integer, fraction = read.digits[:5], read.digits[5:]
+    best = Described(read, integer, fraction, None, 1.0, True)
+    assert lost_digits(best) == [2]
