@@ -126,14 +126,16 @@ def wider_span(span: tuple[float, float], reads: list[Candidate]) -> tuple[float
     digits starts at the strip's first cell: the counter may go on before the strip (a row found
     on the unit's letters and the last drums, its digit heights short of the first drums). The
     span grows by the drums a counter may still have before the run (`MOST_DRUMS`), at the
-    run's pitch; `span` itself where no read needs more."""
+    run's pitch; `span` itself where no read needs more (a run of as many drums as a counter
+    has is whole)."""
     start, end = span
     for c in reads:
         positions = c.cells.positions
-        if c.run.decimals == 0 or c.run.start != 0 or len(positions) < 2:
+        missing = MOST_DRUMS - len(c.run.cells)
+        if c.run.decimals == 0 or c.run.start != 0 or missing < 1 or len(positions) < 2:
             continue
         pitch = positions[1] - positions[0]  # negative: the row read upside down
-        more = (MOST_DRUMS - len(c.run.cells)) * abs(pitch)
+        more = missing * abs(pitch)
         if pitch > 0:
             start = min(start, positions[0] - abs(pitch) / 2 - more)
         else:

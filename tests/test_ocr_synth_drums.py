@@ -89,7 +89,7 @@ def test_red_just_right_of_a_framed_drum_is_the_frame_and_the_framed_drum_the_de
 def test_a_ferraris_counter_whose_frame_spills_into_the_next_cell_reads_its_tenth_drum() -> None:
     """Held-out seed 1008: seven drums and a red-framed tenth drum; the frame's right side once
     made the framed drum the last integer drum (`0008611`, accepted)."""
-    sample = random_meter("ferraris", 1008)
+    sample = random_meter("ferraris", 1008, extras=False)
     result = read_meter(
         sample.image,
         integer_digits=sample.integer_digits,
@@ -104,7 +104,7 @@ def test_a_ferraris_counter_whose_frame_spills_into_the_next_cell_reads_its_tent
 def test_drum_counters_of_other_makes_are_read_with_their_decimals(kind: str, seed: int) -> None:
     """Ferraris seeds 2 and 7: black drums, the decimal drum black too and framed in red (seed
     7 also with light frames around the drums, a bright bezel and the place values below)."""
-    sample = random_meter(kind, seed)  # type: ignore[arg-type]
+    sample = random_meter(kind, seed, extras=False)  # type: ignore[arg-type]
     result = read_meter(
         sample.image, integer_digits=sample.integer_digits, display="drum", meter_number=False
     )
@@ -151,7 +151,7 @@ def test_small_light_digits_on_metallic_grey_drums_are_found() -> None:
 def test_one_decimal_from_master_data_makes_a_single_red_drum_no_doubt() -> None:
     """A Ferraris meter's single red drum is its tenth drum where master data says so: the read
     is surer than without the hint, through `read_meter` and `read_meter_hypotheses` alike."""
-    sample = random_meter("ferraris", 1)
+    sample = random_meter("ferraris", 1, extras=False)
     digits = sample.integer_digits
     plain = read_meter(sample.image, integer_digits=digits, display="drum", meter_number=False)
     told = read_meter(

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.types import MeterRead
+from ocr import read_meter
 from ocr.candidates import bridged, from_reading, wider_span
 from ocr.counter import Cells
 from ocr.digits import NO_DIGIT
@@ -14,6 +16,7 @@ from ocr.digits_logic import Run
 from ocr.locate import MOST_DRUMS, Blob, Row
 from ocr.occluders import lost_digits
 from ocr.reads import Candidate, Described
+from ocr.synth_drums import random_meter
 
 ROW = Row(
     tuple(Blob(300 + 30 * i, 100, 20, 10, 0.0, 1) for i in range(3)),
@@ -118,3 +121,42 @@ def test_a_digit_on_a_bridged_drum_keeps_its_value_and_is_doubted() -> None:
     integer, fraction = read.digits[:5], read.digits[5:]
     best = Described(read, integer, fraction, None, 1.0, True)
     assert lost_digits(best) == [2]
+
+
+def test_a_run_of_as_many_drums_as_a_counter_has_keeps_the_span() -> None:
+    positions = [100.0 + 30 * i for i in range(MOST_DRUMS + 1)]
+    read = _read(positions, 0, MOST_DRUMS, 3)
+    assert wider_span((85.0, 355.0), [read]) == (85.0, 355.0)
+
+
+def _read_render(seed: int) -> tuple[str, MeterRead]:
+    sample = random_meter("ferraris", seed)
+    result = read_meter(
+        sample.image,
+        integer_digits=sample.integer_digits,
+        display="drum",
+        decimal_digits=1,
+        meter_number=False,
+    )
+    return sample.reading, result
+
+
+@pytest.mark.parametrize("seed", [74, 189])
+def test_a_rendered_counter_cut_short_by_pen_strokes_is_read_whole_and_not_accepted(
+    seed: int,
+) -> None:
+    """Ferraris renders (tuning seeds) with marker strokes across the drums, where the plate's
+    meter number was read instead of the counter. Seed 74: the strip cut again wider; seed 189:
+    the run bridged over the drum under the stroke. Every drum but the one under the stroke is
+    read right, and the read is not accepted."""
+    truth, result = _read_render(seed)
+    assert result.reading is not None and len(result.reading) == len(truth)
+    wrong = sum(a != b for a, b in zip(result.reading, truth, strict=True))
+    assert wrong <= 1 and not result.accepted
+
+
+def test_a_wrong_digit_on_a_bridged_drum_of_a_render_is_not_accepted() -> None:
+    """Ferraris seed 87: `010175` for `000175`, accepted before the bridge named its drum."""
+    truth, result = _read_render(87)
+    assert result.reading != truth and not result.accepted
+    assert result.reason == "digit_occluded"
