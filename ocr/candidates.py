@@ -75,6 +75,13 @@ def bridged(c: Candidate) -> Candidate | None:
     return replace(c, run=run, digits=digits, before=before, lost=lost)
 
 
+def offered(c: Candidate, integer_digits: int | None) -> bool:
+    """Is the candidate read weighed under this digit count? A bridged run (`bridged`) only
+    where its black drums are the count: bridging a lost drum is worth its doubt only where it
+    makes the counter whole."""
+    return not c.lost or len(c.run.cells) - c.run.decimals == integer_digits
+
+
 def lcd_candidate(lcd: LcdRead) -> Candidate | None:
     """A display read segment by segment: no rolling digits, the point counted from the right.
     Short reads (see LCD_MIN_DIGITS), and reads without a decimal point unless every digit is
@@ -191,11 +198,12 @@ def split(
 
 
 def all_described(reads: list[Candidate], integer_digits: int | None) -> list[Described]:
-    """Each candidate split and fitted; with a known digit count also the zero-led variants."""
+    """Each candidate (`offered` under the count) split and fitted; with a known digit count
+    also the zero-led variants."""
     if not reads:
         return []
     tallest = max(c.row.height for c in reads)
-    out = [described(c, integer_digits, tallest) for c in reads]
+    out = [described(c, integer_digits, tallest) for c in reads if offered(c, integer_digits)]
     if integer_digits is not None:
         out += [z for z in map(zero_led, out) if z is not None]
     return out

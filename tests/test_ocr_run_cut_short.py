@@ -9,7 +9,7 @@ import pytest
 
 from core.types import MeterRead
 from ocr import read_meter
-from ocr.candidates import bridged, from_reading, wider_span
+from ocr.candidates import bridged, from_reading, offered, wider_span
 from ocr.counter import Cells
 from ocr.digits import NO_DIGIT
 from ocr.digits_logic import Run
@@ -155,8 +155,7 @@ def test_a_rendered_counter_cut_short_by_pen_strokes_is_read_whole_and_not_accep
     assert wrong <= 1 and not result.accepted
 
 
-def test_a_wrong_digit_on_a_bridged_drum_of_a_render_is_not_accepted() -> None:
-    """Ferraris seed 87: `010175` for `000175`, accepted before the bridge named its drum."""
-    truth, result = _read_render(87)
-    assert result.reading != truth and not result.accepted
-    assert result.reason == "digit_occluded"
+def test_a_bridged_run_is_weighed_only_under_the_count_it_makes_whole() -> None:
+    read = _bridged([0, 8, None, 9, 8, 1])
+    assert read is not None
+    assert offered(read, 5) and not offered(read, 6) and not offered(read, None)
