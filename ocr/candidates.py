@@ -128,28 +128,6 @@ def span(row: Row) -> tuple[float, float]:
     return min(positions) - SPAN_MARGIN * row.height, max(positions) + SPAN_MARGIN * row.height
 
 
-def wider_span(span: tuple[float, float], reads: list[Candidate]) -> tuple[float, float]:
-    """The part of a row to search again where a read of it ends in red drums and its run of
-    digits starts at the strip's first cell: the counter may go on before the strip (a row found
-    on the unit's letters and the last drums, its digit heights short of the first drums). The
-    span grows by the drums a counter may still have before the run (`MOST_DRUMS`), at the
-    run's pitch; `span` itself where no read needs more (a run of as many drums as a counter
-    has is whole)."""
-    start, end = span
-    for c in reads:
-        positions = c.cells.positions
-        missing = MOST_DRUMS - len(c.run.cells)
-        if c.run.decimals == 0 or c.run.start != 0 or missing < 1 or len(positions) < 2:
-            continue
-        pitch = positions[1] - positions[0]  # negative: the row read upside down
-        more = missing * abs(pitch)
-        if pitch > 0:
-            start = min(start, positions[0] - abs(pitch) / 2 - more)
-        else:
-            end = max(end, positions[0] + abs(pitch) / 2 + more)
-    return start, end
-
-
 def average(a: Reading, b: Reading) -> Reading:
     """Two reads of the same row at the same cell positions: average what the model said."""
     red = [(x + y) / 2 for x, y in zip(a[1].red, b[1].red, strict=True)]

@@ -157,27 +157,16 @@ class Search:
         """The candidates of `todo`'s rows refined (`_refined`), each row refined once per photo
         (the model's output does not depend on the other cells of its batch)."""
         missing = [(row, ways) for row, ways in todo if id(row) not in memo.refined]
-        spans = {id(row): candidates.span(row) for row, _ in missing}
-        memo.refined.update(self._refined_in(image, missing, spans))
-        # a read ending in red drums whose run starts at the strip's end: cut the row again
-        # over a wider span, in place of the first cut (see `candidates.wider_span`)
-        wider = {
-            id(row): candidates.wider_span(spans[id(row)], memo.refined[id(row)])
-            for row, _ in missing
-        }
-        again = [(row, ways) for row, ways in missing if wider[id(row)] != spans[id(row)]]
-        memo.refined.update(self._refined_in(image, again, wider))
+        memo.refined.update(self._refined_in(image, missing))
         return [c for row, _ in todo for c in memo.refined[id(row)]]
 
     def _refined_in(
-        self,
-        image: np.ndarray,
-        todo: list[tuple[Row, tuple[bool, ...]]],
-        spans: dict[int, tuple[float, float]],
+        self, image: np.ndarray, todo: list[tuple[Row, tuple[bool, ...]]]
     ) -> dict[int, list[Candidate]]:
-        """Per row of `todo` (by identity), its candidates refined over its span in `spans`."""
+        """Per row of `todo` (by identity), its candidates refined, and a run of them broken at
+        one drum also bridged over it (`candidates.bridged`)."""
         out: dict[int, list[Candidate]] = {id(row): [] for row, _ in todo}
-        for reading in self._refined(image, [(row, ways, spans[id(row)]) for row, ways in todo]):
+        for reading in self._refined(image, todo):
             candidate = candidates.from_reading(reading)
             if candidate is not None:
                 more = candidates.bridged(candidate)
@@ -185,9 +174,9 @@ class Search:
         return out
 
     def _refined(
-        self, image: np.ndarray, rows: list[tuple[Row, tuple[bool, ...], tuple[float, float]]]
+        self, image: np.ndarray, rows: list[tuple[Row, tuple[bool, ...]]]
     ) -> list[Reading]:
-        """Rows over their spans on the grids the model finds along them (`counter.fit_grids`:
+        """Rows on the grids the model finds along them (`counter.fit_grids`:
         the best, and the runners-up with another pitch or cells half a drum off), each way up
         given (False: upright, True: upside down): per way and grid the model slid along the
         big strip, interpolated at the cells' centres (it reads better than the big cells
@@ -195,10 +184,10 @@ class Search:
         if not rows:
             return []
         big, small = HEIGHT_FACTORS
-        ways = [(row, up) for row, ups, _ in rows for up in ups]
-        span = {id(row): where for row, _, where in rows}
+        ways = [(row, up) for row, ups in rows for up in ups]
         strips = [
-            rectify(image, row, span[id(row)], height_factor=big, flipped=up) for row, up in ways
+            rectify(image, row, candidates.span(row), height_factor=big, flipped=up)
+            for row, up in ways
         ]
         scans = [scan_centres(strip) for strip in strips]
         scanned = self._predict([scan_cells(s, xs) for s, xs in zip(strips, scans, strict=True)])
@@ -213,7 +202,7 @@ class Search:
         ):
             if not keep:
                 continue
-            other = rectify(image, row, span[id(row)], height_factor=small, flipped=up)
+            other = rectify(image, row, candidates.span(row), height_factor=small, flipped=up)
             for grid in found:
                 positions = grid_positions(strip, grid.pitch, grid.phase)
                 big_cells, small_cells = grid_cells(strip, positions), grid_cells(other, positions)
