@@ -1,6 +1,7 @@
 """Benchmark the OCR on synthetic drum counters of many makes (`ocr/synth_drums.py`).
 
     .venv/bin/python bench/synthetic_drums.py [--set gas] [--n 60] [--first-seed 0] [--jobs 1]
+                                              [--without-extras]
 
 Each set is a seeded renderer: photo k of a set is `SETS[name](first_seed + k)`, so a run is the
 same photos every time, and another `--first-seed` gives photos never looked at (report the
@@ -11,7 +12,8 @@ digits right, right-aligned; `fraction`: the decimal drums right too (the last d
 rolling, by convention its lower digit counts); `accepted`: share of the photos whose read the
 OCR accepted, `precision`: share of those with the integer reading exact (nothing is fitted on
 these renders, so both are held-out figures for each range of seeds); `median s`: seconds per
-photo inside `read_meter`.
+photo inside `read_meter`. `--without-extras` renders the Ferraris meters without the marker
+pen's letters and the unit on the window's band (`random_meter(..., extras=False)`).
 """
 
 from __future__ import annotations
@@ -58,10 +60,12 @@ class Outcome:
         return sum(a == b for a, b in zip(self.truth, pred, strict=True)), len(self.truth)
 
 
-def init_worker() -> None:
+def init_worker(extras: bool = True) -> None:
     import cv2
 
     cv2.setNumThreads(1)
+    if not extras:
+        SETS["ferraris"] = partial(random_meter, "ferraris", extras=False)
 
 
 def read_one(task: tuple[str, int]) -> Outcome:
@@ -107,13 +111,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (one core each)")
     parser.add_argument("--failures", action="store_true", help="list the photos read wrong")
+    parser.add_argument(
+        "--without-extras", action="store_true", help="Ferraris without marker letters, unit band"
+    )
     args = parser.parse_args(argv)
     tasks = [(name, args.first_seed + k) for name in args.set or list(SETS) for k in range(args.n)]
+    extras = not args.without_extras
     if args.jobs <= 1:
-        init_worker()
+        init_worker(extras)
         outcomes = list(map(read_one, tasks))
     else:
-        with Pool(args.jobs, initializer=init_worker) as pool:
+        with Pool(args.jobs, initializer=init_worker, initargs=(extras,)) as pool:
             outcomes = list(pool.imap(read_one, tasks, chunksize=2))
     print(f"seeds {args.first_seed}..{args.first_seed + args.n - 1}")
     print("\n".join(report(outcomes)))

@@ -11,8 +11,9 @@ import numpy as np
 from core.types import DigitRead
 from ocr import digits_logic, ranking
 from ocr.counter import Grid
+from ocr.digits import NO_DIGIT
 from ocr.digits_logic import MAX_DECIMALS
-from ocr.locate import Row
+from ocr.locate import MOST_DRUMS, Row
 from ocr.panel import LcdRead
 from ocr.reads import Candidate, Described, Reading
 from ocr.tuning import (
@@ -43,6 +44,42 @@ def from_reading(reading: Reading) -> Candidate | None:
         digits_logic.forced_read(probs[i]) for i in range(run.start - 1, max(-1, run.start - 4), -1)
     ]
     return Candidate(row, run, cells, digits, 0, before, probs)
+
+
+def bridged(c: Candidate) -> Candidate | None:
+    """A drum counter's run of digits ending in red drums, continued over the one cell before
+    it that the model saw no digit in to the run of digits before that cell (a pen stroke or
+    glare across a drum breaks the counter's run there), as long as the whole is no more drums
+    than a counter has (MOST_DRUMS): the bridged cell is named lost (`Candidate.lost`), so a
+    read with a digit there keeps its value but is not accepted. None where there is no such
+    gap."""
+    probs = c.probs
+    gap = c.run.start - 1
+    if probs is None or c.row.lcd or c.run.decimals == 0 or c.lost or gap < 1:
+        return None
+    digit = probs[:, NO_DIGIT] < digits_logic.DIGIT_MIN
+    if digit[gap] or not digit[gap - 1]:
+        return None
+    first = gap - 1
+    while first > 0 and digit[first - 1]:
+        first -= 1
+    end = c.run.start + len(c.run.cells)
+    reddest_before = max(c.cells.red[first:gap])
+    if end - first > MOST_DRUMS or reddest_before >= min(c.cells.red[end - c.run.decimals : end]):
+        return None
+    cells = [probs[i] for i in range(first, end)]
+    run = digits_logic.Run(cells, c.run.decimals, c.run.score, first)
+    digits = digits_logic.read_digits(cells)
+    before = [digits_logic.forced_read(probs[i]) for i in range(first - 1, max(-1, first - 4), -1)]
+    lost = (c.cells.positions[gap],)
+    return replace(c, run=run, digits=digits, before=before, lost=lost)
+
+
+def offered(c: Candidate, integer_digits: int | None) -> bool:
+    """Is the candidate read weighed under this digit count? A bridged run (`bridged`) only
+    where its black drums are the count: bridging a lost drum is worth its doubt only where it
+    makes the counter whole."""
+    return not c.lost or len(c.run.cells) - c.run.decimals == integer_digits
 
 
 def lcd_candidate(lcd: LcdRead) -> Candidate | None:
@@ -139,11 +176,12 @@ def split(
 
 
 def all_described(reads: list[Candidate], integer_digits: int | None) -> list[Described]:
-    """Each candidate split and fitted; with a known digit count also the zero-led variants."""
+    """Each candidate (`offered` under the count) split and fitted; with a known digit count
+    also the zero-led variants."""
     if not reads:
         return []
     tallest = max(c.row.height for c in reads)
-    out = [described(c, integer_digits, tallest) for c in reads]
+    out = [described(c, integer_digits, tallest) for c in reads if offered(c, integer_digits)]
     if integer_digits is not None:
         out += [z for z in map(zero_led, out) if z is not None]
     return out

@@ -141,6 +141,7 @@ def scored(stage: Stage, shape: tuple[int, ...], model: ranking.Model) -> list[S
         described = [
             Described(c, *candidates.split(c, count), candidates.fit(c, count, tallest), r)
             for c, r in zip(stage.reads, red, strict=True)
+            if candidates.offered(c, count)
         ]
         described += [z for z in map(candidates.zero_led, described) if z is not None]
         scores = ranking.features(described, shape) @ model.weights + model.bias

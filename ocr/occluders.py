@@ -71,18 +71,20 @@ def occluded_digit(image: np.ndarray, best: Described) -> int | None:
 def lost_digits(best: Described) -> list[int]:
     """Integer digits (0-based) of the read on a drum whose digit the row finder lost between
     drums it found (`Row.lost`: a pen stroke over it, glare, a torn digit; the model may read
-    what covers it as a digit): within half a drum pitch of the drum."""
+    what covers it as a digit), or that the read's run was bridged over (`Candidate.lost`):
+    within half a drum pitch of the drum."""
     c = best.candidate
     positions = c.cells.positions
-    if not c.row.lost or len(positions) < 2:
+    lost = c.row.lost + c.lost
+    if not lost or len(positions) < 2:
         return []
-    half = float(np.median(np.diff(positions))) / 2
+    half = abs(float(np.median(np.diff(positions)))) / 2
     first, _ = read_cells(best)
     return [
         k
         for k in range(len(best.integer))
         if 0 <= first + k < len(positions)
-        and any(abs(positions[first + k] - x) < half for x in c.row.lost)
+        and any(abs(positions[first + k] - x) < half for x in lost)
     ]
 
 

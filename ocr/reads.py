@@ -32,6 +32,9 @@ class Candidate:
     probs: np.ndarray | None = field(default=None, compare=False)
     # a 7-segment read's evidence for the run's digits (None: read by the digit model)
     segments: Segments | None = field(default=None, compare=False)
+    # positions along the row (as `Row.positions`) of cells the run was bridged over: drums
+    # whose digit the model did not see (see `candidates.bridged`)
+    lost: tuple[float, ...] = ()
 
     @property
     def decimals(self) -> int:

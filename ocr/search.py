@@ -157,22 +157,30 @@ class Search:
         """The candidates of `todo`'s rows refined (`_refined`), each row refined once per photo
         (the model's output does not depend on the other cells of its batch)."""
         missing = [(row, ways) for row, ways in todo if id(row) not in memo.refined]
-        for row, _ in missing:
-            memo.refined[id(row)] = []
-        for reading in self._refined(image, missing):
+        memo.refined.update(self._refined_in(image, missing))
+        return [c for row, _ in todo for c in memo.refined[id(row)]]
+
+    def _refined_in(
+        self, image: np.ndarray, todo: list[tuple[Row, tuple[bool, ...]]]
+    ) -> dict[int, list[Candidate]]:
+        """Per row of `todo` (by identity), its candidates refined, and a run of them broken at
+        one drum also bridged over it (`candidates.bridged`)."""
+        out: dict[int, list[Candidate]] = {id(row): [] for row, _ in todo}
+        for reading in self._refined(image, todo):
             candidate = candidates.from_reading(reading)
             if candidate is not None:
-                memo.refined[id(reading[0])].append(candidate)
-        return [c for row, _ in todo for c in memo.refined[id(row)]]
+                more = candidates.bridged(candidate)
+                out[id(reading[0])] += [candidate] if more is None else [candidate, more]
+        return out
 
     def _refined(
         self, image: np.ndarray, rows: list[tuple[Row, tuple[bool, ...]]]
     ) -> list[Reading]:
-        """Rows on the grids the model finds along them (`counter.fit_grids`: the best, and the
-        runners-up with another pitch or cells half a drum off), each way up given (False:
-        upright, True: upside down): per way and grid the model slid along the big strip,
-        interpolated at the cells' centres (it reads better than the big cells themselves, and
-        costs no more model work), the small cells, and the average of both."""
+        """Rows on the grids the model finds along them (`counter.fit_grids`:
+        the best, and the runners-up with another pitch or cells half a drum off), each way up
+        given (False: upright, True: upside down): per way and grid the model slid along the
+        big strip, interpolated at the cells' centres (it reads better than the big cells
+        themselves, and costs no more model work), the small cells, and the average of both."""
         if not rows:
             return []
         big, small = HEIGHT_FACTORS
@@ -234,10 +242,9 @@ class Search:
         combined = memo.combined
         for c in chosen:
             if id(c) not in combined and c.probs is not None:
-                both = candidates.geometric(c.probs, *seen[id(c.cells.gray)])
-                combined[id(c)] = candidates.from_reading((c.row, c.cells, both))
+                combined[id(c)] = _again(c, candidates.geometric(c.probs, *seen[id(c.cells.gray)]))
         taken = {id(c) for c in chosen}
-        out = [combined[id(c)] if id(c) in taken else c for c in reads]
+        out = [combined.get(id(c), c) if id(c) in taken else c for c in reads]
         return [c for c in out if c is not None]
 
     def _predict(
@@ -255,6 +262,15 @@ class Search:
         fits the ranker on these."""
         *_, last = self.stages(image, integer_digits)
         return last.described, last.rows
+
+
+def _again(c: Candidate, probs: np.ndarray) -> Candidate | None:
+    """`c` read again from other probabilities for its cells (bridged again where it was: a
+    bridge the new probabilities do not hold keeps `c` as it was)."""
+    again = candidates.from_reading((c.row, c.cells, probs))
+    if not c.lost or again is None:
+        return again
+    return candidates.bridged(again) or c
 
 
 class Memo:

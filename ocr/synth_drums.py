@@ -13,7 +13,7 @@ give the same pixels (text in Pillow's built-in face, as in `ocr.synth`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import cv2
@@ -24,6 +24,7 @@ from ocr.synth import Image, _photo_effects, _put_text, _text_box, _warp
 Kind = Literal["ferraris", "gas", "water"]
 KINDS: tuple[Kind, ...] = ("ferraris", "gas", "water")
 Colour = tuple[int, int, int]  # BGR
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1
 
 _BLACK: Colour = (28, 28, 28)
 _WHITE: Colour = (232, 234, 236)
@@ -56,6 +57,9 @@ class DrumStyle:
     scale: bool = False  # each drum's place value printed under it (10000 ... 1 1/10)
     metallic: bool = False  # a brushed metal faceplate (a grey gradient) instead of a flat one
     dark_face: int = _BLACK[0]  # grey level of the dark drums (black, or metallic grey)
+    # the unit printed light on the window's dark band right of the drums, about the drums'
+    # digits' size, on the drums' line (else dark on the plate beside the window)
+    unit_in_window: bool = False
 
 
 def random_style(kind: Kind, rng: np.random.Generator) -> DrumStyle:
@@ -183,8 +187,14 @@ def counter_window(reading: str, fraction: str, style: DrumStyle, roll: float) -
     w, h, gap = style.drum_w, style.drum_h, style.gap
     pad = max(gap, 4, _frame_width(style) + 2)
     scale_h = int(0.42 * h) if style.scale else 0
-    win = np.zeros((h + 2 * pad + scale_h, len(chars) * (w + gap) - gap + 2 * pad, 3), np.uint8)
+    drums_w = len(chars) * (w + gap) - gap + 2 * pad
+    unit_w = _unit_band(style)
+    win = np.zeros((h + 2 * pad + scale_h, drums_w + unit_w, 3), np.uint8)
     win[:] = (20, 20, 20) if not style.white_drums else (90, 90, 90)
+    if unit_w:
+        win[:, drums_w:] = (20, 20, 20)
+        size = int(h * 0.7)
+        _put_text(win, style.unit, (drums_w + gap, pad + int(h * 0.78)), size, _WHITE)
     for i, (c, decimal) in enumerate(chars):
         x = pad + i * (w + gap)
         last = i == len(chars) - 1
@@ -196,6 +206,13 @@ def counter_window(reading: str, fraction: str, style: DrumStyle, roll: float) -
     if style.scale:
         _place_values(win, len(reading), len(fraction), pad, style)
     return win
+
+
+def _unit_band(style: DrumStyle) -> int:
+    """Width of the window's band right of the drums that holds the unit (0: none)."""
+    if not style.unit_in_window:
+        return 0
+    return _text_box(style.unit, int(style.drum_h * 0.7))[2] + 3 * style.gap + 6
 
 
 def _pen_marks(win: Image, count: int, rng: np.random.Generator) -> None:
@@ -210,6 +227,76 @@ def _pen_marks(win: Image, count: int, rng: np.random.Generator) -> None:
         colour = _WHITE if rng.random() < 0.7 else (150, 60, 30)
         thickness = max(2, int(h * float(rng.uniform(0.05, 0.1))))
         cv2.polylines(win, [points], False, colour, thickness, cv2.LINE_AA)
+
+
+_HERSHEY = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_PLAIN)
+
+
+def marker_text(rng: np.random.Generator) -> str:
+    """What readers and installers write on a meter's glass: a round's code such as `P12`, a
+    letter, or a number."""
+    digits = "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(1, 4))))
+    kind = rng.random()
+    if kind < 0.5:
+        return str(rng.choice(list("PKAE"))) + digits[:2]
+    return digits if kind < 0.8 else str(rng.choice(list("PXKV")))
+
+
+def _marker_letters(body: Image, counter: Box, text: str, rng: np.random.Generator) -> None:
+    """`text` handwritten with a marker pen on the glass over the counter: each character two
+    to four times as tall as the window, slanted, turned and wobbling, thin strokes (light,
+    sometimes blue or dark), the letters' feet on or across the drums' line."""
+    x0, y0, x1, y1 = counter
+    window_h = y1 - y0
+    height = window_h * float(rng.uniform(1.8, 4.0))
+    thickness = max(2, round(window_h * float(rng.uniform(0.03, 0.07))))
+    foot = (y0 + y1) / 2 + window_h * float(rng.uniform(-0.3, 0.7))
+    x = x0 + (x1 - x0) * float(rng.uniform(-0.25, 0.55))
+    font = _HERSHEY[int(rng.integers(len(_HERSHEY)))]
+    mask = np.zeros(body.shape[:2], np.float32)
+    for ch in text:
+        (cw, ch_h), _ = cv2.getTextSize(ch, font, 1.0, 1)
+        scale = height / max(ch_h, 1)
+        pad = 2 * thickness + 4
+        glyph = np.zeros((int(height) + 2 * pad, int(cw * scale) + 2 * pad), np.uint8)
+        cv2.putText(glyph, ch, (pad, int(height) + pad), font, scale, 255, thickness, cv2.LINE_AA)
+        glyph = _handwritten(glyph.astype(np.float32) / 255, height, rng)
+        gx, gy = int(x), int(foot - height - pad)
+        _add_clipped(mask, glyph, gx, gy)
+        x += (cw * scale + 2 * pad) * float(rng.uniform(0.8, 1.15))
+    colour = (245, 245, 245) if rng.random() < 0.75 else _pick(rng, [(150, 60, 30), _BLACK])
+    alpha = np.clip(mask, 0, 1)[..., None] * float(rng.uniform(0.75, 1.0))
+    mixed = body.astype(np.float32) * (1 - alpha) + np.array(colour, np.float32) * alpha
+    body[:] = mixed.astype(np.uint8)
+
+
+def _handwritten(glyph: np.ndarray, height: float, rng: np.random.Generator) -> np.ndarray:
+    """A stroke glyph slanted, turned and scaled a little, its strokes wobbling."""
+    h, w = glyph.shape
+    shear = math.tan(math.radians(float(rng.uniform(-20, 20))))
+    turn = math.radians(float(rng.uniform(-12, 12)))
+    stretch = float(rng.uniform(0.75, 1.2))
+    c, s = math.cos(turn), math.sin(turn)
+    m = np.array([[c * stretch, -s + shear, 0], [s * stretch, c, 0]], np.float32)
+    m[:, 2] = np.array([w / 2, h / 2], np.float32) - m[:, :2] @ np.array([w / 2, h / 2])
+    glyph = cv2.warpAffine(glyph, m, (w, h))
+    wobble = height * float(rng.uniform(0.02, 0.06))
+    fields = [
+        cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), height / 6)
+        for _ in range(2)
+    ]
+    dx, dy = (f / (np.abs(f).max() + 1e-6) * wobble for f in fields)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    return cv2.remap(glyph, xs + dx, ys + dy, cv2.INTER_LINEAR)
+
+
+def _add_clipped(mask: np.ndarray, glyph: np.ndarray, x: int, y: int) -> None:
+    """Add `glyph` into `mask` with its top left corner at (x, y), clipped to the mask."""
+    h, w = glyph.shape
+    ax, ay = max(0, x), max(0, y)
+    bx, by = min(mask.shape[1], x + w), min(mask.shape[0], y + h)
+    if bx > ax and by > ay:
+        mask[ay:by, ax:bx] += glyph[ay - y : by - y, ax - x : bx - x]
 
 
 def _frame_width(style: DrumStyle) -> int:
@@ -283,7 +370,7 @@ def _ferraris_face(
     rng: np.random.Generator,
     number: str | None,
     print_rng: np.random.Generator,
-) -> Image:
+) -> tuple[Image, Box]:
     w, h = 560, 640
     body = np.zeros((h, w, 3), np.uint8)
     body[:] = style.housing
@@ -291,9 +378,10 @@ def _ferraris_face(
     face[:] = style.plate
     if style.metallic:
         face[:] = _brushed_metal(face.shape[:2], rng)
-    x0, _, x1, y1 = _place_counter(face, window, style, 0.12, 360)
+    x0, y0, x1, y1 = _place_counter(face, window, style, 0.12, 360)
     ink = _BLACK
-    _put_text(face, style.unit, (x1 + 12, y1 - 8), 30, ink)
+    if not style.unit_in_window:
+        _put_text(face, style.unit, (x1 + 12, y1 - 8), 30, ink)
     if not style.scale:
         for k, p in enumerate(("10000", "1000", "100")):
             _put_text(face, p, (x0 + 8 + 60 * k, y1 + 26), 14, ink)
@@ -308,7 +396,7 @@ def _ferraris_face(
     digit_px = 0.78 * style.drum_h * (x1 - x0) / window.shape[1]  # the drums' digits on the face
     _plate_print(face, digit_px, (y1, dy), revolutions, name, number, print_rng)
     body[40 : 40 + face.shape[0], 30 : 30 + face.shape[1]] = face
-    return body
+    return body, (x0 + 30, y0 + 40, x1 + 30, y1 + 40)
 
 
 def _plate_print(
@@ -383,13 +471,13 @@ def _gas_face(
     rng: np.random.Generator,
     number: str | None,
     _print_rng: np.random.Generator,
-) -> Image:
+) -> tuple[Image, Box]:
     w, h = 600, 520
     body = np.zeros((h, w, 3), np.uint8)
     body[:] = style.housing
     face = np.zeros((260, 500, 3), np.uint8)
     face[:] = style.plate
-    _, _, x1, y1 = _place_counter(face, window, style, 0.3, 400)
+    x0, y0, x1, y1 = _place_counter(face, window, style, 0.3, 400)
     ink = _WHITE if sum(style.plate) < 300 else _BLACK
     _put_text(face, style.unit, (x1 + 10, y1 - 6), 32, ink)
     size = str(rng.choice(["G4", "G6", "G2,5"]))
@@ -399,7 +487,7 @@ def _gas_face(
     if number:
         _put_text(body, f"Nr {number}", (60, 400), 30, _BLACK)
     _put_text(body, "1 U = 2 dm3", (60, 450), 24, _BLACK)
-    return body
+    return body, (x0 + 50, y0 + 60, x1 + 50, y1 + 60)
 
 
 def _water_face(
@@ -408,13 +496,13 @@ def _water_face(
     rng: np.random.Generator,
     number: str | None,
     _print_rng: np.random.Generator,
-) -> Image:
+) -> tuple[Image, Box]:
     size = 600
     body = np.zeros((size, size, 3), np.uint8)
     c = size // 2
     cv2.circle(body, (c, c), c - 2, style.housing, -1, cv2.LINE_AA)
     cv2.circle(body, (c, c), int(c * 0.88), style.plate, -1, cv2.LINE_AA)
-    _, y0, x1, y1 = _place_counter(body, window, style, 0.34, 300)
+    x0, y0, x1, y1 = _place_counter(body, window, style, 0.34, 300)
     _put_text(body, style.unit, (x1 + 8, y0 - 8), 28, _BLACK)
     # x0,1 beside the drums, x0,01 x0,001 x0,0001 below them
     centres = [(min(x1 + 44, size - 90), y1 + 70)]
@@ -425,7 +513,7 @@ def _water_face(
     _put_text(body, "Qn 2,5 m3/h", (c - 80, int(size * 0.25)), 24, _BLACK)
     if number:
         _put_text(body, f"Nr {number}", (c - 100, int(size * 0.85)), 28, _BLACK)
-    return body
+    return body, (x0, y0, x1, y1)
 
 
 _FACES = {"ferraris": _ferraris_face, "gas": _gas_face, "water": _water_face}
@@ -446,13 +534,14 @@ def render_counter_meter(
     meter_number: str | None = None,
     distance: float = 1.0,
     pen_marks: int = 0,
+    marker: str = "",
 ) -> Image:
     """A photo of a drum counter in `style` showing `reading` and `fraction` (as many digits
     as the style's drums). `roll` in [0, 1) catches the last drum between its digit and the
     next (by convention the lower one is the reading); `distance` > 1 photographs the meter
     from further away (smaller in the photo); `pen_marks` strokes of a marker pen cross the
-    drums; the other arguments as in
-    `ocr.synth.render_drum_meter`."""
+    drums; `marker` is written by hand with a marker pen over the counter, its letters' feet on
+    the drums' line; the other arguments as in `ocr.synth.render_drum_meter`."""
     if len(reading) != style.integer_digits or len(fraction) != style.decimals:
         raise ValueError("reading and fraction must have the style's drum counts")
     if not (reading + fraction).isdigit():
@@ -462,7 +551,12 @@ def render_counter_meter(
     if pen_marks:
         _pen_marks(window, pen_marks, rng)
     # the plate's print from a generator of its own: the rest of the photo as without it
-    body = _FACES[style.kind](window, style, rng, meter_number, np.random.default_rng([seed, 1]))
+    body, counter = _FACES[style.kind](
+        window, style, rng, meter_number, np.random.default_rng([seed, 1])
+    )
+    if marker:
+        # from a generator of its own, as the plate's print
+        _marker_letters(body, counter, marker, np.random.default_rng([seed, 2]))
     if distance != 1.0:
         shrink = 1 / distance
         body = cv2.resize(body, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
@@ -480,12 +574,27 @@ class Sample:
     integer_digits: int
 
 
-def random_meter(kind: Kind, seed: int) -> Sample:
+# Ferraris renders with the unit on the window's band beside the drums, and with a marker pen's
+# letters written over the counter
+UNIT_IN_WINDOW_SHARE = 0.35
+MARKER_SHARE = 0.25
+
+
+def random_meter(kind: Kind, seed: int, *, extras: bool = True) -> Sample:
     """A photo of a meter of `kind` in a style, reading and photograph all drawn from `seed`:
     readings spread over the orders of magnitude (leading zeros common), rotation up to 20
-    degrees, some perspective, blur, glare, noise, the last drum rolling in a third."""
+    degrees, some perspective, blur, glare, noise, the last drum rolling in a third. Ferraris
+    meters also with the unit on the window's band beside the drums and a marker pen's letters
+    over the counter, drawn from a generator of their own (`extras=False`: neither; the other
+    renders are the same pixels either way)."""
     rng = np.random.default_rng([seed, KINDS.index(kind)])
     style = random_style(kind, rng)
+    extra = np.random.default_rng([seed, KINDS.index(kind), 2])
+    marker = ""
+    if kind == "ferraris" and extras:
+        if extra.random() < UNIT_IN_WINDOW_SHARE:
+            style = replace(style, unit_in_window=True)
+        marker = marker_text(extra) if extra.random() < MARKER_SHARE else ""
     # Ferraris meters are often photographed whole, round housing and all: smaller digits
     distance, pen_marks = 1.0, 0
     if kind == "ferraris":
@@ -508,5 +617,6 @@ def random_meter(kind: Kind, seed: int) -> Sample:
         meter_number=str(rng.integers(10**6, 10**8)) if rng.random() < 0.8 else None,
         distance=distance,
         pen_marks=pen_marks,
+        marker=marker,
     )
     return Sample(image, reading, fraction, style.integer_digits)

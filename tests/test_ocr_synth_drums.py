@@ -3,6 +3,8 @@ Ferraris counters with a red-framed decimal drum, gas meters with three red drum
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,13 @@ from ocr import read_meter, read_meter_hypotheses
 from ocr.counter import _framed, _red_sums
 from ocr.digits import NO_DIGIT
 from ocr.digits_logic import find_run
-from ocr.synth_drums import KINDS, random_meter, random_style, render_counter_meter
+from ocr.synth_drums import (
+    KINDS,
+    counter_window,
+    random_meter,
+    random_style,
+    render_counter_meter,
+)
 
 
 def test_the_same_seed_gives_the_same_photo_and_another_seed_another() -> None:
@@ -81,7 +89,7 @@ def test_red_just_right_of_a_framed_drum_is_the_frame_and_the_framed_drum_the_de
 def test_a_ferraris_counter_whose_frame_spills_into_the_next_cell_reads_its_tenth_drum() -> None:
     """Held-out seed 1008: seven drums and a red-framed tenth drum; the frame's right side once
     made the framed drum the last integer drum (`0008611`, accepted)."""
-    sample = random_meter("ferraris", 1008)
+    sample = random_meter("ferraris", 1008, extras=False)
     result = read_meter(
         sample.image,
         integer_digits=sample.integer_digits,
@@ -96,7 +104,7 @@ def test_a_ferraris_counter_whose_frame_spills_into_the_next_cell_reads_its_tent
 def test_drum_counters_of_other_makes_are_read_with_their_decimals(kind: str, seed: int) -> None:
     """Ferraris seeds 2 and 7: black drums, the decimal drum black too and framed in red (seed
     7 also with light frames around the drums, a bright bezel and the place values below)."""
-    sample = random_meter(kind, seed)  # type: ignore[arg-type]
+    sample = random_meter(kind, seed, extras=False)  # type: ignore[arg-type]
     result = read_meter(
         sample.image, integer_digits=sample.integer_digits, display="drum", meter_number=False
     )
@@ -143,7 +151,7 @@ def test_small_light_digits_on_metallic_grey_drums_are_found() -> None:
 def test_one_decimal_from_master_data_makes_a_single_red_drum_no_doubt() -> None:
     """A Ferraris meter's single red drum is its tenth drum where master data says so: the read
     is surer than without the hint, through `read_meter` and `read_meter_hypotheses` alike."""
-    sample = random_meter("ferraris", 1)
+    sample = random_meter("ferraris", 1, extras=False)
     digits = sample.integer_digits
     plain = read_meter(sample.image, integer_digits=digits, display="drum", meter_number=False)
     told = read_meter(
@@ -177,3 +185,34 @@ def test_a_ferraris_plate_prints_its_meter_number_in_digits_about_the_drums_size
     counter = _ink_height(plain, photo("4" * style.integer_digits, "11111111"))
     number = _ink_height(plain, photo(zeros, "44444444"))
     assert counter > 0 and 0.6 * counter <= number <= 1.2 * counter
+
+
+def test_marker_letters_are_written_over_the_counter_and_nowhere_else() -> None:
+    style = random_style("ferraris", np.random.default_rng(3))
+    style = replace(style, white_drums=False, integer_digits=6)
+    plain = render_counter_meter("012345", "6", style, seed=5)
+    marked = render_counter_meter("012345", "6", style, seed=5, marker="P12")
+    changed = np.abs(marked.astype(int) - plain.astype(int)).max(axis=2) > 40
+    ys = np.nonzero(changed)[0]
+    assert changed.sum() > 300  # strokes, not specks
+    assert ys.max() - ys.min() < 0.6 * plain.shape[0]  # about the counter, not the whole photo
+
+
+def test_extras_drawn_apart_leave_the_other_renders_as_they_were() -> None:
+    with_extras = [random_meter("ferraris", seed) for seed in range(12)]
+    without = [random_meter("ferraris", seed, extras=False) for seed in range(12)]
+    same = [np.array_equal(a.image, b.image) for a, b in zip(with_extras, without, strict=True)]
+    assert any(same) and not all(same)
+    assert all(
+        (a.reading, a.fraction) == (b.reading, b.fraction)
+        for a, b in zip(with_extras, without, strict=True)
+    )
+
+
+def test_the_unit_on_the_windows_band_is_printed_light_beside_the_drums() -> None:
+    style = replace(random_style("ferraris", np.random.default_rng(4)), white_drums=False)
+    plain = counter_window("01234", "5", style, 0.0)
+    banded = counter_window("01234", "5", replace(style, unit_in_window=True), 0.0)
+    band = banded[:, plain.shape[1] :]
+    assert banded.shape[1] > plain.shape[1] + style.drum_w
+    assert band.max() > 200 and np.median(band) < 60  # light letters on the dark band
