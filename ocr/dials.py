@@ -43,6 +43,7 @@ RED_HUB_SHARE = 0.2
 HUB_RADIUS = (0.13, 1.0)
 HUB_REACH = (1.3, 2.1)
 HUB_ARM_SPAN = 0.3
+HUB_ARM_DEPTH = 0.85  # the arm's half width at most this share of the hub's radius
 
 Quad = Sequence[tuple[float, float]]
 
@@ -102,16 +103,18 @@ def _red_hubs(patch: np.ndarray, box: np.ndarray) -> list[tuple[float, float, fl
         centre = (float(x + cx), float(y + cy))
         if not low <= r <= high or _inside(box, centre, r):
             continue
-        if _one_arm(own.astype(np.uint8), (float(cx), float(cy)), r):
+        if _one_arm(own.astype(np.float32) * inner, (float(cx), float(cy)), r):
             hubs.append((*centre, r))
     return hubs
 
 
-def _one_arm(shape: np.ndarray, centre: tuple[float, float], r: float) -> bool:
-    """Whether beyond the disc of radius `r` the shape reaches out in one narrow arm only."""
-    rings = _polar(shape * 255, centre, r * np.linspace(*HUB_REACH, 4), cv2.BORDER_CONSTANT) > 127
+def _one_arm(depth: np.ndarray, centre: tuple[float, float], r: float) -> bool:
+    """Whether beyond the disc of radius `r` the shape (`depth`: each of its pixels' distance
+    from its edge) reaches out in one arm only, narrower than the disc (not a stroke's end)."""
+    reach = _polar(depth, centre, r * np.linspace(*HUB_REACH, 4), cv2.BORDER_CONSTANT)
+    rings = reach > 0.5
     on = rings.mean(axis=0)
-    if on.max() > HUB_ARM_SPAN or rings[:, -1].sum() == 0:
+    if on.max() > HUB_ARM_SPAN or not rings[:, -1].any() or reach.max() > HUB_ARM_DEPTH * r:
         return False
     angles = np.linspace(0, 2 * math.pi, ANGLES, endpoint=False)
     heading = np.exp(1j * angles)[:, None] * rings
