@@ -6,7 +6,9 @@ Looked for around the counter only, in the counter's own measure: the photo cut 
 counter and scaled so that its digits are `DIGIT_PX` high, circles of `RADIUS` digit heights
 found by OpenCV's Hough transform, each kept only where it holds a pointer: along one direction
 from its centre the dial is much darker or redder than around it, and not along the opposite
-direction (a screw's slot crosses the whole head). What does not look like a dial is not
+direction (a screw's slot crosses the whole head). The small dials of many water meters show
+no rim the transform finds, only a red hub with a red pointer: a filled red disc with one
+narrower red arm reaching out of it counts as a dial too. What does not look like a dial is not
 counted; nothing is concluded from a dial not found (glare, a dial cut off by the photo's edge).
 """
 
@@ -33,6 +35,15 @@ POINTER_SPAN = 0.15
 # a rim: on at least `RIM_SUPPORT` of the rays, inside and outside differ by `RIM_STEP` grey levels
 RIM_STEP = 12.0
 RIM_SUPPORT = 0.8
+# a red hub: pixels at least `RED_HUB_STEP` grey levels and `RED_HUB_SHARE` of their red redder
+# than green and blue, in a filled disc of `HUB_RADIUS` digit heights, with one arm reaching
+# out (sampled at `HUB_REACH` of its radius) over at most `HUB_ARM_SPAN` of the circle
+RED_HUB_STEP = 50
+RED_HUB_SHARE = 0.2
+HUB_RADIUS = (0.13, 1.0)
+HUB_REACH = (1.3, 2.1)
+HUB_ARM_SPAN = 0.3
+HUB_ARM_DEPTH = 0.85  # the arm's half width at most this share of the hub's radius
 
 Quad = Sequence[tuple[float, float]]
 
@@ -45,17 +56,20 @@ def pointer_dials(image: np.ndarray, counter: Quad, digit_height: float) -> int:
     cut = _around(image, counter, digit_height)
     if cut is None:
         return 0
-    patch, box = cut
+    return dials_in(*cut)
+
+
+def dials_in(patch: np.ndarray, box: np.ndarray) -> int:
+    """How many pointer dials `patch` (BGR, digits `DIGIT_PX` high) shows around the counter's
+    box `box` in it."""
     gray = cv2.medianBlur(cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY), 3)
     low, high = (round(r * DIGIT_PX) for r in RADIUS)
     circles = cv2.HoughCircles(
         gray, cv2.HOUGH_GRADIENT_ALT, dp=1.5, minDist=2 * low, param1=200, param2=0.6,
         minRadius=low, maxRadius=high,
     )  # fmt: skip
-    if circles is None:
-        return 0
     found: list[tuple[float, float, float]] = []
-    for x, y, r in circles[0]:
+    for x, y, r in circles[0] if circles is not None else ():
         if _inside(box, (float(x), float(y)), r * 0.5) or any(
             math.hypot(x - fx, y - fy) < fr + r for fx, fy, fr in found
         ):
@@ -63,7 +77,48 @@ def pointer_dials(image: np.ndarray, counter: Quad, digit_height: float) -> int:
         centre = (float(x), float(y))
         if _dial(patch, gray, centre, float(r)) or _hub(patch, gray, centre, float(r)):
             found.append((float(x), float(y), float(r)))
+    for x, y, r in _red_hubs(patch, box):
+        if not any(math.hypot(x - fx, y - fy) < fr + r for fx, fy, fr in found):
+            found.append((x, y, r))
     return len(found)
+
+
+def _red_hubs(patch: np.ndarray, box: np.ndarray) -> list[tuple[float, float, float]]:
+    """Red hubs with a red pointer: a filled red disc with one narrower red arm reaching out."""
+    colour = patch.astype(np.int16)
+    red = colour[..., 2] - np.maximum(colour[..., 0], colour[..., 1])
+    mask = ((red > RED_HUB_STEP) & (red > RED_HUB_SHARE * colour[..., 2])).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    depth = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    low, high = (r * DIGIT_PX for r in HUB_RADIUS)
+    hubs = []
+    for label in range(1, count):
+        x, y, w, h, area = stats[label]
+        if area < math.pi * low * low or max(w, h) > 2 * (1 + HUB_REACH[1]) * high:
+            continue
+        own = labels[y : y + h, x : x + w] == label
+        inner = np.where(own, depth[y : y + h, x : x + w], 0)
+        cy, cx = np.unravel_index(int(np.argmax(inner)), inner.shape)
+        r = float(inner[cy, cx])
+        centre = (float(x + cx), float(y + cy))
+        if not low <= r <= high or _inside(box, centre, r):
+            continue
+        if _one_arm(own.astype(np.float32) * inner, (float(cx), float(cy)), r):
+            hubs.append((*centre, r))
+    return hubs
+
+
+def _one_arm(depth: np.ndarray, centre: tuple[float, float], r: float) -> bool:
+    """Whether beyond the disc of radius `r` the shape (`depth`: each of its pixels' distance
+    from its edge) reaches out in one arm only, narrower than the disc (not a stroke's end)."""
+    reach = _polar(depth, centre, r * np.linspace(*HUB_REACH, 4), cv2.BORDER_CONSTANT)
+    rings = reach > 0.5
+    on = rings.mean(axis=0)
+    if on.max() > HUB_ARM_SPAN or not rings[:, -1].any() or reach.max() > HUB_ARM_DEPTH * r:
+        return False
+    angles = np.linspace(0, 2 * math.pi, ANGLES, endpoint=False)
+    heading = np.exp(1j * angles)[:, None] * rings
+    return bool(abs(heading.sum()) >= 0.8 * rings.sum())  # its rays point one way
 
 
 def _around(
@@ -87,12 +142,17 @@ def _inside(box: np.ndarray, point: tuple[float, float], margin: float) -> bool:
     return cv2.pointPolygonTest(box.reshape(-1, 1, 2), point, True) > -margin
 
 
-def _polar(image: np.ndarray, centre: tuple[float, float], radii: np.ndarray) -> np.ndarray:
+def _polar(
+    image: np.ndarray,
+    centre: tuple[float, float],
+    radii: np.ndarray,
+    border: int = cv2.BORDER_REPLICATE,
+) -> np.ndarray:
     """`image` sampled on `ANGLES` rays from `centre` (rows) at `radii` (columns)."""
     angles = np.linspace(0, 2 * math.pi, ANGLES, endpoint=False)
     xs = (centre[0] + np.outer(np.sin(angles), radii)).astype(np.float32)
     ys = (centre[1] - np.outer(np.cos(angles), radii)).astype(np.float32)
-    return cv2.remap(image, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(image, xs, ys, cv2.INTER_LINEAR, borderMode=border)
 
 
 def _rim(gray: np.ndarray, centre: tuple[float, float], r: float) -> bool:

@@ -53,6 +53,37 @@ def test_a_round_dial_with_a_pointer_counts_and_a_ring_or_a_disc_without_one_doe
     assert pointer_dials(plain, COUNTER, 40.0) == 0
 
 
+RED = (30, 30, 210)
+
+
+def red_hub(image: np.ndarray, centre: tuple[int, int], radius: int, angle: float) -> None:
+    """A small dial without a rim: a red hub with a red pointer on the meter's white face."""
+    cv2.circle(image, centre, radius, RED, -1)
+    tip = (
+        int(centre[0] + 3 * radius * np.sin(angle)),
+        int(centre[1] - 3 * radius * np.cos(angle)),
+    )
+    cv2.line(image, centre, tip, RED, 3)
+
+
+def test_a_red_hub_with_a_red_pointer_counts_without_a_rim() -> None:
+    photo = np.full((500, 600, 3), 235, np.uint8)
+    red_hub(photo, (200, 260), 10, 2.0)
+    red_hub(photo, (420, 300), 14, 4.0)
+    assert pointer_dials(photo, COUNTER, 40.0) == 2
+
+
+def test_red_print_that_is_no_hub_with_one_pointer_does_not_count() -> None:
+    photo = np.full((500, 600, 3), 235, np.uint8)
+    cv2.circle(photo, (150, 260), 12, RED, -1)  # a seal: a disc without a pointer
+    cv2.line(photo, (250, 230), (250, 300), RED, 12)  # a thick stroke, as wide as it is round
+    cv2.circle(photo, (400, 280), 10, RED, -1)  # a hub with a bar through it: no single pointer
+    cv2.line(photo, (370, 280), (430, 280), RED, 3)
+    cv2.circle(photo, (500, 400), 2, RED, -1)  # a fleck
+    cv2.line(photo, (500, 400), (520, 400), RED, 1)
+    assert pointer_dials(photo, COUNTER, 40.0) == 0
+
+
 def test_a_dial_inside_the_counter_window_is_not_counted() -> None:
     photo = np.full((500, 600, 3), 200, np.uint8)
     dial(photo, (250, 125), 20, 2.0)  # the counter's own box (a drum's round digit)
