@@ -19,9 +19,9 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from core.models import AuditLog, InboundMessage, Meter, Outbox, Photo, Reading, ReviewTask
-from core.types import Decision
+from core.types import Decision, decimal_text
 from matching import reasons
-from matching.rows import audit
+from matching.rows import supersede
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ class Correction:
             "corrects_reading_id": self.booked.reading_id,
             "corrected_ledger_id": self.booked.ledger_id,
             "register": self.booked.register,
-            "old_value": _plain(self.booked.value),
-            "new_value": _plain(self.new_value),
+            "old_value": decimal_text(self.booked.value),
+            "new_value": decimal_text(self.new_value),
             "booked_photo_id": self.booked.photo_id,
         }
 
@@ -68,11 +68,6 @@ class Correction:
             value=self.new_value,
             meter_id=self.booked.meter_id,
         )
-
-
-def _plain(value: Decimal | None) -> str | None:
-    """'4521.0000' (as the database returns it) -> '4521'; '4521.50' -> '4521.5'."""
-    return None if value is None else format(value.normalize(), "f")
 
 
 def confirmed_readings(session: Session, references: Sequence[str]) -> tuple[BookedReading, ...]:
@@ -147,15 +142,8 @@ def supersede_corrected(
         return
     if (old.meter_id, old.register) != (reading.meter_id, reading.register):
         return  # the clerk booked another meter or register: nothing of it is replaced
-    old.status = "superseded"
     reading.read_on = old.read_on
-    reading.corrects_id = old.id  # billing may have taken the old one: the new row says so
-    session.flush()
-    audit(
-        session, actor=clerk, action="reading_superseded", entity="reading", entity_id=old.id,
-        details={"by_reading_id": reading.id, "review_task_id": task.id,
-                 "old_value": _plain(old.value), "new_value": _plain(reading.value)},
-    )  # fmt: skip
+    supersede(session, old, reading, clerk=clerk, details={"review_task_id": task.id})
 
 
 def history_excluded(task: ReviewTask) -> int | None:

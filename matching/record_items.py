@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import Meter, Reading, ReviewTask
 from core.types import Decision, ReadingItem, decimal_text
 from matching import reasons
-from matching.rows import audit, text
+from matching.rows import audit, reading_of_day, text
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ def book_items(
         if meter is None or item.value is None or item.register is None:
             raise ValueError("an accepted item needs a meter, a register and a value")
         photo_id = _photo_id(item, photo_ids)
-        reading = _same_reading(session, meter.id, item.register, read_on, item.value)
+        reading = reading_of_day(session, meter.id, item.register, read_on, item.value)
         if reading is not None:  # the customer sent it again the same day: booked once
             audit(
                 session, actor="auto", action="reading_repeated", entity="reading",
@@ -106,17 +105,6 @@ def _book(
         },
     )  # fmt: skip
     return reading
-
-
-def _same_reading(
-    session: Session, meter_id: int, register: str, read_on: dt.date, value: Decimal
-) -> Reading | None:
-    """An accepted reading of the register with this value on this day, from any mail."""
-    query = select(Reading).where(
-        Reading.meter_id == meter_id, Reading.register == register, Reading.read_on == read_on,
-        Reading.value == value, Reading.status == "accepted",
-    )  # fmt: skip
-    return session.scalars(query.order_by(Reading.id).limit(1)).first()
 
 
 def open_task(

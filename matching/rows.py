@@ -1,7 +1,9 @@
-"""Small helpers shared by record and review: audit rows, who to reply to, register choice."""
+"""Small helpers shared by record and review: audit rows, who to reply to, a day's reading of a
+register, one reading superseded by another."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -10,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import AuditLog, Customer, Meter, Reading, ReviewTask
+from core.types import decimal_text
 
 
 @dataclass(frozen=True)
@@ -60,3 +63,29 @@ def task_for_message(session: Session, ledger_id: int) -> ReviewTask | None:
 def text(value: Decimal | None) -> str | None:
     """Decimals go into JSON columns as strings, never floats."""
     return None if value is None else str(value)
+
+
+def reading_of_day(
+    session: Session, meter_id: int, register: str, read_on: dt.date, value: Decimal
+) -> Reading | None:
+    """An accepted reading of the register with this value on this day, from any mail."""
+    query = select(Reading).where(
+        Reading.meter_id == meter_id, Reading.register == register, Reading.read_on == read_on,
+        Reading.value == value, Reading.status == "accepted",
+    )  # fmt: skip
+    return session.scalars(query.order_by(Reading.id).limit(1)).first()
+
+
+def supersede(
+    session: Session, old: Reading, by: Reading, *, clerk: str, details: dict[str, Any]
+) -> None:
+    """`old` no longer counts (status `superseded`, not exported again); `by` names it in
+    `corrects_id` (billing may have taken the old one). Audited with `details`."""
+    old.status = "superseded"
+    by.corrects_id = old.id
+    session.flush()
+    audit(
+        session, actor=clerk, action="reading_superseded", entity="reading", entity_id=old.id,
+        details={"by_reading_id": by.id, "old_value": decimal_text(old.value),
+                 "new_value": decimal_text(by.value), **details},
+    )  # fmt: skip

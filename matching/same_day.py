@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from core.models import Reading, ReviewTask
 from core.types import Decision, ReadingItem, decimal_text
 from matching import reasons
-from matching.rows import audit
+from matching.rows import reading_of_day, supersede
 
 
 @dataclass(frozen=True)
@@ -52,18 +52,12 @@ def find_same_day(
             or_(Reading.inbound_message_id.is_(None), Reading.inbound_message_id != ledger_id),
         )  # fmt: skip
         other = session.scalars(query.order_by(Reading.id.desc()).limit(1)).first()
-        if other is not None and not _same_value_booked(session, item, read_on):
+        if other is None:
+            continue
+        # the same value again (booked once already: the mail repeats it) is no conflict
+        if reading_of_day(session, item.meter_id, item.register, read_on, item.value) is None:
             return SameDayReading(other, item)
     return None
-
-
-def _same_value_booked(session: Session, item: ReadingItem, read_on: dt.date) -> bool:
-    """The day holds this very value too (booked once already: the mail repeats it)."""
-    query = select(Reading.id).where(
-        Reading.meter_id == item.meter_id, Reading.register == item.register,
-        Reading.read_on == read_on, Reading.status == "accepted", Reading.value == item.value,
-    )  # fmt: skip
-    return session.execute(query.limit(1)).first() is not None
 
 
 def same_day_decision(decision: Decision, found: SameDayReading | None) -> Decision:
@@ -97,11 +91,7 @@ def supersede_same_day(session: Session, task: ReviewTask, reading: Reading, *, 
         reading.meter_id, reading.register, reading.read_on,
     ):  # fmt: skip
         return  # the clerk booked another meter, register or day: nothing is replaced
-    other.status = "superseded"
-    reading.corrects_id = other.id
-    session.flush()
-    audit(
-        session, actor=clerk, action="reading_superseded", entity="reading", entity_id=other.id,
-        details={"by_reading_id": reading.id, "review_task_id": task.id, "same_day": True,
-                 "old_value": decimal_text(other.value), "new_value": decimal_text(reading.value)},
+    supersede(
+        session, other, reading, clerk=clerk,
+        details={"review_task_id": task.id, "same_day": True},
     )  # fmt: skip
