@@ -13,6 +13,7 @@ exclusion. A mark not found says nothing (most photos of every kind show none th
 from __future__ import annotations
 
 from core.types import MeterProfile, MeterRead
+from matching.units import quantity
 
 # Shares of drum photos the OCR finds the mark on (`bench/meter_kind.py`): dials on water
 # meters (the dev water photos' train half; the test half holds out), on other meters (rendered
@@ -24,12 +25,10 @@ DIALS_ON_OTHERS = 0.02
 UNIT_ON_ITS_KINDS = 0.25
 UNIT_ON_OTHERS = 0.02
 
-ENERGY_KINDS = frozenset({"electricity", "heat"})  # counting kWh; gas and water count m³
 
-
-def counts_in(profile: MeterProfile) -> str:
-    """The unit a drum meter of this kind prints after its drums."""
-    return "kWh" if profile.kind in ENERGY_KINDS else "m³"
+def _unit_matches(read: MeterRead, profile: MeterProfile) -> bool:
+    """The printed unit counts what the meter counts (energy or volume, `matching.units`)."""
+    return quantity(read.printed_unit) == quantity(profile.unit)
 
 
 def applies(read: MeterRead | None, profile: MeterProfile) -> bool:
@@ -47,7 +46,7 @@ def kind_evidence(read: MeterRead | None, profile: MeterProfile) -> list[str]:
     if read.dials:
         found.append("dials_match" if profile.kind == "water" else "dials_differ")
     if read.printed_unit:
-        matches = read.printed_unit == counts_in(profile)
+        matches = _unit_matches(read, profile)
         found.append("printed_unit_matches" if matches else "printed_unit_differs")
     return found
 
@@ -61,6 +60,6 @@ def kind_likelihood(read: MeterRead | None, profile: MeterProfile) -> float:
     factor = 1.0
     if read.dials:
         factor *= 1.0 if profile.kind == "water" else DIALS_ON_OTHERS / DIALS_ON_WATER
-    if read.printed_unit and read.printed_unit != counts_in(profile):
+    if read.printed_unit and not _unit_matches(read, profile):
         factor *= UNIT_ON_OTHERS / UNIT_ON_ITS_KINDS
     return factor
