@@ -18,6 +18,16 @@ _SENDER_CHECK = {
 }
 
 
+# a customer's correction was told no new photo is needed; an unconfirmed sender may not be the
+# customer at all: rejecting either asks the customer on file for nothing unless the clerk ticks it
+_NO_RESEND_BY_DEFAULT = frozenset({"correction_request", "sender_not_verified"})
+
+
+def resend_asked_by_default(reason_codes: list[str] | None) -> bool:
+    """Whether "Ablehnen" starts with "ask for a new photo" ticked."""
+    return not _NO_RESEND_BY_DEFAULT.intersection(reason_codes or ())
+
+
 class Fact(NamedTuple):
     key: str  # UI text key (review_ui.i18n)
     text: str
