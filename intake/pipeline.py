@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core import metrics
 from core.context import BERLIN, AppContext
-from core.db import transaction
+from core.db import lock_meters, transaction
 from core.errors import ToolMissingError
 from core.logging_setup import current_mail
 from core.models import (
@@ -116,14 +116,40 @@ def process_claimed(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reade
     reads = read_again_for_named_meters(ctx, submission, reads, reader, today)
     with metrics.stage_timer("match"), transaction(ctx.sessions) as session:
         row = lock_claimed(session, claim)
-        mail = decide_mail(
-            session, submission, [p.reads for p in reads], today=today,
-            min_confidence=ctx.settings.auto_accept_min_confidence,
-            max_daily_consumption=ctx.settings.max_daily_consumption,
+        mail = decide_locked(
+            session,
+            lambda: decide_mail(
+                session, submission, [p.reads for p in reads], today=today,
+                min_confidence=ctx.settings.auto_accept_min_confidence,
+                max_daily_consumption=ctx.settings.max_daily_consumption,
+            ),
         )  # fmt: skip
         photo_ids = store_photos(ctx, session, row, reads, mail.decision.items)
         status = record_and_reply(ctx, session, row, submission, mail, photo_ids, today)
     return status
+
+
+def decide_locked(session: Session, decide: Callable[[], MailDecision]) -> MailDecision:
+    """The mail's decision as made while this transaction holds every meter it books on (or
+    sends to a clerk): another worker booking on one of them meanwhile has committed before the
+    history is read again, so a day never gets two readings and no value is judged against a
+    history without the other's. Decided once without the lock to learn the meters, then again
+    under it (and again should the meters change)."""
+    locked: set[int] = set()
+    mail = decide()
+    while wanted := meters_of(mail) - locked:
+        lock_meters(session, wanted)
+        locked |= wanted
+        mail = decide()
+    return mail
+
+
+def meters_of(mail: MailDecision) -> set[int]:
+    decision = mail.decision
+    ids = {decision.meter_id, *(item.meter_id for item in decision.items)}
+    if mail.match.meter is not None:
+        ids.add(mail.match.meter.meter_id)
+    return {meter_id for meter_id in ids if meter_id is not None}
 
 
 def load_submission(ctx: AppContext, claim: Claim) -> Submission:

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.context import BERLIN
+from core.db import lock_meters
 from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.formatting import format_number
 from core.models import InboundMessage, Meter, Reading, ReviewTask
@@ -88,6 +89,7 @@ def resolve_task(
         raise InvalidInputError(f"unbekannte Aktion: {action!r}")
     meter, booked = _target(session, task, action, value, meter_id)
     _require_fits(meter, booked)
+    lock_meters(session, [meter.id])  # a worker booking on it meanwhile commits first
     register = register or _task_register(task, meter) or primary_register(meter)
     read_on = task.message.received_at.astimezone(BERLIN).date()
     warnings = check_meter(
