@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from core import metrics
 from core.context import AppContext
 from core.errors import MailboxError, ToolMissingError
-from core.heartbeat import beat, stopped
+from core.heartbeat import Heartbeat, beat, stopped
 from core.holders import thread_holder
 from core.retention import purge_if_due
 from core.settings import Settings
@@ -140,14 +140,16 @@ def run_worker(
     with _stop_on_signals(stop) as event:
         work = PassContext(ctx, source, sender, reader, event, on_decided=on_decided)
         watcher = None if once else start_watcher(ctx.settings, wake, work.outages)
+        pulse = Heartbeat(ctx, work.holder, stall_after=ctx.settings.worker_stall_seconds)
         try:
-            while not event.is_set():
-                report = run_pass(work)
-                total.add(report)
-                if once:
-                    break
-                if not report.busy:
-                    _wait(event, wake, ctx.settings.poll_interval_seconds)
+            with pulse.running():  # beats also while a slow photo is read
+                while not event.is_set():
+                    report = run_pass(work)
+                    total.add(report)
+                    if once:
+                        break
+                    if not report.busy:
+                        _wait(event, wake, ctx.settings.poll_interval_seconds, pulse.moved)
         finally:
             if watcher is not None:
                 watcher.stop()
@@ -157,10 +159,16 @@ def run_worker(
     return total
 
 
-def _wait(stop: threading.Event, wake: threading.Event, seconds: float) -> None:
-    """Until a push arrives, `stop` is set or `seconds` have passed."""
+def _wait(
+    stop: threading.Event,
+    wake: threading.Event,
+    seconds: float,
+    idle: Callable[[], None] = lambda: None,
+) -> None:
+    """Until a push arrives, `stop` is set or `seconds` have passed (`idle`: waiting is no hang)."""
     deadline = time.monotonic() + seconds
     while not stop.is_set():
+        idle()
         left = deadline - time.monotonic()
         if left <= 0:
             return
