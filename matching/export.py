@@ -15,12 +15,12 @@ import os
 from decimal import Decimal
 from typing import Any, TextIO
 
-from sqlalchemy import Select, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from core.context import AppContext
 from core.db import transaction
-from core.models import ContractAccount, Meter, Reading
+from core.models import ContractAccount, Meter, MeterAccountMove, Reading
 from matching.plausibility import decimal_places
 
 COLUMNS = (
@@ -96,7 +96,7 @@ def _query(since: dt.date | None, *, new_only: bool) -> Select[*tuple[Any, ...]]
             Meter.number.label("meter"),
             Meter.decimal_digits,
             Meter.unit,
-            ContractAccount.number.label("account"),
+            account_on_reading_day().label("account"),
         )
         .join(Reading.meter)
         .join(Meter.account)
@@ -108,6 +108,25 @@ def _query(since: dt.date | None, *, new_only: bool) -> Select[*tuple[Any, ...]]
     if new_only:
         stmt = stmt.where(Reading.exported_at.is_(None))
     return stmt
+
+
+def account_on_reading_day() -> ColumnElement[str]:
+    """The contract account the reading's meter belonged to on the reading's day: the account it
+    left at its first move after that day, else its account now."""
+    left = aliased(ContractAccount)
+    first_move_after = (
+        select(left.number)
+        .join(MeterAccountMove, MeterAccountMove.from_account_id == left.id)
+        .where(
+            MeterAccountMove.meter_id == Reading.meter_id,
+            MeterAccountMove.moved_on > Reading.read_on,
+        )
+        .order_by(MeterAccountMove.moved_on, MeterAccountMove.id)
+        .limit(1)
+        .correlate(Reading)
+        .scalar_subquery()
+    )
+    return func.coalesce(first_move_after, ContractAccount.number)
 
 
 def machine_decimal(value: Decimal, decimal_digits: int) -> str:
