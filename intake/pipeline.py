@@ -39,6 +39,7 @@ from intake.sender_auth import check_sender
 from intake.sources import NEEDS_REVIEW, PROCESSED, REJECTED
 from matching import reasons
 from matching.mail import MailDecision, candidate_hints, decide_mail, further_hints
+from matching.new_photo import close_tasks_awaiting, mark_new_photo_requested
 from matching.record import record_decision
 from notifications.bounces import record_bounce
 
@@ -307,12 +308,17 @@ def record_and_reply(
     )  # fmt: skip
     look.annotate(session, outcome)
     unreadable = bool(photo_ids) and all(r is None or r.reading is None for r in mail.reads)
-    queue_reply(
+    resend_reason = resend_reason_for(submission, match, photos_broken=unreadable)
+    kind = queue_reply(
         session, submission=submission, match=match, decision=decision, outcome=outcome,
-        resend_reason=resend_reason_for(submission, match, photos_broken=unreadable),
-        read_on=today, now=ctx.clock(), correction=look.correction,
+        resend_reason=resend_reason, read_on=today, now=ctx.clock(), correction=look.correction,
         allow_unknown=ctx.settings.reply_to_unknown_senders,
     )  # fmt: skip
+    asked = kind == "resend_request" and resend_reason == "unreadable"
+    if outcome.created and outcome.outcome == "review" and asked:  # the task waits for it
+        mark_new_photo_requested(session, outcome.task_id, now=ctx.clock())
+    if outcome.created and outcome.outcome in ("accept", "review"):
+        close_tasks_awaiting(session, row.id, now=ctx.clock())  # this mail is the new photo
     status, folder = RESULT[decision.outcome]
     note = ledger_note(submission, mail, status)
     finish(row, status=status, folder=folder, error=note)
