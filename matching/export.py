@@ -15,12 +15,13 @@ import os
 from decimal import Decimal
 from typing import Any, TextIO
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.orm import Session, aliased
 
+from core.account_moves import account_id_on
 from core.context import AppContext
 from core.db import transaction
-from core.models import ContractAccount, Meter, MeterAccountMove, Reading
+from core.models import ContractAccount, Meter, Reading
 from matching.plausibility import decimal_places
 
 COLUMNS = (
@@ -111,22 +112,13 @@ def _query(since: dt.date | None, *, new_only: bool) -> Select[*tuple[Any, ...]]
 
 
 def account_on_reading_day() -> ColumnElement[str]:
-    """The contract account the reading's meter belonged to on the reading's day: the account it
-    left at its first move after that day, else its account now."""
-    left = aliased(ContractAccount)
-    first_move_after = (
-        select(left.number)
-        .join(MeterAccountMove, MeterAccountMove.from_account_id == left.id)
-        .where(
-            MeterAccountMove.meter_id == Reading.meter_id,
-            MeterAccountMove.moved_on > Reading.read_on,
-        )
-        .order_by(MeterAccountMove.moved_on, MeterAccountMove.id)
-        .limit(1)
-        .correlate(Reading)
+    """The number of the contract account the reading's meter belonged to on the reading's day."""
+    on_day = aliased(ContractAccount)
+    return (
+        select(on_day.number)
+        .where(on_day.id == account_id_on(Reading.meter_id, Reading.read_on))
         .scalar_subquery()
     )
-    return func.coalesce(first_move_after, ContractAccount.number)
 
 
 def machine_decimal(value: Decimal, decimal_digits: int) -> str:
