@@ -208,3 +208,18 @@ def test_erasing_the_new_tenant_leaves_the_old_tenants_photos(moved_meter: AppCo
     assert senders == [ERIKA, None, None] and moved_meter.blobs.exists(erika_sha)
     assert erase_customer(moved_meter, "111111111", actor="cli:datenschutz").photos == 1
     assert not moved_meter.blobs.exists(erika_sha)
+
+
+def test_a_mail_from_before_a_move_booked_after_it_is_confirmed_to_the_tenant_before(
+    ctx: AppContext, clock: FrozenClock
+) -> None:
+    work = quiet(ctx)
+    add_customer(work, email=ERIKA, account="111111111", meter="11111111")
+    process_mails(work, photo_mail(ERIKA, UNSURE_PHOTO))  # 20.11.: to a clerk
+    _move_meter_to_john(work, dt.date(2026, 11, 25))
+    clock.advance(days=6)
+    with transaction(work.sessions) as session:
+        task_id = session.scalars(select(ReviewTask.id)).one()
+        resolution = resolve_task(session, task_id, action="accept", value=None, meter_id=None,
+                                  clerk="petra", now=work.clock())  # fmt: skip
+    assert (resolution.customer_email, resolution.customer_name) == (ERIKA, "Erika Mustermann")
