@@ -14,11 +14,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from core import metrics
 from core.context import BERLIN, AppContext
-from core.db import lock_meters, transaction
+from core.db import is_postgres, lock_meters, transaction
 from core.errors import ToolMissingError
 from core.logging_setup import current_mail
 from core.models import (
@@ -135,13 +135,26 @@ def decide_locked(session: Session, decide: Callable[[], MailDecision]) -> MailD
     sends to a clerk): another worker booking on one of them meanwhile has committed before the
     history is read again, so a day never gets two readings and no value is judged against a
     history without the other's. Decided once without the lock to learn the meters, then again
-    under it (and again should the meters change)."""
+    under it.
+
+    Should the decision under the lock name a meter not yet held, on PostgreSQL the meters held
+    are let go (rolled back to a savepoint taken before the lock, which releases its row locks)
+    and the whole set is locked again in id order. Holding some meters while waiting for
+    another could deadlock with a worker doing the same crosswise; waiting only in id order
+    cannot."""
     locked: set[int] = set()
     mail = decide()
+    held: SessionTransaction | None = None
     while wanted := meters_of(mail) - locked:
-        lock_meters(session, wanted)
+        if held is not None:
+            held.rollback()
+        if is_postgres(session):  # SQLite: one write lock for all, nothing to wait for crosswise
+            held = session.begin_nested()
         locked |= wanted
+        lock_meters(session, locked)
         mail = decide()
+    if held is not None:
+        held.commit()  # the locks pass to the mail's transaction
     return mail
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from core.context import AppContext
+from core.db import transaction
 from core.models import Reading, ReviewTask
 from core.settings import Settings
 from core.types import MeterHint, MeterRead
@@ -105,3 +106,47 @@ def test_two_workers_on_one_meter_never_book_two_readings_for_a_day(
     expectation = task.details["expectation"]
     assert expectation["basis"] == "kind_default"
     assert Decimal(expectation["last_value"]) == reading.value
+
+
+def test_a_decision_that_asks_for_more_meters_cannot_deadlock_with_another(
+    ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker a first wants meter 1, b meter 2; under their locks both then want both. Waiting for
+    the second while holding the first would deadlock crosswise (PostgreSQL aborts one of them);
+    each lets go of what it holds and locks both in id order instead."""
+    if ctx.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one write lock for all: no crosswise waits")
+    with ctx.sessions.begin() as session:
+        first = seed_meter(session, email="a@example.de", account="111111111", meter="11111111")
+        second = seed_meter(session, email="b@example.de", account="222222222", meter="22222222")
+    both = threading.Barrier(2, timeout=WAIT)
+    monkeypatch.setattr(pipeline, "meters_of", lambda wanted: wanted)
+    failures: list[BaseException] = []
+    decided: dict[str, Any] = {}
+
+    def work(name: str, alone: int) -> None:
+        calls = 0
+
+        def decide() -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 2:  # both hold the meter they first wanted
+                both.wait()
+            return {alone} if calls == 1 else {first, second}
+
+        try:
+            with transaction(ctx.sessions) as session:
+                decided[name] = pipeline.decide_locked(session, decide)
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    threads = [
+        threading.Thread(target=work, args=("a", first), name="a"),
+        threading.Thread(target=work, args=("b", second), name="b"),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT * 2)
+    assert failures == []
+    assert decided == {"a": {first, second}, "b": {first, second}}
