@@ -8,12 +8,13 @@ it has now.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
-from core.models import Meter, MeterAccountMove
+from core.models import ContractAccount, Meter, MeterAccountMove
 
 
 def account_id_on(meter_id: Any, day: Any) -> ColumnElement[int]:
@@ -46,3 +47,8 @@ def meters_ever_on(account_ids: Any) -> ColumnElement[bool]:
         MeterAccountMove.from_account_id.in_(account_ids)
     )
     return Meter.account_id.in_(account_ids) | Meter.id.in_(moved_away)
+
+
+def account_on(session: Session, meter_id: int, day: dt.date) -> ContractAccount | None:
+    """The contract account meter `meter_id` had on `day`."""
+    return session.get(ContractAccount, session.scalar(select(account_id_on(meter_id, day))))

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.account_moves import account_id_on
-from core.models import AuditLog, ContractAccount, Customer, Meter, Reading, ReviewTask
+from core.account_moves import account_on
+from core.models import AuditLog, Customer, Meter, Reading, ReviewTask
 from core.types import decimal_text
 
 
@@ -34,7 +34,7 @@ class Contact:
 def customer_on(session: Session, meter: Meter, day: dt.date) -> Customer | None:
     """The customer whose contract account held `meter` on `day` (after a move: see
     core.account_moves)."""
-    account = session.get(ContractAccount, session.scalar(select(account_id_on(meter.id, day))))
+    account = account_on(session, meter.id, day)
     return account.customer if account is not None else None
 
 

@@ -31,6 +31,7 @@ from core.models import (
 )
 from core.settings import Settings
 from matching.review import resolve_task
+from review_ui.queries import candidates
 from tests.conftest import FrozenClock
 from tests.ops_seed import SURE_PHOTO, UNSURE_PHOTO, add_customer, photo_mail, process_mails, quiet
 
@@ -210,7 +211,7 @@ def test_erasing_the_new_tenant_leaves_the_old_tenants_photos(moved_meter: AppCo
     assert not moved_meter.blobs.exists(erika_sha)
 
 
-def test_a_mail_from_before_a_move_booked_after_it_is_confirmed_to_the_tenant_before(
+def test_a_mail_from_before_a_move_decided_after_it_is_the_tenant_befores(
     ctx: AppContext, clock: FrozenClock
 ) -> None:
     work = quiet(ctx)
@@ -218,6 +219,9 @@ def test_a_mail_from_before_a_move_booked_after_it_is_confirmed_to_the_tenant_be
     process_mails(work, photo_mail(ERIKA, UNSURE_PHOTO))  # 20.11.: to a clerk
     _move_meter_to_john(work, dt.date(2026, 11, 25))
     clock.advance(days=6)
+    with work.sessions() as session:
+        [shown] = candidates(session, session.scalars(select(ReviewTask)).one())
+    assert (shown.account_number, shown.customer_name) == ("111111111", "Erika Mustermann")
     with transaction(work.sessions) as session:
         task_id = session.scalars(select(ReviewTask.id)).one()
         resolution = resolve_task(session, task_id, action="accept", value=None, meter_id=None,
