@@ -39,7 +39,9 @@ from intake.outages import (
     Outages,
     is_database_outage,
     is_infrastructure_fault,
+    is_lock_conflict,
     is_storage_outage,
+    one_line,
 )
 from intake.pipeline import Reader, ocr_reader, process_one
 from intake.push import start_watcher
@@ -236,6 +238,9 @@ def _stage(
     except Exception as exc:
         if is_database_outage(exc):
             work.outages.failed(DATABASE, exc)
+        elif is_lock_conflict(exc):
+            log.warning("%s: Sperrkonflikt mit einer anderen Transaktion, nächster Durchlauf "
+                        "versucht es erneut (%s)", name, one_line(exc))  # fmt: skip
         elif is_storage_outage(exc):
             work.outages.failed(STORAGE, exc)
         else:
