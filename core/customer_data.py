@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from core.context import AppContext
+from core.account_moves import account_id_on, meters_ever_on
+from core.context import BERLIN, AppContext
 from core.db import transaction
 from core.errors import ConflictError, NotFoundError
 from core.models import (
@@ -72,22 +73,49 @@ def customer_for_account(session: Session, account: str) -> Customer:
     return customer
 
 
-def _meter_ids(customer: Customer) -> Select[int]:
+def _account_ids(customer: Customer) -> Select[int]:
+    return select(ContractAccount.id).where(ContractAccount.customer_id == customer.id)
+
+
+def reading_ids(customer: Customer) -> Select[int]:
+    """The readings taken while their meter was on one of the customer's accounts: after a move
+    the tenant before keeps theirs, the tenant after gets only theirs."""
+    accounts = _account_ids(customer)
     return (
-        select(Meter.id)
-        .join(ContractAccount, Meter.account_id == ContractAccount.id)
-        .where(ContractAccount.customer_id == customer.id)
+        select(Reading.id)
+        .join(Meter, Meter.id == Reading.meter_id)
+        .where(meters_ever_on(accounts))
+        .where(account_id_on(Reading.meter_id, Reading.read_on).in_(accounts))
     )
 
 
+def _reviewed_mail_ids(session: Session, customer: Customer) -> set[int]:
+    """Mails with a review task on a meter that was the customer's on the mail's day."""
+    accounts = set(session.scalars(_account_ids(customer)))
+    rows = session.execute(
+        select(ReviewTask.inbound_message_id, ReviewTask.meter_id, InboundMessage.received_at)
+        .join(InboundMessage, InboundMessage.id == ReviewTask.inbound_message_id)
+        .join(Meter, Meter.id == ReviewTask.meter_id)
+        .where(meters_ever_on(accounts))
+    ).all()
+    account_on: dict[tuple[int | None, dt.date], int | None] = {}
+    mails: set[int] = set()
+    for mail, meter, received in rows:
+        key = (meter, received.astimezone(BERLIN).date())
+        if key not in account_on:
+            account_on[key] = session.scalar(select(account_id_on(*key)))
+        if account_on[key] in accounts:
+            mails.add(mail)
+    return mails
+
+
 def mail_ids(session: Session, customer: Customer) -> list[int]:
-    """The customer's mails: sent from their address, or booked/reviewed on their meters."""
-    meters = _meter_ids(customer)
-    booked = select(Reading.inbound_message_id).where(Reading.meter_id.in_(meters))
-    reviewed = select(ReviewTask.inbound_message_id).where(ReviewTask.meter_id.in_(meters))
+    """The customer's mails: sent from their address, or booked/reviewed on their meters (a
+    meter counts as theirs on the days it was on their account)."""
+    booked = select(Reading.inbound_message_id).where(Reading.id.in_(reading_ids(customer)))
     links: list[ColumnElement[bool]] = [
         InboundMessage.id.in_(booked),
-        InboundMessage.id.in_(reviewed),
+        InboundMessage.id.in_(_reviewed_mail_ids(session, customer)),
     ]
     if customer.email:
         links.append(func.lower(InboundMessage.sender) == customer.email.lower())
@@ -128,7 +156,15 @@ CAMPAIGN_FIELDS = ("campaign_id", "status", "reminders_sent", "last_reminded_at"
 
 def _collect(session: Session, customer: Customer) -> dict[str, Any]:
     mails = mail_ids(session, customer)
-    meters = list(session.scalars(select(Meter).where(Meter.id.in_(_meter_ids(customer)))))
+    readings = list(
+        session.scalars(
+            select(Reading).where(Reading.id.in_(reading_ids(customer))).order_by(Reading.id)
+        )
+    )
+    held = Meter.account_id.in_(_account_ids(customer))
+    read = Meter.id.in_({r.meter_id for r in readings})
+    meters = list(session.scalars(select(Meter).where(held | read).order_by(Meter.id)))
+    numbers = {m.id: m.number for m in meters}
     photos = session.scalars(select(Photo).where(Photo.message_id.in_(mails)).order_by(Photo.id))
     tasks = select(ReviewTask).where(ReviewTask.inbound_message_id.in_(mails))
     sent = select(Outbox).where(_outbox_filter(customer, mails)).order_by(Outbox.id)
@@ -137,9 +173,7 @@ def _collect(session: Session, customer: Customer) -> dict[str, Any]:
         "customer": _row(customer, *CUSTOMER_FIELDS),
         "contract_accounts": [a.number for a in customer.accounts],
         "meters": [_row(m, *METER_FIELDS) for m in meters],
-        "readings": [
-            {"meter": m.number, **_row(r, *READING_FIELDS)} for m in meters for r in m.readings
-        ],
+        "readings": [{"meter": numbers[r.meter_id], **_row(r, *READING_FIELDS)} for r in readings],
         "mails": [
             _row(m, *MAIL_FIELDS)
             for m in session.scalars(select(InboundMessage).where(InboundMessage.id.in_(mails)))

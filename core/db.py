@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import DatabaseError
-from core.models import Lease
+from core.models import Lease, Meter
 
 
 def make_engine(url: str) -> Engine:
@@ -86,3 +86,26 @@ def _take_lease(session: Session, name: str, holder: str, seconds: float) -> boo
     lease.expires_at = now + dt.timedelta(seconds=seconds)
     session.flush()
     return True
+
+
+def lock_meters(session: Session, meter_ids: Iterable[int]) -> None:
+    """Hold the meters until the transaction ends: another transaction booking on one of them
+    waits here until this one has committed, and then reads what it booked.
+
+    PostgreSQL: a row lock per meter (`SELECT … FOR UPDATE`, in id order, so two bookers never
+    wait for each other crosswise). SQLite: a write starts the database's one write lock, which
+    every other writer waits for (busy timeout)."""
+    ids = sorted(set(meter_ids))
+    if not ids:
+        return
+    if is_postgres(session):
+        session.execute(
+            select(Meter.id).where(Meter.id.in_(ids)).order_by(Meter.id).with_for_update()
+        )
+        return
+    session.execute(
+        update(Meter)
+        .where(Meter.id.in_(ids))
+        .values(registers=Meter.registers)
+        .execution_options(synchronize_session=False)
+    )

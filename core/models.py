@@ -123,6 +123,20 @@ class Meter(Base):
     )
 
 
+class MeterAccountMove(Base):
+    """A meter moved to another contract account (master-data import, e.g. a tenant moving out):
+    its readings taken before `moved_on` belong to `from_account_id`, billed as such."""
+
+    __tablename__ = "meter_account_move"
+    __table_args__ = (Index("ix_meter_account_move_meter_moved", "meter_id", "moved_on"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"))
+    from_account_id: Mapped[int] = mapped_column(ForeignKey("contract_account.id"))
+    to_account_id: Mapped[int] = mapped_column(ForeignKey("contract_account.id"))
+    moved_on: Mapped[dt.date] = mapped_column(Date)  # the first day of the new account
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 DISPLAY_BY_KIND: dict[str, Display] = {"water": "drum", "gas": "drum", "heat": "lcd"}
 
 

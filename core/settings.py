@@ -188,11 +188,21 @@ class Settings(BaseSettings):
         ),
     )
     worker_heartbeat_max_age_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "A worker counts as live (/health, meter_intake_workers_live) while its newest "
+            "heartbeat is younger than this; it beats every 10 s from a thread of its own, also "
+            "while reading a slow photo: keep it at three beats or more. A worker on the same "
+            "host as serve whose process is gone stops counting at once."
+        ),
+    )
+    worker_stall_seconds: float = Field(
         default=300.0,
         gt=0,
         description=(
-            "/health answers 503 when no worker has written a heartbeat for this long (a worker "
-            "beats every pass and mail; keep it above poll interval + the longest pass)."
+            "A worker whose loop has not moved on for this long (no pass begun, no mail "
+            "decided) is taken to hang and stops beating; keep it above the longest mail."
         ),
     )
     blob_backend: Literal["directory", "s3"] = Field(

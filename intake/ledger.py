@@ -11,6 +11,7 @@ whose process is gone.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -28,6 +29,7 @@ from core.holders import is_gone
 from core.models import InboundMessage, Lease
 from intake.mime import Envelope, envelope, parse_message
 from intake.replies import queue_too_large_reply
+from intake.sender_auth import check_sender
 from intake.sources import PROCESSED, REJECTED, MailSource, MessageGone, RawMailRef
 
 log = logging.getLogger(__name__)
@@ -175,6 +177,8 @@ def _answer_too_large(ctx: AppContext, session: Session, row: InboundMessage, he
     """The customer learns that the mail was not read, in the ledger's own transaction (so the
     answer is queued once, with the row)."""
     submission = parse_message(head, ledger_id=row.id, received_at=row.received_at)
+    checked = check_sender(head, submission.sender, ctx.settings.authserv_ids)
+    submission = dataclasses.replace(submission, sender_check=checked)
     queued = queue_too_large_reply(
         session, submission, limit_bytes=ctx.settings.max_message_bytes,
         mail_from=ctx.settings.mail_from, now=ctx.clock(),

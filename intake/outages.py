@@ -36,7 +36,18 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}"
 
 
+# PostgreSQL's answers to two transactions in each other's way: deadlock detected, could not
+# serialise. The database is there; the transaction only has to run again.
+LOCK_CONFLICTS = frozenset({"40P01", "40001"})
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in LOCK_CONFLICTS
+
+
 def is_database_outage(exc: BaseException) -> bool:
+    if is_lock_conflict(exc):
+        return False
     if isinstance(exc, DatabaseError):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
@@ -52,8 +63,9 @@ def is_storage_outage(exc: BaseException) -> bool:
 
 
 def is_infrastructure_fault(exc: BaseException) -> bool:
-    """The database or the disk failed, not the mail being processed: it costs no attempt."""
-    return is_database_outage(exc) or is_storage_outage(exc)
+    """The database or the disk failed, or another transaction was in the way, not the mail
+    being processed: it costs no attempt."""
+    return is_database_outage(exc) or is_storage_outage(exc) or is_lock_conflict(exc)
 
 
 class Outages:

@@ -14,11 +14,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from core import metrics
 from core.context import BERLIN, AppContext
-from core.db import transaction
+from core.db import is_postgres, lock_meters, transaction
 from core.errors import ToolMissingError
 from core.logging_setup import current_mail
 from core.models import (
@@ -39,6 +39,7 @@ from intake.sender_auth import check_sender
 from intake.sources import NEEDS_REVIEW, PROCESSED, REJECTED
 from matching import reasons
 from matching.mail import MailDecision, candidate_hints, decide_mail, further_hints
+from matching.new_photo import close_tasks_awaiting, mark_new_photo_requested
 from matching.record import record_decision
 from notifications.bounces import record_bounce
 
@@ -116,14 +117,53 @@ def process_claimed(ctx: AppContext, claim: Claim, *, reader: Reader = ocr_reade
     reads = read_again_for_named_meters(ctx, submission, reads, reader, today)
     with metrics.stage_timer("match"), transaction(ctx.sessions) as session:
         row = lock_claimed(session, claim)
-        mail = decide_mail(
-            session, submission, [p.reads for p in reads], today=today,
-            min_confidence=ctx.settings.auto_accept_min_confidence,
-            max_daily_consumption=ctx.settings.max_daily_consumption,
+        mail = decide_locked(
+            session,
+            lambda: decide_mail(
+                session, submission, [p.reads for p in reads], today=today,
+                min_confidence=ctx.settings.auto_accept_min_confidence,
+                max_daily_consumption=ctx.settings.max_daily_consumption,
+            ),
         )  # fmt: skip
         photo_ids = store_photos(ctx, session, row, reads, mail.decision.items)
         status = record_and_reply(ctx, session, row, submission, mail, photo_ids, today)
     return status
+
+
+def decide_locked(session: Session, decide: Callable[[], MailDecision]) -> MailDecision:
+    """The mail's decision as made while this transaction holds every meter it books on (or
+    sends to a clerk): another worker booking on one of them meanwhile has committed before the
+    history is read again, so a day never gets two readings and no value is judged against a
+    history without the other's. Decided once without the lock to learn the meters, then again
+    under it.
+
+    Should the decision under the lock name a meter not yet held, on PostgreSQL the meters held
+    are let go (rolled back to a savepoint taken before the lock, which releases its row locks)
+    and the whole set is locked again in id order. Holding some meters while waiting for
+    another could deadlock with a worker doing the same crosswise; waiting only in id order
+    cannot."""
+    locked: set[int] = set()
+    mail = decide()
+    held: SessionTransaction | None = None
+    while wanted := meters_of(mail) - locked:
+        if held is not None:
+            held.rollback()
+        if is_postgres(session):  # SQLite: one write lock for all, nothing to wait for crosswise
+            held = session.begin_nested()
+        locked |= wanted
+        lock_meters(session, locked)
+        mail = decide()
+    if held is not None:
+        held.commit()  # the locks pass to the mail's transaction
+    return mail
+
+
+def meters_of(mail: MailDecision) -> set[int]:
+    decision = mail.decision
+    ids = {decision.meter_id, *(item.meter_id for item in decision.items)}
+    if mail.match.meter is not None:
+        ids.add(mail.match.meter.meter_id)
+    return {meter_id for meter_id in ids if meter_id is not None}
 
 
 def load_submission(ctx: AppContext, claim: Claim) -> Submission:
@@ -281,12 +321,17 @@ def record_and_reply(
     )  # fmt: skip
     look.annotate(session, outcome)
     unreadable = bool(photo_ids) and all(r is None or r.reading is None for r in mail.reads)
-    queue_reply(
+    resend_reason = resend_reason_for(submission, match, photos_broken=unreadable)
+    kind = queue_reply(
         session, submission=submission, match=match, decision=decision, outcome=outcome,
-        resend_reason=resend_reason_for(submission, match, photos_broken=unreadable),
-        read_on=today, now=ctx.clock(), correction=look.correction,
+        resend_reason=resend_reason, read_on=today, now=ctx.clock(), correction=look.correction,
         allow_unknown=ctx.settings.reply_to_unknown_senders,
     )  # fmt: skip
+    asked = kind == "resend_request" and resend_reason == "unreadable"
+    if outcome.created and outcome.outcome == "review" and asked:  # the task waits for it
+        mark_new_photo_requested(session, outcome.task_id, now=ctx.clock())
+    if outcome.created and outcome.outcome in ("accept", "review"):
+        close_tasks_awaiting(session, row.id, now=ctx.clock())  # this mail is the new photo
     status, folder = RESULT[decision.outcome]
     note = ledger_note(submission, mail, status)
     finish(row, status=status, folder=folder, error=note)

@@ -14,6 +14,7 @@ from core.models import Meter
 from core.types import Decision, MatchResult, Submission
 from intake.autoreply import is_loop
 from intake.reply_policy import ReplyTarget, reply_target
+from intake.sender_auth import UNVERIFIED
 from matching import reasons
 from matching.corrections import Correction
 from matching.meters import named_register
@@ -49,8 +50,14 @@ def queue_reply(
 
     Only where it is safe (`intake.reply_policy`): an unknown sender gets none unless
     `allow_unknown`; a reply about a meter goes to its customer's address on file; the greeting
-    uses the name on file, never the sender's display name.
+    uses the name on file, never the sender's display name. A sender our mail server could not
+    confirm (SPF/DKIM/DMARC) gets none: the customer on file would be thanked for, or asked
+    about, a stranger's mail; the clerk's decision sends what is needed.
     """
+    if submission.sender_check in UNVERIFIED:
+        log.info("keine automatische Antwort: Absender nicht bestätigt (%s)",
+                 submission.sender_check)  # fmt: skip
+        return None
     target = _target(session, submission, outcome, allow_unknown=allow_unknown)
     if target.recipient is None or submission.ledger_id is None:
         return None
@@ -117,8 +124,11 @@ def queue_too_large_reply(
 ) -> bool:
     """Ask for a smaller photo when a mail was too large to fetch (`submission`: its headers).
     Loops get no answer, nor does an unknown sender unless `allow_unknown`; a known customer is
-    answered at the address on file, in their language. True if queued."""
+    answered at the address on file, in their language, unless our mail server could not
+    confirm the sender. True if queued."""
     if submission.ledger_id is None or is_loop(submission, mail_from):
+        return False
+    if submission.sender_check in UNVERIFIED:
         return False
     customer = next(iter(sender_customers(session, submission.sender)), None)
     recipient = customer.email if customer else (submission.sender if allow_unknown else None)

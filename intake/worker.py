@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from core import metrics
 from core.context import AppContext
 from core.errors import MailboxError, ToolMissingError
-from core.heartbeat import beat, stopped
+from core.heartbeat import Heartbeat, beat, stopped
 from core.holders import thread_holder
 from core.retention import purge_if_due
 from core.settings import Settings
@@ -39,7 +39,9 @@ from intake.outages import (
     Outages,
     is_database_outage,
     is_infrastructure_fault,
+    is_lock_conflict,
     is_storage_outage,
+    one_line,
 )
 from intake.pipeline import Reader, ocr_reader, process_one
 from intake.push import start_watcher
@@ -140,14 +142,16 @@ def run_worker(
     with _stop_on_signals(stop) as event:
         work = PassContext(ctx, source, sender, reader, event, on_decided=on_decided)
         watcher = None if once else start_watcher(ctx.settings, wake, work.outages)
+        pulse = Heartbeat(ctx, work.holder, stall_after=ctx.settings.worker_stall_seconds)
         try:
-            while not event.is_set():
-                report = run_pass(work)
-                total.add(report)
-                if once:
-                    break
-                if not report.busy:
-                    _wait(event, wake, ctx.settings.poll_interval_seconds)
+            with pulse.running():  # beats also while a slow photo is read
+                while not event.is_set():
+                    report = run_pass(work)
+                    total.add(report)
+                    if once:
+                        break
+                    if not report.busy:
+                        _wait(event, wake, ctx.settings.poll_interval_seconds, pulse.moved)
         finally:
             if watcher is not None:
                 watcher.stop()
@@ -157,10 +161,16 @@ def run_worker(
     return total
 
 
-def _wait(stop: threading.Event, wake: threading.Event, seconds: float) -> None:
-    """Until a push arrives, `stop` is set or `seconds` have passed."""
+def _wait(
+    stop: threading.Event,
+    wake: threading.Event,
+    seconds: float,
+    idle: Callable[[], None] = lambda: None,
+) -> None:
+    """Until a push arrives, `stop` is set or `seconds` have passed (`idle`: waiting is no hang)."""
     deadline = time.monotonic() + seconds
     while not stop.is_set():
+        idle()
         left = deadline - time.monotonic()
         if left <= 0:
             return
@@ -228,6 +238,9 @@ def _stage(
     except Exception as exc:
         if is_database_outage(exc):
             work.outages.failed(DATABASE, exc)
+        elif is_lock_conflict(exc):
+            log.warning("%s: Sperrkonflikt mit einer anderen Transaktion, nächster Durchlauf "
+                        "versucht es erneut (%s)", name, one_line(exc))  # fmt: skip
         elif is_storage_outage(exc):
             work.outages.failed(STORAGE, exc)
         else:

@@ -42,6 +42,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "register": ("zaehlwerk", "obis"),
     "einbaudatum": ("installed_on", "installed"),
     "ausbaudatum": ("removed_on", "removed"),
+    "konto_ab": ("vertragskonto_ab", "account_since", "account_from", "moved_on"),
     "abschlag": ("monatsabschlag", "abschlagsbetrag", "installment", "monthly_installment"),
     "arbeitspreis": ("preis_je_einheit", "price_per_unit", "unit_price"),
     "grundpreis": ("grundpreis_jahr", "standing_charge", "base_price"),
@@ -95,6 +96,7 @@ class MasterRow:
     last_date: dt.date | None
     installed_on: dt.date | None
     removed_on: dt.date | None
+    account_since: dt.date | None = None  # a move to this account: its first day
     installment: Decimal | None = None  # euros a month, per contract account
     unit_price: Decimal | None = None  # euros per kWh or m³
     base_price: Decimal | None = None  # euros a year
@@ -205,6 +207,7 @@ def parse_row(
         last_date=last_date,
         installed_on=field.optional("einbaudatum", parse_date),
         removed_on=field.optional("ausbaudatum", parse_date),
+        account_since=field.optional("konto_ab", _past_date(today)),
         installment=field.optional("abschlag", _euros(2)),
         unit_price=field.optional("arbeitspreis", _euros(5)),
         base_price=field.optional("grundpreis", _euros(2)),

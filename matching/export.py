@@ -15,9 +15,10 @@ import os
 from decimal import Decimal
 from typing import Any, TextIO
 
-from sqlalchemy import Select, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy.orm import Session, aliased
 
+from core.account_moves import account_id_on
 from core.context import AppContext
 from core.db import transaction
 from core.models import ContractAccount, Meter, Reading
@@ -96,7 +97,7 @@ def _query(since: dt.date | None, *, new_only: bool) -> Select[*tuple[Any, ...]]
             Meter.number.label("meter"),
             Meter.decimal_digits,
             Meter.unit,
-            ContractAccount.number.label("account"),
+            account_on_reading_day().label("account"),
         )
         .join(Reading.meter)
         .join(Meter.account)
@@ -108,6 +109,16 @@ def _query(since: dt.date | None, *, new_only: bool) -> Select[*tuple[Any, ...]]
     if new_only:
         stmt = stmt.where(Reading.exported_at.is_(None))
     return stmt
+
+
+def account_on_reading_day() -> ColumnElement[str]:
+    """The number of the contract account the reading's meter belonged to on the reading's day."""
+    on_day = aliased(ContractAccount)
+    return (
+        select(on_day.number)
+        .where(on_day.id == account_id_on(Reading.meter_id, Reading.read_on))
+        .scalar_subquery()
+    )
 
 
 def machine_decimal(value: Decimal, decimal_digits: int) -> str:

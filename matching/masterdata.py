@@ -7,12 +7,16 @@ hundred queries, not a few per row. A failure mid-file leaves earlier chunks com
 import is idempotent, running it again completes it.
 
 Keys: an account by its number, a meter by its number. Existing rows are updated in place;
-nothing is ever deleted (a meter leaves service through its `ausbaudatum`). A last reading becomes a
-`Reading(source="import")` unless the meter already has a reading for that register and date.
+nothing is ever deleted (a meter leaves service through its `ausbaudatum`). A meter listed under
+another account moves there; the move is recorded (`MeterAccountMove`, dated by `konto_ab` or the
+import day) so that readings taken before it are billed to the account of their day. A last
+reading becomes a `Reading(source="import")` unless the meter already has a reading for that
+register and date.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from collections.abc import Iterator, Sequence
@@ -27,7 +31,7 @@ from core.context import AppContext
 from core.db import transaction
 from core.errors import ImportRowError
 from core.formatting import format_number
-from core.models import ContractAccount, Customer, Meter, Reading
+from core.models import ContractAccount, Customer, Meter, MeterAccountMove, Reading
 from matching.csvinput import MasterRow, parse_row, read_table
 from matching.masterdata_group import MeterRecord, group_rows
 
@@ -84,7 +88,7 @@ def import_csv(ctx: AppContext, path: Path, *, progress: bool) -> ImportReport:
     ) as bar:
         for chunk in _chunks(records, CHUNK):
             with transaction(ctx.sessions) as session:
-                _apply(session, chunk, report)
+                _apply(session, chunk, report, today=ctx.today())
             bar.update(len(chunk))
     log.info(
         "master data imported from %s: %d meters new, %d changed, %d rows rejected",
@@ -114,11 +118,14 @@ def _chunks(records: Sequence[MeterRecord], size: int) -> Iterator[Sequence[Mete
         yield records[start : start + size]
 
 
-def _apply(session: Session, chunk: Sequence[MeterRecord], report: ImportReport) -> None:
+def _apply(
+    session: Session, chunk: Sequence[MeterRecord], report: ImportReport, *, today: dt.date
+) -> None:
     accounts = _existing_accounts(session, {r.account for r in chunk})
     meters = _existing_meters(session, [r.meter for r in chunk])
     created: set[str] = set()
     changed: set[str] = set()
+    moves: list[tuple[Meter, int, ContractAccount, MeterRecord]] = []
     for record in chunk:
         account = accounts.get(record.account)
         if account is None:
@@ -134,9 +141,19 @@ def _apply(session: Session, chunk: Sequence[MeterRecord], report: ImportReport)
             meter = meters[record.meter] = Meter(number=record.meter)
             session.add(meter)
             created.add(record.meter)
+        previous = meter.account_id
         if _update_meter(meter, account, record):
             changed.add(record.meter)
+        if previous is not None and previous != account.id:
+            moves.append((meter, previous, account, record))
     session.flush()
+    for meter, previous, account, record in moves:
+        session.add(
+            MeterAccountMove(
+                meter_id=meter.id, from_account_id=previous, to_account_id=account.id,
+                moved_on=record.account_since or today,
+            )
+        )  # fmt: skip
     changed |= _add_readings(session, chunk, meters, report)
     report.created += len(created)
     report.updated += len(changed - created)

@@ -31,6 +31,7 @@ _METER_FIELDS = (
     ("decimal_digits", "nachkommastellen"),
     ("installed_on", "einbaudatum"),
     ("removed_on", "ausbaudatum"),
+    ("account_since", "konto_ab"),
     ("unit_price", "arbeitspreis"),
     ("base_price", "grundpreis"),
 )
@@ -99,6 +100,10 @@ class MeterRecord:
     @property
     def removed_on(self) -> dt.date | None:
         return self.first.removed_on
+
+    @property
+    def account_since(self) -> dt.date | None:
+        return self.first.account_since
 
     @property
     def installment(self) -> Decimal | None:

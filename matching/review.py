@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.context import BERLIN
+from core.db import lock_meters
 from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.formatting import format_number
 from core.models import InboundMessage, Meter, Reading, ReviewTask
@@ -29,7 +30,7 @@ from matching.plausibility import (
     digit_codes,
     primary_register,
 )
-from matching.rows import Contact, audit, text
+from matching.rows import Contact, audit, customer_on, text
 from matching.same_day import supersede_same_day
 
 Action = Literal["accept", "correct", "reject"]
@@ -83,11 +84,12 @@ def resolve_task(
     task = _open_task(session, task_id)
     if action == "reject":
         _close(session, task, "rejected", None, None, clerk, now)
-        return _resolution(task, "rejected", None, None, None, None, ())
+        return _resolution(session, task, "rejected", None, None, None, None, ())
     if action not in ("accept", "correct"):
         raise InvalidInputError(f"unbekannte Aktion: {action!r}")
     meter, booked = _target(session, task, action, value, meter_id)
     _require_fits(meter, booked)
+    lock_meters(session, [meter.id])  # a worker booking on it meanwhile commits first
     register = register or _task_register(task, meter) or primary_register(meter)
     read_on = task.message.received_at.astimezone(BERLIN).date()
     warnings = check_meter(
@@ -107,7 +109,7 @@ def resolve_task(
     supersede_same_day(session, task, reading, clerk=clerk)  # the day's other reading
     read_on = reading.read_on
     _audit_booking(session, task, reading, meter, clerk=clerk, warnings=warnings)
-    return _resolution(task, decision, reading, meter, booked, read_on, warnings)
+    return _resolution(session, task, decision, reading, meter, booked, read_on, warnings)
 
 
 def _with_band(
@@ -302,6 +304,7 @@ def _proposal_source(task: ReviewTask) -> str:
 
 
 def _resolution(
+    session: Session,
     task: ReviewTask,
     decision: Literal["accepted", "corrected", "rejected"],
     reading: Reading | None,
@@ -311,7 +314,10 @@ def _resolution(
     warnings: tuple[str, ...],
 ) -> TaskResolution:
     shown = meter or task.meter
-    contact = Contact.of(shown.account.customer) if shown else Contact()
+    # the customer whose account held the meter on the reading's day: a mail from before a move
+    # that a clerk decides after it is confirmed to the tenant before, not to the new one
+    day = read_on or task.message.received_at.astimezone(BERLIN).date()
+    contact = Contact.of(customer_on(session, shown, day)) if shown else Contact()
     return TaskResolution(
         task_id=task.id,
         decision=decision,

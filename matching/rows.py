@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.account_moves import account_on
 from core.models import AuditLog, Customer, Meter, Reading, ReviewTask
 from core.types import decimal_text
 
@@ -28,6 +29,13 @@ class Contact:
         if customer is None:
             return cls()
         return cls(email=customer.email, language=customer.language or "de", name=customer.name)
+
+
+def customer_on(session: Session, meter: Meter, day: dt.date) -> Customer | None:
+    """The customer whose contract account held `meter` on `day` (after a move: see
+    core.account_moves)."""
+    account = account_on(session, meter.id, day)
+    return account.customer if account is not None else None
 
 
 def contact_for(session: Session, meter: Meter | None, customer_id: int | None) -> Contact:

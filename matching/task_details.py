@@ -20,6 +20,9 @@
 | `same_day_value` | same day | its value (string) |
 | `same_day_register` | same day | its register |
 | `sender_check` | sender check | `fail` (SPF/DKIM/DMARC) or `missing` (no stamp of our server) |
+| `new_photo_requested` | new photo | when the customer was asked for a new photo (ISO, UTC) |
+| `replaced_by_ledger_id` | new photo | the later mail whose booked reading closed the task |
+| `replaced_by_reading_id` | new photo | that reading |
 
 Values are JSON-safe: Decimals and dates as strings.
 """

@@ -18,6 +18,7 @@ from itertools import pairwise
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.account_moves import account_id_on
 from core.models import Meter, Reading
 
 CHART_PERIODS = 6  # periods a chart shows, the newest last
@@ -118,7 +119,9 @@ def _shift_year(day: dt.date) -> dt.date:
 def comparison_for(
     session: Session, meter_number: str, register: str | None, value: Decimal, read_on: dt.date
 ) -> Comparison | None:
-    """`compare` against the meter's accepted readings of `register` stored before `read_on`."""
+    """`compare` against the meter's accepted readings of `register` stored before `read_on`,
+    those of the account the meter had on `read_on` only (after a move the tenant before's
+    readings are none of the new tenant's business, nor the other way round)."""
     meter = session.execute(
         select(Meter.id, Meter.registers).where(Meter.number == meter_number)
     ).first()
@@ -131,14 +134,16 @@ def comparison_for(
             Reading.register == (register or primary),
             Reading.status == "accepted",
             Reading.read_on < read_on,
+            account_id_on(Reading.meter_id, Reading.read_on) == account_id_on(meter.id, read_on),
         )
     ).all()
     return compare([Point(day, Decimal(v)) for day, v in rows], Point(read_on, value))
 
 
-def latest_daily_rate(session: Session, meter_number: str) -> Decimal | None:
-    """The meter's daily consumption between its two newest accepted readings, summed over its
-    registers (HT + NT); None when a register has no such pair or its counter went down."""
+def latest_daily_rate(session: Session, meter_number: str, account_id: int) -> Decimal | None:
+    """The meter's daily consumption between its two newest accepted readings taken while it was
+    on account `account_id`, summed over its registers (HT + NT); None when a register has no
+    such pair or its counter went down."""
     meter = session.execute(
         select(Meter.id, Meter.registers).where(Meter.number == meter_number)
     ).first()
@@ -152,6 +157,7 @@ def latest_daily_rate(session: Session, meter_number: str) -> Decimal | None:
                 Reading.meter_id == meter.id,
                 Reading.register == register.strip(),
                 Reading.status == "accepted",
+                account_id_on(Reading.meter_id, Reading.read_on) == account_id,
             )
             .order_by(Reading.read_on.desc(), Reading.id.desc())
             .limit(2)

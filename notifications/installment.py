@@ -2,7 +2,8 @@
 confirmation, never a bill.
 
 The estimate for a contract account is, over its meters in service, the daily consumption of each
-meter's latest reading period times 365 times its unit price, plus its yearly base price. It is
+meter's latest reading period on that account (readings from before a meter moved to the account
+belong to the tenant before) times 365 times its unit price, plus its yearly base price. It is
 shown only when every such meter has a tariff and a daily consumption from its own history, and
 when the estimate and twelve installments differ by more than `DRIFT`.
 """
@@ -16,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from core.account_moves import account_id_on
 from core.models import ContractAccount, Meter
 from notifications.consumption import latest_daily_rate
 
@@ -45,12 +47,14 @@ class InstallmentHint:
 def installment_hint(
     session: Session, meter_number: str, read_on: dt.date
 ) -> InstallmentHint | None:
-    """The hint for the account of `meter_number`, with the readings booked so far (the new one
-    included); None when nothing can be said or nothing needs saying."""
+    """The hint for the account `meter_number` was on on `read_on`, with the readings booked so
+    far on that account (the new one included); None when nothing can be said or nothing needs
+    saying."""
+    meter_id = select(Meter.id).where(Meter.number == meter_number).scalar_subquery()
     row = session.execute(
-        select(ContractAccount.id, ContractAccount.monthly_installment)
-        .join(Meter, Meter.account_id == ContractAccount.id)
-        .where(Meter.number == meter_number)
+        select(ContractAccount.id, ContractAccount.monthly_installment).where(
+            ContractAccount.id == account_id_on(meter_id, read_on)
+        )
     ).first()
     if row is None or not row.monthly_installment:
         return None
@@ -71,13 +75,13 @@ def installment_hint(
 def _estimate(session: Session, account_id: int, read_on: dt.date) -> Decimal | None:
     meters = session.execute(
         select(Meter.number, Meter.unit_price, Meter.base_price).where(
-            Meter.account_id == account_id,
+            account_id_on(Meter.id, read_on) == account_id,
             or_(Meter.removed_on.is_(None), Meter.removed_on > read_on),
         )
     ).all()
     total = Decimal(0)
     for number, unit_price, base_price in meters:
-        per_day = latest_daily_rate(session, number)
+        per_day = latest_daily_rate(session, number, account_id)
         if unit_price is None or per_day is None:
             return None
         total += per_day * DAYS_A_YEAR * unit_price + (base_price or 0)

@@ -17,6 +17,7 @@ from core.context import BERLIN
 from core.models import InboundMessage, Reading, ReviewTask
 
 DAYS = 14
+AUTO = "auto"  # a task the new photo's booking closed (matching.new_photo)
 OUTCOMES = ("accepted", "review", "rejected", "ignored", "duplicate", "failed")
 AGE_BUCKETS = ((0, 1), (1, 3), (3, 7), (7, None))  # days
 
@@ -138,8 +139,9 @@ def _open_by_reason(session: Session) -> list[HBar]:
 
 def _median_minutes(session: Session, now: dt.datetime) -> float | None:
     stmt = select(ReviewTask.created_at, ReviewTask.decided_at).where(
-        ReviewTask.status == "done", ReviewTask.decided_at >= now - dt.timedelta(days=30)
-    )
+        ReviewTask.status == "done", ReviewTask.decided_at >= now - dt.timedelta(days=30),
+        ReviewTask.decided_by != AUTO,
+    )  # fmt: skip
     waits = [(d - c).total_seconds() / 60 for c, d in session.execute(stmt) if c and d]
     return statistics.median(waits) if waits else None
 
@@ -148,6 +150,7 @@ def _per_clerk(session: Session, now: dt.datetime) -> list[HBar]:
     stmt = (
         select(ReviewTask.decided_by, func.count())
         .where(ReviewTask.status == "done", ReviewTask.decided_at >= now - dt.timedelta(days=7))
+        .where(ReviewTask.decided_by != AUTO)  # closed by the new photo's booking: no clerk
         .group_by(ReviewTask.decided_by)
         .order_by(func.count().desc())
         .limit(20)

@@ -49,23 +49,33 @@ class Health:
 
 
 def check_health(
-    session: Session, *, now: dt.datetime, max_age: dt.timedelta, serving_since: dt.datetime
+    session: Session,
+    *,
+    now: dt.datetime,
+    max_age: dt.timedelta,
+    serving_since: dt.datetime,
+    grace: dt.timedelta,
 ) -> Health:
-    """Up while a worker beat within `max_age`; with no beat ever seen, `serve` grants the
-    worker `max_age` from its own start."""
+    """Up while a worker is live (beat within `max_age`, and not a process on this host that is
+    gone); with no beat ever seen, `serve` grants the worker `grace` from its own start."""
     beat = latest_beat(session)
     age = None if beat is None else _seconds(now - beat)
-    if beat is not None:
-        problem = None if now - beat <= max_age else "worker heartbeat stale"
+    live = live_workers(session, now=now, max_age=max_age)
+    if live:
+        problem = None
+    elif beat is None:
+        problem = None if now - serving_since <= grace else "no worker heartbeat"
+    elif now - beat > max_age:
+        problem = "worker heartbeat stale"
     else:
-        problem = None if now - serving_since <= max_age else "no worker heartbeat"
+        problem = "no live worker"  # beat recently, but its process on this host is gone
     return Health(
         up=problem is None,
         problem=problem,
         open_tasks=count_open_tasks(session),
         oldest_pending_mail_age_seconds=_oldest_pending_age(session, now),
         worker_heartbeat_age_seconds=age,
-        live_workers=live_workers(session, now=now, max_age=max_age),
+        live_workers=live,
     )
 
 
@@ -146,7 +156,8 @@ class DatabaseCollector(Collector):
         )
         yield GaugeMetricFamily(
             "meter_intake_workers_live",
-            "Workers whose heartbeat is younger than worker_heartbeat_max_age_seconds.",
+            "Live workers: heartbeat younger than worker_heartbeat_max_age_seconds, process not "
+            "gone (same host).",
             value=live_workers(session, now=now, max_age=self._max_age),
         )
 

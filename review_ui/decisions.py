@@ -25,6 +25,7 @@ from core.formatting import parse_german_decimal
 from core.models import AuditLog, Meter, Reading, ReviewTask
 from matching.history import find_meters
 from matching.meters import named_register, registers_of
+from matching.new_photo import close_tasks_awaiting
 from matching.plausibility import MeterSpec, digit_codes
 from matching.record import TaskResolution, resolve_task
 from matching.values import normalize_meter_number
@@ -168,6 +169,8 @@ def decide(ctx: AppContext, task_id: int, decision: DecisionInput, *, clerk: str
             )
             _annotate(session, task, decision, proposal)
             _queue_reply(session, resolution, decision, now)
+            if resolution.decision != "rejected":  # a task waiting for this mail's photo is done
+                close_tasks_awaiting(session, task.inbound_message_id, now=now)
     except ConflictError as exc:
         raise AlreadyDecided(str(exc)) from exc
     except UndoRefused as exc:

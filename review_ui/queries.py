@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from core.account_moves import account_on
+from core.context import BERLIN
 from core.formatting import format_number
 from core.models import InboundMessage, Meter, OcrResult, Photo, ReviewTask, shown_on
 from core.types import Display
@@ -221,14 +223,19 @@ def candidates(session: Session, task: ReviewTask) -> list[CandidateView]:
             if meter_id not in ids:
                 ids.append(meter_id)
             why[meter_id] = [str(w) for w in item.get("why", []) or []]
-    return [view for i in ids if (view := meter_candidate(session, i, why.get(i, [])))]
+    # the account each meter had when the mail came (a meter moved since shows the tenant before)
+    day = task.message.received_at.astimezone(BERLIN).date()
+    return [view for i in ids if (view := meter_candidate(session, i, why.get(i, []), on=day))]
 
 
-def meter_candidate(session: Session, meter_id: int, why: list[str]) -> CandidateView | None:
+def meter_candidate(
+    session: Session, meter_id: int, why: list[str], *, on: dt.date | None = None
+) -> CandidateView | None:
+    """The meter with its account and customer: now, or on day `on`."""
     meter = session.get(Meter, meter_id)
     if meter is None:
         return None
-    account = meter.account
+    account = (on and account_on(session, meter_id, on)) or meter.account
     return CandidateView(
         meter_id=meter.id,
         number=meter.number,

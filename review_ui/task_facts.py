@@ -1,7 +1,8 @@
 """The facts stored on a review task beside its reason codes (`review_task.details`), as lines the
 task page shows: the earlier mail of a reused photo (linked), and the booked reading a customer's
 correction is about, with the old and the new value, and the reading booked for the same day from
-another mail, and why the sender is not confirmed."""
+another mail, and why the sender is not confirmed; when the customer was asked for a new photo,
+and the mail whose reading closed the task."""
 
 from __future__ import annotations
 
@@ -18,6 +19,16 @@ _SENDER_CHECK = {
 }
 
 
+# a customer's correction was told no new photo is needed; an unconfirmed sender may not be the
+# customer at all: rejecting either asks the customer on file for nothing unless the clerk ticks it
+_NO_RESEND_BY_DEFAULT = frozenset({"correction_request", "sender_not_verified"})
+
+
+def resend_asked_by_default(reason_codes: list[str] | None) -> bool:
+    """Whether "Ablehnen" starts with "ask for a new photo" ticked."""
+    return not _NO_RESEND_BY_DEFAULT.intersection(reason_codes or ())
+
+
 class Fact(NamedTuple):
     key: str  # UI text key (review_ui.i18n)
     text: str
@@ -27,6 +38,11 @@ class Fact(NamedTuple):
 def task_facts(task: ReviewTask) -> list[Fact]:
     details: dict[str, Any] = task.details or {}
     facts: list[Fact] = []
+    if requested := _when(details.get("new_photo_requested")):
+        facts.append(Fact("facts.new_photo", requested))
+    replaced = details.get("replaced_by_ledger_id")
+    if isinstance(replaced, int):
+        facts.append(Fact("facts.replaced_by_mail", f"#{replaced}", f"/messages?id={replaced}"))
     earlier = details.get("earlier_ledger_id")
     if isinstance(earlier, int):
         facts.append(Fact("facts.earlier_mail", f"#{earlier}", f"/messages?id={earlier}"))

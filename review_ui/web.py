@@ -22,7 +22,7 @@ from core.formatting import (
 )
 from review_ui.auth import Clerk, csrf_matches, load_session, remember_language
 from review_ui.i18n import LANG_COOKIE, LANGUAGES, code_label, translator
-from review_ui.task_facts import task_facts
+from review_ui.task_facts import resend_asked_by_default, task_facts
 
 SESSION_COOKIE = "mi_session"
 CSRF_FIELD = "csrf_token"
@@ -77,6 +77,7 @@ def make_environment() -> Environment:
     env.filters["rate"] = _rate
     env.filters["unit"] = lambda unit: UNIT_LABELS.get(unit, unit)
     env.filters["task_facts"] = task_facts
+    env.filters["resend_by_default"] = resend_asked_by_default
     return env
 
 

@@ -15,9 +15,18 @@ from sqlalchemy.orm import Session
 
 from core.context import AppContext
 from core.db import transaction
-from core.models import ContractAccount, Customer, InboundMessage, Meter, Outbox, Reading
-from notifications.consumption import Point, compare
+from core.models import (
+    ContractAccount,
+    Customer,
+    InboundMessage,
+    Meter,
+    MeterAccountMove,
+    Outbox,
+    Reading,
+)
+from notifications.consumption import Point, compare, comparison_for
 from notifications.dispatch import send_due
+from notifications.installment import installment_hint
 from notifications.outbox import ConfirmedReading, queue_confirmation
 from tests.fixtures_smtp import SmtpTestServer
 
@@ -205,3 +214,47 @@ def test_a_heat_meter_billed_in_mwh_shows_its_daily_use_in_significant_digits(
     assert "Verbrauch:     8,262 MWh seit 05.12.2025 (367 Tage), 0,023 MWh pro Tag" in plain
     assert "Durchschnitt:  0,022 MWh pro Tag" in plain  # 8,24 MWh in 367 days
     assert "05.12.2025 bis 07.12.2026: 0,023 MWh" in plain
+
+
+def _moved_to_john(session: Session) -> None:
+    """Erika's meter (three years of her readings) moved to John on 01.01.2026, read that day;
+    John's new reading of 20.11.2026 booked. Installments: Erika 70 €, John 200 €."""
+    erika = ContractAccount(
+        number="100200300",
+        monthly_installment=Decimal(70),
+        customer=Customer(name="Erika Mustermann", email="erika@example.org"),
+    )
+    john = ContractAccount(
+        number="100200999",
+        monthly_installment=Decimal(200),
+        customer=Customer(name="John Smith", email="john@example.org"),
+    )
+    meter = Meter(number="1ESY1160123456", account=john, kind="electricity", unit="kWh",
+                  integer_digits=6, decimal_digits=0, unit_price=Decimal("0.40"),
+                  base_price=Decimal(150))  # fmt: skip
+    session.add_all([erika, john, meter])
+    session.flush()
+    session.add(MeterAccountMove(meter_id=meter.id, from_account_id=erika.id,
+                                 to_account_id=john.id, moved_on=dt.date(2026, 1, 1)))  # fmt: skip
+    handover = Point(dt.date(2026, 1, 1), Decimal("14740"))
+    for point in [*HISTORY, handover, NEW]:
+        session.add(Reading(meter_id=meter.id, value=point.value, read_on=point.read_on,
+                            source="import", status="accepted"))  # fmt: skip
+    session.flush()
+
+
+def test_after_a_move_the_confirmation_compares_with_the_new_tenants_readings_only(
+    ctx: AppContext,
+) -> None:
+    with transaction(ctx.sessions) as session:
+        _moved_to_john(session)
+        john = comparison_for(session, "1ESY1160123456", None, NEW.value, NEW.read_on)
+        erika = installment_hint(session, "1ESY1160123456", HISTORY[-1].read_on)
+        johns = installment_hint(session, "1ESY1160123456", NEW.read_on)
+    assert john is not None
+    assert [(p.start, p.end) for p in john.periods] == [(dt.date(2026, 1, 1), NEW.read_on)]
+    assert john.year_before_per_day is None  # Erika's year is not John's
+    # a late confirmation of Erika's last reading: her installment, her consumption (10 kWh/day)
+    assert erika is not None and erika.monthly == Decimal(70)
+    assert erika.estimate == Decimal(1610)  # 10 × 365 × 0.40 + 150
+    assert johns is not None and johns.monthly == Decimal(200)

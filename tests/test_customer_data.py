@@ -7,6 +7,7 @@ import hashlib
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,8 +17,22 @@ from core.context import AppContext
 from core.customer_data import erase_customer, export_customer
 from core.db import transaction
 from core.errors import ConflictError, NotFoundError
-from core.models import AuditLog, Customer, InboundMessage, Outbox, Photo, Reading, ReviewTask
+from core.models import (
+    AuditLog,
+    ContractAccount,
+    Customer,
+    InboundMessage,
+    Meter,
+    MeterAccountMove,
+    Outbox,
+    Photo,
+    Reading,
+    ReviewTask,
+)
 from core.settings import Settings
+from matching.review import resolve_task
+from review_ui.queries import candidates
+from tests.conftest import FrozenClock
 from tests.ops_seed import SURE_PHOTO, UNSURE_PHOTO, add_customer, photo_mail, process_mails, quiet
 
 ERIKA, MAX = "erika@example.de", "max@example.de"
@@ -121,3 +136,94 @@ def test_cli_customer_commands(
     assert main(["customer", "erase", "111111111"]) == 2  # without --yes
     assert main(["customer", "erase", "111111111", "--yes"]) == 0
     assert main(["customer", "export", "000"]) == 1
+
+
+JOHN = "john@example.de"
+
+
+def _move_meter_to_john(ctx: AppContext, moved_on: dt.date) -> None:
+    """The master-data import's move of Erika's meter 11111111 to John's new account."""
+    with transaction(ctx.sessions) as session:
+        meter = session.scalars(select(Meter).where(Meter.number == "11111111")).one()
+        john = Customer(name="John Smith", email=JOHN, language="de")
+        account = ContractAccount(number="333333333", customer=john)
+        session.add_all([john, account])
+        session.flush()
+        session.add(MeterAccountMove(meter_id=meter.id, from_account_id=meter.account_id,
+                                     to_account_id=account.id, moved_on=moved_on))  # fmt: skip
+        meter.account_id = account.id
+
+
+@pytest.fixture
+def moved_meter(ctx: AppContext, clock: FrozenClock) -> AppContext:
+    """Erika sends a photo on 20.11., her meter moves to John on 25.11., John sends two on
+    30.11. (same value: a clerk books the first and rejects the second)."""
+    work = quiet(ctx)
+    add_customer(work, email=ERIKA, account="111111111", meter="11111111")
+    process_mails(work, photo_mail(ERIKA, SURE_PHOTO, subject="Wasser Erika"))
+    _move_meter_to_john(work, dt.date(2026, 11, 25))
+    clock.advance(days=10)
+    process_mails(
+        work,
+        photo_mail(JOHN, SURE_PHOTO + b"john", subject="Wasser John"),
+        photo_mail(JOHN, UNSURE_PHOTO, subject="Wasser John unscharf"),
+    )
+    with transaction(work.sessions) as session:
+        first, second = session.scalars(select(ReviewTask.id).order_by(ReviewTask.id)).all()
+        resolve_task(session, first, action="accept", value=None, meter_id=None,
+                     clerk="petra", now=work.clock())  # fmt: skip
+        resolve_task(session, second, action="reject", value=None, meter_id=None,
+                     clerk="petra", now=work.clock())  # fmt: skip
+    return work
+
+
+def _exported(ctx: AppContext, account: str, target: Path) -> dict[str, Any]:
+    export_customer(ctx, account, target, actor="cli:datenschutz")
+    with zipfile.ZipFile(target) as archive:
+        return dict(json.loads(archive.read("daten.json")))
+
+
+def test_after_a_move_each_tenant_gets_the_readings_and_mails_of_their_days(
+    moved_meter: AppContext, tmp_path: Path
+) -> None:
+    john = _exported(moved_meter, "333333333", tmp_path / "john.zip")
+    assert [r["read_on"] for r in john["readings"]] == ["2026-11-30"]
+    assert sorted(m["subject"] for m in john["mails"]) == ["Wasser John", "Wasser John unscharf"]
+    assert len(john["photos"]) == 2 and ERIKA not in json.dumps(john)
+    erika = _exported(moved_meter, "111111111", tmp_path / "erika.zip")
+    assert [(r["meter"], r["read_on"]) for r in erika["readings"]] == [("11111111", "2026-11-20")]
+    assert [m["subject"] for m in erika["mails"]] == ["Wasser Erika"]
+    assert [m["number"] for m in erika["meters"]] == ["11111111"]
+    assert JOHN not in json.dumps(erika) and "Wasser John" not in json.dumps(erika)
+
+
+def test_erasing_the_new_tenant_leaves_the_old_tenants_photos(moved_meter: AppContext) -> None:
+    with moved_meter.sessions() as session:
+        erika_sha = session.scalars(
+            select(Photo.sha256).join(InboundMessage).where(InboundMessage.sender == ERIKA)
+        ).one()
+    report = erase_customer(moved_meter, "333333333", actor="cli:datenschutz")
+    assert (report.mails, report.photos, report.readings) == (2, 2, 1)
+    with moved_meter.sessions() as session:
+        senders = session.scalars(select(InboundMessage.sender).order_by(InboundMessage.id)).all()
+    assert senders == [ERIKA, None, None] and moved_meter.blobs.exists(erika_sha)
+    assert erase_customer(moved_meter, "111111111", actor="cli:datenschutz").photos == 1
+    assert not moved_meter.blobs.exists(erika_sha)
+
+
+def test_a_mail_from_before_a_move_decided_after_it_is_the_tenant_befores(
+    ctx: AppContext, clock: FrozenClock
+) -> None:
+    work = quiet(ctx)
+    add_customer(work, email=ERIKA, account="111111111", meter="11111111")
+    process_mails(work, photo_mail(ERIKA, UNSURE_PHOTO))  # 20.11.: to a clerk
+    _move_meter_to_john(work, dt.date(2026, 11, 25))
+    clock.advance(days=6)
+    with work.sessions() as session:
+        [shown] = candidates(session, session.scalars(select(ReviewTask)).one())
+    assert (shown.account_number, shown.customer_name) == ("111111111", "Erika Mustermann")
+    with transaction(work.sessions) as session:
+        task_id = session.scalars(select(ReviewTask.id)).one()
+        resolution = resolve_task(session, task_id, action="accept", value=None, meter_id=None,
+                                  clerk="petra", now=work.clock())  # fmt: skip
+    assert (resolution.customer_email, resolution.customer_name) == (ERIKA, "Erika Mustermann")

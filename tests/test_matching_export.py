@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,6 +16,8 @@ from core.context import AppContext
 from core.db import transaction
 from core.models import Meter, Reading
 from matching.export import COLUMNS, export_readings, machine_decimal
+from matching.masterdata import import_csv
+from tests.conftest import FrozenClock
 from tests.test_matching_resolve import seed
 
 
@@ -168,3 +171,66 @@ def test_new_only_exports_each_reading_once_also_one_decided_late(ctx: AppContex
     lines = list(csv.reader(io.StringIO(second.getvalue()), delimiter=";"))
     assert [(line[1], line[4]) for line in lines[1:]] == [("W-123", "2026-11-03")]
     assert export_readings(ctx, io.StringIO(), since=None, mark=True, new_only=True) == 0
+
+
+MOVE_HEADER = "vertragskonto;name;email;zaehlernummer;art;einheit;vorkommastellen"
+
+
+def _import(ctx: AppContext, path: Path, *lines: str) -> None:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = import_csv(ctx, path, progress=False)
+    assert report.errors == []
+
+
+def _book(ctx: AppContext, value: str, day: dt.date) -> int:
+    with transaction(ctx.sessions) as session:
+        meter_id = session.scalars(select(Meter.id).where(Meter.number == "W123")).one()
+        reading = Reading(meter_id=meter_id, value=Decimal(value), read_on=day, source="photo",
+                          status="accepted", accepted_by="auto")  # fmt: skip
+        session.add(reading)
+        session.flush()
+        return reading.id
+
+
+def _accounts(ctx: AppContext) -> dict[int, str]:
+    out = io.StringIO()
+    export_readings(ctx, out, since=None, mark=False)
+    lines = list(csv.reader(io.StringIO(out.getvalue()), delimiter=";"))
+    return {int(line[7]): line[0] for line in lines[1:]}
+
+
+def test_a_reading_before_a_move_is_exported_with_the_account_of_its_day(
+    ctx: AppContext, tmp_path: Path, clock: FrozenClock
+) -> None:
+    """The master-data import moves meter W123 from Erika's account to John's: the reading Erika
+    sent before is billed to her account, the one after the move to John's."""
+    _import(ctx, tmp_path / "a.csv", MOVE_HEADER,
+            "100200301;Erika Mustermann;erika@example.org;W123;Wasser;m3;5")  # fmt: skip
+    before = _book(ctx, "101", dt.date(2026, 11, 10))
+    clock.advance(days=5)  # imported on 25.11.2026
+    _import(ctx, tmp_path / "b.csv", MOVE_HEADER,
+            "100200999;John Smith;john@example.org;W123;Wasser;m3;5")  # fmt: skip
+    on_move_day = _book(ctx, "105", dt.date(2026, 11, 25))
+    after = _book(ctx, "110", dt.date(2026, 11, 30))
+    assert _accounts(ctx) == {before: "100200301", on_move_day: "100200999", after: "100200999"}
+
+
+def test_the_move_date_billing_gives_decides_and_several_moves_chain(
+    ctx: AppContext, tmp_path: Path, clock: FrozenClock
+) -> None:
+    header = MOVE_HEADER + ";konto_ab"
+    _import(ctx, tmp_path / "a.csv", header,
+            "100200301;Erika Mustermann;erika@example.org;W123;Wasser;m3;5;")  # fmt: skip
+    first = _book(ctx, "101", dt.date(2026, 11, 2))
+    second = _book(ctx, "102", dt.date(2026, 11, 9))
+    third = _book(ctx, "103", dt.date(2026, 11, 16))
+    _import(ctx, tmp_path / "b.csv", header,
+            "100200999;John Smith;john@example.org;W123;Wasser;m3;5;05.11.2026")  # fmt: skip
+    _import(ctx, tmp_path / "c.csv", header,
+            "100200500;Ada Lovelace;ada@example.org;W123;Wasser;m3;5;2026-11-12")  # fmt: skip
+    assert _accounts(ctx) == {first: "100200301", second: "100200999", third: "100200500"}
+    future = tmp_path / "d.csv"  # a move cannot be dated in the future
+    future.write_text(f"{header}\n100200301;Erika;erika@example.org;W123;Wasser;m3;5;21.11.2026\n")
+    [error] = import_csv(ctx, future, progress=False).errors
+    assert "Zeile 2, Feld 'konto_ab'" in str(error) and "Zukunft" in str(error)
+    assert _accounts(ctx) == {first: "100200301", second: "100200999", third: "100200500"}

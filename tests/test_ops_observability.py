@@ -63,14 +63,14 @@ def test_health_fails_when_the_worker_heartbeat_is_stale(
     beat(ctx, "host-a:1:1")
     assert client.get("/health").json() == {"status": "up"}
     assert _details(client)["live_workers"] == 1
-    clock.advance(seconds=299)
+    clock.advance(seconds=29)
     assert client.get("/health").status_code == 200
     clock.advance(seconds=2)
     response = client.get("/health")
     assert response.status_code == 503 and response.json() == {"status": "down"}
     details = _details(client)
     assert details["problem"] == "worker heartbeat stale"
-    assert details["worker_heartbeat_age_seconds"] == 301 and details["live_workers"] == 0
+    assert details["worker_heartbeat_age_seconds"] == 31 and details["live_workers"] == 0
     beat(ctx, "host-b:2:1")
     assert client.get("/health").status_code == 200
     changes = [r.getMessage() for r in caplog.records if r.name == "review_ui.routes.ops"]

@@ -5,15 +5,22 @@ booked automatically (pipeline on SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import dataclasses
+import mailbox
 
 import pytest
 
 from core.context import AppContext
-from core.models import Reading, ReviewTask
+from core.models import Outbox, Reading, ReviewTask
+from core.settings import Settings
+from core.types import MeterHint, MeterRead
 from intake.authresults import AuthResults, MethodResult, parse, strip_comments
+from intake.ledger import fetch_new
+from intake.maildir import MaildirSource
 from intake.sender_auth import check_sender, trusted_results, verdict
 from matching import reasons
-from review_ui.task_facts import task_facts
+from review_ui.decisions import DecisionInput, decide
+from review_ui.task_facts import resend_asked_by_default, task_facts
+from tests.readers import per_hint
 from tests.samples import customer_mail
 from tests.test_intake_pipeline import CUSTOMER, JPEG, all_of, run_one
 
@@ -32,6 +39,11 @@ MICROSOFT = (  # Exchange Online names no authserv-id: never one of ours
     "signed)\r\n header.d=none;dmarc=none action=none header.from=example.com;compauth=pass "
     "reason=100"
 )
+
+
+@per_hint
+def unreadable(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
+    return MeterRead(reading=None, reason="no_counter")
 
 
 def stamp(value: str) -> bytes:
@@ -173,3 +185,62 @@ def test_without_trusted_authserv_ids_nothing_is_checked(ctx: AppContext) -> Non
     with ctx.sessions.begin() as session:
         seed_meter(session, email=CUSTOMER, account="123456789", meter="12345678")
     assert run_one(ctx, mail_with()).status == "accepted"
+
+
+FORGED = stamp(
+    "mx.stadtwerke.example; spf=fail smtp.mailfrom=example.de; dkim=none; "
+    "dmarc=fail (p=none) header.from=example.de"
+)
+
+
+@pytest.mark.parametrize("stamps", [(FORGED,), ()], ids=["forged", "no-stamp"])
+def test_an_unconfirmed_sender_gets_no_automatic_reply(
+    checked: AppContext, stamps: tuple[bytes, ...]
+) -> None:
+    """The customer on file is not thanked for a stranger's mail (nor asked for a new photo):
+    the clerk's decision sends what is needed."""
+    assert run_one(checked, mail_with(*stamps)).status == "review"
+    assert all_of(checked, Outbox) == []
+
+
+def test_an_unconfirmed_sender_with_an_unreadable_photo_gets_no_resend_request(
+    checked: AppContext,
+) -> None:
+    assert run_one(checked, mail_with(FORGED), unreadable).status == "review"
+    assert all_of(checked, Outbox) == []
+
+
+def test_an_unconfirmed_sender_without_photo_gets_no_reply(checked: AppContext) -> None:
+    raw = FORGED + customer_mail(sender=CUSTOMER, body="Hallo, wie geht es?")
+    assert run_one(checked, raw).status == "rejected"
+    assert all_of(checked, Outbox) == []
+
+
+def test_the_clerks_booking_of_an_unconfirmed_mail_confirms_to_the_address_on_file(
+    checked: AppContext,
+) -> None:
+    run_one(checked, mail_with(FORGED))
+    [task] = all_of(checked, ReviewTask)
+    decision = DecisionInput("accept", task.proposed_value, task.meter_id)
+    decide(checked, task.id, decision, clerk="petra")
+    [mail] = all_of(checked, Outbox)
+    assert (mail.kind, mail.recipient) == ("confirmation", CUSTOMER)
+
+
+def test_rejecting_an_unconfirmed_mail_asks_for_no_photo_by_default(
+    checked: AppContext,
+) -> None:
+    run_one(checked, mail_with(FORGED))
+    [task] = all_of(checked, ReviewTask)
+    assert not resend_asked_by_default(task.reason_codes)
+    assert resend_asked_by_default(["low_confidence"])
+
+
+def test_a_too_large_mail_from_an_unconfirmed_sender_gets_no_reply(checked: AppContext) -> None:
+    checked.settings.max_message_bytes = 2000
+    path = checked.settings.effective_maildir
+    path.parent.mkdir(parents=True, exist_ok=True)
+    box = mailbox.Maildir(path, create=True)
+    box.add(FORGED + customer_mail(sender=CUSTOMER, photos=[("a.jpg", b"\xff" * 5000)]))
+    assert fetch_new(checked, MaildirSource(path)).rejected == 1
+    assert all_of(checked, Outbox) == []

@@ -9,8 +9,10 @@ import errno
 import logging
 import mailbox
 import time
+from typing import Any
 
 import pytest
+from psycopg.errors import DeadlockDetected
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -250,3 +252,31 @@ def test_a_mails_own_fault_still_counts_its_attempts(ctx: AppContext) -> None:
             run_pass(work)
             ctx.clock.advance(minutes=10)  # type: ignore[attr-defined]
     assert ledger(ctx) == [("failed", ctx.settings.max_attempts)]
+
+
+def test_a_lock_conflict_costs_the_mail_no_attempt_and_is_no_outage(
+    ctx: AppContext, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL aborted the mail's transaction as one side of a deadlock: the mail goes back to
+    the queue as it was, the log says what happened (not 'Datenbank nicht erreichbar'), and the
+    next pass books it."""
+    seed(ctx, 1)
+    source = MaildirSource(ctx.settings.effective_maildir)
+    work = PassContext(ctx, source, reader=reader)
+    deliver(ctx, 0)
+    fetch_new(ctx, source)
+    decide_locked = pipeline.decide_locked
+
+    def deadlocked(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT … FOR UPDATE", {}, DeadlockDetected("deadlock detected"))
+
+    monkeypatch.setattr(pipeline, "decide_locked", deadlocked)
+    caplog.set_level(logging.INFO)
+    report = run_pass(work)
+    assert (report.failed, report.retried) == (0, 0)
+    assert ledger(ctx) == [("new", 0)] and not work.interrupted
+    assert state_lines(caplog, "Datenbank") == []
+    assert any("Sperrkonflikt" in r.getMessage() for r in caplog.records)
+    monkeypatch.setattr(pipeline, "decide_locked", decide_locked)
+    assert run_pass(work).accepted == 1
+    assert ledger(ctx) == [("accepted", 1)]

@@ -27,7 +27,10 @@ def health(request: Request, ctx: Ctx) -> Response:
     since = getattr(request.app.state, "started_at", None) or ctx.clock()
     try:
         with ctx.sessions() as session:
-            state = check_health(session, now=ctx.clock(), max_age=max_age, serving_since=since)
+            state = check_health(
+                session, now=ctx.clock(), max_age=max_age, serving_since=since,
+                grace=max(max_age, dt.timedelta(seconds=ctx.settings.worker_stall_seconds)),
+            )  # fmt: skip
     except SQLAlchemyError as exc:
         log.error("health check: database error: %s", exc)
         body = {"status": "down", "db": "error"} if detailed else {"status": "down"}

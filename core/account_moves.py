@@ -1,0 +1,54 @@
+"""Which contract account a meter belonged to on a given day.
+
+A meter moves between accounts (a tenant moving out, recorded by the master-data import as a
+`MeterAccountMove` dated by the first day of the new account). Whatever is billed, exported or
+shown about a reading or a mail belongs to the account the meter had on its day, not to the one
+it has now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session, aliased
+
+from core.models import ContractAccount, Meter, MeterAccountMove
+
+
+def account_id_on(meter_id: Any, day: Any) -> ColumnElement[int]:
+    """SQL for the id of the account meter `meter_id` had on `day`: the account it left at its
+    first move after that day, else its account now. Either argument is a column (correlated
+    with the enclosing query, e.g. `Reading.meter_id, Reading.read_on`) or a plain value."""
+    move = aliased(MeterAccountMove)
+    meter = aliased(Meter)
+    left_later = (
+        select(move.from_account_id)
+        .where(move.meter_id == meter_id, move.moved_on > day)
+        .order_by(move.moved_on, move.id)
+        .limit(1)
+        .correlate_except(move)
+        .scalar_subquery()
+    )
+    now = (
+        select(meter.account_id)
+        .where(meter.id == meter_id)
+        .correlate_except(meter)
+        .scalar_subquery()
+    )
+    return func.coalesce(left_later, now)
+
+
+def meters_ever_on(account_ids: Any) -> ColumnElement[bool]:
+    """SQL condition on `Meter.id`: the meter is on one of the accounts now or was before a
+    move (the candidates whose readings `account_id_on` then sorts by day)."""
+    moved_away = select(MeterAccountMove.meter_id).where(
+        MeterAccountMove.from_account_id.in_(account_ids)
+    )
+    return Meter.account_id.in_(account_ids) | Meter.id.in_(moved_away)
+
+
+def account_on(session: Session, meter_id: int, day: dt.date) -> ContractAccount | None:
+    """The contract account meter `meter_id` had on `day`."""
+    return session.get(ContractAccount, session.scalar(select(account_id_on(meter_id, day))))
