@@ -77,6 +77,7 @@ def meter_read(row: dict[str, object]) -> MeterRead:
         reading=row["reading"], fraction=row["fraction"] or None,  # type: ignore[arg-type]
         confidence=float(row["confidence"]), accepted=bool(row["accepted"]),  # type: ignore[arg-type]
         display=row.get("display"), digits=digits,  # type: ignore[arg-type]
+        dials=row.get("dials"), printed_unit=row.get("printed_unit"),  # type: ignore[arg-type]
     )  # fmt: skip
 
 

@@ -27,13 +27,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 from bench.calibrate_decision import TODAY, Case, decoded_as
 from core.types import Expectation, MeterHint, MeterProfile
 from matching.decoding import (
+    FAR_RIVALS_FACE_MIN_CONFIDENCE,
     FAR_RIVALS_MAX_DOUBT,
+    FAR_RIVALS_MAX_FACE,
     FAR_RIVALS_MIN_CONFIDENCE,
     MAX_METER_DOUBT,
     MIN_METER_ODDS,
@@ -55,8 +58,11 @@ NATURAL_DRAWS = 10  # rival meters drawn per photo as customers have them (`natu
 # own_out: a photo whose read does not fit its own band, the rival's band holding the read (a
 # misread that only the rival meter's history could take: a stress case, every such misread
 # landing in a rival's band); natural: a rival meter whose count is drawn as a household's
-# (`bench.decisions_sim`), its band holding the photo's value only by chance
-SCENARIOS = ("history", "rival_open", "own_out", "natural")
+# (`bench.decisions_sim`), its band holding the photo's value only by chance; wrong_mark: an
+# own_out photo with dials found, taken as a gas meter's photo beside a water rival (a dial
+# found by mistake on the gas meter, which the OCR does on 1-2 % of such photos, and its
+# misread landing in the water meter's band)
+SCENARIOS = ("history", "rival_open", "own_out", "natural", "wrong_mark")
 CHOSEN_ON = ("history", "rival_open", "natural")
 RIVALS = {"water": 100.0, "gas": 1500.0}  # the rival's kind and its typical yearly use (m³)
 
@@ -146,6 +152,16 @@ def without_history(p: Pair) -> list[Pair]:
     return [Pair(p.own, Candidate(p.rival.profile, none), p.case, "rival_open")]
 
 
+def marked_wrong(p: Pair) -> list[Pair]:
+    """The `own_out` pair as a gas meter's photo whose dials were found by mistake, its misread
+    in a water rival's band (`wrong_mark`): what the kind marks cost where they are wrong."""
+    if p.scenario != "own_out" or not p.case.read.dials:
+        return []
+    own = Candidate(replace(p.own.profile, kind="gas"), p.own.expectations)
+    rival = Candidate(replace(p.rival.profile, kind="water"), p.rival.expectations)
+    return [Pair(own, rival, p.case, "wrong_mark")]
+
+
 @functools.cache
 def booked_on(
     p: Pair,
@@ -155,6 +171,7 @@ def booked_on(
     floor: float = FAR_RIVALS_MIN_CONFIDENCE,
     *,
     unsure: bool = False,
+    face_floor: float = FAR_RIVALS_FACE_MIN_CONFIDENCE,
 ) -> int | None:
     """The meter the decision books the photo on (1: its own, 2: the rival), or None (a clerk);
     `unsure`: only a booking of a read the OCR did not accept counts (the OCR's own accepted
@@ -165,6 +182,7 @@ def booked_on(
     item = decide_photo(
         0, [p.own, p.rival], reads, frozenset(), min_confidence=min_conf, min_meter_odds=odds,
         max_meter_doubt=doubt, far_rivals_min_confidence=floor,
+        far_rivals_face_min_confidence=face_floor,
     )  # fmt: skip
     return item.meter_id if item.outcome == "accept" else None
 
@@ -175,7 +193,7 @@ def tally(
     min_conf: float,
     doubt: float = MAX_METER_DOUBT,
     floor: float = FAR_RIVALS_MIN_CONFIDENCE,
-    **kw: bool,
+    **kw: Any,
 ) -> tuple[int, int, int]:
     """(photos, booked on their own meter, booked on the rival meter)."""
     picks = [booked_on(p, odds, min_conf, doubt, floor, **kw) for p in pairs]
@@ -200,7 +218,10 @@ def choose_doubt(pairs: list[Pair], min_conf: float) -> float:
 
 def report(cases: list[Case], rng: random.Random, folds: int, min_conf: float) -> None:
     drawn = [[p for _ in range(DRAWS) if (p := pair(c, rng)) is not None] for c in cases]
-    drawn = [group + [v for p in group for v in without_history(p)] for group in drawn]
+    drawn = [
+        group + [v for p in group for v in (*without_history(p), *marked_wrong(p))]
+        for group in drawn
+    ]
     drawn = [
         group + [p for _ in range(NATURAL_DRAWS) if (p := natural(c, rng)) is not None]
         for group, c in zip(drawn, cases, strict=True)
@@ -210,8 +231,9 @@ def report(cases: list[Case], rng: random.Random, folds: int, min_conf: float) -
     print(
         f"  several meters: {sum(map(bool, drawn))} photos with a rival meter whose band holds "
         f"the value ({counts['history']} rivals where it fits the own band too, each also "
-        f"without its history; {counts['own_out']} where it does not; {counts['natural']} "
-        f"drawn as households' meters)"
+        f"without its history; {counts['own_out']} where it does not, {counts['wrong_mark']} "
+        f"of them also with a dial found by mistake; {counts['natural']} drawn as households' "
+        f"meters)"
     )
     held_out: dict[str, list[int]] = {s: [0, 0, 0] for s in SCENARIOS}
     for k in range(folds):  # folds by photo: a photo's rivals stay in one fold
@@ -253,5 +275,17 @@ def report(cases: list[Case], rng: random.Random, folds: int, min_conf: float) -
         for scenario in SCENARIOS:
             chosen = [p for p in pairs if p.scenario == scenario]
             n, r, w = tally(chosen, MIN_METER_ODDS, min_conf, MAX_METER_DOUBT, floor)
+            line.append(f"{scenario} {r / max(n, 1):.1%} own, {w} rival")
+        print(f"    {floor:g}: " + "; ".join(line))
+    print(
+        f"  where the photo's face makes every other meter at most {FAR_RIVALS_MAX_FACE:g} as "
+        f"likely, by the OCR confidence they need then (shipped "
+        f"{FAR_RIVALS_FACE_MIN_CONFIDENCE:g}; 0.8 and above: as if the face did not count):"
+    )
+    for floor in FLOORS:
+        line = []
+        for scenario in SCENARIOS:
+            chosen = [p for p in pairs if p.scenario == scenario]
+            n, r, w = tally(chosen, MIN_METER_ODDS, min_conf, face_floor=floor)
             line.append(f"{scenario} {r / max(n, 1):.1%} own, {w} rival")
         print(f"    {floor:g}: " + "; ".join(line))

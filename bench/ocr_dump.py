@@ -46,6 +46,8 @@ def record(file: str, group: str, label: dict[str, str], read: MeterRead) -> dic
         "confidence": read.confidence,
         "accepted": read.accepted,
         "display": read.display,
+        "dials": read.dials,
+        "printed_unit": read.printed_unit,
         "digits": [[d.value, d.confidence, [list(a) for a in d.alternatives]] for d in read.digits],
     }
 

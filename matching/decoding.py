@@ -76,6 +76,17 @@ MAX_METER_DOUBT = 0.05
 # meter's band. Chosen on held-out rival sets (bench/calibrate_decision.py --several-meters).
 FAR_RIVALS_MAX_DOUBT = 0.001
 FAR_RIVALS_MIN_CONFIDENCE = 0.8
+# That confidence guards against another meter's photo misread into the chosen meter's band. Where
+# the photo's face (`matching.hypotheses._face`: red drums, marks of the meter's kind) makes every
+# other meter in question at most `FAR_RIVALS_MAX_FACE` as likely as the chosen one, the photo is
+# that much less likely another meter's: one kind mark against the other meters does it (pointer
+# dials 0.04, another unit 0.08), one red drum the OCR missed does not (0.26); an assumption, not
+# fitted. The read then needs `FAR_RIVALS_FACE_MIN_CONFIDENCE`: the lowest under which no misread
+# is booked on a rival where the mark was found by mistake on the rival meter's photo (1-2 % of
+# them) and every misread lands in the chosen meter's band (bench/calibrate_decision.py
+# --several-meters, `wrong_mark`).
+FAR_RIVALS_MAX_FACE = 0.1
+FAR_RIVALS_FACE_MIN_CONFIDENCE = 0.6
 MAX_CHANGED_DIGITS = 2  # rivals differ from the read in at most this many integer digits
 _FLOOR = 1e-3  # a digit read with (almost) no probability still weighs this much
 

@@ -39,7 +39,9 @@ from core.types import (
 )
 from matching import reasons
 from matching.decoding import (
+    FAR_RIVALS_FACE_MIN_CONFIDENCE,
     FAR_RIVALS_MAX_DOUBT,
+    FAR_RIVALS_MAX_FACE,
     FAR_RIVALS_MIN_CONFIDENCE,
     HISTORY_MAX_DOUBT,
     MAX_METER_DOUBT,
@@ -50,7 +52,7 @@ from matching.decoding import (
 )
 from matching.display_evidence import EXCLUDES, label_evidence
 from matching.meter_doubt import joint_doubt
-from matching.meter_kind import kind_evidence, kind_likelihood
+from matching.meter_kind import kind_evidence, kind_likelihood, photo_dials
 from matching.meter_likelihood import likelihood
 from matching.meters import spec_of
 from matching.red_drums import missed_red_drums, red_drums_likelihood
@@ -88,14 +90,16 @@ def judge(
     *,
     min_confidence: float,
     shows: Display | None = None,
+    dials: int = 0,
 ) -> tuple[Hypothesis, bool]:
     """One hypothesis, and whether its value could be booked unseen (`shows`: the kind of counter
-    the photo shows for sure, `accepted_display`)."""
+    the photo shows for sure, `accepted_display`; `dials`: the pointer dials found on the photo,
+    `matching.meter_kind.photo_dials`)."""
     profile, exp = candidate.profile, candidate.expectations[register]
     spec = spec_of(profile)
     decoded = decode(read, exp, profile.kind, spec, display=profile.display)
     evidence = _evidence(profile, read, numbers) + label_evidence(profile, register, read)
-    evidence += kind_evidence(read, profile)
+    evidence += kind_evidence(read, profile, dials)
     if shows and profile.display and profile.display != shows and "display_differs" not in evidence:
         evidence.append("display_elsewhere")
     fit: Fit
@@ -167,22 +171,28 @@ def decide_photo(
     min_meter_odds: float = MIN_METER_ODDS,
     max_meter_doubt: float = MAX_METER_DOUBT,
     far_rivals_min_confidence: float = FAR_RIVALS_MIN_CONFIDENCE,
+    far_rivals_max_face: float = FAR_RIVALS_MAX_FACE,
+    far_rivals_face_min_confidence: float = FAR_RIVALS_FACE_MIN_CONFIDENCE,
 ) -> ReadingItem:
     """The outcome for one photo among `candidates` (the meters still in question;
     `max_meter_doubt`: the most doubt among all of them a read the OCR did not accept may carry
     on a meter the histories chose, negative: none; `far_rivals_min_confidence`: the OCR
-    confidence such a read needs where the other meters hold next to none of the doubt)."""
+    confidence such a read needs where the other meters hold next to none of the doubt, or
+    `far_rivals_face_min_confidence` where the photo's face makes each of them at most
+    `far_rivals_max_face` as likely)."""
     known = {normalize_meter_number(c.profile.number) for c in candidates}
     named = frozenset(numbers & known)  # numbers on the photo that name a candidate
-    shows = accepted_display(reads)
+    shows, dials = accepted_display(reads), photo_dials(reads.values())
     judged = [
-        judge(c, register, read, named, min_confidence=min_confidence, shows=shows)
+        judge(c, register, read, named, min_confidence=min_confidence, shows=shows, dials=dials)
         for c in candidates
         for read in [read_for(reads, c.profile)]
         for register in c.profile.registers
     ]
     profiles = {c.profile.meter_id: c.profile for c in candidates}
-    face = {c.profile.meter_id: _face(read_for(reads, c.profile), c.profile) for c in candidates}
+    face = {
+        c.profile.meter_id: _face(read_for(reads, c.profile), c.profile, dials) for c in candidates
+    }
     winner, codes = _choose([h for h, _ in judged], profiles, min_meter_odds, face)
     if winner is None:
         hypotheses = tuple(h for h, _ in judged)
@@ -199,15 +209,19 @@ def decide_photo(
     if bookable and not (_BY_LIKELIHOOD.isdisjoint(codes) or winner.ocr_accepted):
         judged_only = [h for h, _ in judged]
         read = read_for(reads, profile)
-        limits = (max_meter_doubt, far_rivals_min_confidence)
+        limits = (
+            max_meter_doubt, far_rivals_min_confidence, far_rivals_max_face,
+            far_rivals_face_min_confidence,
+        )  # fmt: skip
         bookable = _settled(winner, profile, judged_only, profiles, read, limits, face)
     return _winner_item(photo_index, winner, judged, codes, bookable, blocking, profile.hint)
 
 
-def _face(read: MeterRead | None, profile: MeterProfile) -> float:
+def _face(read: MeterRead | None, profile: MeterProfile, dials: int = 0) -> float:
     """How likely the meter makes what the photo shows besides the value: its red drums
-    (`matching.red_drums`) and the marks of its kind (`matching.meter_kind`)."""
-    return red_drums_likelihood(read, profile) * kind_likelihood(read, profile)
+    (`matching.red_drums`) and the marks of its kind (`matching.meter_kind`; `dials`: the
+    photo's)."""
+    return red_drums_likelihood(read, profile) * kind_likelihood(read, profile, dials)
 
 
 def _settled(
@@ -216,16 +230,19 @@ def _settled(
     hypotheses: list[Hypothesis],
     profiles: Mapping[int, MeterProfile],
     read: MeterRead | None,
-    limits: tuple[float, float],
+    limits: tuple[float, float, float, float],
     face: Mapping[int, float],
 ) -> bool:
     """Whether a read the OCR did not accept, on a meter the histories chose, leaves at most
     `limit` doubt among every register the photo leaves in question (`matching.meter_doubt`): the
     histories have chosen the meter, so the OCR's doubts are weighed on every meter at once.
     Where the other registers hold next to none of it, the chosen meter's own doubt was judged
-    as for a customer's only meter (`judge`), and a read the OCR was fairly sure of (`limits`:
-    the doubt, and the confidence it needs then) is booked."""
-    limit, floor = limits
+    as for a customer's only meter (`judge`), and a read the OCR was fairly sure of is booked,
+    and a less sure one where the photo's face makes every other register unlikely (`limits`:
+    the doubt, the confidence needed then, the face's odds that make another register unlikely
+    and the confidence needed with them: another meter's photo misread into the chosen meter's
+    band is what the confidence guards against)."""
+    limit, floor, unlikely, face_floor = limits
     if read is None or winner.value is None or winner.expectation is None or limit < 0:
         return False
     pool = _in_question(hypotheses)
@@ -239,7 +256,10 @@ def _settled(
     if doubt <= limit:
         return True
     own = joint_doubt(read, winner.value, profile, winner.expectation, [])
-    return doubt - own <= FAR_RIVALS_MAX_DOUBT and read.confidence >= floor
+    if doubt - own > FAR_RIVALS_MAX_DOUBT:
+        return False
+    shown_elsewhere = any(odds > unlikely for _, _, odds in others)
+    return read.confidence >= (floor if shown_elsewhere else face_floor)
 
 
 def _winner_item(
