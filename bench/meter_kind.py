@@ -8,9 +8,11 @@ Each photo is read as the worker reads it for a drum meter, plate included: the 
 as 5 black and 3 red drums (split by the source's own train / test halves), the `emic`
 electricity photos as 5 + 1, the LCD photos as a 5 + 3 drum meter would be (what a customer's
 water meter's hint makes of a display photo), and rendered gas, Ferraris and water meters
-(`ocr.synth_drums`, seeds from `--first-seed`) as master data gives them. Corpus photos go
-through the decision benchmark's OCR cache (`bench/ocr_cache.py`). Printed per source: photos
-read as drums, the share with a dial found, with `kWh` and with `m³` read.
+(`ocr.synth_drums`, seeds from `--first-seed`: the marks' constants are set on seeds
+3000-3099 and the water photos' train half, seeds 5000-5099 hold out) as master data gives
+them. Corpus photos go through the decision benchmark's OCR cache (`bench/ocr_cache.py`).
+Printed per source: photos read as drums, the share with a dial found, with `kWh` and with
+`m³` read.
 """
 
 from __future__ import annotations

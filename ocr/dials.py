@@ -8,12 +8,16 @@ found by OpenCV's Hough transform, each kept only where it holds a pointer: alon
 from its centre the dial is much darker or redder than around it, and not along the opposite
 direction (a screw's slot crosses the whole head). The small dials of many water meters show
 no rim the transform finds, only a red hub with a red pointer: a filled red disc with one
-narrower red arm reaching out of it counts as a dial too. What does not look like a dial is not
-counted; nothing is concluded from a dial not found (glare, a dial cut off by the photo's edge).
+narrower red arm reaching out of it counts as a dial too. Where no dial is found, the flow
+indicator's star wheel that turns under many water meters' glass counts instead: a dark star
+whose arms, five to sixteen of them alike and evenly spaced, stand out of a round hub. What
+does not look like a dial is not counted; nothing is concluded from a dial not found (glare, a
+dial cut off by the photo's edge).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -44,6 +48,22 @@ HUB_RADIUS = (0.13, 1.0)
 HUB_REACH = (1.3, 2.1)
 HUB_ARM_SPAN = 0.3
 HUB_ARM_DEPTH = 0.85  # the arm's half width at most this share of the hub's radius
+# a star wheel: a dark patch (`STAR_STEP` grey levels below the mean of `STAR_BLOCK` digit
+# heights around it, not red) reaching `STAR_RADIUS` digit heights from the centre of its widest
+# disc, that disc at least `STAR_HUB` digit heights and at most `STAR_HUB_SHARE` of the reach;
+# rings between the hub and the arms' ends (`STAR_RINGS`) cross `STAR_ARMS` arms, covering
+# `STAR_COVER` of the ring, arms and gaps each alike within `STAR_EVEN` (their spread over
+# their mean), the same count on two neighbouring rings
+STAR_STEP = 25
+STAR_BLOCK = 4.0
+STAR_RADIUS = (0.4, 2.2)
+STAR_HUB = (0.08, 0.9)
+STAR_HUB_SHARE = 0.75
+STAR_RINGS = (0.45, 0.85)  # of the reach, from at least 1.15 hub radii
+STAR_ARMS = (5, 16)
+STAR_COVER = (0.2, 0.8)
+STAR_EVEN = 0.45
+STAR_ANGLES = 96  # points on a ring
 
 Quad = Sequence[tuple[float, float]]
 
@@ -77,16 +97,21 @@ def dials_in(patch: np.ndarray, box: np.ndarray) -> int:
         centre = (float(x), float(y))
         if _dial(patch, gray, centre, float(r)) or _hub(patch, gray, centre, float(r)):
             found.append((float(x), float(y), float(r)))
-    for x, y, r in _red_hubs(patch, box):
-        if not any(math.hypot(x - fx, y - fy) < fr + r for fx, fy, fr in found):
-            found.append((x, y, r))
-    return len(found)
-
-
-def _red_hubs(patch: np.ndarray, box: np.ndarray) -> list[tuple[float, float, float]]:
-    """Red hubs with a red pointer: a filled red disc with one narrower red arm reaching out."""
     colour = patch.astype(np.int16)
     red = colour[..., 2] - np.maximum(colour[..., 0], colour[..., 1])
+    for x, y, r in _red_hubs(colour, red, box):
+        if not any(math.hypot(x - fx, y - fy) < fr + r for fx, fy, fr in found):
+            found.append((x, y, r))
+    # a star wheel only where no dial is found: it marks a water meter as well, and the search
+    # costs about as much as a fifth of the dials' own
+    return len(found) or len(_star_wheels(gray, red, box))
+
+
+def _red_hubs(
+    colour: np.ndarray, red: np.ndarray, box: np.ndarray
+) -> list[tuple[float, float, float]]:
+    """Red hubs with a red pointer: a filled red disc with one narrower red arm reaching out
+    (`colour`: the patch as int16 BGR, `red`: how much redder than green and blue)."""
     mask = ((red > RED_HUB_STEP) & (red > RED_HUB_SHARE * colour[..., 2])).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     depth = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
@@ -106,6 +131,74 @@ def _red_hubs(patch: np.ndarray, box: np.ndarray) -> list[tuple[float, float, fl
         if _one_arm(own.astype(np.float32) * inner, (float(cx), float(cy)), r):
             hubs.append((*centre, r))
     return hubs
+
+
+def _star_wheels(
+    gray: np.ndarray, red: np.ndarray, box: np.ndarray
+) -> list[tuple[float, float, float]]:
+    """Dark star wheels: a round hub with like arms evenly spaced all round it."""
+    block = int(STAR_BLOCK * DIGIT_PX) | 1
+    mask = cv2.adaptiveThreshold(
+        gray, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, STAR_STEP
+    )
+    mask[red > RED_HUB_STEP] = 0
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
+    low, high = (r * DIGIT_PX for r in STAR_RADIUS)
+    hub_low, hub_high = (r * DIGIT_PX for r in STAR_HUB)
+    width, height, area = stats[:, 2], stats[:, 3], stats[:, 4]
+    long, short = np.maximum(width, height), np.minimum(width, height)
+    fits = (long >= 2 * low) & (long <= 2.6 * high) & (short >= 0.5 * long)
+    fits &= area >= math.pi * hub_low * hub_low
+    fits[0] = False  # the background
+    wheels = []
+    for label in np.flatnonzero(fits):
+        x, y, w, h, _ = stats[label]
+        own = (labels[y : y + h, x : x + w] == label).astype(np.uint8)
+        framed = cv2.copyMakeBorder(own, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+        depth = cv2.distanceTransform(framed, cv2.DIST_L2, 3)
+        cy, cx = np.unravel_index(int(np.argmax(depth)), depth.shape)
+        hub = float(depth[cy, cx])
+        cy, cx = cy - 1, cx - 1
+        if not hub_low <= hub <= hub_high:
+            continue
+        ys, xs = np.nonzero(own)
+        squares = (xs - cx) ** 2 + (ys - cy) ** 2
+        nearly_all = int(0.95 * (len(squares) - 1))
+        reach = math.sqrt(float(np.partition(squares, nearly_all)[nearly_all]))
+        centre = (float(x + cx), float(y + cy))
+        if not low <= reach <= high or hub > STAR_HUB_SHARE * reach or _inside(box, centre, 0):
+            continue
+        if _star(own, (float(cx), float(cy)), hub, reach):
+            wheels.append((*centre, reach))
+    return wheels
+
+
+def _star(own: np.ndarray, centre: tuple[float, float], hub: float, reach: float) -> bool:
+    """Whether the shape `own` is a filled hub of radius `hub` at `centre` with arms to
+    `reach`: two neighbouring rings across the arms cross as many like, evenly spaced ones."""
+    inner = max(1.15 * hub, STAR_RINGS[0] * reach)
+    radii = np.r_[0.6 * hub, np.linspace(inner, STAR_RINGS[1] * reach, 4)]
+    rings = _polar(own, centre, radii, cv2.BORDER_CONSTANT, STAR_ANGLES, cv2.INTER_NEAREST) > 0
+    if rings[:, 0].mean() < 0.9:  # the hub filled
+        return False
+    counts = [_arms(rings[:, k]) for k in range(1, len(radii))]
+    return any(a and a == b for a, b in itertools.pairwise(counts))
+
+
+def _arms(ring: np.ndarray) -> int:
+    """How many arms a ring (on or off, round the circle) crosses; 0 unless there are
+    `STAR_ARMS`, alike and evenly spaced, covering `STAR_COVER` of it."""
+    change = np.flatnonzero(ring != np.r_[ring[-1], ring[:-1]])
+    arms = len(change) // 2
+    if not STAR_ARMS[0] <= arms <= STAR_ARMS[1]:
+        return 0
+    if not STAR_COVER[0] <= ring.mean() <= STAR_COVER[1]:
+        return 0
+    runs = np.diff(np.r_[change, change[0] + len(ring)])
+    on, off = (runs[0::2], runs[1::2]) if ring[change[0]] else (runs[1::2], runs[0::2])
+    if on.std() > STAR_EVEN * on.mean() or off.std() > STAR_EVEN * off.mean():
+        return 0
+    return arms
 
 
 def _one_arm(depth: np.ndarray, centre: tuple[float, float], r: float) -> bool:
@@ -147,12 +240,14 @@ def _polar(
     centre: tuple[float, float],
     radii: np.ndarray,
     border: int = cv2.BORDER_REPLICATE,
+    angles: int = ANGLES,
+    interpolation: int = cv2.INTER_LINEAR,
 ) -> np.ndarray:
-    """`image` sampled on `ANGLES` rays from `centre` (rows) at `radii` (columns)."""
-    angles = np.linspace(0, 2 * math.pi, ANGLES, endpoint=False)
-    xs = (centre[0] + np.outer(np.sin(angles), radii)).astype(np.float32)
-    ys = (centre[1] - np.outer(np.cos(angles), radii)).astype(np.float32)
-    return cv2.remap(image, xs, ys, cv2.INTER_LINEAR, borderMode=border)
+    """`image` sampled on `angles` rays from `centre` (rows) at `radii` (columns)."""
+    turn = np.linspace(0, 2 * math.pi, angles, endpoint=False)
+    xs = (centre[0] + np.outer(np.sin(turn), radii)).astype(np.float32)
+    ys = (centre[1] - np.outer(np.cos(turn), radii)).astype(np.float32)
+    return cv2.remap(image, xs, ys, interpolation, borderMode=border)
 
 
 def _rim(gray: np.ndarray, centre: tuple[float, float], r: float) -> bool:

@@ -1,7 +1,8 @@
 """What a drum counter's face says of the meter's kind, beside its reading: the unit printed
 after the drums (`ocr.printed_unit`: `kWh` on electricity meters, `m³` on gas and water meters)
-and the pointer dials around them (`ocr.dials`: water meters). The decision core weighs them
-per candidate meter (`matching.meter_kind`); each is looked for once per counter.
+and the pointer dials (or a flow indicator's star wheel) around them (`ocr.dials`: water
+meters). The decision core weighs them per candidate meter (`matching.meter_kind`); each is
+looked for once per counter.
 """
 
 from __future__ import annotations

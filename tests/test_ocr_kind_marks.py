@@ -10,7 +10,8 @@ import pytest
 from core.types import MeterRead
 from ocr import read_meter
 from ocr.dials import pointer_dials
-from ocr.printed_unit import unit_in, unit_strip
+from ocr.printed_unit import cubic_metres_glyph, unit_in, unit_strip
+from ocr.synth import _put_text, _text_box
 from ocr.synth_drums import random_meter
 
 
@@ -84,6 +85,33 @@ def test_red_print_that_is_no_hub_with_one_pointer_does_not_count() -> None:
     assert pointer_dials(photo, COUNTER, 40.0) == 0
 
 
+INK = (25, 25, 25)
+
+
+def star_wheel(image: np.ndarray, centre: tuple[int, int], arms: int, width: int) -> None:
+    """The flow indicator's star wheel: a dark hub with like arms evenly spaced round it."""
+    cv2.circle(image, centre, 18, INK, -1)
+    for k in range(arms):
+        turn = 2 * np.pi * k / arms
+        tip = (int(centre[0] + 45 * np.sin(turn)), int(centre[1] - 45 * np.cos(turn)))
+        cv2.line(image, centre, tip, INK, width)
+
+
+@pytest.mark.parametrize(("arms", "width"), [(5, 14), (6, 10), (10, 6)])
+def test_a_star_wheel_counts_as_a_dial(arms: int, width: int) -> None:
+    photo = np.full((500, 600, 3), 225, np.uint8)
+    star_wheel(photo, (250, 280), arms, width)
+    assert pointer_dials(photo, COUNTER, 40.0) == 1
+
+
+def test_dark_print_that_is_no_star_wheel_does_not_count() -> None:
+    photo = np.full((500, 600, 3), 225, np.uint8)
+    star_wheel(photo, (150, 300), 4, 12)  # a cross: too few arms
+    cv2.circle(photo, (300, 300), 40, INK, -1)  # a seal
+    cv2.putText(photo, "CBK-15 *", (120, 420), cv2.FONT_HERSHEY_SIMPLEX, 1.5, INK, 4)
+    assert pointer_dials(photo, COUNTER, 40.0) == 0
+
+
 def test_a_dial_inside_the_counter_window_is_not_counted() -> None:
     photo = np.full((500, 600, 3), 200, np.uint8)
     dial(photo, (250, 125), 20, 2.0)  # the counter's own box (a drum's round digit)
@@ -105,3 +133,44 @@ def test_the_strip_after_the_counter_is_cut_upright_with_dark_text() -> None:
     strip = unit_strip(photo, COUNTER, 40.0)
     assert strip is not None and strip.ndim == 2
     assert np.median(strip) > 128 and strip.min() < 100  # light ground, dark letters
+
+
+def printed(
+    first: str,
+    then: str = "",
+    *,
+    raised: bool = True,
+    at: tuple[int, int] = (410, 150),
+    size: int = 30,
+) -> np.ndarray:
+    """A photo with `first` printed at `at` (its baseline's left end) beside the counter, and
+    `then` right after it, raised and half as tall or on its line."""
+    photo = np.full((400, 600, 3), 230, np.uint8)
+    _put_text(photo, first, at, size, INK)
+    right = at[0] + _text_box(first, size)[2] + 1
+    if then and raised:
+        _put_text(photo, then, (right, at[1] - size // 3), size // 2, INK)
+    elif then:
+        _put_text(photo, then, (right, at[1]), size, INK)
+    return photo
+
+
+@pytest.mark.parametrize("size", [20, 30, 38])
+def test_a_raised_m3_after_or_under_the_counters_end_is_found(size: int) -> None:
+    assert cubic_metres_glyph(printed("m", "3", size=size), COUNTER, 40.0)
+    assert cubic_metres_glyph(printed("m", "3", at=(300, 200), size=size), COUNTER, 40.0)
+    assert cubic_metres_glyph(printed("m", "3", raised=False, size=size), COUNTER, 40.0)
+
+
+@pytest.mark.parametrize("text", ["m", "mm", "mo", "md", "mb", "mh", "Umdr", "mbar", "kWh", "2013"])
+def test_an_m_without_a_3_after_it_or_inside_a_word_is_no_m3(text: str) -> None:
+    assert not cubic_metres_glyph(printed(text), COUNTER, 40.0)
+
+
+def test_water_and_gas_renders_show_m3_and_ferraris_renders_do_not() -> None:
+    seeds = range(4000, 4004)
+    water = [read_as_master_data_says("water", s).printed_unit for s in seeds]
+    gas = [read_as_master_data_says("gas", s).printed_unit for s in seeds]
+    ferraris = [read_as_master_data_says("ferraris", s).printed_unit for s in seeds]
+    assert water.count("m³") >= 2 and gas.count("m³") >= 2
+    assert "m³" not in ferraris
