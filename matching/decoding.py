@@ -86,7 +86,7 @@ FAR_RIVALS_MIN_CONFIDENCE = 0.8
 # them) and every misread lands in the chosen meter's band (bench/calibrate_decision.py
 # --several-meters, `wrong_mark`).
 FAR_RIVALS_MAX_FACE = 0.1
-FAR_RIVALS_FACE_MIN_CONFIDENCE = 0.6
+FAR_RIVALS_FACE_MIN_CONFIDENCE = 0.7
 MAX_CHANGED_DIGITS = 2  # rivals differ from the read in at most this many integer digits
 _FLOOR = 1e-3  # a digit read with (almost) no probability still weighs this much
 

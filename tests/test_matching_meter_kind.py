@@ -95,7 +95,7 @@ def unsure_water_photo(dials: int, confidence: float = 0.7) -> MeterRead:
 
 @pytest.mark.parametrize(
     ("dials", "confidence", "status"),
-    [(2, 0.7, "accepted"), (0, 0.7, "review"), (2, 0.5, "review")],
+    [(2, 0.7, "accepted"), (0, 0.75, "review"), (2, 0.65, "review")],
 )
 def test_dials_book_an_unsure_read_beside_a_gas_meter_counting_far_away(
     ctx: AppContext, dials: int, confidence: float, status: str
