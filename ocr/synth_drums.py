@@ -243,9 +243,21 @@ def marker_text(rng: np.random.Generator) -> str:
 
 
 def _marker_letters(body: Image, counter: Box, text: str, rng: np.random.Generator) -> None:
-    """`text` handwritten with a marker pen on the glass over the counter: each character two
-    to four times as tall as the window, slanted, turned and wobbling, thin strokes (light,
-    sometimes blue or dark), the letters' feet on or across the drums' line."""
+    """`text` handwritten with a marker pen on the glass over the counter (`handwriting_mask`),
+    in a light ink, sometimes blue or dark."""
+    mask = handwriting_mask(body.shape[:2], counter, text, rng)
+    colour = (245, 245, 245) if rng.random() < 0.75 else _pick(rng, [(150, 60, 30), _BLACK])
+    alpha = np.clip(mask, 0, 1)[..., None] * float(rng.uniform(0.75, 1.0))
+    mixed = body.astype(np.float32) * (1 - alpha) + np.array(colour, np.float32) * alpha
+    body[:] = mixed.astype(np.uint8)
+
+
+def handwriting_mask(
+    shape: tuple[int, ...], counter: Box, text: str, rng: np.random.Generator
+) -> np.ndarray:
+    """Where `text` written by hand over the counter `counter` puts ink on an image of `shape`
+    (float32, about 0 to 1): each character two to four times as tall as the window, slanted,
+    turned and wobbling, thin strokes, the letters' feet on or across the drums' line."""
     x0, y0, x1, y1 = counter
     window_h = y1 - y0
     height = window_h * float(rng.uniform(1.8, 4.0))
@@ -253,7 +265,7 @@ def _marker_letters(body: Image, counter: Box, text: str, rng: np.random.Generat
     foot = (y0 + y1) / 2 + window_h * float(rng.uniform(-0.3, 0.7))
     x = x0 + (x1 - x0) * float(rng.uniform(-0.25, 0.55))
     font = _HERSHEY[int(rng.integers(len(_HERSHEY)))]
-    mask = np.zeros(body.shape[:2], np.float32)
+    mask = np.zeros(shape[:2], np.float32)
     for ch in text:
         (cw, ch_h), _ = cv2.getTextSize(ch, font, 1.0, 1)
         scale = height / max(ch_h, 1)
@@ -264,10 +276,7 @@ def _marker_letters(body: Image, counter: Box, text: str, rng: np.random.Generat
         gx, gy = int(x), int(foot - height - pad)
         _add_clipped(mask, glyph, gx, gy)
         x += (cw * scale + 2 * pad) * float(rng.uniform(0.8, 1.15))
-    colour = (245, 245, 245) if rng.random() < 0.75 else _pick(rng, [(150, 60, 30), _BLACK])
-    alpha = np.clip(mask, 0, 1)[..., None] * float(rng.uniform(0.75, 1.0))
-    mixed = body.astype(np.float32) * (1 - alpha) + np.array(colour, np.float32) * alpha
-    body[:] = mixed.astype(np.uint8)
+    return mask
 
 
 def _handwritten(glyph: np.ndarray, height: float, rng: np.random.Generator) -> np.ndarray:

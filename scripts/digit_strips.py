@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ocr.digits import INPUT_H, INPUT_W, NO_DIGIT
+from ocr.synth_drums import handwriting_mask, marker_text
 
 CLASSES = NO_DIGIT + 1
 FONT_DIRS = ("/usr/share/fonts/truetype", "/usr/share/fonts/opentype")
@@ -202,11 +203,17 @@ class Strip:
 
 
 def render_strip(
-    drums: list[Drum], rng: np.random.Generator, *, scale: float, windows: float = 0.0
+    drums: list[Drum],
+    rng: np.random.Generator,
+    *,
+    scale: float,
+    windows: float = 0.0,
+    strokes: float = 0.0,
 ) -> Strip:
     """Drums side by side in a frame on a dial, photographed at `scale` (drum height in px / 64);
     on a share `windows` of the strips each drum shows through a window of its own
-    (`_drum_windows`)."""
+    (`_drum_windows`), on a share `strokes` a marker pen has written across the drums
+    (`_pen_strokes`)."""
     gap = int(DRUM_H * rng.uniform(0.04, 0.45))
     frame = tuple(int(c) for c in rng.integers(0, 256, size=3))
     dial = tuple(int(c) for c in rng.integers(120, 256, size=3))
@@ -235,6 +242,8 @@ def render_strip(
         x += w + gap
     if windows and rng.random() < windows:
         _drum_windows(img, faces, top, frame, rng)
+    if strokes and rng.random() < strokes:
+        _pen_strokes(img, (x0 + border, top, x - gap + 1, top + DRUM_H), rng)
     pitch = float(np.mean(np.diff(centres))) if len(centres) > 1 else widths[0] + gap
     digit_h = float(np.mean([d.digit_h for d in drums]))
     photo = _photograph(img, rng, scale)
@@ -279,6 +288,39 @@ def _drum_windows(
         )
         below = y2 + margin + thick
         img[below : below + sill, x - margin : x + w + margin] = light
+
+
+# marker inks (BGR): black, dark blue, red, green, white
+MARKER_INKS = ((25, 25, 25), (120, 45, 20), (40, 35, 190), (50, 120, 40), (235, 235, 235))
+
+
+def _pen_strokes(
+    img: np.ndarray, drums: tuple[int, int, int, int], rng: np.random.Generator
+) -> None:
+    """What readers and installers write with a pen on a meter's glass, across the drums in
+    `drums` (x0, y0, x1, y1): handwritten letters and numbers whose feet cross the drums
+    (`ocr.synth_drums.handwriting_mask`) or one or two wavy lines at any angle, a hairline to a
+    fifth of the drum's height wide, half to fully opaque. The digits stay what they are: a
+    person still reads them through the ink."""
+    x0, y0, x1, y1 = drums
+    h = y1 - y0
+    if rng.random() < 0.5:
+        mask = handwriting_mask(img.shape, drums, marker_text(rng), rng)
+    else:
+        mask = np.zeros(img.shape[:2], np.float32)
+        for _ in range(int(rng.integers(1, 3))):
+            angle = rng.uniform(0, math.pi)
+            length = h * rng.uniform(0.6, 3.0)
+            along = np.linspace(-0.5, 0.5, 8)[:, None] * length
+            direction = np.array([[math.cos(angle), math.sin(angle)]])
+            centre = np.array([[rng.uniform(x0, x1), rng.uniform(y0, y1)]])
+            wobble = np.cumsum(rng.normal(0, 0.04 * h, (8, 2)), axis=0)
+            points = (centre + along * direction + wobble).astype(np.int32)
+            width = max(1, round(h * rng.uniform(0.03, 0.2)))
+            cv2.polylines(mask, [points], False, 1.0, width, cv2.LINE_AA)
+    ink = np.array(MARKER_INKS[int(rng.integers(len(MARKER_INKS)))], np.float32)
+    alpha = np.clip(mask, 0, 1)[..., None] * rng.uniform(0.5, 1.0)
+    img[:] = (img.astype(np.float32) * (1 - alpha) + ink * alpha).astype(np.uint8)
 
 
 def _dial_marks(img: np.ndarray, rng: np.random.Generator) -> None:
@@ -382,10 +424,13 @@ def counter_cells(
     real_share: float = 0.4,
     cutting: Cutting = Cutting(),
     windows: float = 0.0,
+    strokes: float = 0.0,
+    rolling: float = 0.2,
 ) -> tuple[np.ndarray, np.ndarray]:
     """About `count` cells (uint8, INPUT_H x INPUT_W) and their soft targets; `real_share` of
-    the strips are made of real drum crops, the rest of rendered drums; the drums' cells cut as
-    `cutting` says; `windows` of the strips with a window for each drum."""
+    the strips are made of real drum crops, the rest of rendered drums, `rolling` of those
+    caught between two digits; the drums' cells cut as `cutting` says; `windows` of the strips
+    with a window for each drum, `strokes` with a marker pen's writing across the drums."""
     cells: list[np.ndarray] = []
     targets: list[np.ndarray] = []
     while len(cells) < count:
@@ -398,11 +443,11 @@ def counter_cells(
                 drums.append(real.drum(rng))
                 continue
             value = float(rng.integers(0, 10))
-            if rng.random() < 0.2:
+            if rng.random() < rolling:
                 value += rng.uniform(0.1, 0.9)
             drums.append(renderer.drum(value, rng, red=i >= n - reds))
         scale = rng.uniform(10, 60) / DRUM_H  # digits 10-60 px tall in the photo
-        strip = render_strip(drums, rng, scale=scale, windows=windows)
+        strip = render_strip(drums, rng, scale=scale, windows=windows, strokes=strokes)
         c, t = strip_cells(strip, rng, cutting)
         cells += c
         targets += t

@@ -14,8 +14,8 @@ Data (openly licensed only, never ../shared/corpus/meter-photos):
 Needs the `train` extra (`pip install -e '.[train]'`, PyTorch CPU). Usage:
     .venv/bin/python scripts/train_digits.py [--corpus ../shared/corpus] [--epochs 8]
         [--width 24] [--teacher ocr/models/digits.onnx --teacher ocr/models/digits_second.onnx]
-        [--jitter] [--flagged-ones 0.3] [--drum-windows 0.3]  # recipe options, all off in
-        # the shipped first model; the second has the first two
+        [--jitter] [--flagged-ones 0.3] [--drum-windows 0.3] [--strokes 0.3]
+        [--rolling 0.2] [--thinnest-one 0.09] [--faint 0.2]  # recipe options: docs/ocr.md
 Deterministic for a given --seed (up to PyTorch's CPU kernels).
 """
 
@@ -298,13 +298,21 @@ def _load_drums(digits_dir: Path, flagged_ones: float, thinnest_one: float) -> N
 
 
 def _strip_worker(
-    job: tuple[int, int, float, digit_strips.Cutting, float],
+    job: tuple[int, int, float, digit_strips.Cutting, float, float, float],
 ) -> tuple[np.ndarray, np.ndarray]:
-    count, seed, real_share, cutting, windows = job
+    count, seed, real_share, cutting, windows, strokes, rolling = job
     assert _drums is not None, "worker started without _load_drums"
     renderer, real = _drums
     return digit_strips.counter_cells(
-        count, np.random.default_rng(seed), renderer, real, real_share, cutting, windows
+        count,
+        np.random.default_rng(seed),
+        renderer,
+        real,
+        real_share,
+        cutting,
+        windows,
+        strokes=strokes,
+        rolling=rolling,
     )
 
 
@@ -313,9 +321,8 @@ def strip_cells(args: argparse.Namespace, digits_dir: Path) -> tuple[np.ndarray,
     count, seed, jobs = args.strip_cells, args.seed, args.jobs
     per = count // (4 * jobs) + 1
     cutting = digit_strips.JITTERED if args.jitter else digit_strips.Cutting()
-    work = [
-        (per, seed * 1000 + i, args.real_share, cutting, args.drum_windows) for i in range(4 * jobs)
-    ]
+    options = (args.real_share, cutting, args.drum_windows, args.strokes, args.rolling)
+    work = [(per, seed * 1000 + i, *options) for i in range(4 * jobs)]
     with multiprocessing.Pool(
         jobs, initializer=_load_drums, initargs=(digits_dir, args.flagged_ones, args.thinnest_one)
     ) as pool:
@@ -421,6 +428,20 @@ def main() -> None:
         default=0.0,
         help="share of training cells faded to 0.12-0.5 of their contrast before the noise; "
         "0 in the shipped recipe",
+    )
+    parser.add_argument(
+        "--strokes",
+        type=float,
+        default=0.0,
+        help="share of counter strips with a marker pen's lines or handwriting across the "
+        "drums, the digits labelled as printed (digit_strips._pen_strokes); 0 in the shipped "
+        "recipe",
+    )
+    parser.add_argument(
+        "--rolling",
+        type=float,
+        default=0.2,
+        help="share of rendered drums caught between two digits; 0.2 in the shipped recipe",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

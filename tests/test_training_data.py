@@ -104,3 +104,36 @@ def test_drum_windows_outline_each_drum_darker_than_its_frame() -> None:
         assert left.min() < 125 and right.min() < 125  # a rim on either side of the drum
         assert gray[middle, x + w // 2] == 240  # the drum's face shows through
     assert gray[middle, 75] == 200  # the frame between the windows
+
+
+def test_strips_without_strokes_draw_no_more_random_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(digit_strips, "_pen_strokes", lambda *args: None)
+    without, asked = np.random.default_rng(9), np.random.default_rng(9)
+    digit_strips.render_strip(_plain_drums(4), without, scale=0.5, strokes=0.0)
+    digit_strips.render_strip(_plain_drums(4), asked, scale=0.5, strokes=1.0)
+    without.random()  # the one draw that decides whether a strip gets strokes
+    assert _state(without) == _state(asked)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pen_strokes_ink_the_drums_and_keep_most_of_each_face(seed: int) -> None:
+    image = np.full((200, 400, 3), 128, np.uint8)  # every ink stands out on grey
+    drums = (50, 60, 350, 124)
+    digit_strips._pen_strokes(image, drums, np.random.default_rng(seed))
+    changed = np.abs(image.astype(int) - 128).max(axis=2) > 20
+    x0, y0, x1, y1 = drums
+    assert changed[y0:y1, x0:x1].any()
+    assert changed[y0:y1, x0:x1].mean() < 0.5  # the digits under the ink stay readable
+
+
+def test_rolling_share_sets_how_many_rendered_drums_sit_between_two_digits() -> None:
+    renderer = digit_strips.DrumRenderer(digit_strips.find_fonts())
+    shares = []
+    for rolling in (0.0, 0.6):
+        rng = np.random.default_rng(3)
+        _, targets = digit_strips.counter_cells(400, rng, renderer, None, rolling=rolling)
+        digits = targets[targets[:, -1] == 0]
+        shares.append(float((digits.max(axis=1) < 1).mean()))
+    assert shares[0] == 0.0 and shares[1] > 0.4
