@@ -6,6 +6,8 @@ answers with the database reachable; the server stops when the block ends.
 `live_ui` -> the same as a fixture, for the `ctx` fixture's context.
 `client` -> a TestClient of the app with the clerk of `tests.ui_seed` added (not logged in);
 `seeded` -> one open review task (`tests.ui_seed.seed_task`). A test file may define its own.
+`metrics_client` -> the same client with `METRICS_TOKEN` as the metrics bearer token;
+`health_details(client)` -> `/health` as that token sees it (the details a clerk or scraper gets).
 """
 
 from __future__ import annotations
@@ -69,6 +71,23 @@ def client(ctx: AppContext) -> Iterator[TestClient]:
     add_clerk(ctx)
     with TestClient(create_app(ctx)) as test_client:
         yield test_client
+
+
+METRICS_TOKEN = "scrape-me"
+
+
+@pytest.fixture
+def metrics_client(ctx: AppContext) -> Iterator[TestClient]:
+    add_clerk(ctx)
+    ctx.settings.metrics_token = METRICS_TOKEN
+    with TestClient(create_app(ctx)) as test_client:
+        yield test_client
+
+
+def health_details(client: TestClient) -> dict[str, object]:
+    response = client.get("/health", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    body: dict[str, object] = response.json()
+    return body
 
 
 @pytest.fixture

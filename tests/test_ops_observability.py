@@ -8,7 +8,6 @@ import logging
 import mailbox
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,28 +23,16 @@ from core.models import WorkerHeartbeat
 from core.settings import Settings
 from core.types import MeterHint, MeterRead
 from intake.worker import run_worker
-from review_ui.app import create_app
 from tests.conftest import FrozenClock
 from tests.fixtures_smtp import SmtpTestServer
+from tests.fixtures_ui import METRICS_TOKEN, health_details
 from tests.readers import per_hint
 from tests.samples import customer_mail, seed_meter
-from tests.ui_seed import add_clerk
-
-TOKEN = "scrape-me"
 
 
 @pytest.fixture
-def client(ctx: AppContext) -> Iterator[TestClient]:
-    add_clerk(ctx)
-    ctx.settings.metrics_token = TOKEN
-    with TestClient(create_app(ctx)) as test_client:
-        yield test_client
-
-
-def _details(client: TestClient) -> dict[str, object]:
-    response = client.get("/health", headers={"Authorization": f"Bearer {TOKEN}"})
-    body: dict[str, object] = response.json()
-    return body
+def client(metrics_client: TestClient) -> TestClient:
+    return metrics_client
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -62,13 +49,13 @@ def test_health_fails_when_the_worker_heartbeat_is_stale(
     caplog.set_level(logging.INFO, logger="review_ui.routes.ops")
     beat(ctx, "host-a:1:1")
     assert client.get("/health").json() == {"status": "up"}
-    assert _details(client)["live_workers"] == 1
+    assert health_details(client)["live_workers"] == 1
     clock.advance(seconds=29)
     assert client.get("/health").status_code == 200
     clock.advance(seconds=2)
     response = client.get("/health")
     assert response.status_code == 503 and response.json() == {"status": "down"}
-    details = _details(client)
+    details = health_details(client)
     assert details["problem"] == "worker heartbeat stale"
     assert details["worker_heartbeat_age_seconds"] == 31 and details["live_workers"] == 0
     beat(ctx, "host-b:2:1")
@@ -83,7 +70,7 @@ def test_health_fails_when_no_worker_ever_beat_after_a_grace_period(
     assert client.get("/health").status_code == 200
     clock.advance(seconds=301)
     assert client.get("/health").status_code == 503
-    assert _details(client)["problem"] == "no worker heartbeat"
+    assert health_details(client)["problem"] == "no worker heartbeat"
 
 
 def test_serve_metrics_parse_and_show_the_heartbeat(
@@ -91,7 +78,7 @@ def test_serve_metrics_parse_and_show_the_heartbeat(
 ) -> None:
     beat(ctx, "host-a:1:1")
     clock.advance(seconds=30)
-    response = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     samples = _samples(response.text)
     beat_at = samples[("meter_intake_worker_last_heartbeat_timestamp_seconds", ())]
     assert beat_at == (clock().timestamp() - 30)
@@ -132,13 +119,13 @@ def test_worker_counts_a_pass_and_serves_its_metrics(
         "confident": _value("meter_intake_ocr_confidence_bucket", le="0.95"),
         "sent": _value("meter_intake_outbox_deliveries_total", result="sent"),
     }
-    server = MetricsServer("127.0.0.1", 0, token=TOKEN)
+    server = MetricsServer("127.0.0.1", 0, token=METRICS_TOKEN)
     try:
         run_worker(smtp_ctx, once=True, reader=_reader)
         with pytest.raises(urllib.error.HTTPError) as refused:
             _scrape(server.port, "wrong")
         assert refused.value.code == 401
-        samples = _samples(_scrape(server.port, TOKEN))
+        samples = _samples(_scrape(server.port, METRICS_TOKEN))
     finally:
         server.close()
     smtp_server.wait_for(1)

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,27 +24,16 @@ from core.holders import _start_ticks
 from core.settings import Settings
 from core.types import MeterHint, MeterRead
 from intake.worker import run_worker
-from review_ui.app import create_app
 from tests.conftest import FrozenClock
+from tests.fixtures_ui import health_details
 from tests.samples import customer_mail, seed_meter
-from tests.ui_seed import add_clerk
 
-TOKEN = "scrape-me"
 WAIT = 30.0  # seconds; reached only when something hangs
 
 
 @pytest.fixture
-def client(ctx: AppContext) -> Iterator[TestClient]:
-    add_clerk(ctx)
-    ctx.settings.metrics_token = TOKEN
-    with TestClient(create_app(ctx)) as test_client:
-        yield test_client
-
-
-def _details(client: TestClient) -> dict[str, object]:
-    response = client.get("/health", headers={"Authorization": f"Bearer {TOKEN}"})
-    body: dict[str, object] = response.json()
-    return body
+def client(metrics_client: TestClient) -> TestClient:
+    return metrics_client
 
 
 def _live(ctx: AppContext) -> int:
@@ -65,7 +54,7 @@ def test_a_worker_killed_on_this_host_is_gone_at_once(ctx: AppContext, client: T
     assert _live(ctx) == 0  # its beat is seconds old, but the process is gone
     response = client.get("/health")
     assert response.status_code == 503
-    assert _details(client)["problem"] == "no live worker"
+    assert health_details(client)["problem"] == "no live worker"
 
 
 def test_a_worker_on_another_host_counts_for_a_few_missed_beats_only(
@@ -77,7 +66,7 @@ def test_a_worker_on_another_host_counts_for_a_few_missed_beats_only(
     assert _live(ctx) == 1 and client.get("/health").status_code == 200
     clock.advance(seconds=1)
     assert _live(ctx) == 0 and client.get("/health").status_code == 503
-    assert _details(client)["worker_heartbeat_age_seconds"] == 31
+    assert health_details(client)["worker_heartbeat_age_seconds"] == 31
 
 
 def test_a_worker_reading_a_slow_photo_keeps_beating(
