@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -187,6 +188,19 @@ def booked_on(
     return item.meter_id if item.outcome == "accept" else None
 
 
+def print_by_floor(
+    pairs: list[Pair], tally_at: Callable[[list[Pair], float], tuple[int, int, int]]
+) -> None:
+    """One line per confidence floor: each scenario's share booked on the own meter and its
+    rival bookings, as `tally_at(scenario's pairs, floor)` counts them."""
+    for floor in FLOORS:
+        line = []
+        for scenario in SCENARIOS:
+            n, r, w = tally_at([p for p in pairs if p.scenario == scenario], floor)
+            line.append(f"{scenario} {r / max(n, 1):.1%} own, {w} rival")
+        print(f"    {floor:g}: " + "; ".join(line))
+
+
 def tally(
     pairs: list[Pair],
     odds: float,
@@ -270,22 +284,14 @@ def report(cases: list[Case], rng: random.Random, folds: int, min_conf: float) -
         f"  far rivals (the other meters' share of the doubt at most {FAR_RIVALS_MAX_DOUBT:g}), "
         f"by the OCR confidence they need (shipped {FAR_RIVALS_MIN_CONFIDENCE:g}):"
     )
-    for floor in FLOORS:
-        line = []
-        for scenario in SCENARIOS:
-            chosen = [p for p in pairs if p.scenario == scenario]
-            n, r, w = tally(chosen, MIN_METER_ODDS, min_conf, MAX_METER_DOUBT, floor)
-            line.append(f"{scenario} {r / max(n, 1):.1%} own, {w} rival")
-        print(f"    {floor:g}: " + "; ".join(line))
+    print_by_floor(
+        pairs, lambda chosen, floor: tally(chosen, MIN_METER_ODDS, min_conf, MAX_METER_DOUBT, floor)
+    )
     print(
         f"  where the photo's face makes every other meter at most {FAR_RIVALS_MAX_FACE:g} as "
         f"likely, by the OCR confidence they need then (shipped "
         f"{FAR_RIVALS_FACE_MIN_CONFIDENCE:g}; 0.8 and above: as if the face did not count):"
     )
-    for floor in FLOORS:
-        line = []
-        for scenario in SCENARIOS:
-            chosen = [p for p in pairs if p.scenario == scenario]
-            n, r, w = tally(chosen, MIN_METER_ODDS, min_conf, face_floor=floor)
-            line.append(f"{scenario} {r / max(n, 1):.1%} own, {w} rival")
-        print(f"    {floor:g}: " + "; ".join(line))
+    print_by_floor(
+        pairs, lambda chosen, floor: tally(chosen, MIN_METER_ODDS, min_conf, face_floor=floor)
+    )
