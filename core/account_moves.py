@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, CompoundSelect, func, select, union
 from sqlalchemy.orm import Session, aliased
 
 from core.models import ContractAccount, Meter, MeterAccountMove
@@ -46,10 +46,18 @@ def account_id_on(meter_id: Any, day: Any) -> ColumnElement[int]:
 def meters_ever_on(account_ids: Any) -> ColumnElement[bool]:
     """SQL condition on `Meter.id`: the meter is on one of the accounts now or was before a
     move (the candidates whose readings `account_id_on` then sorts by day)."""
+    return Meter.id.in_(meter_ids_ever_on(account_ids))
+
+
+def meter_ids_ever_on(account_ids: Any) -> CompoundSelect:
+    """The ids of the meters on one of the accounts now or before a move, as one query that
+    reads two indexes (meter.account_id, meter_account_move.from_account_id), never a whole
+    table: condition on `Reading.meter_id` or `ReviewTask.meter_id` with it directly."""
+    now = select(Meter.id).where(Meter.account_id.in_(account_ids))
     moved_away = select(MeterAccountMove.meter_id).where(
         MeterAccountMove.from_account_id.in_(account_ids)
     )
-    return Meter.account_id.in_(account_ids) | Meter.id.in_(moved_away)
+    return union(now, moved_away)
 
 
 def account_on(session: Session, meter_id: int, day: dt.date) -> ContractAccount | None:
