@@ -25,7 +25,12 @@ class Settings(BaseSettings):
     )
 
     var_dir: Path = Field(default=Path("var"), description="Working directory for embedded data.")
-    database_url: str = Field(default="", description="SQLAlchemy URL; empty = SQLite in var_dir.")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of PostgreSQL (postgresql+psycopg://USER:PASSWORD@HOST/DB) "
+        "or SQLite (sqlite:////path/file.sqlite3), refused at start otherwise; empty = SQLite "
+        "in var_dir.",
+    )
     blob_dir: Path | None = Field(default=None, description="Blob store; empty = var_dir/blobs.")
 
     mailbox: Literal["maildir", "imap"] = Field(default="maildir", description="Mail source.")
