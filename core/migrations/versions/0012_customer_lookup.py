@@ -1,5 +1,7 @@
-"""customer lookup: indexes for a customer's mails, readings, tasks and sent mails (DSGVO export
-and erasure on a large database; also the worker's look-up of a mail's reading)
+"""customer lookup: indexes for a customer's mails, readings, tasks and sent mails (DSGVO)
+
+Export and erasure on a large database found these rows by whole-table reads; the worker's look-up
+of a mail's reading uses reading.inbound_message_id too.
 
 Revision ID: 0012_customer_lookup
 Revises: 0011_account_moves
