@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from app.cli_german import GermanArgumentParser
 from app.cli_ops import add_backup, add_customer, add_purge
 from app.cli_train import add_train
 from app.context import migrated_context
@@ -47,7 +48,7 @@ def _parse_date(value: str) -> dt.date:
 def _group(commands: Commands, name: str, help_text: str) -> Commands:
     """A command with subcommands (`db upgrade`, `user add`)."""
     parser = commands.add_parser(name, help=help_text)
-    return parser.add_subparsers(dest=f"{name}_cmd", required=True)
+    return parser.add_subparsers(dest=f"{name}_cmd", required=True, metavar="BEFEHL")
 
 
 def _hypothesis(value: str) -> tuple[int | None, str | None]:
@@ -92,8 +93,9 @@ def cmd_read(args: argparse.Namespace, settings: Settings) -> int:
 
 def _add_read(commands: Commands) -> None:
     read = commands.add_parser("read", help="Zählerstand aus Fotos lesen")
-    read.add_argument("images", nargs="+", metavar="IMAGE")
-    read.add_argument("--integer-digits", type=int, default=None)
+    read.add_argument("images", nargs="+", metavar="IMAGE", help="Fotos (JPEG, PNG, HEIC)")
+    read.add_argument("--integer-digits", type=int, default=None, metavar="N",
+                      help="Vorkommastellen des Zählwerks; ohne: erkennen")  # fmt: skip
     read.add_argument(
         "--display",
         choices=["drum", "lcd"],
@@ -124,7 +126,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def _add_import(commands: Commands) -> None:
     imp = commands.add_parser("import", help="Stammdaten (CSV) importieren")
-    imp.add_argument("file", metavar="FILE.csv")
+    imp.add_argument("file", metavar="FILE.csv", help="Stammdaten, Spalten: docs/masterdata.md")
     imp.add_argument("--quiet", action="store_true", help="kein Fortschrittsbalken")
     imp.set_defaults(handler=cmd_import)
 
@@ -250,9 +252,11 @@ def cmd_campaign_control(args: argparse.Namespace, settings: Settings) -> int:
 def _add_campaign(commands: Commands) -> None:
     campaign = _group(commands, "campaign", "Ablesekampagnen")
     start = campaign.add_parser("start", help="Erinnerungen für fällige Zähler einplanen")
-    start.add_argument("name")
-    start.add_argument("--due-from", type=_parse_date, required=True, metavar="DATE")
-    start.add_argument("--due-to", type=_parse_date, required=True, metavar="DATE")
+    start.add_argument("name", help="Name der Kampagne (eindeutig)")
+    start.add_argument("--due-from", type=_parse_date, required=True, metavar="DATE",
+                       help="fällig ab (TT.MM.JJJJ oder JJJJ-MM-TT)")  # fmt: skip
+    start.add_argument("--due-to", type=_parse_date, required=True, metavar="DATE",
+                       help="fällig bis (TT.MM.JJJJ oder JJJJ-MM-TT)")  # fmt: skip
     start.add_argument(
         "--send-from", type=_parse_datetime, metavar="ZEIT", help="erste Mail nicht vor (Ortszeit)"
     )
@@ -321,8 +325,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _add_serve(commands: Commands) -> None:
     serve = commands.add_parser("serve", help="Prüfoberfläche starten")
-    serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--host", default=None, help="Adresse (Standard: METER_INTAKE_UI_HOST)")
+    serve.add_argument(
+        "--port", type=int, default=None, help="Port (Standard: METER_INTAKE_UI_PORT)"
+    )
     serve.set_defaults(handler=cmd_serve)
 
 
@@ -359,8 +365,10 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="meter-intake", description=DESCRIPTION)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser: argparse.ArgumentParser = GermanArgumentParser(
+        prog="meter-intake", description=DESCRIPTION
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="BEFEHL")
     for add_command in COMMANDS:
         add_command(commands)
     return parser

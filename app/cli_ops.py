@@ -97,7 +97,7 @@ def cmd_customer_erase(args: argparse.Namespace, settings: Settings) -> int:
 
 def add_customer(commands: Commands) -> None:
     customer = commands.add_parser("customer", help="Kundendaten (DSGVO)").add_subparsers(
-        dest="customer_cmd", required=True
+        dest="customer_cmd", required=True, metavar="BEFEHL"
     )
     export = customer.add_parser("export", help="alle Daten eines Kunden als ZIP")
     export.add_argument("account", metavar="ACCOUNT", help="Vertragskontonummer")

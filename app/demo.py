@@ -316,10 +316,11 @@ def run_demo(settings: Settings, *, serve_after: bool) -> int:
 
 def _print_access(ctx: AppContext, password: str | None) -> None:
     url = f"http://{ctx.settings.ui_host}:{ctx.settings.ui_port}/"
+    access = ctx.settings.var_dir / "demo-zugang.txt"
     print(f"\nPrüfoberfläche: {url}  (meter-intake serve)")
     if password:
-        print(f"Anmeldung: sachbearbeiter / {password}  (gespeichert in var/demo-zugang.txt)")
+        print(f"Anmeldung: sachbearbeiter / {password}  (gespeichert in {access})")
     else:
-        print("Anmeldung: sachbearbeiter (Passwort in var/demo-zugang.txt)")
-    print("Administration: leitung (Passwort in var/demo-zugang.txt)")
+        print(f"Anmeldung: sachbearbeiter (Passwort in {access})")
+    print(f"Administration: leitung (Passwort in {access})")
     print("Antworten an Kunden liegen im Postausgang (SMTP ist in der Demo ausgeschaltet).")

@@ -27,6 +27,7 @@ from core import pgtools
 from core.blobstore import BlobStorage, BlobStore
 from core.context import AppContext
 from core.errors import BackupError, UsageError
+from core.formatting import format_number
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
@@ -42,9 +43,10 @@ class BackupSummary:
     blob_bytes: int
 
     def text(self, verb: str) -> str:
+        size = format_number(self.blob_bytes / 1e6, 1)
         return (
-            f"{verb}: Datenbank ({self.database}) und {self.blobs} Dateien "
-            f"({self.blob_bytes / 1e6:.1f} MB) – {self.directory}"
+            f"{verb}: Datenbank ({self.database}) und {format_number(self.blobs)} Dateien "
+            f"({size} MB) – {self.directory}"
         )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -131,7 +132,7 @@ class MeterAccountMove(Base):
     __table_args__ = (Index("ix_meter_account_move_meter_moved", "meter_id", "moved_on"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"))
-    from_account_id: Mapped[int] = mapped_column(ForeignKey("contract_account.id"))
+    from_account_id: Mapped[int] = mapped_column(ForeignKey("contract_account.id"), index=True)
     to_account_id: Mapped[int] = mapped_column(ForeignKey("contract_account.id"))
     moved_on: Mapped[dt.date] = mapped_column(Date)  # the first day of the new account
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -229,8 +230,11 @@ class Reading(Base):
     # accepted | superseded (replaced by a clerk-booked correction; not exported, not history)
     status: Mapped[str] = mapped_column(String(16), default="accepted")
     accepted_by: Mapped[str | None] = mapped_column(String(100))  # "auto" or a clerk's name
-    inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
-    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id"))  # the photo it was read on
+    inbound_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_message.id"), index=True
+    )
+    # the photo it was read on
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     exported_at: Mapped[dt.datetime | None]
     # A correction row points at the reading it replaces (one billing has already taken).
@@ -246,8 +250,8 @@ class ReviewTask(Base):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_message.id"))
-    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id"))
-    meter_id: Mapped[int | None] = mapped_column(ForeignKey("meter.id"))
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id"), index=True)
+    meter_id: Mapped[int | None] = mapped_column(ForeignKey("meter.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | done
     reason_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -292,7 +296,9 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(998))
     sent_at: Mapped[dt.datetime | None]
-    inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
+    inbound_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_message.id"), index=True
+    )
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"))
     # RFC 8058 one-click unsubscribe URL of a campaign mail (List-Unsubscribe header)
     unsubscribe_url: Mapped[str | None] = mapped_column(String(998))
@@ -300,6 +306,11 @@ class Outbox(Base):
     inline_png: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(200))  # worker sending it
+
+
+# a customer's mails and what we sent them, by address (DSGVO export and erasure)
+Index("ix_inbound_message_sender_lower", func.lower(InboundMessage.sender))
+Index("ix_outbox_recipient_lower", func.lower(Outbox.recipient))
 
 
 class Campaign(Base):
@@ -324,7 +335,7 @@ class CampaignRecipient(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
     meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|reminded|answered
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
     last_reminded_at: Mapped[dt.datetime | None]

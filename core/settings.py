@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from core.errors import ConfigError
 from core.tls import client_context
@@ -23,7 +25,12 @@ class Settings(BaseSettings):
     )
 
     var_dir: Path = Field(default=Path("var"), description="Working directory for embedded data.")
-    database_url: str = Field(default="", description="SQLAlchemy URL; empty = SQLite in var_dir.")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of PostgreSQL (postgresql+psycopg://USER:PASSWORD@HOST/DB) "
+        "or SQLite (sqlite:////path/file.sqlite3), refused at start otherwise; empty = SQLite "
+        "in var_dir.",
+    )
     blob_dir: Path | None = Field(default=None, description="Blob store; empty = var_dir/blobs.")
 
     mailbox: Literal["maildir", "imap"] = Field(default="maildir", description="Mail source.")
@@ -282,6 +289,25 @@ class Settings(BaseSettings):
             part.lower() for part in re.split(r"[,\s]+", self.trusted_authserv_ids) if part
         )
 
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database_url(cls, value: str) -> str:
+        """A URL SQLAlchemy can open with a backend we run on, checked at start-up (the value
+        may hold a password: it is never repeated in the message)."""
+        if not value:
+            return value
+        try:
+            backend = make_url(value).get_dialect().name
+        except (ArgumentError, NoSuchModuleError):
+            backend = ""
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(
+                "keine Datenbank-URL für PostgreSQL oder SQLite (z. B. "
+                "postgresql+psycopg://BENUTZER:PASSWORT@HOST:5432/DATENBANK oder "
+                "sqlite:////pfad/zur/datei.sqlite3; leer = SQLite im Datenverzeichnis)"
+            )
+        return value
+
     @field_validator("forwarded_allow_ips")
     @classmethod
     def _proxy_networks(cls, value: str) -> str:
@@ -363,12 +389,17 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
-            f"METER_INTAKE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            f"METER_INTAKE_{'_'.join(str(p) for p in err['loc']).upper()}: {_message(err['msg'])}"
             if err["loc"]
-            else err["msg"].removeprefix("Value error, ")
+            else _message(err["msg"])
             for err in exc.errors()
         )
         raise ConfigError(f"Ungültige Einstellung: {problems}") from exc
+
+
+def _message(text: str) -> str:
+    """pydantic's message without its English "Value error, " in front of ours."""
+    return text.removeprefix("Value error, ")
 
 
 def settings_markdown() -> str:

@@ -20,6 +20,7 @@ from matching.corrections import Correction
 from matching.meters import named_register
 from matching.record import RecordOutcome
 from matching.resolve import sender_customers
+from matching.rows import Contact, customer_on
 from notifications.errors import InvalidRecipientError
 from notifications.outbox import (
     ConfirmedReading,
@@ -58,6 +59,8 @@ def queue_reply(
         log.info("keine automatische Antwort: Absender nicht bestätigt (%s)",
                  submission.sender_check)  # fmt: skip
         return None
+    if correction is not None:
+        outcome = _of_corrected_day(session, outcome, correction)
     target = _target(session, submission, outcome, allow_unknown=allow_unknown)
     if target.recipient is None or submission.ledger_id is None:
         return None
@@ -96,6 +99,20 @@ def _target(
         customer_email=outcome.customer_email,
         customer_name=outcome.customer_name,
         allow_unknown=allow_unknown,
+    )
+
+
+def _of_corrected_day(
+    session: Session, outcome: RecordOutcome, correction: Correction
+) -> RecordOutcome:
+    """A correction is answered to the customer of the corrected reading's day (its account may
+    have moved since; the clerk's booking takes that day too)."""
+    meter = session.get(Meter, correction.booked.meter_id)
+    if meter is None:
+        return outcome
+    who = Contact.of(customer_on(session, meter, correction.booked.read_on))
+    return dataclasses.replace(
+        outcome, customer_email=who.email, customer_language=who.language, customer_name=who.name
     )
 
 

@@ -56,7 +56,7 @@ class ImportReport:
     def summary(self) -> str:
         n = format_number
         lines = [
-            f"Import: {n(self.rows)} Zeilen gelesen ({self.encoding}); Zähler: "
+            f"Import: {_counted(self.rows, 'Zeile', 'Zeilen')} gelesen ({self.encoding}); Zähler: "
             f"{n(self.created)} neu, {n(self.updated)} geändert, {n(self.unchanged)} unverändert; "
             f"{_counted(self.readings_added, 'Zählerstand', 'Zählerstände')} übernommen; "
             f"{_counted(len(self.duplicates), 'doppelte Zeile', 'doppelte Zeilen')} und "

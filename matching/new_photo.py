@@ -1,6 +1,7 @@
 """A task whose customer was asked for a new photo (the photo could not be read) waits for it:
-once a reading from a later mail is booked on the task's meter, the task is done, linked to that
-mail, without a booking or a reply of its own (the new reading's confirmation is the answer).
+once a reading from a later mail is booked on the task's meter (or, where the mail left several
+meters in question, on one of its candidate meters), the task is done, linked to that mail,
+without a booking or a reply of its own (the new reading's confirmation is the answer).
 
 Keys in `review_task.details` (matching/task_details.py): `new_photo_requested`,
 `replaced_by_ledger_id`, `replaced_by_reading_id`.
@@ -55,11 +56,13 @@ def _awaiting(session: Session, reading: Reading, ledger_id: int) -> list[Review
 
 
 def _about(task: ReviewTask, meter_id: int) -> bool:
-    """The task's meter, or, without one, the only meter it names as a candidate."""
+    """The task's meter, or, without one, one of the meters it names as candidates (the photo
+    that could not be read was of one of them; the new photo shows which)."""
     if task.meter_id is not None:
         return task.meter_id == meter_id
-    meters = {c.get("meter_id") for c in task.candidates or () if c.get("kind") == "meter"}
-    return meters == {meter_id}
+    return any(
+        c.get("kind") == "meter" and c.get("meter_id") == meter_id for c in task.candidates or ()
+    )
 
 
 def _close(

@@ -30,6 +30,7 @@ from matching.rows import (
     Contact,
     audit,
     contact_for,
+    customer_on,
     reading_for_message,
     task_for_message,
     text,
@@ -81,7 +82,7 @@ def record_decision(
     A decision with `items` (one per photo) books each accepted item and opens one task for the
     rest (`photo_ids`: the stored photos in the mail's order; `reads`: per item, its read).
     """
-    existing = _existing(session, ledger_id)
+    existing = _existing(session, ledger_id, read_on)
     if existing is not None:
         return existing
     if decision.items:
@@ -89,8 +90,8 @@ def record_decision(
     if decision.outcome == "accept":
         return _accept(session, ledger_id, photo_id, read_on, match, decision)
     if decision.outcome == "review":
-        return _review(session, ledger_id, photo_id, match, decision, read)
-    return _other(session, ledger_id, match, decision)
+        return _review(session, ledger_id, photo_id, read_on, match, decision, read)
+    return _other(session, ledger_id, read_on, match, decision)
 
 
 def _record_items(
@@ -109,7 +110,9 @@ def _record_items(
         first = booked[0]
         meter = session.get(Meter, first.meter_id)
         return replace(
-            _outcome("accept", True, meter, first.value, reading_id=first.reading_id),
+            _outcome(
+                session, "accept", True, meter, first.value, read_on, reading_id=first.reading_id
+            ),
             booked=tuple(booked),
         )
     lead = next(i for i, item in enumerate(decision.items) if item.outcome == "review")
@@ -119,34 +122,57 @@ def _record_items(
         candidates=task_candidates(match, read),
     )  # fmt: skip
     meter = session.get(Meter, task.meter_id) if task.meter_id else None
-    contact = contact_for(session, meter, match.customer_id)
+    contact = contact_for(session, meter, match.customer_id, read_on)
     return replace(
-        _outcome("review", True, meter, decision.value, task_id=task.id, contact=contact),
+        _outcome(
+            session,
+            "review",
+            True,
+            meter,
+            decision.value,
+            read_on,
+            task_id=task.id,
+            contact=contact,
+        ),
         booked=tuple(booked),
     )
 
 
-def _existing(session: Session, ledger_id: int) -> RecordOutcome | None:
+def _existing(session: Session, ledger_id: int, read_on: dt.date) -> RecordOutcome | None:
     reading = reading_for_message(session, ledger_id)
     if reading is not None:
-        return _outcome("accept", False, reading.meter, reading.value, reading_id=reading.id)
+        return _outcome(
+            session,
+            "accept",
+            False,
+            reading.meter,
+            reading.value,
+            reading.read_on,
+            reading_id=reading.id,
+        )
     task = task_for_message(session, ledger_id)
     if task is not None:
-        return _outcome("review", False, task.meter, task.proposed_value, task_id=task.id)
+        return _outcome(
+            session, "review", False, task.meter, task.proposed_value, read_on, task_id=task.id
+        )
     return None
 
 
 def _outcome(
+    session: Session,
     outcome: Literal["accept", "review", "reject", "ignore"],
     created: bool,
     meter: Meter | None,
     value: Decimal | None,
+    day: dt.date,
     *,
     reading_id: int | None = None,
     task_id: int | None = None,
     contact: Contact | None = None,
 ) -> RecordOutcome:
-    who = contact or contact_for_meter(meter)
+    """`contact`: whom to reply to; by default the customer of the account `meter` had on `day`
+    (the reading's), never simply the meter's customer now (core.account_moves)."""
+    who = contact or Contact.of(customer_on(session, meter, day) if meter else None)
     return RecordOutcome(
         outcome=outcome,
         created=created,
@@ -161,10 +187,6 @@ def _outcome(
         customer_language=who.language,
         customer_name=who.name,
     )
-
-
-def contact_for_meter(meter: Meter | None) -> Contact:
-    return Contact.of(meter.account.customer) if meter is not None else Contact()
 
 
 def _accept(
@@ -206,13 +228,14 @@ def _accept(
         entity_id=reading.id,
         details=details,
     )
-    return _outcome("accept", True, meter, reading.value, reading_id=reading.id)
+    return _outcome(session, "accept", True, meter, reading.value, read_on, reading_id=reading.id)
 
 
 def _review(
     session: Session,
     ledger_id: int,
     photo_id: int | None,
+    read_on: dt.date,
     match: MatchResult,
     decision: Decision,
     read: MeterRead | None,
@@ -238,8 +261,10 @@ def _review(
         details={"ledger_id": ledger_id, "reason_codes": list(decision.reason_codes)},
     )
     meter = session.get(Meter, meter_id) if meter_id else None
-    contact = contact_for(session, meter, match.customer_id)
-    return _outcome("review", True, meter, decision.value, task_id=task.id, contact=contact)
+    contact = contact_for(session, meter, match.customer_id, read_on)
+    return _outcome(
+        session, "review", True, meter, decision.value, read_on, task_id=task.id, contact=contact
+    )
 
 
 def task_candidates(match: MatchResult, read: MeterRead | None) -> list[dict[str, Any]]:
@@ -291,7 +316,7 @@ def _value_entry(
 
 
 def _other(
-    session: Session, ledger_id: int, match: MatchResult, decision: Decision
+    session: Session, ledger_id: int, read_on: dt.date, match: MatchResult, decision: Decision
 ) -> RecordOutcome:
     """Reject / ignore: nothing to book; one audit row per mail."""
     action = "submission_rejected" if decision.outcome == "reject" else "submission_ignored"
@@ -305,8 +330,8 @@ def _other(
             entity_id=ledger_id,
             details={"reason_codes": list(decision.reason_codes)},
         )
-    contact = contact_for(session, None, match.customer_id)
-    return _outcome(decision.outcome, created, None, None, contact=contact)
+    contact = contact_for(session, None, match.customer_id, read_on)
+    return _outcome(session, decision.outcome, created, None, None, read_on, contact=contact)
 
 
 def _audited(session: Session, action: str, ledger_id: int) -> bool:

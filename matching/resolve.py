@@ -4,6 +4,9 @@ Evidence, strongest first: a meter number (read from the photo or typed in the m
 account number typed in the mail, the sender's address. The sender's meters are the pool; hints
 narrow it. From an unknown sender a meter number (or an account with a single meter) can still
 identify the meter, flagged `unknown_sender` so a clerk confirms it.
+
+Accounts are those of the mail's day (`today`): a meter that moved to another account after that
+day (`core.account_moves`) is still the sender's before the move, named with the account it had.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Literal
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from core.account_moves import accounts_on, meters_ever_on
 from core.models import ContractAccount, Customer, Meter
 from core.types import MatchResult, MeterCandidate, MeterRead, Submission, TextHints
 from matching import reasons
@@ -31,13 +35,34 @@ _Selector = Callable[[Meter], bool]
 
 
 @dataclass
+class _Accounts:
+    """The contract account each meter seen had on the mail's day."""
+
+    session: Session
+    day: dt.date
+    known: dict[int, ContractAccount] = field(default_factory=dict)
+
+    def learn(self, meters: Iterable[Meter]) -> None:
+        missing = [m for m in meters if m.id not in self.known]
+        if missing:
+            self.known.update(accounts_on(self.session, missing, self.day))
+
+    def of(self, meter: Meter) -> ContractAccount:
+        self.learn([meter])
+        return self.known[meter.id]
+
+
+@dataclass
 class _Evidence:
     """Meters seen so far and why each one is a candidate."""
 
+    accounts: _Accounts
     meters: dict[int, Meter] = field(default_factory=dict)
     why: dict[int, list[str]] = field(default_factory=dict)
 
     def add(self, meters: Iterable[Meter], why: str) -> None:
+        meters = list(meters)
+        self.accounts.learn(meters)
         for meter in meters:
             self.meters[meter.id] = meter
             self.why.setdefault(meter.id, [])
@@ -48,7 +73,7 @@ class _Evidence:
         return MeterCandidate(
             meter_id=meter.id,
             meter_number=meter.number,
-            account_number=meter.account.number,
+            account_number=self.accounts.of(meter).number,
             why=tuple(self.why.get(meter.id, ())),
         )
 
@@ -90,11 +115,13 @@ def resolve_pool(
     today: dt.date,
 ) -> MeterPool:
     """The meters in question after the sender, the typed numbers and `photo_numbers` (the meter
-    numbers read on one photo) are applied; meters active on `today` only."""
+    numbers read on one photo) are applied; meters active on `today` only, on the accounts they
+    had that day."""
     hints = _hints(submission, photo_numbers)
     customers = sender_customers(session, submission.sender)
-    evidence = _Evidence()
-    own = _active(_meters_of_customers(session, [c.id for c in customers]), today)
+    accounts = _Accounts(session, today)
+    evidence = _Evidence(accounts)
+    own = _active(_meters_of_customers(accounts, [c.id for c in customers]), today)
     evidence.add(own, "sender")
     named = _own_numbers_in_text(submission, own)
     if named - hints.text_numbers:
@@ -102,7 +129,7 @@ def resolve_pool(
     codes = _gather_hinted(session, evidence, hints, today)
     pool, pool_codes = _narrow(evidence, own, hints, sender_known=bool(customers))
     return MeterPool(
-        customer_id=pool[0].account.customer_id if len(pool) == 1 else _single_id(customers),
+        customer_id=(accounts.of(pool[0]).customer_id if len(pool) == 1 else _single_id(customers)),
         meters=tuple(pool),
         candidates=evidence.ranked(pool),
         codes=tuple(dict.fromkeys([*pool_codes, *codes])),
@@ -214,17 +241,20 @@ def sender_customers(session: Session, sender: str | None) -> list[Customer]:
     return list(session.scalars(query))
 
 
-def _meters_of_customers(session: Session, customer_ids: list[int]) -> list[Meter]:
+def _meters_of_customers(accounts: _Accounts, customer_ids: list[int]) -> list[Meter]:
+    """The meters on the customers' accounts on the day (before a later move, too)."""
     if not customer_ids:
         return []
+    theirs = select(ContractAccount.id).where(ContractAccount.customer_id.in_(customer_ids))
     query = (
         select(Meter)
-        .join(Meter.account)
-        .where(ContractAccount.customer_id.in_(customer_ids))
+        .where(meters_ever_on(theirs))
         .options(joinedload(Meter.account))
         .order_by(Meter.number)
     )
-    return list(session.scalars(query))
+    meters = list(accounts.session.scalars(query))
+    accounts.learn(meters)
+    return [m for m in meters if accounts.of(m).customer_id in customer_ids]
 
 
 def _is_active(meter: Meter, today: dt.date) -> bool:
@@ -247,20 +277,22 @@ def _gather_hinted(
     session: Session, evidence: _Evidence, hints: _Hints, today: dt.date
 ) -> list[str]:
     """Add the meters that hints point at; codes for hints that point at removed meters."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if hints.numbers:
         conditions.append(_normalized_number().in_(sorted(hints.numbers)))
     if hints.accounts:
-        conditions.append(ContractAccount.number.in_(sorted(hints.accounts)))
+        named = select(ContractAccount.id).where(ContractAccount.number.in_(sorted(hints.accounts)))
+        conditions.append(meters_ever_on(named))
     if not conditions:
         return []
-    query = select(Meter).join(Meter.account).where(or_(*conditions))
+    query = select(Meter).where(or_(*conditions))
     found = list(session.scalars(query.options(joinedload(Meter.account))))
+    evidence.accounts.learn(found)
     by_number = [m for m in found if normalize_meter_number(m.number) in hints.numbers]
     for meter in _active(by_number, today):
         in_text = normalize_meter_number(meter.number) in hints.text_numbers
         evidence.add([meter], "meter_number_text" if in_text else "meter_number_photo")
-    by_account = (m for m in found if m.account.number in hints.accounts)
+    by_account = (m for m in found if evidence.accounts.of(m).number in hints.accounts)
     evidence.add(_active(by_account, today), "account")
     if by_number and not _active(by_number, today):
         return [reasons.METER_REMOVED]
@@ -278,7 +310,8 @@ def _narrow(
         hinted = [m for m in evidence.meters.values() if _has_number(evidence, m)]
         pool = hinted or list(evidence.meters.values())
     foreign = [m for m in evidence.meters.values() if m not in pool]
-    for kind, selector in (("account", _by_account(hints)), ("number", _by_number(hints))):
+    by_account = _by_account(hints, evidence.accounts)
+    for kind, selector in (("account", by_account), ("number", _by_number(hints))):
         if selector is None:
             continue
         chosen = [m for m in pool if selector(m)]
@@ -299,8 +332,8 @@ def _has_number(evidence: _Evidence, meter: Meter) -> bool:
     return any(why.startswith("meter_number") for why in evidence.why[meter.id])
 
 
-def _by_account(hints: _Hints) -> _Selector | None:
-    return (lambda m: m.account.number in hints.accounts) if hints.accounts else None
+def _by_account(hints: _Hints, accounts: _Accounts) -> _Selector | None:
+    return (lambda m: accounts.of(m).number in hints.accounts) if hints.accounts else None
 
 
 def _by_number(hints: _Hints) -> _Selector | None:

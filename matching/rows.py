@@ -38,9 +38,12 @@ def customer_on(session: Session, meter: Meter, day: dt.date) -> Customer | None
     return account.customer if account is not None else None
 
 
-def contact_for(session: Session, meter: Meter | None, customer_id: int | None) -> Contact:
+def contact_for(
+    session: Session, meter: Meter | None, customer_id: int | None, day: dt.date
+) -> Contact:
+    """The customer of the account `meter` had on `day`; without a meter, `customer_id`'s."""
     if meter is not None:
-        return Contact.of(meter.account.customer)
+        return Contact.of(customer_on(session, meter, day))
     return Contact.of(session.get(Customer, customer_id) if customer_id else None)
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.exceptions import HTTPException
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -135,6 +136,16 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
         context = {"message_key": key, "detail": str(exc.detail)}
         return render(request, "error.html", context, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        """A page address with a path that names nothing (`/tasks/abc`): the clerk's "not
+        found" page, not the API's JSON about integer parsing."""
+        on_path = all(error.get("loc", ("",))[0] == "path" for error in exc.errors())
+        if request.url.path.startswith("/api/") or not on_path:
+            return await request_validation_exception_handler(request, exc)
+        context = {"message_key": "error.not_found", "detail": ""}
+        return render(request, "error.html", context, status_code=404)
 
 
 def _check_post_routes(app: FastAPI) -> None:

@@ -124,3 +124,42 @@ def test_worker_once_exits_zero_after_a_pass_that_fetched(
     _env(monkeypatch, tmp_path / "var")
     assert main(["worker", "--once"]) == 0
     assert _error_lines(capsys.readouterr().err) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [
+        (["--help"], "Aufruf: meter-intake [-h] BEFEHL ..."),
+        (
+            ["campaign", "start", "--help"],
+            "--due-from DATE   fällig ab (TT.MM.JJJJ oder JJJJ-MM-TT)",
+        ),
+        (["serve", "--help"], "-h, --help   diese Hilfe zeigen und beenden"),
+    ],
+)
+def test_help_is_german(argv: list[str], shown: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    out = capsys.readouterr().out
+    assert stop.value.code == 0 and shown in out
+    assert "usage:" not in out and "options:" not in out and "show this help" not in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        ([], "meter-intake: Fehler: diese Angaben fehlen: BEFEHL"),
+        (["campaign", "stop", "X"], "Fehler: BEFEHL: 'stop' gibt es nicht ('start', 'pause'"),
+        (["campaign", "start", "X"], "Fehler: diese Angaben fehlen: --due-from, --due-to"),
+        (["worker", "--bogus"], "meter-intake: Fehler: unbekannte Angaben: --bogus"),
+        (["read", "--integer-digits", "x", "a.jpg"], "Fehler: --integer-digits: 'x' ist keine"),
+        (["export", "readings", "--since", "gestern"], "Fehler: --since: kein Datum: 'gestern'"),
+    ],
+)
+def test_a_wrong_command_line_is_answered_in_german(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and said in err and err.startswith("Aufruf: meter-intake")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,8 +127,10 @@ def test_the_cli_backs_up_and_restores(
     assert main(["backup", str(tmp_path / "b")]) == 0
     assert main(["restore", str(tmp_path / "b")]) == 2  # the database holds data
     assert main(["restore", "--force", str(tmp_path / "b")]) == 0
-    shown = capsys.readouterr().err  # a long copy shows how far it is
+    captured = capsys.readouterr()
+    shown = captured.err  # a long copy shows how far it is
     assert "Sichern: " in shown and "Prüfen: 100%" in shown and "Zurückspielen: 100%" in shown
+    assert re.search(r"Gesichert: Datenbank \(\w+\) und \d+ Dateien \(\d+,\d MB\)", captured.out)
     assert main(["restore", str(tmp_path / "nothing-here")]) == 7
 
 

@@ -34,6 +34,7 @@ from matching.review import resolve_task
 from review_ui.queries import candidates
 from tests.conftest import FrozenClock
 from tests.ops_seed import SURE_PHOTO, UNSURE_PHOTO, add_customer, photo_mail, process_mails, quiet
+from tests.plans import whole_table_reads
 
 ERIKA, MAX = "erika@example.de", "max@example.de"
 
@@ -227,3 +228,18 @@ def test_a_mail_from_before_a_move_decided_after_it_is_the_tenant_befores(
         resolution = resolve_task(session, task_id, action="accept", value=None, meter_id=None,
                                   clerk="petra", now=work.clock())  # fmt: skip
     assert (resolution.customer_email, resolution.customer_name) == (ERIKA, "Erika Mustermann")
+
+
+BIG_TABLES = {
+    "reading", "inbound_message", "outbox", "review_task", "photo", "ocr_result", "meter",
+    "campaign_recipient", "meter_account_move",
+}  # fmt: skip
+
+
+def test_export_and_erasure_read_no_whole_table(moved_meter: AppContext, tmp_path: Path) -> None:
+    """On a utility's database (a million readings) a scan of one of these takes seconds
+    (bench/customer_data.py): every statement must find its rows by an index."""
+    with whole_table_reads(moved_meter.engine, BIG_TABLES) as found:
+        export_customer(moved_meter, "111111111", tmp_path / "erika.zip", actor="test")
+        erase_customer(moved_meter, "333333333", actor="test")
+    assert found == []

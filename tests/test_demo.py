@@ -25,6 +25,8 @@ def test_demo_runs_end_to_end_and_is_repeatable(
     assert run_demo(settings, serve_after=False) == 0
     out = capsys.readouterr().out
     assert "sachbearbeiter" in out and "Prüfoberfläche" in out
+    access = settings.var_dir / "demo-zugang.txt"  # where the passwords are, wherever var is
+    assert f"(gespeichert in {access})" in out and access.is_file()
 
     with ctx.sessions() as session:
         statuses = dict(

@@ -129,3 +129,29 @@ def test_the_task_page_shows_the_request_and_the_closing_mail(
     assert f'href="/messages?id={new.id}"' in page
     english = client.get(f"/tasks/{old.id}?lang=en").text
     assert "New photo requested" in english and "Replaced" in english
+
+
+@per_hint
+def cold_water_plate(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
+    return MeterRead(reading="04521", confidence=0.99, accepted=True, meter_number="12345678")
+
+
+def test_a_task_with_several_candidate_meters_closes_when_the_new_photo_books_one_of_them(
+    ctx: AppContext,
+) -> None:
+    with ctx.sessions.begin() as session:
+        seed_meter(session, email=CUSTOMER, account="123456789", meter="12345678")
+        seed_meter(session, email=CUSTOMER, account="123456780", meter="87654321")
+    assert run_one(ctx, mail(1), unreadable).status == "review"
+    [old] = all_of(ctx, ReviewTask)
+    meters = {c["meter_id"] for c in old.candidates or [] if c["kind"] == "meter"}
+    assert old.meter_id is None and len(meters) == 2  # none chosen
+    new = run_one(ctx, mail(2), cold_water_plate)
+    assert new.status == "accepted"
+    [reading] = all_of(ctx, Reading)
+    assert reading.meter_id in meters
+    task = _task(ctx, old.id)
+    assert (task.status, task.decision, task.decided_by) == ("done", "superseded", "auto")
+    assert task.details is not None and task.details["replaced_by_ledger_id"] == new.id
+    audits = [a for a in all_of(ctx, AuditLog) if a.action == "task_closed_new_photo"]
+    assert [a.entity_id for a in audits] == [old.id]

@@ -296,3 +296,5 @@ def test_a_row_billing_wrote_twice_is_skipped_as_a_duplicate_not_an_error(
     [error] = report.errors
     assert (error.row, report.duplicates) == (5, [])
     assert "1 fehlerhafte Zeile übersprungen" in report.summary()
+    single = import_csv(ctx, write(tmp_path, "".join(lines[:2])), progress=False)
+    assert single.summary().startswith("Import: 1 Zeile gelesen (utf-8); Zähler: ")

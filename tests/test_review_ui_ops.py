@@ -174,6 +174,17 @@ def test_garbage_photo_gives_415_not_a_crash(ctx: AppContext, client: TestClient
     assert client.get("/photos/9999").status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/tasks/abc", "/photos/x1", "/outbox/neu"])
+def test_a_page_address_naming_nothing_is_the_german_not_found_page(
+    client: TestClient, path: str
+) -> None:
+    login(client)
+    response = client.get(path)
+    assert response.status_code == 404 and "Nicht gefunden" in response.text
+    assert "int_parsing" not in response.text
+    assert client.get("/api/tasks/abc").status_code == 422  # the API keeps its JSON
+
+
 def test_a_post_route_without_csrf_check_fails_at_start_up(ctx: AppContext) -> None:
     app = create_app(ctx)
 

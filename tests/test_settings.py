@@ -80,3 +80,18 @@ def test_passwords_never_go_out_unencrypted(overrides: dict[str, str], variable:
         load_settings(_env_file=None, **overrides)
     loopback = {**overrides, "smtp_host": "127.0.0.1", "imap_host": "localhost"}
     assert load_settings(_env_file=None, **loopback)
+
+
+@pytest.mark.parametrize(
+    "url", ["postgres://nutzer:geheim@db/zaehler", "foo", "mysql://nutzer:geheim@db/zaehler"]
+)
+def test_a_database_url_we_cannot_use_is_refused_at_start_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    from app.cli import main
+
+    monkeypatch.setenv("METER_INTAKE_DATABASE_URL", url)
+    assert main(["export", "readings", "--new"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Fehler: Ungültige Einstellung: METER_INTAKE_DATABASE_URL: keine")
+    assert "postgresql+psycopg://" in err and "geheim" not in err and "Traceback" not in err
