@@ -286,6 +286,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if server is not None:
             server.close()
+    if args.once and not args.quiet:
+        print(report.outcome())
     if report.fetch_failure is not None:  # a single pass (cron, a systemd timer) must say so
         what, code = _fetch_failure(report.fetch_failure)
         print(f"Fehler: {what}: {one_line(report.fetch_failure)}", file=sys.stderr)  # one line
@@ -309,6 +311,9 @@ def _fetch_failure(exc: BaseException) -> tuple[str, int]:
 def _add_worker(commands: Commands) -> None:
     worker = commands.add_parser("worker", help="Postfach abholen und verarbeiten")
     worker.add_argument("--once", action="store_true", help="nur ein Durchlauf")
+    worker.add_argument(
+        "--quiet", action="store_true", help="mit --once: keine Zusammenfassung (für cron)"
+    )
     worker.set_defaults(handler=cmd_worker)
 
 

@@ -13,11 +13,22 @@ from intake.sources import FOLDERS, MessageGone, RawMailRef
 HEADER_END = (b"\r\n\r\n", b"\n\n")
 
 
+def missing_maildir(path: Path) -> str:
+    what = "ist kein Verzeichnis" if path.exists() else "gibt es nicht"
+    folders = " ".join(str(path / sub) for sub in ("new", "cur", "tmp"))
+    return (
+        f"Maildir {path} {what} (METER_INTAKE_MAILDIR_PATH): Pfad prüfen oder das Maildir "
+        f"anlegen (mkdir -p {folders})"
+    )
+
+
 class MaildirSource:
     """Maildir++ layout: sub-folders `.Processed`, `.Needs-Review`, `.Rejected` (made on demand)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path.resolve()
+        if not create and not self.path.is_dir():
+            raise MailboxError(missing_maildir(path))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._box = mailbox.Maildir(self.path, factory=None, create=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import mailbox
 import re
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -163,3 +165,59 @@ def test_a_wrong_command_line_is_answered_in_german(
         main(argv)
     err = capsys.readouterr().err
     assert stop.value.code == 2 and said in err and err.startswith("Aufruf: meter-intake")
+
+
+def _deliver_text_mail(maildir: Path) -> None:
+    message = EmailMessage()
+    message["From"] = "Max Müller <max.mueller@example.org>"
+    message["To"] = "zaehlerstand@stadtwerke.example"
+    message["Subject"] = "Zählerstand Gas"
+    message.set_content("Hallo,\nder Gaszähler steht bei 4187,236 m³.\nGruß Max Müller")
+    maildir.parent.mkdir(parents=True, exist_ok=True)
+    mailbox.Maildir(maildir, create=True).add(message)
+
+
+def test_worker_refuses_a_configured_maildir_that_does_not_exist(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    database_url: str,
+) -> None:
+    _env(monkeypatch, tmp_path / "var", database_url)
+    typo = tmp_path / "srv" / "mial"
+    monkeypatch.setenv("METER_INTAKE_MAILDIR_PATH", str(typo))
+    assert main(["worker", "--once"]) == MailboxError.exit_code
+    out, err = capsys.readouterr()
+    (message,) = _error_lines(err)
+    assert message == (
+        f"Fehler: Maildir {typo} gibt es nicht (METER_INTAKE_MAILDIR_PATH): Pfad prüfen "
+        f"oder das Maildir anlegen (mkdir -p {typo}/new {typo}/cur {typo}/tmp)"
+    )
+    assert out == "" and not (tmp_path / "srv").exists()
+
+
+def test_worker_once_makes_the_default_maildir_and_one_named_like_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _env(monkeypatch, tmp_path / "var")
+    monkeypatch.setenv("METER_INTAKE_MAILDIR_PATH", str(tmp_path / "var" / "." / "mail"))
+    assert main(["worker", "--once", "--quiet"]) == 0
+    assert (tmp_path / "var" / "mail" / "new").is_dir()
+    assert _error_lines(capsys.readouterr().err) == []
+
+
+def test_worker_once_prints_one_summary_line_unless_quiet(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    database_url: str,
+) -> None:
+    _env(monkeypatch, tmp_path / "var", database_url)
+    _deliver_text_mail(tmp_path / "var" / "mail")
+    assert main(["worker", "--once"]) == 0
+    out, err = capsys.readouterr()
+    assert re.fullmatch(r"1 Mail verarbeitet: 0 angenommen, 1 zur Prüfung, 0 abgelehnt\n", out), out
+    assert _error_lines(err) == []
+    _deliver_text_mail(tmp_path / "var" / "mail")
+    assert main(["worker", "--once", "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
