@@ -24,7 +24,7 @@ from app.cli_ops import add_backup, add_customer, add_purge
 from app.cli_train import add_train
 from app.context import migrated_context
 from core.errors import DatabaseError, MailboxError, MeterIntakeError, UsageError
-from core.formatting import format_number
+from core.formatting import format_number, os_error_text
 from core.logging_setup import configure_logging
 from core.settings import Settings, load_settings
 
@@ -146,7 +146,8 @@ def _output_file(path: str) -> Iterator[TextIO]:
         os.replace(partial, target)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise UsageError(f"Datei kann nicht geschrieben werden: {path} ({exc.strerror})") from exc
+        reason = os_error_text(exc)
+        raise UsageError(f"Datei kann nicht geschrieben werden: {path} ({reason})") from exc
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -393,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.errno not in UNWRITABLE:
             raise  # a bug: its traceback is what helps
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"Fehler: {where}{exc.strerror} – Rechte und freien Platz im Datenverzeichnis "
+        print(f"Fehler: {where}{os_error_text(exc)} – Rechte und freien Platz im Datenverzeichnis "
               "(METER_INTAKE_VAR_DIR, METER_INTAKE_BLOB_DIR) prüfen", file=sys.stderr)  # fmt: skip
         return 1
     except KeyboardInterrupt:

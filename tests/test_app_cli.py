@@ -35,8 +35,10 @@ def test_an_unwritable_export_file_is_a_usage_error_in_one_line(
     assert main(["export", "readings", "--since", "01.01.2026", "-o", str(target)]) == 2
     assert UsageError.exit_code == 2
     (message,) = _error_lines(capsys.readouterr().err)
-    assert message.startswith("Fehler: Datei kann nicht geschrieben werden: ")
-    assert str(target) in message
+    assert message == (
+        f"Fehler: Datei kann nicht geschrieben werden: {target} "
+        "(Datei oder Verzeichnis nicht gefunden)"
+    )
 
 
 def test_an_unreachable_database_gives_its_exit_code_in_one_line(
@@ -71,7 +73,9 @@ def test_a_var_dir_that_cannot_be_made_is_one_line_not_a_traceback(
     monkeypatch.setenv("METER_INTAKE_VAR_DIR", str(tmp_path / "datei" / "var"))
     assert main(["db", "upgrade"]) == 1
     (message,) = _error_lines(capsys.readouterr().err)
-    assert message.startswith(f"Fehler: {tmp_path / 'datei' / 'var'}: Not a directory – Rechte")
+    assert message.startswith(
+        f"Fehler: {tmp_path / 'datei' / 'var'}: Ist kein Verzeichnis – Rechte"
+    )
 
 
 def test_a_campaign_start_shows_its_progress_not_a_line_per_mail(
@@ -117,7 +121,10 @@ def test_worker_once_exits_non_zero_when_the_maildir_cannot_be_read(
     monkeypatch.setenv("METER_INTAKE_MAILDIR_PATH", str(maildir))
     assert main(["worker", "--once"]) == MailboxError.exit_code
     (message,) = _error_lines(capsys.readouterr().err)
-    assert message.startswith(f"Fehler: Postfach nicht abgeholt: MailboxError: Maildir {maildir}")
+    assert message == (
+        f"Fehler: Postfach nicht abgeholt: MailboxError: Maildir {maildir} nicht lesbar: "
+        f"{maildir / 'new'}: Ist kein Verzeichnis"
+    )
 
 
 def test_worker_once_exits_zero_after_a_pass_that_fetched(
@@ -221,3 +228,16 @@ def test_worker_once_prints_one_summary_line_unless_quiet(
     _deliver_text_mail(tmp_path / "var" / "mail")
     assert main(["worker", "--once", "--quiet"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_a_missing_import_file_is_named_in_german(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _env(monkeypatch, tmp_path / "var")
+    missing = tmp_path / "stammdatn.csv"
+    assert main(["import", str(missing), "--quiet"]) == UsageError.exit_code
+    (message,) = _error_lines(capsys.readouterr().err)
+    assert message == (
+        f"Fehler: Datei kann nicht gelesen werden: {missing} "
+        "(Datei oder Verzeichnis nicht gefunden)"
+    )
