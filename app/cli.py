@@ -24,7 +24,7 @@ from app.cli_ops import add_backup, add_customer, add_purge
 from app.cli_train import add_train
 from app.context import migrated_context
 from core.errors import DatabaseError, MailboxError, MeterIntakeError, UsageError
-from core.formatting import format_number
+from core.formatting import format_number, os_error_text
 from core.logging_setup import configure_logging
 from core.settings import Settings, load_settings
 
@@ -146,7 +146,8 @@ def _output_file(path: str) -> Iterator[TextIO]:
         os.replace(partial, target)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise UsageError(f"Datei kann nicht geschrieben werden: {path} ({exc.strerror})") from exc
+        reason = os_error_text(exc)
+        raise UsageError(f"Datei kann nicht geschrieben werden: {path} ({reason})") from exc
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -286,6 +287,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if server is not None:
             server.close()
+    if args.once and not args.quiet:
+        print(report.outcome())
     if report.fetch_failure is not None:  # a single pass (cron, a systemd timer) must say so
         what, code = _fetch_failure(report.fetch_failure)
         print(f"Fehler: {what}: {one_line(report.fetch_failure)}", file=sys.stderr)  # one line
@@ -309,6 +312,9 @@ def _fetch_failure(exc: BaseException) -> tuple[str, int]:
 def _add_worker(commands: Commands) -> None:
     worker = commands.add_parser("worker", help="Postfach abholen und verarbeiten")
     worker.add_argument("--once", action="store_true", help="nur ein Durchlauf")
+    worker.add_argument(
+        "--quiet", action="store_true", help="mit --once: keine Zusammenfassung (für cron)"
+    )
     worker.set_defaults(handler=cmd_worker)
 
 
@@ -388,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.errno not in UNWRITABLE:
             raise  # a bug: its traceback is what helps
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"Fehler: {where}{exc.strerror} – Rechte und freien Platz im Datenverzeichnis "
+        print(f"Fehler: {where}{os_error_text(exc)} – Rechte und freien Platz im Datenverzeichnis "
               "(METER_INTAKE_VAR_DIR, METER_INTAKE_BLOB_DIR) prüfen", file=sys.stderr)  # fmt: skip
         return 1
     except KeyboardInterrupt:

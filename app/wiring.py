@@ -13,19 +13,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from core.context import AppContext
-from intake.worker import run_worker
+from intake.worker import make_source, run_worker
 from review_ui.server import serve
 
 WORKER_STOP_SECONDS = 10.0  # a pass in progress finishes its current mail within this
 
 
 def serve_with_worker(ctx: AppContext) -> None:
-    """Serve the review UI until interrupted while the worker polls the mailbox alongside."""
+    """Serve the review UI until interrupted while the worker polls the mailbox alongside.
+    A mailbox the worker cannot start on (`MailboxError`) is raised before the UI serves."""
+    source = make_source(ctx.settings)
     stop = threading.Event()
     worker = threading.Thread(
         target=run_worker,
         args=(ctx,),
-        kwargs={"once": False, "stop": stop},
+        kwargs={"once": False, "stop": stop, "source": source},
         name="worker",
         daemon=True,
     )

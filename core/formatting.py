@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 UNIT_LABELS = {"m3": "m³", "kWh": "kWh"}
+OS_ERRORS_DE = {
+    errno.ENOENT: "Datei oder Verzeichnis nicht gefunden",
+    errno.EACCES: "Keine Berechtigung",
+    errno.EPERM: "Vorgang nicht erlaubt",
+    errno.ENOSPC: "Kein Speicherplatz mehr auf dem Gerät",
+    errno.EDQUOT: "Speicherkontingent (Quota) überschritten",
+    errno.EROFS: "Dateisystem ist nur lesbar",
+    errno.EISDIR: "Ist ein Verzeichnis",
+    errno.ENOTDIR: "Ist kein Verzeichnis",
+}
 
 
 def format_number(value: Decimal | float | int, places: int = 0, *, lang: str = "de") -> str:
@@ -17,6 +28,13 @@ def format_number(value: Decimal | float | int, places: int = 0, *, lang: str = 
     if lang == "en":
         return english
     return english.replace(",", "\0").replace(".", ",").replace("\0", ".")
+
+
+def os_error_text(exc: OSError, *, named: bool = False) -> str:
+    """The reason of an OS error for a German message, without errno (`named`: after its file
+    name); the system's own (English) text for the rare ones."""
+    reason = OS_ERRORS_DE.get(exc.errno or 0) or exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if named and exc.filename else reason
 
 
 def rate_places(value: Decimal | float | int, places: int = 2) -> int:

@@ -34,7 +34,11 @@ class Settings(BaseSettings):
     blob_dir: Path | None = Field(default=None, description="Blob store; empty = var_dir/blobs.")
 
     mailbox: Literal["maildir", "imap"] = Field(default="maildir", description="Mail source.")
-    maildir_path: Path | None = Field(default=None, description="Maildir; empty = var_dir/mail.")
+    maildir_path: Path | None = Field(
+        default=None,
+        description="Maildir; empty = var_dir/mail (made on first use). A path set here must "
+        "exist: otherwise the worker refuses to start (exit code 5).",
+    )
     imap_host: str = Field(default="localhost", description="IMAP server host.")
     imap_port: int = Field(default=993, ge=1, le=65535, description="IMAP server port.")
     imap_security: Literal["ssl", "starttls", "none"] = Field(
@@ -319,9 +323,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"{host!r} is no IP address or network") from None
         return ",".join(hosts)
 
-    @field_validator("imap_ca_file", "smtp_ca_file", mode="before")
+    @field_validator("imap_ca_file", "smtp_ca_file", "blob_dir", "maildir_path", mode="before")
     @classmethod
-    def _empty_means_system_cas(cls, value: object) -> object:
+    def _empty_means_default(cls, value: object) -> object:
         return None if value == "" else value
 
     @field_validator("imap_ca_file", "smtp_ca_file")
@@ -377,6 +381,12 @@ class Settings(BaseSettings):
     @property
     def effective_maildir(self) -> Path:
         return self.maildir_path or self.var_dir / "mail"
+
+    @property
+    def maildir_may_be_made(self) -> bool:
+        """The default Maildir (var_dir/mail) is made on first use; one named otherwise must
+        exist, so that a typo in the path is refused instead of polling an empty new folder."""
+        return self.effective_maildir.resolve() == (self.var_dir / "mail").resolve()
 
 
 def _loopback(host: str) -> bool:

@@ -8,21 +8,35 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from core.errors import MailboxError
+from core.formatting import os_error_text
 from intake.sources import FOLDERS, MessageGone, RawMailRef
 
 HEADER_END = (b"\r\n\r\n", b"\n\n")
 
 
+def missing_maildir(path: Path) -> str:
+    what = "ist kein Verzeichnis" if path.exists() else "gibt es nicht"
+    folders = " ".join(str(path / sub) for sub in ("new", "cur", "tmp"))
+    return (
+        f"Maildir {path} {what} (METER_INTAKE_MAILDIR_PATH): Pfad prüfen oder das Maildir "
+        f"anlegen (mkdir -p {folders})"
+    )
+
+
 class MaildirSource:
     """Maildir++ layout: sub-folders `.Processed`, `.Needs-Review`, `.Rejected` (made on demand)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path.resolve()
+        if not create and not self.path.is_dir():
+            raise MailboxError(missing_maildir(path))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._box = mailbox.Maildir(self.path, factory=None, create=True)
         except OSError as exc:
-            raise MailboxError(f"Maildir {self.path} nicht nutzbar: {exc}") from exc
+            raise MailboxError(
+                f"Maildir {self.path} nicht nutzbar: {os_error_text(exc, named=True)}"
+            ) from exc
 
     @property
     def name(self) -> str:
@@ -34,7 +48,9 @@ class MaildirSource:
             try:
                 entries = sorted(os.scandir(folder), key=lambda e: e.name)
             except OSError as exc:
-                raise MailboxError(f"Maildir {self.path} nicht lesbar: {exc}") from exc
+                raise MailboxError(
+                    f"Maildir {self.path} nicht lesbar: {os_error_text(exc, named=True)}"
+                ) from exc
             for entry in entries:
                 if entry.is_file() and not entry.name.startswith("."):
                     key = entry.name.split(mailbox.Maildir.colon, 1)[0]
@@ -60,7 +76,9 @@ class MaildirSource:
         try:
             return self._inbox_path(ref.source_key).read_bytes()
         except OSError as exc:
-            raise MailboxError(f"Mail {ref.source_key} nicht lesbar: {exc}") from exc
+            raise MailboxError(
+                f"Mail {ref.source_key} nicht lesbar: {os_error_text(exc, named=True)}"
+            ) from exc
 
     def fetch_headers(self, ref: RawMailRef) -> bytes:
         with self._inbox_path(ref.source_key).open("rb") as handle:
@@ -83,7 +101,9 @@ class MaildirSource:
             target = self._folder(folder) / path.parent.name / path.name
             os.replace(path, target)
         except OSError as exc:
-            raise MailboxError(f"Mail {source_key} nicht verschiebbar: {exc}") from exc
+            raise MailboxError(
+                f"Mail {source_key} nicht verschiebbar: {os_error_text(exc, named=True)}"
+            ) from exc
 
     def rescan(self) -> None:
         """Every `list_new` reads the whole folder already."""

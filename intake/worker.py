@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from core import metrics
 from core.context import AppContext
 from core.errors import MailboxError, ToolMissingError
+from core.formatting import format_number
 from core.heartbeat import Heartbeat, beat, stopped
 from core.holders import thread_holder
 from core.retention import purge_if_due
@@ -91,6 +92,18 @@ class WorkerReport:
         return bool(self.fetched or self.accepted or self.review or self.rejected or self.ignored
                     or self.failed or self.retried)  # fmt: skip
 
+    def outcome(self) -> str:
+        """One line for the person who ran a pass: the mails it settled, by ledger status."""
+        shown = [(self.accepted, "angenommen"), (self.review, "zur Prüfung"),
+                 (self.rejected, "abgelehnt")]  # fmt: skip
+        duplicates = "Duplikat" if self.duplicates == 1 else "Duplikate"
+        shown += [(count, label) for count, label in ((self.ignored, "ignoriert"),
+                  (self.duplicates, duplicates), (self.failed, "fehlgeschlagen"),
+                  (self.retried, "später erneut")) if count]  # fmt: skip
+        total = sum(count for count, _ in shown)
+        parts = ", ".join(f"{format_number(count)} {label}" for count, label in shown)
+        return f"{format_number(total)} {'Mail' if total == 1 else 'Mails'} verarbeitet: {parts}"
+
     def summary(self) -> str:
         return (
             f"{self.fetched} Mails abgeholt ({self.duplicates} Duplikate), "
@@ -117,9 +130,10 @@ class PassContext:
 
 
 def make_source(settings: Settings) -> MailSource:
+    """The configured mailbox; raises `MailboxError` for a Maildir named that does not exist."""
     if settings.mailbox == "imap":
         return ImapSource(settings)
-    return MaildirSource(settings.effective_maildir)
+    return MaildirSource(settings.effective_maildir, create=settings.maildir_may_be_made)
 
 
 def run_worker(

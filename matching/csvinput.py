@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from core.errors import ImportRowError, UsageError
-from core.formatting import parse_date, parse_german_decimal
+from core.formatting import os_error_text, parse_date, parse_german_decimal
 from matching.plausibility import decimal_places
 from matching.units import canonical as canonical_unit
 
@@ -153,7 +153,8 @@ def read_table(path: Path) -> tuple[Iterator[tuple[int, dict[str, str]]], dict[s
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"Datei kann nicht gelesen werden: {path} ({exc.strerror})") from exc
+        reason = os_error_text(exc)
+        raise UsageError(f"Datei kann nicht gelesen werden: {path} ({reason})") from exc
     text, encoding = decode(data)
     first_line = text.split("\n", 1)[0]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(first_line))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import mailbox
 import re
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -33,8 +35,10 @@ def test_an_unwritable_export_file_is_a_usage_error_in_one_line(
     assert main(["export", "readings", "--since", "01.01.2026", "-o", str(target)]) == 2
     assert UsageError.exit_code == 2
     (message,) = _error_lines(capsys.readouterr().err)
-    assert message.startswith("Fehler: Datei kann nicht geschrieben werden: ")
-    assert str(target) in message
+    assert message == (
+        f"Fehler: Datei kann nicht geschrieben werden: {target} "
+        "(Datei oder Verzeichnis nicht gefunden)"
+    )
 
 
 def test_an_unreachable_database_gives_its_exit_code_in_one_line(
@@ -69,7 +73,9 @@ def test_a_var_dir_that_cannot_be_made_is_one_line_not_a_traceback(
     monkeypatch.setenv("METER_INTAKE_VAR_DIR", str(tmp_path / "datei" / "var"))
     assert main(["db", "upgrade"]) == 1
     (message,) = _error_lines(capsys.readouterr().err)
-    assert message.startswith(f"Fehler: {tmp_path / 'datei' / 'var'}: Not a directory – Rechte")
+    assert message.startswith(
+        f"Fehler: {tmp_path / 'datei' / 'var'}: Ist kein Verzeichnis – Rechte"
+    )
 
 
 def test_a_campaign_start_shows_its_progress_not_a_line_per_mail(
@@ -115,7 +121,10 @@ def test_worker_once_exits_non_zero_when_the_maildir_cannot_be_read(
     monkeypatch.setenv("METER_INTAKE_MAILDIR_PATH", str(maildir))
     assert main(["worker", "--once"]) == MailboxError.exit_code
     (message,) = _error_lines(capsys.readouterr().err)
-    assert message.startswith(f"Fehler: Postfach nicht abgeholt: MailboxError: Maildir {maildir}")
+    assert message == (
+        f"Fehler: Postfach nicht abgeholt: MailboxError: Maildir {maildir} nicht lesbar: "
+        f"{maildir / 'new'}: Ist kein Verzeichnis"
+    )
 
 
 def test_worker_once_exits_zero_after_a_pass_that_fetched(
@@ -163,3 +172,72 @@ def test_a_wrong_command_line_is_answered_in_german(
         main(argv)
     err = capsys.readouterr().err
     assert stop.value.code == 2 and said in err and err.startswith("Aufruf: meter-intake")
+
+
+def _deliver_text_mail(maildir: Path) -> None:
+    message = EmailMessage()
+    message["From"] = "Max Müller <max.mueller@example.org>"
+    message["To"] = "zaehlerstand@stadtwerke.example"
+    message["Subject"] = "Zählerstand Gas"
+    message.set_content("Hallo,\nder Gaszähler steht bei 4187,236 m³.\nGruß Max Müller")
+    maildir.parent.mkdir(parents=True, exist_ok=True)
+    mailbox.Maildir(maildir, create=True).add(message)
+
+
+def test_worker_refuses_a_configured_maildir_that_does_not_exist(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    database_url: str,
+) -> None:
+    _env(monkeypatch, tmp_path / "var", database_url)
+    typo = tmp_path / "srv" / "mial"
+    monkeypatch.setenv("METER_INTAKE_MAILDIR_PATH", str(typo))
+    assert main(["worker", "--once"]) == MailboxError.exit_code
+    out, err = capsys.readouterr()
+    (message,) = _error_lines(err)
+    assert message == (
+        f"Fehler: Maildir {typo} gibt es nicht (METER_INTAKE_MAILDIR_PATH): Pfad prüfen "
+        f"oder das Maildir anlegen (mkdir -p {typo}/new {typo}/cur {typo}/tmp)"
+    )
+    assert out == "" and not (tmp_path / "srv").exists()
+
+
+def test_worker_once_makes_the_default_maildir_and_one_named_like_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _env(monkeypatch, tmp_path / "var")
+    monkeypatch.setenv("METER_INTAKE_MAILDIR_PATH", str(tmp_path / "var" / "." / "mail"))
+    assert main(["worker", "--once", "--quiet"]) == 0
+    assert (tmp_path / "var" / "mail" / "new").is_dir()
+    assert _error_lines(capsys.readouterr().err) == []
+
+
+def test_worker_once_prints_one_summary_line_unless_quiet(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    database_url: str,
+) -> None:
+    _env(monkeypatch, tmp_path / "var", database_url)
+    _deliver_text_mail(tmp_path / "var" / "mail")
+    assert main(["worker", "--once"]) == 0
+    out, err = capsys.readouterr()
+    assert re.fullmatch(r"1 Mail verarbeitet: 0 angenommen, 1 zur Prüfung, 0 abgelehnt\n", out), out
+    assert _error_lines(err) == []
+    _deliver_text_mail(tmp_path / "var" / "mail")
+    assert main(["worker", "--once", "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_a_missing_import_file_is_named_in_german(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _env(monkeypatch, tmp_path / "var")
+    missing = tmp_path / "stammdatn.csv"
+    assert main(["import", str(missing), "--quiet"]) == UsageError.exit_code
+    (message,) = _error_lines(capsys.readouterr().err)
+    assert message == (
+        f"Fehler: Datei kann nicht gelesen werden: {missing} "
+        "(Datei oder Verzeichnis nicht gefunden)"
+    )

@@ -8,11 +8,16 @@ import mailbox
 import os
 import sys
 import urllib.request
+from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, select
 
+from app import wiring
+from core.context import AppContext
+from core.errors import MailboxError
 from core.models import InboundMessage
 from tests.ports import free_port
 from tests.processes import Service
@@ -70,3 +75,15 @@ def test_worker_and_ui_run_in_one_process_and_stop_together_on_sigterm(tmp_path:
         statuses = conn.scalars(select(InboundMessage.status)).all()
     engine.dispose()
     assert len(statuses) == 1 and statuses[0] not in {"new", "failed"}, statuses
+
+
+def test_a_configured_maildir_that_does_not_exist_is_refused_before_the_ui_serves(
+    ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[AppContext] = []
+    monkeypatch.setattr(wiring, "serve", lambda ctx, **_where: served.append(ctx))
+    typo = ctx.settings.var_dir.parent / "mial"
+    misconfigured = replace(ctx, settings=ctx.settings.model_copy(update={"maildir_path": typo}))
+    with pytest.raises(MailboxError, match="gibt es nicht"):
+        wiring.serve_with_worker(misconfigured)
+    assert served == [] and not typo.exists()

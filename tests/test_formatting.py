@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import os
 from decimal import Decimal
 
 import pytest
@@ -9,6 +11,7 @@ from core.formatting import (
     format_date,
     format_number,
     format_reading,
+    os_error_text,
     parse_date,
     parse_german_decimal,
     rate_places,
@@ -69,3 +72,31 @@ def test_parse_rejects_garbage(text: str) -> None:
 def test_dates() -> None:
     assert format_date(dt.date(2026, 3, 1)) == "01.03.2026"
     assert parse_date("01.03.2026") == parse_date("2026-03-01") == dt.date(2026, 3, 1)
+
+
+@pytest.mark.parametrize(
+    ("code", "german"),
+    [
+        (errno.ENOENT, "Datei oder Verzeichnis nicht gefunden"),
+        (errno.EACCES, "Keine Berechtigung"),
+        (errno.ENOSPC, "Kein Speicherplatz mehr auf dem Gerät"),
+        (errno.EISDIR, "Ist ein Verzeichnis"),
+        (errno.ENOTDIR, "Ist kein Verzeichnis"),
+    ],
+)
+def test_common_os_errors_are_said_in_german(code: int, german: str) -> None:
+    assert os_error_text(OSError(code, os.strerror(code), "/srv/x")) == german
+
+
+def test_a_rare_os_error_keeps_the_system_text() -> None:
+    assert os_error_text(OSError(errno.ELOOP, "Too many levels of symbolic links")) == (
+        "Too many levels of symbolic links"
+    )
+    assert os_error_text(OSError("kaputt")) == "kaputt"
+
+
+def test_an_os_error_can_name_its_file() -> None:
+    missing = OSError(errno.ENOENT, "No such file or directory", "/srv/mail/new")
+    assert os_error_text(missing, named=True) == (
+        "/srv/mail/new: Datei oder Verzeichnis nicht gefunden"
+    )

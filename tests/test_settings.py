@@ -95,3 +95,14 @@ def test_a_database_url_we_cannot_use_is_refused_at_start_without_its_password(
     err = capsys.readouterr().err
     assert err.startswith("Fehler: Ungültige Einstellung: METER_INTAKE_DATABASE_URL: keine")
     assert "postgresql+psycopg://" in err and "geheim" not in err and "Traceback" not in err
+
+
+def test_empty_directories_mean_the_var_dir_defaults(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("METER_INTAKE_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("METER_INTAKE_MAILDIR_PATH", "")
+    monkeypatch.setenv("METER_INTAKE_BLOB_DIR", "")
+    settings = load_settings(_env_file=None)
+    assert settings.effective_maildir == tmp_path / "mail"
+    assert settings.effective_blob_dir == tmp_path / "blobs"

@@ -8,13 +8,16 @@ import os
 import signal
 import threading
 import time
+from dataclasses import replace
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.context import AppContext
+from core.errors import MailboxError
 from core.heartbeat import live_workers
-from core.models import InboundMessage, Outbox
+from core.models import InboundMessage, Outbox, WorkerHeartbeat
 from core.settings import Settings
 from core.types import MeterHint, MeterRead
 from intake.imap import ImapSource
@@ -145,3 +148,30 @@ def test_a_worker_that_stops_is_no_longer_counted_live(ctx: AppContext) -> None:
 
 def _live(session: Session, ctx: AppContext) -> int:
     return live_workers(session, now=ctx.clock(), max_age=dt.timedelta(minutes=5))
+
+
+def test_a_configured_maildir_that_does_not_exist_stops_the_worker_before_its_first_beat(
+    ctx: AppContext,
+) -> None:
+    typo = ctx.settings.var_dir.parent / "mial"
+    misconfigured = replace(ctx, settings=ctx.settings.model_copy(update={"maildir_path": typo}))
+    stopped_already = threading.Event()
+    stopped_already.set()  # a worker that started would return at once
+    with pytest.raises(MailboxError, match="gibt es nicht"):
+        run_worker(misconfigured, once=False, stop=stopped_already, reader=reader)
+    assert not typo.exists()
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WorkerHeartbeat)) == 0
+
+
+def test_the_outcome_line_counts_the_ledger_statuses_and_names_the_rare_ones_only_when_seen() -> (
+    None
+):
+    assert (
+        WorkerReport().outcome() == "0 Mails verarbeitet: 0 angenommen, 0 zur Prüfung, 0 abgelehnt"
+    )
+    busy = WorkerReport(accepted=1200, review=1, duplicates=1, failed=2, fetched=99, sent=7)
+    assert busy.outcome() == (
+        "1.204 Mails verarbeitet: 1.200 angenommen, 1 zur Prüfung, 0 abgelehnt, 1 Duplikat, "
+        "2 fehlgeschlagen"
+    )
