@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import logging
 import multiprocessing
 import tarfile
@@ -444,6 +445,8 @@ def main() -> None:
         help="share of rendered drums caught between two digits; 0.2 in the shipped recipe",
     )
     args = parser.parse_args()
+    if importlib.util.find_spec("onnx") is None:  # the export at the end needs it
+        parser.error("onnx is not installed: pip install -e '.[train]'")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.jobs)
     with tempfile.TemporaryDirectory(prefix="meter-digits-") as tmp:
