@@ -192,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="calibrate MIN_METER_ODDS with a rival meter per photo (bench.calibrate_meter_odds)",
     )
+    parser.add_argument(
+        "--floors-only",
+        action="store_true",
+        help="with --several-meters: only the far-rivals rule's floors, not the folds' choices",
+    )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     rows = load(args.dump)
@@ -207,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.several_meters:
             from bench import calibrate_meter_odds  # it imports this module
 
-            calibrate_meter_odds.report(cases, rng, args.folds, min_conf)
+            calibrate_meter_odds.report(
+                cases, rng, args.folds, min_conf, floors_only=args.floors_only
+            )
             continue
         report(cases, unread, args.folds, min_conf, args.max_wrong)
     return 0

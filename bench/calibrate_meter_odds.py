@@ -54,6 +54,9 @@ DOUBTS = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6]
 # the OCR confidence a read needs where the other meters hold next to none of the doubt
 # (`FAR_RIVALS_MIN_CONFIDENCE`); above 1: never on those grounds
 FLOORS = [0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.1]
+# the most of that doubt the other meters may hold for the floors to apply
+# (`FAR_RIVALS_MAX_DOUBT`)
+FAR_SHARES = [0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05]
 DRAWS = 5  # rival meters drawn per photo
 NATURAL_DRAWS = 10  # rival meters drawn per photo as customers have them (`natural`)
 # own_out: a photo whose read does not fit its own band, the rival's band holding the read (a
@@ -173,6 +176,7 @@ def booked_on(
     *,
     unsure: bool = False,
     face_floor: float = FAR_RIVALS_FACE_MIN_CONFIDENCE,
+    far: float = FAR_RIVALS_MAX_DOUBT,
 ) -> int | None:
     """The meter the decision books the photo on (1: its own, 2: the rival), or None (a clerk);
     `unsure`: only a booking of a read the OCR did not accept counts (the OCR's own accepted
@@ -182,18 +186,21 @@ def booked_on(
     reads = {MeterHint(p.case.spec.integer_digits, "drum"): p.case.read}
     item = decide_photo(
         0, [p.own, p.rival], reads, frozenset(), min_confidence=min_conf, min_meter_odds=odds,
-        max_meter_doubt=doubt, far_rivals_min_confidence=floor,
+        max_meter_doubt=doubt, far_rivals_max_doubt=far, far_rivals_min_confidence=floor,
         far_rivals_face_min_confidence=face_floor,
     )  # fmt: skip
     return item.meter_id if item.outcome == "accept" else None
 
 
 def print_by_floor(
-    pairs: list[Pair], tally_at: Callable[[list[Pair], float], tuple[int, int, int]]
+    pairs: list[Pair],
+    tally_at: Callable[[list[Pair], float], tuple[int, int, int]],
+    grid: list[float] = FLOORS,
 ) -> None:
-    """One line per confidence floor: each scenario's share booked on the own meter and its
-    rival bookings, as `tally_at(scenario's pairs, floor)` counts them."""
-    for floor in FLOORS:
+    """One line per value on the grid (a confidence floor, or the share of the doubt): each
+    scenario's share booked on the own meter and its rival bookings, as `tally_at(scenario's
+    pairs, value)` counts them."""
+    for floor in grid:
         line = []
         for scenario in SCENARIOS:
             n, r, w = tally_at([p for p in pairs if p.scenario == scenario], floor)
@@ -230,7 +237,11 @@ def choose_doubt(pairs: list[Pair], min_conf: float) -> float:
     return max(safe, default=0.0)
 
 
-def report(cases: list[Case], rng: random.Random, folds: int, min_conf: float) -> None:
+def report(
+    cases: list[Case], rng: random.Random, folds: int, min_conf: float, *, floors_only: bool = False
+) -> None:
+    """The folds' choices and the shipped constants on every rival set, then the floors of the
+    far-rivals rule (`floors_only`: those alone)."""
     drawn = [[p for _ in range(DRAWS) if (p := pair(c, rng)) is not None] for c in cases]
     drawn = [
         group + [v for p in group for v in (*without_history(p), *marked_wrong(p))]
@@ -249,6 +260,13 @@ def report(cases: list[Case], rng: random.Random, folds: int, min_conf: float) -
         f"of them also with a dial found by mistake; {counts['natural']} drawn as households' "
         f"meters)"
     )
+    if not floors_only:
+        report_choices(drawn, pairs, folds, min_conf)
+    print_floors(pairs, min_conf)
+
+
+def report_choices(drawn: list[list[Pair]], pairs: list[Pair], folds: int, min_conf: float) -> None:
+    """The ratio and the doubt the folds choose, held out, and the shipped ones on all pairs."""
     held_out: dict[str, list[int]] = {s: [0, 0, 0] for s in SCENARIOS}
     for k in range(folds):  # folds by photo: a photo's rivals stay in one fold
         held = [p for group in drawn[k::folds] for p in group]
@@ -280,6 +298,11 @@ def report(cases: list[Case], rng: random.Random, folds: int, min_conf: float) -
             f"  held-out, {scenario}: booked on the own meter {r}/{n} = {r / max(n, 1):.1%}, "
             f"rival {w}"
         )
+
+
+def print_floors(pairs: list[Pair], min_conf: float) -> None:
+    """Every rival set by the confidence floors and the share of the doubt of the far-rivals
+    rule, the other constants at their shipped values."""
     print(
         f"  far rivals (the other meters' share of the doubt at most {FAR_RIVALS_MAX_DOUBT:g}), "
         f"by the OCR confidence they need (shipped {FAR_RIVALS_MIN_CONFIDENCE:g}):"
@@ -294,4 +317,11 @@ def report(cases: list[Case], rng: random.Random, folds: int, min_conf: float) -
     )
     print_by_floor(
         pairs, lambda chosen, floor: tally(chosen, MIN_METER_ODDS, min_conf, face_floor=floor)
+    )
+    print(
+        f"  by the share of the doubt the other meters may hold for those floors to apply "
+        f"(shipped {FAR_RIVALS_MAX_DOUBT:g}):"
+    )
+    print_by_floor(
+        pairs, lambda chosen, far: tally(chosen, MIN_METER_ODDS, min_conf, far=far), FAR_SHARES
     )

@@ -170,6 +170,7 @@ def decide_photo(
     blocking: tuple[str, ...] = (),
     min_meter_odds: float = MIN_METER_ODDS,
     max_meter_doubt: float = MAX_METER_DOUBT,
+    far_rivals_max_doubt: float = FAR_RIVALS_MAX_DOUBT,
     far_rivals_min_confidence: float = FAR_RIVALS_MIN_CONFIDENCE,
     far_rivals_max_face: float = FAR_RIVALS_MAX_FACE,
     far_rivals_face_min_confidence: float = FAR_RIVALS_FACE_MIN_CONFIDENCE,
@@ -177,7 +178,8 @@ def decide_photo(
     """The outcome for one photo among `candidates` (the meters still in question;
     `max_meter_doubt`: the most doubt among all of them a read the OCR did not accept may carry
     on a meter the histories chose, negative: none; `far_rivals_min_confidence`: the OCR
-    confidence such a read needs where the other meters hold next to none of the doubt, or
+    confidence such a read needs where the other meters hold at most `far_rivals_max_doubt` of
+    the doubt, or
     `far_rivals_face_min_confidence` where the photo's face makes each of them at most
     `far_rivals_max_face` as likely)."""
     known = {normalize_meter_number(c.profile.number) for c in candidates}
@@ -210,8 +212,8 @@ def decide_photo(
         judged_only = [h for h, _ in judged]
         read = read_for(reads, profile)
         limits = (
-            max_meter_doubt, far_rivals_min_confidence, far_rivals_max_face,
-            far_rivals_face_min_confidence,
+            max_meter_doubt, far_rivals_max_doubt, far_rivals_min_confidence,
+            far_rivals_max_face, far_rivals_face_min_confidence,
         )  # fmt: skip
         bookable = _settled(winner, profile, judged_only, profiles, read, limits, face)
     return _winner_item(photo_index, winner, judged, codes, bookable, blocking, profile.hint)
@@ -230,19 +232,19 @@ def _settled(
     hypotheses: list[Hypothesis],
     profiles: Mapping[int, MeterProfile],
     read: MeterRead | None,
-    limits: tuple[float, float, float, float],
+    limits: tuple[float, float, float, float, float],
     face: Mapping[int, float],
 ) -> bool:
     """Whether a read the OCR did not accept, on a meter the histories chose, leaves at most
     `limit` doubt among every register the photo leaves in question (`matching.meter_doubt`): the
     histories have chosen the meter, so the OCR's doubts are weighed on every meter at once.
-    Where the other registers hold next to none of it, the chosen meter's own doubt was judged
-    as for a customer's only meter (`judge`), and a read the OCR was fairly sure of is booked,
-    and a less sure one where the photo's face makes every other register unlikely (`limits`:
-    the doubt, the confidence needed then, the face's odds that make another register unlikely
-    and the confidence needed with them: another meter's photo misread into the chosen meter's
-    band is what the confidence guards against)."""
-    limit, floor, unlikely, face_floor = limits
+    Where the other registers hold little of it, the chosen meter's own doubt was judged as for
+    a customer's only meter (`judge`), and a read the OCR was fairly sure of is booked, and a
+    less sure one where the photo's face makes every other register unlikely (`limits`: the
+    doubt, the share of it the other registers may hold then, the confidence needed then, the
+    face's odds that make another register unlikely and the confidence needed with them: another
+    meter's photo misread into the chosen meter's band is what the confidence guards against)."""
+    limit, far, floor, unlikely, face_floor = limits
     if read is None or winner.value is None or winner.expectation is None or limit < 0:
         return False
     pool = _in_question(hypotheses)
@@ -256,7 +258,7 @@ def _settled(
     if doubt <= limit:
         return True
     own = joint_doubt(read, winner.value, profile, winner.expectation, [])
-    if doubt - own > FAR_RIVALS_MAX_DOUBT:
+    if doubt - own > far:
         return False
     shown_elsewhere = any(odds > unlikely for _, _, odds in others)
     return read.confidence >= (floor if shown_elsewhere else face_floor)

@@ -650,18 +650,27 @@ def test_a_read_with_a_line_across_a_digit_is_not_booked_on_the_strength_of_the_
 
 FAR_GAS = [("2025-05-20", "16500"), ("2026-05-20", "17715")]
 NEAR_GAS = [("2025-11-20", "170"), ("2026-05-20", "215")]  # 00260 is about its expected use
+YOUNG_GAS = [("2025-05-20", "10"), ("2026-05-20", "150")]  # its band holds 00260, unlikely
 
 
 @pytest.mark.parametrize(
     ("rival", "confidence", "status"),
-    [(FAR_GAS, 0.85, "accepted"), (FAR_GAS, 0.75, "review"), (NEAR_GAS, 0.85, "review")],
+    [
+        (FAR_GAS, 0.85, "accepted"),
+        (FAR_GAS, 0.75, "review"),
+        (NEAR_GAS, 0.85, "review"),
+        (YOUNG_GAS, 0.85, "accepted"),
+        (YOUNG_GAS, 0.75, "review"),
+    ],
 )
 def test_an_unsure_read_the_history_settles_is_booked_where_no_other_meter_could_show_it(
     ctx: AppContext, rival: list[tuple[str, str]], confidence: float, status: str
 ) -> None:
     """00250 with its tens drum in doubt (00260): the cold-water meter's steady history settles
-    it as for a customer's only meter, where the other meter's count is far from anything the
-    photo may show and the OCR was fairly sure; not where the other meter makes 00260 likely."""
+    it as for a customer's only meter, where the other meter holds at most
+    `FAR_RIVALS_MAX_DOUBT` of the doubt (its count far from anything the photo may show, or its
+    band holding 00260 with a use far from its own: about 0.6 %) and the OCR was fairly sure;
+    not where the other meter makes 00260 likely."""
     with ctx.sessions.begin() as session:
         cold = add_meter(session, "KW-1", history=STEADY)
         add_meter(session, "G-2", kind="gas", history=rival)
