@@ -44,6 +44,12 @@ def meter_photo(reading: str, fraction: str = "", *, seed: int = 0, angle: float
     return encode_jpeg(render_drum_meter(reading, fraction, seed=seed, angle=angle))
 
 
+def numbered_photo_mail(sender: str, n: int) -> bytes:
+    """The sender's n-th mail, with a photo of the counter at 04521 (taken anew each time)."""
+    photo = meter_photo("04521", seed=n)
+    return customer_mail(sender=sender, photos=[(f"z{n}.jpg", photo)], message_id=f"<m{n}@k>")
+
+
 def seed_meter(
     session: Session,
     *,

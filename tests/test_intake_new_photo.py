@@ -18,7 +18,7 @@ from review_ui.decisions import AlreadyDecided, DecisionInput, decide
 from review_ui.i18n import translator
 from review_ui.task_facts import task_facts
 from tests.readers import per_hint
-from tests.samples import customer_mail, meter_photo, seed_meter
+from tests.samples import numbered_photo_mail, seed_meter
 from tests.test_intake_pipeline import all_of, good_read, run_one, unsure_read
 from tests.ui_seed import login
 
@@ -31,8 +31,7 @@ def unreadable(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
 
 
 def mail(n: int) -> bytes:
-    photo = meter_photo("04521", seed=n)
-    return customer_mail(sender=CUSTOMER, photos=[(f"z{n}.jpg", photo)], message_id=f"<m{n}@k>")
+    return numbered_photo_mail(CUSTOMER, n)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from matching.record import resolve_task
 from review_ui.task_facts import task_facts
 from review_ui.undo import undo
 from tests.readers import per_hint
-from tests.samples import customer_mail, meter_photo, seed_meter
+from tests.samples import numbered_photo_mail, seed_meter
 from tests.test_intake_pipeline import all_of, good_read, run_one
 
 CUSTOMER = "erika@example.de"
@@ -32,8 +32,7 @@ def other_read(data: bytes, hint: MeterHint, settings: Settings) -> MeterRead:
 
 
 def mail(n: int) -> bytes:
-    photo = meter_photo("04521", seed=n)
-    return customer_mail(sender=CUSTOMER, photos=[(f"z{n}.jpg", photo)], message_id=f"<m{n}@k>")
+    return numbered_photo_mail(CUSTOMER, n)
 
 
 @pytest.fixture

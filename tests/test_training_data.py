@@ -78,15 +78,18 @@ def _plain_drums(n: int) -> list[digit_strips.Drum]:
     return [digit_strips.Drum(face, digit_strips.soft_target(0.0), 40.0) for _ in range(n)]
 
 
-def test_strips_without_drum_windows_draw_no_more_random_numbers(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("painter", "option"), [("_drum_windows", "windows"), ("_pen_strokes", "strokes")]
+)
+def test_strips_without_an_option_draw_no_more_random_numbers(
+    monkeypatch: pytest.MonkeyPatch, painter: str, option: str
 ) -> None:
-    monkeypatch.setattr(digit_strips, "_drum_windows", lambda *args: None)
+    monkeypatch.setattr(digit_strips, painter, lambda *args: None)
     without, asked = np.random.default_rng(9), np.random.default_rng(9)
-    digit_strips.render_strip(_plain_drums(4), without, scale=0.5, windows=0.0)
-    digit_strips.render_strip(_plain_drums(4), asked, scale=0.5, windows=1.0)
+    digit_strips.render_strip(_plain_drums(4), without, scale=0.5, **{option: 0.0})
+    digit_strips.render_strip(_plain_drums(4), asked, scale=0.5, **{option: 1.0})
     assert _state(without) != _state(asked)
-    without.random()  # the one draw that decides whether a strip gets windows
+    without.random()  # the one draw that decides whether a strip gets the option
     assert _state(without) == _state(asked)  # so the shipped recipe's stream is untouched
 
 
@@ -104,17 +107,6 @@ def test_drum_windows_outline_each_drum_darker_than_its_frame() -> None:
         assert left.min() < 125 and right.min() < 125  # a rim on either side of the drum
         assert gray[middle, x + w // 2] == 240  # the drum's face shows through
     assert gray[middle, 75] == 200  # the frame between the windows
-
-
-def test_strips_without_strokes_draw_no_more_random_numbers(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(digit_strips, "_pen_strokes", lambda *args: None)
-    without, asked = np.random.default_rng(9), np.random.default_rng(9)
-    digit_strips.render_strip(_plain_drums(4), without, scale=0.5, strokes=0.0)
-    digit_strips.render_strip(_plain_drums(4), asked, scale=0.5, strokes=1.0)
-    without.random()  # the one draw that decides whether a strip gets strokes
-    assert _state(without) == _state(asked)
 
 
 @pytest.mark.parametrize("seed", range(6))
